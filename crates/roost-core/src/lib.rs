@@ -1,0 +1,62 @@
+//! Sans-IO cluster cores.
+//!
+//! Plain state machines in the quinn-proto / openraft-Engine style: they are fed inputs with
+//! `handle_*(input, now)` and emit [`Command`]s (send, persist, notify) drained by
+//! `poll_command()`; `poll_timeout()` says when `handle_timeout(now)` is next due. No sockets,
+//! clock or RNG inside, so one test can drive five members through thousands of partitions.
+//!
+//! * [`Election`]: membership from hellos, master choice, active/standby, failover,
+//!   force-configured-state, cluster history.
+//! * [`Replication`]: the master as config authority, commits, incremental and full transfer,
+//!   divergence after a partition (superseded configs are kept, never lost).
+//! * [`Node`]: one member = both of the above, wired together; what the daemon drives.
+
+pub mod election;
+pub mod node;
+pub mod replication;
+
+pub use election::{Election, ElectionSettings, MemberView, ClusterView};
+pub use node::Node;
+pub use replication::{ConfigState, Replication, ReplicationSettings};
+
+use roost_wire::{ClusterEvent, MemberId, MemberMessage, OperState, Revision, RevisionId, SupersededConfig};
+
+/// Monotonic time: elapsed since an origin chosen by the driver (the daemon's start, or 0 in
+/// simulations). Wall-clock timestamps are derived from it and a wall-clock origin.
+pub type Instant = std::time::Duration;
+
+/// What a core asks its driver to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Send to one member; the driver knows its address from its hellos or static config.
+    Send { to: MemberId, msg: MemberMessage },
+    /// Send to every peer the driver knows (configured `cluster member ip` and learned).
+    Broadcast { msg: MemberMessage },
+    /// Durably store the configuration `config` at revision `head` (and `revision`, the change
+    /// that produced it, if it was an incremental step) before acknowledging anything.
+    Persist { head: RevisionId, config: String, revision: Option<Revision>, lineage: Vec<RevisionId> },
+    /// Durably keep a configuration that lost after a partition healed.
+    PersistSuperseded(SupersededConfig),
+    /// Something an operator or the daemon wants to know about.
+    Notify(Notification),
+}
+
+/// Outputs for the daemon and for `debug cfgd cluster` sessions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notification {
+    /// A `show cluster history` event (already stamped and merged into the history).
+    History(roost_wire::HistoryEvent),
+    /// Who is master changed (None: no master known yet).
+    MasterChanged { master: Option<MemberId> },
+    /// This member's operational state changed.
+    OperStateChanged { state: OperState },
+    /// A new configuration is applied locally (by a commit here or replication).
+    ConfigApplied { head: RevisionId },
+    /// The outcome of `Node::handle_local_commit` with this request id.
+    CommitDone { request: u64, result: Result<RevisionId, String> },
+    /// A line for sessions running `debug cfgd cluster` (WiNG's cfgd cluster debug text).
+    Debug(String),
+    /// Something to record in `show cluster history` (emitted by a sub-core; `Node` turns it
+    /// into a stamped `History` notification).
+    Record { event: ClusterEvent, reason: String },
+}

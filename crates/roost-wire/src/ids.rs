@@ -1,0 +1,236 @@
+//! Domain identifiers and their WiNG text forms.
+
+use crate::WireError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A controller's MAC address, shown WiNG-style as `52-54-00-E1-EE-16`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Mac(pub [u8; 6]);
+
+impl Mac {
+    /// The member id WiNG derives from a controller MAC: the MiNT id `12.E1.EE.16` for MAC
+    /// `52-54-00-E1-EE-16` (the seed's debug log prints it as the integer 0x123AA117 for
+    /// `52-54-00-3A-A1-17`): a fixed `0x12` prefix followed by the three low MAC bytes.
+    pub fn member_id(&self) -> MemberId {
+        let m = self.0;
+        MemberId(0x12 << 24 | (m[3] as u32) << 16 | (m[4] as u32) << 8 | m[5] as u32)
+    }
+
+    /// The hostname WiNG gives an unconfigured controller: `vx9000-3AA117`.
+    pub fn default_hostname(&self, model: Model) -> String {
+        format!("{}-{:02X}{:02X}{:02X}", model.prefix(), self.0[3], self.0[4], self.0[5])
+    }
+}
+
+impl fmt::Display for Mac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        write!(f, "{:02X}-{:02X}-{:02X}-{:02X}-{:02X}-{:02X}", m[0], m[1], m[2], m[3], m[4], m[5])
+    }
+}
+
+impl FromStr for Mac {
+    type Err = WireError;
+    /// Accepts `52-54-00-E1-EE-16`, `52:54:00:e1:ee:16` and `5254.00E1.EE16`.
+    fn from_str(s: &str) -> Result<Self, WireError> {
+        let bad = || WireError::InvalidText { what: "MAC address", value: s.to_string() };
+        let hex: String = s.chars().filter(|c| !matches!(c, '-' | ':' | '.')).collect();
+        let sep_ok = s.split(['-', ':']).count() == 6 || s.split('.').count() == 3 || !s.contains(['-', ':', '.']);
+        if hex.len() != 12 || !sep_ok || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        let mut out = [0u8; 6];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(Mac(out))
+    }
+}
+
+/// A cluster member's identity (WiNG's MiNT id), derived from its MAC; shown as `12.E1.EE.16`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MemberId(pub u32);
+
+impl fmt::Display for MemberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0.to_be_bytes();
+        write!(f, "{:02X}.{:02X}.{:02X}.{:02X}", b[0], b[1], b[2], b[3])
+    }
+}
+
+impl FromStr for MemberId {
+    type Err = WireError;
+    fn from_str(s: &str) -> Result<Self, WireError> {
+        let bad = || WireError::InvalidText { what: "member id", value: s.to_string() };
+        let parts: Vec<&str> = s.split('.').collect();
+        if parts.len() != 4 {
+            return Err(bad());
+        }
+        let mut b = [0u8; 4];
+        for (i, p) in parts.iter().enumerate() {
+            if p.len() != 2 {
+                return Err(bad());
+            }
+            b[i] = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+        }
+        Ok(MemberId(u32::from_be_bytes(b)))
+    }
+}
+
+/// Controller models and their hardware AP adoption maximum (the seed's table).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Model {
+    Vx9000,
+    Nx95x0,
+    Nx96x0,
+    Nx7500,
+    Nx5500,
+    Rfs7000,
+    Rfs6000,
+    Rfs4000,
+}
+
+impl Model {
+    pub const ALL: [Model; 8] = [
+        Model::Vx9000,
+        Model::Nx95x0,
+        Model::Nx96x0,
+        Model::Nx7500,
+        Model::Nx5500,
+        Model::Rfs7000,
+        Model::Rfs6000,
+        Model::Rfs4000,
+    ];
+
+    /// Maximum number of access points this platform can adopt, whatever its licences.
+    pub fn max_aps(self) -> u32 {
+        match self {
+            Model::Vx9000 => 25_600,
+            Model::Nx95x0 | Model::Nx96x0 => 10_240,
+            Model::Nx7500 => 2_048,
+            Model::Nx5500 => 512,
+            Model::Rfs7000 => 1_024,
+            Model::Rfs6000 => 256,
+            Model::Rfs4000 => 144,
+        }
+    }
+
+    /// Upper-case model name as in `show version` (`VX9000`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Vx9000 => "VX9000",
+            Model::Nx95x0 => "NX95X0",
+            Model::Nx96x0 => "NX96X0",
+            Model::Nx7500 => "NX7500",
+            Model::Nx5500 => "NX5500",
+            Model::Rfs7000 => "RFS7000",
+            Model::Rfs6000 => "RFS6000",
+            Model::Rfs4000 => "RFS4000",
+        }
+    }
+
+    /// Lower-case form used for default hostnames and the device section keyword (`vx9000`).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Model::Vx9000 => "vx9000",
+            Model::Nx95x0 => "nx95x0",
+            Model::Nx96x0 => "nx96x0",
+            Model::Nx7500 => "nx7500",
+            Model::Nx5500 => "nx5500",
+            Model::Rfs7000 => "rfs7000",
+            Model::Rfs6000 => "rfs6000",
+            Model::Rfs4000 => "rfs4000",
+        }
+    }
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Model {
+    type Err = WireError;
+    fn from_str(s: &str) -> Result<Self, WireError> {
+        let l = s.to_ascii_lowercase();
+        Model::ALL
+            .into_iter()
+            .find(|m| m.prefix() == l)
+            .ok_or(WireError::InvalidText { what: "model", value: s.to_string() })
+    }
+}
+
+/// `cluster mode active|standby`: the operational state a member is configured for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ClusterMode {
+    Active,
+    Standby,
+}
+
+/// Operational state: only active members adopt APs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OperState {
+    Active,
+    Standby,
+}
+
+impl fmt::Display for ClusterMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ClusterMode::Active => "Active",
+            ClusterMode::Standby => "Standby",
+        })
+    }
+}
+
+impl fmt::Display for OperState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OperState::Active => "active",
+            OperState::Standby => "standby",
+        })
+    }
+}
+
+impl FromStr for ClusterMode {
+    type Err = WireError;
+    fn from_str(s: &str) -> Result<Self, WireError> {
+        match s.to_ascii_lowercase().as_str() {
+            "active" => Ok(ClusterMode::Active),
+            "standby" => Ok(ClusterMode::Standby),
+            _ => Err(WireError::InvalidText { what: "cluster mode", value: s.to_string() }),
+        }
+    }
+}
+
+/// MiNT link level: 1 for campus, 2 for NOC deployments. Members must agree.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MintLevel {
+    L1,
+    L2,
+}
+
+impl MintLevel {
+    pub fn number(self) -> u8 {
+        match self {
+            MintLevel::L1 => 1,
+            MintLevel::L2 => 2,
+        }
+    }
+    pub fn from_number(n: u8) -> Option<MintLevel> {
+        match n {
+            1 => Some(MintLevel::L1),
+            2 => Some(MintLevel::L2),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for MintLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
