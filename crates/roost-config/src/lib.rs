@@ -191,3 +191,32 @@ pub enum Completion {
     Line(String),
     Candidates(Vec<String>),
 }
+
+/// The CLI as a service, for the transports (SSH server, HTTPS API, `roost cli`). Implemented
+/// by the daemon on top of [`Session`] and its [`ControllerOps`]; the transports only move
+/// lines and bytes. Methods may block (commit waits for the master): call them from a blocking
+/// thread.
+pub trait CliService: Send + Sync + 'static {
+    /// Password login against the cluster's management users.
+    fn check_password(&self, user: &str, password: &str) -> Option<Role>;
+    /// Public-key login: `key_openssh` is `ssh-ed25519 AAAA…` (type and base64, no comment).
+    fn check_public_key(&self, user: &str, key_openssh: &str) -> Option<Role>;
+    /// Opens a session. `async_output` receives lines produced outside any command (the
+    /// `debug cfgd cluster` stream once `logging monitor debugging` is on); it may be called
+    /// from any thread until the session is dropped.
+    fn open_session(
+        &self,
+        user: &str,
+        role: Role,
+        privileged: bool,
+        async_output: Box<dyn Fn(String) + Send + Sync>,
+    ) -> Box<dyn CliSession>;
+}
+
+/// One open CLI session behind a transport.
+pub trait CliSession: Send {
+    fn prompt(&mut self) -> String;
+    fn execute(&mut self, line: &str) -> Output;
+    fn help(&mut self, partial: &str) -> String;
+    fn complete(&mut self, partial: &str) -> Completion;
+}
