@@ -1,37 +1,127 @@
 //! One member: [`Election`] and [`Replication`] wired together. The daemon and the
-//! whole-cluster simulation drive this.
+//! whole-cluster simulation drive this, and only this.
+//!
+//! The wiring: a hello feeds the election and (for live members) tells the replication core
+//! the sender's config head; a master change from the election is handed to replication;
+//! history records from replication are stamped by the election (which owns the history and
+//! gossips it in hellos); a peer the election declares dead is dropped from replication's push
+//! set; replication's head is advertised in the election's hellos.
 
-use crate::{Command, ConfigState, Election, Instant, Replication};
-use roost_wire::{MemberId, MemberMessage};
+use crate::{Command, ConfigState, Election, Instant, Notification, Replication};
+use roost_wire::{MemberId, MemberMessage, RevisionId};
+use std::collections::{BTreeSet, VecDeque};
 
 #[derive(Debug)]
 pub struct Node<S: ConfigState> {
     pub election: Election,
     pub replication: Replication<S>,
+    out: VecDeque<Command>,
+    master: Option<MemberId>,
+    alive: BTreeSet<MemberId>,
+    head: RevisionId,
 }
 
 impl<S: ConfigState> Node<S> {
-    pub fn new(election: Election, replication: Replication<S>, now: Instant) -> Self {
-        let _ = now;
-        Node { election, replication }
+    pub fn new(mut election: Election, mut replication: Replication<S>, now: Instant) -> Self {
+        let head = replication.head();
+        election.set_config_head(head);
+        let master = election.master();
+        replication.handle_master(master, now);
+        let mut node = Node { election, replication, out: VecDeque::new(), master, alive: BTreeSet::new(), head };
+        node.pump(now);
+        node
     }
+
     /// An authenticated, replay-checked message from `from`.
     pub fn handle_message(&mut self, from: MemberId, msg: MemberMessage, now: Instant) {
-        let _ = (from, msg, now);
-        todo!()
+        match msg {
+            MemberMessage::Hello(hello) => {
+                if hello.member != from {
+                    // A member may only speak for itself: the sealed header names the sender.
+                    self.out.push_back(Command::Notify(Notification::Debug(format!(
+                        "dropping hello for {} sent by {from}",
+                        hello.member
+                    ))));
+                    return;
+                }
+                let head = hello.config_head;
+                self.election.handle_hello(hello, now);
+                // Liveness and the master may have changed: settle that before replication acts
+                // on the head, so a new master pushes to a member it has just learned about.
+                self.pump(now);
+                if self.alive.contains(&from) {
+                    self.replication.handle_peer_head(from, head, now);
+                }
+            }
+            MemberMessage::Replication(r) => self.replication.handle_message(from, r, now),
+        }
+        self.pump(now);
     }
+
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-        todo!()
+        self.election.handle_timeout(now);
+        self.replication.handle_timeout(now);
+        self.pump(now);
     }
+
+    /// A commit from a local session; the outcome arrives as `Notification::CommitDone`.
     pub fn handle_local_commit(&mut self, request: u64, user: String, change: String, now: Instant) {
-        let _ = (request, user, change, now);
-        todo!()
+        self.replication.handle_local_commit(request, user, change, now);
+        self.pump(now);
     }
+
     pub fn poll_command(&mut self) -> Option<Command> {
-        todo!()
+        self.out.pop_front()
     }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
+        match (self.election.poll_timeout(), self.replication.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn master(&self) -> Option<MemberId> {
+        self.master
+    }
+
+    /// Moves outputs of both cores into `out`, feeding each core what the other decided, until
+    /// both are quiet.
+    fn pump(&mut self, now: Instant) {
+        for _round in 0..64 {
+            let mut progressed = false;
+            while let Some(cmd) = self.election.poll_command() {
+                progressed = true;
+                if let Command::Notify(Notification::MasterChanged { master }) = &cmd {
+                    self.master = *master;
+                    self.replication.handle_master(*master, now);
+                }
+                self.out.push_back(cmd);
+            }
+            let alive: BTreeSet<MemberId> = self.election.alive_peers().into_iter().map(|(m, _)| m).collect();
+            for gone in self.alive.difference(&alive) {
+                self.replication.handle_peer_down(*gone, now);
+            }
+            self.alive = alive;
+            while let Some(cmd) = self.replication.poll_command() {
+                progressed = true;
+                match cmd {
+                    Command::Notify(Notification::Record { event, reason }) => {
+                        // Stamped by the election, which emits the History notification.
+                        self.election.record(event, reason, now);
+                    }
+                    other => self.out.push_back(other),
+                }
+            }
+            let head = self.replication.head();
+            if head != self.head {
+                self.head = head;
+                self.election.set_config_head(head);
+                progressed = true;
+            }
+            if !progressed {
+                return;
+            }
+        }
     }
 }
