@@ -2,10 +2,12 @@
 //!
 //! See the module-level rules in the docs of [`Election`].
 
-use crate::{Command, Instant};
+use crate::{Command, Instant, Notification};
 use roost_wire::{
-    ClusterMode, Hello, HistoryEvent, LicenceCounts, Mac, MemberId, Model, OperState, RevisionId,
+    ClusterEvent, ClusterMode, Hello, HistoryEvent, LicenceCounts, Mac, MemberId, MemberMessage,
+    Model, OperState, RevisionId,
 };
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 /// This member's own cluster settings (from its device section of the running config, plus
@@ -61,67 +63,732 @@ pub struct ClusterView {
     pub force_configured_state_at: Option<Instant>,
 }
 
-/// Membership and election state machine. Rules:
-/// TODO(helper): documented in this comment once implemented.
+/// How many events the cluster history keeps (newest kept).
+pub const HISTORY_CAPACITY: usize = 1000;
+/// How many of its own most recent history events a member puts in each hello.
+pub const HELLO_HISTORY: usize = 16;
+/// A debug line about an ignored (incompatible) peer is repeated at most this often per peer.
+pub const IGNORED_PEER_LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// Intervals below this are raised to it, so timers always move forward.
+const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+/// Membership and election state machine: one per member, fed hellos, settings and timeouts,
+/// emitting [`Command`]s. There are no election rounds: every decision is taken from the
+/// latest hello of each alive peer, so a master is known within one hello exchange.
+///
+/// # Hellos
+/// * A member broadcasts a [`Hello`] with its complete election state (identity, model,
+///   software version, boot, cluster name, master priority, configured mode, operational
+///   state, whether it claims mastership, whom it follows, force-configured-state, config head,
+///   licence counts and its own ≤ [`HELLO_HISTORY`] most recent history events) every
+///   `hello_interval`, immediately at start, and immediately whenever something peers act on
+///   changes (its master claim, whom it follows, its operational state, its settings), so a
+///   failover or step-down reaches the peers within one message delay, not one interval.
+///   The periodic schedule restarts after every hello sent.
+///
+/// # Membership
+/// * A peer is *alive* while its last accepted hello is younger than `dead_interval`
+///   (it is dead at exactly `last hello + dead_interval`).
+/// * Hellos from peers running another `software_version`, another `model`, or another
+///   `cluster_name` (when both names are non-empty) are ignored: such a peer is never a member.
+///   Each is reported as a `Debug` line ("ignoring hello from …: software version … differs
+///   from ours …"), at most once per peer per [`IGNORED_PEER_LOG_INTERVAL`]. An alive member
+///   that turns incompatible (it restarted with another release, or our own settings changed)
+///   is dropped at once as lost. Hellos carrying our own member id are ignored the same way.
+/// * A hello with a lower `boot` than the sender's latest is stale and ignored; a higher
+///   `boot` means the peer restarted: its old state is discarded and it counts as new.
+/// * A peer that becomes alive (never seen, restarted, or back after being lost) is recorded
+///   as `start-election` "new member <id> joined". A peer whose hellos stop is recorded as
+///   `member-down` "member <id> lost (no hello for <n> ms)" the moment its dead interval
+///   expires, and the master and operational state are re-evaluated at once.
+///
+/// # Master election
+/// Members are ranked by master priority (higher first), then by member id (lower first), so
+/// any two members compare the same way everywhere. The master is the configuration
+/// authority, so mastership is *sticky*: a better-ranked member that joins a cluster with a
+/// live master does not take over (WiNG: "no change in master, member list changed"), because
+/// the newcomer's configuration must not win. After every input:
+/// 1. **Startup hold**: for one `dead_interval` after start a member collects hellos and never
+///    claims mastership (it does follow a claimant it hears of).
+/// 2. **Follow the best claimant**: if any alive member (including self) claims to be master,
+///    the member follows the best-ranked claimant. Several claimants exist after a partition
+///    heals; a claimant that sees a better-ranked claimant steps down at once, so exactly the
+///    best-ranked claimant stays master.
+/// 3. **Claim**: if no alive member claims, the best-ranked alive member (including self, once
+///    past its startup hold) claims mastership: "Announcing self as master", recorded as
+///    `start-config-sync` "<id> won election and is the cluster master". The others have no
+///    master (`None`) until its claim arrives, which is immediate since a claim sends a hello.
+///
+/// Hence members with the same view of the alive set converge on the same master.
+/// `MasterChanged` is emitted whenever the followed master changes. A member that restarts
+/// comes back as a non-claimant, so losing a restarting master's claim triggers rule 3.
+/// Reachability is assumed to be transitive (one partition = one set of mutually reachable
+/// members): with a non-transitive cut (A–B and B–C up, A–C down) A and C may both claim,
+/// and B follows the better-ranked one.
+///
+/// # Operational state (active / standby)
+/// * Configured `active` → always active ("Configured for active, stay active" at start,
+///   "Configured for active, become active" on a mode change).
+/// * Configured `standby` → standby ("Configured for standby, become standby") while any
+///   alive peer is configured active. Once past the startup hold, a standby that sees no
+///   alive configured-active peer fails over to active at once ("Primary down, Failed over to
+///   active"), i.e. exactly when the last active peer's dead interval expires.
+/// * A failed-over standby stays active when a configured-active member comes back, unless
+///   force-configured-state is enabled on itself or in any alive configured-active peer's
+///   hello: then it arms the fallback timer for `force_configured_state_delay` ("all cluster
+///   members are connected; force-configured-state is enabled, start timer"). When the timer
+///   fires while an active member is alive it goes back to standby ("force-configured-state
+///   delay expired, back to configured standby"). If no active member is alive any more (or
+///   force-configured-state got disabled everywhere) the timer is cancelled ("canceling
+///   force_conf_state_timer"); it is armed afresh when an active member returns again.
+/// * Without force-configured-state, a failed-over member stays active until it restarts or
+///   its mode changes.
+/// * Settings apply at once: a mode change to active makes the member active; a mode change to
+///   standby makes it standby if a configured-active peer is alive (otherwise it stays active
+///   as a failed-over standby). `OperStateChanged` is emitted on each change.
+///
+/// # History
+/// * [`Election::record`] stamps an event with this member's id, current hostname, a sequence
+///   number `boot << 32 | counter` (unique across restarts) and the wall clock derived from
+///   `now`; it is stored and emitted as `Notify(History(..))`. Start records
+///   `start-election` "new member <self> joined" and the initial `is-active`/`is-standby`.
+/// * Events from peers' hellos are merged, de-duplicated by (member, seq), and emitted as
+///   `Notify(History(..))` when new. The history keeps the newest [`HISTORY_CAPACITY`]
+///   events, ordered by (wall clock, member, seq); [`ClusterView::history`] is newest first.
+///   It is not persisted: a restarted member relearns the others' recent events from hellos.
+///
+/// # Time
+/// Time only enters as `now`. [`Election::poll_timeout`] is the earliest of: the next hello,
+/// the end of the startup hold, the fallback timer and every alive peer's expiry. Every
+/// `handle_*` call first does whatever is due at `now`, so a driver calling late catches up
+/// in one call, and calling early is harmless.
 #[derive(Debug)]
 pub struct Election {
-    _todo: (),
+    settings: ElectionSettings,
+    origin: Instant,
+    wall_origin: u64,
+    /// The latest `now` seen.
+    now: Instant,
+    startup_hold_until: Instant,
+    in_startup_hold: bool,
+    peers: BTreeMap<MemberId, Peer>,
+    /// Highest boot seen per peer (also of peers that are not alive any more).
+    boots: BTreeMap<MemberId, u32>,
+    /// Last debug line about an ignored peer.
+    ignored_logged: BTreeMap<MemberId, Instant>,
+    is_master: bool,
+    master: Option<MemberId>,
+    /// Last best candidate reported in a debug line (no claimant case).
+    best_logged: Option<MemberId>,
+    oper_state: OperState,
+    fallback_at: Option<Instant>,
+    stay_active_logged: bool,
+    config_head: RevisionId,
+    next_hello: Instant,
+    hello_due: bool,
+    history: BTreeMap<(u64, MemberId, u64), HistoryEvent>,
+    history_ids: BTreeSet<(MemberId, u64)>,
+    own_recent: VecDeque<HistoryEvent>,
+    next_seq: u64,
+    commands: VecDeque<Command>,
+}
+
+#[derive(Debug)]
+struct Peer {
+    hello: Hello,
+    last_seen: Instant,
+}
+
+/// Election rank: greater is better (higher priority, then lower member id).
+fn rank(priority: u8, member: MemberId) -> (u8, std::cmp::Reverse<MemberId>) {
+    (priority, std::cmp::Reverse(member))
 }
 
 impl Election {
     /// `wall_ms_at_now`: wall clock (ms since the Unix epoch) at `now`, to stamp history.
     pub fn new(settings: ElectionSettings, now: Instant, wall_ms_at_now: u64) -> Election {
-        let _ = (settings, now, wall_ms_at_now);
-        todo!()
+        let hold = settings.dead_interval.max(MIN_INTERVAL);
+        let oper_state = match settings.configured_mode {
+            ClusterMode::Active => OperState::Active,
+            ClusterMode::Standby => OperState::Standby,
+        };
+        let mut e = Election {
+            next_seq: (settings.boot as u64) << 32 | 1,
+            settings,
+            origin: now,
+            wall_origin: wall_ms_at_now,
+            now,
+            startup_hold_until: now + hold,
+            in_startup_hold: true,
+            peers: BTreeMap::new(),
+            boots: BTreeMap::new(),
+            ignored_logged: BTreeMap::new(),
+            is_master: false,
+            master: None,
+            best_logged: None,
+            oper_state,
+            fallback_at: None,
+            stay_active_logged: false,
+            config_head: RevisionId::ZERO,
+            next_hello: now,
+            hello_due: true,
+            history: BTreeMap::new(),
+            history_ids: BTreeSet::new(),
+            own_recent: VecDeque::new(),
+            commands: VecDeque::new(),
+        };
+        let me = e.settings.member;
+        e.debug(format!(
+            "starting election for {me} (prio {}, mode {}), waiting {} ms for members",
+            e.settings.master_priority,
+            e.settings.configured_mode,
+            hold.as_millis()
+        ));
+        e.record(ClusterEvent::StartElection, format!("new member {me} joined"), now);
+        match oper_state {
+            OperState::Active => e.record(
+                ClusterEvent::IsActive,
+                "Configured for active, stay active".into(),
+                now,
+            ),
+            OperState::Standby => e.record(
+                ClusterEvent::IsStandby,
+                "Configured for standby, become standby".into(),
+                now,
+            ),
+        }
+        e.step(now);
+        e
     }
+
     /// A hello from a peer (already authenticated and replay-checked by the driver).
     pub fn handle_hello(&mut self, hello: Hello, now: Instant) {
-        let _ = (hello, now);
-        todo!()
+        self.advance(now);
+        self.expire_peers(now);
+        self.accept_hello(hello, now);
+        self.step(now);
     }
+
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-        todo!()
+        self.advance(now);
+        self.step(now);
     }
+
     /// The local device's cluster settings changed (commit), or licences changed.
     pub fn handle_settings(&mut self, settings: ElectionSettings, now: Instant) {
-        let _ = (settings, now);
-        todo!()
+        self.advance(now);
+        if settings == self.settings {
+            self.step(now);
+            return;
+        }
+        let old = std::mem::replace(&mut self.settings, settings);
+        let new = &self.settings;
+        if (old.master_priority, old.configured_mode, old.force_configured_state)
+            != (new.master_priority, new.configured_mode, new.force_configured_state)
+        {
+            let fcs = if new.force_configured_state { "enabled" } else { "disabled" };
+            let line = format!(
+                "cluster settings changed: prio {}, mode {}, force-configured-state {fcs}",
+                new.master_priority, new.configured_mode
+            );
+            self.debug(line);
+        }
+        if old.boot != self.settings.boot {
+            self.next_seq = (self.settings.boot as u64) << 32 | 1;
+        }
+        // Leaving active mode: standby at once if an active member is there to take over.
+        if old.configured_mode == ClusterMode::Active
+            && self.settings.configured_mode == ClusterMode::Standby
+            && self.oper_state == OperState::Active
+        {
+            self.expire_peers(now);
+            if self.active_peer_alive() {
+                self.set_oper_state(OperState::Standby);
+                self.record(
+                    ClusterEvent::IsStandby,
+                    "Configured for standby, become standby".into(),
+                    now,
+                );
+            } else {
+                self.debug(
+                    "configured for standby but no active member is connected; stay active".into(),
+                );
+            }
+        }
+        self.hello_due = true;
+        self.step(now);
     }
+
     /// The replication core's head moved: advertised in the next hellos.
     pub fn set_config_head(&mut self, head: RevisionId) {
-        let _ = head;
-        todo!()
+        self.config_head = head;
     }
+
     /// Record a history event of this member (stamped now; goes out in hellos).
     pub fn record(&mut self, event: roost_wire::ClusterEvent, reason: String, now: Instant) {
-        let _ = (event, reason, now);
-        todo!()
+        let wall_ms = if now >= self.origin {
+            self.wall_origin.saturating_add((now - self.origin).as_millis() as u64)
+        } else {
+            self.wall_origin.saturating_sub((self.origin - now).as_millis() as u64)
+        };
+        let ev = HistoryEvent {
+            member: self.settings.member,
+            hostname: self.settings.hostname.clone(),
+            seq: self.next_seq,
+            event,
+            wall_ms,
+            reason,
+        };
+        self.next_seq += 1;
+        self.own_recent.push_back(ev.clone());
+        while self.own_recent.len() > HELLO_HISTORY {
+            self.own_recent.pop_front();
+        }
+        self.merge_event(ev);
     }
+
     pub fn poll_command(&mut self) -> Option<Command> {
-        todo!()
+        self.commands.pop_front()
     }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
+        let dead = self.dead_interval();
+        let mut t = self.next_hello;
+        for p in self.peers.values() {
+            t = t.min(p.last_seen + dead);
+        }
+        if self.in_startup_hold {
+            t = t.min(self.startup_hold_until);
+        }
+        if let Some(at) = self.fallback_at {
+            t = t.min(at);
+        }
+        Some(t)
     }
+
     pub fn master(&self) -> Option<MemberId> {
-        todo!()
+        self.master
     }
+
     pub fn is_master(&self) -> bool {
-        todo!()
+        self.is_master
     }
+
     pub fn oper_state(&self) -> OperState {
-        todo!()
+        self.oper_state
     }
+
     /// Alive peers (not self) and their advertised config heads.
     pub fn alive_peers(&self) -> Vec<(MemberId, RevisionId)> {
-        todo!()
+        self.peers.iter().map(|(id, p)| (*id, p.hello.config_head)).collect()
     }
+
+    /// The state as of the latest input (call `handle_timeout` first for a fresh one; `now` is
+    /// not used to second-guess liveness, so the view always agrees with [`Election::master`]).
     pub fn view(&self, now: Instant) -> ClusterView {
         let _ = now;
-        todo!()
+        let s = &self.settings;
+        let mut members = vec![MemberView {
+            member: s.member,
+            mac: s.mac,
+            hostname: s.hostname.clone(),
+            model: s.model,
+            is_master: self.is_master,
+            oper_state: self.oper_state,
+            configured_mode: s.configured_mode,
+            master_priority: s.master_priority,
+            config_head: self.config_head,
+            licences: s.licences,
+            last_seen: None,
+        }];
+        members.extend(self.peers.values().map(|p| MemberView {
+            member: p.hello.member,
+            mac: p.hello.mac,
+            hostname: p.hello.hostname.clone(),
+            model: p.hello.model,
+            is_master: p.hello.is_master,
+            oper_state: p.hello.oper_state,
+            configured_mode: p.hello.configured_mode,
+            master_priority: p.hello.master_priority,
+            config_head: p.hello.config_head,
+            licences: p.hello.licences,
+            last_seen: Some(p.last_seen),
+        }));
+        ClusterView {
+            me: s.member,
+            oper_state: self.oper_state,
+            master: self.master,
+            members,
+            history: self.history.values().rev().cloned().collect(),
+            force_configured_state_at: self.fallback_at,
+        }
     }
+
     pub fn settings(&self) -> &ElectionSettings {
-        todo!()
+        &self.settings
+    }
+
+    /// Whether this member is still in its startup hold (may not claim mastership yet).
+    pub fn in_startup_hold(&self) -> bool {
+        self.in_startup_hold
+    }
+
+    /// The hello this member would send now.
+    pub fn hello(&self) -> Hello {
+        let s = &self.settings;
+        Hello {
+            member: s.member,
+            mac: s.mac,
+            hostname: s.hostname.clone(),
+            model: s.model,
+            software_version: s.software_version.clone(),
+            boot: s.boot,
+            cluster_name: s.cluster_name.clone(),
+            master_priority: s.master_priority,
+            configured_mode: s.configured_mode,
+            oper_state: self.oper_state,
+            is_master: self.is_master,
+            master: self.master,
+            force_configured_state: s.force_configured_state,
+            config_head: self.config_head,
+            licences: s.licences,
+            history: self.own_recent.iter().cloned().collect(),
+        }
+    }
+
+    // ---- internals ----
+
+    fn dead_interval(&self) -> Duration {
+        self.settings.dead_interval.max(MIN_INTERVAL)
+    }
+
+    fn hello_interval(&self) -> Duration {
+        self.settings.hello_interval.max(MIN_INTERVAL)
+    }
+
+    fn advance(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+    }
+
+    fn debug(&mut self, line: String) {
+        self.commands.push_back(Command::Notify(Notification::Debug(line)));
+    }
+
+    fn notify(&mut self, n: Notification) {
+        self.commands.push_back(Command::Notify(n));
+    }
+
+    /// Does everything due at `now`, then re-evaluates master and operational state and sends
+    /// a hello if one is due.
+    fn step(&mut self, now: Instant) {
+        self.expire_peers(now);
+        if self.in_startup_hold && now >= self.startup_hold_until {
+            self.in_startup_hold = false;
+            let n = self.peers.len();
+            self.debug(format!("startup hold over, {n} other member(s) connected"));
+        }
+        self.elect(now);
+        self.update_oper_state(now);
+        if now >= self.next_hello {
+            self.hello_due = true;
+        }
+        if self.hello_due {
+            self.hello_due = false;
+            self.next_hello = now + self.hello_interval();
+            let hello = self.hello();
+            self.commands.push_back(Command::Broadcast { msg: MemberMessage::Hello(hello) });
+        }
+    }
+
+    /// Why a hello's sender cannot be a member of our cluster, if it cannot.
+    fn incompatibility(&self, h: &Hello) -> Option<String> {
+        let s = &self.settings;
+        if h.software_version != s.software_version {
+            Some(format!(
+                "software version {} differs from ours {}",
+                h.software_version, s.software_version
+            ))
+        } else if h.model != s.model {
+            Some(format!("model {} differs from ours {}", h.model, s.model))
+        } else if !h.cluster_name.is_empty()
+            && !s.cluster_name.is_empty()
+            && h.cluster_name != s.cluster_name
+        {
+            Some(format!(
+                "cluster name {:?} differs from ours {:?}",
+                h.cluster_name, s.cluster_name
+            ))
+        } else {
+            None
+        }
+    }
+
+    fn log_ignored(&mut self, peer: MemberId, why: &str, now: Instant) {
+        self.ignored_logged.retain(|_, t| now < *t + IGNORED_PEER_LOG_INTERVAL);
+        if !self.ignored_logged.contains_key(&peer) {
+            self.ignored_logged.insert(peer, now);
+            self.debug(format!("ignoring hello from {peer}: {why}"));
+        }
+    }
+
+    fn drop_peer(&mut self, peer: MemberId, reason: String, now: Instant) {
+        if self.peers.remove(&peer).is_some() {
+            self.debug(format!("member {peer} lost"));
+            self.record(ClusterEvent::MemberDown, reason, now);
+        }
+    }
+
+    fn expire_peers(&mut self, now: Instant) {
+        let dead = self.dead_interval();
+        let expired: Vec<(MemberId, Instant)> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| now >= p.last_seen + dead)
+            .map(|(id, p)| (*id, p.last_seen))
+            .collect();
+        for (id, last) in expired {
+            let ms = now.saturating_sub(last).as_millis();
+            self.drop_peer(id, format!("member {id} lost (no hello for {ms} ms)"), now);
+        }
+        let incompatible: Vec<(MemberId, String)> = self
+            .peers
+            .iter()
+            .filter_map(|(id, p)| self.incompatibility(&p.hello).map(|why| (*id, why)))
+            .collect();
+        for (id, why) in incompatible {
+            self.drop_peer(id, format!("member {id} lost ({why})"), now);
+        }
+    }
+
+    fn accept_hello(&mut self, hello: Hello, now: Instant) {
+        let id = hello.member;
+        if id == self.settings.member {
+            self.log_ignored(id, "it carries our own member id", now);
+            return;
+        }
+        if let Some(why) = self.incompatibility(&hello) {
+            self.log_ignored(id, &why, now);
+            self.drop_peer(id, format!("member {id} lost ({why})"), now);
+            return;
+        }
+        let known_boot = self.boots.get(&id).copied();
+        if known_boot.is_some_and(|b| hello.boot < b) {
+            return; // a stale hello of an earlier incarnation
+        }
+        self.boots.insert(id, hello.boot);
+        let history = hello.history.clone();
+        match self.peers.get_mut(&id) {
+            Some(p) if p.hello.boot == hello.boot => {
+                let was_master = p.hello.is_master;
+                let now_master = hello.is_master;
+                let prio = hello.master_priority;
+                p.hello = hello;
+                p.last_seen = now;
+                if was_master != now_master {
+                    let line = if now_master {
+                        format!("member {id} claims master (prio {prio})")
+                    } else {
+                        format!("member {id} no longer claims master")
+                    };
+                    self.debug(line);
+                }
+            }
+            existing => {
+                if existing.is_some() {
+                    self.debug(format!("member {id} restarted (boot {})", hello.boot));
+                }
+                let prio = hello.master_priority;
+                let master = if hello.is_master { " (claims master)" } else { "" };
+                self.peers.insert(id, Peer { hello, last_seen: now });
+                self.debug(format!("new member {id} prio {prio}{master}"));
+                self.record(ClusterEvent::StartElection, format!("new member {id} joined"), now);
+            }
+        }
+        for ev in history {
+            if ev.member == id {
+                self.merge_event(ev);
+            }
+        }
+    }
+
+    /// Adds an event to the history unless known (or older than everything kept when full);
+    /// emits it when added.
+    fn merge_event(&mut self, ev: HistoryEvent) {
+        if !self.history_ids.insert((ev.member, ev.seq)) {
+            return;
+        }
+        let key = (ev.wall_ms, ev.member, ev.seq);
+        self.history.insert(key, ev.clone());
+        if self.history.len() > HISTORY_CAPACITY {
+            if let Some((oldest, _)) = self.history.pop_first() {
+                // Keep the id known so an evicted event is not merged and emitted again.
+                if oldest == key {
+                    return;
+                }
+            }
+        }
+        self.notify(Notification::History(ev));
+    }
+
+    fn set_master(&mut self, master: Option<MemberId>) {
+        if self.master == master {
+            return;
+        }
+        self.master = master;
+        match master {
+            Some(m) if m != self.settings.member => {
+                self.debug(format!("completed election master is {m}"))
+            }
+            Some(_) => {}
+            None => self.debug("no member claims mastership; no master".into()),
+        }
+        self.notify(Notification::MasterChanged { master });
+        self.hello_due = true;
+    }
+
+    fn elect(&mut self, now: Instant) {
+        let me = self.settings.member;
+        let my_rank = rank(self.settings.master_priority, me);
+        let best_claimant = self
+            .peers
+            .values()
+            .filter(|p| p.hello.is_master)
+            .map(|p| (rank(p.hello.master_priority, p.hello.member), p.hello.member))
+            .chain(self.is_master.then_some((my_rank, me)))
+            .max();
+        if let Some((r, claimant)) = best_claimant {
+            self.best_logged = None;
+            if self.is_master && claimant != me {
+                self.is_master = false;
+                self.hello_due = true;
+                self.debug(format!(
+                    "member {claimant} (prio {}) also claims master and ranks higher; stepping down",
+                    r.0
+                ));
+            }
+            self.set_master(Some(claimant));
+            return;
+        }
+        let (r, best) = self
+            .peers
+            .values()
+            .map(|p| (rank(p.hello.master_priority, p.hello.member), p.hello.member))
+            .chain(std::iter::once((my_rank, me)))
+            .max()
+            .expect("self is always a candidate");
+        if self.best_logged != Some(best) {
+            self.best_logged = Some(best);
+            self.debug(format!("election: best candidate {best} (prio {})", r.0));
+        }
+        if best == me && !self.in_startup_hold {
+            self.is_master = true;
+            self.hello_due = true;
+            self.debug("Announcing self as master".into());
+            self.record(
+                ClusterEvent::StartConfigSync,
+                format!("{me} won election and is the cluster master"),
+                now,
+            );
+            self.set_master(Some(me));
+        } else {
+            self.set_master(None);
+        }
+    }
+
+    fn active_peer_alive(&self) -> bool {
+        self.peers.values().any(|p| p.hello.configured_mode == ClusterMode::Active)
+    }
+
+    fn set_oper_state(&mut self, state: OperState) {
+        if self.oper_state != state {
+            self.oper_state = state;
+            self.hello_due = true;
+            self.notify(Notification::OperStateChanged { state });
+        }
+    }
+
+    fn update_oper_state(&mut self, now: Instant) {
+        if self.settings.configured_mode == ClusterMode::Active {
+            self.fallback_at = None;
+            self.stay_active_logged = false;
+            if self.oper_state != OperState::Active {
+                self.set_oper_state(OperState::Active);
+                self.record(
+                    ClusterEvent::IsActive,
+                    "Configured for active, become active".into(),
+                    now,
+                );
+            }
+            return;
+        }
+        let active_peer = self.active_peer_alive();
+        match self.oper_state {
+            OperState::Standby => {
+                self.fallback_at = None;
+                if !active_peer && !self.in_startup_hold {
+                    self.debug("no active member connected; failing over to active".into());
+                    self.set_oper_state(OperState::Active);
+                    self.record(
+                        ClusterEvent::IsActive,
+                        "Primary down, Failed over to active".into(),
+                        now,
+                    );
+                }
+            }
+            OperState::Active if !active_peer => {
+                self.stay_active_logged = false;
+                if self.fallback_at.take().is_some() {
+                    self.debug("active member lost; canceling force_conf_state_timer".into());
+                }
+            }
+            OperState::Active => {
+                let force = self.settings.force_configured_state
+                    || self.peers.values().any(|p| {
+                        p.hello.configured_mode == ClusterMode::Active
+                            && p.hello.force_configured_state
+                    });
+                if !force {
+                    if self.fallback_at.take().is_some() {
+                        self.debug(
+                            "force-configured-state disabled; canceling force_conf_state_timer"
+                                .into(),
+                        );
+                    }
+                    if !self.stay_active_logged {
+                        self.stay_active_logged = true;
+                        self.debug(
+                            "active member connected; force-configured-state is disabled, stay active"
+                                .into(),
+                        );
+                    }
+                    return;
+                }
+                self.stay_active_logged = false;
+                let at = match self.fallback_at {
+                    Some(at) => at,
+                    None => {
+                        let at = now + self.settings.force_configured_state_delay;
+                        self.fallback_at = Some(at);
+                        self.debug(
+                            "all cluster members are connected; force-configured-state is enabled, start timer"
+                                .into(),
+                        );
+                        at
+                    }
+                };
+                if now >= at {
+                    self.fallback_at = None;
+                    self.set_oper_state(OperState::Standby);
+                    self.record(
+                        ClusterEvent::IsStandby,
+                        "force-configured-state delay expired, back to configured standby".into(),
+                        now,
+                    );
+                }
+            }
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;
