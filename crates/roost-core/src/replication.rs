@@ -1,8 +1,19 @@
 //! Configuration replication: the master is the authority.
-//! TODO(helper): rules documented here once implemented.
+//!
+//! The rules are documented on [`Replication`].
 
-use crate::{Command, Instant};
-use roost_wire::{MemberId, ReplicationMessage, Revision, RevisionId, SupersededConfig};
+mod assembly;
+mod chain;
+
+pub use chain::revision_id;
+
+use crate::{Command, Instant, Notification};
+use assembly::Assembly;
+use roost_wire::{
+    ClusterEvent, MemberId, MemberMessage, ReplicationMessage, Revision, RevisionId,
+    SupersededConfig, MAX_MESSAGE,
+};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::time::Duration;
 
 /// The replicated configuration, as the replication core sees it: something that applies an
@@ -39,10 +50,143 @@ impl Default for ReplicationSettings {
     }
 }
 
-/// Replication state machine for one member.
+/// Largest snapshot (configuration text) a member accepts.
+pub const MAX_SNAPSHOT_LEN: u32 = 64 * 1024 * 1024;
+/// Configuration bytes per `Snapshot` message.
+pub const SNAPSHOT_CHUNK: usize = 32 * 1024;
+/// Lineage ids carried by a `Snapshot` message (the newest ones), so that the 32 KiB of data
+/// plus the lineage stay well under [`MAX_MESSAGE`] (512 × 42 bytes ≈ 21 KiB).
+pub const SNAPSHOT_LINEAGE_MAX: usize = 512;
+/// Encoded bytes of revisions per `Revisions` message (bound); a single revision larger than
+/// this is sent as part of a snapshot instead.
+pub const REVISIONS_CHUNK_BUDGET: usize = 48 * 1024;
+/// Prefix of the `CommitResult` error a non-master answers with; the requester keeps retrying
+/// (the election is still converging) until its commit timeout.
+pub const NOT_MASTER: &str = "not the cluster master";
+/// Failed commit results remembered for identical answers to retransmits.
+const FAILED_CACHE_MAX: usize = 256;
+
+/// What the master knows about one alive peer.
+#[derive(Clone, Debug)]
+struct Peer {
+    /// Last head it advertised (hello) or acknowledged.
+    head: RevisionId,
+    /// When we last pushed revisions or a snapshot to it (rate limit).
+    last_push: Option<Instant>,
+    /// Head of the snapshot last sent to it, until acknowledged.
+    snapshot_sent: Option<RevisionId>,
+}
+
+/// A local commit waiting for the master's answer.
+#[derive(Clone, Debug)]
+struct PendingCommit {
+    user: String,
+    change: String,
+    deadline: Instant,
+    last_sent: Option<Instant>,
+    /// A retryable error seen meanwhile ("not the cluster master; …"), reported on timeout.
+    last_error: Option<String>,
+}
+
+/// Replication state machine for one member (sans-IO: inputs via `handle_*`, outputs via
+/// [`Replication::poll_command`], time only via the `now` arguments).
+///
+/// # Rules
+///
+/// **Authority.** The master (told by the election through [`Replication::handle_master`]; it
+/// may be this member) is the only member that creates revisions. Revision *n+1* follows the
+/// head *n*: its number is `head.number + 1` and its hash is
+/// `sha256(parent.hash ‖ number BE ‖ origin BE ‖ request BE ‖ change bytes)`, so revisions
+/// form a hash chain and two partitions that both committed "revision 7" are told apart
+/// (see [`revision_id`]). The *lineage* is the list of revision ids the current configuration
+/// descends from, newest last and ending with the head itself, bounded by `log_capacity`; the
+/// *log* holds the most recent revisions themselves (oldest first, a contiguous chain ending
+/// at the head, bounded by `log_capacity`).
+///
+/// **Commits.** A local commit on the master is applied to a copy of the configuration; if
+/// the change does not apply, the commit fails and nothing changes. Otherwise the revision is
+/// created and the master emits, in this order: `Persist` (config, revision, lineage), then
+/// `CommitDone(Ok(id))` and `ConfigApplied`, then `Revisions { after: parent, [rev] }` to
+/// every peer it believes alive (heard in hellos and not reported down). On any other member a
+/// local commit is sent to the master as a `CommitRequest` and retransmitted every
+/// `retransmit_interval` until the `CommitResult` arrives; after `commit_timeout` it fails
+/// with "cluster master X did not answer". With no master known it fails at once with "no
+/// cluster master elected yet". If the master changes while a request is pending, the request
+/// goes to the new master (or is applied locally if this member became master). A member that
+/// is not master answers a `CommitRequest` with "not the cluster master; master is X"; the
+/// requester treats that as "retry" until its timeout.
+///
+/// **Exactly once.** Each revision carries its origin member and the origin's request id.
+/// The master answers a request whose (origin, request) is already in its log (or in the
+/// revisions it knows to be ancestors) with the existing id instead of applying it again;
+/// this covers retransmits, duplicated datagrams and retries after a master change when the
+/// revision had reached the new master. Failed requests are remembered briefly
+/// (`2 × commit_timeout`) so retransmits get the identical error. A requester that sees its
+/// own (origin, request) arrive in replicated revisions completes the commit with that id.
+///
+/// **Incremental catch-up.** Every hello reports a peer's head to the master
+/// ([`Replication::handle_peer_head`]). If it differs from the master's head and the master's
+/// log holds the revisions that follow it, the master sends them as `Revisions` messages
+/// (chunked to at most [`REVISIONS_CHUNK_BUDGET`] encoded bytes each, all at once);
+/// otherwise (the peer's head is unknown, diverged, too old for the log, or a revision is too
+/// large for one message) it sends a full snapshot. Pushes to one peer are rate-limited to one
+/// per `retransmit_interval`; hellos drive retransmission, so lost updates are re-sent on the
+/// next hello after the interval.
+///
+/// **Applying updates.** A member accepts `Revisions` and `Snapshot` only from the member it
+/// currently follows as master (others are ignored with a debug line). `Revisions` that start
+/// at its head (or overlap it) are verified link by link (parent and hash) and applied in
+/// order to a copy of the configuration; a broken chain or an apply error rejects the whole
+/// message (the next hello then makes the master send a snapshot). Each applied revision is
+/// persisted, then `ConfigApplied` is emitted and the new head acknowledged with `Ack`.
+/// Updates that are already applied are answered with an `Ack` of the current head.
+///
+/// **Snapshots** (WiNG's `CS_ACT_CFG_FULL`). The master sends the whole configuration text
+/// in chunks of ≤ [`SNAPSHOT_CHUNK`] bytes with the newest [`SNAPSHOT_LINEAGE_MAX`] lineage
+/// ids, all chunks at once, again on the rate limit while the peer's hello still shows
+/// another head. The member reassembles one snapshot at a time (chunks of another head
+/// replace a partial assembly; more than [`MAX_SNAPSHOT_LEN`] bytes are refused), loads the
+/// text ([`ConfigState::load`]; an error is a debug line and the snapshot is ignored),
+/// replaces configuration, head and lineage, clears its log, persists (`revision: None`),
+/// records `config-update-success` "successfully applied config" and acknowledges. The master
+/// records `config-update-success` "config sync succeeded" when the snapshot is acknowledged.
+///
+/// **Divergence, never lost.** After a partition heals, the configuration of whoever the
+/// election made master is authoritative: it wins, even if the other side committed more.
+/// But nothing committed is silently lost. A member receiving a snapshot whose lineage does
+/// not contain its own (non-empty) head has diverged: before loading, it keeps a
+/// [`SupersededConfig`] (its head, itself as holder, the revisions it knows that are not in
+/// the winner's lineage, oldest first, and its complete configuration text), persists it
+/// (`PersistSuperseded`), records `config-superseded` and reports it to the master with
+/// `Superseded`, retransmitted every `retransmit_interval` (to the current master) until
+/// `SupersededAck`. Every member that receives a `Superseded` report archives it too
+/// (de-duplicated by head), persists it and acknowledges. So every revision the losing side
+/// committed survives in a superseded configuration on the loser and on the master, from
+/// which an operator can restore it. (A loser head that is an ancestor older than the
+/// snapshot's bounded lineage is conservatively treated as diverged: kept, not lost.)
 #[derive(Debug)]
 pub struct Replication<S: ConfigState> {
-    _todo: std::marker::PhantomData<S>,
+    me: MemberId,
+    settings: ReplicationSettings,
+    config: S,
+    head: RevisionId,
+    /// Contiguous chain of recent revisions ending at `head`.
+    log: Vec<Revision>,
+    /// Older revisions known to be in `lineage` but no longer contiguous with the head (kept
+    /// across snapshots so a later supersession can still list them, and for de-duplication).
+    archive: Vec<Revision>,
+    lineage: Vec<RevisionId>,
+    superseded: Vec<SupersededConfig>,
+    /// Superseded configs (by head) not yet acknowledged by the master, and when last sent.
+    unacked_superseded: BTreeMap<RevisionId, Option<Instant>>,
+    master: Option<MemberId>,
+    peers: BTreeMap<MemberId, Peer>,
+    pending: BTreeMap<u64, PendingCommit>,
+    failed: BTreeMap<(MemberId, u64), (String, Instant)>,
+    assembly: Option<Assembly>,
+    commands: VecDeque<Command>,
+    /// Wall clock (ms since the Unix epoch) at `now == 0`.
+    wall_origin_ms: i128,
 }
 
 impl<S: ConfigState> Replication<S> {
@@ -57,54 +201,985 @@ impl<S: ConfigState> Replication<S> {
         lineage: Vec<RevisionId>,
         superseded: Vec<SupersededConfig>,
     ) -> Self {
-        let _ = (me, settings, config, head, log, lineage, superseded);
-        todo!()
+        let mut lineage = lineage;
+        if head != RevisionId::ZERO && lineage.last() != Some(&head) {
+            lineage.push(head);
+        }
+        // Split the stored revisions into the contiguous chain ending at head (the log) and
+        // older ancestors (the archive).
+        let mut log = log;
+        log.sort_by_key(|r| r.id.number);
+        let mut chain_start = log.len();
+        let mut expect = head;
+        while chain_start > 0 && log[chain_start - 1].id == expect {
+            chain_start -= 1;
+            expect = log[chain_start].parent;
+        }
+        let in_lineage: HashSet<RevisionId> = lineage.iter().copied().collect();
+        let chain = log.split_off(chain_start);
+        let archive = log
+            .into_iter()
+            .filter(|r| in_lineage.contains(&r.id))
+            .collect();
+        let unacked_superseded = superseded
+            .iter()
+            .filter(|s| s.holder == me)
+            .map(|s| (s.head, None))
+            .collect();
+        let mut r = Replication {
+            me,
+            settings,
+            config,
+            head,
+            log: chain,
+            archive,
+            lineage,
+            superseded,
+            unacked_superseded,
+            master: None,
+            peers: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            failed: BTreeMap::new(),
+            assembly: None,
+            commands: VecDeque::new(),
+            wall_origin_ms: 0,
+        };
+        r.trim();
+        r
     }
+
+    /// Sets the wall clock (ms since the Unix epoch) at `now`, used to stamp revisions and
+    /// superseded configs. Without it, wall times are `now` since 0.
+    pub fn set_wall_clock(&mut self, wall_ms_at_now: u64, now: Instant) {
+        self.wall_origin_ms = wall_ms_at_now as i128 - now.as_millis() as i128;
+    }
+
     /// Who is master now (from the election); `is_self` when it is this member.
     pub fn handle_master(&mut self, master: Option<MemberId>, now: Instant) {
-        let _ = (master, now);
-        todo!()
+        if master == self.master {
+            return;
+        }
+        self.master = master;
+        self.assembly = None;
+        match master {
+            None => self.debug("no cluster master; commits wait for an election".to_string()),
+            Some(m) if m == self.me => {
+                self.debug(format!(
+                    "{} is the cluster master (config authority), revision {}",
+                    m, self.head
+                ));
+                // Superseded configs held here are archived on the master: this member.
+                self.unacked_superseded.clear();
+                for peer in self.peers.values_mut() {
+                    peer.last_push = None;
+                    peer.snapshot_sent = None;
+                }
+                let pending = std::mem::take(&mut self.pending);
+                for (request, p) in pending {
+                    if let Some(id) = self.find_request(self.me, request) {
+                        self.notify(Notification::CommitDone {
+                            request,
+                            result: Ok(id),
+                        });
+                    } else {
+                        self.commit_local_as_master(request, p.user, p.change, now);
+                    }
+                }
+            }
+            Some(m) => {
+                self.debug(format!("cluster master is {}", m));
+                let requests: Vec<u64> = self.pending.keys().copied().collect();
+                for request in requests {
+                    self.send_commit_request(request, m, now);
+                }
+                let heads: Vec<RevisionId> = self.unacked_superseded.keys().copied().collect();
+                for head in heads {
+                    self.send_superseded(head, m, now);
+                }
+            }
+        }
     }
+
     /// A peer's advertised head (from its hello): the master uses it to push catch-up.
     pub fn handle_peer_head(&mut self, peer: MemberId, head: RevisionId, now: Instant) {
-        let _ = (peer, head, now);
-        todo!()
+        if peer == self.me {
+            return;
+        }
+        let entry = self.peers.entry(peer).or_insert(Peer {
+            head,
+            last_push: None,
+            snapshot_sent: None,
+        });
+        entry.head = head;
+        if self.master != Some(self.me) || head == self.head {
+            return;
+        }
+        if let Some(t) = entry.last_push {
+            if now < t + self.settings.retransmit_interval {
+                return;
+            }
+        }
+        self.catch_up(peer, now);
     }
+
     /// A peer is gone (dead interval): stop pushing to it.
     pub fn handle_peer_down(&mut self, peer: MemberId, now: Instant) {
-        let _ = (peer, now);
-        todo!()
-    }
-    pub fn handle_message(&mut self, from: MemberId, msg: ReplicationMessage, now: Instant) {
-        let _ = (from, msg, now);
-        todo!()
-    }
-    /// A commit from a local session; the outcome arrives as `Notification::CommitDone`.
-    pub fn handle_local_commit(&mut self, request: u64, user: String, change: String, now: Instant) {
-        let _ = (request, user, change, now);
-        todo!()
-    }
-    pub fn handle_timeout(&mut self, now: Instant) {
         let _ = now;
-        todo!()
+        self.peers.remove(&peer);
     }
+
+    /// A replication message from `from` (authenticated by the driver).
+    pub fn handle_message(&mut self, from: MemberId, msg: ReplicationMessage, now: Instant) {
+        match msg {
+            ReplicationMessage::CommitRequest {
+                request,
+                user,
+                change,
+            } => self.on_commit_request(from, request, user, change, now),
+            ReplicationMessage::CommitResult { request, result } => {
+                self.on_commit_result(from, request, result)
+            }
+            ReplicationMessage::Revisions { after, revisions } => {
+                if self.accept_from_master(from, "UPDATE") {
+                    self.on_revisions(from, after, revisions);
+                }
+            }
+            ReplicationMessage::Snapshot {
+                head,
+                lineage,
+                total_len,
+                offset,
+                data,
+            } => {
+                if self.accept_from_master(from, "CS_ACT_CFG_FULL") {
+                    self.on_snapshot(from, head, lineage, total_len, offset, data, now);
+                }
+            }
+            ReplicationMessage::Ack { head } => self.on_ack(from, head),
+            ReplicationMessage::Superseded { config } => self.on_superseded(from, config),
+            ReplicationMessage::SupersededAck { head } => {
+                if self.unacked_superseded.remove(&head).is_some() {
+                    self.debug(format!("superseded config {} archived by {}", head, from));
+                }
+            }
+        }
+    }
+
+    /// A commit from a local session; the outcome arrives as `Notification::CommitDone`.
+    pub fn handle_local_commit(
+        &mut self,
+        request: u64,
+        user: String,
+        change: String,
+        now: Instant,
+    ) {
+        match self.master {
+            None => self.notify(Notification::CommitDone {
+                request,
+                result: Err("no cluster master elected yet".to_string()),
+            }),
+            Some(m) if m == self.me => self.commit_local_as_master(request, user, change, now),
+            Some(m) => {
+                if self.pending.contains_key(&request) {
+                    return;
+                }
+                let deadline = now + self.settings.commit_timeout;
+                self.pending.insert(
+                    request,
+                    PendingCommit {
+                        user,
+                        change,
+                        deadline,
+                        last_sent: None,
+                        last_error: None,
+                    },
+                );
+                self.send_commit_request(request, m, now);
+            }
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let interval = self.settings.retransmit_interval;
+        // Commit timeouts and retransmits.
+        let requests: Vec<u64> = self.pending.keys().copied().collect();
+        for request in requests {
+            let p = &self.pending[&request];
+            if now >= p.deadline {
+                let p = self.pending.remove(&request).expect("pending");
+                let msg = match (p.last_error, self.master) {
+                    (Some(e), _) => e,
+                    (None, Some(m)) => format!("cluster master {} did not answer", m),
+                    (None, None) => "no cluster master elected yet".to_string(),
+                };
+                self.debug(format!("commit request {} failed: {}", request, msg));
+                self.notify(Notification::CommitDone {
+                    request,
+                    result: Err(msg),
+                });
+                continue;
+            }
+            if let Some(m) = self.master.filter(|m| *m != self.me) {
+                if p.last_sent.is_none_or(|t| now >= t + interval) {
+                    self.send_commit_request(request, m, now);
+                }
+            }
+        }
+        // Superseded reports.
+        if let Some(m) = self.master.filter(|m| *m != self.me) {
+            let due: Vec<RevisionId> = self
+                .unacked_superseded
+                .iter()
+                .filter(|(_, t)| t.is_none_or(|t| now >= t + interval))
+                .map(|(h, _)| *h)
+                .collect();
+            for head in due {
+                self.send_superseded(head, m, now);
+            }
+        }
+        self.failed.retain(|_, (_, expires)| *expires > now);
+    }
+
     pub fn poll_command(&mut self) -> Option<Command> {
-        todo!()
+        self.commands.pop_front()
     }
+
+    /// The earliest instant `handle_timeout` is due (commit deadlines and retransmits).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
+        let interval = self.settings.retransmit_interval;
+        let remote_master = self.master.filter(|m| *m != self.me);
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        for p in self.pending.values() {
+            consider(p.deadline);
+            if remote_master.is_some() {
+                consider(p.last_sent.map_or(Duration::ZERO, |t| t + interval));
+            }
+        }
+        if remote_master.is_some() {
+            for t in self.unacked_superseded.values() {
+                consider(t.map_or(Duration::ZERO, |t| t + interval));
+            }
+        }
+        next
     }
+
     pub fn head(&self) -> RevisionId {
-        todo!()
+        self.head
     }
     pub fn config(&self) -> &S {
-        todo!()
+        &self.config
     }
     /// Recent revisions, oldest first.
     pub fn log(&self) -> &[Revision] {
-        todo!()
+        &self.log
     }
     pub fn superseded(&self) -> &[SupersededConfig] {
-        todo!()
+        &self.superseded
+    }
+    /// The ids the current configuration descends from, newest last (ends with the head).
+    pub fn lineage(&self) -> &[RevisionId] {
+        &self.lineage
+    }
+    /// The master this member follows (None: not elected yet).
+    pub fn master(&self) -> Option<MemberId> {
+        self.master
+    }
+    pub fn is_master(&self) -> bool {
+        self.master == Some(self.me)
+    }
+    /// Request ids of local commits waiting for the master's answer.
+    pub fn pending_commits(&self) -> Vec<u64> {
+        self.pending.keys().copied().collect()
+    }
+    /// Heads of superseded configs this member reported and the master has not acknowledged.
+    pub fn unacked_superseded(&self) -> Vec<RevisionId> {
+        self.unacked_superseded.keys().copied().collect()
+    }
+    /// Peers the master pushes to, with the head each last reported.
+    pub fn peer_heads(&self) -> Vec<(MemberId, RevisionId)> {
+        self.peers.iter().map(|(m, p)| (*m, p.head)).collect()
+    }
+
+    // ----- internals -----
+
+    fn wall_ms(&self, now: Instant) -> u64 {
+        (self.wall_origin_ms + now.as_millis() as i128).clamp(0, u64::MAX as i128) as u64
+    }
+
+    fn push(&mut self, c: Command) {
+        self.commands.push_back(c);
+    }
+    fn notify(&mut self, n: Notification) {
+        self.push(Command::Notify(n));
+    }
+    fn debug(&mut self, line: String) {
+        self.notify(Notification::Debug(line));
+    }
+    fn send(&mut self, to: MemberId, msg: ReplicationMessage) {
+        self.push(Command::Send {
+            to,
+            msg: MemberMessage::Replication(msg),
+        });
+    }
+
+    fn trim(&mut self) {
+        let cap = self.settings.log_capacity;
+        if self.log.len() > cap {
+            let drop = self.log.len() - cap;
+            self.log.drain(..drop);
+        }
+        if self.lineage.len() > cap.max(1) {
+            let drop = self.lineage.len() - cap.max(1);
+            self.lineage.drain(..drop);
+        }
+        if !self.archive.is_empty() {
+            let in_lineage: HashSet<RevisionId> = self.lineage.iter().copied().collect();
+            self.archive.retain(|r| in_lineage.contains(&r.id));
+            if self.archive.len() > cap {
+                let drop = self.archive.len() - cap;
+                self.archive.drain(..drop);
+            }
+        }
+    }
+
+    /// The id of the revision that committed `origin`'s `request`, if known.
+    fn find_request(&self, origin: MemberId, request: u64) -> Option<RevisionId> {
+        self.log
+            .iter()
+            .rev()
+            .chain(self.archive.iter().rev())
+            .find(|r| r.origin == origin && r.request == request)
+            .map(|r| r.id)
+    }
+
+    fn accept_from_master(&mut self, from: MemberId, what: &str) -> bool {
+        if self.master == Some(from) && from != self.me {
+            return true;
+        }
+        let master = self.master.map_or("none".to_string(), |m| m.to_string());
+        self.debug(format!(
+            "ignoring {} from {}: not the cluster master (master is {})",
+            what, from, master
+        ));
+        false
+    }
+
+    /// Master only: applies `change` and makes it the new head; emits `Persist`.
+    fn create_revision(
+        &mut self,
+        origin: MemberId,
+        request: u64,
+        user: String,
+        change: String,
+        now: Instant,
+    ) -> Result<Revision, String> {
+        let mut next = self.config.clone();
+        next.apply(&change)?;
+        let id = revision_id(&self.head, origin, request, &change);
+        let rev = Revision {
+            id,
+            parent: self.head,
+            origin,
+            request,
+            user,
+            wall_ms: self.wall_ms(now),
+            change,
+        };
+        self.config = next;
+        self.head = id;
+        self.lineage.push(id);
+        self.log.push(rev.clone());
+        self.trim();
+        self.debug(format!(
+            "configuration revision updated to {} from {} (commit by '{}' on {})",
+            id.number, rev.parent.number, rev.user, origin
+        ));
+        self.push(Command::Persist {
+            head: id,
+            config: self.config.text(),
+            revision: Some(rev.clone()),
+            lineage: self.lineage.clone(),
+        });
+        Ok(rev)
+    }
+
+    fn commit_local_as_master(&mut self, request: u64, user: String, change: String, now: Instant) {
+        match self.create_revision(self.me, request, user, change, now) {
+            Err(e) => {
+                self.debug(format!("commit request {} rejected: {}", request, e));
+                self.notify(Notification::CommitDone {
+                    request,
+                    result: Err(e),
+                });
+            }
+            Ok(rev) => {
+                self.notify(Notification::CommitDone {
+                    request,
+                    result: Ok(rev.id),
+                });
+                self.notify(Notification::ConfigApplied { head: rev.id });
+                self.push_revision(&rev, now);
+            }
+        }
+    }
+
+    /// Master: sends a just-created revision to every alive peer.
+    fn push_revision(&mut self, rev: &Revision, now: Instant) {
+        self.debug(format!(
+            "tx_update CS_ACT_CFG_UPDATE revision {} originator {}",
+            rev.id.number, rev.origin
+        ));
+        if chain::encoded_len_bound(rev) > REVISIONS_CHUNK_BUDGET {
+            self.debug(format!(
+                "revision {} too large for an update; peers get a snapshot",
+                rev.id
+            ));
+            return;
+        }
+        let peers: Vec<MemberId> = self.peers.keys().copied().collect();
+        for peer in peers {
+            self.send(
+                peer,
+                ReplicationMessage::Revisions {
+                    after: rev.parent,
+                    revisions: vec![rev.clone()],
+                },
+            );
+            self.debug(format!(
+                "sending UPDATE revision {} to {}",
+                rev.id.number, peer
+            ));
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.last_push = Some(now);
+            }
+        }
+    }
+
+    fn send_commit_request(&mut self, request: u64, to: MemberId, now: Instant) {
+        let Some(p) = self.pending.get_mut(&request) else {
+            return;
+        };
+        p.last_sent = Some(now);
+        let msg = ReplicationMessage::CommitRequest {
+            request,
+            user: p.user.clone(),
+            change: p.change.clone(),
+        };
+        self.send(to, msg);
+        self.debug(format!(
+            "sending commit request {} to cluster master {}",
+            request, to
+        ));
+    }
+
+    fn on_commit_request(
+        &mut self,
+        from: MemberId,
+        request: u64,
+        user: String,
+        change: String,
+        now: Instant,
+    ) {
+        if self.master != Some(self.me) {
+            let master = self
+                .master
+                .map_or("not elected yet".to_string(), |m| m.to_string());
+            let result = Err(format!("{}; master is {}", NOT_MASTER, master));
+            self.send(from, ReplicationMessage::CommitResult { request, result });
+            return;
+        }
+        if let Some(id) = self.find_request(from, request) {
+            self.debug(format!(
+                "commit request {} from {} already committed as revision {}",
+                request, from, id
+            ));
+            self.send(
+                from,
+                ReplicationMessage::CommitResult {
+                    request,
+                    result: Ok(id),
+                },
+            );
+            return;
+        }
+        if let Some((e, _)) = self
+            .failed
+            .get(&(from, request))
+            .filter(|(_, exp)| *exp > now)
+        {
+            let result = Err(e.clone());
+            self.send(from, ReplicationMessage::CommitResult { request, result });
+            return;
+        }
+        match self.create_revision(from, request, user, change, now) {
+            Err(e) => {
+                self.debug(format!(
+                    "commit request {} from {} rejected: {}",
+                    request, from, e
+                ));
+                if self.failed.len() >= FAILED_CACHE_MAX {
+                    self.failed.retain(|_, (_, exp)| *exp > now);
+                    if self.failed.len() >= FAILED_CACHE_MAX {
+                        let oldest = *self
+                            .failed
+                            .iter()
+                            .min_by_key(|(_, (_, exp))| *exp)
+                            .expect("non-empty")
+                            .0;
+                        self.failed.remove(&oldest);
+                    }
+                }
+                self.failed.insert(
+                    (from, request),
+                    (e.clone(), now + 2 * self.settings.commit_timeout),
+                );
+                self.send(
+                    from,
+                    ReplicationMessage::CommitResult {
+                        request,
+                        result: Err(e),
+                    },
+                );
+            }
+            Ok(rev) => {
+                self.notify(Notification::ConfigApplied { head: rev.id });
+                self.send(
+                    from,
+                    ReplicationMessage::CommitResult {
+                        request,
+                        result: Ok(rev.id),
+                    },
+                );
+                self.push_revision(&rev, now);
+            }
+        }
+    }
+
+    fn on_commit_result(
+        &mut self,
+        from: MemberId,
+        request: u64,
+        result: Result<RevisionId, String>,
+    ) {
+        let Some(p) = self.pending.get_mut(&request) else {
+            self.debug(format!(
+                "commit result {} from {} for no pending request",
+                request, from
+            ));
+            return;
+        };
+        if let Err(e) = &result {
+            if e.starts_with(NOT_MASTER) {
+                p.last_error = Some(e.clone());
+                self.debug(format!(
+                    "commit request {}: {} answered: {}; retrying",
+                    request, from, e
+                ));
+                return;
+            }
+        }
+        self.pending.remove(&request);
+        self.notify(Notification::CommitDone { request, result });
+    }
+
+    fn on_revisions(&mut self, from: MemberId, after: RevisionId, revisions: Vec<Revision>) {
+        let start = if after == self.head {
+            0
+        } else if let Some(i) = revisions.iter().position(|r| r.id == self.head) {
+            i + 1
+        } else {
+            if revisions
+                .last()
+                .is_some_and(|r| self.lineage.contains(&r.id))
+            {
+                // Already applied (duplicate or reordered delivery).
+                self.send(from, ReplicationMessage::Ack { head: self.head });
+            } else {
+                self.debug(format!(
+                    "ignoring UPDATE after revision {} from {}: current revision is {}",
+                    after, from, self.head
+                ));
+            }
+            return;
+        };
+        if start == revisions.len() {
+            self.send(from, ReplicationMessage::Ack { head: self.head });
+            return;
+        }
+        // Verify the whole chain and apply to a copy: all or nothing.
+        let mut next = self.config.clone();
+        let mut prev = self.head;
+        let mut texts = Vec::with_capacity(revisions.len() - start);
+        for rev in &revisions[start..] {
+            if let Err(e) = chain::check_link(&prev, rev) {
+                self.debug(format!("rejecting UPDATE from {}: {}", from, e));
+                return;
+            }
+            if let Err(e) = next.apply(&rev.change) {
+                self.debug(format!(
+                    "rejecting UPDATE from {}: revision {} does not apply: {}",
+                    from, rev.id, e
+                ));
+                return;
+            }
+            prev = rev.id;
+            texts.push(next.text());
+        }
+        // Commit, persisting each step.
+        let old = self.head;
+        for (rev, text) in revisions.into_iter().skip(start).zip(texts) {
+            self.head = rev.id;
+            self.lineage.push(rev.id);
+            self.log.push(rev.clone());
+            self.trim();
+            let (origin, request, id) = (rev.origin, rev.request, rev.id);
+            self.push(Command::Persist {
+                head: id,
+                config: text,
+                revision: Some(rev),
+                lineage: self.lineage.clone(),
+            });
+            if origin == self.me && self.pending.remove(&request).is_some() {
+                self.notify(Notification::CommitDone {
+                    request,
+                    result: Ok(id),
+                });
+            }
+        }
+        self.config = next;
+        self.debug(format!(
+            "cluster config update OK, current revision: {}, expected revision: {}",
+            self.head.number, self.head.number
+        ));
+        self.debug(format!(
+            "configuration revision updated to {} from {}",
+            self.head.number, old.number
+        ));
+        self.notify(Notification::ConfigApplied { head: self.head });
+        self.send(from, ReplicationMessage::Ack { head: self.head });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_snapshot(
+        &mut self,
+        from: MemberId,
+        head: RevisionId,
+        lineage: Vec<RevisionId>,
+        total_len: u32,
+        offset: u32,
+        data: Vec<u8>,
+        now: Instant,
+    ) {
+        if total_len > MAX_SNAPSHOT_LEN {
+            self.debug(format!(
+                "refusing CS_ACT_CFG_FULL revision {} from {}: {} bytes exceed {}",
+                head, from, total_len, MAX_SNAPSHOT_LEN
+            ));
+            return;
+        }
+        if head == self.head {
+            self.assembly = None;
+            self.send(from, ReplicationMessage::Ack { head });
+            return;
+        }
+        let fresh =
+            !matches!(&self.assembly, Some(a) if a.head == head && a.total_len == total_len);
+        if fresh {
+            self.assembly = Some(Assembly::new(head, lineage, total_len));
+        }
+        let asm = self.assembly.as_mut().expect("assembly present");
+        if let Err(e) = asm.insert(offset, data) {
+            self.debug(format!("bad CS_ACT_CFG_FULL chunk from {}: {}", from, e));
+            return;
+        }
+        if !asm.is_complete() {
+            return;
+        }
+        let asm = self.assembly.take().expect("assembly present");
+        let (head, lineage) = (asm.head, asm.lineage.clone());
+        let text = match String::from_utf8(asm.into_bytes()) {
+            Ok(t) => t,
+            Err(_) => {
+                self.debug(format!(
+                    "CS_ACT_CFG_FULL revision {} from {} is not UTF-8",
+                    head, from
+                ));
+                return;
+            }
+        };
+        self.install_snapshot(from, head, lineage, text, now);
+    }
+
+    fn install_snapshot(
+        &mut self,
+        from: MemberId,
+        head: RevisionId,
+        lineage: Vec<RevisionId>,
+        text: String,
+        now: Instant,
+    ) {
+        self.debug(format!(
+            "received CS_ACT_CFG_FULL revision {} from {}, {} bytes",
+            head.number,
+            from,
+            text.len()
+        ));
+        let loaded = match S::load(&text) {
+            Ok(c) => c,
+            Err(e) => {
+                self.debug(format!(
+                    "cluster config update failed, revision {} from {}: {}",
+                    head, from, e
+                ));
+                return;
+            }
+        };
+        let old = self.head;
+        let mut lineage = lineage;
+        if lineage.last() != Some(&head) {
+            lineage.push(head);
+        }
+        let winner: HashSet<RevisionId> = lineage.iter().copied().collect();
+        if old != RevisionId::ZERO && old != head && !winner.contains(&old) {
+            self.supersede(from, head, &winner, now);
+        }
+        // Keep known revisions that stay ancestors (for later supersession and de-duplication).
+        let mut seen = BTreeSet::new();
+        let mut archive: Vec<Revision> = std::mem::take(&mut self.archive)
+            .into_iter()
+            .chain(std::mem::take(&mut self.log))
+            .filter(|r| winner.contains(&r.id) && seen.insert(r.id))
+            .collect();
+        archive.sort_by_key(|r| r.id.number);
+        self.archive = archive;
+        self.config = loaded;
+        self.head = head;
+        self.lineage = lineage;
+        self.trim();
+        self.push(Command::Persist {
+            head,
+            config: text,
+            revision: None,
+            lineage: self.lineage.clone(),
+        });
+        self.debug(format!(
+            "cluster config update OK, current revision: {}, expected revision: {}",
+            head.number, head.number
+        ));
+        self.debug(format!(
+            "configuration revision updated to {} from {}",
+            head.number, old.number
+        ));
+        self.notify(Notification::Record {
+            event: ClusterEvent::ConfigUpdateSuccess,
+            reason: "successfully applied config".to_string(),
+        });
+        self.notify(Notification::ConfigApplied { head });
+        self.send(from, ReplicationMessage::Ack { head });
+    }
+
+    /// Keeps the current (diverged) configuration before a snapshot from `master` replaces it.
+    fn supersede(
+        &mut self,
+        master: MemberId,
+        new_head: RevisionId,
+        winner: &HashSet<RevisionId>,
+        now: Instant,
+    ) {
+        let mut seen = BTreeSet::new();
+        let mut revisions: Vec<Revision> = self
+            .archive
+            .iter()
+            .chain(self.log.iter())
+            .filter(|r| !winner.contains(&r.id) && seen.insert(r.id))
+            .cloned()
+            .collect();
+        revisions.sort_by_key(|r| r.id.number);
+        let sc = SupersededConfig {
+            head: self.head,
+            holder: self.me,
+            revisions,
+            config: self.config.text(),
+            superseded_wall_ms: self.wall_ms(now),
+        };
+        let reason = format!(
+            "revision {} superseded by master {} revision {}",
+            self.head, master, new_head
+        );
+        self.debug(format!(
+            "{}; keeping it ({} revisions not in the master's lineage)",
+            reason,
+            sc.revisions.len()
+        ));
+        self.push(Command::PersistSuperseded(sc.clone()));
+        self.notify(Notification::Record {
+            event: ClusterEvent::ConfigSuperseded,
+            reason,
+        });
+        if !self.superseded.iter().any(|s| s.head == sc.head) {
+            self.superseded.push(sc);
+        }
+        self.unacked_superseded.insert(self.head, None);
+        self.send_superseded(self.head, master, now);
+    }
+
+    fn send_superseded(&mut self, head: RevisionId, to: MemberId, now: Instant) {
+        let Some(sc) = self.superseded.iter().find(|s| s.head == head) else {
+            self.unacked_superseded.remove(&head);
+            return;
+        };
+        let msg = ReplicationMessage::Superseded { config: sc.clone() };
+        let len = MemberMessage::Replication(msg.clone()).encode().len();
+        if len > MAX_MESSAGE {
+            self.unacked_superseded.remove(&head);
+            self.debug(format!(
+                "superseded config {} is too large to report to {} ({} bytes); kept on this member",
+                head, to, len
+            ));
+            return;
+        }
+        self.unacked_superseded.insert(head, Some(now));
+        self.send(to, msg);
+        self.debug(format!(
+            "reporting superseded config {} to cluster master {}",
+            head, to
+        ));
+    }
+
+    fn on_superseded(&mut self, from: MemberId, config: SupersededConfig) {
+        let head = config.head;
+        if !self.superseded.iter().any(|s| s.head == head) {
+            self.debug(format!(
+                "archiving superseded config {} from {} ({} revisions)",
+                head,
+                config.holder,
+                config.revisions.len()
+            ));
+            self.push(Command::PersistSuperseded(config.clone()));
+            self.superseded.push(config);
+        }
+        self.send(from, ReplicationMessage::SupersededAck { head });
+    }
+
+    fn on_ack(&mut self, from: MemberId, head: RevisionId) {
+        if self.master != Some(self.me) {
+            return;
+        }
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return;
+        };
+        peer.head = head;
+        let synced = peer.snapshot_sent == Some(head);
+        if synced {
+            peer.snapshot_sent = None;
+        }
+        self.debug(format!(
+            "cluster config update OK, current revision: {}, expected revision: {}",
+            head.number, self.head.number
+        ));
+        if synced {
+            self.debug(format!(
+                "tx_update CS_ACT_CFG_FULL - revision {} host {} is OK",
+                head.number, from
+            ));
+            self.notify(Notification::Record {
+                event: ClusterEvent::ConfigUpdateSuccess,
+                reason: "config sync succeeded".to_string(),
+            });
+        }
+    }
+
+    /// Master: brings `peer` from its advertised head to ours (incremental or snapshot).
+    fn catch_up(&mut self, peer: MemberId, now: Instant) {
+        let Some(peer_head) = self.peers.get(&peer).map(|p| p.head) else {
+            return;
+        };
+        let start = self.log.iter().position(|r| r.parent == peer_head);
+        let incremental = start.filter(|&i| {
+            self.log[i..]
+                .iter()
+                .all(|r| chain::encoded_len_bound(r) <= REVISIONS_CHUNK_BUDGET)
+        });
+        if let Some(i) = incremental {
+            let mut chunks: Vec<Vec<Revision>> = Vec::new();
+            let mut size = 0;
+            for rev in &self.log[i..] {
+                let len = chain::encoded_len_bound(rev);
+                if chunks.is_empty() || size + len > REVISIONS_CHUNK_BUDGET {
+                    chunks.push(Vec::new());
+                    size = 0;
+                }
+                size += len;
+                chunks.last_mut().expect("pushed").push(rev.clone());
+            }
+            self.debug(format!(
+                "tx_update CS_ACT_CFG_UPDATE revisions {}..{} to {}, member rev is {}",
+                peer_head.number + 1,
+                self.head.number,
+                peer,
+                peer_head.number
+            ));
+            for revisions in chunks {
+                let after = revisions[0].parent;
+                let last = revisions.last().expect("non-empty").id.number;
+                self.send(peer, ReplicationMessage::Revisions { after, revisions });
+                self.debug(format!("sending UPDATE revision {} to {}", last, peer));
+            }
+        } else {
+            let text = self.config.text();
+            let bytes = text.into_bytes();
+            if bytes.len() > MAX_SNAPSHOT_LEN as usize {
+                self.debug(format!(
+                    "configuration too large for CS_ACT_CFG_FULL ({} bytes)",
+                    bytes.len()
+                ));
+                return;
+            }
+            let total_len = bytes.len() as u32;
+            let skip = self.lineage.len().saturating_sub(SNAPSHOT_LINEAGE_MAX);
+            let lineage = self.lineage[skip..].to_vec();
+            self.debug(format!(
+                "tx_update CS_ACT_CFG_FULL - revision {} to {}",
+                self.head.number, peer
+            ));
+            self.debug(format!("tx_update member rev is {}", peer_head.number));
+            self.debug(format!(
+                "sending UPDATE revision: {} lineage: {}, data size: {}",
+                self.head.number,
+                lineage.len(),
+                bytes.len()
+            ));
+            let head = self.head;
+            if bytes.is_empty() {
+                self.send(
+                    peer,
+                    ReplicationMessage::Snapshot {
+                        head,
+                        lineage,
+                        total_len,
+                        offset: 0,
+                        data: Vec::new(),
+                    },
+                );
+            } else {
+                for (k, chunk) in bytes.chunks(SNAPSHOT_CHUNK).enumerate() {
+                    let msg = ReplicationMessage::Snapshot {
+                        head,
+                        lineage: lineage.clone(),
+                        total_len,
+                        offset: (k * SNAPSHOT_CHUNK) as u32,
+                        data: chunk.to_vec(),
+                    };
+                    self.send(peer, msg);
+                }
+            }
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.snapshot_sent = Some(head);
+            }
+        }
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.last_push = Some(now);
+        }
     }
 }
