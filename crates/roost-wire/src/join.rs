@@ -25,7 +25,9 @@ pub struct JoinRequest {
 pub enum JoinResponse {
     Accepted(JoinAccepted),
     /// One clear line for the operator; nothing was changed on the primary.
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,26 +42,159 @@ pub struct JoinAccepted {
 }
 
 impl JoinAccepted {
+    /// The cluster key from its hex form (exactly 64 hex characters).
     pub fn cluster_key(&self) -> Result<ClusterKey, WireError> {
-        let _ = &self.cluster_key_hex;
-        todo!("JoinAccepted::cluster_key")
+        ClusterKey::from_hex(&self.cluster_key_hex)
     }
 }
 
 /// Length-prefixes a JSON encoding of `msg`.
+///
+/// # Panics
+///
+/// Only if `msg`'s `Serialize` impl fails (never for this module's types, which have no
+/// non-string map keys) or the JSON exceeds 4 GiB; the receiver refuses anything over
+/// [`MAX_JOIN_MESSAGE`] anyway.
 pub fn encode_json<T: Serialize>(msg: &T) -> Vec<u8> {
-    let _ = msg;
-    todo!("join::encode_json")
+    let body = serde_json::to_vec(msg).expect("join messages always serialize to JSON");
+    let len = u32::try_from(body.len()).expect("join message under 4 GiB");
+    let mut out = Vec::with_capacity(4 + body.len());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&body);
+    out
 }
 
 /// Decodes the body (without the length prefix) of a join message.
 pub fn decode_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, WireError> {
-    let _ = body;
-    todo!("join::decode_json")
+    if body.len() > MAX_JOIN_MESSAGE {
+        return Err(WireError::TooLong {
+            len: body.len(),
+            max: MAX_JOIN_MESSAGE,
+        });
+    }
+    serde_json::from_slice(body).map_err(|e| WireError::Malformed(e.to_string()))
 }
 
-/// Reads the 4-byte length prefix; refuses lengths over [`MAX_JOIN_MESSAGE`].
+/// Reads the 4-byte length prefix; refuses lengths over [`MAX_JOIN_MESSAGE`] before the
+/// caller allocates a buffer for the body.
 pub fn decode_len(prefix: [u8; 4]) -> Result<usize, WireError> {
-    let _ = prefix;
-    todo!("join::decode_len")
+    let len = u32::from_be_bytes(prefix) as usize;
+    if len > MAX_JOIN_MESSAGE {
+        return Err(WireError::TooLong {
+            len,
+            max: MAX_JOIN_MESSAGE,
+        });
+    }
+    Ok(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RevisionId;
+
+    fn request() -> JoinRequest {
+        JoinRequest {
+            protocol_version: crate::PROTOCOL_VERSION,
+            software_version: crate::SOFTWARE_VERSION.into(),
+            user: "admin".into(),
+            password: "hunter2\"\n".into(),
+            model: Model::Vx9000,
+            mac: Mac([0x52, 0x54, 0, 0x3A, 0xA1, 0x17]),
+            hostname: "vx9000-3AA117".into(),
+            ip: "192.168.13.12".into(),
+            level: MintLevel::L1,
+            mode: ClusterMode::Active,
+        }
+    }
+
+    #[test]
+    fn framing_round_trip() {
+        let framed = encode_json(&request());
+        let len = decode_len(framed[..4].try_into().unwrap()).unwrap();
+        assert_eq!(len, framed.len() - 4);
+        assert_eq!(decode_json::<JoinRequest>(&framed[4..]).unwrap(), request());
+
+        let resp = JoinResponse::Accepted(JoinAccepted {
+            cluster_key_hex: ClusterKey([0xAB; 32]).to_hex(),
+            primary: MemberId(0x12E1EE16),
+            cluster_name: "wing5".into(),
+            config: "!\nend\n".into(),
+            head: RevisionId {
+                number: 3,
+                hash: [1; 32],
+            },
+        });
+        let framed = encode_json(&resp);
+        let back: JoinResponse = decode_json(&framed[4..]).unwrap();
+        assert_eq!(back, resp);
+        match back {
+            JoinResponse::Accepted(a) => {
+                assert_eq!(a.cluster_key().unwrap(), ClusterKey([0xAB; 32]))
+            }
+            JoinResponse::Refused { .. } => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn length_limit() {
+        assert_eq!(decode_len([0, 0, 0, 0]), Ok(0));
+        assert_eq!(
+            decode_len((MAX_JOIN_MESSAGE as u32).to_be_bytes()),
+            Ok(MAX_JOIN_MESSAGE)
+        );
+        assert_eq!(
+            decode_len((MAX_JOIN_MESSAGE as u32 + 1).to_be_bytes()),
+            Err(WireError::TooLong {
+                len: MAX_JOIN_MESSAGE + 1,
+                max: MAX_JOIN_MESSAGE
+            })
+        );
+        assert!(decode_len([0xFF; 4]).is_err());
+    }
+
+    #[test]
+    fn malformed_bodies() {
+        for body in [
+            &b""[..],
+            b"{",
+            b"null",
+            b"{\"Refused\":{}}",
+            b"\xff\xfe",
+            b"{\"Accepted\":1}",
+        ] {
+            assert!(
+                matches!(
+                    decode_json::<JoinResponse>(body),
+                    Err(WireError::Malformed(_))
+                ),
+                "{body:?}"
+            );
+        }
+        let framed = encode_json(&request());
+        assert!(decode_json::<JoinRequest>(&framed[4..framed.len() - 1]).is_err());
+        assert!(decode_json::<JoinResponse>(&framed[4..]).is_err());
+    }
+
+    #[test]
+    fn bad_cluster_key_text() {
+        let mut a = JoinAccepted {
+            cluster_key_hex: "00".repeat(31),
+            primary: MemberId(1),
+            cluster_name: String::new(),
+            config: String::new(),
+            head: RevisionId::ZERO,
+        };
+        assert!(matches!(
+            a.cluster_key(),
+            Err(WireError::InvalidText {
+                what: "cluster key",
+                ..
+            })
+        ));
+        a.cluster_key_hex = "0g".repeat(32);
+        assert!(a.cluster_key().is_err());
+        a.cluster_key_hex = "0F".repeat(32);
+        assert_eq!(a.cluster_key().unwrap(), ClusterKey([0x0F; 32]));
+    }
 }

@@ -9,9 +9,15 @@
 //!   datagrams (ChaCha20-Poly1305 with the cluster key handed out by join-cluster).
 //! * [`join`]: the join-cluster request/response exchanged over TLS on TCP 5349.
 //!
+//! * [`fuzz_bodies`]: what the fuzz targets run, shared with the stable corpus test.
+//! * `arbitrary` (feature `arbitrary`): proptest strategies for all of the above.
+//!
 //! Decoding never panics: malformed or unknown input is a [`WireError`].
 
+#[cfg(any(test, feature = "arbitrary"))]
+pub mod arbitrary;
 pub mod frame;
+pub mod fuzz_bodies;
 pub mod ids;
 pub mod join;
 pub mod member;
@@ -41,7 +47,11 @@ pub enum WireError {
     #[error("authentication failed (not a cluster member, or corrupted)")]
     AuthenticationFailed,
     #[error("replayed or too old datagram from {sender} boot {boot} seq {seq}")]
-    Replay { sender: MemberId, boot: u32, seq: u32 },
+    Replay {
+        sender: MemberId,
+        boot: u32,
+        seq: u32,
+    },
     #[error("malformed message: {0}")]
     Malformed(String),
     #[error("invalid {what}: {value:?}")]

@@ -22,7 +22,10 @@ pub struct RevisionId {
 
 impl RevisionId {
     /// The empty configuration every new member starts from.
-    pub const ZERO: RevisionId = RevisionId { number: 0, hash: [0; 32] };
+    pub const ZERO: RevisionId = RevisionId {
+        number: 0,
+        hash: [0; 32],
+    };
 
     /// Short form for logs and `show` output: `23/1a2b3c4d`.
     pub fn short(&self) -> String {
@@ -161,16 +164,32 @@ pub struct SupersededConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReplicationMessage {
     /// Member to master: please commit `change` (made by `user` on the sender).
-    CommitRequest { request: u64, user: String, change: String },
+    CommitRequest {
+        request: u64,
+        user: String,
+        change: String,
+    },
     /// Master to member: outcome of a `CommitRequest`.
-    CommitResult { request: u64, result: Result<RevisionId, String> },
+    CommitResult {
+        request: u64,
+        result: Result<RevisionId, String>,
+    },
     /// Master to member: the revisions that follow `after`, in order.
-    Revisions { after: RevisionId, revisions: Vec<Revision> },
+    Revisions {
+        after: RevisionId,
+        revisions: Vec<Revision>,
+    },
     /// Master to member: one piece of a full configuration transfer (on join, rejoin, or when
     /// the member's head is not in the master's lineage). `lineage` lists the revision ids the
     /// master's configuration descends from (newest last, bounded), so the member can tell
     /// whether its own head is an ancestor or a diverged branch to be superseded.
-    Snapshot { head: RevisionId, lineage: Vec<RevisionId>, total_len: u32, offset: u32, data: Vec<u8> },
+    Snapshot {
+        head: RevisionId,
+        lineage: Vec<RevisionId>,
+        total_len: u32,
+        offset: u32,
+        data: Vec<u8>,
+    },
     /// Member to master: I have applied up to `head`.
     Ack { head: RevisionId },
     /// Member to master: my configuration lost after a heal; keep it in the cluster archive.
@@ -195,12 +214,18 @@ impl MemberMessage {
     /// Decodes a message; trailing bytes, unknown variants and oversize input are errors.
     pub fn decode(bytes: &[u8]) -> Result<MemberMessage, WireError> {
         if bytes.len() > MAX_MESSAGE {
-            return Err(WireError::TooLong { len: bytes.len(), max: MAX_MESSAGE });
+            return Err(WireError::TooLong {
+                len: bytes.len(),
+                max: MAX_MESSAGE,
+            });
         }
         let (msg, rest) = postcard::take_from_bytes::<MemberMessage>(bytes)
             .map_err(|e| WireError::Malformed(e.to_string()))?;
         if !rest.is_empty() {
-            return Err(WireError::Malformed(format!("{} trailing bytes", rest.len())));
+            return Err(WireError::Malformed(format!(
+                "{} trailing bytes",
+                rest.len()
+            )));
         }
         Ok(msg)
     }

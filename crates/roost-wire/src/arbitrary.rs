@@ -1,0 +1,293 @@
+//! proptest strategies for every wire type, so property tests here and in other crates
+//! (enable the `arbitrary` feature as a dev-dependency) draw from one definition.
+//!
+//! Sizes are kept small (short strings, a few list entries) so that generated messages always
+//! fit in one datagram and tests stay fast.
+
+use crate::frame::{ClusterKey, FrameHeader};
+use crate::join::{JoinAccepted, JoinRequest, JoinResponse};
+use crate::{
+    ClusterEvent, ClusterMode, Hello, HistoryEvent, LicenceCounts, Mac, MemberId, MemberMessage,
+    MintLevel, Model, OperState, ReplicationMessage, Revision, RevisionId, SupersededConfig,
+};
+use proptest::collection::vec;
+use proptest::prelude::*;
+
+/// Short text of any Unicode, including control characters and quotes.
+pub fn text() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("(?s).{0,24}").expect("valid regex")
+}
+
+pub fn member_id() -> impl Strategy<Value = MemberId> {
+    any::<u32>().prop_map(MemberId)
+}
+
+pub fn mac() -> impl Strategy<Value = Mac> {
+    any::<[u8; 6]>().prop_map(Mac)
+}
+
+pub fn model() -> impl Strategy<Value = Model> {
+    proptest::sample::select(Model::ALL.to_vec())
+}
+
+pub fn cluster_mode() -> impl Strategy<Value = ClusterMode> {
+    prop_oneof![Just(ClusterMode::Active), Just(ClusterMode::Standby)]
+}
+
+pub fn oper_state() -> impl Strategy<Value = OperState> {
+    prop_oneof![Just(OperState::Active), Just(OperState::Standby)]
+}
+
+pub fn mint_level() -> impl Strategy<Value = MintLevel> {
+    prop_oneof![Just(MintLevel::L1), Just(MintLevel::L2)]
+}
+
+pub fn revision_id() -> impl Strategy<Value = RevisionId> {
+    (any::<u64>(), any::<[u8; 32]>()).prop_map(|(number, hash)| RevisionId { number, hash })
+}
+
+pub fn revision() -> impl Strategy<Value = Revision> {
+    (
+        revision_id(),
+        revision_id(),
+        member_id(),
+        any::<u64>(),
+        text(),
+        any::<u64>(),
+        text(),
+    )
+        .prop_map(
+            |(id, parent, origin, request, user, wall_ms, change)| Revision {
+                id,
+                parent,
+                origin,
+                request,
+                user,
+                wall_ms,
+                change,
+            },
+        )
+}
+
+pub fn cluster_event() -> impl Strategy<Value = ClusterEvent> {
+    proptest::sample::select(vec![
+        ClusterEvent::StartElection,
+        ClusterEvent::IsActive,
+        ClusterEvent::IsStandby,
+        ClusterEvent::StartConfigSync,
+        ClusterEvent::ConfigUpdateSuccess,
+        ClusterEvent::ConfigUpdateFailed,
+        ClusterEvent::MemberDown,
+        ClusterEvent::ConfigSuperseded,
+    ])
+}
+
+pub fn history_event() -> impl Strategy<Value = HistoryEvent> {
+    (
+        member_id(),
+        text(),
+        any::<u64>(),
+        cluster_event(),
+        any::<u64>(),
+        text(),
+    )
+        .prop_map(
+            |(member, hostname, seq, event, wall_ms, reason)| HistoryEvent {
+                member,
+                hostname,
+                seq,
+                event,
+                wall_ms,
+                reason,
+            },
+        )
+}
+
+pub fn licence_counts() -> impl Strategy<Value = LicenceCounts> {
+    (
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(ap_licenses, aap_licenses, ap_count, aap_count, adsec)| LicenceCounts {
+                ap_licenses,
+                aap_licenses,
+                ap_count,
+                aap_count,
+                adsec,
+            },
+        )
+}
+
+pub fn hello() -> impl Strategy<Value = Hello> {
+    let who = (
+        member_id(),
+        mac(),
+        text(),
+        model(),
+        text(),
+        any::<u32>(),
+        text(),
+        any::<u8>(),
+    );
+    let state = (
+        cluster_mode(),
+        oper_state(),
+        any::<bool>(),
+        proptest::option::of(member_id()),
+        any::<bool>(),
+        revision_id(),
+        licence_counts(),
+        vec(history_event(), 0..4),
+    );
+    (who, state).prop_map(
+        |(
+            (member, mac, hostname, model, software_version, boot, cluster_name, master_priority),
+            (
+                configured_mode,
+                oper_state,
+                is_master,
+                master,
+                force_configured_state,
+                config_head,
+                licences,
+                history,
+            ),
+        )| Hello {
+            member,
+            mac,
+            hostname,
+            model,
+            software_version,
+            boot,
+            cluster_name,
+            master_priority,
+            configured_mode,
+            oper_state,
+            is_master,
+            master,
+            force_configured_state,
+            config_head,
+            licences,
+            history,
+        },
+    )
+}
+
+pub fn superseded_config() -> impl Strategy<Value = SupersededConfig> {
+    (
+        revision_id(),
+        member_id(),
+        vec(revision(), 0..4),
+        text(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(head, holder, revisions, config, superseded_wall_ms)| SupersededConfig {
+                head,
+                holder,
+                revisions,
+                config,
+                superseded_wall_ms,
+            },
+        )
+}
+
+pub fn replication_message() -> impl Strategy<Value = ReplicationMessage> {
+    prop_oneof![
+        (any::<u64>(), text(), text()).prop_map(|(request, user, change)| {
+            ReplicationMessage::CommitRequest {
+                request,
+                user,
+                change,
+            }
+        }),
+        (
+            any::<u64>(),
+            prop_oneof![revision_id().prop_map(Ok), text().prop_map(Err)]
+        )
+            .prop_map(|(request, result)| ReplicationMessage::CommitResult { request, result }),
+        (revision_id(), vec(revision(), 0..4))
+            .prop_map(|(after, revisions)| ReplicationMessage::Revisions { after, revisions }),
+        (
+            revision_id(),
+            vec(revision_id(), 0..6),
+            any::<u32>(),
+            any::<u32>(),
+            vec(any::<u8>(), 0..64)
+        )
+            .prop_map(|(head, lineage, total_len, offset, data)| {
+                ReplicationMessage::Snapshot {
+                    head,
+                    lineage,
+                    total_len,
+                    offset,
+                    data,
+                }
+            }),
+        revision_id().prop_map(|head| ReplicationMessage::Ack { head }),
+        superseded_config().prop_map(|config| ReplicationMessage::Superseded { config }),
+        revision_id().prop_map(|head| ReplicationMessage::SupersededAck { head }),
+    ]
+}
+
+pub fn member_message() -> impl Strategy<Value = MemberMessage> {
+    prop_oneof![
+        hello().prop_map(MemberMessage::Hello),
+        replication_message().prop_map(MemberMessage::Replication)
+    ]
+}
+
+pub fn frame_header() -> impl Strategy<Value = FrameHeader> {
+    (member_id(), any::<u32>(), any::<u32>()).prop_map(|(sender, boot, seq)| FrameHeader {
+        sender,
+        boot,
+        seq,
+    })
+}
+
+pub fn cluster_key() -> impl Strategy<Value = ClusterKey> {
+    any::<[u8; 32]>().prop_map(ClusterKey)
+}
+
+pub fn join_request() -> impl Strategy<Value = JoinRequest> {
+    let a = (any::<u8>(), text(), text(), text(), model());
+    let b = (mac(), text(), text(), mint_level(), cluster_mode());
+    (a, b).prop_map(
+        |(
+            (protocol_version, software_version, user, password, model),
+            (mac, hostname, ip, level, mode),
+        )| {
+            JoinRequest {
+                protocol_version,
+                software_version,
+                user,
+                password,
+                model,
+                mac,
+                hostname,
+                ip,
+                level,
+                mode,
+            }
+        },
+    )
+}
+
+pub fn join_response() -> impl Strategy<Value = JoinResponse> {
+    prop_oneof![
+        (cluster_key(), member_id(), text(), text(), revision_id()).prop_map(
+            |(key, primary, cluster_name, config, head)| JoinResponse::Accepted(JoinAccepted {
+                cluster_key_hex: key.to_hex(),
+                primary,
+                cluster_name,
+                config,
+                head,
+            })
+        ),
+        text().prop_map(|reason| JoinResponse::Refused { reason }),
+    ]
+}
