@@ -21,6 +21,8 @@ pub mod fuzz_bodies;
 pub mod ids;
 pub mod join;
 pub mod member;
+#[cfg(test)]
+mod proptests;
 
 pub use frame::{open, seal, ClusterKey, FrameHeader, ReplayWindow, MAX_DATAGRAM};
 pub use ids::*;
