@@ -1,0 +1,314 @@
+//! The controller as its faces see it: [`Controller`] implements `CliService` (SSH, and the
+//! API's command resources) and `ApiBackend` (the API's JSON resources); each CLI session gets a
+//! [`SessionOps`] implementing the engine's `ControllerOps`. All three read the same member
+//! runtime, so the CLI and the API cannot disagree.
+
+use crate::runtime::{software_version, MemberRuntime};
+use crate::startup::ControllerOptions;
+use roost_config::{
+    CliService, CliSession, ClusterConfig, ClusterStatus, Completion, ControllerOps, HistoryRow, Identity,
+    JoinClusterRequest, MemberRow, Output, RevisionsView, Role, Session,
+};
+use roost_core::ClusterView;
+use roost_wire::{OperState, RevisionId};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct Controller {
+    pub rt: Arc<MemberRuntime>,
+    pub opts: ControllerOptions,
+    handle: tokio::runtime::Handle,
+}
+
+impl Controller {
+    pub fn new(rt: Arc<MemberRuntime>, opts: ControllerOptions) -> Controller {
+        Controller { rt, opts, handle: tokio::runtime::Handle::current() }
+    }
+
+    /// Runs a future from a blocking (session) thread.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.handle.block_on(f)
+    }
+
+    pub async fn view(&self) -> Option<ClusterView> {
+        self.rt.query(|node, now| node.election.view(now)).await
+    }
+
+    pub async fn revisions_async(&self) -> RevisionsView {
+        self.rt
+            .query(|node, _| RevisionsView {
+                head: node.replication.head(),
+                revisions: node.replication.log().to_vec(),
+                superseded: node.replication.superseded().to_vec(),
+            })
+            .await
+            .unwrap_or(RevisionsView { head: RevisionId::ZERO, revisions: vec![], superseded: vec![] })
+    }
+
+    pub async fn status_async(&self) -> ClusterStatus {
+        let view = self.view().await;
+        let head = self.rt.query(|node, _| node.replication.head()).await.unwrap_or(RevisionId::ZERO);
+        match view {
+            Some(v) => status_from_view(&v, self.rt.model.max_aps(), head),
+            None => ClusterStatus {
+                protocol_version: roost_wire::PROTOCOL_VERSION,
+                oper_state: "unknown".into(),
+                ap_license: 0,
+                aap_license: 0,
+                ap_count: 0,
+                aap_count: 0,
+                max_ap_adoption_capacity: self.rt.model.max_aps(),
+                connected_members: 0,
+                master: None,
+                config_revision: head.number,
+            },
+        }
+    }
+
+    pub async fn members_async(&self) -> Vec<MemberRow> {
+        let now = self.rt.now();
+        self.view().await.map(|v| member_rows(&v, now)).unwrap_or_default()
+    }
+
+    pub async fn history_async(&self) -> Vec<HistoryRow> {
+        self.view().await.map(|v| history_rows(&v)).unwrap_or_default()
+    }
+
+    fn authenticate(&self, user: &str, password: &str) -> Option<Role> {
+        self.rt.running().authenticate(user, password)
+    }
+}
+
+/// Pooled licences and counts over the connected members (ADSEC is per member, not pooled).
+pub fn status_from_view(v: &ClusterView, max_aps: u32, head: RevisionId) -> ClusterStatus {
+    let sum = |f: fn(&roost_wire::LicenceCounts) -> u32| v.members.iter().map(|m| f(&m.licences)).sum::<u32>();
+    ClusterStatus {
+        protocol_version: roost_wire::PROTOCOL_VERSION,
+        oper_state: v.oper_state.to_string(),
+        ap_license: sum(|l| l.ap_licenses),
+        aap_license: sum(|l| l.aap_licenses),
+        ap_count: sum(|l| l.ap_count),
+        aap_count: sum(|l| l.aap_count),
+        max_ap_adoption_capacity: max_aps,
+        // As in the seed: the number of *other* members this one is connected to.
+        connected_members: v.members.len().saturating_sub(1) as u32,
+        master: v.master.map(|m| m.to_string()),
+        config_revision: head.number,
+    }
+}
+
+pub fn member_rows(v: &ClusterView, now: roost_core::Instant) -> Vec<MemberRow> {
+    v.members
+        .iter()
+        .map(|m| MemberRow {
+            hostname: m.hostname.clone(),
+            member_id: m.member.to_string(),
+            mac: m.mac.to_string(),
+            master: m.is_master,
+            oper_state: m.oper_state.to_string(),
+            last_seen_secs: m.last_seen.map(|t| now.saturating_sub(t).as_secs()),
+        })
+        .collect()
+}
+
+pub fn history_rows(v: &ClusterView) -> Vec<HistoryRow> {
+    v.history
+        .iter()
+        .map(|e| HistoryRow {
+            hostname: e.hostname.clone(),
+            member_id: e.member.to_string(),
+            event: e.event.to_string(),
+            timestamp: chrono::DateTime::from_timestamp_millis(e.wall_ms as i64)
+                .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default(),
+            reason: e.reason.clone(),
+        })
+        .collect()
+}
+
+impl CliService for Controller {
+    fn check_password(&self, user: &str, password: &str) -> Option<Role> {
+        self.authenticate(user, password)
+    }
+
+    fn check_public_key(&self, user: &str, key_openssh: &str) -> Option<Role> {
+        let config = self.rt.running();
+        let wanted = normalise_key(key_openssh);
+        if config.ssh_keys(user).iter().any(|k| normalise_key(k) == wanted) {
+            config.user_role(user)
+        } else {
+            None
+        }
+    }
+
+    fn open_session(
+        &self,
+        user: &str,
+        role: Role,
+        privileged: bool,
+        async_output: Box<dyn Fn(String) + Send + Sync>,
+    ) -> Box<dyn CliSession> {
+        let ops = SessionOps {
+            rt: self.rt.clone(),
+            opts: self.opts.clone(),
+            handle: self.handle.clone(),
+            sink: Arc::new(async_output),
+            sink_id: Mutex::new(None),
+        };
+        Box::new(EngineSession { session: Session::new(user, role, privileged), ops })
+    }
+}
+
+/// `ssh-ed25519 AAAA… comment` → `ssh-ed25519 AAAA…`.
+fn normalise_key(k: &str) -> String {
+    k.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+impl roost_api::ApiBackend for Controller {
+    fn cluster_status(&self) -> ClusterStatus {
+        self.block_on(self.status_async())
+    }
+    fn cluster_members(&self) -> Vec<MemberRow> {
+        self.block_on(self.members_async())
+    }
+    fn cluster_history(&self) -> Vec<HistoryRow> {
+        self.block_on(self.history_async())
+    }
+    fn running_config(&self) -> String {
+        self.rt.running().to_text()
+    }
+    fn revisions(&self) -> RevisionsView {
+        self.block_on(self.revisions_async())
+    }
+}
+
+/// A CLI session: the engine's `Session` plus this controller's ops.
+struct EngineSession {
+    session: Session,
+    ops: SessionOps,
+}
+
+impl CliSession for EngineSession {
+    fn prompt(&mut self) -> String {
+        self.session.prompt(&self.ops)
+    }
+    fn execute(&mut self, line: &str) -> Output {
+        self.session.execute(line, &self.ops)
+    }
+    fn help(&mut self, partial: &str) -> String {
+        self.session.help(partial, &self.ops)
+    }
+    fn complete(&mut self, partial: &str) -> Completion {
+        self.session.complete(partial, &self.ops)
+    }
+}
+
+/// What one session's commands can do to the controller.
+pub struct SessionOps {
+    rt: Arc<MemberRuntime>,
+    opts: ControllerOptions,
+    handle: tokio::runtime::Handle,
+    sink: Arc<Box<dyn Fn(String) + Send + Sync>>,
+    sink_id: Mutex<Option<u64>>,
+}
+
+impl Drop for SessionOps {
+    fn drop(&mut self) {
+        if let Some(id) = self.sink_id.lock().unwrap().take() {
+            self.rt.remove_debug_sink(id);
+        }
+    }
+}
+
+impl SessionOps {
+    fn controller(&self) -> Controller {
+        Controller { rt: self.rt.clone(), opts: self.opts.clone(), handle: self.handle.clone() }
+    }
+}
+
+impl ControllerOps for SessionOps {
+    fn identity(&self) -> Identity {
+        let config = self.rt.running();
+        Identity {
+            mac: self.rt.mac,
+            model: self.rt.model,
+            hostname: config
+                .device(self.rt.mac)
+                .map(|d| d.hostname)
+                .unwrap_or_else(|| self.rt.mac.default_hostname(self.rt.model)),
+            software_version: software_version(),
+            uptime_secs: self.rt.started.elapsed().as_secs(),
+        }
+    }
+
+    fn running_config(&self) -> ClusterConfig {
+        (*self.rt.running()).clone()
+    }
+
+    fn commit(&self, user: &str, change: &str) -> Result<RevisionId, String> {
+        let rev = self.handle.block_on(self.rt.commit(user, change))?;
+        // Return once the change is in this member's running config, so the next `show` in
+        // this session sees it even when the master is another member.
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            let head = self.handle.block_on(self.rt.query(|n, _| n.replication.head()));
+            if head.map(|h| h.number >= rev.number).unwrap_or(true) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Ok(rev)
+    }
+
+    fn write_startup_config(&self, text: &str) -> Result<(), String> {
+        self.rt.store.write_startup_config(text).map_err(|e| e.to_string())
+    }
+
+    fn startup_config(&self) -> Result<String, String> {
+        self.rt
+            .store
+            .startup_config()
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "no startup-config saved".to_string())
+    }
+
+    fn cluster_status(&self) -> ClusterStatus {
+        self.handle.block_on(self.controller().status_async())
+    }
+
+    fn cluster_members(&self) -> Vec<MemberRow> {
+        self.handle.block_on(self.controller().members_async())
+    }
+
+    fn cluster_history(&self) -> Vec<HistoryRow> {
+        self.handle.block_on(self.controller().history_async())
+    }
+
+    fn revisions(&self) -> RevisionsView {
+        self.handle.block_on(self.controller().revisions_async())
+    }
+
+    fn join_cluster(&self, req: JoinClusterRequest, progress: &mut dyn FnMut(&str)) -> Result<(), String> {
+        crate::join::join_cluster(&self.rt, &self.opts, &self.handle, req, progress)
+    }
+
+    fn set_debug(&self, cluster_debug: bool, monitor: bool) {
+        let mut id = self.sink_id.lock().unwrap();
+        match (cluster_debug && monitor, *id) {
+            (true, None) => {
+                let sink = self.sink.clone();
+                *id = Some(self.rt.add_debug_sink(Box::new(move |line| sink(line))));
+            }
+            (false, Some(i)) => {
+                self.rt.remove_debug_sink(i);
+                *id = None;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// For tests and the demo: is this member active?
+pub fn is_active(v: &ClusterView) -> bool {
+    v.oper_state == OperState::Active
+}

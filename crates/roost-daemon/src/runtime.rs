@@ -1,0 +1,605 @@
+//! The member task: the tokio shell around `roost_core::Node`.
+//!
+//! It only moves bytes and time: datagrams on the member channel are opened (authenticated,
+//! replay-checked) and handed to the node; the node's commands are carried out in order
+//! (a `Persist` is on disk before the `CommitDone` after it is answered). Everything else in
+//! the daemon reaches the node through [`NodeRequest`]s on one channel, so the node has a
+//! single owner and no locks.
+
+use crate::startup::ControllerOptions;
+use roost_config::{ClusterConfig, DeviceSettings};
+use roost_core::{
+    Command, ConfigState, Election, ElectionSettings, Instant, Node, Notification, Replication, ReplicationSettings,
+};
+use roost_store::{Identity, Store};
+use roost_wire::{
+    ClusterKey, ClusterMode, FrameHeader, HistoryEvent, LicenceCounts, Mac, MemberId, MemberMessage, Model,
+    ReplayWindow, RevisionId, WireError, MAX_DATAGRAM,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// WiNG's MiNT port: the only port members use after the join.
+pub const MEMBER_PORT: u16 = 24576;
+/// join-cluster's TCP port (only needed while joining).
+pub const JOIN_PORT: u16 = 5349;
+
+/// The change-text shape the config engine uses: the config domain, adapted to the core.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunningConfig(pub ClusterConfig);
+
+impl ConfigState for RunningConfig {
+    fn apply(&mut self, change: &str) -> Result<(), String> {
+        ConfigState::apply(&mut self.0, change)
+    }
+    fn text(&self) -> String {
+        self.0.to_text()
+    }
+    fn load(text: &str) -> Result<Self, String> {
+        ClusterConfig::parse(text).map(RunningConfig).map_err(|e| e.to_string())
+    }
+}
+
+/// Licences installed on this member (seeded by flags at data-dir creation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Licences {
+    pub ap: u32,
+    pub aap: u32,
+    pub adsec: bool,
+}
+
+pub fn wall_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Counters of what the member channel refused (never acted on).
+#[derive(Debug, Default)]
+pub struct ChannelStats {
+    pub received: AtomicU64,
+    pub accepted: AtomicU64,
+    pub dropped_auth: AtomicU64,
+    pub dropped_replay: AtomicU64,
+    pub dropped_malformed: AtomicU64,
+    pub dropped_version: AtomicU64,
+    pub sent: AtomicU64,
+    pub send_errors: AtomicU64,
+}
+
+impl ChannelStats {
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("received", self.received.load(Ordering::Relaxed)),
+            ("accepted", self.accepted.load(Ordering::Relaxed)),
+            ("dropped-authentication", self.dropped_auth.load(Ordering::Relaxed)),
+            ("dropped-replay", self.dropped_replay.load(Ordering::Relaxed)),
+            ("dropped-malformed", self.dropped_malformed.load(Ordering::Relaxed)),
+            ("dropped-version", self.dropped_version.load(Ordering::Relaxed)),
+            ("sent", self.sent.load(Ordering::Relaxed)),
+            ("send-errors", self.send_errors.load(Ordering::Relaxed)),
+        ]
+    }
+}
+
+type Query = Box<dyn FnOnce(&Node<RunningConfig>, Instant) + Send>;
+
+/// What the rest of the daemon asks of the member task.
+pub enum NodeRequest {
+    Commit { user: String, change: String, reply: oneshot::Sender<Result<RevisionId, String>> },
+    /// Runs a closure against the node (reads only): status views.
+    Query(Query),
+    /// join-cluster succeeded: adopt the cluster's key and configuration.
+    Rejoin { key: ClusterKey, config: ClusterConfig, head: RevisionId, reply: oneshot::Sender<()> },
+}
+
+type DebugSink = Box<dyn Fn(String) + Send + Sync>;
+
+/// Shared, read-mostly state and the request channel: what sessions hold.
+pub struct MemberRuntime {
+    pub member: MemberId,
+    pub mac: Mac,
+    pub model: Model,
+    pub boot: u32,
+    pub licences: Licences,
+    pub started: std::time::Instant,
+    pub store: Arc<Store>,
+    pub running: RwLock<Arc<ClusterConfig>>,
+    pub stats: ChannelStats,
+    requests: mpsc::UnboundedSender<NodeRequest>,
+    debug_sinks: Mutex<Vec<(u64, DebugSink)>>,
+    next_sink: AtomicU64,
+}
+
+impl MemberRuntime {
+    pub fn start(
+        store: Store,
+        identity: Identity,
+        config: ClusterConfig,
+        licences: Licences,
+        key: ClusterKey,
+        socket: UdpSocket,
+        opts: ControllerOptions,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<Arc<MemberRuntime>> {
+        let boot = store.next_boot()?;
+        let persisted = store.load_config()?;
+        let superseded = store.superseded()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let rt = Arc::new(MemberRuntime {
+            member: identity.mac.member_id(),
+            mac: identity.mac,
+            model: identity.model,
+            boot,
+            licences,
+            started: std::time::Instant::now(),
+            store: Arc::new(store),
+            running: RwLock::new(Arc::new(config.clone())),
+            stats: ChannelStats::default(),
+            requests: tx,
+            debug_sinks: Mutex::new(Vec::new()),
+            next_sink: AtomicU64::new(1),
+        });
+        let (head, log, lineage) = match persisted {
+            Some(p) => (p.head, p.log, p.lineage),
+            None => (RevisionId::ZERO, Vec::new(), Vec::new()),
+        };
+        let history = rt.store.history().unwrap_or_default();
+        let task = MemberTask::new(rt.clone(), config, head, log, lineage, superseded, history, key, socket, opts);
+        tokio::spawn(task.run(rx, shutdown));
+        Ok(rt)
+    }
+
+    pub fn now(&self) -> Instant {
+        self.started.elapsed()
+    }
+
+    pub fn running(&self) -> Arc<ClusterConfig> {
+        self.running.read().unwrap().clone()
+    }
+
+    /// Commits a change through the master; waits for the outcome.
+    pub async fn commit(&self, user: &str, change: &str) -> Result<RevisionId, String> {
+        let (reply, rx) = oneshot::channel();
+        self.requests
+            .send(NodeRequest::Commit { user: user.to_string(), change: change.to_string(), reply })
+            .map_err(|_| "controller is shutting down".to_string())?;
+        rx.await.map_err(|_| "controller is shutting down".to_string())?
+    }
+
+    /// Runs `f` against the node in the member task.
+    pub async fn query<T: Send + 'static>(&self, f: impl FnOnce(&Node<RunningConfig>, Instant) -> T + Send + 'static) -> Option<T> {
+        let (reply, rx) = oneshot::channel();
+        let q: Query = Box::new(move |node, now| {
+            let _ = reply.send(f(node, now));
+        });
+        self.requests.send(NodeRequest::Query(q)).ok()?;
+        rx.await.ok()
+    }
+
+    pub async fn rejoin(&self, key: ClusterKey, config: ClusterConfig, head: RevisionId) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.requests
+            .send(NodeRequest::Rejoin { key, config, head, reply })
+            .map_err(|_| "controller is shutting down".to_string())?;
+        rx.await.map_err(|_| "controller is shutting down".to_string())
+    }
+
+    /// Registers a `debug cfgd cluster` sink; returns its id for removal.
+    pub fn add_debug_sink(&self, sink: DebugSink) -> u64 {
+        let id = self.next_sink.fetch_add(1, Ordering::Relaxed);
+        self.debug_sinks.lock().unwrap().push((id, sink));
+        id
+    }
+
+    pub fn remove_debug_sink(&self, id: u64) {
+        self.debug_sinks.lock().unwrap().retain(|(i, _)| *i != id);
+    }
+
+    pub fn debug_line(&self, line: &str) {
+        self.debug(line)
+    }
+
+    fn debug(&self, line: &str) {
+        tracing::debug!(target: "roost::cluster", "{line}");
+        let sinks = self.debug_sinks.lock().unwrap();
+        if sinks.is_empty() {
+            return;
+        }
+        let stamp = chrono::Local::now().format("%b %d %H:%M:%S %Y");
+        let text = format!("{stamp}: USER: cfgd.cluster: {line}");
+        for (_, s) in sinks.iter() {
+            s(text.clone());
+        }
+    }
+}
+
+/// Election settings of this member from its device section (defaults if it has none).
+pub fn election_settings(
+    rt: &MemberRuntime,
+    device: Option<&DeviceSettings>,
+    hostname_fallback: &str,
+) -> ElectionSettings {
+    let d = device;
+    ElectionSettings {
+        member: rt.member,
+        mac: rt.mac,
+        hostname: d.map(|d| d.hostname.clone()).unwrap_or_else(|| hostname_fallback.to_string()),
+        model: rt.model,
+        software_version: software_version(),
+        boot: rt.boot,
+        cluster_name: d.map(|d| d.cluster_name.clone()).unwrap_or_default(),
+        master_priority: d.map(|d| d.master_priority).unwrap_or(128),
+        configured_mode: d.map(|d| d.cluster_mode).unwrap_or(ClusterMode::Active),
+        force_configured_state: d.map(|d| d.force_configured_state).unwrap_or(false),
+        force_configured_state_delay: d
+            .map(|d| d.force_configured_state_delay)
+            .unwrap_or(Duration::from_secs(300)),
+        hello_interval: d.map(|d| d.hello_interval).unwrap_or(Duration::from_millis(100)),
+        dead_interval: d.map(|d| d.dead_interval).unwrap_or(Duration::from_millis(300)),
+        licences: LicenceCounts {
+            ap_licenses: rt.licences.ap,
+            aap_licenses: rt.licences.aap,
+            ap_count: 0,
+            aap_count: 0,
+            adsec: rt.licences.adsec,
+        },
+    }
+}
+
+/// The software version this build reports. `ROOST_SOFTWARE_VERSION` overrides it so tests can
+/// start a controller that looks like another release (the version-mismatch refusal).
+pub fn software_version() -> String {
+    std::env::var("ROOST_SOFTWARE_VERSION").unwrap_or_else(|_| roost_wire::SOFTWARE_VERSION.to_string())
+}
+
+struct MemberTask {
+    rt: Arc<MemberRuntime>,
+    node: Node<RunningConfig>,
+    key: ClusterKey,
+    socket: UdpSocket,
+    opts: ControllerOptions,
+    seq: u32,
+    windows: HashMap<MemberId, ReplayWindow>,
+    learned: HashMap<MemberId, SocketAddr>,
+    peers: BTreeSet<SocketAddr>,
+    pending: HashMap<u64, oneshot::Sender<Result<RevisionId, String>>>,
+    next_request: u64,
+    /// Our device section's settings as last seen in the running config (kept when a snapshot
+    /// from a master that does not know us yet lacks it, until we re-register).
+    device: Option<DeviceSettings>,
+    /// Our own device section (config text) to re-register with a master that lacks it.
+    own_section: Option<String>,
+    registering: Option<u64>,
+}
+
+impl MemberTask {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        rt: Arc<MemberRuntime>,
+        config: ClusterConfig,
+        head: RevisionId,
+        log: Vec<roost_wire::Revision>,
+        lineage: Vec<RevisionId>,
+        superseded: Vec<roost_wire::SupersededConfig>,
+        history: Vec<HistoryEvent>,
+        key: ClusterKey,
+        socket: UdpSocket,
+        opts: ControllerOptions,
+    ) -> MemberTask {
+        let node = build_node(&rt, &config, head, log, lineage, superseded, history);
+        let device = config.device(rt.mac);
+        let own_section = device_section_text(&config, rt.mac);
+        let mut t = MemberTask {
+            rt,
+            node,
+            key,
+            socket,
+            opts,
+            seq: 0,
+            windows: HashMap::new(),
+            learned: HashMap::new(),
+            peers: BTreeSet::new(),
+            pending: HashMap::new(),
+            next_request: 0,
+            device,
+            own_section,
+            registering: None,
+        };
+        t.refresh_peers(&config);
+        t
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<NodeRequest>, shutdown: watch::Receiver<bool>) {
+        let mut buf = vec![0u8; MAX_DATAGRAM + 64];
+        let sd = crate::startup::wait_shutdown(shutdown);
+        tokio::pin!(sd);
+        self.drain().await;
+        loop {
+            let deadline = self.node.poll_timeout().map(|t| tokio::time::Instant::from_std(self.rt.started + t));
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = &mut sd => break,
+                r = self.socket.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => self.on_datagram(&buf[..n], from),
+                    Err(e) => tracing::warn!("member channel receive error: {e}"),
+                },
+                req = rx.recv() => match req {
+                    Some(req) => self.on_request(req),
+                    None => break,
+                },
+                _ = sleep => {
+                    let now = self.rt.now();
+                    self.node.handle_timeout(now);
+                }
+            }
+            self.drain().await;
+        }
+        for (_, reply) in self.pending.drain() {
+            let _ = reply.send(Err("controller is shutting down".into()));
+        }
+    }
+
+    fn on_datagram(&mut self, bytes: &[u8], from: SocketAddr) {
+        let stats = &self.rt.stats;
+        stats.received.fetch_add(1, Ordering::Relaxed);
+        let (header, msg) = match roost_wire::open(&self.key, bytes) {
+            Ok(x) => x,
+            Err(e) => {
+                match e {
+                    WireError::AuthenticationFailed => stats.dropped_auth.fetch_add(1, Ordering::Relaxed),
+                    WireError::UnsupportedVersion { .. } => stats.dropped_version.fetch_add(1, Ordering::Relaxed),
+                    _ => stats.dropped_malformed.fetch_add(1, Ordering::Relaxed),
+                };
+                tracing::debug!(%from, "dropped datagram: {e}");
+                return;
+            }
+        };
+        if header.sender == self.rt.member {
+            stats.dropped_malformed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if let Err(e) = self.windows.entry(header.sender).or_default().check_and_record(&header) {
+            stats.dropped_replay.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%from, "dropped datagram: {e}");
+            return;
+        }
+        stats.accepted.fetch_add(1, Ordering::Relaxed);
+        self.learned.insert(header.sender, from);
+        let now = self.rt.now();
+        self.node.handle_message(header.sender, msg, now);
+    }
+
+    fn on_request(&mut self, req: NodeRequest) {
+        let now = self.rt.now();
+        match req {
+            NodeRequest::Commit { user, change, reply } => {
+                let id = self.request_id();
+                self.pending.insert(id, reply);
+                self.node.handle_local_commit(id, user, change, now);
+            }
+            NodeRequest::Query(q) => q(&self.node, now),
+            NodeRequest::Rejoin { key, config, head, reply } => {
+                self.key = key;
+                self.windows.clear();
+                let superseded = self.node.replication.superseded().to_vec();
+                let history = self.node.election.view(now).history;
+                self.node = build_node(&self.rt, &config, head, Vec::new(), vec![head], superseded, history);
+                self.device = config.device(self.rt.mac);
+                self.own_section = device_section_text(&config, self.rt.mac);
+                self.refresh_peers(&config);
+                *self.rt.running.write().unwrap() = Arc::new(config);
+                for (_, r) in self.pending.drain() {
+                    let _ = r.send(Err("cluster membership changed (join-cluster)".into()));
+                }
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    /// Unique across restarts: boot in the high half.
+    fn request_id(&mut self) -> u64 {
+        self.next_request += 1;
+        (self.rt.boot as u64) << 32 | self.next_request
+    }
+
+    async fn drain(&mut self) {
+        while let Some(cmd) = self.node.poll_command() {
+            match cmd {
+                Command::Send { to, msg } => match self.learned.get(&to).copied() {
+                    Some(addr) => self.send(&msg, addr).await,
+                    None => {
+                        // Not heard from yet: try every configured peer address.
+                        for addr in self.peers.clone() {
+                            self.send(&msg, addr).await;
+                        }
+                    }
+                },
+                Command::Broadcast { msg } => {
+                    let mut targets = self.peers.clone();
+                    targets.extend(self.learned.values().copied());
+                    for addr in targets {
+                        self.send(&msg, addr).await;
+                    }
+                }
+                Command::Persist { head, config, revision, lineage } => {
+                    if let Err(e) = self.rt.store.save_config(head, &config, revision.as_ref(), &lineage) {
+                        // A member that cannot persist must not acknowledge: stop here loudly.
+                        tracing::error!("cannot persist revision {head}: {e}");
+                        panic!("persisting configuration failed: {e}");
+                    }
+                }
+                Command::PersistSuperseded(s) => {
+                    if let Err(e) = self.rt.store.save_superseded(&s) {
+                        tracing::error!("cannot persist superseded configuration {}: {e}", s.head);
+                    }
+                }
+                Command::Notify(n) => self.on_notification(n),
+            }
+        }
+    }
+
+    fn on_notification(&mut self, n: Notification) {
+        match n {
+            Notification::History(ev) => {
+                self.rt.debug(&format!("history: {} {} {} {}", ev.hostname, ev.member, ev.event, ev.reason));
+                if let Err(e) = self.rt.store.save_history(std::slice::from_ref(&ev)) {
+                    tracing::warn!("cannot persist history: {e}");
+                }
+                tracing::info!(member = %ev.member, event = %ev.event, "{}", ev.reason);
+            }
+            Notification::MasterChanged { master } => {
+                match master {
+                    Some(m) => self.rt.debug(&format!("completed election master is {m}")),
+                    None => self.rt.debug("no cluster master"),
+                }
+                tracing::info!(?master, "cluster master changed");
+            }
+            Notification::OperStateChanged { state } => {
+                self.rt.debug(&format!("publish own cluster status=[{state}] internally"));
+                tracing::info!(%state, "operational state changed");
+            }
+            Notification::ConfigApplied { head } => {
+                let config = self.node.replication.config().0.clone();
+                self.rt.debug(&format!("%SYSTEM-6-CONFIG_REVISION: Configuration revision updated to {}", head.number));
+                self.on_config(config);
+            }
+            Notification::CommitDone { request, result } => {
+                if self.registering == Some(request) {
+                    self.registering = None;
+                    if let Err(e) = &result {
+                        tracing::warn!("re-registering own device section failed: {e}");
+                    }
+                }
+                if let Some(reply) = self.pending.remove(&request) {
+                    let _ = reply.send(result);
+                }
+            }
+            Notification::Debug(line) => self.rt.debug(&line),
+            Notification::Record { event, reason } => {
+                // Node stamps these; seeing one here means a core emitted it directly.
+                tracing::debug!(%event, "{reason}");
+            }
+        }
+    }
+
+    /// A new running configuration: publish it, re-read our settings and peers, and make sure
+    /// the cluster knows our device section.
+    fn on_config(&mut self, config: ClusterConfig) {
+        let now = self.rt.now();
+        match config.device(self.rt.mac) {
+            Some(d) => {
+                self.own_section = device_section_text(&config, self.rt.mac);
+                if self.device.as_ref() != Some(&d) {
+                    let s = election_settings(&self.rt, Some(&d), &d.hostname);
+                    self.node.election.handle_settings(s, now);
+                    self.device = Some(d);
+                }
+            }
+            None => {
+                // The master's configuration does not have us (static clustering, or a master
+                // that never saw our join): commit our section through it, once at a time.
+                if self.registering.is_none() && !self.node.election.is_master() {
+                    if let Some(section) = self.own_section.clone() {
+                        let id = self.request_id();
+                        self.registering = Some(id);
+                        self.rt.debug("own device section missing in cluster configuration, registering it");
+                        self.node.handle_local_commit(id, "cluster".into(), section, now);
+                    }
+                }
+            }
+        }
+        self.refresh_peers(&config);
+        *self.rt.running.write().unwrap() = Arc::new(config);
+    }
+
+    /// Peers = every `cluster member ip` of every device in the cluster config, but us.
+    fn refresh_peers(&mut self, config: &ClusterConfig) {
+        let me = self.opts.ip;
+        self.peers = config
+            .devices()
+            .iter()
+            .flat_map(|d| d.member_ips.iter().map(|(ip, _)| *ip))
+            .filter(|ip| *ip != me)
+            .map(|ip| SocketAddr::new(ip, self.opts.member_port))
+            .collect();
+    }
+
+    async fn send(&mut self, msg: &MemberMessage, to: SocketAddr) {
+        self.seq = self.seq.wrapping_add(1);
+        let header = FrameHeader { sender: self.rt.member, boot: self.rt.boot, seq: self.seq };
+        match roost_wire::seal(&self.key, header, msg) {
+            Ok(bytes) => match self.socket.send_to(&bytes, to).await {
+                Ok(_) => {
+                    self.rt.stats.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.rt.stats.send_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::trace!(%to, "send failed: {e}");
+                }
+            },
+            Err(e) => tracing::error!("cannot seal message: {e}"),
+        }
+    }
+}
+
+fn build_node(
+    rt: &MemberRuntime,
+    config: &ClusterConfig,
+    head: RevisionId,
+    log: Vec<roost_wire::Revision>,
+    lineage: Vec<RevisionId>,
+    superseded: Vec<roost_wire::SupersededConfig>,
+    history: Vec<HistoryEvent>,
+) -> Node<RunningConfig> {
+    let now = rt.now();
+    let device = config.device(rt.mac);
+    let fallback = rt.mac.default_hostname(rt.model);
+    let settings = election_settings(rt, device.as_ref(), &fallback);
+    let mut election = Election::new(settings, now, wall_ms());
+    election.restore_history(history);
+    let replication = Replication::new(
+        rt.member,
+        ReplicationSettings::default(),
+        RunningConfig(config.clone()),
+        head,
+        log,
+        lineage,
+        superseded,
+    );
+    Node::new(election, replication, now)
+}
+
+/// The text of our device section (header and indented lines), usable as change text.
+pub fn device_section_text(config: &ClusterConfig, mac: Mac) -> Option<String> {
+    let text = config.to_text();
+    let needle = format!(" {mac}");
+    let mut out = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if inside {
+            if line.starts_with(' ') {
+                out.push_str(line);
+                out.push('\n');
+                continue;
+            }
+            break;
+        }
+        if !line.starts_with(' ') && line.ends_with(&needle) && line.split_whitespace().count() == 2 {
+            inside = true;
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    inside.then_some(out)
+}

@@ -1,0 +1,259 @@
+//! Real `roost controller` processes for the demo, the benchmark and end-to-end tests:
+//! spawned with their own data dirs on loopback addresses, driven through the HTTPS API,
+//! stopped by PID (also on drop, so a failing test leaks nothing).
+
+#![allow(dead_code)]
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use std::io::{BufRead, BufReader};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to start one controller.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub name: String,
+    pub ip: IpAddr,
+    pub data_dir: PathBuf,
+    pub ssh_port: u16,
+    pub api_port: u16,
+    pub admin_password: String,
+    /// Extra flags (`--mac`, `--model`, `--hostname`, licences…).
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Run inside this network namespace (`ip netns exec NS …`).
+    pub netns: Option<String>,
+}
+
+impl Spec {
+    pub fn new(name: &str, ip: &str, data_dir: &Path) -> Spec {
+        Spec {
+            name: name.to_string(),
+            ip: ip.parse().expect("ip"),
+            data_dir: data_dir.to_path_buf(),
+            ssh_port: 2222,
+            api_port: 8443,
+            admin_password: "admin123".to_string(),
+            args: Vec::new(),
+            env: Vec::new(),
+            netns: None,
+        }
+    }
+    pub fn arg(mut self, a: &str) -> Spec {
+        self.args.extend(a.split_whitespace().map(str::to_string));
+        self
+    }
+}
+
+/// One running controller process.
+pub struct Controller {
+    pub spec: Spec,
+    pub child: Option<Child>,
+    /// The `roost controller ready …` line's fields.
+    pub ready: Vec<(String, String)>,
+    pub log: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExecOutput {
+    pub command: String,
+    pub output: String,
+    pub error: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExecResponse {
+    pub outputs: Vec<ExecOutput>,
+    pub error: bool,
+}
+
+impl ExecResponse {
+    pub fn text(&self) -> String {
+        self.outputs.iter().map(|o| o.output.as_str()).collect::<Vec<_>>().join("")
+    }
+}
+
+pub fn roost_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("ROOST_BIN") {
+        return PathBuf::from(p);
+    }
+    std::env::current_exe().expect("current exe")
+}
+
+impl Controller {
+    /// Starts the process and waits (bounded) for its ready line.
+    pub fn spawn(bin: &Path, spec: Spec) -> Result<Controller> {
+        std::fs::create_dir_all(spec.data_dir.parent().unwrap_or(Path::new("/tmp")))?;
+        let log = spec.data_dir.with_extension("log");
+        let logf = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let mut cmd = match &spec.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        cmd.arg("controller")
+            .arg("--data-dir")
+            .arg(&spec.data_dir)
+            .arg("--ip")
+            .arg(spec.ip.to_string())
+            .arg("--ssh-port")
+            .arg(spec.ssh_port.to_string())
+            .arg("--api-port")
+            .arg(spec.api_port.to_string())
+            .args(&spec.args)
+            .env("ROOST_ADMIN_PASSWORD", &spec.admin_password)
+            .env("RUST_LOG", std::env::var("ROOST_TEST_LOG").unwrap_or_else(|_| "info,roost::cluster=debug".into()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(logf));
+        for (k, v) in &spec.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().with_context(|| format!("cannot start {}", bin.display()))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = tx.send(line);
+            // Keep draining so the child never blocks on a full pipe.
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                sink.clear();
+            }
+        });
+        let mut c = Controller { spec, child: Some(child), ready: Vec::new(), log };
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.starts_with("roost controller ready") => {
+                c.ready = line
+                    .split_whitespace()
+                    .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+                    .collect();
+                Ok(c)
+            }
+            Ok(_) | Err(_) => {
+                c.kill9();
+                let log = std::fs::read_to_string(&c.log).unwrap_or_default();
+                bail!("{} did not become ready:\n{}", c.spec.name, tail(&log, 30))
+            }
+        }
+    }
+
+    pub fn field(&self, k: &str) -> Option<&str> {
+        self.ready.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("https://{}:{}", self.spec.ip, self.spec.api_port)
+    }
+
+    /// Runs CLI commands through the API (`POST /api/v1/exec`) as admin.
+    pub fn exec(&self, commands: &[&str]) -> Result<ExecResponse> {
+        self.exec_as("admin", &self.spec.admin_password.clone(), commands)
+    }
+
+    pub fn exec_as(&self, user: &str, password: &str, commands: &[&str]) -> Result<ExecResponse> {
+        let client = http_client()?;
+        let resp = client
+            .post(format!("{}/api/v1/exec", self.api_url()))
+            .basic_auth(user, Some(password))
+            .json(&serde_json::json!({ "commands": commands }))
+            .send()
+            .with_context(|| format!("API of {}", self.spec.name))?;
+        let status = resp.status();
+        let body = resp.text()?;
+        if !status.is_success() {
+            bail!("API of {} answered {status}: {body}", self.spec.name);
+        }
+        serde_json::from_str(&body).with_context(|| format!("API answer {body}"))
+    }
+
+    pub fn get_json(&self, path: &str) -> Result<serde_json::Value> {
+        let client = http_client()?;
+        let resp = client
+            .get(format!("{}{path}", self.api_url()))
+            .basic_auth("admin", Some(&self.spec.admin_password))
+            .send()?;
+        if !resp.status().is_success() {
+            bail!("GET {path}: {}", resp.status());
+        }
+        Ok(resp.json()?)
+    }
+
+    /// Operational state and master flag of this member, from the API.
+    pub fn status(&self) -> Result<serde_json::Value> {
+        self.get_json("/api/v1/cluster/status")
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then SIGKILL after a bounded wait.
+    pub fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log_tail(&self, n: usize) -> String {
+        tail(&std::fs::read_to_string(&self.log).unwrap_or_default(), n)
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub fn http_client() -> Result<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
+        // The controllers' certificates are self-signed (made at first start).
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .map_err(|e| anyhow!("HTTP client: {e}"))
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Polls `f` until it returns Some, at most `timeout` (bounded loop).
+pub fn wait_for<T>(timeout: Duration, every: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(every);
+    }
+}
