@@ -487,8 +487,8 @@ impl Election {
             let n = self.peers.len();
             self.debug(format!("startup hold over, {n} other member(s) connected"));
         }
-        self.elect(now);
         self.update_oper_state(now);
+        self.elect(now);
         if now >= self.next_hello {
             self.hello_due = true;
         }
@@ -600,6 +600,8 @@ impl Election {
                 let prio = hello.master_priority;
                 let master = if hello.is_master { " (claims master)" } else { "" };
                 self.peers.insert(id, Peer { hello, last_seen: now });
+                // Answer at once, so the newcomer learns about us (and our claim) right away.
+                self.hello_due = true;
                 self.debug(format!("new member {id} prio {prio}{master}"));
                 self.record(ClusterEvent::StartElection, format!("new member {id} joined"), now);
             }
