@@ -244,7 +244,11 @@ impl Election {
             e.settings.configured_mode,
             hold.as_millis()
         ));
-        e.record(ClusterEvent::StartElection, format!("new member {me} joined"), now);
+        e.record(
+            ClusterEvent::StartElection,
+            format!("new member {me} joined"),
+            now,
+        );
         match oper_state {
             OperState::Active => e.record(
                 ClusterEvent::IsActive,
@@ -283,10 +287,20 @@ impl Election {
         }
         let old = std::mem::replace(&mut self.settings, settings);
         let new = &self.settings;
-        if (old.master_priority, old.configured_mode, old.force_configured_state)
-            != (new.master_priority, new.configured_mode, new.force_configured_state)
-        {
-            let fcs = if new.force_configured_state { "enabled" } else { "disabled" };
+        if (
+            old.master_priority,
+            old.configured_mode,
+            old.force_configured_state,
+        ) != (
+            new.master_priority,
+            new.configured_mode,
+            new.force_configured_state,
+        ) {
+            let fcs = if new.force_configured_state {
+                "enabled"
+            } else {
+                "disabled"
+            };
             let line = format!(
                 "cluster settings changed: prio {}, mode {}, force-configured-state {fcs}",
                 new.master_priority, new.configured_mode
@@ -327,9 +341,11 @@ impl Election {
     /// Record a history event of this member (stamped now; goes out in hellos).
     pub fn record(&mut self, event: roost_wire::ClusterEvent, reason: String, now: Instant) {
         let wall_ms = if now >= self.origin {
-            self.wall_origin.saturating_add((now - self.origin).as_millis() as u64)
+            self.wall_origin
+                .saturating_add((now - self.origin).as_millis() as u64)
         } else {
-            self.wall_origin.saturating_sub((self.origin - now).as_millis() as u64)
+            self.wall_origin
+                .saturating_sub((self.origin - now).as_millis() as u64)
         };
         let ev = HistoryEvent {
             member: self.settings.member,
@@ -380,7 +396,10 @@ impl Election {
 
     /// Alive peers (not self) and their advertised config heads.
     pub fn alive_peers(&self) -> Vec<(MemberId, RevisionId)> {
-        self.peers.iter().map(|(id, p)| (*id, p.hello.config_head)).collect()
+        self.peers
+            .iter()
+            .map(|(id, p)| (*id, p.hello.config_head))
+            .collect()
     }
 
     /// The state as of the latest input (call `handle_timeout` first for a fresh one; `now` is
@@ -471,7 +490,8 @@ impl Election {
     }
 
     fn debug(&mut self, line: String) {
-        self.commands.push_back(Command::Notify(Notification::Debug(line)));
+        self.commands
+            .push_back(Command::Notify(Notification::Debug(line)));
     }
 
     fn notify(&mut self, n: Notification) {
@@ -496,7 +516,9 @@ impl Election {
             self.hello_due = false;
             self.next_hello = now + self.hello_interval();
             let hello = self.hello();
-            self.commands.push_back(Command::Broadcast { msg: MemberMessage::Hello(hello) });
+            self.commands.push_back(Command::Broadcast {
+                msg: MemberMessage::Hello(hello),
+            });
         }
     }
 
@@ -524,9 +546,10 @@ impl Election {
     }
 
     fn log_ignored(&mut self, peer: MemberId, why: &str, now: Instant) {
-        self.ignored_logged.retain(|_, t| now < *t + IGNORED_PEER_LOG_INTERVAL);
-        if !self.ignored_logged.contains_key(&peer) {
-            self.ignored_logged.insert(peer, now);
+        self.ignored_logged
+            .retain(|_, t| now < *t + IGNORED_PEER_LOG_INTERVAL);
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.ignored_logged.entry(peer) {
+            slot.insert(now);
             self.debug(format!("ignoring hello from {peer}: {why}"));
         }
     }
@@ -598,12 +621,26 @@ impl Election {
                     self.debug(format!("member {id} restarted (boot {})", hello.boot));
                 }
                 let prio = hello.master_priority;
-                let master = if hello.is_master { " (claims master)" } else { "" };
-                self.peers.insert(id, Peer { hello, last_seen: now });
+                let master = if hello.is_master {
+                    " (claims master)"
+                } else {
+                    ""
+                };
+                self.peers.insert(
+                    id,
+                    Peer {
+                        hello,
+                        last_seen: now,
+                    },
+                );
                 // Answer at once, so the newcomer learns about us (and our claim) right away.
                 self.hello_due = true;
                 self.debug(format!("new member {id} prio {prio}{master}"));
-                self.record(ClusterEvent::StartElection, format!("new member {id} joined"), now);
+                self.record(
+                    ClusterEvent::StartElection,
+                    format!("new member {id} joined"),
+                    now,
+                );
             }
         }
         for ev in history {
@@ -655,7 +692,12 @@ impl Election {
             .peers
             .values()
             .filter(|p| p.hello.is_master)
-            .map(|p| (rank(p.hello.master_priority, p.hello.member), p.hello.member))
+            .map(|p| {
+                (
+                    rank(p.hello.master_priority, p.hello.member),
+                    p.hello.member,
+                )
+            })
             .chain(self.is_master.then_some((my_rank, me)))
             .max();
         if let Some((r, claimant)) = best_claimant {
@@ -674,7 +716,12 @@ impl Election {
         let (r, best) = self
             .peers
             .values()
-            .map(|p| (rank(p.hello.master_priority, p.hello.member), p.hello.member))
+            .map(|p| {
+                (
+                    rank(p.hello.master_priority, p.hello.member),
+                    p.hello.member,
+                )
+            })
             .chain(std::iter::once((my_rank, me)))
             .max()
             .expect("self is always a candidate");
@@ -698,7 +745,9 @@ impl Election {
     }
 
     fn active_peer_alive(&self) -> bool {
-        self.peers.values().any(|p| p.hello.configured_mode == ClusterMode::Active)
+        self.peers
+            .values()
+            .any(|p| p.hello.configured_mode == ClusterMode::Active)
     }
 
     fn set_oper_state(&mut self, state: OperState) {

@@ -46,6 +46,9 @@ fn id(mac: [u8; 6]) -> MemberId {
     Mac(mac).member_id()
 }
 
+/// A connected component: its members and the links among them.
+type Topology = (Vec<usize>, Vec<(usize, usize)>);
+
 struct Slot {
     settings: ElectionSettings,
     e: Option<Election>,
@@ -60,7 +63,7 @@ struct Net {
     /// Symmetric link matrix.
     link: Vec<Vec<bool>>,
     /// Per connected component (members, links inside): since when it has been that way.
-    topo_since: BTreeMap<(Vec<usize>, Vec<(usize, usize)>), Instant>,
+    topo_since: BTreeMap<Topology, Instant>,
     /// Check "at most one claimant per stable, fully connected component" after every step.
     check: bool,
 }
@@ -70,7 +73,14 @@ impl Net {
         let n = settings.len();
         Net {
             now: Duration::ZERO,
-            slots: settings.into_iter().map(|settings| Slot { settings, e: None, out: vec![] }).collect(),
+            slots: settings
+                .into_iter()
+                .map(|settings| Slot {
+                    settings,
+                    e: None,
+                    out: vec![],
+                })
+                .collect(),
             link: vec![vec![true; n]; n],
             topo_since: BTreeMap::new(),
             check: false,
@@ -88,7 +98,11 @@ impl Net {
 
     fn start(&mut self, i: usize) {
         let wall = WALL0 + self.now.as_millis() as u64;
-        self.slots[i].e = Some(Election::new(self.slots[i].settings.clone(), self.now, wall));
+        self.slots[i].e = Some(Election::new(
+            self.slots[i].settings.clone(),
+            self.now,
+            wall,
+        ));
         self.retopo();
         self.deliver();
     }
@@ -176,7 +190,10 @@ impl Net {
                 let slot = &mut self.slots[i];
                 let Some(e) = slot.e.as_mut() else { continue };
                 while let Some(cmd) = e.poll_command() {
-                    if let Command::Broadcast { msg: MemberMessage::Hello(h) } = &cmd {
+                    if let Command::Broadcast {
+                        msg: MemberMessage::Hello(h),
+                    } = &cmd
+                    {
                         for (j, up) in running.iter().enumerate() {
                             if j != i && self.link[i][j] && *up {
                                 queue.push((j, h.clone()));
@@ -204,15 +221,23 @@ impl Net {
     /// Runs every due timer (exactly when due) until `t`, delivering after each instant.
     fn run_until(&mut self, t: Instant) {
         loop {
-            let next = self.running().filter_map(|i| self.el(i).poll_timeout()).min();
-            let Some(next) = next.filter(|n| *n <= t) else { break };
+            let next = self
+                .running()
+                .filter_map(|i| self.el(i).poll_timeout())
+                .min();
+            let Some(next) = next.filter(|n| *n <= t) else {
+                break;
+            };
             self.now = self.now.max(next);
             let now = self.now;
             for i in 0..self.slots.len() {
                 if let Some(e) = self.slots[i].e.as_mut() {
                     if e.poll_timeout().is_some_and(|d| d <= now) {
                         e.handle_timeout(now);
-                        assert!(e.poll_timeout().unwrap() > now, "timer did not move past now");
+                        assert!(
+                            e.poll_timeout().unwrap() > now,
+                            "timer did not move past now"
+                        );
                     }
                 }
             }
@@ -273,8 +298,11 @@ impl Net {
         for ((comp, edges), since) in &self.topo_since {
             let clique = edges.len() == comp.len() * (comp.len() - 1) / 2;
             if clique && self.now >= *since + 2 * DEAD {
-                let claimants: Vec<usize> =
-                    comp.iter().copied().filter(|i| self.el(*i).is_master()).collect();
+                let claimants: Vec<usize> = comp
+                    .iter()
+                    .copied()
+                    .filter(|i| self.el(*i).is_master())
+                    .collect();
                 assert!(
                     claimants.len() <= 1,
                     "t={:?}: component {comp:?} stable since {since:?} has claimants {claimants:?}",
@@ -289,9 +317,17 @@ impl Net {
         let alive: Vec<usize> = self.running().collect();
         let m = self.el(alive[0]).master().expect("a master");
         for &i in &alive {
-            assert_eq!(self.el(i).master(), Some(m), "member {i} follows another master");
+            assert_eq!(
+                self.el(i).master(),
+                Some(m),
+                "member {i} follows another master"
+            );
         }
-        let claimants: Vec<usize> = alive.iter().copied().filter(|i| self.el(*i).is_master()).collect();
+        let claimants: Vec<usize> = alive
+            .iter()
+            .copied()
+            .filter(|i| self.el(*i).is_master())
+            .collect();
         assert_eq!(claimants.len(), 1, "claimants {claimants:?}");
         assert_eq!(self.el(claimants[0]).settings().member, m);
         m
@@ -301,7 +337,9 @@ impl Net {
 fn hellos(cmds: &[Command]) -> Vec<&Hello> {
     cmds.iter()
         .filter_map(|c| match c {
-            Command::Broadcast { msg: MemberMessage::Hello(h) } => Some(h),
+            Command::Broadcast {
+                msg: MemberMessage::Hello(h),
+            } => Some(h),
             _ => None,
         })
         .collect()
@@ -390,8 +428,16 @@ fn new_emits_start_records_and_first_hello() {
             reason: reason.into(),
         }))
     };
-    let start = stamp(1, ClusterEvent::StartElection, "new member 12.E1.EE.16 joined");
-    let active = stamp(2, ClusterEvent::IsActive, "Configured for active, stay active");
+    let start = stamp(
+        1,
+        ClusterEvent::StartElection,
+        "new member 12.E1.EE.16 joined",
+    );
+    let active = stamp(
+        2,
+        ClusterEvent::IsActive,
+        "Configured for active, stay active",
+    );
     assert_eq!(
         cmds,
         vec![
@@ -424,7 +470,12 @@ fn single_member_claims_after_startup_hold() {
         assert_eq!(e.poll_timeout(), Some(ms(t)));
         e.handle_timeout(ms(t));
         let cmds = drain(&mut e);
-        assert_eq!(cmds, vec![Command::Broadcast { msg: MemberMessage::Hello(e.hello()) }]);
+        assert_eq!(
+            cmds,
+            vec![Command::Broadcast {
+                msg: MemberMessage::Hello(e.hello())
+            }]
+        );
         assert!(!e.is_master());
     }
     assert_eq!(e.poll_timeout(), Some(DEAD));
@@ -443,11 +494,15 @@ fn single_member_claims_after_startup_hold() {
     assert_eq!(
         cmds,
         vec![
-            Command::Notify(Notification::Debug("startup hold over, 0 other member(s) connected".into())),
+            Command::Notify(Notification::Debug(
+                "startup hold over, 0 other member(s) connected".into()
+            )),
             Command::Notify(Notification::Debug("Announcing self as master".into())),
             Command::Notify(Notification::History(sync.clone())),
             Command::Notify(Notification::MasterChanged { master: Some(me) }),
-            Command::Broadcast { msg: MemberMessage::Hello(hello.clone()) },
+            Command::Broadcast {
+                msg: MemberMessage::Hello(hello.clone())
+            },
         ]
     );
     assert_eq!(hello.history.last(), Some(&sync));
@@ -486,9 +541,15 @@ fn two_members_higher_priority_wins() {
     // Both see both; the standby never became active.
     assert!(oper_changes(&c0).is_empty());
     let v = net.el(0).view(net.now);
-    assert_eq!(v.members.iter().map(|m| m.member).collect::<Vec<_>>(), vec![id(A3AA117), id(E1EE16)]);
+    assert_eq!(
+        v.members.iter().map(|m| m.member).collect::<Vec<_>>(),
+        vec![id(A3AA117), id(E1EE16)]
+    );
     assert!(v.members[1].is_master && v.members[1].last_seen.is_some());
-    assert_eq!(net.el(0).alive_peers(), vec![(id(E1EE16), RevisionId::ZERO)]);
+    assert_eq!(
+        net.el(0).alive_peers(),
+        vec![(id(E1EE16), RevisionId::ZERO)]
+    );
     net.run_for(ms(5000));
     assert_eq!(net.assert_converged(), id(E1EE16));
 }
@@ -516,7 +577,9 @@ fn master_is_sticky_when_a_better_member_joins() {
     net.run_for(ms(5000));
     assert_eq!(net.assert_converged(), id(A3AA117));
     let c1 = net.take(1);
-    assert!(records(&c1).iter().all(|r| r.1 != ClusterEvent::StartConfigSync || r.0 != id(E1EE16)));
+    assert!(records(&c1)
+        .iter()
+        .all(|r| r.1 != ClusterEvent::StartConfigSync || r.0 != id(E1EE16)));
     assert_eq!(master_changes(&c1), vec![Some(id(A3AA117))]);
     // The newcomer follows at once (on the first hello), not after its startup hold.
     assert!(net.el(1).master().is_some());
@@ -566,9 +629,13 @@ fn partition_heal_keeps_only_best_ranked_claimant() {
     net.run_for(HELLO);
     assert_eq!(net.assert_converged(), id(mac_n(1)));
     let c2 = net.take(2);
-    assert!(debugs(&c2).iter().any(|l| l.contains("also claims master and ranks higher; stepping down")));
+    assert!(debugs(&c2)
+        .iter()
+        .any(|l| l.contains("also claims master and ranks higher; stepping down")));
     // The loser sent a hello without the claim at once.
-    assert!(hellos(&c2).last().is_some_and(|h| !h.is_master && h.master == Some(id(mac_n(1)))));
+    assert!(hellos(&c2)
+        .last()
+        .is_some_and(|h| !h.is_master && h.master == Some(id(mac_n(1)))));
     net.run_for(ms(3000));
     assert_eq!(net.assert_converged(), id(mac_n(1)));
 }
@@ -586,7 +653,9 @@ fn standby_fails_over_when_active_dies() {
     net.run_for(ms(2000));
     let c1 = net.take(1);
     // The active's last hello arrived at ≤ killed_at; failover at last hello + dead interval.
-    let failover = c1.iter().position(|c| matches!(c, Command::Notify(Notification::OperStateChanged { .. })));
+    let failover = c1
+        .iter()
+        .position(|c| matches!(c, Command::Notify(Notification::OperStateChanged { .. })));
     assert!(failover.is_some());
     assert_eq!(net.el(1).oper_state(), OperState::Active);
     assert_eq!(oper_changes(&c1), vec![OperState::Active]);
@@ -594,9 +663,21 @@ fn standby_fails_over_when_active_dies() {
     assert_eq!(
         recs[..3],
         [
-            (id(A3AA117), ClusterEvent::MemberDown, "member 12.E1.EE.16 lost (no hello for 300 ms)".into()),
-            (id(A3AA117), ClusterEvent::IsActive, "Primary down, Failed over to active".into()),
-            (id(A3AA117), ClusterEvent::StartConfigSync, "12.3A.A1.17 won election and is the cluster master".into()),
+            (
+                id(A3AA117),
+                ClusterEvent::MemberDown,
+                "member 12.E1.EE.16 lost (no hello for 300 ms)".into()
+            ),
+            (
+                id(A3AA117),
+                ClusterEvent::IsActive,
+                "Primary down, Failed over to active".into()
+            ),
+            (
+                id(A3AA117),
+                ClusterEvent::StartConfigSync,
+                "12.3A.A1.17 won election and is the cluster master".into()
+            ),
         ]
     );
     assert_eq!(net.assert_converged(), id(A3AA117));
@@ -645,10 +726,16 @@ fn force_configured_state_falls_back_after_delay() {
         let back = net.now;
         net.run_for(HELLO);
         let at = net.el(1).view(net.now).force_configured_state_at;
-        assert_eq!(at, Some(back + FCS_DELAY), "armed on the first hello of the returning active");
+        assert_eq!(
+            at,
+            Some(back + FCS_DELAY),
+            "armed on the first hello of the returning active"
+        );
         let c1 = net.take(1);
-        assert!(debugs(&c1)
-            .contains(&"all cluster members are connected; force-configured-state is enabled, start timer".into()));
+        assert!(debugs(&c1).contains(
+            &"all cluster members are connected; force-configured-state is enabled, start timer"
+                .into()
+        ));
         net.run_until(back + FCS_DELAY - ms(1));
         assert_eq!(net.el(1).oper_state(), OperState::Active);
         net.run_until(back + FCS_DELAY);
@@ -691,7 +778,10 @@ fn force_configured_state_timer_cancelled_on_refailure_and_restarted() {
     net.restart(0);
     let back = net.now;
     net.run_for(HELLO);
-    assert_eq!(net.el(1).view(net.now).force_configured_state_at, Some(back + FCS_DELAY));
+    assert_eq!(
+        net.el(1).view(net.now).force_configured_state_at,
+        Some(back + FCS_DELAY)
+    );
     net.run_until(back + FCS_DELAY);
     assert_eq!(net.el(1).oper_state(), OperState::Standby);
 }
@@ -719,7 +809,11 @@ fn without_force_configured_state_failed_over_member_stays_active() {
     assert!(oper_changes(&c1).is_empty());
     let d = debugs(&c1);
     let stay = "active member connected; force-configured-state is disabled, stay active";
-    assert_eq!(d.iter().filter(|l| *l == stay).count(), 1, "logged once, not per hello");
+    assert_eq!(
+        d.iter().filter(|l| *l == stay).count(),
+        1,
+        "logged once, not per hello"
+    );
     // A mode change to standby with the active alive: standby at once.
     net.settings_change(1, |s| s.configured_mode = ClusterMode::Active);
     net.settings_change(1, |s| s.configured_mode = ClusterMode::Standby);
@@ -727,7 +821,11 @@ fn without_force_configured_state_failed_over_member_stays_active() {
     let r = records(&net.take(1));
     assert_eq!(
         r.last().unwrap(),
-        &(id(A3AA117), ClusterEvent::IsStandby, "Configured for standby, become standby".into())
+        &(
+            id(A3AA117),
+            ClusterEvent::IsStandby,
+            "Configured for standby, become standby".into()
+        )
     );
 }
 
@@ -743,9 +841,14 @@ fn mode_changes_apply_at_once() {
     assert_eq!(net.el(1).oper_state(), OperState::Active);
     let c1 = net.take(1);
     assert_eq!(oper_changes(&c1), vec![OperState::Active]);
-    assert!(records(&c1)
-        .contains(&(id(A3AA117), ClusterEvent::IsActive, "Configured for active, become active".into())));
-    assert!(hellos(&c1).last().is_some_and(|h| h.configured_mode == ClusterMode::Active));
+    assert!(records(&c1).contains(&(
+        id(A3AA117),
+        ClusterEvent::IsActive,
+        "Configured for active, become active".into()
+    )));
+    assert!(hellos(&c1)
+        .last()
+        .is_some_and(|h| h.configured_mode == ClusterMode::Active));
     // The former active turns standby while an active member is alive.
     net.settings_change(0, |s| s.configured_mode = ClusterMode::Standby);
     assert_eq!(net.el(0).oper_state(), OperState::Standby);
@@ -795,11 +898,20 @@ fn mismatched_peers_are_ignored() {
         assert_eq!(d.iter().filter(|l| *l == line).count(), 1, "{line}");
     }
     // Only the unnamed peer (an empty cluster name matches any) is a member, and it is master.
-    assert_eq!(e.alive_peers().iter().map(|p| p.0).collect::<Vec<_>>(), vec![id(mac_n(4))]);
+    assert_eq!(
+        e.alive_peers().iter().map(|p| p.0).collect::<Vec<_>>(),
+        vec![id(mac_n(4))]
+    );
     assert_eq!(e.master(), Some(id(mac_n(4))));
     // After 10 s the line is repeated.
     e.handle_hello(peer_hello(&version, true), ms(10_010));
-    assert_eq!(debugs(&drain(&mut e)).iter().filter(|l| *l == expect[0]).count(), 1);
+    assert_eq!(
+        debugs(&drain(&mut e))
+            .iter()
+            .filter(|l| *l == expect[0])
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -819,7 +931,8 @@ fn member_turning_incompatible_is_dropped_at_once() {
         vec![(
             id(E1EE16),
             ClusterEvent::MemberDown,
-            "member 12.3A.A1.17 lost (cluster name \"OTHER\" differs from ours \"WING-CLUSTER\")".into()
+            "member 12.3A.A1.17 lost (cluster name \"OTHER\" differs from ours \"WING-CLUSTER\")"
+                .into()
         )]
     );
     net.run_for(ms(1000));
@@ -841,20 +954,28 @@ fn peer_restart_is_noticed_by_boot_and_stale_boots_ignored() {
     e.handle_hello(peer_hello(&p2, false), ms(110));
     let c = drain(&mut e);
     assert!(debugs(&c).contains(&"member 12.3A.A1.17 restarted (boot 2)".into()));
-    let own = |c: &[Command]| records(c).into_iter().filter(|r| r.0 == id(E1EE16)).collect::<Vec<_>>();
+    let own = |c: &[Command]| {
+        records(c)
+            .into_iter()
+            .filter(|r| r.0 == id(E1EE16))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
         own(&c),
-        vec![(id(E1EE16), ClusterEvent::StartElection, "new member 12.3A.A1.17 joined".into())]
+        vec![(
+            id(E1EE16),
+            ClusterEvent::StartElection,
+            "new member 12.3A.A1.17 joined".into()
+        )]
     );
     // A late hello of the earlier incarnation changes nothing.
     e.handle_hello(old, ms(120));
     assert!(records(&drain(&mut e)).is_empty());
     // The peer's own history events (start, is-standby, in boot 2's sequence space) are merged.
     let v = e.view(ms(120));
-    assert!(v
-        .history
-        .iter()
-        .any(|h| h.member == id(A3AA117) && h.seq == 2 << 32 | 1 && h.event == ClusterEvent::StartElection));
+    assert!(v.history.iter().any(|h| h.member == id(A3AA117)
+        && h.seq == 2 << 32 | 1
+        && h.event == ClusterEvent::StartElection));
 }
 
 #[test]
@@ -871,14 +992,24 @@ fn member_down_is_recorded_and_member_returns_as_new() {
     assert!(debugs(&c0).contains(&"member 12.3A.A1.17 lost".into()));
     assert_eq!(
         records(&c0)[0],
-        (id(E1EE16), ClusterEvent::MemberDown, "member 12.3A.A1.17 lost (no hello for 300 ms)".into())
+        (
+            id(E1EE16),
+            ClusterEvent::MemberDown,
+            "member 12.3A.A1.17 lost (no hello for 300 ms)".into()
+        )
     );
     net.heal(0, 1);
     net.run_for(HELLO);
     let r = records(&net.take(0));
-    assert!(r.contains(&(id(E1EE16), ClusterEvent::StartElection, "new member 12.3A.A1.17 joined".into())));
+    assert!(r.contains(&(
+        id(E1EE16),
+        ClusterEvent::StartElection,
+        "new member 12.3A.A1.17 joined".into()
+    )));
     // Member 1's member-down record travelled in its hello.
-    assert!(r.iter().any(|x| x.0 == id(A3AA117) && x.1 == ClusterEvent::MemberDown));
+    assert!(r
+        .iter()
+        .any(|x| x.0 == id(A3AA117) && x.1 == ClusterEvent::MemberDown));
     assert_eq!(net.assert_converged(), id(E1EE16));
 }
 
@@ -901,34 +1032,82 @@ fn history_is_deduplicated_and_ordered() {
     let v1 = net.el(1).view(net.now);
     assert_eq!(v0.history, v1.history, "both members show the same history");
     assert_eq!(v0.history.len(), seen.len());
-    let keys: Vec<_> = v0.history.iter().map(|h| (h.wall_ms, h.member, h.seq)).collect();
+    let keys: Vec<_> = v0
+        .history
+        .iter()
+        .map(|h| (h.wall_ms, h.member, h.seq))
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort();
     sorted.reverse();
     assert_eq!(keys, sorted, "newest first");
-    let text: Vec<_> = v0.history.iter().rev().map(|h| (h.member, h.event, h.reason.as_str())).collect();
+    let text: Vec<_> = v0
+        .history
+        .iter()
+        .rev()
+        .map(|h| (h.member, h.event, h.reason.as_str()))
+        .collect();
     assert_eq!(
         text,
         vec![
-            (id(A3AA117), ClusterEvent::StartElection, "new member 12.3A.A1.17 joined"),
-            (id(A3AA117), ClusterEvent::IsStandby, "Configured for standby, become standby"),
+            (
+                id(A3AA117),
+                ClusterEvent::StartElection,
+                "new member 12.3A.A1.17 joined"
+            ),
+            (
+                id(A3AA117),
+                ClusterEvent::IsStandby,
+                "Configured for standby, become standby"
+            ),
             // Same wall clock: by member id, then sequence.
-            (id(A3AA117), ClusterEvent::StartElection, "new member 12.E1.EE.16 joined"),
-            (id(E1EE16), ClusterEvent::StartElection, "new member 12.E1.EE.16 joined"),
-            (id(E1EE16), ClusterEvent::IsActive, "Configured for active, stay active"),
-            (id(E1EE16), ClusterEvent::StartElection, "new member 12.3A.A1.17 joined"),
-            (id(E1EE16), ClusterEvent::StartConfigSync, "12.E1.EE.16 won election and is the cluster master"),
+            (
+                id(A3AA117),
+                ClusterEvent::StartElection,
+                "new member 12.E1.EE.16 joined"
+            ),
+            (
+                id(E1EE16),
+                ClusterEvent::StartElection,
+                "new member 12.E1.EE.16 joined"
+            ),
+            (
+                id(E1EE16),
+                ClusterEvent::IsActive,
+                "Configured for active, stay active"
+            ),
+            (
+                id(E1EE16),
+                ClusterEvent::StartElection,
+                "new member 12.3A.A1.17 joined"
+            ),
+            (
+                id(E1EE16),
+                ClusterEvent::StartConfigSync,
+                "12.E1.EE.16 won election and is the cluster master"
+            ),
         ]
     );
     // A replication record goes through record() and out in the next hello.
     let now = net.now;
-    net.el_mut(1).record(ClusterEvent::ConfigUpdateSuccess, "successfully applied config".into(), now);
+    net.el_mut(1).record(
+        ClusterEvent::ConfigUpdateSuccess,
+        "successfully applied config".into(),
+        now,
+    );
     assert_eq!(
         records(&drain(net.el_mut(1))),
-        vec![(id(A3AA117), ClusterEvent::ConfigUpdateSuccess, "successfully applied config".into())]
+        vec![(
+            id(A3AA117),
+            ClusterEvent::ConfigUpdateSuccess,
+            "successfully applied config".into()
+        )]
     );
     net.run_for(HELLO);
-    assert_eq!(net.el(0).view(net.now).history[0].reason, "successfully applied config");
+    assert_eq!(
+        net.el(0).view(net.now).history[0].reason,
+        "successfully applied config"
+    );
 }
 
 #[test]
@@ -942,17 +1121,32 @@ fn history_is_bounded_and_hello_carries_recent_own_events() {
     assert_eq!(v.history[0].reason, format!("r{}", HISTORY_CAPACITY + 49));
     let h = e.hello();
     assert_eq!(h.history.len(), HELLO_HISTORY);
-    assert_eq!(h.history.last().unwrap().reason, format!("r{}", HISTORY_CAPACITY + 49));
+    assert_eq!(
+        h.history.last().unwrap().reason,
+        format!("r{}", HISTORY_CAPACITY + 49)
+    );
     // An event older than everything kept is not merged (nor emitted) again.
     drain(&mut e);
-    let mut peer = Election::new(settings(A3AA117, 1, ClusterMode::Active), ms(0), WALL0 - 1000);
+    let mut peer = Election::new(
+        settings(A3AA117, 1, ClusterMode::Active),
+        ms(0),
+        WALL0 - 1000,
+    );
     let mut hello = peer.hello();
     hello.history.truncate(1);
     e.handle_hello(hello.clone(), ms(2000));
     e.handle_hello(hello, ms(2010));
     let c = drain(&mut e);
-    assert!(records(&c).iter().all(|r| r.0 == id(E1EE16)), "{:?}", records(&c));
-    assert!(e.view(ms(2010)).history.iter().all(|h| h.member == id(E1EE16)));
+    assert!(
+        records(&c).iter().all(|r| r.0 == id(E1EE16)),
+        "{:?}",
+        records(&c)
+    );
+    assert!(e
+        .view(ms(2010))
+        .history
+        .iter()
+        .all(|h| h.member == id(E1EE16)));
     drain(&mut peer);
 }
 
@@ -974,7 +1168,11 @@ fn three_members_elect_and_fail_over_in_order() {
     assert_eq!(net.el(2).oper_state(), OperState::Active);
     net.restart(1);
     net.run_for(ms(3000));
-    assert_eq!(net.assert_converged(), id(mac_n(3)), "sticky after the old master returns");
+    assert_eq!(
+        net.assert_converged(),
+        id(mac_n(3)),
+        "sticky after the old master returns"
+    );
     net.kill(2);
     net.run_for(DEAD + HELLO);
     assert_eq!(net.assert_converged(), id(mac_n(2)));
@@ -1007,7 +1205,11 @@ fn standby_does_not_fail_over_during_startup_hold() {
     assert_eq!(e.oper_state(), OperState::Active);
     assert!(e.is_master());
     let r = records(&drain(&mut e));
-    assert!(r.contains(&(id(A3AA117), ClusterEvent::IsActive, "Primary down, Failed over to active".into())));
+    assert!(r.contains(&(
+        id(A3AA117),
+        ClusterEvent::IsActive,
+        "Primary down, Failed over to active".into()
+    )));
 }
 
 #[test]
@@ -1026,8 +1228,16 @@ fn late_and_early_timeouts_are_handled() {
     assert_eq!(
         records(&c),
         vec![
-            (id(E1EE16), ClusterEvent::MemberDown, "member 12.3A.A1.17 lost (no hello for 4995 ms)".into()),
-            (id(E1EE16), ClusterEvent::StartConfigSync, "12.E1.EE.16 won election and is the cluster master".into()),
+            (
+                id(E1EE16),
+                ClusterEvent::MemberDown,
+                "member 12.3A.A1.17 lost (no hello for 4995 ms)".into()
+            ),
+            (
+                id(E1EE16),
+                ClusterEvent::StartConfigSync,
+                "12.E1.EE.16 won election and is the cluster master".into()
+            ),
         ]
     );
     assert_eq!(e.poll_timeout(), Some(ms(5100)));
@@ -1044,7 +1254,10 @@ fn own_member_id_hello_is_ignored() {
     drain(&mut e);
     e.handle_hello(peer_hello(&s, true), ms(10));
     assert!(e.alive_peers().is_empty());
-    assert_eq!(debugs(&drain(&mut e)), vec!["ignoring hello from 12.E1.EE.16: it carries our own member id".to_string()]);
+    assert_eq!(
+        debugs(&drain(&mut e)),
+        vec!["ignoring hello from 12.E1.EE.16: it carries our own member id".to_string()]
+    );
 }
 
 #[derive(Clone, Debug)]
@@ -1079,7 +1292,7 @@ fn scenario() -> impl Strategy<Value = (Vec<(u8, bool)>, Vec<Op>)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn random_faults_converge_to_one_master((members, ops) in scenario()) {
