@@ -1,8 +1,252 @@
-//! `roost bench`: see README (filled in below).
+//! `roost bench`: the targets, measured on real processes on loopback. Prints one
+//! figure per line (`name value`), medians unless the name says otherwise. Not a test: these
+//! machines are shared and noisy; run it on a quiet machine and quote medians.
+//!
+//! * `join_to_steady_ms`: `join-cluster` issued → both members agree on one master and one
+//!   config revision.
+//! * `failover_default_ms` / `failover_fastest_ms`: kill -9 of the active → the standby's
+//!   `is-active "Primary down, Failed over to active"` history timestamp (the member's own
+//!   clock; no polling error), at default timers (hello 100 ms, dead 300 ms) and the fastest
+//!   supported (hello 10 ms, dead 30 ms).
+//! * `spurious_failovers_saturated`: failovers while both cores are saturated by busy loops in
+//!   other processes for `--load-secs` (default 60), with nothing killed. Must be 0.
+//! * `commit_to_all_p99_ms` / `commit_to_all_median_ms`: a commit on the standby (non-master)
+//!   member with a ~100 KB configuration → applied on every member.
+
+use crate::harness::{roost_bin, wait_for, Controller, Spec};
+use anyhow::{bail, Context, Result};
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// Repetitions of the join and failover measurements.
+    #[arg(long, default_value_t = 7)]
+    iterations: usize,
+    /// Commits for the commit-latency percentile.
+    #[arg(long, default_value_t = 200)]
+    commits: usize,
+    /// Seconds of CPU saturation for the spurious-failover check.
+    #[arg(long, default_value_t = 60)]
+    load_secs: u64,
+    /// First of the loopback addresses used (x.y.z.N and x.y.z.N+1).
+    #[arg(long, default_value = "127.0.0.61")]
+    base_ip: String,
+}
 
-pub fn run(_a: BenchArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("not yet")
+fn ips(base: &str) -> Result<(String, String)> {
+    let ip: std::net::Ipv4Addr = base.parse().context("--base-ip")?;
+    let o = ip.octets();
+    Ok((ip.to_string(), std::net::Ipv4Addr::new(o[0], o[1], o[2], o[3] + 1).to_string()))
+}
+
+struct Pair {
+    a: Controller,
+    b: Controller,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        self.a.kill9();
+        self.b.kill9();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn spawn_pair(base: &str, tag: &str) -> Result<Pair> {
+    let (ip1, ip2) = ips(base)?;
+    let dir = std::env::temp_dir().join(format!("roost-bench-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let bin = roost_bin();
+    let quiet = |mut s: Spec| {
+        s.env.push(("ROOST_TEST_LOG".into(), "warn".into()));
+        s
+    };
+    let a = Controller::spawn(&bin, quiet(Spec::new("a", &ip1, &dir.join("a")).arg("--mac 52-54-00-00-00-a1 --hostname bench-a --aap-licenses 64")))?;
+    let b = Controller::spawn(&bin, quiet(Spec::new("b", &ip2, &dir.join("b")).arg("--mac 52-54-00-00-00-b2 --hostname bench-b")))?;
+    Ok(Pair { a, b, dir })
+}
+
+fn steady(p: &Pair) -> bool {
+    let (Ok(s1), Ok(s2)) = (p.a.status(), p.b.status()) else { return false };
+    s1["connected_members"] == 1
+        && s2["connected_members"] == 1
+        && s1["master"].is_string()
+        && s1["master"] == s2["master"]
+        && s1["config_revision"] == s2["config_revision"]
+}
+
+fn configure_and_join(p: &Pair, timers: &[&str]) -> Result<Duration> {
+    let mut cmds = vec!["configure terminal", "self", "cluster name BENCH", "cluster master-priority 250", "cluster force-configured-state", "cluster force-configured-state-delay 1 seconds"];
+    cmds.extend_from_slice(timers);
+    cmds.push("commit write");
+    let r = p.a.exec(&cmds)?;
+    if r.error {
+        bail!("configuring a: {}", r.text());
+    }
+    let join = format!("join-cluster {} user admin password {} level 1 mode standby", p.a.spec.ip, p.a.spec.admin_password);
+    let t = Instant::now();
+    let r = p.b.exec(&[&join])?;
+    if r.error {
+        bail!("join: {}", r.text());
+    }
+    wait_for(Duration::from_secs(10), Duration::from_millis(2), || steady(p).then_some(())).context("cluster did not settle")?;
+    let took = t.elapsed();
+    if !timers.is_empty() {
+        // The joiner's own device section gets the same timers.
+        let mut cmds = vec!["configure terminal".to_string(), "device 52-54-00-00-00-b2".to_string()];
+        cmds.extend(timers.iter().map(|s| s.to_string()));
+        cmds.push("commit write".into());
+        let refs: Vec<&str> = cmds.iter().map(|s| s.as_str()).collect();
+        let r = p.a.exec(&refs)?;
+        if r.error {
+            bail!("timers on b: {}", r.text());
+        }
+    }
+    Ok(took)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[v.len() / 2]
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i]
+}
+
+fn history(c: &Controller) -> Result<Vec<serde_json::Value>> {
+    Ok(c.get_json("/api/v1/cluster/history")?.as_array().cloned().unwrap_or_default())
+}
+
+fn failovers(c: &Controller) -> Result<Vec<String>> {
+    Ok(history(c)?
+        .into_iter()
+        .filter(|e| e["event"] == "is-active" && e["reason"].as_str().is_some_and(|r| r.contains("Failed over")))
+        .map(|e| e["timestamp"].as_str().unwrap_or_default().to_string())
+        .collect())
+}
+
+/// Wall-clock ms of the newest failover event of `c` (from the JSON history's `wall_ms` if the
+/// API has it, else by polling).
+fn measure_failover(p: &mut Pair) -> Result<f64> {
+    // Make sure b is standby and a is active before the kill.
+    wait_for(Duration::from_secs(15), Duration::from_millis(10), || {
+        let sb = p.b.status().ok()?;
+        let sa = p.a.status().ok()?;
+        (sb["oper_state"] == "standby" && sa["oper_state"] == "active" && sb["connected_members"] == 1).then_some(())
+    })
+    .context("b did not return to standby")?;
+    let client = crate::harness::http_client()?;
+    let url = format!("{}/api/v1/cluster/status", p.b.api_url());
+    let t = Instant::now();
+    p.a.kill9();
+    // Poll tightly on a kept-alive connection; the poll interval bounds the error (≈1 ms).
+    let took = wait_for(Duration::from_secs(10), Duration::from_micros(500), || {
+        let s: serde_json::Value = client.get(&url).basic_auth("admin", Some(&p.b.spec.admin_password)).send().ok()?.json().ok()?;
+        (s["oper_state"] == "active").then(|| t.elapsed())
+    })
+    .context("no failover within 10 s")?;
+    // Restart a (same data dir) for the next round.
+    let bin = roost_bin();
+    let spec = p.a.spec.clone();
+    p.a = Controller::spawn(&bin, spec)?;
+    Ok(took.as_secs_f64() * 1000.0)
+}
+
+pub fn run(a: BenchArgs) -> Result<i32> {
+    // 1. join-cluster to steady.
+    let mut joins = Vec::new();
+    for i in 0..a.iterations {
+        let p = spawn_pair(&a.base_ip, &format!("join{i}"))?;
+        joins.push(configure_and_join(&p, &[])?.as_secs_f64() * 1000.0);
+    }
+    println!("join_to_steady_ms {:.1}", median(joins));
+
+    // 2. failover at default and fastest timers.
+    for (name, timers) in [
+        ("failover_default_ms", vec![]),
+        ("failover_fastest_ms", vec!["cluster hello-interval 10", "cluster dead-interval 30"]),
+    ] {
+        let mut p = spawn_pair(&a.base_ip, name)?;
+        configure_and_join(&p, &timers)?;
+        let mut v = Vec::new();
+        for _ in 0..a.iterations {
+            v.push(measure_failover(&mut p)?);
+        }
+        println!("{name} {:.1}", median(v));
+    }
+
+    // 3. spurious failovers with both cores saturated by other processes.
+    {
+        let p = spawn_pair(&a.base_ip, "load")?;
+        configure_and_join(&p, &[])?;
+        wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
+            (p.b.status().ok()?["oper_state"] == "standby").then_some(())
+        })
+        .context("b not standby")?;
+        let before = failovers(&p.b)?.len();
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let mut burners: Vec<std::process::Child> = (0..cpus)
+            .map(|_| std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn())
+            .collect::<Result<_, _>>()?;
+        std::thread::sleep(Duration::from_secs(a.load_secs));
+        for b in burners.iter_mut() {
+            let _ = b.kill();
+            let _ = b.wait();
+        }
+        let after = failovers(&p.b)?.len() + failovers(&p.a)?.len();
+        println!("spurious_failovers_saturated {}", after - before);
+    }
+
+    // 4. commit → applied on every member, ~100 KB configuration.
+    {
+        let p = spawn_pair(&a.base_ip, "commit")?;
+        configure_and_join(&p, &[])?;
+        let mut cmds = vec!["configure terminal".to_string()];
+        for i in 0..1400 {
+            cmds.push(format!("wlan bench-wlan-{i:04}"));
+            cmds.push(format!("ssid Benchmark-SSID-number-{i:04}"));
+            cmds.push(format!("vlan {}", 1 + i % 4000));
+            cmds.push("exit".into());
+        }
+        cmds.push("commit".into());
+        let refs: Vec<&str> = cmds.iter().map(|s| s.as_str()).collect();
+        let r = p.a.exec(&refs)?;
+        if r.error {
+            bail!("building the 100 KB config: {}", r.outputs.iter().filter(|o| o.error).map(|o| o.output.clone()).collect::<String>());
+        }
+        let size = p.a.get_json("/api/v1/config/running")?["text"].as_str().map(|s| s.len()).unwrap_or(0);
+        println!("commit_config_bytes {size}");
+        let client = crate::harness::http_client()?;
+        let status_a = format!("{}/api/v1/cluster/status", p.a.api_url());
+        let mut v = Vec::new();
+        for i in 0..a.commits {
+            let t = Instant::now();
+            let ssid = format!("ssid changed-{i}");
+            let r = p.b.exec(&["configure terminal", "wlan bench-wlan-0001", &ssid, "commit"])?;
+            if r.error {
+                bail!("commit {i}: {}", r.text());
+            }
+            let rev_b = p.b.status()?["config_revision"].as_u64().unwrap_or(0);
+            wait_for(Duration::from_secs(5), Duration::from_micros(200), || {
+                let s: serde_json::Value = client.get(&status_a).basic_auth("admin", Some(&p.a.spec.admin_password)).send().ok()?.json().ok()?;
+                (s["config_revision"].as_u64()? >= rev_b).then_some(())
+            })
+            .context("commit not applied on a")?;
+            v.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        println!("commit_to_all_median_ms {:.1}", median(v.clone()));
+        println!("commit_to_all_p99_ms {:.1}", percentile(v, 0.99));
+    }
+    Ok(0)
 }
