@@ -1,0 +1,660 @@
+//! The HTTPS server.
+//!
+//! Routes (all JSON, HTTP Basic auth on everything but the OpenAPI document):
+//!
+//! | method | path | body → response |
+//! |---|---|---|
+//! | GET | `/api/v1/openapi.json` | OpenAPI 3 document (no auth) |
+//! | GET | `/api/v1/cluster/status` | `ClusterStatus` |
+//! | GET | `/api/v1/cluster/members` | `[MemberRow]` |
+//! | GET | `/api/v1/cluster/history` | `[HistoryRow]` |
+//! | GET | `/api/v1/cluster/revisions` | `RevisionsView` |
+//! | GET | `/api/v1/config/running` | `{"text"}` (or `text/plain` with `Accept: text/plain`) |
+//! | POST | `/api/v1/exec` | [`ExecRequest`] → [`ExecResponse`] |
+//! | POST | `/api/v1/sessions` | [`OpenSessionRequest`] → [`OpenSessionResponse`] |
+//! | POST | `/api/v1/sessions/{id}/exec` | [`SessionExecRequest`] → [`SessionExecResponse`] |
+//! | POST | `/api/v1/sessions/{id}/help` | [`PartialRequest`] → [`HelpResponse`] |
+//! | POST | `/api/v1/sessions/{id}/complete` | [`PartialRequest`] → [`CompleteResponse`] |
+//! | DELETE | `/api/v1/sessions/{id}` | 204 |
+//!
+//! Errors are `{"error": "..."}` with 400 (bad body), 401 (credentials, with
+//! `WWW-Authenticate`), 404 (unknown resource or session, including another user's session),
+//! 405, 413 (body over 1 MiB), 429 (too many sessions), 500 (engine failure).
+
+use crate::sessions::{async_sink, ApiSession, AsyncBuf, Sessions};
+use crate::tls::TlsIdentity;
+use crate::types::*;
+use crate::{ApiBackend, ApiError};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use base64::Engine;
+use roost_config::Role;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use utoipa::OpenApi;
+
+/// Every route, as `(method, path)` in OpenAPI spelling. The OpenAPI document lists exactly
+/// these (checked by a test).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/cluster/status"),
+    ("get", "/api/v1/cluster/members"),
+    ("get", "/api/v1/cluster/history"),
+    ("get", "/api/v1/cluster/revisions"),
+    ("get", "/api/v1/config/running"),
+    ("post", "/api/v1/exec"),
+    ("post", "/api/v1/sessions"),
+    ("post", "/api/v1/sessions/{id}/exec"),
+    ("post", "/api/v1/sessions/{id}/help"),
+    ("post", "/api/v1/sessions/{id}/complete"),
+    ("delete", "/api/v1/sessions/{id}"),
+];
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Tunables of [`serve_with_options`].
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Interactive sessions idle this long are closed (default 15 min).
+    pub session_idle_timeout: Duration,
+    /// Most interactive sessions open at once (default 64; more → 429).
+    pub max_sessions: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            session_idle_timeout: Duration::from_secs(15 * 60),
+            max_sessions: 64,
+        }
+    }
+}
+
+/// Binds the API's TCP listener (port 0 picks a free port; see `local_addr`).
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ApiError> {
+    Ok(tokio::net::TcpListener::bind(addr).await?)
+}
+
+/// Serves the API over HTTPS on `listener` until `shutdown` resolves (then finishes in-flight
+/// requests for up to 5 s).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    identity: &TlsIdentity,
+    backend: Arc<dyn ApiBackend>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ApiError> {
+    serve_with_options(
+        listener,
+        identity,
+        backend,
+        ServeOptions::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`] with explicit [`ServeOptions`].
+pub async fn serve_with_options(
+    listener: tokio::net::TcpListener,
+    identity: &TlsIdentity,
+    backend: Arc<dyn ApiBackend>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ApiError> {
+    let mut tls = (*identity.server_config()).clone();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
+        axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls)),
+    );
+    let (app, sessions) = router_with_sessions(backend, &options);
+    let sweeper = tokio::spawn({
+        let sessions = sessions.clone();
+        let period = (options.session_idle_timeout / 4)
+            .clamp(Duration::from_millis(50), Duration::from_secs(30));
+        async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                drop_off_runtime(sessions.sweep());
+            }
+        }
+    });
+    let handle = axum_server::Handle::new();
+    let server = axum_server::Server::<SocketAddr>::from_listener(listener)
+        .acceptor(acceptor)
+        .handle(handle.clone())
+        .serve(app.into_make_service());
+    tokio::pin!(server);
+    let result = tokio::select! {
+        r = &mut server => r,
+        _ = shutdown => {
+            handle.graceful_shutdown(Some(Duration::from_secs(5)));
+            server.await
+        }
+    };
+    sweeper.abort();
+    drop_off_runtime(sessions.remove_all());
+    result.map_err(ApiError::Io)
+}
+
+/// Dropping an engine session may block (it may switch debug output off): do it on a blocking
+/// thread.
+fn drop_off_runtime(sessions: Vec<Arc<ApiSession>>) {
+    if !sessions.is_empty() {
+        tokio::task::spawn_blocking(move || drop(sessions));
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    backend: Arc<dyn ApiBackend>,
+    sessions: Arc<Sessions>,
+}
+
+/// The authenticated caller.
+#[derive(Clone, Debug)]
+struct Caller {
+    user: String,
+    role: Role,
+}
+
+/// The axum router (without TLS), e.g. to mount elsewhere or test in-process.
+pub fn router(backend: Arc<dyn ApiBackend>, options: &ServeOptions) -> Router {
+    router_with_sessions(backend, options).0
+}
+
+fn router_with_sessions(
+    backend: Arc<dyn ApiBackend>,
+    options: &ServeOptions,
+) -> (Router, Arc<Sessions>) {
+    let sessions = Arc::new(Sessions::new(
+        options.session_idle_timeout,
+        options.max_sessions,
+    ));
+    let state = AppState {
+        backend,
+        sessions: sessions.clone(),
+    };
+    let protected = Router::new()
+        .route("/api/v1/cluster/status", get(cluster_status))
+        .route("/api/v1/cluster/members", get(cluster_members))
+        .route("/api/v1/cluster/history", get(cluster_history))
+        .route("/api/v1/cluster/revisions", get(cluster_revisions))
+        .route("/api/v1/config/running", get(running_config))
+        .route("/api/v1/exec", post(exec))
+        .route("/api/v1/sessions", post(open_session))
+        .route(
+            "/api/v1/sessions/{id}",
+            axum::routing::delete(close_session),
+        )
+        .route("/api/v1/sessions/{id}/exec", post(session_exec))
+        .route("/api/v1/sessions/{id}/help", post(session_help))
+        .route("/api/v1/sessions/{id}/complete", post(session_complete))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    let app = Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .merge(protected)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::map_response(no_store))
+        .with_state(state);
+    (app, sessions)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors, body extraction, auth
+
+/// An error response: status + `{"error": message}`.
+#[derive(Debug)]
+struct Failure(StatusCode, String);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let mut resp = (self.0, Json(ErrorBody { error: self.1 })).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"roost\", charset=\"UTF-8\""),
+            );
+        }
+        resp
+    }
+}
+
+type HResult<T> = std::result::Result<T, Failure>;
+
+/// Runs a (possibly blocking) backend call on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> HResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!("API backend call failed: {e}");
+        Failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error in the command engine".into(),
+        )
+    })
+}
+
+/// A JSON body; any content type is accepted, an empty body counts as `{}`, and errors are
+/// `400 {"error": "invalid JSON body: …"}`.
+struct Body<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = Failure;
+    async fn from_request(req: Request, state: &S) -> HResult<Self> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            let status = e.status();
+            let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!("request body larger than {MAX_BODY} bytes")
+            } else {
+                format!("cannot read request body: {e}")
+            };
+            Failure(status, msg)
+        })?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(text)
+            .map(Body)
+            .map_err(|e| Failure(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+    }
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, b64) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some((user, password)) = basic_credentials(req.headers()) else {
+        return Failure(
+            StatusCode::UNAUTHORIZED,
+            "authentication required (HTTP Basic)".into(),
+        )
+        .into_response();
+    };
+    let backend = st.backend.clone();
+    let u = user.clone();
+    let role = match blocking(move || backend.check_password(&u, &password)).await {
+        Ok(r) => r,
+        Err(f) => return f.into_response(),
+    };
+    match role {
+        Some(role) => {
+            req.extensions_mut().insert(Caller { user, role });
+            next.run(req).await
+        }
+        None => {
+            tracing::warn!(user = %user, "API login failed");
+            Failure(
+                StatusCode::UNAUTHORIZED,
+                "invalid user name or password".into(),
+            )
+            .into_response()
+        }
+    }
+}
+
+async fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+async fn not_found() -> Failure {
+    Failure(
+        StatusCode::NOT_FOUND,
+        "no such resource (see /api/v1/openapi.json)".into(),
+    )
+}
+
+async fn method_not_allowed() -> Failure {
+    Failure(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this resource".into(),
+    )
+}
+
+fn no_session() -> Failure {
+    Failure(
+        StatusCode::NOT_FOUND,
+        "no such session (closed, expired, or not yours)".into(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+/// The OpenAPI 3 document of this API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Roost management API",
+        description = "HTTPS + JSON face of the Roost controller's command engine. HTTP Basic \
+                       authentication with the cluster's management users; `monitor` users may \
+                       read everything and run read-only commands."
+    ),
+    paths(
+        openapi,
+        cluster_status,
+        cluster_members,
+        cluster_history,
+        cluster_revisions,
+        running_config,
+        exec,
+        open_session,
+        session_exec,
+        session_help,
+        session_complete,
+        close_session
+    ),
+    components(schemas(
+        ErrorBody,
+        ExecRequest,
+        ExecResponse,
+        CommandOutput,
+        OpenSessionRequest,
+        OpenSessionResponse,
+        SessionExecRequest,
+        SessionExecResponse,
+        PartialRequest,
+        HelpResponse,
+        CompleteResponse,
+        RunningConfig,
+        views::ClusterStatus,
+        views::MemberRow,
+        views::HistoryRow,
+        views::RevisionsView,
+        views::Revision,
+        views::RevisionId,
+        views::SupersededConfig
+    )),
+    modifiers(&BasicAuth),
+    security(("basic" = [])),
+    tags((name = "cluster", description = "Cluster state"),
+         (name = "config", description = "Configuration"),
+         (name = "cli", description = "Command execution through the CLI engine"))
+)]
+pub struct ApiDoc;
+
+struct BasicAuth;
+
+impl utoipa::Modify for BasicAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "config", security(()),
+    responses((status = 200, description = "This document", content_type = "application/json")))]
+async fn openapi() -> Response {
+    static DOC: OnceLock<String> = OnceLock::new();
+    let doc = DOC.get_or_init(|| ApiDoc::openapi().to_pretty_json().unwrap_or_default());
+    ([(header::CONTENT_TYPE, "application/json")], doc.clone()).into_response()
+}
+
+#[utoipa::path(get, path = "/api/v1/cluster/status", tag = "cluster",
+    responses((status = 200, body = views::ClusterStatus, description = "`show cluster status`"),
+              (status = 401, body = ErrorBody, description = "Bad credentials")))]
+async fn cluster_status(State(st): State<AppState>) -> HResult<Response> {
+    let b = st.backend.clone();
+    Ok(Json(blocking(move || b.cluster_status()).await?).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/cluster/members", tag = "cluster",
+    responses((status = 200, body = Vec<views::MemberRow>, description = "`show cluster members`"),
+              (status = 401, body = ErrorBody, description = "Bad credentials")))]
+async fn cluster_members(State(st): State<AppState>) -> HResult<Response> {
+    let b = st.backend.clone();
+    Ok(Json(blocking(move || b.cluster_members()).await?).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/cluster/history", tag = "cluster",
+    responses((status = 200, body = Vec<views::HistoryRow>, description = "`show cluster history`"),
+              (status = 401, body = ErrorBody, description = "Bad credentials")))]
+async fn cluster_history(State(st): State<AppState>) -> HResult<Response> {
+    let b = st.backend.clone();
+    Ok(Json(blocking(move || b.cluster_history()).await?).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/cluster/revisions", tag = "config",
+    responses((status = 200, body = views::RevisionsView, description = "Configuration revisions"),
+              (status = 401, body = ErrorBody, description = "Bad credentials")))]
+async fn cluster_revisions(State(st): State<AppState>) -> HResult<Response> {
+    let b = st.backend.clone();
+    Ok(Json(blocking(move || b.revisions()).await?).into_response())
+}
+
+fn wants_text(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    accept.contains("text/plain") && !accept.contains("application/json")
+}
+
+#[utoipa::path(get, path = "/api/v1/config/running", tag = "config",
+    responses((status = 200, description = "`show running-config`; plain text with `Accept: text/plain`",
+                content((RunningConfig = "application/json"), (String = "text/plain"))),
+              (status = 401, body = ErrorBody, description = "Bad credentials")))]
+async fn running_config(State(st): State<AppState>, headers: HeaderMap) -> HResult<Response> {
+    let b = st.backend.clone();
+    let text = blocking(move || b.running_config()).await?;
+    Ok(if wants_text(&headers) {
+        ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+    } else {
+        Json(RunningConfig { text }).into_response()
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/exec", tag = "cli", request_body = ExecRequest,
+    responses((status = 200, body = ExecResponse,
+               description = "Lines ran in order in a fresh privileged session; per-line errors are in the body"),
+              (status = 400, body = ErrorBody, description = "Malformed body"),
+              (status = 401, body = ErrorBody, description = "Bad credentials")))]
+async fn exec(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Body(req): Body<ExecRequest>,
+) -> HResult<Json<ExecResponse>> {
+    let b = st.backend.clone();
+    let resp = blocking(move || {
+        let buf = Arc::new(Mutex::new(AsyncBuf::default()));
+        let mut session = b.open_session(&caller.user, caller.role, true, async_sink(&buf));
+        let mut outputs = Vec::with_capacity(req.commands.len());
+        let mut error = false;
+        for command in req.commands {
+            let out = session.execute(&command);
+            error |= out.error;
+            outputs.push(CommandOutput {
+                command,
+                output: out.text,
+                error: out.error,
+            });
+            if out.close || (out.error && req.stop_on_error) {
+                break;
+            }
+        }
+        drop(session);
+        let async_lines = buf.lock().unwrap_or_else(|e| e.into_inner()).drain();
+        ExecResponse {
+            outputs,
+            error,
+            async_lines,
+        }
+    })
+    .await?;
+    Ok(Json(resp))
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "cli", request_body = OpenSessionRequest,
+    responses((status = 200, body = OpenSessionResponse, description = "Session opened"),
+              (status = 400, body = ErrorBody, description = "Malformed body"),
+              (status = 401, body = ErrorBody, description = "Bad credentials"),
+              (status = 429, body = ErrorBody, description = "Too many open sessions")))]
+async fn open_session(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Body(req): Body<OpenSessionRequest>,
+) -> HResult<Json<OpenSessionResponse>> {
+    drop_off_runtime(st.sessions.sweep());
+    let too_many = || {
+        Failure(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many open sessions (at most {}); close one or wait",
+                st.sessions.max
+            ),
+        )
+    };
+    if !st.sessions.has_room() {
+        return Err(too_many());
+    }
+    let b = st.backend.clone();
+    let sessions = st.sessions.clone();
+    let result = blocking(move || {
+        let buf = Arc::new(Mutex::new(AsyncBuf::default()));
+        let mut cli = b.open_session(&caller.user, caller.role, req.privileged, async_sink(&buf));
+        let prompt = cli.prompt();
+        let session = ApiSession::new(&caller.user, caller.role, cli, buf);
+        match sessions.insert(session) {
+            Ok(id) => Some(OpenSessionResponse { id, prompt }),
+            Err((_, session)) => {
+                drop(session);
+                None
+            }
+        }
+    })
+    .await?;
+    result.map(Json).ok_or_else(too_many)
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/exec", tag = "cli", request_body = SessionExecRequest,
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, body = SessionExecResponse, description = "The line ran (its error, if any, is in the body)"),
+              (status = 400, body = ErrorBody, description = "Malformed body"),
+              (status = 401, body = ErrorBody, description = "Bad credentials"),
+              (status = 404, body = ErrorBody, description = "No such session")))]
+async fn session_exec(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Body(req): Body<SessionExecRequest>,
+) -> HResult<Json<SessionExecResponse>> {
+    let session = st
+        .sessions
+        .get(&id, &caller.user, caller.role)
+        .ok_or_else(no_session)?;
+    let s = session.clone();
+    let resp = blocking(move || {
+        let mut cli = s.lock_cli();
+        let out = cli.execute(&req.line);
+        let prompt = if out.close {
+            String::new()
+        } else {
+            cli.prompt()
+        };
+        drop(cli);
+        SessionExecResponse {
+            output: out.text,
+            error: out.error,
+            close: out.close,
+            prompt,
+            async_lines: s.take_async(),
+        }
+    })
+    .await?;
+    session.touch();
+    if resp.close {
+        drop_off_runtime(
+            st.sessions
+                .remove(&id, &caller.user, caller.role)
+                .into_iter()
+                .collect(),
+        );
+    }
+    Ok(Json(resp))
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/help", tag = "cli", request_body = PartialRequest,
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, body = HelpResponse, description = "`?` help for the partial line"),
+              (status = 400, body = ErrorBody, description = "Malformed body"),
+              (status = 401, body = ErrorBody, description = "Bad credentials"),
+              (status = 404, body = ErrorBody, description = "No such session")))]
+async fn session_help(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Body(req): Body<PartialRequest>,
+) -> HResult<Json<HelpResponse>> {
+    let session = st
+        .sessions
+        .get(&id, &caller.user, caller.role)
+        .ok_or_else(no_session)?;
+    let text = blocking(move || session.lock_cli().help(&req.partial)).await?;
+    Ok(Json(HelpResponse { text }))
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/complete", tag = "cli", request_body = PartialRequest,
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, body = CompleteResponse, description = "Completed line, or the candidates"),
+              (status = 400, body = ErrorBody, description = "Malformed body"),
+              (status = 401, body = ErrorBody, description = "Bad credentials"),
+              (status = 404, body = ErrorBody, description = "No such session")))]
+async fn session_complete(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Body(req): Body<PartialRequest>,
+) -> HResult<Json<CompleteResponse>> {
+    let session = st
+        .sessions
+        .get(&id, &caller.user, caller.role)
+        .ok_or_else(no_session)?;
+    let c = blocking(move || session.lock_cli().complete(&req.partial)).await?;
+    Ok(Json(c.into()))
+}
+
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "cli",
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 204, description = "Closed"),
+              (status = 401, body = ErrorBody, description = "Bad credentials"),
+              (status = 404, body = ErrorBody, description = "No such session")))]
+async fn close_session(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> HResult<StatusCode> {
+    let session = st
+        .sessions
+        .remove(&id, &caller.user, caller.role)
+        .ok_or_else(no_session)?;
+    drop_off_runtime(vec![session]);
+    Ok(StatusCode::NO_CONTENT)
+}
