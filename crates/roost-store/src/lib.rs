@@ -1,1 +1,410 @@
-//! roost-store
+//! A member's data dir (`--data-dir DIR`), kept crash-safe.
+//!
+//! * `DIR/lock`: held (flock) while a [`Store`] is open, so two daemons never share a dir.
+//! * `DIR/roost.redb`: structured state in one [redb] database; every update is one
+//!   transaction committed with immediate durability, so a crash leaves either the old or the
+//!   new state. Values are serde JSON (simple to inspect with any redb tool).
+//! * `DIR/startup-config`: the text `write memory` saves, replaced atomically
+//!   (write temporary, fsync, rename, fsync dir) so an operator can read or edit it.
+//!
+//! The replication state mirrors `roost_core::Command::Persist` / `PersistSuperseded`: the
+//! current configuration text, its head and lineage, and a bounded log of the revisions that
+//! led to it, which always forms a contiguous chain ending at the head.
+
+pub mod fs;
+
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use roost_wire::{ClusterKey, HistoryEvent, Mac, Model, Revision, RevisionId, SupersededConfig};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Revisions kept in the log: enough for peers that fell a little behind to catch up
+/// incrementally; anything older gets a full snapshot.
+pub const MAX_LOG: usize = 1024;
+/// History events kept (newest by wall clock), like WiNG's bounded `show cluster history`.
+pub const MAX_HISTORY: usize = 1000;
+
+const DB_FILE: &str = "roost.redb";
+const LOCK_FILE: &str = "lock";
+const STARTUP_CONFIG_FILE: &str = "startup-config";
+
+/// Single values, JSON-encoded, by name.
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Revision log: number → Revision.
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
+/// Superseded configs: head.number (BE) ‖ head.hash → SupersededConfig.
+const SUPERSEDED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("superseded");
+/// History: member (BE) ‖ seq (BE) → HistoryEvent.
+const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history");
+
+const K_IDENTITY: &str = "identity";
+const K_BOOT: &str = "boot";
+const K_CLUSTER_KEY: &str = "cluster_key";
+const K_HEAD: &str = "config_head";
+const K_CONFIG: &str = "config_text";
+const K_LINEAGE: &str = "config_lineage";
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("data dir {} is in use by another Roost process", path.display())]
+    Locked { path: PathBuf },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database: {0}")]
+    Db(#[from] redb::Error),
+    #[error("stored {what} is corrupt: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+    #[error("revision {revision} is not the head {head} it is saved with")]
+    RevisionMismatch { head: RevisionId, revision: RevisionId },
+    /// Reusing a boot number would reuse datagram nonces, so this is an error, not a wrap.
+    #[error("boot counter exhausted")]
+    BootCounterExhausted,
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io { path: path.to_path_buf(), source }
+}
+
+/// Who this member is; fixed when the data dir is first initialised.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub mac: Mac,
+    pub model: Model,
+    /// When the data dir was initialised (wall clock, ms since the Unix epoch).
+    pub created_wall_ms: u64,
+}
+
+/// The replicated configuration as last persisted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersistedConfig {
+    pub head: RevisionId,
+    pub config: String,
+    /// Revisions leading to `head`, oldest first; contiguous and ending at `head` (empty after
+    /// a full snapshot).
+    pub log: Vec<Revision>,
+    pub lineage: Vec<RevisionId>,
+}
+
+/// An open data dir. Holds the dir lock until dropped.
+pub struct Store {
+    // Field order matters: the database closes before the lock is released.
+    db: Database,
+    dir: PathBuf,
+    _lock: File,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if absent) the data dir and its database, taking the dir lock.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let mut lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(StoreError::Locked { path: dir.to_path_buf() }),
+            Err(TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
+        }
+        // The pid is only a hint for operators wondering who holds the dir.
+        let _ = lock.set_len(0).and_then(|()| writeln!(lock, "{}", std::process::id()));
+
+        // A crash during write_startup_config can leave its temporary behind; it was never
+        // renamed into place, so it holds nothing of value.
+        let tmp = fs::tmp_path(&dir.join(STARTUP_CONFIG_FILE));
+        if tmp.exists() {
+            std::fs::remove_file(&tmp).map_err(io_err(&tmp))?;
+        }
+
+        let db_path = dir.join(DB_FILE);
+        let db = Database::create(&db_path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path: dir.to_path_buf() },
+            e => e.into(),
+        })?;
+        // Create every table up front so readers never meet a missing one.
+        let txn = db.begin_write()?;
+        txn.open_table(META)?;
+        txn.open_table(LOG)?;
+        txn.open_table(SUPERSEDED)?;
+        txn.open_table(HISTORY)?;
+        txn.commit()?;
+        fs::sync_dir(dir).map_err(io_err(dir))?;
+        Ok(Store { db, dir: dir.to_path_buf(), _lock: lock })
+    }
+
+    /// The data dir.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn identity(&self) -> Result<Option<Identity>, StoreError> {
+        self.get_meta(K_IDENTITY, "identity")
+    }
+
+    pub fn set_identity(&self, id: &Identity) -> Result<(), StoreError> {
+        self.put_meta(K_IDENTITY, id)
+    }
+
+    /// Increments and persists the boot counter, returning the new value (first boot = 1).
+    /// It is durable before it is returned, as it is part of every datagram nonce.
+    pub fn next_boot(&self) -> Result<u32, StoreError> {
+        let txn = self.db.begin_write()?;
+        let boot = {
+            let mut meta = txn.open_table(META)?;
+            let current: u32 = match meta.get(K_BOOT)? {
+                Some(v) => decode("boot counter", v.value())?,
+                None => 0,
+            };
+            let boot = current.checked_add(1).ok_or(StoreError::BootCounterExhausted)?;
+            meta.insert(K_BOOT, encode(&boot).as_slice())?;
+            boot
+        };
+        txn.commit()?;
+        Ok(boot)
+    }
+
+    pub fn cluster_key(&self) -> Result<Option<ClusterKey>, StoreError> {
+        let Some(hex) = self.get_meta::<String>(K_CLUSTER_KEY, "cluster key")? else {
+            return Ok(None);
+        };
+        ClusterKey::from_hex(&hex)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt { what: "cluster key", detail: e.to_string() })
+    }
+
+    pub fn set_cluster_key(&self, key: &ClusterKey) -> Result<(), StoreError> {
+        self.put_meta(K_CLUSTER_KEY, &key.to_hex())
+    }
+
+    /// Persists the configuration at `head` in one transaction: the text, head and lineage
+    /// are replaced, and `revision` (the step that produced `head`, whose id must be `head`)
+    /// is appended to the log. With `revision` None (a full snapshot) the log is cleared, as
+    /// it no longer leads to the head. The log keeps the newest [`MAX_LOG`] revisions and
+    /// stays a contiguous chain: an appended revision replaces any entries at or after its
+    /// number, and clears the log if it does not follow on from the previous entry.
+    pub fn save_config(
+        &self,
+        head: RevisionId,
+        config: &str,
+        revision: Option<&Revision>,
+        lineage: &[RevisionId],
+    ) -> Result<(), StoreError> {
+        if let Some(rev) = revision {
+            if rev.id != head {
+                return Err(StoreError::RevisionMismatch { head, revision: rev.id });
+            }
+        }
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            meta.insert(K_HEAD, encode(&head).as_slice())?;
+            meta.insert(K_CONFIG, encode(&config).as_slice())?;
+            meta.insert(K_LINEAGE, encode(&lineage).as_slice())?;
+
+            let mut log = txn.open_table(LOG)?;
+            match revision {
+                None => {
+                    log.retain(|_, _| false)?;
+                }
+                Some(rev) => {
+                    log.retain(|n, _| n < rev.id.number)?;
+                    let follows = match log.last()? {
+                        None => true,
+                        Some((n, v)) => {
+                            let prev: Revision = decode("revision log", v.value())?;
+                            n.value() + 1 == rev.id.number && prev.id == rev.parent
+                        }
+                    };
+                    if !follows {
+                        log.retain(|_, _| false)?;
+                    }
+                    log.insert(rev.id.number, encode(rev).as_slice())?;
+                    while log.len()? > MAX_LOG as u64 {
+                        log.pop_first()?;
+                    }
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The configuration last saved with [`save_config`](Self::save_config), if any.
+    pub fn load_config(&self) -> Result<Option<PersistedConfig>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        let Some(head) = meta.get(K_HEAD)? else {
+            return Ok(None);
+        };
+        let head: RevisionId = decode("config head", head.value())?;
+        let config: String = match meta.get(K_CONFIG)? {
+            Some(v) => decode("config text", v.value())?,
+            None => return Err(StoreError::Corrupt { what: "config text", detail: "missing".into() }),
+        };
+        let lineage: Vec<RevisionId> = match meta.get(K_LINEAGE)? {
+            Some(v) => decode("config lineage", v.value())?,
+            None => Vec::new(),
+        };
+        let log = txn
+            .open_table(LOG)?
+            .iter()?
+            .map(|entry| decode("revision log", entry?.1.value()))
+            .collect::<Result<Vec<Revision>, StoreError>>()?;
+        Ok(Some(PersistedConfig { head, config, log, lineage }))
+    }
+
+    /// Archives a superseded configuration; saving the same head again replaces it.
+    pub fn save_superseded(&self, s: &SupersededConfig) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(SUPERSEDED)?.insert(superseded_key(&s.head).as_slice(), encode(s).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// All archived superseded configurations, ordered by head (number, then hash).
+    pub fn superseded(&self) -> Result<Vec<SupersededConfig>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SUPERSEDED)?;
+        let out = table
+            .iter()?
+            .map(|entry| decode("superseded config", entry?.1.value()))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(out)
+    }
+
+    /// Merges `events` into the stored history (an event is identified by member and seq, so
+    /// saving it again is harmless), keeping the newest [`MAX_HISTORY`] by wall clock.
+    pub fn save_history(&self, events: &[HistoryEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(HISTORY)?;
+            for e in events {
+                table.insert(history_key(e).as_slice(), encode(e).as_slice())?;
+            }
+            let len = table.len()? as usize;
+            if len > MAX_HISTORY {
+                let mut all = Vec::with_capacity(len);
+                for entry in table.iter()? {
+                    let (k, v) = entry?;
+                    let e: HistoryEvent = decode("history event", v.value())?;
+                    all.push((e.wall_ms, k.value().to_vec()));
+                }
+                all.sort();
+                for (_, key) in &all[..len - MAX_HISTORY] {
+                    table.remove(key.as_slice())?;
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The stored history, oldest first (by wall clock, then member and seq).
+    pub fn history(&self) -> Result<Vec<HistoryEvent>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(HISTORY)?;
+        let mut out = table
+            .iter()?
+            .map(|entry| decode("history event", entry?.1.value()))
+            .collect::<Result<Vec<HistoryEvent>, StoreError>>()?;
+        out.sort_by_key(|e| (e.wall_ms, e.member, e.seq));
+        Ok(out)
+    }
+
+    /// Atomically replaces `DIR/startup-config` (see [`fs::write_atomic`]).
+    pub fn write_startup_config(&self, text: &str) -> Result<(), StoreError> {
+        let path = self.startup_config_path();
+        fs::write_atomic(&path, text.as_bytes()).map_err(io_err(&path))
+    }
+
+    /// The text of `DIR/startup-config`, if it exists.
+    pub fn startup_config(&self) -> Result<Option<String>, StoreError> {
+        let path = self.startup_config_path();
+        match fs::read_optional(&path).map_err(io_err(&path))? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt { what: "startup-config", detail: e.to_string() }),
+        }
+    }
+
+    /// Where the startup-config file lives (operators may read or replace it by hand).
+    pub fn startup_config_path(&self) -> PathBuf {
+        self.dir.join(STARTUP_CONFIG_FILE)
+    }
+
+    fn get_meta<T: DeserializeOwned>(&self, key: &str, what: &'static str) -> Result<Option<T>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        let value = meta.get(key)?;
+        value.map(|v| decode(what, v.value())).transpose()
+    }
+
+    fn put_meta<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(META)?.insert(key, encode(value).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+fn superseded_key(head: &RevisionId) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..8].copy_from_slice(&head.number.to_be_bytes());
+    k[8..].copy_from_slice(&head.hash);
+    k
+}
+
+fn history_key(e: &HistoryEvent) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..4].copy_from_slice(&e.member.0.to_be_bytes());
+    k[4..].copy_from_slice(&e.seq.to_be_bytes());
+    k
+}
+
+fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    // The stored types are plain structs with string-keyed fields: serializing cannot fail.
+    serde_json::to_vec(value).expect("store values serialize to JSON")
+}
+
+fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
+}
