@@ -1,0 +1,316 @@
+//! Layer 3: real `roost controller` processes on loopback addresses, following the seed's
+//! how-to step by step. Each test uses its own 127.0.0.x addresses so tests run in parallel.
+
+#[path = "../src/harness.rs"]
+mod harness;
+
+use harness::{wait_for, Controller, Spec};
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_roost"))
+}
+
+struct Lab {
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        Lab { dir: tempfile::tempdir().unwrap() }
+    }
+    fn spec(&self, name: &str, ip: &str, mac: &str) -> Spec {
+        Spec::new(name, ip, &self.dir.path().join(name)).arg(&format!("--mac {mac} --hostname {name}"))
+    }
+    fn start(&self, name: &str, ip: &str, mac: &str, extra: &str) -> Controller {
+        Controller::spawn(&bin(), self.spec(name, ip, mac).arg(extra)).unwrap()
+    }
+}
+
+fn run(c: &Controller, cmds: &[&str]) -> String {
+    let r = c.exec(cmds).unwrap();
+    assert!(!r.error, "{} failed: {:#?}\n{}", c.spec.name, r.outputs, c.log_tail(40));
+    r.text()
+}
+
+fn configure_primary(c: &Controller, extra: &[&str]) {
+    let mut cmds = vec![
+        "configure terminal",
+        "self",
+        "cluster name WING-CLUSTER",
+        "cluster mode active",
+        "cluster master-priority 250",
+        "cluster force-configured-state",
+        "cluster force-configured-state-delay 2 seconds",
+    ];
+    cmds.extend_from_slice(extra);
+    cmds.push("commit write");
+    run(c, &cmds);
+}
+
+fn join(c: &Controller, primary: &Controller, mode: &str) -> harness::ExecResponse {
+    let cmd = format!("join-cluster {} user admin password admin123 level 1 mode {mode}", primary.spec.ip);
+    c.exec(&[&cmd]).unwrap()
+}
+
+fn status(c: &Controller) -> serde_json::Value {
+    c.status().unwrap()
+}
+
+fn wait_steady(cs: &[&Controller]) {
+    let ok = wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
+        let st: Vec<serde_json::Value> = cs.iter().map(|c| c.status().ok()).collect::<Option<_>>()?;
+        let n = cs.len() as u64 - 1;
+        let same_master = st.iter().all(|s| s["master"].is_string() && s["master"] == st[0]["master"]);
+        let same_rev = st.iter().all(|s| s["config_revision"] == st[0]["config_revision"]);
+        let all_connected = st.iter().all(|s| s["connected_members"].as_u64() == Some(n));
+        (same_master && same_rev && all_connected).then_some(())
+    });
+    if ok.is_none() {
+        for c in cs {
+            eprintln!("--- {} status {:?}\n{}", c.spec.name, c.status().ok(), c.log_tail(30));
+        }
+        panic!("cluster did not settle");
+    }
+}
+
+#[test]
+fn seed_howto_join_show_and_sync() {
+    let lab = Lab::new();
+    let c1 = lab.start("vx9000-1", "127.0.0.21", "52-54-00-E1-EE-16", "--aap-licenses 128");
+    let c2 = lab.start("vx9000-2", "127.0.0.22", "52-54-00-3A-A1-17", "");
+    configure_primary(&c1, &[]);
+    let r = join(&c2, &c1, "standby");
+    assert!(!r.error, "{:#?}\n{}", r.outputs, c1.log_tail(30));
+    assert_eq!(
+        r.text(),
+        "... connecting to 127.0.0.21\n... applying cluster configuration\n... committing the changes\n... saving the changes\n[OK]\n"
+    );
+    wait_steady(&[&c1, &c2]);
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        (status(&c2)["oper_state"] == "standby" && status(&c1)["oper_state"] == "active").then_some(())
+    })
+    .expect("primary active, secondary standby");
+
+    // show cluster members: both rows, master on vx9000-1, self on the own row.
+    let m1 = run(&c1, &["show cluster members"]);
+    let row1 = m1.lines().find(|l| l.contains("vx9000-1")).unwrap().to_string();
+    let row2 = m1.lines().find(|l| l.contains("vx9000-2")).unwrap().to_string();
+    assert!(row1.contains("12.E1.EE.16") && row1.contains("52-54-00-E1-EE-16") && row1.contains("True") && row1.contains("active") && row1.trim_end().ends_with("self"), "{m1}");
+    assert!(row2.contains("12.3A.A1.17") && row2.contains("False") && row2.contains("standby") && row2.trim_end().ends_with("ago"), "{m1}");
+    assert!(m1.contains("HOSTNAME") && m1.contains("MEMBER-ID") && m1.contains("OPERATIONAL-STATE") && m1.contains("LAST-SEEN"));
+
+    // show cluster status on the standby: the seed's labels, pooled AAP licences.
+    let s2 = run(&c2, &["show cluster status"]);
+    for want in [
+        "Cluster Runtime Information",
+        "Protocol version             : 1",
+        "Cluster operational state    : standby",
+        "AP license                   : 0",
+        "AAP license                  : 128",
+        "Max AP adoption capacity     : 25600",
+        "Number of connected member(s): 1",
+    ] {
+        assert!(s2.contains(want), "missing {want:?} in\n{s2}");
+    }
+    // show cluster configuration on both.
+    let k1 = run(&c1, &["show cluster configuration"]);
+    assert!(k1.contains("Name                         : WING-CLUSTER"), "{k1}");
+    assert!(k1.contains("Configured Mode              : Active"), "{k1}");
+    assert!(k1.contains("Master Priority              : 250"), "{k1}");
+    assert!(k1.contains("Force configured state       : Enabled"), "{k1}");
+    let k2 = run(&c2, &["show cluster configuration"]);
+    assert!(k2.contains("Configured Mode              : Standby"), "{k2}");
+    assert!(k2.contains("Master Priority              : 128"), "{k2}");
+    assert!(k2.contains("Name                         : WING-CLUSTER"), "{k2}");
+
+    // history: the seed's events.
+    let h = run(&c2, &["show cluster history"]);
+    for ev in ["start-election", "is-active", "is-standby", "start-config-sync"] {
+        assert!(h.contains(ev), "history lacks {ev}:\n{h}");
+    }
+    assert!(h.contains("12.E1.EE.16 won election and is the cluster master"), "{h}");
+    assert!(h.contains("Configured for standby, become standby"), "{h}");
+
+    // Config sync: a WLAN committed on the standby appears on the primary, and vice versa.
+    run(&c2, &["configure terminal", "wlan corp", "ssid Corp", "vlan 10", "commit"]);
+    let rc1 = run(&c1, &["show running-config"]);
+    assert!(rc1.contains("wlan corp") && rc1.contains(" ssid Corp") && rc1.contains(" vlan 10"), "{rc1}");
+    run(&c1, &["configure terminal", "wlan guest", "ssid Guest", "commit"]);
+    let ok = wait_for(Duration::from_secs(3), Duration::from_millis(10), || {
+        run(&c2, &["show running-config"]).contains("wlan guest").then_some(())
+    });
+    assert!(ok.is_some(), "wlan guest did not reach vx9000-2");
+    // The joiner saved the cluster configuration as its startup-config.
+    assert!(run(&c2, &["show startup-config"]).contains("WING-CLUSTER"));
+}
+
+#[test]
+fn failover_and_force_configured_state_failback() {
+    let lab = Lab::new();
+    let mut c1 = lab.start("vx9000-1", "127.0.0.31", "52-54-00-E1-EE-31", "");
+    let c2 = lab.start("vx9000-2", "127.0.0.32", "52-54-00-3A-A1-32", "");
+    configure_primary(&c1, &[]);
+    assert!(!join(&c2, &c1, "standby").error);
+    wait_steady(&[&c1, &c2]);
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || (status(&c2)["oper_state"] == "standby").then_some(()))
+        .expect("standby");
+    let t = std::time::Instant::now();
+    c1.kill9();
+    wait_for(Duration::from_secs(5), Duration::from_millis(5), || (status(&c2)["oper_state"] == "active").then_some(()))
+        .expect("standby took over");
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(3), "failover took {took:?}");
+    let h = run(&c2, &["show cluster history"]);
+    assert!(h.contains("Primary down, Failed over to active"), "{h}");
+    // The primary comes back: after the force-configured-state delay (2 s) vx9000-2 goes back
+    // to standby.
+    let spec = c1.spec.clone();
+    let c1 = Controller::spawn(&bin(), spec).unwrap();
+    wait_steady(&[&c1, &c2]);
+    let back = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        (status(&c2)["oper_state"] == "standby").then(|| ())
+    });
+    assert!(back.is_some(), "no failback:\n{}", run(&c2, &["show cluster history"]));
+    assert_eq!(status(&c1)["oper_state"], "active");
+}
+
+#[test]
+fn without_force_configured_state_the_failed_over_member_stays_active() {
+    let lab = Lab::new();
+    let mut c1 = lab.start("vx9000-1", "127.0.0.41", "52-54-00-E1-EE-41", "");
+    let c2 = lab.start("vx9000-2", "127.0.0.42", "52-54-00-3A-A1-42", "");
+    run(&c1, &["configure terminal", "self", "cluster name LAB", "cluster master-priority 200", "commit write"]);
+    assert!(!join(&c2, &c1, "standby").error);
+    wait_steady(&[&c1, &c2]);
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || (status(&c2)["oper_state"] == "standby").then_some(()))
+        .expect("standby");
+    c1.kill9();
+    wait_for(Duration::from_secs(5), Duration::from_millis(10), || (status(&c2)["oper_state"] == "active").then_some(()))
+        .expect("failover");
+    let c1 = Controller::spawn(&bin(), c1.spec.clone()).unwrap();
+    wait_steady(&[&c1, &c2]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(status(&c2)["oper_state"], "active");
+}
+
+#[test]
+fn refused_joins_change_nothing() {
+    let lab = Lab::new();
+    let c1 = lab.start("vx9000-1", "127.0.0.51", "52-54-00-E1-EE-51", "");
+    configure_primary(&c1, &[]);
+    let before1 = run(&c1, &["show running-config"]);
+
+    let check = |joiner: &Controller, cmd: &str, want: &str| {
+        let before2 = run(joiner, &["show running-config"]);
+        let r = joiner.exec(&[cmd]).unwrap();
+        assert!(r.error, "join should fail: {cmd}: {}", r.text());
+        let text = r.text();
+        assert!(text.contains(want), "{cmd}: expected {want:?} in\n{text}");
+        let errors: Vec<&str> = text.lines().filter(|l| l.starts_with('%')).collect();
+        assert_eq!(errors.len(), 1, "one clear line: {text}");
+        assert!(!text.contains("[OK]"));
+        assert!(!text.contains("secret-pw"), "password echoed: {text}");
+        assert_eq!(run(joiner, &["show running-config"]), before2, "joiner changed");
+        assert_eq!(run(&c1, &["show running-config"]), before1, "primary changed");
+    };
+    let c2 = lab.start("vx9000-2", "127.0.0.52", "52-54-00-3A-A1-52", "");
+    check(&c2, "join-cluster 127.0.0.51 user admin password secret-pw level 1 mode standby", "authentication failed");
+    check(&c2, "join-cluster 127.0.0.59 user admin password admin123 level 1 mode standby", "cannot reach");
+    let mut odd = lab.spec("vx9000-3", "127.0.0.53", "52-54-00-3A-A1-53");
+    odd.env.push(("ROOST_SOFTWARE_VERSION".into(), "9.9.9".into()));
+    let c3 = Controller::spawn(&bin(), odd).unwrap();
+    check(&c3, "join-cluster 127.0.0.51 user admin password admin123 level 1 mode standby", "version mismatch");
+    let c4 = lab.start("nx7500-4", "127.0.0.54", "52-54-00-3A-A1-54", "--model NX7500");
+    check(&c4, "join-cluster 127.0.0.51 user admin password admin123 level 1 mode standby", "model mismatch");
+    // Level mismatch: the primary's links are level 2.
+    run(&c1, &["configure terminal", "self", "cluster member ip 127.0.0.58 level 2", "commit"]);
+    let before1 = run(&c1, &["show running-config"]);
+    let check2 = |joiner: &Controller, cmd: &str, want: &str, before1: &str| {
+        let r = joiner.exec(&[cmd]).unwrap();
+        assert!(r.error && r.text().contains(want), "{cmd}: {}", r.text());
+        assert_eq!(run(&c1, &["show running-config"]), before1);
+    };
+    check2(&c2, "join-cluster 127.0.0.51 user admin password admin123 level 1 mode standby", "level mismatch", &before1);
+    // Cluster VLAN links are not allowed.
+    run(&c1, &["configure terminal", "self", "no cluster member ip 127.0.0.58", "cluster member vlan 10", "commit"]);
+    let before1 = run(&c1, &["show running-config"]);
+    check2(&c2, "join-cluster 127.0.0.51 user admin password admin123 level 1 mode standby", "vlan", &before1);
+    // After fixing the primary, the same joiner is accepted.
+    run(&c1, &["configure terminal", "self", "no cluster member vlan 10", "commit"]);
+    let r = join(&c2, &c1, "standby");
+    assert!(!r.error, "{}", r.text());
+    wait_steady(&[&c1, &c2]);
+}
+
+#[test]
+fn static_configuration_forms_the_same_cluster() {
+    let lab = Lab::new();
+    let c1 = lab.start("vx9000-1", "127.0.0.61", "52-54-00-E1-EE-61", "--cluster-secret lab-secret");
+    let c2 = lab.start("vx9000-2", "127.0.0.62", "52-54-00-3A-A1-62", "--cluster-secret lab-secret");
+    run(&c1, &["configure terminal", "self", "cluster name STATIC", "cluster master-priority 250", "cluster member ip 127.0.0.62 level 1", "commit write"]);
+    run(&c2, &["configure terminal", "self", "cluster name STATIC", "cluster mode standby", "cluster member ip 127.0.0.61 level 1", "commit write"]);
+    wait_steady(&[&c1, &c2]);
+    let ok = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        let m = run(&c2, &["show cluster members"]);
+        let s = status(&c2);
+        (m.contains("vx9000-1") && m.contains("vx9000-2") && s["oper_state"] == "standby").then_some(())
+    });
+    assert!(ok.is_some(), "{}\n{}", run(&c2, &["show cluster members"]), run(&c2, &["show running-config"]));
+    // Both device sections survived (the loser re-registered its own).
+    let rc = run(&c1, &["show running-config"]);
+    assert!(rc.contains("52-54-00-E1-EE-61") && rc.contains("52-54-00-3A-A1-62"), "{rc}");
+}
+
+#[test]
+fn three_members_elect_one_master_and_survive_its_death() {
+    let lab = Lab::new();
+    let mut c1 = lab.start("vx9000-1", "127.0.0.71", "52-54-00-E1-EE-71", "");
+    let c2 = lab.start("vx9000-2", "127.0.0.72", "52-54-00-3A-A1-72", "");
+    let c3 = lab.start("vx9000-3", "127.0.0.73", "52-54-00-3A-A1-73", "");
+    configure_primary(&c1, &[]);
+    assert!(!join(&c2, &c1, "active").error);
+    assert!(!join(&c3, &c1, "standby").error);
+    wait_steady(&[&c1, &c2, &c3]);
+    let m = run(&c3, &["show cluster members"]);
+    assert_eq!(m.lines().filter(|l| l.contains("True")).count(), 1, "{m}");
+    assert_eq!(status(&c3)["master"], "12.E1.EE.71");
+    c1.kill9();
+    wait_steady(&[&c2, &c3]);
+    let s2 = status(&c2);
+    assert!(s2["master"] == "12.3A.A1.72" || s2["master"] == "12.3A.A1.73", "{s2}");
+    run(&c3, &["configure terminal", "wlan three", "ssid Three", "commit"]);
+    assert!(run(&c2, &["show running-config"]).contains("wlan three"));
+}
+
+#[test]
+fn monitor_user_can_read_not_configure_and_bad_input_changes_nothing() {
+    let lab = Lab::new();
+    let c1 = lab.start("vx9000-1", "127.0.0.81", "52-54-00-E1-EE-81", "");
+    run(&c1, &["configure terminal", "user-management", "user noc password noc-pass role monitor", "commit"]);
+    let before = run(&c1, &["show running-config"]);
+    assert!(!before.contains("noc-pass"), "plain password in config");
+    let r = c1.exec_as("noc", "noc-pass", &["show cluster status"]).unwrap();
+    assert!(!r.error);
+    let r = c1.exec_as("noc", "noc-pass", &["configure terminal", "self", "cluster master-priority 9", "commit"]).unwrap();
+    assert!(r.error);
+    assert!(c1.exec_as("noc", "wrong", &["show cluster status"]).is_err());
+    for bad in ["cluster master-priority 0", "cluster master-priority 256", "cluster force-configured-state-delay 2", "cluster force-configured-state-delay 1801", "cluster radius-counter-db-sync-time 0", "cluster mode sideways"] {
+        let r = c1.exec(&["configure terminal", "self", bad, "commit"]).unwrap();
+        assert!(r.error, "{bad} accepted");
+    }
+    assert_eq!(run(&c1, &["show running-config"]), before);
+    // Garbage on the member channel is dropped; the controller keeps answering.
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..200u32 {
+        let junk: Vec<u8> = (0..(i % 90 + 1)).map(|j| (j * 31 + i) as u8).collect();
+        sock.send_to(&junk, "127.0.0.81:24576").unwrap();
+    }
+    let mut hdr = b"RST1\x01".to_vec();
+    hdr.extend_from_slice(&[0x12, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    hdr.extend_from_slice(&[0u8; 40]);
+    sock.send_to(&hdr, "127.0.0.81:24576").unwrap();
+    assert_eq!(status(&c1)["oper_state"], "active");
+    assert_eq!(run(&c1, &["show running-config"]), before);
+}
