@@ -183,6 +183,8 @@ pub struct Election {
     oper_state: OperState,
     fallback_at: Option<Instant>,
     stay_active_logged: bool,
+    /// A member joined since the last election pass (for the "no change in master" line).
+    members_changed: bool,
     config_head: RevisionId,
     next_hello: Instant,
     hello_due: bool,
@@ -229,6 +231,7 @@ impl Election {
             oper_state,
             fallback_at: None,
             stay_active_logged: false,
+            members_changed: false,
             config_head: RevisionId::ZERO,
             next_hello: now,
             hello_due: true,
@@ -635,6 +638,7 @@ impl Election {
                 );
                 // Answer at once, so the newcomer learns about us (and our claim) right away.
                 self.hello_due = true;
+                self.members_changed = true;
                 self.debug(format!("new member {id} prio {prio}{master}"));
                 self.record(
                     ClusterEvent::StartElection,
@@ -710,6 +714,10 @@ impl Election {
                     r.0
                 ));
             }
+            if self.master == Some(claimant) && self.members_changed {
+                self.debug("no change in master, member list changed".into());
+            }
+            self.members_changed = false;
             self.set_master(Some(claimant));
             return;
         }
@@ -725,6 +733,7 @@ impl Election {
             .chain(std::iter::once((my_rank, me)))
             .max()
             .expect("self is always a candidate");
+        self.members_changed = false;
         if self.best_logged != Some(best) {
             self.best_logged = Some(best);
             self.debug(format!("election: best candidate {best} (prio {})", r.0));

@@ -66,6 +66,8 @@ struct Net {
     topo_since: BTreeMap<Topology, Instant>,
     /// Check "at most one claimant per stable, fully connected component" after every step.
     check: bool,
+    /// How many component checks passed.
+    checks: u64,
 }
 
 impl Net {
@@ -84,6 +86,7 @@ impl Net {
             link: vec![vec![true; n]; n],
             topo_since: BTreeMap::new(),
             check: false,
+            checks: 0,
         }
     }
 
@@ -103,6 +106,8 @@ impl Net {
             self.now,
             wall,
         ));
+        // A new incarnation changes its component even if the links did not.
+        self.topo_since.retain(|(comp, _), _| !comp.contains(&i));
         self.retopo();
         self.deliver();
     }
@@ -293,21 +298,32 @@ impl Net {
         self.topo_since = next;
     }
 
-    /// In every fully connected component unchanged for 2 × dead interval: ≤ 1 claimant.
-    fn check_claimants(&self) {
+    /// In every fully connected component unchanged for 2 × dead interval: exactly one
+    /// claimant, followed by every member of the component.
+    fn check_claimants(&mut self) {
         for ((comp, edges), since) in &self.topo_since {
             let clique = edges.len() == comp.len() * (comp.len() - 1) / 2;
             if clique && self.now >= *since + 2 * DEAD {
+                self.checks += 1;
                 let claimants: Vec<usize> = comp
                     .iter()
                     .copied()
                     .filter(|i| self.el(*i).is_master())
                     .collect();
                 assert!(
-                    claimants.len() <= 1,
+                    claimants.len() == 1,
                     "t={:?}: component {comp:?} stable since {since:?} has claimants {claimants:?}",
                     self.now
                 );
+                let m = self.el(claimants[0]).settings().member;
+                for &i in comp {
+                    assert_eq!(
+                        self.el(i).master(),
+                        Some(m),
+                        "t={:?}: {i} in {comp:?}",
+                        self.now
+                    );
+                }
             }
         }
     }
@@ -573,9 +589,19 @@ fn master_is_sticky_when_a_better_member_joins() {
     net.start(0);
     net.run_until(ms(1000));
     assert_eq!(net.assert_converged(), id(A3AA117));
+    net.take_all();
     net.start(1);
     net.run_for(ms(5000));
     assert_eq!(net.assert_converged(), id(A3AA117));
+    let d0 = debugs(&net.take(0));
+    assert!(
+        d0.contains(&"new member 12.E1.EE.16 prio 250".into()),
+        "{d0:?}"
+    );
+    assert!(
+        d0.contains(&"no change in master, member list changed".into()),
+        "{d0:?}"
+    );
     let c1 = net.take(1);
     assert!(records(&c1)
         .iter()
@@ -1331,6 +1357,7 @@ proptest! {
         }
         net.heal_all();
         net.run_for(3 * DEAD);
+        prop_assert!(net.checks > 0, "the per-step check ran");
         net.assert_converged();
         // Views agree on the membership too.
         let alive: Vec<MemberId> = net.running().map(|i| net.el(i).settings().member).collect();
