@@ -58,12 +58,16 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// Boxed: redb's error is large and this is the cold path.
     #[error("database: {0}")]
-    Db(#[from] redb::Error),
+    Db(#[source] Box<redb::Error>),
     #[error("stored {what} is corrupt: {detail}")]
     Corrupt { what: &'static str, detail: String },
     #[error("revision {revision} is not the head {head} it is saved with")]
-    RevisionMismatch { head: RevisionId, revision: RevisionId },
+    RevisionMismatch {
+        head: RevisionId,
+        revision: RevisionId,
+    },
     /// Reusing a boot number would reuse datagram nonces, so this is an error, not a wrap.
     #[error("boot counter exhausted")]
     BootCounterExhausted,
@@ -73,12 +77,13 @@ macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
             fn from(e: $t) -> Self {
-                StoreError::Db(e.into())
+                StoreError::Db(Box::new(e.into()))
             }
         }
     )*};
 }
 from_redb!(
+    redb::Error,
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,
@@ -87,7 +92,10 @@ from_redb!(
 );
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Who this member is; fixed when the data dir is first initialised.
@@ -120,7 +128,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -138,11 +148,17 @@ impl Store {
             .map_err(io_err(&lock_path))?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(StoreError::Locked { path: dir.to_path_buf() }),
+            Err(TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    path: dir.to_path_buf(),
+                })
+            }
             Err(TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
         }
         // The pid is only a hint for operators wondering who holds the dir.
-        let _ = lock.set_len(0).and_then(|()| writeln!(lock, "{}", std::process::id()));
+        let _ = lock
+            .set_len(0)
+            .and_then(|()| writeln!(lock, "{}", std::process::id()));
 
         // A crash during write_startup_config can leave its temporary behind; it was never
         // renamed into place, so it holds nothing of value.
@@ -153,7 +169,9 @@ impl Store {
 
         let db_path = dir.join(DB_FILE);
         let db = Database::create(&db_path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path: dir.to_path_buf() },
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+                path: dir.to_path_buf(),
+            },
             e => e.into(),
         })?;
         // Create every table up front so readers never meet a missing one.
@@ -164,7 +182,11 @@ impl Store {
         txn.open_table(HISTORY)?;
         txn.commit()?;
         fs::sync_dir(dir).map_err(io_err(dir))?;
-        Ok(Store { db, dir: dir.to_path_buf(), _lock: lock })
+        Ok(Store {
+            db,
+            dir: dir.to_path_buf(),
+            _lock: lock,
+        })
     }
 
     /// The data dir.
@@ -190,7 +212,9 @@ impl Store {
                 Some(v) => decode("boot counter", v.value())?,
                 None => 0,
             };
-            let boot = current.checked_add(1).ok_or(StoreError::BootCounterExhausted)?;
+            let boot = current
+                .checked_add(1)
+                .ok_or(StoreError::BootCounterExhausted)?;
             meta.insert(K_BOOT, encode(&boot).as_slice())?;
             boot
         };
@@ -204,7 +228,10 @@ impl Store {
         };
         ClusterKey::from_hex(&hex)
             .map(Some)
-            .map_err(|e| StoreError::Corrupt { what: "cluster key", detail: e.to_string() })
+            .map_err(|e| StoreError::Corrupt {
+                what: "cluster key",
+                detail: e.to_string(),
+            })
     }
 
     pub fn set_cluster_key(&self, key: &ClusterKey) -> Result<(), StoreError> {
@@ -226,7 +253,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         if let Some(rev) = revision {
             if rev.id != head {
-                return Err(StoreError::RevisionMismatch { head, revision: rev.id });
+                return Err(StoreError::RevisionMismatch {
+                    head,
+                    revision: rev.id,
+                });
             }
         }
         let txn = self.db.begin_write()?;
@@ -274,7 +304,12 @@ impl Store {
         let head: RevisionId = decode("config head", head.value())?;
         let config: String = match meta.get(K_CONFIG)? {
             Some(v) => decode("config text", v.value())?,
-            None => return Err(StoreError::Corrupt { what: "config text", detail: "missing".into() }),
+            None => {
+                return Err(StoreError::Corrupt {
+                    what: "config text",
+                    detail: "missing".into(),
+                })
+            }
         };
         let lineage: Vec<RevisionId> = match meta.get(K_LINEAGE)? {
             Some(v) => decode("config lineage", v.value())?,
@@ -285,13 +320,19 @@ impl Store {
             .iter()?
             .map(|entry| decode("revision log", entry?.1.value()))
             .collect::<Result<Vec<Revision>, StoreError>>()?;
-        Ok(Some(PersistedConfig { head, config, log, lineage }))
+        Ok(Some(PersistedConfig {
+            head,
+            config,
+            log,
+            lineage,
+        }))
     }
 
     /// Archives a superseded configuration; saving the same head again replaces it.
     pub fn save_superseded(&self, s: &SupersededConfig) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
-        txn.open_table(SUPERSEDED)?.insert(superseded_key(&s.head).as_slice(), encode(s).as_slice())?;
+        txn.open_table(SUPERSEDED)?
+            .insert(superseded_key(&s.head).as_slice(), encode(s).as_slice())?;
         txn.commit()?;
         Ok(())
     }
@@ -362,7 +403,10 @@ impl Store {
             None => Ok(None),
             Some(bytes) => String::from_utf8(bytes)
                 .map(Some)
-                .map_err(|e| StoreError::Corrupt { what: "startup-config", detail: e.to_string() }),
+                .map_err(|e| StoreError::Corrupt {
+                    what: "startup-config",
+                    detail: e.to_string(),
+                }),
         }
     }
 
@@ -371,7 +415,11 @@ impl Store {
         self.dir.join(STARTUP_CONFIG_FILE)
     }
 
-    fn get_meta<T: DeserializeOwned>(&self, key: &str, what: &'static str) -> Result<Option<T>, StoreError> {
+    fn get_meta<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        what: &'static str,
+    ) -> Result<Option<T>, StoreError> {
         let txn = self.db.begin_read()?;
         let meta = txn.open_table(META)?;
         let value = meta.get(key)?;
@@ -380,7 +428,8 @@ impl Store {
 
     fn put_meta<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
-        txn.open_table(META)?.insert(key, encode(value).as_slice())?;
+        txn.open_table(META)?
+            .insert(key, encode(value).as_slice())?;
         txn.commit()?;
         Ok(())
     }
@@ -406,5 +455,8 @@ fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 }
 
 fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what,
+        detail: e.to_string(),
+    })
 }

@@ -2,7 +2,8 @@
 
 use roost_store::{Identity, Store, StoreError, MAX_HISTORY, MAX_LOG};
 use roost_wire::{
-    ClusterEvent, ClusterKey, HistoryEvent, Mac, MemberId, Model, Revision, RevisionId, SupersededConfig,
+    ClusterEvent, ClusterKey, HistoryEvent, Mac, MemberId, Model, Revision, RevisionId,
+    SupersededConfig,
 };
 
 fn rid(n: u64) -> RevisionId {
@@ -36,7 +37,11 @@ fn event(member: u32, seq: u64, wall_ms: u64) -> HistoryEvent {
 }
 
 fn identity() -> Identity {
-    Identity { mac: "52-54-00-3A-A1-17".parse::<Mac>().unwrap(), model: Model::Vx9000, created_wall_ms: 42 }
+    Identity {
+        mac: "52-54-00-3A-A1-17".parse::<Mac>().unwrap(),
+        model: Model::Vx9000,
+        created_wall_ms: 42,
+    }
 }
 
 #[test]
@@ -67,8 +72,10 @@ fn everything_survives_reopen() {
         let s = Store::open(dir.path()).unwrap();
         s.set_identity(&identity()).unwrap();
         s.set_cluster_key(&key).unwrap();
-        s.save_config(rid(1), "one\n", Some(&rev(1)), &[rid(1)]).unwrap();
-        s.save_config(rid(2), "two\n", Some(&rev(2)), &[rid(1), rid(2)]).unwrap();
+        s.save_config(rid(1), "one\n", Some(&rev(1)), &[rid(1)])
+            .unwrap();
+        s.save_config(rid(2), "two\n", Some(&rev(2)), &[rid(1), rid(2)])
+            .unwrap();
         s.save_superseded(&sc).unwrap();
         s.save_history(&[event(1, 1, 10), event(2, 1, 5)]).unwrap();
         s.write_startup_config("hostname vx9000-1\n").unwrap();
@@ -83,7 +90,10 @@ fn everything_survives_reopen() {
     assert_eq!(c.lineage, vec![rid(1), rid(2)]);
     assert_eq!(s.superseded().unwrap(), vec![sc]);
     assert_eq!(s.history().unwrap(), vec![event(2, 1, 5), event(1, 1, 10)]);
-    assert_eq!(s.startup_config().unwrap().as_deref(), Some("hostname vx9000-1\n"));
+    assert_eq!(
+        s.startup_config().unwrap().as_deref(),
+        Some("hostname vx9000-1\n")
+    );
 }
 
 #[test]
@@ -117,8 +127,10 @@ fn startup_config_write_is_atomic_and_clean() {
     s.write_startup_config("a\n").unwrap();
     s.write_startup_config("b\n").unwrap();
     assert_eq!(s.startup_config().unwrap().as_deref(), Some("b\n"));
-    let names: Vec<String> =
-        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(names.iter().all(|n| !n.contains("tmp")), "{names:?}");
     assert!(names.contains(&"startup-config".to_string()));
 }
@@ -139,7 +151,8 @@ fn log_is_trimmed_to_max() {
     let s = Store::open(dir.path()).unwrap();
     let total = MAX_LOG as u64 + 10;
     for n in 1..=total {
-        s.save_config(rid(n), &format!("c{n}"), Some(&rev(n)), &[rid(n)]).unwrap();
+        s.save_config(rid(n), &format!("c{n}"), Some(&rev(n)), &[rid(n)])
+            .unwrap();
     }
     let c = s.load_config().unwrap().unwrap();
     assert_eq!(c.log.len(), MAX_LOG);
@@ -155,12 +168,17 @@ fn snapshot_clears_log() {
     for n in 1..=3 {
         s.save_config(rid(n), "x", Some(&rev(n)), &[]).unwrap();
     }
-    s.save_config(rid(10), "snap", None, &[rid(9), rid(10)]).unwrap();
+    s.save_config(rid(10), "snap", None, &[rid(9), rid(10)])
+        .unwrap();
     let c = s.load_config().unwrap().unwrap();
-    assert_eq!((c.head, c.config.as_str(), c.log.len()), (rid(10), "snap", 0));
+    assert_eq!(
+        (c.head, c.config.as_str(), c.log.len()),
+        (rid(10), "snap", 0)
+    );
     assert_eq!(c.lineage, vec![rid(9), rid(10)]);
     // Incremental steps continue the log after the snapshot.
-    s.save_config(rid(11), "eleven", Some(&rev(11)), &[rid(11)]).unwrap();
+    s.save_config(rid(11), "eleven", Some(&rev(11)), &[rid(11)])
+        .unwrap();
     assert_eq!(s.load_config().unwrap().unwrap().log, vec![rev(11)]);
 }
 
@@ -176,7 +194,10 @@ fn log_stays_a_chain() {
     four.id.hash = [9; 32];
     s.save_config(four.id, "x", Some(&four), &[]).unwrap();
     let log = s.load_config().unwrap().unwrap().log;
-    assert_eq!(log.iter().map(|r| r.id.number).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    assert_eq!(
+        log.iter().map(|r| r.id.number).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
     assert_eq!(log[3], four);
     // A revision that does not follow the last entry restarts the log.
     let mut eight = rev(8);
@@ -199,7 +220,10 @@ fn superseded_is_idempotent_and_ordered() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path()).unwrap();
     let mk = |n: u64, h: u8| SupersededConfig {
-        head: RevisionId { number: n, hash: [h; 32] },
+        head: RevisionId {
+            number: n,
+            hash: [h; 32],
+        },
         holder: MemberId(1),
         revisions: vec![],
         config: format!("{n}/{h}"),
@@ -209,7 +233,12 @@ fn superseded_is_idempotent_and_ordered() {
     s.save_superseded(&mk(3, 2)).unwrap();
     s.save_superseded(&mk(9, 0)).unwrap();
     s.save_superseded(&mk(3, 2)).unwrap();
-    let heads: Vec<String> = s.superseded().unwrap().into_iter().map(|c| c.config).collect();
+    let heads: Vec<String> = s
+        .superseded()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.config)
+        .collect();
     assert_eq!(heads, vec!["3/2", "9/0", "9/1"]);
 }
 
@@ -217,15 +246,22 @@ fn superseded_is_idempotent_and_ordered() {
 fn history_dedups_and_keeps_newest() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path()).unwrap();
-    s.save_history(&[event(1, 1, 100), event(1, 1, 100)]).unwrap();
+    s.save_history(&[event(1, 1, 100), event(1, 1, 100)])
+        .unwrap();
     s.save_history(&[event(1, 1, 100)]).unwrap();
     assert_eq!(s.history().unwrap().len(), 1);
     // Oldest wall clock first in the batch: they are the ones dropped.
-    let batch: Vec<HistoryEvent> = (0..MAX_HISTORY as u64 + 50).map(|i| event(2, i, 1_000 + i)).collect();
+    let batch: Vec<HistoryEvent> = (0..MAX_HISTORY as u64 + 50)
+        .map(|i| event(2, i, 1_000 + i))
+        .collect();
     s.save_history(&batch).unwrap();
     let h = s.history().unwrap();
     assert_eq!(h.len(), MAX_HISTORY);
-    assert_eq!(h.first().unwrap().wall_ms, 1_000 + 50, "event(1, 1, 100) and the 50 oldest dropped");
+    assert_eq!(
+        h.first().unwrap().wall_ms,
+        1_000 + 50,
+        "event(1, 1, 100) and the 50 oldest dropped"
+    );
     assert_eq!(h.last().unwrap().wall_ms, 1_000 + MAX_HISTORY as u64 + 49);
     assert!(h.windows(2).all(|w| w[0].wall_ms <= w[1].wall_ms));
     s.save_history(&[]).unwrap();
