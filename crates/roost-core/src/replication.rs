@@ -937,7 +937,7 @@ impl<S: ConfigState> Replication<S> {
         };
         let old = self.head;
         let mut lineage = lineage;
-        if lineage.last() != Some(&head) {
+        if head != RevisionId::ZERO && lineage.last() != Some(&head) {
             lineage.push(head);
         }
         let winner: HashSet<RevisionId> = lineage.iter().copied().collect();
