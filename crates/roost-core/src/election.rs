@@ -83,8 +83,10 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 ///   licence counts and its own ≤ [`HELLO_HISTORY`] most recent history events) every
 ///   `hello_interval`, immediately at start, and immediately whenever something peers act on
 ///   changes (its master claim, whom it follows, its operational state, its settings), so a
-///   failover or step-down reaches the peers within one message delay, not one interval.
-///   The periodic schedule restarts after every hello sent.
+///   failover or step-down reaches the peers within one message delay, not one interval. It
+///   also answers a new member's first hello at once, so a newcomer learns the members (and
+///   the master) without waiting an interval. The periodic schedule restarts after every hello
+///   sent. A new config head (`set_config_head`) only goes out with the next hello.
 ///
 /// # Membership
 /// * A peer is *alive* while its last accepted hello is younger than `dead_interval`
@@ -152,13 +154,16 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 ///   number `boot << 32 | counter` (unique across restarts) and the wall clock derived from
 ///   `now`; it is stored and emitted as `Notify(History(..))`. Start records
 ///   `start-election` "new member <self> joined" and the initial `is-active`/`is-standby`.
-/// * Events from peers' hellos are merged, de-duplicated by (member, seq), and emitted as
+/// * A hello carries only the sender's own recent events (they are not relayed further).
+///   Events from peers' hellos are merged, de-duplicated by (member, seq), and emitted as
 ///   `Notify(History(..))` when new. The history keeps the newest [`HISTORY_CAPACITY`]
 ///   events, ordered by (wall clock, member, seq); [`ClusterView::history`] is newest first.
 ///   It is not persisted: a restarted member relearns the others' recent events from hellos.
 ///
-/// # Time
-/// Time only enters as `now`. [`Election::poll_timeout`] is the earliest of: the next hello,
+/// # Time and evaluation order
+/// Every input is followed by one evaluation pass: expire dead peers (and the startup hold),
+/// then the operational state (so a failover is recorded before a resulting claim, as in
+/// WiNG's history), then the master, then a hello if one is due. Time only enters as `now`. [`Election::poll_timeout`] is the earliest of: the next hello,
 /// the end of the startup hold, the fallback timer and every alive peer's expiry. Every
 /// `handle_*` call first does whatever is due at `now`, so a driver calling late catches up
 /// in one call, and calling early is harmless.
@@ -167,8 +172,6 @@ pub struct Election {
     settings: ElectionSettings,
     origin: Instant,
     wall_origin: u64,
-    /// The latest `now` seen.
-    now: Instant,
     startup_hold_until: Instant,
     in_startup_hold: bool,
     peers: BTreeMap<MemberId, Peer>,
@@ -219,7 +222,6 @@ impl Election {
             settings,
             origin: now,
             wall_origin: wall_ms_at_now,
-            now,
             startup_hold_until: now + hold,
             in_startup_hold: true,
             peers: BTreeMap::new(),
@@ -270,20 +272,17 @@ impl Election {
 
     /// A hello from a peer (already authenticated and replay-checked by the driver).
     pub fn handle_hello(&mut self, hello: Hello, now: Instant) {
-        self.advance(now);
         self.expire_peers(now);
         self.accept_hello(hello, now);
         self.step(now);
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.advance(now);
         self.step(now);
     }
 
     /// The local device's cluster settings changed (commit), or licences changed.
     pub fn handle_settings(&mut self, settings: ElectionSettings, now: Instant) {
-        self.advance(now);
         if settings == self.settings {
             self.step(now);
             return;
@@ -486,10 +485,6 @@ impl Election {
 
     fn hello_interval(&self) -> Duration {
         self.settings.hello_interval.max(MIN_INTERVAL)
-    }
-
-    fn advance(&mut self, now: Instant) {
-        self.now = self.now.max(now);
     }
 
     fn debug(&mut self, line: String) {
