@@ -33,6 +33,13 @@ impl RevisionId {
     }
 }
 
+/// [`RevisionId::ZERO`]: the empty configuration.
+impl Default for RevisionId {
+    fn default() -> Self {
+        RevisionId::ZERO
+    }
+}
+
 impl fmt::Display for RevisionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.short())
@@ -228,5 +235,51 @@ impl MemberMessage {
             )));
         }
         Ok(msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revision_id_forms() {
+        assert_eq!(RevisionId::default(), RevisionId::ZERO);
+        let id = RevisionId {
+            number: 23,
+            hash: [
+                0x1a, 0x2b, 0x3c, 0x4d, 0x5e, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ],
+        };
+        assert_eq!(id.to_string(), "23/1a2b3c4d");
+        assert_eq!(
+            ClusterEvent::ConfigUpdateSuccess.to_string(),
+            "config-update-success"
+        );
+    }
+
+    #[test]
+    fn decode_refuses_oversize_and_trailing() {
+        let msg = MemberMessage::Replication(ReplicationMessage::Ack {
+            head: RevisionId::ZERO,
+        });
+        let mut bytes = msg.encode();
+        assert_eq!(MemberMessage::decode(&bytes), Ok(msg));
+        bytes.push(0);
+        assert!(matches!(
+            MemberMessage::decode(&bytes),
+            Err(WireError::Malformed(_))
+        ));
+        let huge = vec![0u8; MAX_MESSAGE + 1];
+        assert_eq!(
+            MemberMessage::decode(&huge),
+            Err(WireError::TooLong {
+                len: MAX_MESSAGE + 1,
+                max: MAX_MESSAGE
+            })
+        );
+        assert!(MemberMessage::decode(&[]).is_err());
+        assert!(MemberMessage::decode(&[9]).is_err(), "unknown variant");
     }
 }
