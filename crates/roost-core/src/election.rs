@@ -100,8 +100,8 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 /// * A hello with a lower `boot` than the sender's latest is stale and ignored; a higher
 ///   `boot` means the peer restarted: its old state is discarded and it counts as new.
 /// * A peer that becomes alive (never seen, restarted, or back after being lost) is recorded
-///   as `start-election` "new member <id> joined". A peer whose hellos stop is recorded as
-///   `member-down` "member <id> lost (no hello for <n> ms)" the moment its dead interval
+///   as `start-election` "new member {id} joined". A peer whose hellos stop is recorded as
+///   `member-down` "member {id} lost (no hello for {n} ms)" the moment its dead interval
 ///   expires, and the master and operational state are re-evaluated at once.
 ///
 /// # Master election
@@ -118,7 +118,7 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 ///    best-ranked claimant stays master.
 /// 3. **Claim**: if no alive member claims, the best-ranked alive member (including self, once
 ///    past its startup hold) claims mastership: "Announcing self as master", recorded as
-///    `start-config-sync` "<id> won election and is the cluster master". The others have no
+///    `start-config-sync` "{id} won election and is the cluster master". The others have no
 ///    master (`None`) until its claim arrives, which is immediate since a claim sends a hello.
 ///
 /// Hence members with the same view of the alive set converge on the same master.
@@ -153,7 +153,7 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 /// * [`Election::record`] stamps an event with this member's id, current hostname, a sequence
 ///   number `boot << 32 | counter` (unique across restarts) and the wall clock derived from
 ///   `now`; it is stored and emitted as `Notify(History(..))`. Start records
-///   `start-election` "new member <self> joined" and the initial `is-active`/`is-standby`.
+///   `start-election` "new member {self} joined" and the initial `is-active`/`is-standby`.
 /// * A hello carries only the sender's own recent events (they are not relayed further).
 ///   Events from peers' hellos are merged, de-duplicated by (member, seq), and emitted as
 ///   `Notify(History(..))` when new. The history keeps the newest [`HISTORY_CAPACITY`]
