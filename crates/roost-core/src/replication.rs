@@ -158,12 +158,14 @@ struct PendingCommit {
 /// [`SupersededConfig`] (its head, itself as holder, the revisions it knows that are not in
 /// the winner's lineage, oldest first, and its complete configuration text), persists it
 /// (`PersistSuperseded`), records `config-superseded` and reports it to the master with
-/// `Superseded`, retransmitted every `retransmit_interval` (to the current master) until
-/// `SupersededAck`. Every member that receives a `Superseded` report archives it too
-/// (de-duplicated by head), persists it and acknowledges. So every revision the losing side
-/// committed survives in a superseded configuration on the loser and on the master, from
-/// which an operator can restore it. (A loser head that is an ancestor older than the
-/// snapshot's bounded lineage is conservatively treated as diverged: kept, not lost.)
+/// `Superseded`, retransmitted every `retransmit_interval` (to the current master, also after
+/// a master change and after a restart) until `SupersededAck`. The master archives every
+/// reported configuration (de-duplicated by head), persists it and acknowledges; a member that
+/// is not master ignores reports, so that they reach a real master. So every revision the
+/// losing side committed survives in a superseded configuration on the loser and on the
+/// master of the time, from which an operator can restore it. (A loser head that is an
+/// ancestor older than the snapshot's bounded lineage is conservatively treated as diverged:
+/// kept, not lost.)
 #[derive(Debug)]
 pub struct Replication<S: ConfigState> {
     me: MemberId,
@@ -311,7 +313,15 @@ impl<S: ConfigState> Replication<S> {
             snapshot_sent: None,
         });
         entry.head = head;
-        if self.master != Some(self.me) || head == self.head {
+        if self.master != Some(self.me) {
+            return;
+        }
+        if entry.snapshot_sent == Some(head) {
+            // The snapshot's acks were lost, but the hello shows it applied.
+            self.on_ack(peer, head);
+            return;
+        }
+        if head == self.head {
             return;
         }
         if let Some(t) = entry.last_push {
@@ -1049,6 +1059,14 @@ impl<S: ConfigState> Replication<S> {
 
     fn on_superseded(&mut self, from: MemberId, config: SupersededConfig) {
         let head = config.head;
+        if self.master != Some(self.me) {
+            // Not acknowledged: the holder keeps reporting until the real master archives it.
+            self.debug(format!(
+                "ignoring superseded config {} from {}: not the cluster master",
+                head, from
+            ));
+            return;
+        }
         if !self.superseded.iter().any(|s| s.head == head) {
             self.debug(format!(
                 "archiving superseded config {} from {} ({} revisions)",

@@ -3,1031 +3,1101 @@
 #[path = "replication_support.rs"]
 mod support;
 
-use roost_core::replication::{revision_id, MAX_SNAPSHOT_LEN, SNAPSHOT_CHUNK};
-use roost_core::{Command, ConfigState, Notification, Replication, ReplicationSettings};
-use roost_wire::{
-    ClusterEvent, MemberMessage, ReplicationMessage, Revision, RevisionId, SupersededConfig,
-    MAX_MESSAGE,
-};
-use support::*;
+/// Wrapped so that `cargo test -p roost-core replication` selects these tests.
+mod replication {
 
-/// A master `A` with alive peers (heads ZERO).
-fn master_with_peers(peers: &[roost_wire::MemberId]) -> Replication<Kv> {
-    let mut a = fresh(A, settings());
-    a.handle_master(Some(A), ms(0));
-    for p in peers {
-        a.handle_peer_head(*p, RevisionId::ZERO, ms(0));
+    use super::support::*;
+    use roost_core::replication::{revision_id, MAX_SNAPSHOT_LEN, SNAPSHOT_CHUNK};
+    use roost_core::{Command, ConfigState, Notification, Replication, ReplicationSettings};
+    use roost_wire::{
+        ClusterEvent, MemberMessage, ReplicationMessage, Revision, RevisionId, SupersededConfig,
+        MAX_MESSAGE,
+    };
+
+    /// A master `A` with alive peers (heads ZERO).
+    fn master_with_peers(peers: &[roost_wire::MemberId]) -> Replication<Kv> {
+        let mut a = fresh(A, settings());
+        a.handle_master(Some(A), ms(0));
+        for p in peers {
+            a.handle_peer_head(*p, RevisionId::ZERO, ms(0));
+        }
+        drain(&mut a);
+        a
     }
-    drain(&mut a);
-    a
-}
 
-fn follower(me: roost_wire::MemberId, master: roost_wire::MemberId) -> Replication<Kv> {
-    let mut r = fresh(me, settings());
-    r.handle_master(Some(master), ms(0));
-    drain(&mut r);
-    r
-}
+    fn follower(me: roost_wire::MemberId, master: roost_wire::MemberId) -> Replication<Kv> {
+        let mut r = fresh(me, settings());
+        r.handle_master(Some(master), ms(0));
+        drain(&mut r);
+        r
+    }
 
-fn commit(
-    r: &mut Replication<Kv>,
-    request: u64,
-    change: &str,
-    now: std::time::Duration,
-) -> Vec<Command> {
-    r.handle_local_commit(request, "admin".into(), change.into(), now);
-    drain(r)
-}
+    fn commit(
+        r: &mut Replication<Kv>,
+        request: u64,
+        change: &str,
+        now: std::time::Duration,
+    ) -> Vec<Command> {
+        r.handle_local_commit(request, "admin".into(), change.into(), now);
+        drain(r)
+    }
 
-fn assert_encodable(cmds: &[Command]) {
-    for c in cmds {
-        if let Command::Send { msg, .. } = c {
-            let len = msg.encode().len();
-            assert!(len < MAX_MESSAGE, "message of {len} bytes");
-            assert_eq!(&MemberMessage::decode(&msg.encode()).unwrap(), msg);
+    fn assert_encodable(cmds: &[Command]) {
+        for c in cmds {
+            if let Command::Send { msg, .. } = c {
+                let len = msg.encode().len();
+                assert!(len < MAX_MESSAGE, "message of {len} bytes");
+                assert_eq!(&MemberMessage::decode(&msg.encode()).unwrap(), msg);
+            }
         }
     }
-}
 
-#[test]
-fn revision_ids_form_a_hash_chain() {
-    use sha2::{Digest, Sha256};
-    let id = revision_id(&RevisionId::ZERO, A, 7, "set a 1");
-    let mut h = Sha256::new();
-    h.update([0u8; 32]);
-    h.update(1u64.to_be_bytes());
-    h.update(A.0.to_be_bytes());
-    h.update(7u64.to_be_bytes());
-    h.update(b"set a 1");
-    assert_eq!(
-        id,
-        RevisionId {
-            number: 1,
-            hash: h.finalize().into()
-        }
-    );
-    let id2 = revision_id(&id, B, 1, "set a 1");
-    assert_eq!(id2.number, 2);
-    assert_ne!(id2.hash, id.hash);
-}
+    #[test]
+    fn revision_ids_form_a_hash_chain() {
+        use sha2::{Digest, Sha256};
+        let id = revision_id(&RevisionId::ZERO, A, 7, "set a 1");
+        let mut h = Sha256::new();
+        h.update([0u8; 32]);
+        h.update(1u64.to_be_bytes());
+        h.update(A.0.to_be_bytes());
+        h.update(7u64.to_be_bytes());
+        h.update(b"set a 1");
+        assert_eq!(
+            id,
+            RevisionId {
+                number: 1,
+                hash: h.finalize().into()
+            }
+        );
+        let id2 = revision_id(&id, B, 1, "set a 1");
+        assert_eq!(id2.number, 2);
+        assert_ne!(id2.hash, id.hash);
+    }
 
-#[test]
-fn master_local_commit_persists_then_notifies_then_pushes_to_alive_peers() {
-    let mut a = master_with_peers(&[B, C]);
-    let cmds = commit(&mut a, 1, "set ssid corp", ms(10));
-    let id = revision_id(&RevisionId::ZERO, A, 1, "set ssid corp");
-    let rev = Revision {
-        id,
-        parent: RevisionId::ZERO,
-        origin: A,
-        request: 1,
-        user: "admin".into(),
-        wall_ms: 10,
-        change: "set ssid corp".into(),
-    };
-    let push = |to| Command::Send {
-        to,
-        msg: MemberMessage::Replication(ReplicationMessage::Revisions {
-            after: RevisionId::ZERO,
-            revisions: vec![rev.clone()],
-        }),
-    };
-    assert_eq!(
-        no_debug(cmds.clone()),
-        vec![
-            Command::Persist {
-                head: id,
-                config: "ssid corp\n".into(),
-                revision: Some(rev.clone()),
-                lineage: vec![id]
-            },
-            Command::Notify(Notification::CommitDone {
-                request: 1,
-                result: Ok(id)
+    #[test]
+    fn master_local_commit_persists_then_notifies_then_pushes_to_alive_peers() {
+        let mut a = master_with_peers(&[B, C]);
+        let cmds = commit(&mut a, 1, "set ssid corp", ms(10));
+        let id = revision_id(&RevisionId::ZERO, A, 1, "set ssid corp");
+        let rev = Revision {
+            id,
+            parent: RevisionId::ZERO,
+            origin: A,
+            request: 1,
+            user: "admin".into(),
+            wall_ms: 10,
+            change: "set ssid corp".into(),
+        };
+        let push = |to| Command::Send {
+            to,
+            msg: MemberMessage::Replication(ReplicationMessage::Revisions {
+                after: RevisionId::ZERO,
+                revisions: vec![rev.clone()],
             }),
-            Command::Notify(Notification::ConfigApplied { head: id }),
-            push(B),
-            push(C),
-        ]
-    );
-    assert!(debugs(&cmds).contains(&"sending UPDATE revision 1 to 12.3A.A1.17".to_string()));
-    assert_eq!(a.head(), id);
-    assert_eq!(a.log(), &[rev]);
-    assert_eq!(a.lineage(), &[id]);
+        };
+        assert_eq!(
+            no_debug(cmds.clone()),
+            vec![
+                Command::Persist {
+                    head: id,
+                    config: "ssid corp\n".into(),
+                    revision: Some(rev.clone()),
+                    lineage: vec![id]
+                },
+                Command::Notify(Notification::CommitDone {
+                    request: 1,
+                    result: Ok(id)
+                }),
+                Command::Notify(Notification::ConfigApplied { head: id }),
+                push(B),
+                push(C),
+            ]
+        );
+        assert!(debugs(&cmds).contains(&"sending UPDATE revision 1 to 12.3A.A1.17".to_string()));
+        assert_eq!(a.head(), id);
+        assert_eq!(a.log(), &[rev]);
+        assert_eq!(a.lineage(), &[id]);
 
-    // A peer reported down is no longer pushed to.
-    a.handle_peer_down(C, ms(20));
-    let cmds = commit(&mut a, 2, "set vlan 10", ms(20));
-    let targets: Vec<_> = sends(&cmds).into_iter().map(|(t, _)| t).collect();
-    assert_eq!(targets, vec![B]);
-}
+        // A peer reported down is no longer pushed to.
+        a.handle_peer_down(C, ms(20));
+        let cmds = commit(&mut a, 2, "set vlan 10", ms(20));
+        let targets: Vec<_> = sends(&cmds).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(targets, vec![B]);
+    }
 
-#[test]
-fn master_commit_apply_error_changes_nothing() {
-    let mut a = master_with_peers(&[B]);
-    commit(&mut a, 1, "set a 1", ms(0));
-    let (head, text) = (a.head(), a.config().text());
-    let cmds = no_debug(commit(&mut a, 2, "fail", ms(5)));
-    assert_eq!(
-        cmds,
-        vec![Command::Notify(Notification::CommitDone {
-            request: 2,
-            result: Err("invalid change \"fail\"".into())
-        })]
-    );
-    assert_eq!(
-        (a.head(), a.config().text(), a.log().len()),
-        (head, text, 1)
-    );
-}
-
-#[test]
-fn commit_without_master_fails_at_once() {
-    let mut b = fresh(B, settings());
-    let cmds = no_debug(commit(&mut b, 9, "set a 1", ms(0)));
-    assert_eq!(
-        cmds,
-        vec![Command::Notify(Notification::CommitDone {
-            request: 9,
-            result: Err("no cluster master elected yet".into())
-        })]
-    );
-    assert_eq!(b.poll_timeout(), None);
-}
-
-#[test]
-fn commit_via_member_request_revision_result() {
-    let mut a = master_with_peers(&[B]);
-    let mut b = follower(B, A);
-    let cmds = no_debug(commit(&mut b, 5, "set ssid guest", ms(0)));
-    assert_eq!(
-        cmds,
-        vec![Command::Send {
-            to: A,
-            msg: MemberMessage::Replication(ReplicationMessage::CommitRequest {
-                request: 5,
-                user: "admin".into(),
-                change: "set ssid guest".into()
-            })
-        }]
-    );
-    assert_eq!(b.pending_commits(), vec![5]);
-    let id = revision_id(&RevisionId::ZERO, B, 5, "set ssid guest");
-
-    let out = feed(&mut a, B, to(A, &cmds), ms(1));
-    let to_b = to(B, &out);
-    assert_eq!(
-        to_b[0],
-        ReplicationMessage::CommitResult {
-            request: 5,
-            result: Ok(id)
-        }
-    );
-    assert!(
-        matches!(&to_b[1], ReplicationMessage::Revisions { after, revisions } if *after == RevisionId::ZERO && revisions[0].id == id)
-    );
-    assert!(matches!(&no_debug(out.clone())[0], Command::Persist { head, .. } if *head == id));
-
-    // Result first, then the revision: one CommitDone, config replicated, acked.
-    let got = feed(&mut b, A, vec![to_b[0].clone()], ms(2));
-    assert_eq!(commit_done(&got), vec![(5, Ok(id))]);
-    let got = feed(&mut b, A, vec![to_b[1].clone()], ms(2));
-    assert!(commit_done(&got).is_empty());
-    assert_eq!(b.head(), id);
-    assert_eq!(b.config().text(), "ssid guest\n");
-    assert_eq!(to(A, &got), vec![ReplicationMessage::Ack { head: id }]);
-    assert!(b.pending_commits().is_empty());
-    assert_eq!(b.poll_timeout(), None);
-}
-
-#[test]
-fn member_commit_completes_from_replicated_revision_when_result_is_lost() {
-    let mut a = master_with_peers(&[B]);
-    let mut b = follower(B, A);
-    let cmds = commit(&mut b, 5, "set x 1", ms(0));
-    let out = feed(&mut a, B, to(A, &cmds), ms(1));
-    let revs: Vec<_> = to(B, &out)
-        .into_iter()
-        .filter(|m| matches!(m, ReplicationMessage::Revisions { .. }))
-        .collect();
-    let got = feed(&mut b, A, revs, ms(2));
-    assert_eq!(commit_done(&got), vec![(5, Ok(a.head()))]);
-    // Persist comes before the CommitDone.
-    let nd = no_debug(got);
-    assert!(matches!(nd[0], Command::Persist { .. }));
-    assert!(matches!(
-        nd[1],
-        Command::Notify(Notification::CommitDone { .. })
-    ));
-}
-
-#[test]
-fn commit_exactly_once_under_retransmits_and_duplicates() {
-    let mut a = master_with_peers(&[B]);
-    let mut b = follower(B, A);
-    let first = commit(&mut b, 5, "set k v", ms(0));
-    assert_eq!(b.poll_timeout(), Some(ms(200)));
-    // Nothing arrives; retransmit after the interval, not before.
-    b.handle_timeout(ms(199));
-    assert!(sends(&drain(&mut b)).is_empty());
-    b.handle_timeout(ms(200));
-    let second = drain(&mut b);
-    assert_eq!(to(A, &second), to(A, &first));
-    // The master receives the original, the retransmit and a duplicate datagram.
-    let mut results = vec![];
-    for m in [to(A, &first), to(A, &second), to(A, &second)].concat() {
-        let out = feed(&mut a, B, vec![m], ms(210));
-        results.extend(
-            to(B, &out)
-                .into_iter()
-                .filter(|m| matches!(m, ReplicationMessage::CommitResult { .. })),
+    #[test]
+    fn master_commit_apply_error_changes_nothing() {
+        let mut a = master_with_peers(&[B]);
+        commit(&mut a, 1, "set a 1", ms(0));
+        let (head, text) = (a.head(), a.config().text());
+        let cmds = no_debug(commit(&mut a, 2, "fail", ms(5)));
+        assert_eq!(
+            cmds,
+            vec![Command::Notify(Notification::CommitDone {
+                request: 2,
+                result: Err("invalid change \"fail\"".into())
+            })]
+        );
+        assert_eq!(
+            (a.head(), a.config().text(), a.log().len()),
+            (head, text, 1)
         );
     }
-    let id = revision_id(&RevisionId::ZERO, B, 5, "set k v");
-    assert_eq!(
-        results,
-        vec![
+
+    #[test]
+    fn commit_without_master_fails_at_once() {
+        let mut b = fresh(B, settings());
+        let cmds = no_debug(commit(&mut b, 9, "set a 1", ms(0)));
+        assert_eq!(
+            cmds,
+            vec![Command::Notify(Notification::CommitDone {
+                request: 9,
+                result: Err("no cluster master elected yet".into())
+            })]
+        );
+        assert_eq!(b.poll_timeout(), None);
+    }
+
+    #[test]
+    fn commit_via_member_request_revision_result() {
+        let mut a = master_with_peers(&[B]);
+        let mut b = follower(B, A);
+        let cmds = no_debug(commit(&mut b, 5, "set ssid guest", ms(0)));
+        assert_eq!(
+            cmds,
+            vec![Command::Send {
+                to: A,
+                msg: MemberMessage::Replication(ReplicationMessage::CommitRequest {
+                    request: 5,
+                    user: "admin".into(),
+                    change: "set ssid guest".into()
+                })
+            }]
+        );
+        assert_eq!(b.pending_commits(), vec![5]);
+        let id = revision_id(&RevisionId::ZERO, B, 5, "set ssid guest");
+
+        let out = feed(&mut a, B, to(A, &cmds), ms(1));
+        let to_b = to(B, &out);
+        assert_eq!(
+            to_b[0],
             ReplicationMessage::CommitResult {
                 request: 5,
                 result: Ok(id)
-            };
-            3
-        ]
-    );
-    assert_eq!(a.log().len(), 1);
-    assert_eq!(a.head(), id);
-    let got = feed(&mut b, A, results, ms(220));
-    assert_eq!(commit_done(&got), vec![(5, Ok(id))]);
-}
+            }
+        );
+        assert!(
+            matches!(&to_b[1], ReplicationMessage::Revisions { after, revisions } if *after == RevisionId::ZERO && revisions[0].id == id)
+        );
+        assert!(matches!(&no_debug(out.clone())[0], Command::Persist { head, .. } if *head == id));
 
-#[test]
-fn failed_member_commit_gets_identical_answer_on_retransmit() {
-    let mut a = master_with_peers(&[B]);
-    let mut b = follower(B, A);
-    let cmds = commit(&mut b, 1, "del nothing", ms(0));
-    let r1 = to(B, &feed(&mut a, B, to(A, &cmds), ms(1)));
-    let r2 = to(B, &feed(&mut a, B, to(A, &cmds), ms(300)));
-    assert_eq!(
-        r1,
-        vec![ReplicationMessage::CommitResult {
-            request: 1,
-            result: Err("no such key nothing".into())
-        }]
-    );
-    assert_eq!(r1, r2);
-    assert_eq!(a.head(), RevisionId::ZERO);
-    let got = feed(&mut b, A, r1, ms(2));
-    assert_eq!(
-        commit_done(&got),
-        vec![(1, Err("no such key nothing".into()))]
-    );
-}
+        // Result first, then the revision: one CommitDone, config replicated, acked.
+        let got = feed(&mut b, A, vec![to_b[0].clone()], ms(2));
+        assert_eq!(commit_done(&got), vec![(5, Ok(id))]);
+        let got = feed(&mut b, A, vec![to_b[1].clone()], ms(2));
+        assert!(commit_done(&got).is_empty());
+        assert_eq!(b.head(), id);
+        assert_eq!(b.config().text(), "ssid guest\n");
+        assert_eq!(to(A, &got), vec![ReplicationMessage::Ack { head: id }]);
+        assert!(b.pending_commits().is_empty());
+        assert_eq!(b.poll_timeout(), None);
+    }
 
-#[test]
-fn commit_timeout_reports_master_did_not_answer() {
-    let mut b = follower(B, A);
-    commit(&mut b, 3, "set a b", ms(0));
-    let mut now = ms(0);
-    let mut retransmits = 0;
-    while let Some(t) = b.poll_timeout() {
-        now = t;
-        b.handle_timeout(now);
-        let cmds = drain(&mut b);
-        retransmits += to(A, &cmds).len();
-        if let Some(done) = commit_done(&cmds).pop() {
-            assert_eq!(
-                done,
-                (3, Err("cluster master 12.E1.EE.16 did not answer".into()))
+    #[test]
+    fn member_commit_completes_from_replicated_revision_when_result_is_lost() {
+        let mut a = master_with_peers(&[B]);
+        let mut b = follower(B, A);
+        let cmds = commit(&mut b, 5, "set x 1", ms(0));
+        let out = feed(&mut a, B, to(A, &cmds), ms(1));
+        let revs: Vec<_> = to(B, &out)
+            .into_iter()
+            .filter(|m| matches!(m, ReplicationMessage::Revisions { .. }))
+            .collect();
+        let got = feed(&mut b, A, revs, ms(2));
+        assert_eq!(commit_done(&got), vec![(5, Ok(a.head()))]);
+        // Persist comes before the CommitDone.
+        let nd = no_debug(got);
+        assert!(matches!(nd[0], Command::Persist { .. }));
+        assert!(matches!(
+            nd[1],
+            Command::Notify(Notification::CommitDone { .. })
+        ));
+    }
+
+    #[test]
+    fn commit_exactly_once_under_retransmits_and_duplicates() {
+        let mut a = master_with_peers(&[B]);
+        let mut b = follower(B, A);
+        let first = commit(&mut b, 5, "set k v", ms(0));
+        assert_eq!(b.poll_timeout(), Some(ms(200)));
+        // Nothing arrives; retransmit after the interval, not before.
+        b.handle_timeout(ms(199));
+        assert!(sends(&drain(&mut b)).is_empty());
+        b.handle_timeout(ms(200));
+        let second = drain(&mut b);
+        assert_eq!(to(A, &second), to(A, &first));
+        // The master receives the original, the retransmit and a duplicate datagram.
+        let mut results = vec![];
+        for m in [to(A, &first), to(A, &second), to(A, &second)].concat() {
+            let out = feed(&mut a, B, vec![m], ms(210));
+            results.extend(
+                to(B, &out)
+                    .into_iter()
+                    .filter(|m| matches!(m, ReplicationMessage::CommitResult { .. })),
             );
-            break;
         }
+        let id = revision_id(&RevisionId::ZERO, B, 5, "set k v");
+        assert_eq!(
+            results,
+            vec![
+                ReplicationMessage::CommitResult {
+                    request: 5,
+                    result: Ok(id)
+                };
+                3
+            ]
+        );
+        assert_eq!(a.log().len(), 1);
+        assert_eq!(a.head(), id);
+        let got = feed(&mut b, A, results, ms(220));
+        assert_eq!(commit_done(&got), vec![(5, Ok(id))]);
     }
-    assert_eq!(now, ms(3000));
-    assert_eq!(retransmits, 14);
-    assert!(b.pending_commits().is_empty());
-    assert_eq!(b.poll_timeout(), None);
-}
 
-#[test]
-fn commit_request_to_non_master_is_refused_and_requester_retries() {
-    let mut c = follower(C, A);
-    let mut b = follower(B, C); // B wrongly believes C is master
-    let cmds = commit(&mut b, 1, "set a 1", ms(0));
-    let reply = to(B, &feed(&mut c, B, to(C, &cmds), ms(1)));
-    assert_eq!(
-        reply,
-        vec![ReplicationMessage::CommitResult {
-            request: 1,
-            result: Err("not the cluster master; master is 12.E1.EE.16".into())
-        }]
-    );
-    let got = feed(&mut b, C, reply, ms(2));
-    assert!(commit_done(&got).is_empty(), "retryable");
-    assert_eq!(b.pending_commits(), vec![1]);
-    b.handle_timeout(ms(3000));
-    let got = drain(&mut b);
-    assert_eq!(
-        commit_done(&got),
-        vec![(
-            1,
-            Err("not the cluster master; master is 12.E1.EE.16".into())
-        )]
-    );
-}
-
-#[test]
-fn pending_commit_follows_master_change() {
-    let mut b = follower(B, A);
-    let mut c = fresh(C, settings());
-    commit(&mut b, 4, "set a 1", ms(0)); // lost: A is gone
-    c.handle_master(Some(C), ms(50));
-    b.handle_master(Some(C), ms(50));
-    let cmds = drain(&mut b);
-    let req = to(C, &cmds);
-    assert_eq!(req.len(), 1);
-    let out = feed(&mut c, B, req, ms(51));
-    let id = revision_id(&RevisionId::ZERO, B, 4, "set a 1");
-    assert_eq!(
-        to(B, &out),
-        vec![ReplicationMessage::CommitResult {
-            request: 4,
-            result: Ok(id)
-        }]
-    );
-    let got = feed(&mut b, C, to(B, &out), ms(52));
-    assert_eq!(commit_done(&got), vec![(4, Ok(id))]);
-}
-
-#[test]
-fn retry_after_master_change_is_not_applied_twice() {
-    // A commits B's request and replicates it to C, but the result to B is lost and A dies.
-    let mut a = master_with_peers(&[B, C]);
-    let mut b = follower(B, A);
-    let mut c = follower(C, A);
-    let req = to(A, &commit(&mut b, 8, "set ssid x", ms(0)));
-    let out = feed(&mut a, B, req, ms(1));
-    feed(&mut c, A, to(C, &out), ms(2));
-    let id = a.head();
-    assert_eq!(c.head(), id);
-    // C becomes master; B retries there and gets the same revision, not a second one.
-    c.handle_master(Some(C), ms(100));
-    b.handle_master(Some(C), ms(100));
-    let out = feed(&mut c, B, to(C, &drain(&mut b)), ms(101));
-    assert_eq!(
-        to(B, &out),
-        vec![ReplicationMessage::CommitResult {
-            request: 8,
-            result: Ok(id)
-        }]
-    );
-    assert_eq!(c.head(), id);
-    assert_eq!(c.log().len(), 1);
-}
-
-#[test]
-fn member_becoming_master_applies_its_pending_commit() {
-    let mut b = follower(B, A);
-    commit(&mut b, 2, "set a 1", ms(0));
-    b.handle_master(Some(B), ms(10));
-    let cmds = drain(&mut b);
-    let id = revision_id(&RevisionId::ZERO, B, 2, "set a 1");
-    assert_eq!(commit_done(&cmds), vec![(2, Ok(id))]);
-    assert_eq!(b.head(), id);
-    assert!(b.pending_commits().is_empty());
-}
-
-#[test]
-fn incremental_catch_up_from_ancestor_head() {
-    let mut a = master_with_peers(&[]);
-    for i in 1..=5 {
-        commit(&mut a, i, &format!("set k{i} v{i}"), ms(i));
-    }
-    // B is at revision 2 (an ancestor): it gets 3..=5 in one message.
-    let mut b = follower(B, A);
-    let revs2 = a.log()[..2].to_vec();
-    feed(
-        &mut b,
-        A,
-        vec![ReplicationMessage::Revisions {
-            after: RevisionId::ZERO,
-            revisions: revs2,
-        }],
-        ms(10),
-    );
-    assert_eq!(b.head().number, 2);
-    a.handle_peer_head(B, b.head(), ms(100));
-    let out = drain(&mut a);
-    let msgs = to(B, &out);
-    assert_eq!(
-        msgs,
-        vec![ReplicationMessage::Revisions {
-            after: a.log()[1].id,
-            revisions: a.log()[2..].to_vec()
-        }]
-    );
-    assert!(debugs(&out)
-        .iter()
-        .any(|l| l.starts_with("tx_update CS_ACT_CFG_UPDATE")));
-    let got = feed(&mut b, A, msgs, ms(101));
-    let persisted: Vec<_> = got
-        .iter()
-        .filter_map(|c| match c {
-            Command::Persist {
-                head,
-                revision: Some(r),
-                ..
-            } => Some((*head, r.id)),
-            _ => None,
-        })
-        .collect();
-    let expect: Vec<_> = a.log()[2..].iter().map(|r| (r.id, r.id)).collect();
-    assert_eq!(persisted, expect, "one Persist per revision, in order");
-    assert_eq!(
-        to(A, &got),
-        vec![ReplicationMessage::Ack { head: a.head() }]
-    );
-    assert_eq!(
-        (b.head(), b.config(), b.lineage()),
-        (a.head(), a.config(), a.lineage())
-    );
-    let acked = feed(&mut a, B, to(A, &got), ms(102));
-    assert!(
-        records(&acked).is_empty(),
-        "incremental acks record nothing"
-    );
-    assert!(debugs(&acked)
-        .contains(&"cluster config update OK, current revision: 5, expected revision: 5".into()));
-    // Hellos with the same head push nothing.
-    a.handle_peer_head(B, b.head(), ms(500));
-    assert!(sends(&drain(&mut a)).is_empty());
-}
-
-#[test]
-fn catch_up_pushes_are_rate_limited_per_peer() {
-    let mut a = master_with_peers(&[]);
-    commit(&mut a, 1, "set a 1", ms(0));
-    a.handle_peer_head(B, RevisionId::ZERO, ms(1000));
-    assert_eq!(to(B, &drain(&mut a)).len(), 1);
-    a.handle_peer_head(B, RevisionId::ZERO, ms(1100));
-    assert!(
-        to(B, &drain(&mut a)).is_empty(),
-        "within the retransmit interval"
-    );
-    a.handle_peer_head(C, RevisionId::ZERO, ms(1100));
-    assert_eq!(to(C, &drain(&mut a)).len(), 1, "per peer");
-    a.handle_peer_head(B, RevisionId::ZERO, ms(1200));
-    assert_eq!(to(B, &drain(&mut a)).len(), 1, "again after the interval");
-}
-
-#[test]
-fn duplicate_and_reordered_updates_are_acked_not_reapplied() {
-    let mut a = master_with_peers(&[B]);
-    let mut b = follower(B, A);
-    let m1 = to(B, &commit(&mut a, 1, "set a 1", ms(0)));
-    let m2 = to(B, &commit(&mut a, 2, "set b 2", ms(1)));
-    // m2 first: does not follow B's head: ignored, no ack.
-    let got = feed(&mut b, A, m2.clone(), ms(2));
-    assert!(to(A, &got).is_empty());
-    assert_eq!(b.head(), RevisionId::ZERO);
-    feed(&mut b, A, m1.clone(), ms(3));
-    feed(&mut b, A, m2.clone(), ms(4));
-    assert_eq!(b.head(), a.head());
-    // Late duplicates: ack the current head, nothing applied.
-    let got = feed(&mut b, A, [m1, m2].concat(), ms(5));
-    assert_eq!(
-        to(A, &got),
-        vec![ReplicationMessage::Ack { head: a.head() }; 2]
-    );
-    assert!(!got.iter().any(|c| matches!(c, Command::Persist { .. })));
-}
-
-#[test]
-fn large_revisions_are_chunked_and_oversized_ones_go_by_snapshot() {
-    let mut a = master_with_peers(&[]);
-    let big = "x".repeat(20_000);
-    for i in 0..6 {
-        commit(&mut a, i, &format!("set k{i} {big}"), ms(i));
-    }
-    a.handle_peer_head(B, RevisionId::ZERO, ms(1000));
-    let out = drain(&mut a);
-    assert_encodable(&out);
-    let msgs = to(B, &out);
-    assert!(msgs.len() >= 3, "chunked into {} messages", msgs.len());
-    assert!(msgs
-        .iter()
-        .all(|m| matches!(m, ReplicationMessage::Revisions { .. })));
-    let mut b = follower(B, A);
-    feed(&mut b, A, msgs, ms(1001));
-    assert_eq!(b.head(), a.head());
-
-    // One revision larger than a message: a snapshot.
-    let huge = "y".repeat(70_000);
-    let cmds = commit(&mut a, 99, &format!("set huge {huge}"), ms(2000));
-    assert!(to(B, &cmds).is_empty(), "too large to push incrementally");
-    a.handle_peer_head(B, b.head(), ms(2000));
-    let out = drain(&mut a);
-    assert_encodable(&out);
-    let msgs = to(B, &out);
-    assert!(msgs
-        .iter()
-        .all(|m| matches!(m, ReplicationMessage::Snapshot { .. })));
-    let got = feed(&mut b, A, msgs, ms(2001));
-    assert_eq!((b.head(), b.config()), (a.head(), a.config()));
-    assert!(records(&got).is_empty() || records(&got)[0].0 == ClusterEvent::ConfigUpdateSuccess);
-}
-
-/// A master whose config is `keys` × ~1 KiB (so > 32 KiB) and whose log no longer reaches ZERO.
-fn big_master(keys: usize) -> Replication<Kv> {
-    let s = ReplicationSettings {
-        log_capacity: 4,
-        ..settings()
-    };
-    let mut a = fresh(A, s);
-    a.handle_master(Some(A), ms(0));
-    for i in 0..keys {
-        a.handle_local_commit(
-            i as u64,
-            "admin".into(),
-            format!("set key{i:04} {}", "v".repeat(1000)),
-            ms(0),
+    #[test]
+    fn failed_member_commit_gets_identical_answer_on_retransmit() {
+        let mut a = master_with_peers(&[B]);
+        let mut b = follower(B, A);
+        let cmds = commit(&mut b, 1, "del nothing", ms(0));
+        let r1 = to(B, &feed(&mut a, B, to(A, &cmds), ms(1)));
+        let r2 = to(B, &feed(&mut a, B, to(A, &cmds), ms(300)));
+        assert_eq!(
+            r1,
+            vec![ReplicationMessage::CommitResult {
+                request: 1,
+                result: Err("no such key nothing".into())
+            }]
+        );
+        assert_eq!(r1, r2);
+        assert_eq!(a.head(), RevisionId::ZERO);
+        let got = feed(&mut b, A, r1, ms(2));
+        assert_eq!(
+            commit_done(&got),
+            vec![(1, Err("no such key nothing".into()))]
         );
     }
-    drain(&mut a);
-    a
-}
 
-#[test]
-fn snapshot_in_chunks_with_loss_and_retransmit() {
-    let mut a = big_master(100);
-    assert!(a.config().text().len() > 3 * SNAPSHOT_CHUNK);
-    assert_eq!(a.log().len(), 4);
-    assert_eq!(a.lineage().len(), 4);
-    let mut b = follower(B, A);
+    #[test]
+    fn commit_timeout_reports_master_did_not_answer() {
+        let mut b = follower(B, A);
+        commit(&mut b, 3, "set a b", ms(0));
+        let mut now = ms(0);
+        let mut retransmits = 0;
+        while let Some(t) = b.poll_timeout() {
+            now = t;
+            b.handle_timeout(now);
+            let cmds = drain(&mut b);
+            retransmits += to(A, &cmds).len();
+            if let Some(done) = commit_done(&cmds).pop() {
+                assert_eq!(
+                    done,
+                    (3, Err("cluster master 12.E1.EE.16 did not answer".into()))
+                );
+                break;
+            }
+        }
+        assert_eq!(now, ms(3000));
+        assert_eq!(retransmits, 14);
+        assert!(b.pending_commits().is_empty());
+        assert_eq!(b.poll_timeout(), None);
+    }
 
-    a.handle_peer_head(B, RevisionId::ZERO, ms(1000));
-    let out = drain(&mut a);
-    assert_encodable(&out);
-    assert!(
-        debugs(&out).contains(&"tx_update CS_ACT_CFG_FULL - revision 100 to 12.3A.A1.17".into())
-    );
-    let chunks = to(B, &out);
-    assert_eq!(chunks.len(), 4);
-    for (k, m) in chunks.iter().enumerate() {
-        let ReplicationMessage::Snapshot {
+    #[test]
+    fn commit_request_to_non_master_is_refused_and_requester_retries() {
+        let mut c = follower(C, A);
+        let mut b = follower(B, C); // B wrongly believes C is master
+        let cmds = commit(&mut b, 1, "set a 1", ms(0));
+        let reply = to(B, &feed(&mut c, B, to(C, &cmds), ms(1)));
+        assert_eq!(
+            reply,
+            vec![ReplicationMessage::CommitResult {
+                request: 1,
+                result: Err("not the cluster master; master is 12.E1.EE.16".into())
+            }]
+        );
+        let got = feed(&mut b, C, reply, ms(2));
+        assert!(commit_done(&got).is_empty(), "retryable");
+        assert_eq!(b.pending_commits(), vec![1]);
+        b.handle_timeout(ms(3000));
+        let got = drain(&mut b);
+        assert_eq!(
+            commit_done(&got),
+            vec![(
+                1,
+                Err("not the cluster master; master is 12.E1.EE.16".into())
+            )]
+        );
+    }
+
+    #[test]
+    fn pending_commit_follows_master_change() {
+        let mut b = follower(B, A);
+        let mut c = fresh(C, settings());
+        commit(&mut b, 4, "set a 1", ms(0)); // lost: A is gone
+        c.handle_master(Some(C), ms(50));
+        b.handle_master(Some(C), ms(50));
+        let cmds = drain(&mut b);
+        let req = to(C, &cmds);
+        assert_eq!(req.len(), 1);
+        let out = feed(&mut c, B, req, ms(51));
+        let id = revision_id(&RevisionId::ZERO, B, 4, "set a 1");
+        assert_eq!(
+            to(B, &out),
+            vec![ReplicationMessage::CommitResult {
+                request: 4,
+                result: Ok(id)
+            }]
+        );
+        let got = feed(&mut b, C, to(B, &out), ms(52));
+        assert_eq!(commit_done(&got), vec![(4, Ok(id))]);
+    }
+
+    #[test]
+    fn retry_after_master_change_is_not_applied_twice() {
+        // A commits B's request and replicates it to C, but the result to B is lost and A dies.
+        let mut a = master_with_peers(&[B, C]);
+        let mut b = follower(B, A);
+        let mut c = follower(C, A);
+        let req = to(A, &commit(&mut b, 8, "set ssid x", ms(0)));
+        let out = feed(&mut a, B, req, ms(1));
+        feed(&mut c, A, to(C, &out), ms(2));
+        let id = a.head();
+        assert_eq!(c.head(), id);
+        // C becomes master; B retries there and gets the same revision, not a second one.
+        c.handle_master(Some(C), ms(100));
+        b.handle_master(Some(C), ms(100));
+        let out = feed(&mut c, B, to(C, &drain(&mut b)), ms(101));
+        assert_eq!(
+            to(B, &out),
+            vec![ReplicationMessage::CommitResult {
+                request: 8,
+                result: Ok(id)
+            }]
+        );
+        assert_eq!(c.head(), id);
+        assert_eq!(c.log().len(), 1);
+    }
+
+    #[test]
+    fn member_becoming_master_applies_its_pending_commit() {
+        let mut b = follower(B, A);
+        commit(&mut b, 2, "set a 1", ms(0));
+        b.handle_master(Some(B), ms(10));
+        let cmds = drain(&mut b);
+        let id = revision_id(&RevisionId::ZERO, B, 2, "set a 1");
+        assert_eq!(commit_done(&cmds), vec![(2, Ok(id))]);
+        assert_eq!(b.head(), id);
+        assert!(b.pending_commits().is_empty());
+    }
+
+    #[test]
+    fn incremental_catch_up_from_ancestor_head() {
+        let mut a = master_with_peers(&[]);
+        for i in 1..=5 {
+            commit(&mut a, i, &format!("set k{i} v{i}"), ms(i));
+        }
+        // B is at revision 2 (an ancestor): it gets 3..=5 in one message.
+        let mut b = follower(B, A);
+        let revs2 = a.log()[..2].to_vec();
+        feed(
+            &mut b,
+            A,
+            vec![ReplicationMessage::Revisions {
+                after: RevisionId::ZERO,
+                revisions: revs2,
+            }],
+            ms(10),
+        );
+        assert_eq!(b.head().number, 2);
+        a.handle_peer_head(B, b.head(), ms(100));
+        let out = drain(&mut a);
+        let msgs = to(B, &out);
+        assert_eq!(
+            msgs,
+            vec![ReplicationMessage::Revisions {
+                after: a.log()[1].id,
+                revisions: a.log()[2..].to_vec()
+            }]
+        );
+        assert!(debugs(&out)
+            .iter()
+            .any(|l| l.starts_with("tx_update CS_ACT_CFG_UPDATE")));
+        let got = feed(&mut b, A, msgs, ms(101));
+        let persisted: Vec<_> = got
+            .iter()
+            .filter_map(|c| match c {
+                Command::Persist {
+                    head,
+                    revision: Some(r),
+                    ..
+                } => Some((*head, r.id)),
+                _ => None,
+            })
+            .collect();
+        let expect: Vec<_> = a.log()[2..].iter().map(|r| (r.id, r.id)).collect();
+        assert_eq!(persisted, expect, "one Persist per revision, in order");
+        assert_eq!(
+            to(A, &got),
+            vec![ReplicationMessage::Ack { head: a.head() }]
+        );
+        assert_eq!(
+            (b.head(), b.config(), b.lineage()),
+            (a.head(), a.config(), a.lineage())
+        );
+        let acked = feed(&mut a, B, to(A, &got), ms(102));
+        assert!(
+            records(&acked).is_empty(),
+            "incremental acks record nothing"
+        );
+        assert!(debugs(&acked).contains(
+            &"cluster config update OK, current revision: 5, expected revision: 5".into()
+        ));
+        // Hellos with the same head push nothing.
+        a.handle_peer_head(B, b.head(), ms(500));
+        assert!(sends(&drain(&mut a)).is_empty());
+    }
+
+    #[test]
+    fn catch_up_pushes_are_rate_limited_per_peer() {
+        let mut a = master_with_peers(&[]);
+        commit(&mut a, 1, "set a 1", ms(0));
+        a.handle_peer_head(B, RevisionId::ZERO, ms(1000));
+        assert_eq!(to(B, &drain(&mut a)).len(), 1);
+        a.handle_peer_head(B, RevisionId::ZERO, ms(1100));
+        assert!(
+            to(B, &drain(&mut a)).is_empty(),
+            "within the retransmit interval"
+        );
+        a.handle_peer_head(C, RevisionId::ZERO, ms(1100));
+        assert_eq!(to(C, &drain(&mut a)).len(), 1, "per peer");
+        a.handle_peer_head(B, RevisionId::ZERO, ms(1200));
+        assert_eq!(to(B, &drain(&mut a)).len(), 1, "again after the interval");
+    }
+
+    #[test]
+    fn duplicate_and_reordered_updates_are_acked_not_reapplied() {
+        let mut a = master_with_peers(&[B]);
+        let mut b = follower(B, A);
+        let m1 = to(B, &commit(&mut a, 1, "set a 1", ms(0)));
+        let m2 = to(B, &commit(&mut a, 2, "set b 2", ms(1)));
+        // m2 first: does not follow B's head: ignored, no ack.
+        let got = feed(&mut b, A, m2.clone(), ms(2));
+        assert!(to(A, &got).is_empty());
+        assert_eq!(b.head(), RevisionId::ZERO);
+        feed(&mut b, A, m1.clone(), ms(3));
+        feed(&mut b, A, m2.clone(), ms(4));
+        assert_eq!(b.head(), a.head());
+        // Late duplicates: ack the current head, nothing applied.
+        let got = feed(&mut b, A, [m1, m2].concat(), ms(5));
+        assert_eq!(
+            to(A, &got),
+            vec![ReplicationMessage::Ack { head: a.head() }; 2]
+        );
+        assert!(!got.iter().any(|c| matches!(c, Command::Persist { .. })));
+    }
+
+    #[test]
+    fn large_revisions_are_chunked_and_oversized_ones_go_by_snapshot() {
+        let mut a = master_with_peers(&[]);
+        let big = "x".repeat(20_000);
+        for i in 0..6 {
+            commit(&mut a, i, &format!("set k{i} {big}"), ms(i));
+        }
+        a.handle_peer_head(B, RevisionId::ZERO, ms(1000));
+        let out = drain(&mut a);
+        assert_encodable(&out);
+        let msgs = to(B, &out);
+        assert!(msgs.len() >= 3, "chunked into {} messages", msgs.len());
+        assert!(msgs
+            .iter()
+            .all(|m| matches!(m, ReplicationMessage::Revisions { .. })));
+        let mut b = follower(B, A);
+        feed(&mut b, A, msgs, ms(1001));
+        assert_eq!(b.head(), a.head());
+
+        // One revision larger than a message: a snapshot.
+        let huge = "y".repeat(70_000);
+        let cmds = commit(&mut a, 99, &format!("set huge {huge}"), ms(2000));
+        assert!(to(B, &cmds).is_empty(), "too large to push incrementally");
+        a.handle_peer_head(B, b.head(), ms(2000));
+        let out = drain(&mut a);
+        assert_encodable(&out);
+        let msgs = to(B, &out);
+        assert!(msgs
+            .iter()
+            .all(|m| matches!(m, ReplicationMessage::Snapshot { .. })));
+        let got = feed(&mut b, A, msgs, ms(2001));
+        assert_eq!((b.head(), b.config()), (a.head(), a.config()));
+        assert!(
+            records(&got).is_empty() || records(&got)[0].0 == ClusterEvent::ConfigUpdateSuccess
+        );
+    }
+
+    /// A master whose config is `keys` × ~1 KiB (so > 32 KiB) and whose log no longer reaches ZERO.
+    fn big_master(keys: usize) -> Replication<Kv> {
+        let s = ReplicationSettings {
+            log_capacity: 4,
+            ..settings()
+        };
+        let mut a = fresh(A, s);
+        a.handle_master(Some(A), ms(0));
+        for i in 0..keys {
+            a.handle_local_commit(
+                i as u64,
+                "admin".into(),
+                format!("set key{i:04} {}", "v".repeat(1000)),
+                ms(0),
+            );
+        }
+        drain(&mut a);
+        a
+    }
+
+    #[test]
+    fn snapshot_in_chunks_with_loss_and_retransmit() {
+        let mut a = big_master(100);
+        assert!(a.config().text().len() > 3 * SNAPSHOT_CHUNK);
+        assert_eq!(a.log().len(), 4);
+        assert_eq!(a.lineage().len(), 4);
+        let mut b = follower(B, A);
+
+        a.handle_peer_head(B, RevisionId::ZERO, ms(1000));
+        let out = drain(&mut a);
+        assert_encodable(&out);
+        assert!(debugs(&out)
+            .contains(&"tx_update CS_ACT_CFG_FULL - revision 100 to 12.3A.A1.17".into()));
+        let chunks = to(B, &out);
+        assert_eq!(chunks.len(), 4);
+        for (k, m) in chunks.iter().enumerate() {
+            let ReplicationMessage::Snapshot {
+                head,
+                lineage,
+                total_len,
+                offset,
+                data,
+            } = m
+            else {
+                panic!()
+            };
+            assert_eq!((*head, lineage.as_slice()), (a.head(), a.lineage()));
+            assert_eq!(*total_len as usize, a.config().text().len());
+            assert_eq!(*offset as usize, k * SNAPSHOT_CHUNK);
+            assert!(data.len() <= SNAPSHOT_CHUNK);
+        }
+        // The third chunk is lost; the rest arrive out of order.
+        let got = feed(
+            &mut b,
+            A,
+            vec![chunks[3].clone(), chunks[0].clone(), chunks[1].clone()],
+            ms(1001),
+        );
+        assert!(sends(&got).is_empty());
+        assert_eq!(b.head(), RevisionId::ZERO);
+        // Hellos within the interval do not resend; the next one after it does.
+        a.handle_peer_head(B, RevisionId::ZERO, ms(1100));
+        assert!(sends(&drain(&mut a)).is_empty());
+        a.handle_peer_head(B, RevisionId::ZERO, ms(1200));
+        let again = to(B, &drain(&mut a));
+        assert_eq!(again, chunks);
+        let got = feed(&mut b, A, vec![again[2].clone()], ms(1201));
+        assert_eq!(
+            (b.head(), b.config(), b.lineage()),
+            (a.head(), a.config(), a.lineage())
+        );
+        assert!(b.log().is_empty());
+        let nd = no_debug(got.clone());
+        assert_eq!(
+            nd,
+            vec![
+                Command::Persist {
+                    head: a.head(),
+                    config: a.config().text(),
+                    revision: None,
+                    lineage: a.lineage().to_vec()
+                },
+                Command::Notify(Notification::Record {
+                    event: ClusterEvent::ConfigUpdateSuccess,
+                    reason: "successfully applied config".into()
+                }),
+                Command::Notify(Notification::ConfigApplied { head: a.head() }),
+                Command::Send {
+                    to: A,
+                    msg: MemberMessage::Replication(ReplicationMessage::Ack { head: a.head() })
+                },
+            ]
+        );
+        // Remaining duplicate chunks are answered with acks; the master records success once.
+        let dup = feed(&mut b, A, vec![again[0].clone()], ms(1202));
+        let acks = [to(A, &got), to(A, &dup)].concat();
+        let out = feed(&mut a, B, acks, ms(1203));
+        assert_eq!(
+            records(&out),
+            vec![(
+                ClusterEvent::ConfigUpdateSuccess,
+                "config sync succeeded".to_string()
+            )]
+        );
+        assert!(debugs(&out).contains(
+            &"cluster config update OK, current revision: 100, expected revision: 100".into()
+        ));
+        assert!(debugs(&out)
+            .contains(&"tx_update CS_ACT_CFG_FULL - revision 100 host 12.3A.A1.17 is OK".into()));
+        // Later commits go incrementally.
+        let out = commit(&mut a, 500, "set late 1", ms(2000));
+        feed(&mut b, A, to(B, &out), ms(2001));
+        assert_eq!(b.head(), a.head());
+    }
+
+    #[test]
+    fn partial_assembly_of_another_head_is_dropped() {
+        let mut a = big_master(70);
+        let mut b = follower(B, A);
+        a.handle_peer_head(B, RevisionId::ZERO, ms(1000));
+        let old = to(B, &drain(&mut a));
+        feed(&mut b, A, vec![old[0].clone()], ms(1000));
+        commit(&mut a, 1000, "set new 1", ms(1100));
+        a.handle_peer_head(B, RevisionId::ZERO, ms(1300));
+        let new = to(B, &drain(&mut a));
+        // Chunks of the new head, then a late one of the old head, then the rest of the new one.
+        feed(&mut b, A, vec![new[0].clone(), old[1].clone()], ms(1301));
+        feed(&mut b, A, new[1..].to_vec(), ms(1302));
+        assert_eq!(
+            b.head(),
+            RevisionId::ZERO,
+            "the new assembly was replaced by the late old chunk"
+        );
+        feed(&mut b, A, new.clone(), ms(1303));
+        assert_eq!((b.head(), b.config()), (a.head(), a.config()));
+    }
+
+    #[test]
+    fn snapshot_limits_and_load_errors() {
+        let mut b = follower(B, A);
+        let head = RevisionId {
+            number: 3,
+            hash: [3; 32],
+        };
+        let snap = |total_len: u32, offset: u32, data: &[u8]| ReplicationMessage::Snapshot {
             head,
-            lineage,
+            lineage: vec![head],
             total_len,
             offset,
-            data,
-        } = m
+            data: data.to_vec(),
+        };
+        let got = feed(
+            &mut b,
+            A,
+            vec![snap(MAX_SNAPSHOT_LEN + 1, 0, b"a b\n")],
+            ms(0),
+        );
+        assert!(debugs(&got)[0].starts_with("refusing CS_ACT_CFG_FULL"));
+        let got = feed(&mut b, A, vec![snap(4, 2, b"a b\n")], ms(0));
+        assert!(debugs(&got)[0].starts_with("bad CS_ACT_CFG_FULL chunk"));
+        // Does not load: ignored, state unchanged, no ack.
+        let got = feed(&mut b, A, vec![snap(8, 0, b"corrupt\n")], ms(0));
+        assert!(sends(&got).is_empty());
+        assert!(debugs(&got)
+            .iter()
+            .any(|l| l.starts_with("cluster config update failed")));
+        assert_eq!(b.head(), RevisionId::ZERO);
+        // An empty configuration is one empty chunk.
+        let got = feed(&mut b, A, vec![snap(0, 0, b"")], ms(0));
+        assert_eq!(b.head(), head);
+        assert_eq!(to(A, &got), vec![ReplicationMessage::Ack { head }]);
+    }
+
+    #[test]
+    fn updates_from_non_master_are_ignored() {
+        let mut a = master_with_peers(&[B]);
+        let mut b = follower(B, C);
+        let msgs = to(B, &commit(&mut a, 1, "set a 1", ms(0)));
+        let got = feed(&mut b, A, msgs, ms(1));
+        assert!(sends(&got).is_empty());
+        assert_eq!(b.head(), RevisionId::ZERO);
+        assert_eq!(
+            debugs(&got),
+            vec![
+                "ignoring UPDATE from 12.E1.EE.16: not the cluster master (master is 12.55.00.03)"
+                    .to_string()
+            ]
+        );
+        // A master ignores updates, whoever sends them.
+        let head = a.head();
+        let other = ReplicationMessage::Snapshot {
+            head: RevisionId::ZERO,
+            lineage: vec![],
+            total_len: 0,
+            offset: 0,
+            data: vec![],
+        };
+        let got = feed(&mut a, C, vec![other], ms(0));
+        assert!(sends(&got).is_empty());
+        assert_eq!(a.head(), head);
+    }
+
+    #[test]
+    fn broken_hash_chain_is_rejected() {
+        let mut a = master_with_peers(&[B]);
+        let mut b = follower(B, A);
+        let msgs = to(B, &commit(&mut a, 1, "set a 1", ms(0)));
+        let ReplicationMessage::Revisions {
+            after,
+            mut revisions,
+        } = msgs[0].clone()
         else {
             panic!()
         };
-        assert_eq!((*head, lineage.as_slice()), (a.head(), a.lineage()));
-        assert_eq!(*total_len as usize, a.config().text().len());
-        assert_eq!(*offset as usize, k * SNAPSHOT_CHUNK);
-        assert!(data.len() <= SNAPSHOT_CHUNK);
+        revisions[0].change = "set a 2".into(); // tampered: hash no longer matches
+        let got = feed(
+            &mut b,
+            A,
+            vec![ReplicationMessage::Revisions {
+                after,
+                revisions: revisions.clone(),
+            }],
+            ms(1),
+        );
+        assert!(sends(&got).is_empty());
+        assert!(debugs(&got)[0].contains("fails the hash chain"));
+        assert_eq!(
+            (b.head(), b.config().text()),
+            (RevisionId::ZERO, String::new())
+        );
+        // A wrong parent link is rejected too.
+        let mut r = a.log()[0].clone();
+        r.parent = RevisionId {
+            number: 0,
+            hash: [9; 32],
+        };
+        let got = feed(
+            &mut b,
+            A,
+            vec![ReplicationMessage::Revisions {
+                after: RevisionId::ZERO,
+                revisions: vec![r],
+            }],
+            ms(1),
+        );
+        assert!(debugs(&got)[0].contains("has parent"));
+        assert_eq!(b.head(), RevisionId::ZERO);
+        // The genuine one applies.
+        feed(&mut b, A, msgs, ms(2));
+        assert_eq!(b.head(), a.head());
     }
-    // The third chunk is lost; the rest arrive out of order.
-    let got = feed(
-        &mut b,
-        A,
-        vec![chunks[3].clone(), chunks[0].clone(), chunks[1].clone()],
-        ms(1001),
-    );
-    assert!(sends(&got).is_empty());
-    assert_eq!(b.head(), RevisionId::ZERO);
-    // Hellos within the interval do not resend; the next one after it does.
-    a.handle_peer_head(B, RevisionId::ZERO, ms(1100));
-    assert!(sends(&drain(&mut a)).is_empty());
-    a.handle_peer_head(B, RevisionId::ZERO, ms(1200));
-    let again = to(B, &drain(&mut a));
-    assert_eq!(again, chunks);
-    let got = feed(&mut b, A, vec![again[2].clone()], ms(1201));
-    assert_eq!(
-        (b.head(), b.config(), b.lineage()),
-        (a.head(), a.config(), a.lineage())
-    );
-    assert!(b.log().is_empty());
-    let nd = no_debug(got.clone());
-    assert_eq!(
-        nd,
-        vec![
-            Command::Persist {
-                head: a.head(),
-                config: a.config().text(),
-                revision: None,
-                lineage: a.lineage().to_vec()
-            },
+
+    #[test]
+    fn member_apply_error_leaves_state_unchanged() {
+        let mut b = follower(B, A);
+        let good = Revision {
+            id: revision_id(&RevisionId::ZERO, A, 1, "set a 1"),
+            parent: RevisionId::ZERO,
+            origin: A,
+            request: 1,
+            user: "admin".into(),
+            wall_ms: 0,
+            change: "set a 1".into(),
+        };
+        let bad = Revision {
+            id: revision_id(&good.id, A, 2, "del zzz"),
+            parent: good.id,
+            request: 2,
+            change: "del zzz".into(),
+            ..good.clone()
+        };
+        let got = feed(
+            &mut b,
+            A,
+            vec![ReplicationMessage::Revisions {
+                after: RevisionId::ZERO,
+                revisions: vec![good.clone(), bad],
+            }],
+            ms(0),
+        );
+        assert!(sends(&got).is_empty());
+        assert!(
+            !got.iter().any(|c| matches!(c, Command::Persist { .. })),
+            "all or nothing"
+        );
+        assert!(debugs(&got)[0].contains("does not apply"));
+        assert_eq!(
+            (b.head(), b.config().text(), b.log().len()),
+            (RevisionId::ZERO, String::new(), 0)
+        );
+    }
+
+    #[test]
+    fn divergence_keeps_superseded_config_reports_it_and_converges() {
+        // Partition: A and B are both masters and both commit.
+        let mut a = master_with_peers(&[]);
+        let mut b = follower(B, A);
+        commit(&mut a, 1, "set shared 1", ms(0));
+        // B had revision 1 before the partition.
+        feed(
+            &mut b,
+            A,
+            vec![ReplicationMessage::Revisions {
+                after: RevisionId::ZERO,
+                revisions: a.log().to_vec(),
+            }],
+            ms(1),
+        );
+        b.handle_master(Some(B), ms(10));
+        drain(&mut b);
+        commit(&mut b, 7, "set side b", ms(20));
+        commit(&mut b, 8, "set more b", ms(21));
+        commit(&mut a, 2, "set side a", ms(22));
+        let b_head = b.head();
+        let b_text = b.config().text();
+        let b_revs = b.log()[1..].to_vec();
+        assert_eq!(b_head.number, 3);
+
+        // Heal: the election makes A master.
+        b.handle_master(Some(A), ms(1000));
+        drain(&mut b);
+        a.handle_peer_head(B, b_head, ms(1000));
+        let snap = to(B, &drain(&mut a));
+        assert!(matches!(snap[0], ReplicationMessage::Snapshot { .. }));
+        let got = feed(&mut b, A, snap, ms(1001));
+        let expected = SupersededConfig {
+            head: b_head,
+            holder: B,
+            revisions: b_revs,
+            config: b_text.clone(),
+            superseded_wall_ms: 1001,
+        };
+        let nd = no_debug(got.clone());
+        assert_eq!(nd[0], Command::PersistSuperseded(expected.clone()));
+        assert_eq!(
+            nd[1],
+            Command::Notify(Notification::Record {
+                event: ClusterEvent::ConfigSuperseded,
+                reason: format!(
+                    "revision {} superseded by master 12.E1.EE.16 revision {}",
+                    b_head.short(),
+                    a.head().short()
+                )
+            })
+        );
+        assert!(nd[1..].iter().any(|c| matches!(
+            c,
             Command::Notify(Notification::Record {
                 event: ClusterEvent::ConfigUpdateSuccess,
-                reason: "successfully applied config".into()
-            }),
-            Command::Notify(Notification::ConfigApplied { head: a.head() }),
-            Command::Send {
-                to: A,
-                msg: MemberMessage::Replication(ReplicationMessage::Ack { head: a.head() })
+                ..
+            })
+        )));
+        assert_eq!(b.superseded(), std::slice::from_ref(&expected));
+        assert_eq!((b.head(), b.config()), (a.head(), a.config()));
+        let to_a = to(A, &got);
+        assert_eq!(
+            to_a[0],
+            ReplicationMessage::Superseded {
+                config: expected.clone()
+            }
+        );
+        assert_eq!(b.unacked_superseded(), vec![b_head]);
+
+        // The report is lost: retransmitted after the interval, to the current master.
+        assert_eq!(b.poll_timeout(), Some(ms(1201)));
+        b.handle_timeout(ms(1201));
+        let resent = to(A, &drain(&mut b));
+        assert_eq!(
+            resent,
+            vec![ReplicationMessage::Superseded {
+                config: expected.clone()
+            }]
+        );
+        let out = feed(&mut a, B, [resent.clone(), resent].concat(), ms(1202));
+        assert_eq!(
+            no_debug(out.clone())[0],
+            Command::PersistSuperseded(expected.clone()),
+            "persisted once on the master"
+        );
+        assert_eq!(
+            out.iter()
+                .filter(|c| matches!(c, Command::PersistSuperseded(_)))
+                .count(),
+            1
+        );
+        assert_eq!(a.superseded(), &[expected]);
+        feed(&mut b, A, to(B, &out), ms(1203));
+        assert!(b.unacked_superseded().is_empty());
+        assert_eq!(b.poll_timeout(), None);
+        // The ack of the snapshot makes the master record the sync.
+        let out = feed(&mut a, B, vec![to_a[1].clone()], ms(1204));
+        assert_eq!(
+            records(&out),
+            vec![(
+                ClusterEvent::ConfigUpdateSuccess,
+                "config sync succeeded".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn ancestor_snapshot_is_not_a_divergence() {
+        let mut a = big_master(10);
+        let mut b = follower(B, A);
+        // B has the first revisions of the current lineage but A's log no longer reaches them.
+        let ancestor = a.lineage()[0];
+        let mut b2 = Replication::new(
+            B,
+            settings(),
+            Kv::default(),
+            ancestor,
+            vec![],
+            vec![ancestor],
+            vec![],
+        );
+        b2.handle_master(Some(A), ms(0));
+        drain(&mut b2);
+        a.handle_peer_head(B, ancestor, ms(1000));
+        let snap = to(B, &drain(&mut a));
+        let got = feed(&mut b2, A, snap.clone(), ms(1001));
+        assert!(!got
+            .iter()
+            .any(|c| matches!(c, Command::PersistSuperseded(_))));
+        assert!(b2.superseded().is_empty());
+        assert_eq!(b2.head(), a.head());
+        feed(&mut b, A, snap, ms(1001));
+        assert!(b.superseded().is_empty(), "ZERO never diverges");
+    }
+
+    #[test]
+    fn superseded_report_follows_master_change() {
+        let mut own = Kv::default();
+        own.apply("set lonely 1").unwrap();
+        let own_head = revision_id(&RevisionId::ZERO, B, 1, "set lonely 1");
+        let mut b = Replication::new(B, settings(), own, own_head, vec![], vec![own_head], vec![]);
+        b.handle_master(Some(A), ms(0));
+        drain(&mut b);
+        let head = RevisionId {
+            number: 1,
+            hash: [1; 32],
+        };
+        feed(
+            &mut b,
+            A,
+            vec![ReplicationMessage::Snapshot {
+                head,
+                lineage: vec![head],
+                total_len: 4,
+                offset: 0,
+                data: b"x y\n".to_vec(),
+            }],
+            ms(0),
+        );
+        assert_eq!(b.superseded().len(), 1);
+        b.handle_master(Some(C), ms(50));
+        let cmds = drain(&mut b);
+        assert!(
+            matches!(&to(C, &cmds)[..], [ReplicationMessage::Superseded { config }] if config.head == own_head)
+        );
+        // Becoming master itself: the config is archived here, nothing left to report.
+        b.handle_master(Some(B), ms(60));
+        assert!(b.unacked_superseded().is_empty());
+    }
+
+    #[test]
+    fn restart_from_persisted_state_keeps_deduplication() {
+        let mut a = master_with_peers(&[B]);
+        commit(&mut a, 1, "set k1 1", ms(1));
+        let req = ReplicationMessage::CommitRequest {
+            request: 2,
+            user: "u".into(),
+            change: "set k2 2".into(),
+        };
+        let first = to(B, &feed(&mut a, B, vec![req.clone()], ms(2)));
+        commit(&mut a, 3, "set k3 3", ms(3));
+        let mut r = Replication::new(
+            A,
+            settings(),
+            a.config().clone(),
+            a.head(),
+            a.log().to_vec(),
+            a.lineage().to_vec(),
+            vec![],
+        );
+        assert_eq!(
+            (r.head(), r.log(), r.lineage()),
+            (a.head(), a.log(), a.lineage())
+        );
+        r.handle_master(Some(A), ms(0));
+        drain(&mut r);
+        let again = to(B, &feed(&mut r, B, vec![req], ms(0)));
+        assert_eq!(again, first[..1].to_vec());
+        assert_eq!(r.log().len(), 3);
+    }
+
+    #[test]
+    fn hello_showing_the_snapshot_head_counts_as_its_ack() {
+        let mut a = big_master(40);
+        a.handle_peer_head(B, RevisionId::ZERO, ms(1000));
+        drain(&mut a);
+        // Every ack is lost; the next hello carries the snapshot's head.
+        a.handle_peer_head(B, a.head(), ms(1300));
+        let out = drain(&mut a);
+        assert_eq!(
+            records(&out),
+            vec![(
+                ClusterEvent::ConfigUpdateSuccess,
+                "config sync succeeded".to_string()
+            )]
+        );
+        assert!(sends(&out).is_empty());
+        a.handle_peer_head(B, a.head(), ms(1600));
+        assert!(records(&drain(&mut a)).is_empty(), "recorded once");
+    }
+
+    #[test]
+    fn superseded_report_to_a_non_master_is_not_acknowledged() {
+        let mut c = follower(C, A);
+        let sc = SupersededConfig {
+            head: RevisionId {
+                number: 2,
+                hash: [2; 32],
             },
-        ]
-    );
-    // Remaining duplicate chunks are answered with acks; the master records success once.
-    let dup = feed(&mut b, A, vec![again[0].clone()], ms(1202));
-    let acks = [to(A, &got), to(A, &dup)].concat();
-    let out = feed(&mut a, B, acks, ms(1203));
-    assert_eq!(
-        records(&out),
-        vec![(
-            ClusterEvent::ConfigUpdateSuccess,
-            "config sync succeeded".to_string()
-        )]
-    );
-    assert!(debugs(&out).contains(
-        &"cluster config update OK, current revision: 100, expected revision: 100".into()
-    ));
-    assert!(debugs(&out)
-        .contains(&"tx_update CS_ACT_CFG_FULL - revision 100 host 12.3A.A1.17 is OK".into()));
-    // Later commits go incrementally.
-    let out = commit(&mut a, 500, "set late 1", ms(2000));
-    feed(&mut b, A, to(B, &out), ms(2001));
-    assert_eq!(b.head(), a.head());
-}
-
-#[test]
-fn partial_assembly_of_another_head_is_dropped() {
-    let mut a = big_master(70);
-    let mut b = follower(B, A);
-    a.handle_peer_head(B, RevisionId::ZERO, ms(1000));
-    let old = to(B, &drain(&mut a));
-    feed(&mut b, A, vec![old[0].clone()], ms(1000));
-    commit(&mut a, 1000, "set new 1", ms(1100));
-    a.handle_peer_head(B, RevisionId::ZERO, ms(1300));
-    let new = to(B, &drain(&mut a));
-    // Chunks of the new head, then a late one of the old head, then the rest of the new one.
-    feed(&mut b, A, vec![new[0].clone(), old[1].clone()], ms(1301));
-    feed(&mut b, A, new[1..].to_vec(), ms(1302));
-    assert_eq!(
-        b.head(),
-        RevisionId::ZERO,
-        "the new assembly was replaced by the late old chunk"
-    );
-    feed(&mut b, A, new.clone(), ms(1303));
-    assert_eq!((b.head(), b.config()), (a.head(), a.config()));
-}
-
-#[test]
-fn snapshot_limits_and_load_errors() {
-    let mut b = follower(B, A);
-    let head = RevisionId {
-        number: 3,
-        hash: [3; 32],
-    };
-    let snap = |total_len: u32, offset: u32, data: &[u8]| ReplicationMessage::Snapshot {
-        head,
-        lineage: vec![head],
-        total_len,
-        offset,
-        data: data.to_vec(),
-    };
-    let got = feed(
-        &mut b,
-        A,
-        vec![snap(MAX_SNAPSHOT_LEN + 1, 0, b"a b\n")],
-        ms(0),
-    );
-    assert!(debugs(&got)[0].starts_with("refusing CS_ACT_CFG_FULL"));
-    let got = feed(&mut b, A, vec![snap(4, 2, b"a b\n")], ms(0));
-    assert!(debugs(&got)[0].starts_with("bad CS_ACT_CFG_FULL chunk"));
-    // Does not load: ignored, state unchanged, no ack.
-    let got = feed(&mut b, A, vec![snap(8, 0, b"corrupt\n")], ms(0));
-    assert!(sends(&got).is_empty());
-    assert!(debugs(&got)
-        .iter()
-        .any(|l| l.starts_with("cluster config update failed")));
-    assert_eq!(b.head(), RevisionId::ZERO);
-    // An empty configuration is one empty chunk.
-    let got = feed(&mut b, A, vec![snap(0, 0, b"")], ms(0));
-    assert_eq!(b.head(), head);
-    assert_eq!(to(A, &got), vec![ReplicationMessage::Ack { head }]);
-}
-
-#[test]
-fn updates_from_non_master_are_ignored() {
-    let mut a = master_with_peers(&[B]);
-    let mut b = follower(B, C);
-    let msgs = to(B, &commit(&mut a, 1, "set a 1", ms(0)));
-    let got = feed(&mut b, A, msgs, ms(1));
-    assert!(sends(&got).is_empty());
-    assert_eq!(b.head(), RevisionId::ZERO);
-    assert_eq!(
-        debugs(&got),
-        vec![
-            "ignoring UPDATE from 12.E1.EE.16: not the cluster master (master is 12.55.00.03)"
-                .to_string()
-        ]
-    );
-    // A master ignores updates, whoever sends them.
-    let head = a.head();
-    let other = ReplicationMessage::Snapshot {
-        head: RevisionId::ZERO,
-        lineage: vec![],
-        total_len: 0,
-        offset: 0,
-        data: vec![],
-    };
-    let got = feed(&mut a, C, vec![other], ms(0));
-    assert!(sends(&got).is_empty());
-    assert_eq!(a.head(), head);
-}
-
-#[test]
-fn broken_hash_chain_is_rejected() {
-    let mut a = master_with_peers(&[B]);
-    let mut b = follower(B, A);
-    let msgs = to(B, &commit(&mut a, 1, "set a 1", ms(0)));
-    let ReplicationMessage::Revisions {
-        after,
-        mut revisions,
-    } = msgs[0].clone()
-    else {
-        panic!()
-    };
-    revisions[0].change = "set a 2".into(); // tampered: hash no longer matches
-    let got = feed(
-        &mut b,
-        A,
-        vec![ReplicationMessage::Revisions {
-            after,
-            revisions: revisions.clone(),
-        }],
-        ms(1),
-    );
-    assert!(sends(&got).is_empty());
-    assert!(debugs(&got)[0].contains("fails the hash chain"));
-    assert_eq!(
-        (b.head(), b.config().text()),
-        (RevisionId::ZERO, String::new())
-    );
-    // A wrong parent link is rejected too.
-    let mut r = a.log()[0].clone();
-    r.parent = RevisionId {
-        number: 0,
-        hash: [9; 32],
-    };
-    let got = feed(
-        &mut b,
-        A,
-        vec![ReplicationMessage::Revisions {
-            after: RevisionId::ZERO,
-            revisions: vec![r],
-        }],
-        ms(1),
-    );
-    assert!(debugs(&got)[0].contains("has parent"));
-    assert_eq!(b.head(), RevisionId::ZERO);
-    // The genuine one applies.
-    feed(&mut b, A, msgs, ms(2));
-    assert_eq!(b.head(), a.head());
-}
-
-#[test]
-fn member_apply_error_leaves_state_unchanged() {
-    let mut b = follower(B, A);
-    let good = Revision {
-        id: revision_id(&RevisionId::ZERO, A, 1, "set a 1"),
-        parent: RevisionId::ZERO,
-        origin: A,
-        request: 1,
-        user: "admin".into(),
-        wall_ms: 0,
-        change: "set a 1".into(),
-    };
-    let bad = Revision {
-        id: revision_id(&good.id, A, 2, "del zzz"),
-        parent: good.id,
-        request: 2,
-        change: "del zzz".into(),
-        ..good.clone()
-    };
-    let got = feed(
-        &mut b,
-        A,
-        vec![ReplicationMessage::Revisions {
-            after: RevisionId::ZERO,
-            revisions: vec![good.clone(), bad],
-        }],
-        ms(0),
-    );
-    assert!(sends(&got).is_empty());
-    assert!(
-        !got.iter().any(|c| matches!(c, Command::Persist { .. })),
-        "all or nothing"
-    );
-    assert!(debugs(&got)[0].contains("does not apply"));
-    assert_eq!(
-        (b.head(), b.config().text(), b.log().len()),
-        (RevisionId::ZERO, String::new(), 0)
-    );
-}
-
-#[test]
-fn divergence_keeps_superseded_config_reports_it_and_converges() {
-    // Partition: A and B are both masters and both commit.
-    let mut a = master_with_peers(&[]);
-    let mut b = follower(B, A);
-    commit(&mut a, 1, "set shared 1", ms(0));
-    // B had revision 1 before the partition.
-    feed(
-        &mut b,
-        A,
-        vec![ReplicationMessage::Revisions {
-            after: RevisionId::ZERO,
-            revisions: a.log().to_vec(),
-        }],
-        ms(1),
-    );
-    b.handle_master(Some(B), ms(10));
-    drain(&mut b);
-    commit(&mut b, 7, "set side b", ms(20));
-    commit(&mut b, 8, "set more b", ms(21));
-    commit(&mut a, 2, "set side a", ms(22));
-    let b_head = b.head();
-    let b_text = b.config().text();
-    let b_revs = b.log()[1..].to_vec();
-    assert_eq!(b_head.number, 3);
-
-    // Heal: the election makes A master.
-    b.handle_master(Some(A), ms(1000));
-    drain(&mut b);
-    a.handle_peer_head(B, b_head, ms(1000));
-    let snap = to(B, &drain(&mut a));
-    assert!(matches!(snap[0], ReplicationMessage::Snapshot { .. }));
-    let got = feed(&mut b, A, snap, ms(1001));
-    let expected = SupersededConfig {
-        head: b_head,
-        holder: B,
-        revisions: b_revs,
-        config: b_text.clone(),
-        superseded_wall_ms: 1001,
-    };
-    let nd = no_debug(got.clone());
-    assert_eq!(nd[0], Command::PersistSuperseded(expected.clone()));
-    assert_eq!(
-        nd[1],
-        Command::Notify(Notification::Record {
-            event: ClusterEvent::ConfigSuperseded,
-            reason: format!(
-                "revision {} superseded by master 12.E1.EE.16 revision {}",
-                b_head.short(),
-                a.head().short()
-            )
-        })
-    );
-    assert!(nd[1..].iter().any(|c| matches!(
-        c,
-        Command::Notify(Notification::Record {
-            event: ClusterEvent::ConfigUpdateSuccess,
-            ..
-        })
-    )));
-    assert_eq!(b.superseded(), &[expected.clone()]);
-    assert_eq!((b.head(), b.config()), (a.head(), a.config()));
-    let to_a = to(A, &got);
-    assert_eq!(
-        to_a[0],
-        ReplicationMessage::Superseded {
-            config: expected.clone()
-        }
-    );
-    assert_eq!(b.unacked_superseded(), vec![b_head]);
-
-    // The report is lost: retransmitted after the interval, to the current master.
-    assert_eq!(b.poll_timeout(), Some(ms(1201)));
-    b.handle_timeout(ms(1201));
-    let resent = to(A, &drain(&mut b));
-    assert_eq!(
-        resent,
-        vec![ReplicationMessage::Superseded {
-            config: expected.clone()
-        }]
-    );
-    let out = feed(&mut a, B, [resent.clone(), resent].concat(), ms(1202));
-    assert_eq!(
-        no_debug(out.clone())[0],
-        Command::PersistSuperseded(expected.clone()),
-        "persisted once on the master"
-    );
-    assert_eq!(
-        out.iter()
-            .filter(|c| matches!(c, Command::PersistSuperseded(_)))
-            .count(),
-        1
-    );
-    assert_eq!(a.superseded(), &[expected]);
-    feed(&mut b, A, to(B, &out), ms(1203));
-    assert!(b.unacked_superseded().is_empty());
-    assert_eq!(b.poll_timeout(), None);
-    // The ack of the snapshot makes the master record the sync.
-    let out = feed(&mut a, B, vec![to_a[1].clone()], ms(1204));
-    assert_eq!(
-        records(&out),
-        vec![(
-            ClusterEvent::ConfigUpdateSuccess,
-            "config sync succeeded".into()
-        )]
-    );
-}
-
-#[test]
-fn ancestor_snapshot_is_not_a_divergence() {
-    let mut a = big_master(10);
-    let mut b = follower(B, A);
-    // B has the first revisions of the current lineage but A's log no longer reaches them.
-    let ancestor = a.lineage()[0];
-    let mut b2 = Replication::new(
-        B,
-        settings(),
-        Kv::default(),
-        ancestor,
-        vec![],
-        vec![ancestor],
-        vec![],
-    );
-    b2.handle_master(Some(A), ms(0));
-    drain(&mut b2);
-    a.handle_peer_head(B, ancestor, ms(1000));
-    let snap = to(B, &drain(&mut a));
-    let got = feed(&mut b2, A, snap.clone(), ms(1001));
-    assert!(!got
-        .iter()
-        .any(|c| matches!(c, Command::PersistSuperseded(_))));
-    assert!(b2.superseded().is_empty());
-    assert_eq!(b2.head(), a.head());
-    feed(&mut b, A, snap, ms(1001));
-    assert!(b.superseded().is_empty(), "ZERO never diverges");
-}
-
-#[test]
-fn superseded_report_follows_master_change() {
-    let mut own = Kv::default();
-    own.apply("set lonely 1").unwrap();
-    let own_head = revision_id(&RevisionId::ZERO, B, 1, "set lonely 1");
-    let mut b = Replication::new(B, settings(), own, own_head, vec![], vec![own_head], vec![]);
-    b.handle_master(Some(A), ms(0));
-    drain(&mut b);
-    let head = RevisionId {
-        number: 1,
-        hash: [1; 32],
-    };
-    feed(
-        &mut b,
-        A,
-        vec![ReplicationMessage::Snapshot {
-            head,
-            lineage: vec![head],
-            total_len: 4,
-            offset: 0,
-            data: b"x y\n".to_vec(),
-        }],
-        ms(0),
-    );
-    assert_eq!(b.superseded().len(), 1);
-    b.handle_master(Some(C), ms(50));
-    let cmds = drain(&mut b);
-    assert!(
-        matches!(&to(C, &cmds)[..], [ReplicationMessage::Superseded { config }] if config.head == own_head)
-    );
-    // Becoming master itself: the config is archived here, nothing left to report.
-    b.handle_master(Some(B), ms(60));
-    assert!(b.unacked_superseded().is_empty());
-}
-
-#[test]
-fn restart_from_persisted_state_keeps_deduplication() {
-    let mut a = master_with_peers(&[B]);
-    commit(&mut a, 1, "set k1 1", ms(1));
-    let req = ReplicationMessage::CommitRequest {
-        request: 2,
-        user: "u".into(),
-        change: "set k2 2".into(),
-    };
-    let first = to(B, &feed(&mut a, B, vec![req.clone()], ms(2)));
-    commit(&mut a, 3, "set k3 3", ms(3));
-    let mut r = Replication::new(
-        A,
-        settings(),
-        a.config().clone(),
-        a.head(),
-        a.log().to_vec(),
-        a.lineage().to_vec(),
-        vec![],
-    );
-    assert_eq!(
-        (r.head(), r.log(), r.lineage()),
-        (a.head(), a.log(), a.lineage())
-    );
-    r.handle_master(Some(A), ms(0));
-    drain(&mut r);
-    let again = to(B, &feed(&mut r, B, vec![req], ms(0)));
-    assert_eq!(again, first[..1].to_vec());
-    assert_eq!(r.log().len(), 3);
+            holder: B,
+            revisions: vec![],
+            config: "a b\n".into(),
+            superseded_wall_ms: 0,
+        };
+        let got = feed(
+            &mut c,
+            B,
+            vec![ReplicationMessage::Superseded { config: sc.clone() }],
+            ms(0),
+        );
+        assert!(sends(&got).is_empty());
+        assert!(c.superseded().is_empty());
+        c.handle_master(Some(C), ms(1));
+        drain(&mut c);
+        let got = feed(
+            &mut c,
+            B,
+            vec![ReplicationMessage::Superseded { config: sc.clone() }],
+            ms(2),
+        );
+        assert_eq!(
+            no_debug(got),
+            vec![
+                Command::PersistSuperseded(sc.clone()),
+                Command::Send {
+                    to: B,
+                    msg: MemberMessage::Replication(ReplicationMessage::SupersededAck {
+                        head: sc.head
+                    })
+                },
+            ]
+        );
+        assert_eq!(c.superseded(), &[sc]);
+    }
 }

@@ -54,6 +54,7 @@ struct Sim {
     nodes: Vec<Replication<Kv>>,
     now: Duration,
     tick: u64,
+    next_hello: u64,
     /// (deliver at, from, to, msg)
     inflight: Vec<(Duration, usize, usize, ReplicationMessage)>,
     group: Vec<u8>,
@@ -89,6 +90,7 @@ impl Sim {
             nodes,
             now: Duration::ZERO,
             tick: 0,
+            next_hello: HELLO_EVERY,
             inflight: vec![],
             group: vec![0; n],
             masters: vec![None; n],
@@ -241,7 +243,8 @@ impl Sim {
             self.collect(to);
         }
         // Hellos.
-        if self.tick % HELLO_EVERY == 0 {
+        if self.tick >= self.next_hello {
+            self.next_hello += HELLO_EVERY;
             for from in 0..self.n() {
                 for to in 0..self.n() {
                     if from == to || self.group[from] != self.group[to] {
@@ -423,7 +426,7 @@ proptest! {
 }
 
 #[test]
-fn harness_smoke_partition_and_heal() {
+fn replication_harness_smoke_partition_and_heal() {
     let mut sim = Sim::new(3, 7, 10, 10, 50, 100_000);
     sim.commit(1, 1, 1, false, false);
     sim.run(Op::Run { ticks: 50 });
