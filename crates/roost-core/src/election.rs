@@ -649,6 +649,19 @@ impl Election {
         }
     }
 
+    /// Seeds the history with events persisted before a restart (or kept across a rejoin), so
+    /// `show cluster history` survives restarts. Not emitted again: they are already stored.
+    pub fn restore_history(&mut self, events: Vec<HistoryEvent>) {
+        for ev in events {
+            if self.history_ids.insert((ev.member, ev.seq)) {
+                self.history.insert((ev.wall_ms, ev.member, ev.seq), ev);
+            }
+        }
+        while self.history.len() > HISTORY_CAPACITY {
+            self.history.pop_first();
+        }
+    }
+
     /// Adds an event to the history unless known (or older than everything kept when full);
     /// emits it when added.
     fn merge_event(&mut self, ev: HistoryEvent) {
