@@ -172,8 +172,9 @@ impl Sim {
         let m = &mut self.members[i];
         m.disk.boot += 1;
         let config = if m.disk.head.is_some() { Kv::load(&m.disk.config).unwrap() } else { Kv::default() };
-        let election = Election::new(settings(m), now, 1_700_000_000_000 + now.as_millis() as u64);
-        let replication = Replication::new(
+        let wall = 1_700_000_000_000 + now.as_millis() as u64;
+        let election = Election::new(settings(m), now, wall);
+        let mut replication = Replication::new(
             m.id,
             ReplicationSettings::default(),
             config,
@@ -182,6 +183,7 @@ impl Sim {
             m.disk.lineage.clone(),
             m.disk.superseded.clone(),
         );
+        replication.set_wall_clock(wall, now);
         m.node = Some(Node::new(election, replication, now));
         self.stable_since = now;
         self.drain(i);
@@ -433,6 +435,8 @@ fn run_seed(seed: u64, faults: usize) {
                 sim.loss = [0.0, 0.05, 0.3][rng.gen_range(0..3)];
                 sim.dup = [0.0, 0.05][rng.gen_range(0..2)];
                 sim.max_delay_ms = [1, 5, 20][rng.gen_range(0..3)];
+                // Lost hellos make members declare each other dead: the side is not settled.
+                sim.stable_since = sim.now;
             }
             _ => {
                 let i = rng.gen_range(0..n);

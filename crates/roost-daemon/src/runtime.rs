@@ -566,9 +566,10 @@ fn build_node(
     let device = config.device(rt.mac);
     let fallback = rt.mac.default_hostname(rt.model);
     let settings = election_settings(rt, device.as_ref(), &fallback);
-    let mut election = Election::new(settings, now, wall_ms());
+    let wall = wall_ms();
+    let mut election = Election::new(settings, now, wall);
     election.restore_history(history);
-    let replication = Replication::new(
+    let mut replication = Replication::new(
         rt.member,
         ReplicationSettings::default(),
         RunningConfig(config.clone()),
@@ -577,6 +578,7 @@ fn build_node(
         lineage,
         superseded,
     );
+    replication.set_wall_clock(wall, now);
     Node::new(election, replication, now)
 }
 
