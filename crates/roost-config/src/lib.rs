@@ -11,8 +11,14 @@
 //!   `show` commands, join-cluster.
 //! * [`views`]: the data the daemon hands to `show` commands, and their WiNG-layout renderers.
 
+mod change;
+mod grammar;
+mod model;
+mod session;
 pub mod views;
 
+pub use change::{Change, Section};
+pub use model::{hash_password, CONFIG_VERSION, REPLACE_CONFIG};
 pub use views::*;
 
 use roost_wire::{ClusterMode, Mac, MintLevel, Model, RevisionId};
@@ -35,10 +41,14 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// The cluster-wide configuration. TODO(helper): model.
+/// The cluster-wide configuration: `user-management`, `wlan` sections and one device section
+/// per member. Its text form (see [`ClusterConfig::to_text`]) is canonical: defaults are
+/// omitted and objects are ordered (users and WLANs by name, devices by MAC).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterConfig {
-    _todo: (),
+    users: std::collections::BTreeMap<String, model::User>,
+    wlans: std::collections::BTreeMap<String, model::Wlan>,
+    devices: std::collections::BTreeMap<Mac, model::Device>,
 }
 
 /// One device's settings as the daemon needs them (from its device section).
@@ -72,30 +82,89 @@ impl ClusterConfig {
     /// The configuration of a brand-new controller: its device section with defaults and the
     /// initial `admin` superuser.
     pub fn initial(mac: Mac, model: Model, hostname: &str, admin_password: &str) -> ClusterConfig {
-        let _ = (mac, model, hostname, admin_password);
-        todo!()
+        ClusterConfig::new_initial(mac, model, hostname, admin_password)
     }
     pub fn parse(text: &str) -> Result<ClusterConfig, ConfigError> {
-        let _ = text;
-        todo!()
+        ClusterConfig::parse_text(text)
     }
     pub fn to_text(&self) -> String {
-        todo!()
+        self.print()
     }
     /// Settings of the device with this MAC, if it has a section.
     pub fn device(&self, mac: Mac) -> Option<DeviceSettings> {
-        let _ = mac;
-        todo!()
+        self.settings(mac)
+    }
+    /// Settings of every device section, ordered by MAC.
+    pub fn devices(&self) -> Vec<DeviceSettings> {
+        self.devices
+            .keys()
+            .filter_map(|m| self.settings(*m))
+            .collect()
+    }
+    /// The cluster name: that of the first device section (by MAC) which sets one.
+    pub fn cluster_name(&self) -> Option<String> {
+        self.devices.values().find_map(|d| d.cluster.name.clone())
+    }
+    /// Management users and their roles, by name.
+    pub fn users(&self) -> Vec<(String, Role)> {
+        self.users
+            .iter()
+            .map(|(n, u)| (n.clone(), u.role))
+            .collect()
     }
     /// Checks a user's password (hashes in the config are argon2).
     pub fn authenticate(&self, user: &str, password: &str) -> Option<Role> {
-        let _ = (user, password);
-        todo!()
+        let u = self.users.get(user)?;
+        model::verify_password(&u.hash, password).then_some(u.role)
     }
     /// Authorised SSH public keys of a user (`user NAME ssh-key "ssh-ed25519 AAAA…"`).
     pub fn ssh_keys(&self, user: &str) -> Vec<String> {
-        let _ = user;
-        todo!()
+        self.users
+            .get(user)
+            .map(|u| u.ssh_keys.clone())
+            .unwrap_or_default()
+    }
+    /// Role of a user (for public-key logins).
+    pub fn role(&self, user: &str) -> Option<Role> {
+        self.users.get(user).map(|u| u.role)
+    }
+}
+
+impl DeviceSettings {
+    /// The settings of a device without a section (all defaults).
+    pub fn default_for(mac: Mac, model: Model) -> DeviceSettings {
+        let mut c = ClusterConfig::empty();
+        let _ = c.exec(&model::Ctx::Global, &[model.prefix(), &mac.to_string()]);
+        c.settings(mac).unwrap_or(DeviceSettings {
+            mac,
+            model,
+            hostname: mac.default_hostname(model),
+            cluster_name: String::new(),
+            cluster_mode: ClusterMode::Active,
+            master_priority: 128,
+            force_configured_state: false,
+            force_configured_state_delay: std::time::Duration::from_secs(300),
+            handle_stp: false,
+            radius_counter_db_sync_time_minutes: 5,
+            hello_interval: std::time::Duration::from_millis(100),
+            dead_interval: std::time::Duration::from_millis(300),
+            member_ips: Vec::new(),
+            member_vlans: Vec::new(),
+            interfaces: Vec::new(),
+            default_gateway: None,
+        })
+    }
+}
+
+impl roost_core::ConfigState for ClusterConfig {
+    fn apply(&mut self, change: &str) -> Result<(), String> {
+        self.apply_change(change).map_err(|e| e.to_string())
+    }
+    fn text(&self) -> String {
+        self.to_text()
+    }
+    fn load(text: &str) -> Result<Self, String> {
+        ClusterConfig::parse(text).map_err(|e| e.to_string())
     }
 }
 
@@ -116,7 +185,11 @@ pub trait ControllerOps {
     fn cluster_history(&self) -> Vec<HistoryRow>;
     fn revisions(&self) -> RevisionsView;
     /// Runs join-cluster; `progress` receives the `... connecting to <ip>` lines as they happen.
-    fn join_cluster(&self, req: JoinClusterRequest, progress: &mut dyn FnMut(&str)) -> Result<(), String>;
+    fn join_cluster(
+        &self,
+        req: JoinClusterRequest,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), String>;
     /// `debug cfgd cluster` / `logging monitor debugging` for this session on or off.
     fn set_debug(&self, cluster_debug: bool, monitor: bool);
 }
@@ -149,41 +222,17 @@ pub struct Output {
     pub close: bool,
 }
 
-/// One CLI session (SSH, `roost cli`, API). TODO(helper).
+/// One CLI session (SSH, `roost cli`, API): its mode, terminal settings and the uncommitted
+/// changes entered in config modes (kept across `exit`/`end` until `commit` or `revert`).
 pub struct Session {
-    _todo: (),
-}
-
-impl Session {
-    /// A session for `user` with `role`. `privileged`: start in `#` mode (exec requests, API).
-    pub fn new(user: &str, role: Role, privileged: bool) -> Session {
-        let _ = (user, role, privileged);
-        todo!()
-    }
-    /// The prompt for the current mode, e.g. `vx9000-1(config-device-52-54-00-E1-EE-16)#`.
-    pub fn prompt(&self, ops: &dyn ControllerOps) -> String {
-        let _ = ops;
-        todo!()
-    }
-    /// Runs one line.
-    pub fn execute(&mut self, line: &str, ops: &dyn ControllerOps) -> Output {
-        let _ = (line, ops);
-        todo!()
-    }
-    /// `?` help for a partial line (the text before the `?`).
-    pub fn help(&self, partial: &str, ops: &dyn ControllerOps) -> String {
-        let _ = (partial, ops);
-        todo!()
-    }
-    /// Tab completion: the completed line if unique, else the candidates.
-    pub fn complete(&self, partial: &str, ops: &dyn ControllerOps) -> Completion {
-        let _ = (partial, ops);
-        todo!()
-    }
-    /// `terminal length` setting (0 = no paging).
-    pub fn terminal_length(&self) -> u32 {
-        todo!()
-    }
+    user: String,
+    role: Role,
+    mode: session::Mode,
+    term_length: u32,
+    term_width: u32,
+    pending: Change,
+    cluster_debug: bool,
+    log_monitor: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! Data for `show cluster …` and their renderers in the seed's layout.
 
-use roost_wire::{MemberId, Mac, RevisionId, SupersededConfig, Revision};
+use crate::{DeviceSettings, Identity};
+use roost_wire::{Revision, RevisionId, SupersededConfig};
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -48,4 +49,262 @@ pub struct RevisionsView {
     pub superseded: Vec<SupersededConfig>,
 }
 
-pub fn _types(_: MemberId, _: Mac) {}
+/// The rule above and below the `show cluster members` table (89 dashes).
+pub const MEMBERS_RULE: &str =
+    "-----------------------------------------------------------------------------------------";
+/// The `show cluster members` header, as WiNG prints it.
+pub const MEMBERS_HEADER: &str =
+    "  HOSTNAME    MEMBER-ID           MAC          MASTER OPERATIONAL-STATE     LAST-SEEN";
+/// The rule of the `show cluster history` and `show cluster revisions` tables (125 dashes).
+pub const HISTORY_RULE: &str = "-----------------------------------------------------------------------------------------------------------------------------";
+/// The `show cluster history` header, as WiNG prints it.
+pub const HISTORY_HEADER: &str = "           HOSTNAME           MEMBER-ID                    EVENT            TIME-STAMP                             REASON";
+
+/// ` Label<padded>: value`: labels padded so that the colon is in column 30, as in the seed.
+fn field(label: &str, value: impl std::fmt::Display) -> String {
+    format!(" {label:<29}: {value}\n")
+}
+
+fn enabled(b: bool) -> &'static str {
+    if b {
+        "Enabled"
+    } else {
+        "Disabled"
+    }
+}
+
+/// `show cluster status`.
+pub fn render_cluster_status(s: &ClusterStatus) -> String {
+    let mut o = String::from("\nCluster Runtime Information\n");
+    o += &field("Protocol version", s.protocol_version);
+    o += &field("Cluster operational state", &s.oper_state);
+    o += &field("AP license", s.ap_license);
+    o += &field("AAP license", s.aap_license);
+    o += &field("AP count", s.ap_count);
+    o += &field("AAP count", s.aap_count);
+    o += &field("Max AP adoption capacity", s.max_ap_adoption_capacity);
+    o += &field("Number of connected member(s)", s.connected_members);
+    o.push('\n');
+    o
+}
+
+/// `5 minutes`, or `30 seconds` for delays set in seconds that are not whole minutes of the
+/// WiNG range.
+pub fn format_delay(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if (secs / 60) * 60 == secs && secs / 60 >= 3 {
+        format!("{} minutes", secs / 60)
+    } else {
+        format!("{secs} seconds")
+    }
+}
+
+/// `show cluster configuration`.
+pub fn render_cluster_configuration(d: &DeviceSettings) -> String {
+    let mut o = String::from("\nCluster Configuration Information\n");
+    o += &field("Name", &d.cluster_name);
+    o += &field("Configured Mode", d.cluster_mode);
+    o += &field("Master Priority", d.master_priority);
+    o += &field("Force configured state", enabled(d.force_configured_state));
+    o += &field(
+        "Force configured state delay",
+        format_delay(d.force_configured_state_delay),
+    );
+    o += &field("Handle STP", enabled(d.handle_stp));
+    o += &field(
+        "Radius Counter DB Sync Time",
+        format!("{} minutes", d.radius_counter_db_sync_time_minutes),
+    );
+    o.push('\n');
+    o
+}
+
+/// `00:01:31 ago`.
+pub fn format_last_seen(secs: Option<u64>) -> String {
+    match secs {
+        None => "self".into(),
+        Some(s) => format!("{:02}:{:02}:{:02} ago", s / 3600, s % 3600 / 60, s % 60),
+    }
+}
+
+/// `show cluster members`: fixed header, rows `  {hostname:>8}   {member-id:>11}   {mac:>17}   {master:<8}{state:<18}{last-seen}`.
+pub fn render_cluster_members(rows: &[MemberRow]) -> String {
+    let mut o = format!("{MEMBERS_RULE}\n{MEMBERS_HEADER}\n{MEMBERS_RULE}\n");
+    for r in rows {
+        let line = format!(
+            "  {:>8}   {:>11}   {:>17}   {:<8}{:<18}{}",
+            r.hostname,
+            r.member_id,
+            r.mac,
+            if r.master { "True" } else { "False" },
+            r.oper_state,
+            format_last_seen(r.last_seen_secs)
+        );
+        o += line.trim_end();
+        o.push('\n');
+    }
+    o += MEMBERS_RULE;
+    o += "\n\n";
+    o
+}
+
+/// `show cluster history`: fixed header, rows right-aligned
+/// `{hostname:>19}   {member-id:>17}   {event:>22}   {time-stamp:>19}   {reason:>30}`.
+pub fn render_cluster_history(rows: &[HistoryRow]) -> String {
+    let mut o = format!("{HISTORY_RULE}\n{HISTORY_HEADER}\n{HISTORY_RULE}\n");
+    for r in rows {
+        o += &format!(
+            "{:>19}   {:>17}   {:>22}   {:>19}   {:>30}\n",
+            r.hostname, r.member_id, r.event, r.timestamp, r.reason
+        );
+    }
+    o += HISTORY_RULE;
+    o += "\n\n";
+    o
+}
+
+/// Local controller time `2017-08-28 20:40:24` of a wall-clock time in ms since the epoch.
+pub fn format_wall_ms(ms: u64) -> String {
+    i64::try_from(ms)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
+/// One-line summary of a change text: its commands joined by `; `, password hashes elided,
+/// at most 50 characters.
+pub fn summarize_change(change: &str) -> String {
+    let mut parts = Vec::new();
+    for l in change.lines() {
+        let t = l.trim();
+        if t.is_empty() || t.starts_with('!') {
+            continue;
+        }
+        if t == crate::REPLACE_CONFIG {
+            return "replace-config (restore)".into();
+        }
+        let toks: Vec<&str> = t.split_whitespace().collect();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < toks.len() {
+            if toks[i] == "password" && i + 2 < toks.len() {
+                out.push("password 1 <hash>".to_string());
+                i += 3;
+                continue;
+            }
+            out.push(toks[i].to_string());
+            i += 1;
+        }
+        parts.push(out.join(" "));
+    }
+    let s = parts.join("; ");
+    if s.chars().count() > 50 {
+        format!("{}...", s.chars().take(47).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn short_hash(id: &RevisionId) -> String {
+    id.hash[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn revision_row(r: &Revision) -> String {
+    format!(
+        "{:>10}   {:>8}   {:>19}   {:>12}   {:>11}   {}",
+        r.id.number,
+        short_hash(&r.id),
+        format_wall_ms(r.wall_ms),
+        r.user,
+        r.origin,
+        summarize_change(&r.change)
+    )
+}
+
+fn superseded_row(s: &SupersededConfig) -> String {
+    format!(
+        "{:>10}   {:>8}   {:>11}   {:>19}   {:>12}",
+        s.head.number,
+        short_hash(&s.head),
+        s.holder,
+        format_wall_ms(s.superseded_wall_ms),
+        s.revisions.len()
+    )
+}
+
+/// `show cluster revisions` (Roost): the running lineage (newest first) and the superseded
+/// configurations that `cluster restore-revision` can bring back.
+pub fn render_revisions(v: &RevisionsView) -> String {
+    let mut o = String::from("\nConfiguration Revision Information\n");
+    o += &field("Running revision", v.head.short());
+    o += &field("Superseded configurations", v.superseded.len());
+    o += &format!("{HISTORY_RULE}\n");
+    o += &format!(
+        "{:>10}   {:>8}   {:>19}   {:>12}   {:>11}   {}\n",
+        "REVISION", "HASH", "TIME-STAMP", "USER", "ORIGIN", "CHANGE"
+    );
+    o += &format!("{HISTORY_RULE}\n");
+    for r in v.revisions.iter().rev() {
+        o += revision_row(r).trim_end();
+        o.push('\n');
+    }
+    o += &format!("{HISTORY_RULE}\n");
+    if !v.superseded.is_empty() {
+        o += "\nSuperseded Configurations\n";
+        o += &format!("{HISTORY_RULE}\n");
+        o += &format!(
+            "{:>10}   {:>8}   {:>11}   {:>19}   {:>12}\n",
+            "REVISION", "HASH", "HOLDER", "SUPERSEDED-AT", "LOST-COMMITS"
+        );
+        o += &format!("{HISTORY_RULE}\n");
+        for s in &v.superseded {
+            o += &superseded_row(s);
+            o.push('\n');
+        }
+        o += &format!("{HISTORY_RULE}\n");
+        o += " Restore with: cluster restore-revision <REVISION> [<HASH>]\n";
+    }
+    o.push('\n');
+    o
+}
+
+/// `show version`.
+pub fn render_version(id: &Identity) -> String {
+    let u = id.uptime_secs;
+    format!(
+        "{} version {}\nRoost WLAN controller cluster\n\n{} uptime is {} days, {} hours {} minutes {} seconds\nBase ethernet MAC address is {}\nModel number is {}\n",
+        id.model.name(),
+        id.software_version,
+        id.hostname,
+        u / 86_400,
+        u % 86_400 / 3600,
+        u % 3600 / 60,
+        u % 60,
+        id.mac,
+        id.model.name()
+    )
+}
+
+/// `show licenses`: AP/AAP licences are pooled across the cluster; ADSEC is per member.
+pub fn render_licenses(s: &ClusterStatus, id: &Identity) -> String {
+    let mut o = String::from("\nCluster License Information\n");
+    o += &field("AP license (pooled)", s.ap_license);
+    o += &field("AAP license (pooled)", s.aap_license);
+    o += &field("AP count", s.ap_count);
+    o += &field("AAP count", s.aap_count);
+    o += &field("Max AP adoption capacity", s.max_ap_adoption_capacity);
+    o += &format!(
+        "\nDevice License Information ({} {})\n",
+        id.hostname, id.mac
+    );
+    o += &field("Model", id.model.name());
+    o += &field("Max APs of this platform", id.model.max_aps());
+    o += &field("ADSEC license", "per member, not shared in a cluster");
+    o.push('\n');
+    o
+}

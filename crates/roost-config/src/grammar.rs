@@ -1,0 +1,670 @@
+//! Command grammar per mode: a trie of keywords and parameters built from syntax strings,
+//! with IOS-style unique-prefix matching, `?` help and completion.
+
+use roost_wire::{Mac, Model};
+use std::net::Ipv4Addr;
+use std::sync::OnceLock;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Act {
+    // show
+    ShowClusterStatus,
+    ShowClusterConfiguration,
+    ShowClusterMembers,
+    ShowClusterHistory,
+    ShowClusterRevisions,
+    ShowRunning,
+    ShowStartup,
+    ShowVersion,
+    ShowLicenses,
+    ShowClock,
+    ShowContext,
+    // terminal
+    TermLength,
+    TermWidth,
+    Page,
+    NoPage,
+    // modes
+    Enable,
+    Disable,
+    ConfigureTerminal,
+    Exit,
+    End,
+    Logout,
+    // operations
+    Commit,
+    CommitWrite,
+    Write,
+    Revert,
+    JoinCluster,
+    RestoreRevision,
+    DebugOn,
+    DebugOff,
+    UndebugAll,
+    LogMonOn,
+    LogMonOff,
+    // config
+    Cfg,
+    User,
+    SelfDevice,
+    Device,
+    NoDevice,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum PKind {
+    Num,
+    Word,
+    Ip,
+    Prefix,
+    Mac,
+}
+
+impl PKind {
+    /// Does a whole token fit this parameter?
+    pub fn accepts(self, t: &str) -> bool {
+        match self {
+            PKind::Num => !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit()),
+            PKind::Word => !t.is_empty() && !t.chars().any(char::is_control),
+            PKind::Ip => t.parse::<Ipv4Addr>().is_ok(),
+            PKind::Prefix => t.split_once('/').is_some_and(|(a, m)| {
+                a.parse::<Ipv4Addr>().is_ok()
+                    && !m.is_empty()
+                    && m.len() <= 2
+                    && m.bytes().all(|b| b.is_ascii_digit())
+                    && m.parse::<u8>().is_ok_and(|m| m <= 32)
+            }),
+            PKind::Mac => t.parse::<Mac>().is_ok(),
+        }
+    }
+    /// Could a partly typed token become this parameter?
+    pub fn accepts_partial(self, t: &str) -> bool {
+        match self {
+            PKind::Num => t.bytes().all(|b| b.is_ascii_digit()),
+            PKind::Word => !t.chars().any(char::is_control),
+            PKind::Ip => t.bytes().all(|b| b.is_ascii_digit() || b == b'.'),
+            PKind::Prefix => t
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b'/'),
+            PKind::Mac => t
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b"-:.".contains(&b)),
+        }
+    }
+    /// Canonical text of an accepted token.
+    pub fn canonical(self, t: &str) -> String {
+        match self {
+            PKind::Num => t
+                .parse::<u64>()
+                .map(|n| n.to_string())
+                .unwrap_or_else(|_| t.to_string()),
+            PKind::Word => t.to_string(),
+            PKind::Ip => t
+                .parse::<Ipv4Addr>()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| t.to_string()),
+            PKind::Prefix => match t.split_once('/') {
+                Some((a, m)) => match (a.parse::<Ipv4Addr>(), m.parse::<u8>()) {
+                    (Ok(a), Ok(m)) => format!("{a}/{m}"),
+                    _ => t.to_string(),
+                },
+                None => t.to_string(),
+            },
+            PKind::Mac => t
+                .parse::<Mac>()
+                .map(|m| m.to_string())
+                .unwrap_or_else(|_| t.to_string()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Node {
+    /// Keyword, or `None` for a parameter.
+    pub kw: Option<&'static str>,
+    pub param: Option<(PKind, &'static str)>,
+    pub help: &'static str,
+    pub children: Vec<Node>,
+    pub act: Option<Act>,
+}
+
+impl Node {
+    fn root() -> Node {
+        Node {
+            kw: None,
+            param: None,
+            help: "",
+            children: Vec::new(),
+            act: None,
+        }
+    }
+    /// The name shown in help: the keyword or the parameter's label.
+    pub fn name(&self) -> &'static str {
+        self.kw.or(self.param.map(|p| p.1)).unwrap_or("")
+    }
+    fn add(&mut self, toks: &[&'static str], act: Act) {
+        let mut node = self;
+        let mut parent: &'static str = "";
+        for &t in toks {
+            let idx = match node.children.iter().position(|c| c.name() == t) {
+                Some(i) => i,
+                None => {
+                    let (kw, param) = classify(t);
+                    node.children.push(Node {
+                        kw,
+                        param,
+                        help: describe(parent, t),
+                        children: Vec::new(),
+                        act: None,
+                    });
+                    node.children.len() - 1
+                }
+            };
+            node = &mut node.children[idx];
+            parent = t;
+        }
+        node.act = Some(act);
+    }
+    fn add_str(&mut self, spec: &'static str, act: Act) {
+        let toks: Vec<&'static str> = spec.split_whitespace().collect();
+        self.add(&toks, act);
+    }
+}
+
+fn classify(t: &'static str) -> (Option<&'static str>, Option<(PKind, &'static str)>) {
+    let p = |k| (None, Some((k, t)));
+    match t {
+        "WORD" => p(PKind::Word),
+        "A.B.C.D" => p(PKind::Ip),
+        "A.B.C.D/M" => p(PKind::Prefix),
+        "AA-BB-CC-DD-EE-FF" => p(PKind::Mac),
+        "<number>" => p(PKind::Num),
+        _ if t.starts_with('<') => {
+            let inner = &t[1..t.len() - 1];
+            let is_range = inner
+                .split_once('-')
+                .is_some_and(|(a, b)| a.parse::<u64>().is_ok() && b.parse::<u64>().is_ok());
+            if is_range {
+                p(PKind::Num)
+            } else {
+                p(PKind::Word)
+            }
+        }
+        _ => (Some(t), None),
+    }
+}
+
+/// One-line help for a token of the grammar, given the token before it.
+fn describe(parent: &str, t: &str) -> &'static str {
+    let d = describe_in(parent, t);
+    if d.is_empty() && !parent.is_empty() {
+        describe_in("", t)
+    } else {
+        d
+    }
+}
+
+fn describe_in(parent: &str, t: &str) -> &'static str {
+    match (parent, t) {
+        ("", "show") => "Show running system information",
+        ("", "terminal") => "Set terminal line parameters",
+        ("", "page") => "Toggle paging",
+        ("", "no") => "Negate a command or set its defaults",
+        ("", "enable") => "Turn on privileged mode command",
+        ("", "disable") => "Turn off privileged mode command",
+        ("", "configure") => "Enter configuration mode",
+        ("", "exit") => "End current mode and down to previous mode",
+        ("", "end") => "End current mode and change to EXEC mode",
+        ("", "logout") => "Exit from the EXEC",
+        ("", "quit") => "Exit from the EXEC",
+        ("", "commit") => "Commit all changes made in this session",
+        ("", "write") => "Write running configuration to memory or terminal",
+        ("", "revert") => "Revert changes made in this session",
+        ("", "join-cluster") => "Join the cluster",
+        ("", "cluster") => "Cluster commands",
+        ("", "debug") => "Debugging functions",
+        ("", "undebug") => "Disable debugging functions",
+        ("", "logging") => "Modify message logging facilities",
+        ("", "self") => "Configure the current device",
+        ("", "device") => "Configure a device section (by MAC address)",
+        ("", "user-management") => "Management users",
+        ("", "wlan") => "WLAN configuration",
+        ("", "hostname") => "Set system's network name",
+        ("", "interface") => "Select an interface to configure",
+        ("", "ip") => "Internet Protocol (IP)",
+        ("", "user") => "Create or modify a management user",
+        ("", "ssid") => "Configure the SSID of this WLAN",
+        ("", "vlan") => "VLAN of this WLAN",
+        ("", "shutdown") => "Shutdown this WLAN",
+        ("", m) if Model::ALL.iter().any(|x| x.prefix() == m) => {
+            "Configure a device section of this model"
+        }
+        ("show", "cluster") => "Cluster Protocol",
+        ("show", "running-config") => "Current operating configuration",
+        ("show", "startup-config") => "Startup configuration",
+        ("show", "version") => "Display software & hardware version",
+        ("show", "licenses") => "Show license information",
+        ("show", "clock") => "Display system clock",
+        ("show", "context") => "Information about current context",
+        ("cluster", "status") => "Cluster status",
+        ("cluster", "configuration") => "Cluster configuration",
+        ("cluster", "members") => "Cluster members",
+        ("cluster", "history") => "Cluster state change history",
+        ("cluster", "revisions") => "Configuration revisions and superseded configurations",
+        ("cluster", "restore-revision") => "Restore a superseded configuration",
+        ("cluster", "name") => "Configure cluster name",
+        ("cluster", "mode") => "Configure cluster mode",
+        ("cluster", "master-priority") => "Configure cluster master priority",
+        ("cluster", "force-configured-state") => {
+            "Force the cluster member back to its configured mode"
+        }
+        ("cluster", "force-configured-state-delay") => "Delay before forcing the configured mode",
+        ("cluster", "handle-stp") => "Handle STP convergence for the cluster",
+        ("cluster", "radius-counter-db-sync-time") => "Radius counter database sync time",
+        ("cluster", "member") => "Cluster member",
+        ("cluster", "hello-interval") => "Hello interval in milliseconds (Roost)",
+        ("cluster", "dead-interval") => {
+            "Dead interval in milliseconds, at least 3 x hello-interval (Roost)"
+        }
+        ("terminal", "length") => "Set number of lines on a screen",
+        ("terminal", "width") => "Set width of the display terminal",
+        ("length", _) => "Number of lines on screen (0 for no pausing)",
+        ("width", _) => "Number of characters on a screen line",
+        ("configure", "terminal") => "Configure from the terminal",
+        ("commit", "write") => "Commit and write the configuration to memory",
+        ("write", "memory") => "Write to NV memory",
+        ("join-cluster", _) => "IP address of a cluster member",
+        ("A.B.C.D", "user") => "Management user name",
+        ("user", "WORD") => "User name",
+        ("user", _) => "User name",
+        ("WORD", "password") => "Password of the user",
+        ("WORD", "ssh-key") => "Authorised SSH public key of the user",
+        ("password", "0") => "The password is given in clear text",
+        ("password", "1") => "The password is given as an argon2 hash",
+        ("password", _) => "Password",
+        ("0", _) => "Password (clear text)",
+        ("1", _) => "Password hash ($argon2id$...)",
+        ("WORD", "level") => "MiNT link level of the cluster member",
+        ("level", _) => "MiNT link level",
+        ("<1-2>", "mode") => "Cluster mode of this member",
+        ("mode", "active") => "Configure cluster mode as active",
+        ("mode", "standby") => "Configure cluster mode as standby",
+        ("WORD", "role") => "Role of the user",
+        ("role", "superuser") => "May configure",
+        ("role", "monitor") => "Read only",
+        ("ssh-key", _) => "Key type (ssh-ed25519, ssh-rsa, ...)",
+        ("WORD", "WORD") => "Base64 key data",
+        ("restore-revision", _) => "Revision number of the superseded configuration",
+        ("<number>", _) => "Hash prefix of the superseded configuration's head",
+        ("debug", "cfgd") => "Configuration daemon debugging",
+        ("cfgd", "cluster") => "Cluster debugging",
+        ("undebug", "all") => "Disable all debugging",
+        ("logging", "monitor") => "Set terminal line (monitor) logging parameters",
+        ("monitor", "debugging") => "Debugging messages",
+        ("device", _) => "MAC address of the device",
+        (m, _) if Model::ALL.iter().any(|x| x.prefix() == m) => "MAC address of the device",
+        ("wlan", _) => "WLAN name",
+        ("hostname", _) => "This system's network name",
+        ("interface", "vlan") => "VLAN interface",
+        ("vlan", _) => "VLAN id",
+        ("ip", "address") => "Set the IP address of an interface",
+        ("ip", "default-gateway") => "Default gateway",
+        ("ip", _) => "IP address of the cluster member",
+        ("address", _) => "IP address and mask length",
+        ("default-gateway", _) => "IP address of the default gateway",
+        ("name", _) => "Cluster name",
+        ("master-priority", _) => "Master priority (higher wins, default 128)",
+        ("force-configured-state-delay", _) => {
+            "Delay in minutes (or <1-108000> followed by 'seconds')"
+        }
+        ("<3-1800>", "minutes") => "The delay is in minutes",
+        ("<3-1800>", "seconds") => "The delay is in seconds (Roost)",
+        ("radius-counter-db-sync-time", _) => "Sync time in minutes",
+        ("hello-interval", _) => "Milliseconds (default 100)",
+        ("dead-interval", _) => "Milliseconds (default 300)",
+        ("member", "ip") => "Cluster member IP address",
+        ("member", "vlan") => "Cluster member VLAN (not supported by join-cluster)",
+        ("ssid", _) => "SSID",
+        _ => "",
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    Exec,
+    Priv,
+    Global,
+    Device,
+    Interface,
+    UserMgmt,
+    Wlan,
+}
+
+const SHOW: &[(&str, Act)] = &[
+    ("show cluster status", Act::ShowClusterStatus),
+    ("show cluster configuration", Act::ShowClusterConfiguration),
+    ("show cluster members", Act::ShowClusterMembers),
+    ("show cluster history", Act::ShowClusterHistory),
+    ("show cluster revisions", Act::ShowClusterRevisions),
+    ("show version", Act::ShowVersion),
+    ("show licenses", Act::ShowLicenses),
+    ("show clock", Act::ShowClock),
+];
+
+const SHOW_PRIV: &[(&str, Act)] = &[
+    ("show running-config", Act::ShowRunning),
+    ("show startup-config", Act::ShowStartup),
+    ("show context", Act::ShowContext),
+];
+
+const EXEC: &[(&str, Act)] = &[
+    ("terminal length <0-512>", Act::TermLength),
+    ("terminal width <0-512>", Act::TermWidth),
+    ("page", Act::Page),
+    ("no page", Act::NoPage),
+    ("enable", Act::Enable),
+    ("exit", Act::Exit),
+    ("logout", Act::Logout),
+    ("quit", Act::Logout),
+];
+
+const PRIV: &[(&str, Act)] = &[
+    ("disable", Act::Disable),
+    ("configure terminal", Act::ConfigureTerminal),
+    (
+        "join-cluster A.B.C.D user WORD password WORD level <1-2> mode active",
+        Act::JoinCluster,
+    ),
+    (
+        "join-cluster A.B.C.D user WORD password WORD level <1-2> mode standby",
+        Act::JoinCluster,
+    ),
+    ("cluster restore-revision <number>", Act::RestoreRevision),
+    (
+        "cluster restore-revision <number> <hash-prefix>",
+        Act::RestoreRevision,
+    ),
+    ("debug cfgd cluster", Act::DebugOn),
+    ("no debug cfgd cluster", Act::DebugOff),
+    ("undebug all", Act::UndebugAll),
+    ("logging monitor debugging", Act::LogMonOn),
+    ("no logging monitor", Act::LogMonOff),
+];
+
+/// Available in privileged and every configuration mode.
+const OPS: &[(&str, Act)] = &[
+    ("commit", Act::Commit),
+    ("commit write", Act::CommitWrite),
+    ("write", Act::Write),
+    ("write memory", Act::Write),
+    ("revert", Act::Revert),
+];
+
+const CONFIG_COMMON: &[(&str, Act)] = &[("exit", Act::Exit), ("end", Act::End)];
+
+const GLOBAL: &[(&str, Act)] = &[
+    ("self", Act::SelfDevice),
+    ("device AA-BB-CC-DD-EE-FF", Act::Device),
+    ("no device AA-BB-CC-DD-EE-FF", Act::NoDevice),
+    ("user-management", Act::Cfg),
+    ("wlan WORD", Act::Cfg),
+    ("no wlan WORD", Act::Cfg),
+];
+
+const DEVICE: &[(&str, Act)] = &[
+    ("hostname WORD", Act::Cfg),
+    ("no hostname", Act::Cfg),
+    ("interface vlan <1-4094>", Act::Cfg),
+    ("no interface vlan <1-4094>", Act::Cfg),
+    ("ip default-gateway A.B.C.D", Act::Cfg),
+    ("no ip default-gateway", Act::Cfg),
+    ("cluster name WORD", Act::Cfg),
+    ("no cluster name", Act::Cfg),
+    ("cluster mode active", Act::Cfg),
+    ("cluster mode standby", Act::Cfg),
+    ("no cluster mode", Act::Cfg),
+    ("cluster master-priority <1-255>", Act::Cfg),
+    ("no cluster master-priority", Act::Cfg),
+    ("cluster force-configured-state", Act::Cfg),
+    ("no cluster force-configured-state", Act::Cfg),
+    ("cluster force-configured-state-delay <3-1800>", Act::Cfg),
+    (
+        "cluster force-configured-state-delay <3-1800> minutes",
+        Act::Cfg,
+    ),
+    (
+        "cluster force-configured-state-delay <3-1800> seconds",
+        Act::Cfg,
+    ),
+    ("no cluster force-configured-state-delay", Act::Cfg),
+    ("cluster handle-stp", Act::Cfg),
+    ("no cluster handle-stp", Act::Cfg),
+    ("cluster radius-counter-db-sync-time <1-1440>", Act::Cfg),
+    ("no cluster radius-counter-db-sync-time", Act::Cfg),
+    ("cluster member ip A.B.C.D level <1-2>", Act::Cfg),
+    ("no cluster member ip A.B.C.D", Act::Cfg),
+    ("cluster member vlan <1-4094>", Act::Cfg),
+    ("no cluster member vlan <1-4094>", Act::Cfg),
+    ("cluster hello-interval <10-10000>", Act::Cfg),
+    ("no cluster hello-interval", Act::Cfg),
+    ("cluster dead-interval <30-60000>", Act::Cfg),
+    ("no cluster dead-interval", Act::Cfg),
+];
+
+const INTERFACE: &[(&str, Act)] = &[
+    ("ip address A.B.C.D/M", Act::Cfg),
+    ("no ip address", Act::Cfg),
+];
+
+const USERS: &[(&str, Act)] = &[
+    ("user WORD password WORD role superuser", Act::User),
+    ("user WORD password WORD role monitor", Act::User),
+    ("user WORD password 0 WORD role superuser", Act::User),
+    ("user WORD password 0 WORD role monitor", Act::User),
+    ("user WORD password 1 WORD role superuser", Act::User),
+    ("user WORD password 1 WORD role monitor", Act::User),
+    ("user WORD ssh-key WORD WORD", Act::Cfg),
+    ("no user WORD", Act::Cfg),
+    ("no user WORD ssh-key", Act::Cfg),
+];
+
+const WLAN: &[(&str, Act)] = &[
+    ("ssid WORD", Act::Cfg),
+    ("no ssid", Act::Cfg),
+    ("vlan <1-4094>", Act::Cfg),
+    ("no vlan", Act::Cfg),
+    ("shutdown", Act::Cfg),
+    ("no shutdown", Act::Cfg),
+];
+
+fn build(kind: Kind) -> Node {
+    let mut root = Node::root();
+    let mut add = |specs: &[(&'static str, Act)]| {
+        for (s, a) in specs {
+            root.add_str(s, *a);
+        }
+    };
+    add(SHOW);
+    match kind {
+        Kind::Exec => add(EXEC),
+        Kind::Priv => {
+            add(SHOW_PRIV);
+            add(EXEC);
+            add(PRIV);
+            add(OPS);
+        }
+        _ => {
+            add(SHOW_PRIV);
+            add(OPS);
+            add(CONFIG_COMMON);
+            add(match kind {
+                Kind::Global => GLOBAL,
+                Kind::Device => DEVICE,
+                Kind::Interface => INTERFACE,
+                Kind::UserMgmt => USERS,
+                _ => WLAN,
+            });
+        }
+    }
+    if kind == Kind::Global {
+        for m in Model::ALL {
+            root.add(&[m.prefix(), "AA-BB-CC-DD-EE-FF"], Act::Cfg);
+            root.add(&["no", m.prefix(), "AA-BB-CC-DD-EE-FF"], Act::NoDevice);
+        }
+    }
+    // `enable` is a no-op in privileged mode but accepted (IOS does).
+    root.children.sort_by(|a, b| a.name().cmp(b.name()));
+    root
+}
+
+pub(crate) fn grammar(kind: Kind) -> &'static Node {
+    static TREES: OnceLock<Vec<(Kind, Node)>> = OnceLock::new();
+    let trees = TREES.get_or_init(|| {
+        [
+            Kind::Exec,
+            Kind::Priv,
+            Kind::Global,
+            Kind::Device,
+            Kind::Interface,
+            Kind::UserMgmt,
+            Kind::Wlan,
+        ]
+        .into_iter()
+        .map(|k| (k, build(k)))
+        .collect()
+    });
+    // Every kind is built above.
+    &trees
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .unwrap_or(&trees[0])
+        .1
+}
+
+/// A token of an input line and its column (in characters).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Tok<'a> {
+    pub text: &'a str,
+    /// Column in characters.
+    pub col: usize,
+    /// Offset in bytes.
+    pub byte: usize,
+}
+
+pub(crate) fn tokenize(line: &str) -> Vec<Tok<'_>> {
+    let mut out = Vec::new();
+    let mut start: Option<(usize, usize)> = None; // (byte, col)
+    for (col, (b, ch)) in line.char_indices().enumerate() {
+        if ch.is_whitespace() {
+            if let Some((sb, sc)) = start.take() {
+                out.push(Tok {
+                    text: &line[sb..b],
+                    col: sc,
+                    byte: sb,
+                });
+            }
+        } else if start.is_none() {
+            start = Some((b, col));
+        }
+    }
+    if let Some((sb, sc)) = start {
+        out.push(Tok {
+            text: &line[sb..],
+            col: sc,
+            byte: sb,
+        });
+    }
+    out
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum MatchErr {
+    /// The token at this index fits nothing.
+    Invalid(usize),
+    /// The token at this index is a prefix of several keywords.
+    Ambiguous(usize),
+    Incomplete,
+}
+
+pub(crate) enum Step<'n> {
+    Found(&'n Node),
+    Ambiguous,
+    None,
+}
+
+/// The child of `node` that token `t` selects.
+pub(crate) fn step<'n>(node: &'n Node, t: &str) -> Step<'n> {
+    let lower = t.to_ascii_lowercase();
+    if let Some(c) = node.children.iter().find(|c| c.kw == Some(lower.as_str())) {
+        return Step::Found(c);
+    }
+    let kws: Vec<&Node> = node
+        .children
+        .iter()
+        .filter(|c| c.kw.is_some_and(|k| k.starts_with(lower.as_str())))
+        .collect();
+    match kws.len() {
+        1 => return Step::Found(kws[0]),
+        n if n > 1 => return Step::Ambiguous,
+        _ => {}
+    }
+    match node
+        .children
+        .iter()
+        .find(|c| c.param.is_some_and(|(k, _)| k.accepts(t)))
+    {
+        Some(c) => Step::Found(c),
+        None => Step::None,
+    }
+}
+
+/// Walks `toks` through the grammar: the final node and the canonical tokens (full keywords,
+/// canonical parameter values).
+pub(crate) fn walk<'n>(
+    root: &'n Node,
+    toks: &[Tok<'_>],
+) -> Result<(&'n Node, Vec<String>), MatchErr> {
+    let mut node = root;
+    let mut args = Vec::with_capacity(toks.len());
+    for (i, t) in toks.iter().enumerate() {
+        match step(node, t.text) {
+            Step::Found(c) => {
+                args.push(match (c.kw, c.param) {
+                    (Some(k), _) => k.to_string(),
+                    (None, Some((k, _))) => k.canonical(t.text),
+                    _ => t.text.to_string(),
+                });
+                node = c;
+            }
+            Step::Ambiguous => return Err(MatchErr::Ambiguous(i)),
+            Step::None => return Err(MatchErr::Invalid(i)),
+        }
+    }
+    Ok((node, args))
+}
+
+pub(crate) fn resolve(root: &Node, toks: &[Tok<'_>]) -> Result<(Act, Vec<String>), MatchErr> {
+    let (node, args) = walk(root, toks)?;
+    match node.act {
+        Some(a) => Ok((a, args)),
+        None => Err(MatchErr::Incomplete),
+    }
+}
+
+/// Children of `node` matching a partial token (all of them for an empty one): keywords
+/// alphabetically, then parameters.
+pub(crate) fn candidates<'n>(node: &'n Node, partial: &str) -> Vec<&'n Node> {
+    let lower = partial.to_ascii_lowercase();
+    let mut kws: Vec<&Node> = node
+        .children
+        .iter()
+        .filter(|c| c.kw.is_some_and(|k| k.starts_with(lower.as_str())))
+        .collect();
+    kws.sort_by_key(|c| c.name());
+    let params = node.children.iter().filter(|c| {
+        c.param
+            .is_some_and(|(k, _)| partial.is_empty() || k.accepts_partial(partial))
+    });
+    kws.extend(params);
+    kws
+}

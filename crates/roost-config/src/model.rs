@@ -1,0 +1,902 @@
+//! The configuration model: data, text printer, and the line applier shared by
+//! `ClusterConfig::parse`, change replay (`ConfigState::apply`) and the session's config modes.
+//!
+//! Config text and change text have one syntax: section header lines at column 0, the section's
+//! commands indented by one space per level (`interface vlan N` opens a level inside a device
+//! section). A header line is itself a command: it creates the object if needed, then enters it.
+
+use crate::{ClusterConfig, ConfigError, DeviceSettings, Role};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use roost_wire::{ClusterMode, Mac, MintLevel, Model};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// Config text format version (`version 1`).
+pub const CONFIG_VERSION: u32 = 1;
+/// First line of a whole-config replacement change.
+pub const REPLACE_CONFIG: &str = "replace-config";
+
+pub(crate) const DEFAULT_PRIORITY: u8 = 128;
+pub(crate) const DEFAULT_DELAY_MINUTES: u32 = 5;
+pub(crate) const DEFAULT_RADIUS_MINUTES: u32 = 5;
+pub(crate) const DEFAULT_HELLO_MS: u32 = 100;
+pub(crate) const DEFAULT_DEAD_MS: u32 = 300;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct User {
+    /// argon2 PHC string.
+    pub hash: String,
+    pub role: Role,
+    pub ssh_keys: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Wlan {
+    pub ssid: Option<String>,
+    pub vlan: Option<u16>,
+    pub shutdown: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Delay {
+    Minutes(u32),
+    Seconds(u32),
+}
+
+impl Delay {
+    fn duration(self) -> Duration {
+        match self {
+            Delay::Minutes(m) => Duration::from_secs(u64::from(m) * 60),
+            Delay::Seconds(s) => Duration::from_secs(u64::from(s)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ClusterCfg {
+    pub name: Option<String>,
+    pub mode: ClusterMode,
+    pub priority: u8,
+    pub force_configured_state: bool,
+    pub delay: Delay,
+    pub handle_stp: bool,
+    pub radius_minutes: u32,
+    pub hello_ms: u32,
+    pub dead_ms: u32,
+    pub member_ips: BTreeMap<Ipv4Addr, MintLevel>,
+    pub member_vlans: BTreeSet<u16>,
+}
+
+impl Default for ClusterCfg {
+    fn default() -> Self {
+        ClusterCfg {
+            name: None,
+            mode: ClusterMode::Active,
+            priority: DEFAULT_PRIORITY,
+            force_configured_state: false,
+            delay: Delay::Minutes(DEFAULT_DELAY_MINUTES),
+            handle_stp: false,
+            radius_minutes: DEFAULT_RADIUS_MINUTES,
+            hello_ms: DEFAULT_HELLO_MS,
+            dead_ms: DEFAULT_DEAD_MS,
+            member_ips: BTreeMap::new(),
+            member_vlans: BTreeSet::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Device {
+    pub model: Model,
+    pub hostname: Option<String>,
+    pub interfaces: BTreeMap<u16, Option<(Ipv4Addr, u8)>>,
+    pub gateway: Option<Ipv4Addr>,
+    pub cluster: ClusterCfg,
+}
+
+impl Device {
+    fn new(model: Model) -> Device {
+        Device {
+            model,
+            hostname: None,
+            interfaces: BTreeMap::new(),
+            gateway: None,
+            cluster: ClusterCfg::default(),
+        }
+    }
+}
+
+/// The configuration context a command runs in (the session's config mode).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Ctx {
+    Global,
+    UserMgmt,
+    Wlan(String),
+    Device(Mac),
+    Interface(Mac, u16),
+}
+
+/// Masks a clear-text password in a command line before it is echoed in an error.
+pub(crate) fn redact(line: &str) -> String {
+    let toks: Vec<&str> = line.split_whitespace().collect();
+    let mut out = Vec::with_capacity(toks.len());
+    let mut i = 0;
+    while i < toks.len() {
+        out.push(toks[i].to_string());
+        if toks[i] == "password" && i + 1 < toks.len() {
+            if toks[i + 1] == "1" && i + 2 < toks.len() {
+                out.push("1".into());
+                out.push(toks[i + 2].to_string());
+                i += 3;
+                continue;
+            }
+            if toks[i + 1] == "0" && i + 2 < toks.len() {
+                out.push("0".into());
+                i += 1;
+            }
+            out.push("********".into());
+            i += 2;
+            continue;
+        }
+        i += 1;
+    }
+    out.join(" ")
+}
+
+/// Hashes a clear-text password with argon2id (OWASP parameters: m=19456 KiB, t=2, p=1).
+pub fn hash_password(password: &str) -> Result<String, ConfigError> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ConfigError::Invalid(format!("cannot hash password: {e}")))
+}
+
+/// Checks that `hash` is an argon2 PHC string with sane costs (so that verifying it cannot be
+/// used to exhaust the controller).
+pub(crate) fn check_hash(hash: &str) -> Result<(), String> {
+    let bad = || {
+        "password hash must be an argon2 PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash)"
+            .to_string()
+    };
+    let parsed = PasswordHash::new(hash).map_err(|_| bad())?;
+    if !matches!(
+        parsed.algorithm.as_str(),
+        "argon2id" | "argon2i" | "argon2d"
+    ) || parsed.hash.is_none()
+    {
+        return Err(bad());
+    }
+    let params = argon2::Params::try_from(&parsed).map_err(|_| bad())?;
+    if params.m_cost() > 262_144 || params.t_cost() > 16 || params.p_cost() > 16 {
+        return Err("password hash cost too high (limits: m=262144, t=16, p=16)".into());
+    }
+    Ok(())
+}
+
+pub(crate) fn verify_password(hash: &str, password: &str) -> bool {
+    if check_hash(hash).is_err() {
+        return false;
+    }
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn is_word(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn check_word(what: &str, s: &str, max: usize) -> Result<String, String> {
+    if is_word(s, max) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "invalid {what} '{s}': 1-{max} printable characters without spaces"
+        ))
+    }
+}
+
+fn check_hostname(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && s.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "invalid hostname '{s}': 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit"
+        ))
+    }
+}
+
+/// Parses a decimal number in `lo..=hi`; `what` names the setting in the error.
+pub(crate) fn num(what: &str, s: &str, lo: u64, hi: u64) -> Result<u64, String> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{what}: '{s}' is not a number <{lo}-{hi}>"));
+    }
+    match s.parse::<u64>() {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+        _ => Err(format!("{what} {s} is out of range <{lo}-{hi}>")),
+    }
+}
+
+fn ipv4(what: &str, s: &str) -> Result<Ipv4Addr, String> {
+    s.parse::<Ipv4Addr>()
+        .map_err(|_| format!("{what}: '{s}' is not an IPv4 address A.B.C.D"))
+}
+
+fn prefix(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    let bad = || format!("ip address: '{s}' is not of the form A.B.C.D/M");
+    let (a, m) = s.split_once('/').ok_or_else(bad)?;
+    let a = a.parse::<Ipv4Addr>().map_err(|_| bad())?;
+    let m = num("ip address mask length", m, 0, 32).map_err(|_| bad())? as u8;
+    Ok((a, m))
+}
+
+fn level(s: &str) -> Result<MintLevel, String> {
+    let n = num("level", s, 1, 2)?;
+    MintLevel::from_number(n as u8).ok_or_else(|| format!("level {s} is out of range <1-2>"))
+}
+
+fn role_of(s: &str) -> Result<Role, String> {
+    match s {
+        "superuser" => Ok(Role::Superuser),
+        "monitor" => Ok(Role::Monitor),
+        _ => Err(format!("unknown role '{s}': superuser or monitor")),
+    }
+}
+
+pub(crate) fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Superuser => "superuser",
+        Role::Monitor => "monitor",
+    }
+}
+
+fn mac_of(s: &str) -> Result<Mac, String> {
+    s.parse::<Mac>()
+        .map_err(|_| format!("'{s}' is not a MAC address AA-BB-CC-DD-EE-FF"))
+}
+
+pub(crate) fn model_of(s: &str) -> Option<Model> {
+    Model::ALL.into_iter().find(|m| m.prefix() == s)
+}
+
+pub(crate) fn device_header(model: Model, mac: Mac) -> String {
+    format!("{} {}", model.prefix(), mac)
+}
+
+fn unknown(ctx: &Ctx, toks: &[&str]) -> String {
+    let what = match ctx {
+        Ctx::Global => "at top level".to_string(),
+        Ctx::UserMgmt => "in user-management".to_string(),
+        Ctx::Wlan(n) => format!("in wlan {n}"),
+        Ctx::Device(m) => format!("in device {m}"),
+        Ctx::Interface(m, v) => format!("in device {m} interface vlan {v}"),
+    };
+    format!("unknown command '{}' {what}", redact(&toks.join(" ")))
+}
+
+impl ClusterConfig {
+    pub(crate) fn empty() -> ClusterConfig {
+        ClusterConfig {
+            users: BTreeMap::new(),
+            wlans: BTreeMap::new(),
+            devices: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) fn device_model(&self, mac: Mac) -> Option<Model> {
+        self.devices.get(&mac).map(|d| d.model)
+    }
+
+    fn superusers(&self) -> usize {
+        self.users
+            .values()
+            .filter(|u| u.role == Role::Superuser)
+            .count()
+    }
+
+    /// Runs one command (tokens of a line, full keywords) in `ctx`. Returns the context the
+    /// command enters, if it is a section header.
+    pub(crate) fn exec(&mut self, ctx: &Ctx, toks: &[&str]) -> Result<Option<Ctx>, String> {
+        match ctx {
+            Ctx::Global => self.exec_global(toks),
+            Ctx::UserMgmt => self.exec_users(toks).map(|_| None),
+            Ctx::Wlan(name) => {
+                let w = self
+                    .wlans
+                    .get_mut(name)
+                    .ok_or_else(|| format!("wlan {name} does not exist"))?;
+                exec_wlan(w, toks)
+                    .map_err(|e| if e.is_empty() { unknown(ctx, toks) } else { e })?;
+                Ok(None)
+            }
+            Ctx::Device(mac) => {
+                let d = self
+                    .devices
+                    .get_mut(mac)
+                    .ok_or_else(|| format!("device {mac} does not exist"))?;
+                match exec_device(d, toks) {
+                    Ok(Some(vlan)) => Ok(Some(Ctx::Interface(*mac, vlan))),
+                    Ok(None) => Ok(None),
+                    Err(e) if e.is_empty() => Err(unknown(ctx, toks)),
+                    Err(e) => Err(e),
+                }
+            }
+            Ctx::Interface(mac, vlan) => {
+                let d = self
+                    .devices
+                    .get_mut(mac)
+                    .ok_or_else(|| format!("device {mac} does not exist"))?;
+                let i = d.interfaces.get_mut(vlan).ok_or_else(|| {
+                    format!("interface vlan {vlan} does not exist on device {mac}")
+                })?;
+                match toks {
+                    ["ip", "address", p] => *i = Some(prefix(p)?),
+                    ["no", "ip", "address"] | ["no", "ip", "address", _] => *i = None,
+                    _ => return Err(unknown(ctx, toks)),
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn exec_global(&mut self, toks: &[&str]) -> Result<Option<Ctx>, String> {
+        match toks {
+            ["version", v] => {
+                if *v == CONFIG_VERSION.to_string() {
+                    Ok(None)
+                } else {
+                    Err(format!(
+                        "unsupported configuration version {v} (this is version {CONFIG_VERSION})"
+                    ))
+                }
+            }
+            ["user-management"] => Ok(Some(Ctx::UserMgmt)),
+            ["wlan", name] => {
+                let name = check_word("wlan name", name, 32)?;
+                self.wlans.entry(name.clone()).or_default();
+                Ok(Some(Ctx::Wlan(name)))
+            }
+            ["no", "wlan", name] => match self.wlans.remove(*name) {
+                Some(_) => Ok(None),
+                None => Err(format!("wlan {name} does not exist")),
+            },
+            [m, mac] if model_of(m).is_some() => {
+                let model = model_of(m).unwrap_or(Model::Vx9000);
+                let mac = mac_of(mac)?;
+                match self.devices.get(&mac) {
+                    Some(d) if d.model != model => Err(format!(
+                        "device {mac} is a {}, not a {}",
+                        d.model.prefix(),
+                        model.prefix()
+                    )),
+                    Some(_) => Ok(Some(Ctx::Device(mac))),
+                    None => {
+                        self.devices.insert(mac, Device::new(model));
+                        Ok(Some(Ctx::Device(mac)))
+                    }
+                }
+            }
+            ["no", m, mac] if model_of(m).is_some() => {
+                let model = model_of(m).unwrap_or(Model::Vx9000);
+                let mac = mac_of(mac)?;
+                match self.devices.get(&mac) {
+                    Some(d) if d.model != model => Err(format!(
+                        "device {mac} is a {}, not a {}",
+                        d.model.prefix(),
+                        model.prefix()
+                    )),
+                    Some(_) => {
+                        self.devices.remove(&mac);
+                        Ok(None)
+                    }
+                    None => Err(format!("device {mac} does not exist")),
+                }
+            }
+            _ => Err(unknown(&Ctx::Global, toks)),
+        }
+    }
+
+    fn exec_users(&mut self, toks: &[&str]) -> Result<(), String> {
+        let before = self.superusers();
+        match toks {
+            ["user", name, "password", "1", hash, "role", role] => {
+                let name = check_word("user name", name, 32)?;
+                check_hash(hash)?;
+                let role = role_of(role)?;
+                let u = self.users.entry(name).or_insert(User {
+                    hash: String::new(),
+                    role,
+                    ssh_keys: Vec::new(),
+                });
+                u.hash = hash.to_string();
+                u.role = role;
+            }
+            ["user", _, "password", ..] => {
+                return Err(
+                    "clear-text password not allowed in configuration text: use 'password 1 <argon2 hash>'".into(),
+                )
+            }
+            ["user", name, "ssh-key", ty, key] => {
+                let u = self.users.get_mut(*name).ok_or_else(|| {
+                    format!("user {name} does not exist (create it with a password first)")
+                })?;
+                let ok_ty = !ty.is_empty()
+                    && ty.len() <= 64
+                    && ty.bytes().all(|b| b.is_ascii_alphanumeric() || b"-@.".contains(&b));
+                let ok_key = !key.is_empty()
+                    && key.len() <= 16_384
+                    && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+                if !ok_ty || !ok_key {
+                    return Err("ssh-key must be '<type> <base64>', e.g. 'ssh-ed25519 AAAAC3Nz...'".into());
+                }
+                let k = format!("{ty} {key}");
+                if !u.ssh_keys.contains(&k) {
+                    u.ssh_keys.push(k);
+                }
+            }
+            ["no", "user", name] => {
+                if self.users.remove(*name).is_none() {
+                    return Err(format!("user {name} does not exist"));
+                }
+            }
+            ["no", "user", name, "ssh-key"] => {
+                let u = self.users.get_mut(*name).ok_or_else(|| format!("user {name} does not exist"))?;
+                u.ssh_keys.clear();
+            }
+            _ => return Err(unknown(&Ctx::UserMgmt, toks)),
+        }
+        if before > 0 && self.superusers() == 0 {
+            return Err("cannot remove the last superuser".into());
+        }
+        Ok(())
+    }
+
+    /// Cross-setting checks; the offending device, if any.
+    pub(crate) fn validate(&self) -> Result<(), (Option<Mac>, String)> {
+        for (mac, d) in &self.devices {
+            let c = &d.cluster;
+            if u64::from(c.dead_ms) < 3 * u64::from(c.hello_ms) {
+                return Err((
+                    Some(*mac),
+                    format!(
+                        "device {mac}: cluster dead-interval ({} ms) must be at least 3 x cluster hello-interval ({} ms = {} ms)",
+                        c.dead_ms,
+                        c.hello_ms,
+                        3 * u64::from(c.hello_ms)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs config/change text lines on `self` (not atomic: callers work on a copy).
+    pub(crate) fn run_text(&mut self, text: &str, line_offset: usize) -> Result<(), ConfigError> {
+        let mut stack: Vec<Ctx> = Vec::new();
+        let mut ended = false;
+        let mut last_line_of: HashMap<Mac, usize> = HashMap::new();
+        let mut last = 0;
+        for (i, raw) in text.lines().enumerate() {
+            let line = i + 1 + line_offset;
+            let err = |message: String| ConfigError::Parse { line, message };
+            let trimmed = raw.trim_end();
+            let body = trimmed.trim_start_matches(' ');
+            if body.is_empty() || body.starts_with('!') {
+                continue;
+            }
+            if body.starts_with(|c: char| c.is_whitespace()) {
+                return Err(err("indentation must use spaces".into()));
+            }
+            if ended {
+                return Err(err(format!("'{}' after 'end'", redact(body))));
+            }
+            let depth = trimmed.len() - body.len();
+            if depth == 0 && body == "end" {
+                ended = true;
+                continue;
+            }
+            if depth > stack.len() {
+                return Err(err(format!("'{}': unexpected indentation", redact(body))));
+            }
+            stack.truncate(depth);
+            let ctx = stack.last().cloned().unwrap_or(Ctx::Global);
+            let toks: Vec<&str> = body.split_whitespace().collect();
+            let entered = self
+                .exec(&ctx, &toks)
+                .map_err(|m| err(format!("'{}': {m}", redact(body))))?;
+            for c in [Some(&ctx), entered.as_ref()].into_iter().flatten() {
+                if let Ctx::Device(m) | Ctx::Interface(m, _) = c {
+                    last_line_of.insert(*m, line);
+                }
+            }
+            last = line;
+            if let Some(c) = entered {
+                stack.push(c);
+            }
+        }
+        self.validate()
+            .map_err(|(mac, message)| ConfigError::Parse {
+                line: mac
+                    .and_then(|m| last_line_of.get(&m).copied())
+                    .unwrap_or(last),
+                message,
+            })
+    }
+
+    /// Applies a change text (or a `replace-config` text) atomically.
+    pub fn apply_change(&mut self, change: &str) -> Result<(), ConfigError> {
+        let first = change.lines().position(|l| !l.trim().is_empty());
+        if let Some(first) = first {
+            if change.lines().nth(first).map(str::trim) == Some(REPLACE_CONFIG) {
+                let rest: String = change
+                    .lines()
+                    .skip(first + 1)
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                let mut c = ClusterConfig::empty();
+                c.run_text(&rest, first + 1)?;
+                *self = c;
+                return Ok(());
+            }
+        }
+        let mut c = self.clone();
+        c.run_text(change, 0)?;
+        *self = c;
+        Ok(())
+    }
+
+    pub(crate) fn parse_text(text: &str) -> Result<ClusterConfig, ConfigError> {
+        let mut c = ClusterConfig::empty();
+        c.run_text(text, 0)?;
+        Ok(c)
+    }
+
+    pub(crate) fn user_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, u) in &self.users {
+            out.push(format!(
+                "user {name} password 1 {} role {}",
+                u.hash,
+                role_name(u.role)
+            ));
+            for k in &u.ssh_keys {
+                out.push(format!("user {name} ssh-key {k}"));
+            }
+        }
+        out
+    }
+
+    pub(crate) fn wlan_lines(w: &Wlan) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(s) = &w.ssid {
+            out.push(format!("ssid {s}"));
+        }
+        if let Some(v) = w.vlan {
+            out.push(format!("vlan {v}"));
+        }
+        if w.shutdown {
+            out.push("shutdown".into());
+        }
+        out
+    }
+
+    /// The device section body, indented by one space per level below the header.
+    pub(crate) fn device_lines(d: &Device) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(h) = &d.hostname {
+            out.push(format!(" hostname {h}"));
+        }
+        for (v, ip) in &d.interfaces {
+            out.push(format!(" interface vlan {v}"));
+            if let Some((a, m)) = ip {
+                out.push(format!("  ip address {a}/{m}"));
+            }
+        }
+        if let Some(g) = d.gateway {
+            out.push(format!(" ip default-gateway {g}"));
+        }
+        let c = &d.cluster;
+        if let Some(n) = &c.name {
+            out.push(format!(" cluster name {n}"));
+        }
+        if c.mode == ClusterMode::Standby {
+            out.push(" cluster mode standby".into());
+        }
+        if c.priority != DEFAULT_PRIORITY {
+            out.push(format!(" cluster master-priority {}", c.priority));
+        }
+        if c.force_configured_state {
+            out.push(" cluster force-configured-state".into());
+        }
+        match c.delay {
+            Delay::Minutes(DEFAULT_DELAY_MINUTES) => {}
+            Delay::Minutes(m) => out.push(format!(" cluster force-configured-state-delay {m}")),
+            Delay::Seconds(s) => {
+                out.push(format!(" cluster force-configured-state-delay {s} seconds"))
+            }
+        }
+        if c.handle_stp {
+            out.push(" cluster handle-stp".into());
+        }
+        if c.radius_minutes != DEFAULT_RADIUS_MINUTES {
+            out.push(format!(
+                " cluster radius-counter-db-sync-time {}",
+                c.radius_minutes
+            ));
+        }
+        if c.hello_ms != DEFAULT_HELLO_MS {
+            out.push(format!(" cluster hello-interval {}", c.hello_ms));
+        }
+        if c.dead_ms != DEFAULT_DEAD_MS {
+            out.push(format!(" cluster dead-interval {}", c.dead_ms));
+        }
+        for (ip, l) in &c.member_ips {
+            out.push(format!(" cluster member ip {ip} level {}", l.number()));
+        }
+        for v in &c.member_vlans {
+            out.push(format!(" cluster member vlan {v}"));
+        }
+        out
+    }
+
+    pub(crate) fn print(&self) -> String {
+        let mut s = String::new();
+        s.push_str("!\n");
+        s.push_str(&format!(
+            "! Configuration of Roost version {}\n",
+            env!("CARGO_PKG_VERSION")
+        ));
+        s.push_str("!\n");
+        s.push_str(&format!("version {CONFIG_VERSION}\n"));
+        s.push_str("!\n");
+        if !self.users.is_empty() {
+            s.push_str("user-management\n");
+            for l in self.user_lines() {
+                s.push_str(&format!(" {l}\n"));
+            }
+            s.push_str("!\n");
+        }
+        for (name, w) in &self.wlans {
+            s.push_str(&format!("wlan {name}\n"));
+            for l in Self::wlan_lines(w) {
+                s.push_str(&format!(" {l}\n"));
+            }
+            s.push_str("!\n");
+        }
+        for (mac, d) in &self.devices {
+            s.push_str(&device_header(d.model, *mac));
+            s.push('\n');
+            for l in Self::device_lines(d) {
+                s.push_str(&l);
+                s.push('\n');
+            }
+            s.push_str("!\n");
+        }
+        s.push_str("end\n");
+        s
+    }
+
+    /// The text of one context's section (`show context`).
+    pub(crate) fn context_text(&self, ctx: &Ctx) -> String {
+        let mut s = String::new();
+        match ctx {
+            Ctx::Global => return self.print(),
+            Ctx::UserMgmt => {
+                s.push_str("user-management\n");
+                for l in self.user_lines() {
+                    s.push_str(&format!(" {l}\n"));
+                }
+            }
+            Ctx::Wlan(n) => {
+                if let Some(w) = self.wlans.get(n) {
+                    s.push_str(&format!("wlan {n}\n"));
+                    for l in Self::wlan_lines(w) {
+                        s.push_str(&format!(" {l}\n"));
+                    }
+                }
+            }
+            Ctx::Device(mac) => {
+                if let Some(d) = self.devices.get(mac) {
+                    s.push_str(&device_header(d.model, *mac));
+                    s.push('\n');
+                    for l in Self::device_lines(d) {
+                        s.push_str(&l);
+                        s.push('\n');
+                    }
+                }
+            }
+            Ctx::Interface(mac, v) => {
+                if let Some(Some(ip)) = self.devices.get(mac).map(|d| d.interfaces.get(v)) {
+                    s.push_str(&format!("interface vlan {v}\n"));
+                    if let Some((a, m)) = ip {
+                        s.push_str(&format!(" ip address {a}/{m}\n"));
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    pub(crate) fn settings(&self, mac: Mac) -> Option<DeviceSettings> {
+        let d = self.devices.get(&mac)?;
+        let c = &d.cluster;
+        Some(DeviceSettings {
+            mac,
+            model: d.model,
+            hostname: d
+                .hostname
+                .clone()
+                .unwrap_or_else(|| mac.default_hostname(d.model)),
+            cluster_name: c.name.clone().unwrap_or_default(),
+            cluster_mode: c.mode,
+            master_priority: c.priority,
+            force_configured_state: c.force_configured_state,
+            force_configured_state_delay: c.delay.duration(),
+            handle_stp: c.handle_stp,
+            radius_counter_db_sync_time_minutes: c.radius_minutes,
+            hello_interval: Duration::from_millis(u64::from(c.hello_ms)),
+            dead_interval: Duration::from_millis(u64::from(c.dead_ms)),
+            member_ips: c
+                .member_ips
+                .iter()
+                .map(|(ip, l)| (IpAddr::V4(*ip), *l))
+                .collect(),
+            member_vlans: c.member_vlans.iter().copied().collect(),
+            interfaces: d
+                .interfaces
+                .iter()
+                .map(|(v, ip)| (*v, ip.map(|(a, m)| format!("{a}/{m}"))))
+                .collect(),
+            default_gateway: d.gateway.map(IpAddr::V4),
+        })
+    }
+
+    pub(crate) fn new_initial(
+        mac: Mac,
+        model: Model,
+        hostname: &str,
+        admin_password: &str,
+    ) -> ClusterConfig {
+        let mut c = ClusterConfig::empty();
+        let mut d = Device::new(model);
+        d.hostname = Some(hostname.to_string());
+        c.devices.insert(mac, d);
+        if let Ok(hash) = hash_password(admin_password) {
+            c.users.insert(
+                "admin".into(),
+                User {
+                    hash,
+                    role: Role::Superuser,
+                    ssh_keys: Vec::new(),
+                },
+            );
+        }
+        c
+    }
+}
+
+fn exec_wlan(w: &mut Wlan, toks: &[&str]) -> Result<(), String> {
+    match toks {
+        ["ssid", s] => w.ssid = Some(check_word("ssid", s, 32)?),
+        ["no", "ssid"] | ["no", "ssid", _] => w.ssid = None,
+        ["vlan", v] => w.vlan = Some(num("vlan", v, 1, 4094)? as u16),
+        ["no", "vlan"] | ["no", "vlan", _] => w.vlan = None,
+        ["shutdown"] => w.shutdown = true,
+        ["no", "shutdown"] => w.shutdown = false,
+        _ => return Err(String::new()),
+    }
+    Ok(())
+}
+
+/// Device-section commands; `Ok(Some(vlan))` when entering `interface vlan N`; `Err("")` for
+/// an unknown command.
+fn exec_device(d: &mut Device, toks: &[&str]) -> Result<Option<u16>, String> {
+    match toks {
+        ["hostname", h] => d.hostname = Some(check_hostname(h)?),
+        ["no", "hostname"] | ["no", "hostname", _] => d.hostname = None,
+        ["interface", "vlan", v] => {
+            let v = num("interface vlan", v, 1, 4094)? as u16;
+            d.interfaces.entry(v).or_insert(None);
+            return Ok(Some(v));
+        }
+        ["no", "interface", "vlan", v] => {
+            let v = num("interface vlan", v, 1, 4094)? as u16;
+            if d.interfaces.remove(&v).is_none() {
+                return Err(format!("interface vlan {v} does not exist"));
+            }
+        }
+        ["ip", "default-gateway", g] => d.gateway = Some(ipv4("ip default-gateway", g)?),
+        ["no", "ip", "default-gateway"] | ["no", "ip", "default-gateway", _] => d.gateway = None,
+        ["cluster", rest @ ..] => exec_cluster(&mut d.cluster, rest, false)?,
+        ["no", "cluster", rest @ ..] => exec_cluster(&mut d.cluster, rest, true)?,
+        _ => return Err(String::new()),
+    }
+    Ok(None)
+}
+
+fn exec_cluster(c: &mut ClusterCfg, toks: &[&str], no: bool) -> Result<(), String> {
+    let d = ClusterCfg::default();
+    match (no, toks) {
+        (false, ["name", n]) => c.name = Some(check_word("cluster name", n, 64)?),
+        (true, ["name"] | ["name", _]) => c.name = None,
+        (false, ["mode", "active"]) => c.mode = ClusterMode::Active,
+        (false, ["mode", "standby"]) => c.mode = ClusterMode::Standby,
+        (false, ["mode", m]) => return Err(format!("cluster mode '{m}': active or standby")),
+        (true, ["mode"] | ["mode", _]) => c.mode = d.mode,
+        (false, ["master-priority", p]) => {
+            c.priority = num("cluster master-priority", p, 1, 255)? as u8
+        }
+        (true, ["master-priority"] | ["master-priority", _]) => c.priority = d.priority,
+        (false, ["force-configured-state"]) => c.force_configured_state = true,
+        (true, ["force-configured-state"]) => c.force_configured_state = false,
+        (
+            false,
+            ["force-configured-state-delay", m] | ["force-configured-state-delay", m, "minutes"],
+        ) => {
+            c.delay =
+                Delay::Minutes(
+                    num("cluster force-configured-state-delay (minutes)", m, 3, 1800)? as u32,
+                )
+        }
+        (false, ["force-configured-state-delay", s, "seconds"]) => {
+            c.delay = Delay::Seconds(num(
+                "cluster force-configured-state-delay (seconds)",
+                s,
+                1,
+                108_000,
+            )? as u32)
+        }
+        (true, ["force-configured-state-delay", ..]) => c.delay = d.delay,
+        (false, ["handle-stp"]) => c.handle_stp = true,
+        (true, ["handle-stp"]) => c.handle_stp = false,
+        (false, ["radius-counter-db-sync-time", m]) => {
+            c.radius_minutes = num("cluster radius-counter-db-sync-time", m, 1, 1440)? as u32
+        }
+        (true, ["radius-counter-db-sync-time"] | ["radius-counter-db-sync-time", _]) => {
+            c.radius_minutes = d.radius_minutes
+        }
+        (false, ["hello-interval", ms]) => {
+            c.hello_ms = num("cluster hello-interval", ms, 10, 10_000)? as u32
+        }
+        (true, ["hello-interval"] | ["hello-interval", _]) => c.hello_ms = d.hello_ms,
+        (false, ["dead-interval", ms]) => {
+            c.dead_ms = num("cluster dead-interval", ms, 30, 60_000)? as u32
+        }
+        (true, ["dead-interval"] | ["dead-interval", _]) => c.dead_ms = d.dead_ms,
+        (false, ["member", "ip", ip, "level", l]) => {
+            let ip = ipv4("cluster member ip", ip)?;
+            let l = level(l)?;
+            c.member_ips.insert(ip, l);
+        }
+        (true, ["member", "ip", ip] | ["member", "ip", ip, "level", _]) => {
+            let ip = ipv4("cluster member ip", ip)?;
+            if c.member_ips.remove(&ip).is_none() {
+                return Err(format!("cluster member ip {ip} is not configured"));
+            }
+        }
+        (false, ["member", "vlan", v]) => {
+            c.member_vlans
+                .insert(num("cluster member vlan", v, 1, 4094)? as u16);
+        }
+        (true, ["member", "vlan", v]) => {
+            let v = num("cluster member vlan", v, 1, 4094)? as u16;
+            if !c.member_vlans.remove(&v) {
+                return Err(format!("cluster member vlan {v} is not configured"));
+            }
+        }
+        (true, ["member", "vlan"]) => c.member_vlans.clear(),
+        _ => return Err(String::new()),
+    }
+    Ok(())
+}
