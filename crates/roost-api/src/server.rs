@@ -482,6 +482,12 @@ async fn exec(
     Extension(caller): Extension<Caller>,
     Body(req): Body<ExecRequest>,
 ) -> HResult<Json<ExecResponse>> {
+    if let Some(i) = req.commands.iter().position(|c| c.contains(['\n', '\r'])) {
+        return Err(Failure(
+            StatusCode::BAD_REQUEST,
+            format!("commands[{i}] contains a line break; send one line per entry"),
+        ));
+    }
     let b = st.backend.clone();
     let resp = blocking(move || {
         let buf = Arc::new(Mutex::new(AsyncBuf::default()));
@@ -566,6 +572,12 @@ async fn session_exec(
     Path(id): Path<String>,
     Body(req): Body<SessionExecRequest>,
 ) -> HResult<Json<SessionExecResponse>> {
+    if req.line.contains(['\n', '\r']) {
+        return Err(Failure(
+            StatusCode::BAD_REQUEST,
+            "line contains a line break; send one line per request".into(),
+        ));
+    }
     let session = st
         .sessions
         .get(&id, &caller.user, caller.role)

@@ -1,0 +1,348 @@
+//! A fake controller (ApiBackend + CliService) and a real HTTPS server on 127.0.0.1:0.
+#![allow(dead_code)]
+
+use roost_api::{ApiBackend, ServeOptions, TlsIdentity};
+use roost_config::{
+    CliService, CliSession, ClusterStatus, Completion, HistoryRow, MemberRow, Output,
+    RevisionsView, Role,
+};
+use roost_wire::{MemberId, Revision, RevisionId, SupersededConfig};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+/// Shared state of the fake controller.
+#[derive(Default, Debug)]
+pub struct State {
+    /// Committed `cluster master-priority`.
+    pub master_priority: u8,
+    /// Every line executed: "user: line".
+    pub lines: Vec<String>,
+    /// Every open_session call: (user, role, privileged).
+    pub opened: Vec<(String, Role, bool)>,
+}
+
+pub struct Fake {
+    pub state: Arc<Mutex<State>>,
+}
+
+impl Fake {
+    pub fn new() -> Arc<Fake> {
+        Arc::new(Fake {
+            state: Arc::new(Mutex::new(State {
+                master_priority: 128,
+                ..Default::default()
+            })),
+        })
+    }
+    pub fn priority(&self) -> u8 {
+        self.state.lock().unwrap().master_priority
+    }
+    pub fn lines(&self) -> Vec<String> {
+        self.state.lock().unwrap().lines.clone()
+    }
+}
+
+pub const USERS: &[(&str, &str, Role)] = &[
+    ("admin", "secret", Role::Superuser),
+    ("ops", "ops-pw", Role::Superuser),
+    ("mon", "watch", Role::Monitor),
+];
+
+impl CliService for Fake {
+    fn check_password(&self, user: &str, password: &str) -> Option<Role> {
+        USERS
+            .iter()
+            .find(|(u, p, _)| *u == user && *p == password)
+            .map(|(_, _, r)| *r)
+    }
+    fn check_public_key(&self, _user: &str, _key: &str) -> Option<Role> {
+        None
+    }
+    fn open_session(
+        &self,
+        user: &str,
+        role: Role,
+        privileged: bool,
+        async_output: Box<dyn Fn(String) + Send + Sync>,
+    ) -> Box<dyn CliSession> {
+        self.state
+            .lock()
+            .unwrap()
+            .opened
+            .push((user.into(), role, privileged));
+        Box::new(FakeSession {
+            user: user.into(),
+            role,
+            privileged,
+            modes: Vec::new(),
+            pending: None,
+            state: self.state.clone(),
+            async_output,
+        })
+    }
+}
+
+/// A tiny WiNG-like engine: `>`/`#`, `configure terminal` → `(config)`, `self` →
+/// `(config-device)`, `cluster master-priority N`, `commit`, `exit`, `show X`, `debug on`.
+pub struct FakeSession {
+    user: String,
+    role: Role,
+    privileged: bool,
+    modes: Vec<&'static str>,
+    pending: Option<u8>,
+    state: Arc<Mutex<State>>,
+    async_output: Box<dyn Fn(String) + Send + Sync>,
+}
+
+fn ok(text: &str) -> Output {
+    Output {
+        text: text.into(),
+        error: false,
+        close: false,
+    }
+}
+fn err(text: &str) -> Output {
+    Output {
+        text: text.into(),
+        error: true,
+        close: false,
+    }
+}
+
+impl CliSession for FakeSession {
+    fn prompt(&mut self) -> String {
+        match (self.modes.last(), self.privileged) {
+            (Some(m), _) => format!("roost({m})#"),
+            (None, true) => "roost#".into(),
+            (None, false) => "roost>".into(),
+        }
+    }
+    fn execute(&mut self, line: &str) -> Output {
+        self.state
+            .lock()
+            .unwrap()
+            .lines
+            .push(format!("{}: {line}", self.user));
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match (self.modes.last().copied(), words.as_slice()) {
+            (_, []) => ok(""),
+            (_, ["show", what]) => ok(&format!("{what} output")),
+            (_, ["debug", "on"]) => {
+                (self.async_output)("debug line 1".into());
+                (self.async_output)("debug line 2".into());
+                ok("")
+            }
+            (None, ["enable"]) => {
+                self.privileged = true;
+                ok("")
+            }
+            (None, ["configure", "terminal"]) => {
+                if !self.privileged || self.role != Role::Superuser {
+                    return err("% Permission denied");
+                }
+                self.modes.push("config");
+                ok("Enter configuration commands, one per line.")
+            }
+            (Some("config"), ["self"]) => {
+                self.modes.push("config-device");
+                ok("")
+            }
+            (Some("config-device"), ["cluster", "master-priority", n]) => match n.parse() {
+                Ok(n) => {
+                    self.pending = Some(n);
+                    ok("")
+                }
+                Err(_) => err("% Invalid input detected at '^' marker."),
+            },
+            (Some(_), ["commit"]) => {
+                if let Some(p) = self.pending.take() {
+                    self.state.lock().unwrap().master_priority = p;
+                }
+                ok("")
+            }
+            (Some(_), ["exit"]) => {
+                self.modes.pop();
+                ok("")
+            }
+            (None, ["exit"] | ["logout"]) => Output {
+                text: String::new(),
+                error: false,
+                close: true,
+            },
+            _ => err("% Invalid input detected at '^' marker."),
+        }
+    }
+    fn help(&mut self, partial: &str) -> String {
+        format!(
+            "help for '{partial}' in {}",
+            self.modes.last().unwrap_or(&"exec")
+        )
+    }
+    fn complete(&mut self, partial: &str) -> Completion {
+        match partial {
+            "sh" => Completion::Line("show ".into()),
+            _ => Completion::Candidates(vec!["clear".into(), "commit".into(), "configure".into()]),
+        }
+    }
+}
+
+pub fn rev(n: u64) -> RevisionId {
+    RevisionId {
+        number: n,
+        hash: [n as u8; 32],
+    }
+}
+
+pub fn revision(n: u64) -> Revision {
+    Revision {
+        id: rev(n),
+        parent: rev(n - 1),
+        origin: MemberId(0x12E1EE16),
+        request: n,
+        user: "admin".into(),
+        wall_ms: 1_500_000_000_000 + n,
+        change: format!("change {n}"),
+    }
+}
+
+impl ApiBackend for Fake {
+    fn cluster_status(&self) -> ClusterStatus {
+        ClusterStatus {
+            protocol_version: 1,
+            oper_state: "active".into(),
+            ap_license: 64,
+            aap_license: 0,
+            ap_count: 3,
+            aap_count: 0,
+            max_ap_adoption_capacity: 10240,
+            connected_members: 2,
+            master: Some("vx9000-E1EE16".into()),
+            config_revision: 7,
+        }
+    }
+    fn cluster_members(&self) -> Vec<MemberRow> {
+        vec![
+            MemberRow {
+                hostname: "vx9000-E1EE16".into(),
+                member_id: "12.E1.EE.16".into(),
+                mac: "52-54-00-E1-EE-16".into(),
+                master: true,
+                oper_state: "active".into(),
+                last_seen_secs: None,
+            },
+            MemberRow {
+                hostname: "vx9000-3AA117".into(),
+                member_id: "12.3A.A1.17".into(),
+                mac: "52-54-00-3A-A1-17".into(),
+                master: false,
+                oper_state: "standby".into(),
+                last_seen_secs: Some(1),
+            },
+        ]
+    }
+    fn cluster_history(&self) -> Vec<HistoryRow> {
+        vec![HistoryRow {
+            hostname: "vx9000-E1EE16".into(),
+            member_id: "12.E1.EE.16".into(),
+            event: "Member-Connected".into(),
+            timestamp: "2017-08-28 20:40:24".into(),
+            reason: "-".into(),
+        }]
+    }
+    fn running_config(&self) -> String {
+        format!(
+            "!\nhostname roost\ncluster master-priority {}\n!\n",
+            self.priority()
+        )
+    }
+    fn revisions(&self) -> RevisionsView {
+        RevisionsView {
+            head: rev(2),
+            revisions: vec![revision(1), revision(2)],
+            superseded: vec![SupersededConfig {
+                head: rev(9),
+                holder: MemberId(0x123AA117),
+                revisions: vec![revision(9)],
+                config: "!\n".into(),
+                superseded_wall_ms: 1_600_000_000_000,
+            }],
+        }
+    }
+}
+
+/// A server on 127.0.0.1:0 with a fresh identity, on its own runtime; stops when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub fake: Arc<Fake>,
+    pub identity: TlsIdentity,
+    pub _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        Self::start_with(ServeOptions::default())
+    }
+    pub fn start_with(options: ServeOptions) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = roost_api::load_or_create_identity(
+            dir.path(),
+            &["127.0.0.1".into(), "localhost".into()],
+        )
+        .unwrap();
+        let fake = Fake::new();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(roost_api::bind("127.0.0.1:0".parse().unwrap()))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let id = identity.clone();
+        let backend: Arc<dyn ApiBackend> = fake.clone();
+        rt.spawn(async move {
+            roost_api::serve_with_options(listener, &id, backend, options, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer {
+            addr,
+            fake,
+            identity,
+            _dir: dir,
+            stop: Some(tx),
+            rt: Some(rt),
+        }
+    }
+    pub fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
+    }
+    pub fn client(&self, user: &str, password: &str) -> roost_api::client::ApiClient {
+        roost_api::client::ApiClient::new("127.0.0.1", self.addr.port(), user, password).unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(std::time::Duration::from_secs(2));
+        }
+    }
+}
+
+/// A raw reqwest client trusting the self-signed certificate through the TOFU config.
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .use_preconfigured_tls((*roost_api::tls::insecure_client_config()).clone())
+        .build()
+        .unwrap()
+}
