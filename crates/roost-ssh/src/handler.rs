@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use roost_config::{CliService, Role};
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
-use russh::{Channel, ChannelId, ChannelOpenFailure, Disconnect, MethodSet};
+use russh::{Channel, ChannelId, ChannelOpenFailure, Disconnect, MethodKind, MethodSet};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
@@ -124,7 +124,13 @@ impl Connection {
         if self.out_of_attempts() {
             no_more_methods()
         } else {
-            Auth::reject()
+            // Explicit methods: with `None` russh would drop "password" after one failure.
+            Auth::Reject {
+                proceed_with_methods: Some(MethodSet::from(
+                    &[MethodKind::Password, MethodKind::PublicKey][..],
+                )),
+                partial_success: false,
+            }
         }
     }
 
@@ -160,9 +166,13 @@ impl Connection {
     }
 }
 
+/// The answer once the attempts are used up. Every further request is rejected without
+/// asking the service, and russh's own cap ends the connection. "password" is no longer
+/// offered, so clients stop prompting (OpenSSH retries a password even when offered an empty
+/// list); "publickey" stays listed only because an empty list confuses clients.
 fn no_more_methods() -> Auth {
     Auth::Reject {
-        proceed_with_methods: Some(MethodSet::empty()),
+        proceed_with_methods: Some(MethodSet::from(&[MethodKind::PublicKey][..])),
         partial_success: false,
     }
 }
