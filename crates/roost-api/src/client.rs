@@ -264,12 +264,20 @@ impl std::fmt::Debug for CliOptions {
 }
 
 /// `roost cli`: with `-c` commands, one exec call (exit status 1 if any line failed);
-/// otherwise an interactive loop on stdin (`?` at the end of a line asks for help). Returns the
+/// otherwise an interactive session: on a terminal with the SSH shell's line editor (`?` help,
+/// Tab completion, history), else a plain line loop on stdin (`?` at the end of a line asks
+/// for help). Returns the
 /// process exit status. Connection and authentication failures are errors.
 pub fn run_cli(opts: CliOptions) -> anyhow::Result<i32> {
     let password = resolve_password(&opts)?;
     let interactive_tty = std::io::stdin().is_terminal();
+    #[cfg(unix)]
+    let raw_tty = opts.commands.is_empty() && interactive_tty && std::io::stdout().is_terminal();
     let go = move || {
+        #[cfg(unix)]
+        if raw_tty {
+            return run_tty(&opts, &password);
+        }
         let stdin = std::io::stdin();
         let mut input = stdin.lock();
         let mut out = std::io::stdout();
@@ -330,6 +338,170 @@ pub fn run_cli_io(
         return Ok(if resp.error { 1 } else { 0 });
     }
     interactive(&client, tty, input, out)
+}
+
+/// The interactive CLI on a terminal: raw mode, the SSH shell's line editor (`?` help, Tab
+/// completion, arrow-up history, Ctrl-C, Ctrl-D), restored on exit.
+#[cfg(unix)]
+fn run_tty(opts: &CliOptions, password: &str) -> anyhow::Result<i32> {
+    let client = match &opts.fingerprint {
+        Some(fp) => {
+            ApiClient::pin_fingerprint(&opts.controller, opts.port, &opts.user, password, fp)
+        }
+        None => ApiClient::new(&opts.controller, opts.port, &opts.user, password),
+    }?;
+    let session = client
+        .open_session(false)
+        .map_err(|e| describe(&client, e))?;
+    if let Some(fp) = client.server_fingerprint() {
+        eprintln!(
+            "Connected to {} (certificate sha256 {fp})",
+            client.base_url()
+        );
+    }
+    let _raw = RawMode::enter(0)?;
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut out = std::io::stdout();
+    editor_loop(&client, session, &mut input, &mut out)
+}
+
+/// Terminal raw mode (no echo, no line buffering, Ctrl-C as a byte; output post-processing
+/// kept so `\n` still ends a line), restored on drop.
+#[cfg(unix)]
+struct RawMode {
+    fd: i32,
+    saved: libc::termios,
+}
+
+#[cfg(unix)]
+impl RawMode {
+    fn enter(fd: i32) -> std::io::Result<RawMode> {
+        // SAFETY: termios is plain data; `fd` is the process's stdin, open for our lifetime.
+        let mut term: libc::termios = unsafe { std::mem::zeroed() };
+        if unsafe { libc::tcgetattr(fd, &mut term) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let saved = term;
+        term.c_lflag &= !(libc::ICANON | libc::ECHO | libc::ISIG | libc::IEXTEN);
+        term.c_iflag &= !(libc::IXON | libc::ICRNL);
+        term.c_cc[libc::VMIN] = 1;
+        term.c_cc[libc::VTIME] = 0;
+        if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &term) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(RawMode { fd, saved })
+    }
+}
+
+#[cfg(unix)]
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        // SAFETY: restores the settings read in `enter` on the same fd.
+        unsafe { libc::tcsetattr(self.fd, libc::TCSANOW, &self.saved) };
+    }
+}
+
+/// The line-editor loop over raw terminal bytes (`input` is the keyboard, `out` the screen).
+pub fn editor_loop(
+    client: &ApiClient,
+    mut session: OpenSessionResponse,
+    input: &mut dyn std::io::Read,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    use roost_ssh::editor::{Action, LineEditor};
+    let mut editor = LineEditor::new();
+    let mut buf = [0u8; 256];
+    write!(out, "{}", session.prompt)?;
+    out.flush()?;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => {
+                writeln!(out)?;
+                let _ = client.close(&session.id);
+                return Ok(0);
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        for &byte in &buf[..n] {
+            let Some(action) = editor.feed(byte) else {
+                continue;
+            };
+            let step: Result<bool, ApiError> = match action {
+                Action::Echo(text) => {
+                    out.write_all(text.as_bytes())?;
+                    Ok(false)
+                }
+                Action::Execute(line) => {
+                    writeln!(out)?;
+                    client.session_exec(&session.id, &line).map(|r| {
+                        let _ = write_text(out, &r.output);
+                        for a in &r.async_lines {
+                            let _ = write_text(out, a);
+                        }
+                        if !r.close {
+                            session.prompt = r.prompt;
+                            let _ = write!(out, "{}", session.prompt);
+                        }
+                        r.close
+                    })
+                }
+                Action::Help(partial) => client.help(&session.id, &partial).map(|h| {
+                    let _ = out.write_all(b"?\n");
+                    let _ = write_text(out, &h);
+                    let _ = write!(out, "{}{partial}", session.prompt);
+                    false
+                }),
+                Action::Complete(partial) => client.complete(&session.id, &partial).map(|c| {
+                    match c {
+                        CompleteResponse::Line { line } => {
+                            let _ = out.write_all(editor.replace_line(&line).as_bytes());
+                        }
+                        CompleteResponse::Candidates { candidates } if candidates.is_empty() => {
+                            let _ = out.write_all(b"\x07");
+                        }
+                        CompleteResponse::Candidates { candidates } => {
+                            let _ = write!(
+                                out,
+                                "\n{}\n{}{}",
+                                candidates.join("  "),
+                                session.prompt,
+                                editor.line()
+                            );
+                        }
+                    }
+                    false
+                }),
+                Action::Interrupt => {
+                    write!(out, "^C\n{}", session.prompt)?;
+                    Ok(false)
+                }
+                Action::Logout => {
+                    writeln!(out)?;
+                    let _ = client.close(&session.id);
+                    return Ok(0);
+                }
+            };
+            match step {
+                Ok(true) => return Ok(0),
+                Ok(false) => {}
+                Err(ApiError::Status { status: 404, .. }) => {
+                    session = client
+                        .open_session(false)
+                        .map_err(|e| describe(client, e))?;
+                    write!(
+                        out,
+                        "% session expired; started a new one\n{}",
+                        session.prompt
+                    )?;
+                }
+                Err(e) => return Err(describe(client, e)),
+            }
+        }
+        out.flush()?;
+    }
 }
 
 fn describe(client: &ApiClient, e: ApiError) -> anyhow::Error {

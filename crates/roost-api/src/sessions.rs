@@ -168,3 +168,21 @@ impl Sessions {
         lock(&self.map).len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn async_buffer_is_bounded_and_reports_drops() {
+        let mut b = AsyncBuf::default();
+        for i in 0..ASYNC_LINES_MAX + 5 {
+            b.push(format!("l{i}"));
+        }
+        let lines = b.drain();
+        assert_eq!(lines.len(), ASYNC_LINES_MAX + 1);
+        assert_eq!(lines[0], "% 5 earlier debug lines dropped (buffer full)");
+        assert_eq!(lines[1], "l5");
+        assert!(b.drain().is_empty());
+    }
+}

@@ -794,3 +794,36 @@ fn curl_talks_to_the_api_if_installed() {
     let w = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(w.ends_with(" 200"), "{w}");
 }
+
+#[test]
+fn terminal_editor_loop_completes_helps_and_runs_lines() {
+    let srv = TestServer::start();
+    let c = srv.client("admin", "secret");
+    let session = c.open_session(false).unwrap();
+    let keys: &[u8] = b"enable\rconfigure terminal\rsh\tx\rcluster ?\x03c\t\x04\x15\x04";
+    let mut out = Vec::new();
+    let code =
+        roost_api::client::editor_loop(&c, session, &mut std::io::Cursor::new(keys), &mut out)
+            .unwrap();
+    assert_eq!(code, 0);
+    let text = String::from_utf8_lossy(&out).to_string();
+    assert!(text.contains("x output\n"), "{text}");
+    assert!(
+        text.contains("?\nhelp for 'cluster ' in config\nroost(config)#cluster "),
+        "{text}"
+    );
+    assert!(text.contains("^C\nroost(config)#"), "{text}");
+    assert!(
+        text.contains("\nclear  commit  configure\nroost(config)#c"),
+        "{text}"
+    );
+    let lines = srv.fake.lines();
+    assert_eq!(
+        lines,
+        vec![
+            "admin: enable",
+            "admin: configure terminal",
+            "admin: show x"
+        ]
+    );
+}
