@@ -269,3 +269,6 @@ pub trait CliSession: Send {
     fn help(&mut self, partial: &str) -> String;
     fn complete(&mut self, partial: &str) -> Completion;
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1680 @@
+//! Unit tests: renderers (golden, from the seed), config model, change text, command engine.
+
+use crate::*;
+use roost_core::ConfigState;
+use roost_wire::{MemberId, Revision, SupersededConfig};
+use std::cell::RefCell;
+
+/// A real argon2id hash of "secret" (computed once, so the tests hash rarely).
+pub(crate) const H: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$tcvz78iK+sbbNhLYjx8WYg$F0Bsn3KvDLW07RiV6GRo6Orpi2Hed6IocBauWz3PrYA";
+
+const MAC1: &str = "52-54-00-E1-EE-16";
+const MAC2: &str = "52-54-00-3A-A1-17";
+
+fn mac1() -> Mac {
+    MAC1.parse().unwrap()
+}
+
+fn base_text() -> String {
+    format!(
+        "!\n! Configuration of Roost version {v}\n!\nversion 1\n!\nuser-management\n user admin password 1 {H} role superuser\n user noc password 1 {H} role monitor\n!\nvx9000 {MAC1}\n hostname vx9000-1\n interface vlan 1\n  ip address 127.0.0.11/8\n ip default-gateway 127.0.0.1\n!\nend\n",
+        v = env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn seed_members() -> Vec<MemberRow> {
+    vec![
+        MemberRow {
+            hostname: "vx9000-1".into(),
+            member_id: "12.E1.EE.16".into(),
+            mac: MAC1.into(),
+            master: true,
+            oper_state: "active".into(),
+            last_seen_secs: None,
+        },
+        MemberRow {
+            hostname: "vx9000-2".into(),
+            member_id: "12.3A.A1.17".into(),
+            mac: MAC2.into(),
+            master: false,
+            oper_state: "standby".into(),
+            last_seen_secs: Some(91),
+        },
+    ]
+}
+
+fn seed_history() -> Vec<HistoryRow> {
+    let r = |h: &str, m: &str, e: &str, t: &str, reason: &str| HistoryRow {
+        hostname: h.into(),
+        member_id: m.into(),
+        event: e.into(),
+        timestamp: format!("2017-08-28 {t}"),
+        reason: reason.into(),
+    };
+    vec![
+        r(
+            "vx9000-2",
+            "12.3A.A1.17",
+            "config-update-success",
+            "20:40:24",
+            "successfully applied config",
+        ),
+        r(
+            "vx9000-3AA117",
+            "12.3A.A1.17",
+            "is-standby",
+            "20:40:24",
+            "Configured for standby, become standby",
+        ),
+        r(
+            "vx9000-1",
+            "12.E1.EE.16",
+            "config-update-success",
+            "20:40:21",
+            "config sync succeeded",
+        ),
+        r(
+            "vx9000-1",
+            "12.E1.EE.16",
+            "is-active",
+            "20:40:21",
+            "Configured for active, stay active",
+        ),
+        r(
+            "vx9000-1",
+            "12.E1.EE.16",
+            "start-config-sync",
+            "20:40:20",
+            "12.E1.EE.16 won election and is the cluster master",
+        ),
+        r(
+            "vx9000-1",
+            "12.E1.EE.16",
+            "is-active",
+            "20:40:16",
+            "Primary down, Failed over to active",
+        ),
+        r(
+            "vx9000-E1EE16",
+            "12.E1.EE.16",
+            "start-election",
+            "20:39:50",
+            "new member 12.3A.A1.17 joined",
+        ),
+        r(
+            "vx9000-3AA117",
+            "12.3A.A1.17",
+            "start-election",
+            "20:39:39",
+            "new member 12.3A.A1.17 joined",
+        ),
+        r(
+            "vx9000-E1EE16",
+            "12.E1.EE.16",
+            "is-active",
+            "20:39:31",
+            "stay active",
+        ),
+        r(
+            "vx9000-E1EE16",
+            "12.E1.EE.16",
+            "start-election",
+            "20:38:46",
+            "new member 12.E1.EE.16 joined",
+        ),
+    ]
+}
+
+fn seed_status(state: &str) -> ClusterStatus {
+    ClusterStatus {
+        protocol_version: 1,
+        oper_state: state.into(),
+        ap_license: 0,
+        aap_license: 128,
+        ap_count: 0,
+        aap_count: 0,
+        max_ap_adoption_capacity: 25600,
+        connected_members: 1,
+        master: None,
+        config_revision: 25,
+    }
+}
+
+fn rid(number: u64, first: u8) -> RevisionId {
+    let mut hash = [0u8; 32];
+    hash[0] = first;
+    hash[1] = 0x2b;
+    RevisionId { number, hash }
+}
+
+fn superseded(number: u64, first: u8, config: &str) -> SupersededConfig {
+    SupersededConfig {
+        head: rid(number, first),
+        holder: MemberId(0x123AA117),
+        revisions: vec![],
+        config: config.into(),
+        superseded_wall_ms: 0,
+    }
+}
+
+/// A controller for the engine: holds the running config, records calls.
+struct Fake {
+    id: Identity,
+    cfg: RefCell<ClusterConfig>,
+    startup: RefCell<Option<String>>,
+    calls: RefCell<Vec<String>>,
+    commit_error: RefCell<Option<String>>,
+    superseded: Vec<SupersededConfig>,
+    revision: RefCell<u64>,
+}
+
+impl Fake {
+    fn new() -> Fake {
+        Fake {
+            id: Identity {
+                mac: mac1(),
+                model: Model::Vx9000,
+                hostname: "vx9000-1".into(),
+                software_version: "0.1.0".into(),
+                uptime_secs: 3723,
+            },
+            cfg: RefCell::new(ClusterConfig::parse(&base_text()).unwrap()),
+            startup: RefCell::new(None),
+            calls: RefCell::new(Vec::new()),
+            commit_error: RefCell::new(None),
+            superseded: Vec::new(),
+            revision: RefCell::new(25),
+        }
+    }
+    fn calls(&self) -> Vec<String> {
+        self.calls.borrow().clone()
+    }
+    fn commits(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| c.strip_prefix("commit ").map(String::from))
+            .collect()
+    }
+    fn text(&self) -> String {
+        self.cfg.borrow().to_text()
+    }
+}
+
+impl ControllerOps for Fake {
+    fn identity(&self) -> Identity {
+        self.id.clone()
+    }
+    fn running_config(&self) -> ClusterConfig {
+        self.cfg.borrow().clone()
+    }
+    fn commit(&self, user: &str, change: &str) -> Result<RevisionId, String> {
+        self.calls
+            .borrow_mut()
+            .push(format!("commit {user}\n{change}"));
+        if let Some(e) = self.commit_error.borrow().clone() {
+            return Err(e);
+        }
+        self.cfg.borrow_mut().apply(change)?;
+        *self.revision.borrow_mut() += 1;
+        Ok(rid(*self.revision.borrow(), 0xaa))
+    }
+    fn write_startup_config(&self, text: &str) -> Result<(), String> {
+        self.calls.borrow_mut().push("write".into());
+        *self.startup.borrow_mut() = Some(text.to_string());
+        Ok(())
+    }
+    fn startup_config(&self) -> Result<String, String> {
+        self.startup
+            .borrow()
+            .clone()
+            .ok_or_else(|| "no startup-config".to_string())
+    }
+    fn cluster_status(&self) -> ClusterStatus {
+        seed_status("active")
+    }
+    fn cluster_members(&self) -> Vec<MemberRow> {
+        seed_members()
+    }
+    fn cluster_history(&self) -> Vec<HistoryRow> {
+        seed_history()
+    }
+    fn revisions(&self) -> RevisionsView {
+        RevisionsView {
+            head: rid(25, 0x1a),
+            revisions: vec![],
+            superseded: self.superseded.clone(),
+        }
+    }
+    fn join_cluster(
+        &self,
+        req: JoinClusterRequest,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), String> {
+        self.calls.borrow_mut().push(format!(
+            "join {} {} level {} mode {}",
+            req.primary, req.user, req.level, req.mode
+        ));
+        progress(&format!("... connecting to {}", req.primary));
+        if req.password != "secret" {
+            return Err("authentication failed".into());
+        }
+        progress("... applying cluster configuration");
+        progress("... committing the changes");
+        progress("... saving the changes");
+        progress("[OK]");
+        Ok(())
+    }
+    fn set_debug(&self, cluster_debug: bool, monitor: bool) {
+        self.calls
+            .borrow_mut()
+            .push(format!("debug {cluster_debug} {monitor}"));
+    }
+}
+
+/// Runs lines in a superuser session (starting at `#`), asserting none fails.
+fn run_ok(s: &mut Session, ops: &Fake, lines: &[&str]) -> String {
+    let mut all = String::new();
+    for l in lines {
+        let o = s.execute(l, ops);
+        assert!(!o.error, "{l:?} failed:\n{}", o.text);
+        all += &o.text;
+    }
+    all
+}
+
+fn admin() -> Session {
+    Session::new("admin", Role::Superuser, true)
+}
+
+// ---------------------------------------------------------------- renderers (golden)
+
+#[test]
+fn golden_cluster_status() {
+    let expected = "\nCluster Runtime Information\n Protocol version             : 1\n Cluster operational state    : standby\n AP license                   : 0\n AAP license                  : 128\n AP count                     : 0\n AAP count                    : 0\n Max AP adoption capacity     : 25600\n Number of connected member(s): 1\n\n";
+    assert_eq!(render_cluster_status(&seed_status("standby")), expected);
+}
+
+#[test]
+fn golden_cluster_configuration() {
+    let mut d = DeviceSettings::default_for(mac1(), Model::Vx9000);
+    d.cluster_name = "WING-CLUSTER".into();
+    d.master_priority = 250;
+    d.force_configured_state = true;
+    let expected = "\nCluster Configuration Information\n Name                         : WING-CLUSTER\n Configured Mode              : Active\n Master Priority              : 250\n Force configured state       : Enabled\n Force configured state delay : 5 minutes\n Handle STP                   : Disabled\n Radius Counter DB Sync Time  : 5 minutes\n\n";
+    assert_eq!(render_cluster_configuration(&d), expected);
+    d.cluster_mode = ClusterMode::Standby;
+    d.force_configured_state_delay = std::time::Duration::from_secs(30);
+    let out = render_cluster_configuration(&d);
+    assert!(out.contains(" Configured Mode              : Standby\n"));
+    assert!(out.contains(" Force configured state delay : 30 seconds\n"));
+}
+
+#[test]
+fn golden_cluster_members() {
+    let expected = "\
+-----------------------------------------------------------------------------------------
+  HOSTNAME    MEMBER-ID           MAC          MASTER OPERATIONAL-STATE     LAST-SEEN
+-----------------------------------------------------------------------------------------
+  vx9000-1   12.E1.EE.16   52-54-00-E1-EE-16   True    active            self
+  vx9000-2   12.3A.A1.17   52-54-00-3A-A1-17   False   standby           00:01:31 ago
+-----------------------------------------------------------------------------------------
+
+";
+    assert_eq!(render_cluster_members(&seed_members()), expected);
+    assert_eq!(MEMBERS_RULE.len(), 89);
+}
+
+#[test]
+fn golden_cluster_history() {
+    let expected = "\
+-----------------------------------------------------------------------------------------------------------------------------
+           HOSTNAME           MEMBER-ID                    EVENT            TIME-STAMP                             REASON
+-----------------------------------------------------------------------------------------------------------------------------
+           vx9000-2         12.3A.A1.17    config-update-success   2017-08-28 20:40:24      successfully applied config
+      vx9000-3AA117         12.3A.A1.17               is-standby   2017-08-28 20:40:24   Configured for standby, become standby
+           vx9000-1         12.E1.EE.16    config-update-success   2017-08-28 20:40:21            config sync succeeded
+           vx9000-1         12.E1.EE.16                is-active   2017-08-28 20:40:21   Configured for active, stay active
+           vx9000-1         12.E1.EE.16        start-config-sync   2017-08-28 20:40:20   12.E1.EE.16 won election and is the cluster master
+           vx9000-1         12.E1.EE.16                is-active   2017-08-28 20:40:16   Primary down, Failed over to active
+      vx9000-E1EE16         12.E1.EE.16           start-election   2017-08-28 20:39:50    new member 12.3A.A1.17 joined
+      vx9000-3AA117         12.3A.A1.17           start-election   2017-08-28 20:39:39    new member 12.3A.A1.17 joined
+      vx9000-E1EE16         12.E1.EE.16                is-active   2017-08-28 20:39:31                      stay active
+      vx9000-E1EE16         12.E1.EE.16           start-election   2017-08-28 20:38:46    new member 12.E1.EE.16 joined
+-----------------------------------------------------------------------------------------------------------------------------
+
+";
+    assert_eq!(render_cluster_history(&seed_history()), expected);
+    assert_eq!(HISTORY_RULE.len(), 125);
+}
+
+#[test]
+fn revisions_view_lists_lineage_and_superseded() {
+    let rev = Revision {
+        id: rid(24, 0x1a),
+        parent: rid(23, 0x19),
+        origin: MemberId(0x12E1EE16),
+        request: 1,
+        user: "admin".into(),
+        wall_ms: 0,
+        change: format!("user-management\n user bob password 1 {H} role monitor\n"),
+    };
+    let v = RevisionsView {
+        head: rid(24, 0x1a),
+        revisions: vec![rev],
+        superseded: vec![superseded(7, 0x9f, "")],
+    };
+    let out = render_revisions(&v);
+    let ts = format_wall_ms(0);
+    assert!(out.starts_with(
+        "\nConfiguration Revision Information\n Running revision             : 24/1a2b0000\n"
+    ));
+    assert!(out.contains(&format!(
+        "        24   1a2b0000   {ts}          admin   12.E1.EE.16   user-management; user bob password 1 <hash> rol...\n"
+    )));
+    assert!(out.contains(&format!(
+        "         7   9f2b0000   12.3A.A1.17   {ts}              0\n"
+    )));
+    assert!(out.contains("cluster restore-revision <REVISION> [<HASH>]"));
+    assert!(!out.contains("argon2"));
+}
+
+// ---------------------------------------------------------------- config model
+
+#[test]
+fn example_config_round_trips() {
+    let text = format!(
+        "!\n! Configuration of Roost version {v}\n!\nversion 1\n!\nuser-management\n user admin password 1 {H} role superuser\n user admin ssh-key ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ0\n user noc password 1 {H} role monitor\n!\nwlan corp\n ssid Corp\n vlan 10\n!\nvx9000 {MAC1}\n hostname vx9000-1\n interface vlan 1\n  ip address 127.0.0.11/8\n ip default-gateway 127.0.0.1\n cluster name WING-CLUSTER\n cluster mode standby\n cluster master-priority 250\n cluster force-configured-state\n cluster force-configured-state-delay 30 seconds\n cluster member ip 127.0.0.12 level 1\n!\nend\n",
+        v = env!("CARGO_PKG_VERSION")
+    );
+    let c = ClusterConfig::parse(&text).unwrap();
+    assert_eq!(c.to_text(), text);
+    let d = c.device(mac1()).unwrap();
+    assert_eq!(d.hostname, "vx9000-1");
+    assert_eq!(d.cluster_name, "WING-CLUSTER");
+    assert_eq!(d.cluster_mode, ClusterMode::Standby);
+    assert_eq!(d.master_priority, 250);
+    assert!(d.force_configured_state);
+    assert_eq!(
+        d.force_configured_state_delay,
+        std::time::Duration::from_secs(30)
+    );
+    assert_eq!(
+        d.member_ips,
+        vec![("127.0.0.12".parse().unwrap(), MintLevel::L1)]
+    );
+    assert_eq!(d.interfaces, vec![(1, Some("127.0.0.11/8".to_string()))]);
+    assert_eq!(d.default_gateway, Some("127.0.0.1".parse().unwrap()));
+    assert_eq!(d.hello_interval, std::time::Duration::from_millis(100));
+    assert_eq!(d.dead_interval, std::time::Duration::from_millis(300));
+    assert_eq!(
+        c.ssh_keys("admin"),
+        vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ0".to_string()]
+    );
+    assert!(c.ssh_keys("nobody").is_empty());
+    assert_eq!(c.cluster_name().as_deref(), Some("WING-CLUSTER"));
+    assert_eq!(c.devices().len(), 1);
+    assert_eq!(
+        c.users(),
+        vec![
+            ("admin".into(), Role::Superuser),
+            ("noc".into(), Role::Monitor)
+        ]
+    );
+    // The example's "cluster force-configured-state-delay 5" is the default: omitted.
+    let with_default = text.replace("30 seconds", "5");
+    let c2 = ClusterConfig::parse(&with_default).unwrap();
+    assert!(!c2.to_text().contains("force-configured-state-delay"));
+}
+
+#[test]
+fn defaults_and_unknown_device() {
+    let c = ClusterConfig::parse(&base_text()).unwrap();
+    let d = c.device(mac1()).unwrap();
+    assert_eq!(d.cluster_mode, ClusterMode::Active);
+    assert_eq!(d.master_priority, 128);
+    assert_eq!(
+        d.force_configured_state_delay,
+        std::time::Duration::from_secs(300)
+    );
+    assert_eq!(d.radius_counter_db_sync_time_minutes, 5);
+    assert_eq!(d.cluster_name, "");
+    assert!(c.device(MAC2.parse().unwrap()).is_none());
+    assert_eq!(c.cluster_name(), None);
+    let dflt = DeviceSettings::default_for(MAC2.parse().unwrap(), Model::Rfs4000);
+    assert_eq!(dflt.hostname, "rfs4000-3AA117");
+}
+
+#[test]
+fn initial_config_and_authentication() {
+    // The only tests that hash/verify: initial (1 hash) + 3 verifications.
+    let c = ClusterConfig::initial(mac1(), Model::Vx9000, "vx9000-1", "admin123");
+    let text = c.to_text();
+    assert!(text.contains(&format!("vx9000 {MAC1}\n hostname vx9000-1\n")));
+    assert!(text.contains(" user admin password 1 $argon2id$v=19$m=19456,t=2,p=1$"));
+    assert!(!text.contains("admin123"));
+    assert_eq!(c.authenticate("admin", "admin123"), Some(Role::Superuser));
+    assert_eq!(c.authenticate("admin", "wrong"), None);
+    assert_eq!(c.authenticate("nobody", "admin123"), None);
+    let base = ClusterConfig::parse(&base_text()).unwrap();
+    assert_eq!(base.authenticate("noc", "secret"), Some(Role::Monitor));
+    assert_eq!(ClusterConfig::parse(&text).unwrap(), c);
+}
+
+#[test]
+fn parse_errors_name_the_line() {
+    let bad = base_text().replace(
+        " ip default-gateway 127.0.0.1",
+        " cluster master-priority 300",
+    );
+    let e = ClusterConfig::parse(&bad).unwrap_err();
+    assert_eq!(
+        e,
+        ConfigError::Parse {
+            line: 14,
+            message:
+                "'cluster master-priority 300': cluster master-priority 300 is out of range <1-255>"
+                    .into()
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "line 14: 'cluster master-priority 300': cluster master-priority 300 is out of range <1-255>"
+    );
+    for (text, needle) in [
+        ("version 2\n", "unsupported configuration version"),
+        ("  hostname x\n", "unexpected indentation"),
+        ("wlan a\n\tssid x\n", "indentation"),
+        ("bogus\n", "unknown command 'bogus'"),
+        ("end\nwlan a\n", "after 'end'"),
+        ("rfs4000 zz\n", "not a MAC address"),
+        (
+            "user-management\n user a password 1 notahash role monitor\n",
+            "argon2",
+        ),
+        (
+            "user-management\n user a password clear role monitor\n",
+            "clear-text password",
+        ),
+        (
+            "user-management\n user a ssh-key ssh-ed25519 AAAA\n",
+            "does not exist",
+        ),
+        ("wlan a\n vlan 4095\n", "out of range <1-4094>"),
+    ] {
+        let e = ClusterConfig::parse(text).unwrap_err().to_string();
+        assert!(e.contains(needle), "{text:?}: {e}");
+        assert!(e.starts_with("line "), "{e}");
+    }
+    // A clear-text password is never echoed in an error.
+    let e = ClusterConfig::parse("user-management\n user a password hunter2 role monitor\n")
+        .unwrap_err();
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+}
+
+#[test]
+fn dead_interval_must_cover_three_hellos() {
+    let ok = format!("vx9000 {MAC1}\n cluster hello-interval 200\n cluster dead-interval 600\n");
+    let c = ClusterConfig::parse(&ok).unwrap();
+    assert_eq!(
+        c.device(mac1()).unwrap().hello_interval,
+        std::time::Duration::from_millis(200)
+    );
+    let bad = format!("vx9000 {MAC1}\n cluster hello-interval 200\n");
+    let e = ClusterConfig::parse(&bad).unwrap_err().to_string();
+    assert!(
+        e.contains("dead-interval (300 ms) must be at least 3 x cluster hello-interval"),
+        "{e}"
+    );
+    assert!(e.starts_with("line 2:"), "{e}");
+}
+
+#[test]
+fn change_builder_and_apply() {
+    let mac2: Mac = MAC2.parse().unwrap();
+    let change = Change::new()
+        .device(Model::Vx9000, mac2, |d| {
+            d.line("hostname vx9000-2")
+                .line("cluster member ip 127.0.0.11 level 1")
+                .section("interface vlan 1", |i| i.line("ip address 127.0.0.12/8"))
+                .line("ip default-gateway 127.0.0.1")
+        })
+        .device(Model::Vx9000, mac1(), |d| {
+            d.line("cluster member ip 127.0.0.12 level 1")
+        })
+        .wlan("guest", |w| w.line("ssid Guest"))
+        .line("no wlan guest")
+        .to_text();
+    assert_eq!(
+        change,
+        format!(
+            "vx9000 {MAC2}\n hostname vx9000-2\n cluster member ip 127.0.0.11 level 1\n interface vlan 1\n  ip address 127.0.0.12/8\n ip default-gateway 127.0.0.1\nvx9000 {MAC1}\n cluster member ip 127.0.0.12 level 1\nwlan guest\n ssid Guest\nno wlan guest\n"
+        )
+    );
+    let mut c = ClusterConfig::parse(&base_text()).unwrap();
+    c.apply(&change).unwrap();
+    let d2 = c.device(mac2).unwrap();
+    assert_eq!(d2.hostname, "vx9000-2");
+    assert_eq!(d2.interfaces, vec![(1, Some("127.0.0.12/8".into()))]);
+    assert_eq!(c.device(mac1()).unwrap().member_ips.len(), 1);
+    assert_eq!(c.devices().len(), 2);
+    assert!(!c.text().contains("wlan guest"));
+    assert!(Change::new().is_empty());
+}
+
+#[test]
+fn apply_is_atomic_and_names_the_line() {
+    let mut c = ClusterConfig::parse(&base_text()).unwrap();
+    let before = c.clone();
+    let change = format!("vx9000 {MAC1}\n hostname changed\n cluster master-priority 0\n");
+    let e = c.apply(&change).unwrap_err();
+    assert!(e.starts_with("line 3: 'cluster master-priority 0'"), "{e}");
+    assert_eq!(c, before);
+    // Cross-setting validation happens after the whole change: order within it is free.
+    let change =
+        format!("vx9000 {MAC1}\n cluster hello-interval 1000\n cluster dead-interval 3000\n");
+    c.apply(&change).unwrap();
+    // Plain passwords are refused in change text (replay must be deterministic).
+    let e = c
+        .apply("user-management\n user x password 0 hunter2 role monitor\n")
+        .unwrap_err();
+    assert!(!e.contains("hunter2") && e.contains("clear-text"), "{e}");
+}
+
+#[test]
+fn replace_config_change() {
+    let mut c = ClusterConfig::parse(&base_text()).unwrap();
+    let mut other = c.clone();
+    other.apply("wlan corp\n ssid Corp\n").unwrap();
+    let change = Change::replace_config(&other);
+    assert!(change.starts_with("replace-config\n!\n"));
+    c.apply(&change).unwrap();
+    assert_eq!(c, other);
+    let before = c.clone();
+    let e = c.apply("replace-config\nversion 1\nbogus\n").unwrap_err();
+    assert!(e.starts_with("line 3:"), "{e}");
+    assert_eq!(c, before);
+    assert_eq!(ClusterConfig::load(&c.text()).unwrap(), c);
+}
+
+#[test]
+fn last_superuser_cannot_be_removed() {
+    let mut c = ClusterConfig::parse(&base_text()).unwrap();
+    let e = c.apply("user-management\n no user admin\n").unwrap_err();
+    assert!(e.contains("last superuser"), "{e}");
+    c.apply("user-management\n no user noc\n").unwrap();
+    assert_eq!(c.users().len(), 1);
+}
+
+// ---------------------------------------------------------------- the command engine
+
+#[test]
+fn prompts_for_every_mode() {
+    let ops = Fake::new();
+    let mut s = Session::new("admin", Role::Superuser, false);
+    assert_eq!(s.prompt(&ops), "vx9000-1>");
+    assert_eq!(s.terminal_length(), 24);
+    run_ok(&mut s, &ops, &["enable"]);
+    assert_eq!(s.prompt(&ops), "vx9000-1#");
+    run_ok(&mut s, &ops, &["disable"]);
+    assert_eq!(s.prompt(&ops), "vx9000-1>");
+    run_ok(&mut s, &ops, &["en", "conf t"]);
+    assert_eq!(s.prompt(&ops), "vx9000-1(config)#");
+    run_ok(&mut s, &ops, &["self"]);
+    assert_eq!(s.prompt(&ops), format!("vx9000-1(config-device-{MAC1})#"));
+    run_ok(&mut s, &ops, &["interface vlan 1"]);
+    assert_eq!(
+        s.prompt(&ops),
+        format!("vx9000-1(config-device-{MAC1}-if-vlan1)#")
+    );
+    run_ok(&mut s, &ops, &["exit"]);
+    assert_eq!(s.prompt(&ops), format!("vx9000-1(config-device-{MAC1})#"));
+    run_ok(&mut s, &ops, &["exit", "user-management"]);
+    assert_eq!(s.prompt(&ops), "vx9000-1(config-user-management)#");
+    run_ok(&mut s, &ops, &["exit", "wlan corp"]);
+    assert_eq!(s.prompt(&ops), "vx9000-1(config-wlan-corp)#");
+    run_ok(&mut s, &ops, &["end"]);
+    assert_eq!(s.prompt(&ops), "vx9000-1#");
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "configure terminal",
+            &format!("device {}", MAC1.to_lowercase()),
+        ],
+    );
+    assert_eq!(s.prompt(&ops), format!("vx9000-1(config-device-{MAC1})#"));
+    run_ok(&mut s, &ops, &["exit", &format!("vx9000 {MAC2}")]);
+    assert_eq!(s.prompt(&ops), format!("vx9000-1(config-device-{MAC2})#"));
+    run_ok(&mut s, &ops, &["exit", "exit"]);
+    assert_eq!(s.prompt(&ops), "vx9000-1#");
+    let o = s.execute("exit", &ops);
+    assert!(o.close && !o.error);
+    assert_eq!(
+        Session::new("admin", Role::Superuser, true).terminal_length(),
+        0
+    );
+}
+
+#[test]
+fn seed_primary_configuration_session() {
+    let ops = Fake::new();
+    let mut s = admin();
+    let out = run_ok(
+        &mut s,
+        &ops,
+        &[
+            "configure terminal",
+            "self",
+            "cluster name WING-CLUSTER",
+            "cluster mode active",
+            "cluster master-priority 250",
+            "cluster force-configured-state",
+        ],
+    );
+    assert_eq!(out, "");
+    assert_eq!(
+        s.pending_change(),
+        format!(
+            "vx9000 {MAC1}\n cluster name WING-CLUSTER\n cluster master-priority 250\n cluster force-configured-state\n"
+        )
+    );
+    // Uncommitted: running config unchanged.
+    assert!(!ops.text().contains("WING-CLUSTER"));
+    let o = s.execute("commit write", &ops);
+    assert_eq!(
+        o,
+        Output {
+            text: "[OK]\n".into(),
+            error: false,
+            close: false
+        }
+    );
+    assert_eq!(ops.commits(), vec![format!("admin\n{}", format_args!("vx9000 {MAC1}\n cluster name WING-CLUSTER\n cluster master-priority 250\n cluster force-configured-state\n"))]);
+    assert_eq!(ops.startup.borrow().clone().unwrap(), ops.text());
+    assert_eq!(s.pending_change(), "");
+    let out = s.execute("show cluster configuration", &ops).text;
+    assert!(out.contains(" Name                         : WING-CLUSTER\n"));
+    assert!(out.contains(" Master Priority              : 250\n"));
+    assert!(out.contains(" Force configured state       : Enabled\n"));
+    // Nothing pending: commit does not call the controller.
+    run_ok(&mut s, &ops, &["commit"]);
+    assert_eq!(ops.commits().len(), 1);
+}
+
+#[test]
+fn seed_secondary_interface_session() {
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "conf t",
+            "self",
+            "interface vlan 2",
+            "ip address 10.1.2.3/24",
+            "exit",
+        ],
+    );
+    run_ok(
+        &mut s,
+        &ops,
+        &["ip default-gateway 10.1.2.1", "commit write", "end"],
+    );
+    let d = ops.cfg.borrow().device(mac1()).unwrap();
+    assert_eq!(
+        d.interfaces,
+        vec![
+            (1, Some("127.0.0.11/8".into())),
+            (2, Some("10.1.2.3/24".into()))
+        ]
+    );
+    assert_eq!(d.default_gateway, Some("10.1.2.1".parse().unwrap()));
+    assert_eq!(
+        ops.commits()[0],
+        format!("admin\nvx9000 {MAC1}\n interface vlan 2\n  ip address 10.1.2.3/24\n ip default-gateway 10.1.2.1\n")
+    );
+}
+
+#[test]
+fn abbreviations_ambiguity_caret_incomplete() {
+    let ops = Fake::new();
+    let mut s = admin();
+    let o = s.execute("sh clu st", &ops);
+    assert_eq!(o.text, render_cluster_status(&seed_status("active")));
+    assert!(!o.error);
+    let o = s.execute("SH CLU MEM", &ops);
+    assert_eq!(o.text, render_cluster_members(&seed_members()));
+    let o = s.execute("sh c", &ops);
+    assert_eq!(o.text, "% Ambiguous command: \"sh c\"\n");
+    assert!(o.error);
+    // "vx9000-1#" is 9 characters; "foo" starts at column 5.
+    let o = s.execute("show foo", &ops);
+    assert_eq!(
+        o.text,
+        format!(
+            "{}^\n% Invalid input detected at '^' marker.\n",
+            " ".repeat(14)
+        )
+    );
+    assert!(o.error);
+    let o = s.execute("  show   cluster bogus", &ops);
+    assert_eq!(
+        o.text,
+        format!(
+            "{}^\n% Invalid input detected at '^' marker.\n",
+            " ".repeat(9 + 17)
+        )
+    );
+    let o = s.execute("show cluster status extra", &ops);
+    assert!(o.text.starts_with(&format!("{}^\n", " ".repeat(9 + 20))));
+    let o = s.execute("show cluster", &ops);
+    assert_eq!(o.text, "% Incomplete command.\n");
+    assert!(o.error);
+    // The caret is offset by the prompt of the mode.
+    run_ok(&mut s, &ops, &["conf t", "self"]);
+    let o = s.execute("clus bogus", &ops);
+    let prompt = format!("vx9000-1(config-device-{MAC1})#");
+    assert_eq!(
+        o.text,
+        format!(
+            "{}^\n% Invalid input detected at '^' marker.\n",
+            " ".repeat(prompt.len() + 5)
+        )
+    );
+    let o = s.execute("cluster force 3", &ops);
+    assert_eq!(o.text, "% Ambiguous command: \"cluster force\"\n");
+    run_ok(
+        &mut s,
+        &ops,
+        &["cl force-configured-state-d 10 sec", "cl mas 200"],
+    );
+    assert!(s
+        .pending_change()
+        .contains(" cluster force-configured-state-delay 10 seconds\n"));
+    assert!(s
+        .pending_change()
+        .contains(" cluster master-priority 200\n"));
+    // Empty lines and comments do nothing.
+    assert_eq!(s.execute("   ", &ops), Output::default());
+    assert_eq!(s.execute("! a comment", &ops), Output::default());
+}
+
+#[test]
+fn help_lists_next_tokens() {
+    let ops = Fake::new();
+    let s = admin();
+    assert_eq!(
+        s.help("show cluster ", &ops),
+        "  configuration  Cluster configuration\n  history        Cluster state change history\n  members        Cluster members\n  revisions      Configuration revisions and superseded configurations\n  status         Cluster status\n"
+    );
+    assert_eq!(
+        s.help("sh cl", &ops),
+        "  clock    Display system clock\n  cluster  Cluster Protocol\n"
+    );
+    assert_eq!(
+        s.help("commit ", &ops),
+        "  write  Commit and write the configuration to memory\n  <cr>\n"
+    );
+    assert_eq!(s.help("show cluster status ", &ops), "  <cr>\n");
+    assert_eq!(
+        s.help("terminal length ", &ops),
+        "  <0-512>  Number of lines on screen (0 for no pausing)\n"
+    );
+    assert_eq!(s.help("show bogus ", &ops), "% Unrecognized command\n");
+    assert_eq!(s.help("sh c ", &ops), "% Ambiguous command: \"sh c\"\n");
+    let top = s.help("", &ops);
+    for kw in [
+        "show",
+        "configure",
+        "join-cluster",
+        "commit",
+        "write",
+        "debug",
+        "exit",
+    ] {
+        assert!(
+            top.contains(&format!("  {kw} ")),
+            "{kw} missing from\n{top}"
+        );
+    }
+    let mut s = admin();
+    run_ok(&mut s, &ops, &["conf t", "self"]);
+    let h = s.help("cluster master-priority ", &ops);
+    assert_eq!(h, "  <1-255>  Master priority (higher wins, default 128)\n");
+    let h = s.help("cluster ", &ops);
+    assert!(
+        h.contains("  force-configured-state-delay  Delay before forcing the configured mode\n"),
+        "{h}"
+    );
+    let h = s.help("cluster mode ", &ops);
+    assert!(
+        h.contains("  active   Configure cluster mode as active\n"),
+        "{h}"
+    );
+}
+
+#[test]
+fn completion() {
+    let ops = Fake::new();
+    let s = admin();
+    assert_eq!(
+        s.complete("sh clu", &ops),
+        Completion::Line("sh cluster ".into())
+    );
+    assert_eq!(
+        s.complete("sh cluster st", &ops),
+        Completion::Line("sh cluster status ".into())
+    );
+    assert_eq!(
+        s.complete("conf", &ops),
+        Completion::Line("configure ".into())
+    );
+    assert_eq!(
+        s.complete("sh c", &ops),
+        Completion::Candidates(vec!["clock".into(), "cluster".into(), "context".into()])
+    );
+    assert_eq!(
+        s.complete("show bogus x", &ops),
+        Completion::Candidates(vec![])
+    );
+    assert_eq!(
+        s.complete("terminal length ", &ops),
+        Completion::Candidates(vec!["<0-512>".into()])
+    );
+}
+
+#[test]
+fn out_of_range_values_leave_config_unchanged() {
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(&mut s, &ops, &["conf t", "self"]);
+    for (line, needle) in [
+        ("cluster master-priority 0", "out of range <1-255>"),
+        ("cluster master-priority 256", "out of range <1-255>"),
+        (
+            "cluster force-configured-state-delay 2",
+            "out of range <3-1800>",
+        ),
+        (
+            "cluster force-configured-state-delay 1801",
+            "out of range <3-1800>",
+        ),
+        (
+            "cluster force-configured-state-delay 1801 minutes",
+            "out of range <3-1800>",
+        ),
+        (
+            "cluster force-configured-state-delay 0 seconds",
+            "out of range <1-108000>",
+        ),
+        (
+            "cluster force-configured-state-delay 108001 seconds",
+            "out of range <1-108000>",
+        ),
+        (
+            "cluster radius-counter-db-sync-time 0",
+            "out of range <1-1440>",
+        ),
+        (
+            "cluster radius-counter-db-sync-time 1441",
+            "out of range <1-1440>",
+        ),
+        ("cluster member vlan 0", "out of range <1-4094>"),
+        ("cluster member vlan 4095", "out of range <1-4094>"),
+        ("cluster member ip 10.0.0.1 level 3", "out of range <1-2>"),
+        ("cluster hello-interval 9", "out of range <10-10000>"),
+        ("cluster hello-interval 10001", "out of range <10-10000>"),
+        ("cluster dead-interval 29", "out of range <30-60000>"),
+        ("cluster dead-interval 60001", "out of range <30-60000>"),
+        (
+            "cluster dead-interval 99999999999999999999",
+            "out of range <30-60000>",
+        ),
+        (
+            "cluster hello-interval 200",
+            "must be at least 3 x cluster hello-interval",
+        ),
+        ("interface vlan 0", "out of range <1-4094>"),
+        ("interface vlan 4095", "out of range <1-4094>"),
+        ("hostname -bad", "invalid hostname"),
+        (
+            "cluster name 12345678901234567890123456789012345678901234567890123456789012345",
+            "invalid cluster name",
+        ),
+        ("no cluster member ip 10.9.9.9", "not configured"),
+    ] {
+        let o = s.execute(line, &ops);
+        assert!(o.error, "{line}");
+        assert!(
+            o.text.starts_with("% Error: ") && o.text.contains(needle),
+            "{line}: {}",
+            o.text
+        );
+        assert_eq!(s.pending_change(), "", "{line}");
+        assert_eq!(s.prompt(&ops), format!("vx9000-1(config-device-{MAC1})#"));
+    }
+    // Malformed values are caret errors.
+    for line in [
+        "cluster master-priority high",
+        "cluster member ip 10.0.0 level 1",
+        "ip default-gateway x",
+    ] {
+        let o = s.execute(line, &ops);
+        assert!(
+            o.error && o.text.contains("% Invalid input detected at '^' marker."),
+            "{line}: {}",
+            o.text
+        );
+    }
+    run_ok(&mut s, &ops, &["interface vlan 1"]);
+    for line in ["ip address 10.0.0.1/33", "ip address 10.0.0.1"] {
+        assert!(s.execute(line, &ops).error, "{line}");
+    }
+    run_ok(&mut s, &ops, &["exit", "exit", "wlan corp"]);
+    assert!(s
+        .execute("vlan 4095", &ops)
+        .text
+        .contains("out of range <1-4094>"));
+    assert!(
+        s.execute("ssid 123456789012345678901234567890123", &ops)
+            .error
+    );
+    run_ok(
+        &mut s,
+        &ops,
+        &["end", "terminal length 100", "terminal width 132"],
+    );
+    assert_eq!(s.terminal_length(), 100);
+    assert_eq!(s.terminal_width(), 132);
+    let o = s.execute("terminal length 513", &ops);
+    assert!(o.error && o.text.contains("out of range <0-512>"));
+    assert_eq!(s.terminal_length(), 100);
+    run_ok(&mut s, &ops, &["no page"]);
+    assert_eq!(s.terminal_length(), 0);
+    run_ok(&mut s, &ops, &["page"]);
+    assert_eq!(s.terminal_length(), 24);
+    assert_eq!(ops.commits().len(), 0);
+}
+
+#[test]
+fn every_setting_and_its_no_form() {
+    let ops = Fake::new();
+    let mut s = admin();
+    let before = ops.text();
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "conf t",
+            "self",
+            "hostname core-1",
+            "cluster name C1",
+            "cluster mode standby",
+            "cluster master-priority 1",
+            "cluster force-configured-state",
+            "cluster force-configured-state-delay 1800",
+            "cluster handle-stp",
+            "cluster radius-counter-db-sync-time 1440",
+            "cluster dead-interval 60000",
+            "cluster hello-interval 10000",
+            "cluster member ip 10.0.0.2 level 2",
+            "cluster member vlan 4094",
+            "interface vlan 4094",
+            "ip address 10.0.0.1/24",
+            "exit",
+            "ip default-gateway 10.0.0.254",
+            "commit",
+        ],
+    );
+    let d = ops.cfg.borrow().device(mac1()).unwrap();
+    assert_eq!(d.hostname, "core-1");
+    assert_eq!(d.cluster_name, "C1");
+    assert_eq!(d.cluster_mode, ClusterMode::Standby);
+    assert_eq!(d.master_priority, 1);
+    assert!(d.force_configured_state && d.handle_stp);
+    assert_eq!(
+        d.force_configured_state_delay,
+        std::time::Duration::from_secs(1800 * 60)
+    );
+    assert_eq!(d.radius_counter_db_sync_time_minutes, 1440);
+    assert_eq!(d.hello_interval, std::time::Duration::from_secs(10));
+    assert_eq!(d.dead_interval, std::time::Duration::from_secs(60));
+    assert_eq!(
+        d.member_ips,
+        vec![("10.0.0.2".parse().unwrap(), MintLevel::L2)]
+    );
+    assert_eq!(d.member_vlans, vec![4094]);
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "no hostname",
+            "no cluster name",
+            "no cluster mode",
+            "no cluster master-priority",
+            "no cluster force-configured-state",
+            "no cluster force-configured-state-delay",
+            "no cluster handle-stp",
+            "no cluster radius-counter-db-sync-time",
+            "no cluster hello-interval",
+            "no cluster dead-interval",
+            "no cluster member ip 10.0.0.2",
+            "no cluster member vlan 4094",
+            "no interface vlan 4094",
+            "no ip default-gateway",
+            "hostname vx9000-1",
+            "interface vlan 1",
+            "no ip address",
+            "ip address 127.0.0.11/8",
+            "commit",
+        ],
+    );
+    assert_eq!(
+        ops.text(),
+        before.replace(" ip default-gateway 127.0.0.1\n", "")
+    );
+    // wlan and user-management sub-modes.
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "end",
+            "conf t",
+            "wlan corp",
+            "ssid Corp",
+            "vlan 10",
+            "shutdown",
+            "commit",
+        ],
+    );
+    assert!(ops
+        .text()
+        .contains("wlan corp\n ssid Corp\n vlan 10\n shutdown\n!\n"));
+    run_ok(
+        &mut s,
+        &ops,
+        &["no shutdown", "no vlan", "no ssid", "exit", "commit"],
+    );
+    assert!(ops.text().contains("wlan corp\n!\n"));
+    run_ok(&mut s, &ops, &["no wlan corp", "commit"]);
+    assert!(!ops.text().contains("wlan"));
+    // Device sections of other members.
+    run_ok(
+        &mut s,
+        &ops,
+        &[&format!("rfs4000 {MAC2}"), "exit", "commit"],
+    );
+    assert!(ops.text().contains(&format!("rfs4000 {MAC2}\n!\n")));
+    assert!(s
+        .execute(&format!("vx9000 {MAC2}"), &ops)
+        .text
+        .contains("is a rfs4000, not a vx9000"));
+    run_ok(&mut s, &ops, &[&format!("no device {MAC2}"), "commit"]);
+    assert!(!ops.text().contains("rfs4000"));
+    assert!(s
+        .execute(&format!("device {MAC2}"), &ops)
+        .text
+        .contains("does not exist"));
+    let o = s.execute(&format!("no vx9000 {MAC1}"), &ops);
+    assert!(
+        o.error
+            && o.text
+                .contains("cannot remove the device section of this member")
+    );
+}
+
+#[test]
+fn clear_password_is_hashed_at_entry() {
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "conf t",
+            "user-management",
+            "user bob password hunter2 role monitor",
+        ],
+    );
+    let pending = s.pending_change();
+    assert!(pending
+        .starts_with("user-management\n user bob password 1 $argon2id$v=19$m=19456,t=2,p=1$"));
+    assert!(pending.ends_with(" role monitor\n"));
+    assert!(!pending.contains("hunter2"));
+    run_ok(&mut s, &ops, &["commit"]);
+    assert!(!ops.calls().iter().any(|c| c.contains("hunter2")));
+    assert!(!ops.text().contains("hunter2"));
+    assert!(ops.text().contains(" user bob password 1 $argon2id$"));
+    // Pre-hashed form, ssh keys and removal.
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            &format!("user carol password 1 {H} role superuser"),
+            "user carol ssh-key ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ0",
+            "commit",
+        ],
+    );
+    let c = ops.running_config();
+    assert_eq!(
+        c.ssh_keys("carol"),
+        vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ0".to_string()]
+    );
+    run_ok(
+        &mut s,
+        &ops,
+        &["no user carol ssh-key", "no user bob", "commit"],
+    );
+    assert!(ops.running_config().ssh_keys("carol").is_empty());
+    assert!(!ops.text().contains("user bob"));
+    let o = s.execute("user x password 1 nothash role monitor", &ops);
+    assert!(o.error && o.text.contains("argon2"), "{}", o.text);
+    // An ambiguous line never echoes the password.
+    let o = s.execute("user x password hunter3 r", &ops);
+    assert!(!o.text.contains("hunter3"));
+}
+
+#[test]
+fn monitor_role_is_read_only() {
+    let ops = Fake::new();
+    let mut s = Session::new("noc", Role::Monitor, false);
+    assert!(!s.execute("show cluster members", &ops).error);
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "terminal length 0",
+            "enable",
+            "show running-config",
+            "show cluster status",
+        ],
+    );
+    let refusal = "% Error: user 'noc' (role monitor) is not allowed to configure\n";
+    for line in [
+        "configure terminal",
+        "commit",
+        "commit write",
+        "write memory",
+        "write",
+        "join-cluster 192.168.7.73 user admin password secret level 1 mode standby",
+        "cluster restore-revision 7",
+    ] {
+        let o = s.execute(line, &ops);
+        assert_eq!(o.text, refusal, "{line}");
+        assert!(o.error);
+    }
+    assert_eq!(s.prompt(&ops), "vx9000-1#");
+    assert!(ops.calls().is_empty());
+    run_ok(&mut s, &ops, &["debug cfgd cluster", "disable"]);
+    let o = s.execute("configure terminal", &ops);
+    assert!(
+        o.text.contains("% Invalid input detected"),
+        "user exec has no configure: {}",
+        o.text
+    );
+}
+
+#[test]
+fn show_commands() {
+    let ops = Fake::new();
+    let mut s = admin();
+    assert_eq!(s.execute("show running-config", &ops).text, ops.text());
+    let o = s.execute("show startup-config", &ops);
+    assert_eq!(
+        (o.text.as_str(), o.error),
+        ("% Error: no startup-config\n", true)
+    );
+    assert_eq!(s.execute("write memory", &ops).text, "[OK]\n");
+    assert_eq!(s.execute("show startup-config", &ops).text, ops.text());
+    assert_eq!(
+        s.execute("show cluster history", &ops).text,
+        render_cluster_history(&seed_history())
+    );
+    assert_eq!(
+        s.execute("show cluster revisions", &ops).text,
+        render_revisions(&ops.revisions())
+    );
+    let v = s.execute("show version", &ops).text;
+    assert_eq!(
+        v,
+        format!(
+            "VX9000 version 0.1.0\nRoost WLAN controller cluster\n\nvx9000-1 uptime is 0 days, 1 hours 2 minutes 3 seconds\nBase ethernet MAC address is {MAC1}\nModel number is VX9000\n"
+        )
+    );
+    let l = s.execute("show licenses", &ops).text;
+    assert!(
+        l.contains(" AAP license (pooled)         : 128\n") && l.contains("ADSEC"),
+        "{l}"
+    );
+    assert!(!s.execute("show clock", &ops).error);
+    // show works from config modes and `show context` shows the candidate's section.
+    run_ok(&mut s, &ops, &["conf t", "self", "cluster name X"]);
+    assert!(!s.execute("show cluster members", &ops).error);
+    assert_eq!(
+        s.execute("show context", &ops).text,
+        format!("vx9000 {MAC1}\n hostname vx9000-1\n interface vlan 1\n  ip address 127.0.0.11/8\n ip default-gateway 127.0.0.1\n cluster name X\n")
+    );
+    // Non-privileged exec has no running-config.
+    let mut u = Session::new("admin", Role::Superuser, false);
+    assert!(u.execute("show running-config", &ops).error);
+    assert!(!u.execute("show version", &ops).error);
+}
+
+#[test]
+fn uncommitted_changes_survive_leaving_config_mode() {
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "conf t",
+            "self",
+            "cluster name KEEP",
+            "end",
+            "conf t",
+            "wlan corp",
+            "end",
+        ],
+    );
+    assert_eq!(
+        s.pending_change(),
+        format!("vx9000 {MAC1}\n cluster name KEEP\nwlan corp\n")
+    );
+    // Committing fails at the master: the changes are kept.
+    *ops.commit_error.borrow_mut() = Some("no master".into());
+    let o = s.execute("commit", &ops);
+    assert_eq!((o.text.as_str(), o.error), ("% Error: no master\n", true));
+    assert!(!s.pending_change().is_empty());
+    *ops.commit_error.borrow_mut() = None;
+    run_ok(&mut s, &ops, &["commit"]);
+    assert!(ops.text().contains("cluster name KEEP") && ops.text().contains("wlan corp"));
+    // revert drops them.
+    run_ok(&mut s, &ops, &["conf t", "wlan guest", "revert"]);
+    assert_eq!(s.pending_change(), "");
+}
+
+#[test]
+fn change_text_resolves_self_and_reenters_contexts() {
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "conf t",
+            "self",
+            "cluster name A",
+            "exit",
+            "wlan w",
+            "ssid S",
+            "exit",
+            "self",
+            "interface vlan 3",
+            "exit",
+            "cluster handle-stp",
+        ],
+    );
+    let t = s.pending_change();
+    assert!(!t.contains("self"));
+    assert_eq!(
+        t,
+        format!("vx9000 {MAC1}\n cluster name A\nwlan w\n ssid S\nvx9000 {MAC1}\n interface vlan 3\n cluster handle-stp\n")
+    );
+    let mut c = ops.running_config();
+    c.apply(&t).unwrap();
+    assert!(c.device(mac1()).unwrap().handle_stp);
+}
+
+#[test]
+fn join_cluster_prints_progress_and_never_the_password() {
+    let ops = Fake::new();
+    let mut s = admin();
+    let o = s.execute(
+        "join-cluster 192.168.7.73 user admin password secret level 1 mode standby",
+        &ops,
+    );
+    assert_eq!(
+        o.text,
+        "... connecting to 192.168.7.73\n... applying cluster configuration\n... committing the changes\n... saving the changes\n[OK]\n"
+    );
+    assert!(!o.error);
+    assert_eq!(
+        ops.calls(),
+        vec!["join 192.168.7.73 admin level 1 mode Standby".to_string()]
+    );
+    let o = s.execute("join 192.168.7.73 u admin pass wrongpw lev 2 m act", &ops);
+    assert_eq!(
+        o.text,
+        "... connecting to 192.168.7.73\n% Error: authentication failed\n"
+    );
+    assert!(o.error && !o.text.contains("wrongpw"));
+    assert_eq!(
+        ops.calls()[1],
+        "join 192.168.7.73 admin level 2 mode Active"
+    );
+    assert!(
+        s.execute(
+            "join-cluster 192.168.7.73 user admin password x level 3 mode active",
+            &ops
+        )
+        .error
+    );
+    let o = s.execute("join-cluster 192.168.7.73 user admin password x", &ops);
+    assert_eq!(o.text, "% Incomplete command.\n");
+}
+
+#[test]
+fn debug_commands() {
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "debug cfgd cluster",
+            "logging monitor debugging",
+            "no debug cfgd cluster",
+            "undebug all",
+            "no logging monitor",
+        ],
+    );
+    assert_eq!(
+        ops.calls(),
+        vec![
+            "debug true false",
+            "debug true true",
+            "debug false true",
+            "debug false true",
+            "debug false false"
+        ]
+    );
+}
+
+#[test]
+fn restore_revision() {
+    let mut ops = Fake::new();
+    let old = base_text().replace(" ip default-gateway 127.0.0.1\n", " hostname old-name\n");
+    ops.superseded = vec![
+        superseded(7, 0x9f, &old),
+        superseded(7, 0x11, &old),
+        superseded(8, 0x22, &old),
+    ];
+    let mut s = admin();
+    let o = s.execute("cluster restore-revision 5", &ops);
+    assert!(
+        o.error
+            && o.text
+                .starts_with("% Error: no superseded configuration with revision 5"),
+        "{}",
+        o.text
+    );
+    let o = s.execute("cluster restore-revision 7", &ops);
+    assert!(
+        o.error && o.text.contains("ambiguous (7/9f2b0000, 7/112b0000)"),
+        "{}",
+        o.text
+    );
+    let o = s.execute("cluster restore-revision 7 9F", &ops);
+    assert_eq!(
+        o.text,
+        "Restored superseded configuration 7/9f2b0000 as revision 26/aa2b0000\n"
+    );
+    assert!(ops.commits()[0].starts_with("admin\nreplace-config\n"));
+    assert_eq!(
+        ops.cfg.borrow().device(mac1()).unwrap().hostname,
+        "old-name"
+    );
+    assert!(s.execute("cluster restore-revision 8 33", &ops).error);
+}
+
+#[test]
+fn logout_and_quit_close() {
+    let ops = Fake::new();
+    for l in ["logout", "quit", "exit"] {
+        let mut s = Session::new("admin", Role::Superuser, false);
+        assert!(s.execute(l, &ops).close);
+    }
+    let mut s = admin();
+    run_ok(&mut s, &ops, &["conf t"]);
+    assert!(s.execute("logout", &ops).error, "logout is an exec command");
+}
+
+// ---------------------------------------------------------------- properties
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn word() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9][A-Za-z0-9_.-]{0,11}"
+    }
+
+    fn device_lines() -> impl Strategy<Value = Vec<String>> {
+        let hello = 10u32..=10_000;
+        (
+            (
+                proptest::option::of(word()),
+                proptest::collection::vec(
+                    (
+                        1u16..=4094,
+                        proptest::option::of((any::<[u8; 4]>(), 0u8..=32)),
+                    ),
+                    0..3,
+                ),
+                proptest::option::of(any::<[u8; 4]>()),
+                proptest::option::of(word()),
+                any::<bool>(),
+                1u8..=255,
+            ),
+            (
+                any::<bool>(),
+                prop_oneof![
+                    (3u32..=1800).prop_map(|m| format!("{m}")),
+                    (1u32..=108_000).prop_map(|s| format!("{s} seconds"))
+                ],
+                any::<bool>(),
+                1u32..=1440,
+                hello.prop_flat_map(|h| (Just(h), (3 * h).max(30)..=60_000)),
+                proptest::collection::vec((any::<[u8; 4]>(), 1u8..=2), 0..3),
+                proptest::collection::vec(1u16..=4094, 0..3),
+            ),
+        )
+            .prop_map(
+                |(
+                    (host, ifs, gw, name, standby, prio),
+                    (fcs, delay, stp, radius, (h, dead), ips, vlans),
+                )| {
+                    let mut l = Vec::new();
+                    if let Some(h) = host {
+                        l.push(format!(" hostname {h}"));
+                    }
+                    for (v, ip) in ifs {
+                        l.push(format!(" interface vlan {v}"));
+                        if let Some((a, m)) = ip {
+                            l.push(format!("  ip address {}/{m}", std::net::Ipv4Addr::from(a)));
+                        }
+                    }
+                    if let Some(g) = gw {
+                        l.push(format!(
+                            " ip default-gateway {}",
+                            std::net::Ipv4Addr::from(g)
+                        ));
+                    }
+                    for (a, lv) in ips {
+                        l.push(format!(
+                            " cluster member ip {} level {lv}",
+                            std::net::Ipv4Addr::from(a)
+                        ));
+                    }
+                    l.push(format!(" cluster dead-interval {dead}"));
+                    l.push(format!(" cluster hello-interval {h}"));
+                    if let Some(n) = name {
+                        l.push(format!(" cluster name {n}"));
+                    }
+                    l.push(format!(
+                        " cluster mode {}",
+                        if standby { "standby" } else { "active" }
+                    ));
+                    l.push(format!(" cluster master-priority {prio}"));
+                    if fcs {
+                        l.push(" cluster force-configured-state".into());
+                    }
+                    l.push(format!(" cluster force-configured-state-delay {delay}"));
+                    if stp {
+                        l.push(" cluster handle-stp".into());
+                    }
+                    l.push(format!(" cluster radius-counter-db-sync-time {radius}"));
+                    for v in vlans {
+                        l.push(format!(" cluster member vlan {v}"));
+                    }
+                    l
+                },
+            )
+    }
+
+    fn config_text() -> impl Strategy<Value = String> {
+        (
+            proptest::collection::vec(
+                (
+                    word(),
+                    any::<bool>(),
+                    proptest::option::of("[A-Za-z0-9+/]{4,40}"),
+                ),
+                0..4,
+            ),
+            proptest::collection::vec(
+                (
+                    word(),
+                    proptest::option::of(word()),
+                    proptest::option::of(1u16..=4094),
+                    any::<bool>(),
+                ),
+                0..3,
+            ),
+            proptest::collection::vec((0usize..8, any::<[u8; 6]>(), device_lines()), 0..4),
+        )
+            .prop_map(|(users, wlans, devices)| {
+                let mut t = String::new();
+                for (name, monitor, key) in users {
+                    t += "user-management\n";
+                    t += &format!(
+                        " user {name} password 1 {H} role {}\n",
+                        if monitor { "monitor" } else { "superuser" }
+                    );
+                    if let Some(k) = key {
+                        t += &format!(" user {name} ssh-key ssh-ed25519 {k}\n");
+                    }
+                }
+                for (name, ssid, vlan, shut) in wlans {
+                    t += &format!("wlan {name}\n");
+                    if let Some(s) = ssid {
+                        t += &format!(" ssid {s}\n");
+                    }
+                    if let Some(v) = vlan {
+                        t += &format!(" vlan {v}\n");
+                    }
+                    if shut {
+                        t += " shutdown\n";
+                    }
+                }
+                let mut seen = std::collections::HashSet::new();
+                for (m, mac, lines) in devices {
+                    if !seen.insert(mac) {
+                        continue;
+                    }
+                    t += &format!("{} {}\n", Model::ALL[m].prefix(), Mac(mac));
+                    for l in lines {
+                        t += &l;
+                        t.push('\n');
+                    }
+                }
+                t
+            })
+    }
+
+    fn line_strategy() -> impl Strategy<Value = String> {
+        let vocab = prop_oneof![
+            Just("show".to_string()),
+            Just("cluster".to_string()),
+            Just("no".to_string()),
+            Just("conf".to_string()),
+            Just("t".to_string()),
+            Just("self".to_string()),
+            Just("interface".to_string()),
+            Just("vlan".to_string()),
+            Just("wlan".to_string()),
+            Just("user-management".to_string()),
+            Just("exit".to_string()),
+            Just("end".to_string()),
+            Just("commit".to_string()),
+            Just("write".to_string()),
+            Just("master-priority".to_string()),
+            Just("member".to_string()),
+            Just("ip".to_string()),
+            Just("level".to_string()),
+            Just("device".to_string()),
+            Just(MAC2.to_string()),
+            Just("vx9000".to_string()),
+            Just("hello-interval".to_string()),
+            Just("dead-interval".to_string()),
+            Just("force-configured-state-delay".to_string()),
+            Just("seconds".to_string()),
+            Just("restore-revision".to_string()),
+            Just("terminal".to_string()),
+            "[0-9]{1,22}",
+            "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}(/[0-9]{1,2})?",
+            "\\PC{0,8}",
+            "[a-z-]{1,6}",
+        ];
+        proptest::collection::vec(vocab, 0..8).prop_map(|v| v.join(" "))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn print_parse_round_trip(text in config_text()) {
+            let c = ClusterConfig::parse(&text).unwrap();
+            let canonical = c.to_text();
+            let c2 = ClusterConfig::parse(&canonical).unwrap();
+            prop_assert_eq!(&c2, &c);
+            prop_assert_eq!(c2.to_text(), canonical);
+        }
+
+        #[test]
+        fn parse_never_panics(text in "(\\PC{0,30}\n){0,10}") {
+            let _ = ClusterConfig::parse(&text);
+            let mut c = ClusterConfig::parse(&base_text()).unwrap();
+            let before = c.clone();
+            if c.apply(&text).is_err() {
+                prop_assert_eq!(c, before);
+            }
+        }
+
+        #[test]
+        fn parse_never_panics_on_mangled_config(text in config_text(), cut in 0usize..2000, junk in "\\PC{0,12}") {
+            let mut t = text;
+            let at = t.char_indices().map(|(i, _)| i).nth(cut % (t.chars().count().max(1))).unwrap_or(0);
+            t.insert_str(at, &junk);
+            let _ = ClusterConfig::parse(&t);
+        }
+
+        #[test]
+        fn execute_never_panics(lines in proptest::collection::vec(line_strategy(), 1..12), privileged in any::<bool>()) {
+            let ops = Fake::new();
+            let mut s = Session::new("admin", Role::Superuser, privileged);
+            for l in &lines {
+                let o = s.execute(l, &ops);
+                prop_assert_eq!(o.error, o.text.lines().any(|x| x.starts_with('%')));
+                let _ = s.help(l, &ops);
+                let _ = s.complete(l, &ops);
+                let _ = s.prompt(&ops);
+                // Whatever was committed is valid config text.
+                prop_assert!(ClusterConfig::parse(&ops.text()).is_ok());
+            }
+        }
+    }
+}
