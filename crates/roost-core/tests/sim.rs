@@ -372,6 +372,7 @@ impl Sim {
             .log()
             .iter()
             .map(|r| r.id)
+            .chain(master.replication.lineage().iter().copied())
             .chain([master.replication.head()])
             .collect();
         let mut kept: BTreeSet<RevisionId> = BTreeSet::new();
