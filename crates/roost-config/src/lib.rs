@@ -124,9 +124,33 @@ impl ClusterConfig {
             .map(|u| u.ssh_keys.clone())
             .unwrap_or_default()
     }
+    /// A change that recreates the device section of `mac` as it is here (header and every
+    /// non-default line), e.g. to carry a joiner's own section into the cluster configuration.
+    pub fn device_change(&self, mac: Mac) -> Option<Change> {
+        let d = self.devices.get(&mac)?;
+        let header = model::device_header(d.model, mac);
+        let mut change = Change::new().line(header.clone());
+        let mut last_top = String::new();
+        for l in ClusterConfig::device_lines(d) {
+            if let Some(inner) = l.strip_prefix("  ") {
+                change.push(vec![header.clone(), last_top.clone()], inner.to_string());
+            } else {
+                last_top = l.trim().to_string();
+                change.push(vec![header.clone()], last_top.clone());
+            }
+        }
+        Some(change)
+    }
     /// Role of a user (for public-key logins).
     pub fn role(&self, user: &str) -> Option<Role> {
         self.users.get(user).map(|u| u.role)
+    }
+}
+
+/// The empty configuration (`ConfigState::load("")`).
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig::empty()
     }
 }
 

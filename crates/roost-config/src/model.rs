@@ -770,7 +770,8 @@ impl ClusterConfig {
     ) -> ClusterConfig {
         let mut c = ClusterConfig::empty();
         let mut d = Device::new(model);
-        d.hostname = Some(hostname.to_string());
+        // An invalid hostname would make the text unparsable: fall back to the default one.
+        d.hostname = check_hostname(hostname).ok();
         c.devices.insert(mac, d);
         if let Ok(hash) = hash_password(admin_password) {
             c.users.insert(

@@ -1678,3 +1678,22 @@ mod props {
         }
     }
 }
+
+#[test]
+fn device_change_recreates_a_section() {
+    let mut c = ClusterConfig::parse(&base_text()).unwrap();
+    c.apply(&format!(
+        "vx9000 {MAC1}\n cluster name X\n interface vlan 2\n"
+    ))
+    .unwrap();
+    let change = c.device_change(mac1()).unwrap();
+    assert_eq!(
+        change.to_text(),
+        format!("vx9000 {MAC1}\n hostname vx9000-1\n interface vlan 1\n  ip address 127.0.0.11/8\n interface vlan 2\n ip default-gateway 127.0.0.1\n cluster name X\n")
+    );
+    let mut other = ClusterConfig::default();
+    other.apply(&change.to_text()).unwrap();
+    assert_eq!(other.device(mac1()), c.device(mac1()));
+    assert!(c.device_change(MAC2.parse().unwrap()).is_none());
+    assert_eq!(ClusterConfig::load("").unwrap(), ClusterConfig::default());
+}
