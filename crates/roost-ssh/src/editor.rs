@@ -60,6 +60,8 @@ pub struct LineEditor {
     escape: Escape,
     utf8: Vec<u8>,
     last_was_cr: bool,
+    /// Ctrl-V: the next character is inserted as is (a `?` in a passphrase).
+    literal_next: bool,
 }
 
 impl Default for LineEditor {
@@ -79,6 +81,7 @@ impl LineEditor {
             escape: Escape::None,
             utf8: Vec::new(),
             last_was_cr: false,
+            literal_next: false,
         }
     }
 
@@ -131,6 +134,9 @@ impl LineEditor {
         if !self.utf8.is_empty() || byte >= 0x80 {
             return self.feed_utf8(byte);
         }
+        if std::mem::take(&mut self.literal_next) && byte >= 0x20 {
+            return self.insert(byte as char);
+        }
 
         match byte {
             b'\r' => {
@@ -154,6 +160,11 @@ impl LineEditor {
             }
             // Ctrl-D: logout on an empty line, otherwise ignored.
             0x04 => self.line.is_empty().then_some(Action::Logout),
+            // Ctrl-V: quote the next character.
+            0x16 => {
+                self.literal_next = true;
+                None
+            }
             b'\t' => Some(Action::Complete(self.line.clone())),
             b'?' => Some(Action::Help(self.line.clone())),
             0x1b => {
@@ -404,6 +415,18 @@ mod tests {
         let actions = ed.feed_all(b"sh?");
         assert_eq!(actions.last(), Some(&Action::Help("sh".into())));
         assert_eq!(ed.line(), "sh");
+    }
+
+    #[test]
+    fn ctrl_v_inserts_a_literal_question_mark() {
+        let mut ed = LineEditor::new();
+        let actions = ed.feed_all(b"passphrase why\x16?\x16");
+        assert_eq!(ed.line(), "passphrase why?");
+        assert_eq!(echo_of(&actions), "passphrase why?");
+        assert!(!actions.iter().any(|a| matches!(a, Action::Help(_))));
+        // Ctrl-V before a control character does not insert it.
+        ed.feed_all(b"\x16\x01");
+        assert_eq!(ed.line(), "passphrase why?");
     }
 
     #[test]

@@ -195,6 +195,10 @@ struct TestServer {
 
 impl TestServer {
     fn start() -> TestServer {
+        Self::start_with(|_| {})
+    }
+
+    fn start_with(configure: impl FnOnce(&mut SshServerConfig)) -> TestServer {
         ensure_openssh();
         let dir = tempfile::tempdir().unwrap();
         let key_path = dir.path().join("ssh_host_ed25519_key");
@@ -212,6 +216,7 @@ impl TestServer {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let mut cfg = SshServerConfig::new(host_key);
         cfg.banner = Some("Roost test controller\n".into());
+        configure(&mut cfg);
         let service: Arc<dyn CliService> = fake.clone();
         let serve = rt.spawn(roost_ssh::serve(listener, cfg, service, async {
             let _ = rx.await;
@@ -481,6 +486,18 @@ fn exec_with_password_runs_each_line_in_a_privileged_session() {
     assert_eq!(out, "Current privilege level is 15\n");
     assert!(err.contains("Roost test controller"), "banner: {err:?}");
 
+    // Default client preferences (publickey, keyboard-interactive, password) fall back to
+    // password without trouble.
+    let mut cmd = srv.ssh(
+        "admin",
+        &srv.dir.path().join("askpass-ok"),
+        &["-o", "BatchMode=no", "-o", "PubkeyAuthentication=no"],
+    );
+    cmd.arg("show privilege");
+    let (code, out, err) = run(cmd);
+    assert_eq!(code, 0, "stderr: {err}");
+    assert_eq!(out, "Current privilege level is 15\n");
+
     // Several lines, blank lines skipped, no ';' splitting, output with \n only.
     let mut cmd = srv.ssh_password(&[]);
     cmd.arg("multi\n\n  \nsay a; b\r\n");
@@ -492,7 +509,7 @@ fn exec_with_password_runs_each_line_in_a_privileged_session() {
     assert!(lines.iter().all(|(privileged, _)| *privileged));
     assert_eq!(
         lines.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(),
-        ["show privilege", "multi", "say a; b"]
+        ["show privilege", "show privilege", "multi", "say a; b"]
     );
     wait_until("sessions are dropped", || {
         srv.fake.live.load(Ordering::SeqCst) == 0
@@ -838,6 +855,24 @@ fn shutdown_disconnects_clients_and_serve_returns() {
         srv.fake.live.load(Ordering::SeqCst) == 0
     });
     assert!(std::net::TcpStream::connect(srv.addr).is_err());
+}
+
+#[test]
+fn idle_sessions_are_disconnected() {
+    let srv = TestServer::start_with(|cfg| cfg.idle_timeout = Some(Duration::from_millis(700)));
+    let mut cmd = srv.ssh_password(&["-tt"]);
+    cmd.stdin(Stdio::piped());
+    let mut ssh = Running::spawn(cmd);
+    let at = ssh.expect(&format!("{HOST}>"), 0);
+    ssh.send(b"enable\r");
+    ssh.expect(&format!("{HOST}#"), at);
+    let idle_since = Instant::now();
+    let (status, _, _) = ssh.wait();
+    assert_eq!(status.code(), Some(255));
+    assert!(idle_since.elapsed() >= Duration::from_millis(500));
+    wait_until("the session is dropped", || {
+        srv.fake.live.load(Ordering::SeqCst) == 0
+    });
 }
 
 #[test]
