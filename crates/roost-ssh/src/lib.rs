@@ -208,7 +208,6 @@ pub async fn serve(
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let shutdown = shutdown;
     tokio::pin!(shutdown);
     tracing::info!(addr = ?listener.local_addr().ok(), "SSH server listening");
 
