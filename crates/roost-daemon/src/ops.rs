@@ -135,7 +135,7 @@ impl CliService for Controller {
         let config = self.rt.running();
         let wanted = normalise_key(key_openssh);
         if config.ssh_keys(user).iter().any(|k| normalise_key(k) == wanted) {
-            config.user_role(user)
+            config.users().into_iter().find(|(n, _)| n == user).map(|(_, r)| r)
         } else {
             None
         }

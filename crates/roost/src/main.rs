@@ -22,7 +22,7 @@ enum Cmd {
     /// Run a controller.
     Controller(ControllerArgs),
     /// The WiNG-style CLI of a running controller (over its HTTPS API).
-    Cli(CliArgs),
+    Cli(roost_api::client::CliOptions),
     /// Start a two-member cluster on loopback, join it, show it (optionally kill the active).
     Demo(demo::DemoArgs),
     /// Measure join, failover and commit latency on loopback; prints one figure per line.
@@ -74,24 +74,6 @@ pub struct ControllerArgs {
     cluster_secret: Option<String>,
 }
 
-#[derive(clap::Args)]
-pub struct CliArgs {
-    /// Controller address.
-    #[arg(long)]
-    controller: String,
-    /// HTTPS API port.
-    #[arg(long, default_value_t = 443)]
-    port: u16,
-    #[arg(long, default_value = "admin")]
-    user: String,
-    /// Password (or ROOST_PASSWORD; else asked on the terminal).
-    #[arg(long, env = "ROOST_PASSWORD", hide_env_values = true)]
-    password: Option<String>,
-    /// Command to run (repeatable); without -c the CLI is interactive.
-    #[arg(short = 'c', long = "command")]
-    commands: Vec<String>,
-}
-
 fn main() {
     let cli = Cli::parse();
     let code = match run(cli) {
@@ -108,13 +90,7 @@ fn run(cli: Cli) -> Result<i32> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
         Cmd::Controller(a) => run_controller(a),
-        Cmd::Cli(a) => roost_api::client::run_cli(roost_api::client::CliOptions {
-            controller: a.controller,
-            port: a.port,
-            user: a.user,
-            password: a.password,
-            commands: a.commands,
-        }),
+        Cmd::Cli(a) => roost_api::client::run_cli(a),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Bench(a) => bench::run(a),
     }
