@@ -140,7 +140,19 @@ impl Session {
     }
 
     /// Runs one line.
+    ///
+    /// A line ending in `?` (as the API or a script may send it) prints the help for the text
+    /// before the `?`.
     pub fn execute(&mut self, line: &str, ops: &dyn ControllerOps) -> Output {
+        if let Some(partial) = line.trim_end().strip_suffix('?') {
+            let text = self.help(partial, ops);
+            let error = text.starts_with('%');
+            return Output {
+                text,
+                error,
+                close: false,
+            };
+        }
         let toks = tokenize(line);
         if toks.is_empty() || toks[0].text.starts_with('!') {
             return Output::default();

@@ -824,6 +824,13 @@ fn help_lists_next_tokens() {
     );
     assert_eq!(s.help("show bogus ", &ops), "% Unrecognized command\n");
     assert_eq!(s.help("sh c ", &ops), "% Ambiguous command: \"sh c\"\n");
+    let mut e = admin();
+    assert_eq!(
+        e.execute("show cluster ?", &ops).text,
+        s.help("show cluster ", &ops)
+    );
+    assert_eq!(e.execute("sh cl?", &ops).text, s.help("sh cl", &ops));
+    assert!(e.execute("show bogus ?", &ops).error);
     let top = s.help("", &ops);
     for kw in [
         "show",
