@@ -110,8 +110,9 @@ struct PendingCommit {
 /// every peer it believes alive (heard in hellos and not reported down). On any other member a
 /// local commit is sent to the master as a `CommitRequest` and retransmitted every
 /// `retransmit_interval` until the `CommitResult` arrives; after `commit_timeout` it fails
-/// with "cluster master X did not answer". With no master known it fails at once with "no
-/// cluster master elected yet". If the master changes while a request is pending, the request
+/// with "cluster master X did not answer". With no master known (startup hold, between
+/// masters) it waits for one, failing after `commit_timeout` with "no cluster master elected
+/// yet". If the master changes while a request is pending, the request
 /// goes to the new master (or is applied locally if this member became master). A member that
 /// is not master answers a `CommitRequest` with "not the cluster master; master is X"; the
 /// requester treats that as "retry" until its timeout.
@@ -384,10 +385,25 @@ impl<S: ConfigState> Replication<S> {
         now: Instant,
     ) {
         match self.master {
-            None => self.notify(Notification::CommitDone {
-                request,
-                result: Err("no cluster master elected yet".to_string()),
-            }),
+            // Right after start (the election's startup hold) or between masters: wait for
+            // one, up to `commit_timeout`, like a request to a master that has not answered.
+            None => {
+                if self.pending.contains_key(&request) {
+                    return;
+                }
+                let deadline = now + self.settings.commit_timeout;
+                self.debug(format!("commit request {request} waits for a cluster master"));
+                self.pending.insert(
+                    request,
+                    PendingCommit {
+                        user,
+                        change,
+                        deadline,
+                        last_sent: None,
+                        last_error: None,
+                    },
+                );
+            }
             Some(m) if m == self.me => self.commit_local_as_master(request, user, change, now),
             Some(m) => {
                 if self.pending.contains_key(&request) {

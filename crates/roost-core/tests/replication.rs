@@ -145,9 +145,13 @@ mod replication {
     }
 
     #[test]
-    fn commit_without_master_fails_at_once() {
+    fn commit_without_master_waits_for_one_then_times_out() {
         let mut b = fresh(B, settings());
-        let cmds = no_debug(commit(&mut b, 9, "set a 1", ms(0)));
+        assert!(no_debug(commit(&mut b, 9, "set a 1", ms(0))).is_empty());
+        let timeout = settings().commit_timeout;
+        assert_eq!(b.poll_timeout(), Some(timeout));
+        b.handle_timeout(timeout);
+        let cmds = no_debug(drain(&mut b));
         assert_eq!(
             cmds,
             vec![Command::Notify(Notification::CommitDone {
@@ -156,6 +160,15 @@ mod replication {
             })]
         );
         assert_eq!(b.poll_timeout(), None);
+    }
+
+    #[test]
+    fn commit_without_master_goes_to_the_master_once_elected() {
+        let mut b = fresh(B, settings());
+        assert!(no_debug(commit(&mut b, 9, "set a 1", ms(0))).is_empty());
+        b.handle_master(Some(B), ms(300));
+        let cmds = no_debug(drain(&mut b));
+        assert!(cmds.iter().any(|c| matches!(c, Command::Notify(Notification::CommitDone { request: 9, result: Ok(_) }))), "{cmds:?}");
     }
 
     #[test]
