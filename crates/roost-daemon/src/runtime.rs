@@ -222,6 +222,7 @@ impl MemberRuntime {
 pub fn election_settings(
     rt: &MemberRuntime,
     device: Option<&DeviceSettings>,
+    cluster: &ClusterConfig,
     hostname_fallback: &str,
 ) -> ElectionSettings {
     let d = device;
@@ -236,9 +237,7 @@ pub fn election_settings(
         master_priority: d.map(|d| d.master_priority).unwrap_or(128),
         configured_mode: d.map(|d| d.cluster_mode).unwrap_or(ClusterMode::Active),
         force_configured_state: d.map(|d| d.force_configured_state).unwrap_or(false),
-        force_configured_state_delay: d
-            .map(|d| d.force_configured_state_delay)
-            .unwrap_or(Duration::from_secs(300)),
+        force_configured_state_delay: fallback_delay(d, cluster),
         hello_interval: d.map(|d| d.hello_interval).unwrap_or(Duration::from_millis(100)),
         dead_interval: d.map(|d| d.dead_interval).unwrap_or(Duration::from_millis(300)),
         licences: LicenceCounts {
@@ -249,6 +248,24 @@ pub fn election_settings(
             adsec: rt.licences.adsec,
         },
     }
+}
+
+/// The force-configured-state delay this member waits before falling back to its configured
+/// state. WiNG's guide enables force-configured-state on the primary only; the member that
+/// failed over is the one that must wait, so a member without the setting of its own uses the
+/// (shortest) delay of the members that enable it.
+fn fallback_delay(own: Option<&DeviceSettings>, cluster: &ClusterConfig) -> Duration {
+    let default = Duration::from_secs(300);
+    if let Some(d) = own.filter(|d| d.force_configured_state) {
+        return d.force_configured_state_delay;
+    }
+    cluster
+        .devices()
+        .iter()
+        .filter(|d| d.force_configured_state)
+        .map(|d| d.force_configured_state_delay)
+        .min()
+        .unwrap_or_else(|| own.map(|d| d.force_configured_state_delay).unwrap_or(default))
 }
 
 /// The software version this build reports. `ROOST_SOFTWARE_VERSION` overrides it so tests can
@@ -500,11 +517,11 @@ impl MemberTask {
         match config.device(self.rt.mac) {
             Some(d) => {
                 self.own_section = device_section_text(&config, self.rt.mac);
-                if self.device.as_ref() != Some(&d) {
-                    let s = election_settings(&self.rt, Some(&d), &d.hostname);
+                let s = election_settings(&self.rt, Some(&d), &config, &d.hostname);
+                if self.node.election.settings() != &s {
                     self.node.election.handle_settings(s, now);
-                    self.device = Some(d);
                 }
+                self.device = Some(d);
             }
             None => {
                 // The master's configuration does not have us (static clustering, or a master
@@ -565,7 +582,7 @@ fn build_node(
     let now = rt.now();
     let device = config.device(rt.mac);
     let fallback = rt.mac.default_hostname(rt.model);
-    let settings = election_settings(rt, device.as_ref(), &fallback);
+    let settings = election_settings(rt, device.as_ref(), config, &fallback);
     let wall = wall_ms();
     let mut election = Election::new(settings, now, wall);
     election.restore_history(history);

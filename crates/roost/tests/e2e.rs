@@ -249,7 +249,9 @@ fn static_configuration_forms_the_same_cluster() {
     let lab = Lab::new();
     let c1 = lab.start("vx9000-1", "127.0.0.61", "52-54-00-E1-EE-61", "--cluster-secret lab-secret");
     let c2 = lab.start("vx9000-2", "127.0.0.62", "52-54-00-3A-A1-62", "--cluster-secret lab-secret");
-    run(&c1, &["configure terminal", "self", "cluster name STATIC", "cluster master-priority 250", "cluster member ip 127.0.0.62 level 1", "commit write"]);
+    // vx9000-2 starts alone, so it fails over to active; force-configured-state (as the seed
+    // recommends) sends it back to standby once the cluster forms.
+    run(&c1, &["configure terminal", "self", "cluster name STATIC", "cluster master-priority 250", "cluster force-configured-state", "cluster force-configured-state-delay 1 seconds", "cluster member ip 127.0.0.62 level 1", "commit write"]);
     run(&c2, &["configure terminal", "self", "cluster name STATIC", "cluster mode standby", "cluster member ip 127.0.0.61 level 1", "commit write"]);
     wait_steady(&[&c1, &c2]);
     let ok = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
