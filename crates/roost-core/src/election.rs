@@ -309,6 +309,14 @@ impl Election {
             );
             self.debug(line);
         }
+        // A delay changed while the fallback timer runs (e.g. the primary's delay arrived with
+        // the first config sync): keep the moment it was armed, apply the new delay.
+        if old.force_configured_state_delay != self.settings.force_configured_state_delay {
+            if let Some(at) = self.fallback_at {
+                let armed = at.saturating_sub(old.force_configured_state_delay);
+                self.fallback_at = Some(armed + self.settings.force_configured_state_delay);
+            }
+        }
         if old.boot != self.settings.boot {
             self.next_seq = (self.settings.boot as u64) << 32 | 1;
         }

@@ -783,6 +783,20 @@ fn force_configured_state_falls_back_after_delay() {
 }
 
 #[test]
+fn delay_change_while_armed_rearms_from_the_arming_time() {
+    let mut net = fcs_net(false, true);
+    net.restart(0);
+    let back = net.now;
+    net.run_for(HELLO);
+    assert_eq!(net.el(1).view(net.now).force_configured_state_at, Some(back + FCS_DELAY));
+    // The primary's (shorter) delay arrives with the config sync.
+    net.settings_change(1, |s| s.force_configured_state_delay = ms(500));
+    assert_eq!(net.el(1).view(net.now).force_configured_state_at, Some(back + ms(500)));
+    net.run_until(back + ms(500));
+    assert_eq!(net.el(1).oper_state(), OperState::Standby);
+}
+
+#[test]
 fn force_configured_state_timer_cancelled_on_refailure_and_restarted() {
     let mut net = fcs_net(true, false);
     net.restart(0);
