@@ -265,6 +265,16 @@ pub fn render_revisions(v: &RevisionsView) -> String {
         for s in &v.superseded {
             o += &superseded_row(s);
             o.push('\n');
+            // What was lost, so an operator can judge before restoring.
+            for r in &s.revisions {
+                o += &format!(
+                    "             lost {:>6} by {} on {}: {}\n",
+                    r.id.number,
+                    r.user,
+                    r.origin,
+                    summarize_change(&r.change)
+                );
+            }
         }
         o += &format!("{HISTORY_RULE}\n");
         o += " Restore with: cluster restore-revision <REVISION> [<HASH>]\n";
