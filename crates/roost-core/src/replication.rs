@@ -164,9 +164,13 @@ struct PendingCommit {
 /// reported configuration (de-duplicated by head), persists it and acknowledges; a member that
 /// is not master ignores reports, so that they reach a real master. So every revision the
 /// losing side committed survives in a superseded configuration on the loser and on the
-/// master of the time, from which an operator can restore it. (A loser head that is an
-/// ancestor older than the snapshot's bounded lineage is conservatively treated as diverged:
-/// kept, not lost.)
+/// master of the time, from which an operator can restore it: as its head or as an ancestor
+/// of its head, whose change the kept configuration text includes. The listed revisions are
+/// only those the loser still holds in full: revisions it knows only by lineage id (a
+/// snapshot clears the persisted log, so after a restart the revisions behind a snapshot's
+/// head are gone, and the log is bounded) are in the text but not listed. (A loser head that
+/// is an ancestor older than the snapshot's bounded lineage is conservatively treated as
+/// diverged: kept, not lost.)
 #[derive(Debug)]
 pub struct Replication<S: ConfigState> {
     me: MemberId,
@@ -392,7 +396,9 @@ impl<S: ConfigState> Replication<S> {
                     return;
                 }
                 let deadline = now + self.settings.commit_timeout;
-                self.debug(format!("commit request {request} waits for a cluster master"));
+                self.debug(format!(
+                    "commit request {request} waits for a cluster master"
+                ));
                 self.pending.insert(
                     request,
                     PendingCommit {

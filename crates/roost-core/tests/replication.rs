@@ -168,7 +168,16 @@ mod replication {
         assert!(no_debug(commit(&mut b, 9, "set a 1", ms(0))).is_empty());
         b.handle_master(Some(B), ms(300));
         let cmds = no_debug(drain(&mut b));
-        assert!(cmds.iter().any(|c| matches!(c, Command::Notify(Notification::CommitDone { request: 9, result: Ok(_) }))), "{cmds:?}");
+        assert!(
+            cmds.iter().any(|c| matches!(
+                c,
+                Command::Notify(Notification::CommitDone {
+                    request: 9,
+                    result: Ok(_)
+                })
+            )),
+            "{cmds:?}"
+        );
     }
 
     #[test]
@@ -982,6 +991,51 @@ mod replication {
         assert_eq!(b2.head(), a.head());
         feed(&mut b, A, snap, ms(1001));
         assert!(b.superseded().is_empty(), "ZERO never diverges");
+    }
+
+    #[test]
+    fn superseded_config_holds_ancestors_known_only_by_lineage() {
+        // B reached revision 2 by a snapshot (the store then clears the log) and restarted:
+        // it knows revision 1 only as a lineage id, not as a revision.
+        let mut cfg = Kv::default();
+        cfg.apply("set kept 1").unwrap();
+        let r1 = revision_id(&RevisionId::ZERO, B, 1, "set kept 1");
+        cfg.apply("set also 2").unwrap();
+        let r2 = revision_id(&r1, A, 1, "set also 2");
+        let mut b = Replication::new(B, settings(), cfg.clone(), r2, vec![], vec![r1, r2], vec![]);
+        b.handle_master(Some(C), ms(0));
+        drain(&mut b);
+        // C comes back with an older, unrelated configuration and wins.
+        let c1 = revision_id(&RevisionId::ZERO, C, 1, "set other 1");
+        let got = feed(
+            &mut b,
+            C,
+            vec![ReplicationMessage::Snapshot {
+                head: c1,
+                lineage: vec![c1],
+                total_len: 8,
+                offset: 0,
+                data: b"other 1\n".to_vec(),
+            }],
+            ms(5),
+        );
+        // Revision 1 survives as an ancestor of the kept head: its change is in the kept text,
+        // though only the revisions B still has in full could be listed (none).
+        let expected = SupersededConfig {
+            head: r2,
+            holder: B,
+            revisions: vec![],
+            config: cfg.text(),
+            superseded_wall_ms: 5,
+        };
+        assert!(expected.config.contains("kept 1"));
+        assert_eq!(b.superseded(), std::slice::from_ref(&expected));
+        assert!(got.contains(&Command::PersistSuperseded(expected.clone())));
+        assert_eq!(
+            to(C, &got)[0],
+            ReplicationMessage::Superseded { config: expected }
+        );
+        assert_eq!(b.head(), c1);
     }
 
     #[test]

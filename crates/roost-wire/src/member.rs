@@ -159,7 +159,9 @@ pub struct SupersededConfig {
     pub head: RevisionId,
     /// Member that held it when it was superseded.
     pub holder: MemberId,
-    /// The revisions that never made it into the winning lineage (oldest first).
+    /// The revisions that never made it into the winning lineage (oldest first), as far as
+    /// the holder still had them in full; older ones (known to it only by lineage id) are
+    /// included in `config` without being listed.
     pub revisions: Vec<Revision>,
     /// The complete configuration text at `head`, so it can be restored as is.
     pub config: String,
