@@ -186,6 +186,10 @@ pub struct Election {
     oper_state: OperState,
     fallback_at: Option<Instant>,
     stay_active_logged: bool,
+    /// Configured for standby while active with no active member to hand over to (a
+    /// join-cluster or a `cluster mode standby` on a lone member): this member never failed
+    /// over, so it becomes standby as soon as an active member appears, without a delay.
+    standby_when_active_appears: bool,
     /// A member joined since the last election pass (for the "no change in master" line).
     members_changed: bool,
     config_head: RevisionId,
@@ -233,6 +237,7 @@ impl Election {
             oper_state,
             fallback_at: None,
             stay_active_logged: false,
+            standby_when_active_appears: false,
             members_changed: false,
             config_head: RevisionId::ZERO,
             next_hello: now,
@@ -337,6 +342,7 @@ impl Election {
                 self.debug(
                     "configured for standby but no active member is connected; stay active".into(),
                 );
+                self.standby_when_active_appears = true;
             }
         }
         self.hello_due = true;
@@ -661,6 +667,11 @@ impl Election {
     /// `show cluster history` survives restarts. Not emitted again: they are already stored.
     pub fn restore_history(&mut self, events: Vec<HistoryEvent>) {
         for ev in events {
+            // Our own events from before a rebuild with the same boot (join-cluster): continue
+            // after them so new events are not mistaken for known ones.
+            if ev.member == self.settings.member && ev.seq >= self.next_seq {
+                self.next_seq = ev.seq + 1;
+            }
             if self.history_ids.insert((ev.member, ev.seq)) {
                 self.history.insert((ev.wall_ms, ev.member, ev.seq), ev);
             }
@@ -787,6 +798,7 @@ impl Election {
         if self.settings.configured_mode == ClusterMode::Active {
             self.fallback_at = None;
             self.stay_active_logged = false;
+            self.standby_when_active_appears = false;
             if self.oper_state != OperState::Active {
                 self.set_oper_state(OperState::Active);
                 self.record(
@@ -816,6 +828,16 @@ impl Election {
                 if self.fallback_at.take().is_some() {
                     self.debug("active member lost; canceling force_conf_state_timer".into());
                 }
+            }
+            OperState::Active if self.standby_when_active_appears => {
+                self.standby_when_active_appears = false;
+                self.fallback_at = None;
+                self.set_oper_state(OperState::Standby);
+                self.record(
+                    ClusterEvent::IsStandby,
+                    "Configured for standby, become standby".into(),
+                    now,
+                );
             }
             OperState::Active => {
                 let force = self.settings.force_configured_state

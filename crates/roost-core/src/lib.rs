@@ -15,11 +15,13 @@ pub mod election;
 pub mod node;
 pub mod replication;
 
-pub use election::{Election, ElectionSettings, MemberView, ClusterView};
+pub use election::{ClusterView, Election, ElectionSettings, MemberView};
 pub use node::Node;
 pub use replication::{ConfigState, Replication, ReplicationSettings};
 
-use roost_wire::{ClusterEvent, MemberId, MemberMessage, OperState, Revision, RevisionId, SupersededConfig};
+use roost_wire::{
+    ClusterEvent, MemberId, MemberMessage, OperState, Revision, RevisionId, SupersededConfig,
+};
 
 /// Monotonic time: elapsed since an origin chosen by the driver (the daemon's start, or 0 in
 /// simulations). Wall-clock timestamps are derived from it and a wall-clock origin.
@@ -34,7 +36,12 @@ pub enum Command {
     Broadcast { msg: MemberMessage },
     /// Durably store the configuration `config` at revision `head` (and `revision`, the change
     /// that produced it, if it was an incremental step) before acknowledging anything.
-    Persist { head: RevisionId, config: String, revision: Option<Revision>, lineage: Vec<RevisionId> },
+    Persist {
+        head: RevisionId,
+        config: String,
+        revision: Option<Revision>,
+        lineage: Vec<RevisionId>,
+    },
     /// Durably keep a configuration that lost after a partition healed.
     PersistSuperseded(SupersededConfig),
     /// Something an operator or the daemon wants to know about.
@@ -53,7 +60,10 @@ pub enum Notification {
     /// A new configuration is applied locally (by a commit here or replication).
     ConfigApplied { head: RevisionId },
     /// The outcome of `Node::handle_local_commit` with this request id.
-    CommitDone { request: u64, result: Result<RevisionId, String> },
+    CommitDone {
+        request: u64,
+        result: Result<RevisionId, String>,
+    },
     /// A line for sessions running `debug cfgd cluster` (WiNG's cfgd cluster debug text).
     Debug(String),
     /// Something to record in `show cluster history` (emitted by a sub-core; `Node` turns it

@@ -27,7 +27,14 @@ impl<S: ConfigState> Node<S> {
         election.set_config_head(head);
         let master = election.master();
         replication.handle_master(master, now);
-        let mut node = Node { election, replication, out: VecDeque::new(), master, alive: BTreeSet::new(), head };
+        let mut node = Node {
+            election,
+            replication,
+            out: VecDeque::new(),
+            master,
+            alive: BTreeSet::new(),
+            head,
+        };
         node.pump(now);
         node
     }
@@ -38,10 +45,11 @@ impl<S: ConfigState> Node<S> {
             MemberMessage::Hello(hello) => {
                 if hello.member != from {
                     // A member may only speak for itself: the sealed header names the sender.
-                    self.out.push_back(Command::Notify(Notification::Debug(format!(
-                        "dropping hello for {} sent by {from}",
-                        hello.member
-                    ))));
+                    self.out
+                        .push_back(Command::Notify(Notification::Debug(format!(
+                            "dropping hello for {} sent by {from}",
+                            hello.member
+                        ))));
                     return;
                 }
                 let head = hello.config_head;
@@ -65,8 +73,24 @@ impl<S: ConfigState> Node<S> {
     }
 
     /// A commit from a local session; the outcome arrives as `Notification::CommitDone`.
-    pub fn handle_local_commit(&mut self, request: u64, user: String, change: String, now: Instant) {
-        self.replication.handle_local_commit(request, user, change, now);
+    pub fn handle_local_commit(
+        &mut self,
+        request: u64,
+        user: String,
+        change: String,
+        now: Instant,
+    ) {
+        self.replication
+            .handle_local_commit(request, user, change, now);
+        self.pump(now);
+    }
+
+    /// Replaces the configuration state wholesale (join-cluster adopted the cluster's
+    /// configuration), keeping the election — its identity, peers and history — as it is.
+    pub fn replace_replication(&mut self, mut replication: Replication<S>, now: Instant) {
+        replication.handle_master(self.master, now);
+        self.replication = replication;
+        self.alive.clear();
         self.pump(now);
     }
 
@@ -75,7 +99,10 @@ impl<S: ConfigState> Node<S> {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.election.poll_timeout(), self.replication.poll_timeout()) {
+        match (
+            self.election.poll_timeout(),
+            self.replication.poll_timeout(),
+        ) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -98,7 +125,12 @@ impl<S: ConfigState> Node<S> {
                 }
                 self.out.push_back(cmd);
             }
-            let alive: BTreeSet<MemberId> = self.election.alive_peers().into_iter().map(|(m, _)| m).collect();
+            let alive: BTreeSet<MemberId> = self
+                .election
+                .alive_peers()
+                .into_iter()
+                .map(|(m, _)| m)
+                .collect();
             for gone in self.alive.difference(&alive) {
                 self.replication.handle_peer_down(*gone, now);
             }

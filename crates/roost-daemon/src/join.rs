@@ -10,7 +10,9 @@ use crate::ops::Controller;
 use crate::runtime::{software_version, MemberRuntime};
 use crate::startup::ControllerOptions;
 use roost_config::{ClusterConfig, JoinClusterRequest, Role};
-use roost_wire::join::{decode_json, decode_len, encode_json, JoinAccepted, JoinRequest, JoinResponse};
+use roost_wire::join::{
+    decode_json, decode_len, encode_json, JoinAccepted, JoinRequest, JoinResponse,
+};
 use roost_wire::{MintLevel, PROTOCOL_VERSION};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,17 +66,28 @@ impl Controller {
     }
 }
 
-async fn read_msg<T: for<'de> serde::Deserialize<'de>, S: AsyncRead + Unpin>(s: &mut S) -> Result<T, String> {
+async fn read_msg<T: for<'de> serde::Deserialize<'de>, S: AsyncRead + Unpin>(
+    s: &mut S,
+) -> Result<T, String> {
     let mut prefix = [0u8; 4];
-    s.read_exact(&mut prefix).await.map_err(|e| format!("read: {e}"))?;
+    s.read_exact(&mut prefix)
+        .await
+        .map_err(|e| format!("read: {e}"))?;
     let len = decode_len(prefix).map_err(|e| e.to_string())?;
     let mut body = vec![0u8; len];
-    s.read_exact(&mut body).await.map_err(|e| format!("read: {e}"))?;
+    s.read_exact(&mut body)
+        .await
+        .map_err(|e| format!("read: {e}"))?;
     decode_json(&body).map_err(|e| e.to_string())
 }
 
-async fn write_msg<T: serde::Serialize, S: AsyncWrite + Unpin>(s: &mut S, msg: &T) -> Result<(), String> {
-    s.write_all(&encode_json(msg)).await.map_err(|e| format!("write: {e}"))?;
+async fn write_msg<T: serde::Serialize, S: AsyncWrite + Unpin>(
+    s: &mut S,
+    msg: &T,
+) -> Result<(), String> {
+    s.write_all(&encode_json(msg))
+        .await
+        .map_err(|e| format!("write: {e}"))?;
     s.flush().await.map_err(|e| format!("write: {e}"))
 }
 
@@ -82,7 +95,10 @@ async fn write_msg<T: serde::Serialize, S: AsyncWrite + Unpin>(s: &mut S, msg: &
 async fn handle_join(c: &Controller, req: JoinRequest, peer: SocketAddr) -> JoinResponse {
     let refuse = |reason: String| {
         tracing::info!(%peer, "join-cluster refused: {reason}");
-        c.rt.debug_line(&format!("cluster join from host {} refused: {reason}", peer.ip()));
+        c.rt.debug_line(&format!(
+            "cluster join from host {} refused: {reason}",
+            peer.ip()
+        ));
         JoinResponse::Refused { reason }
     };
     c.rt.debug_line(&format!("CS_Server - cluster join from host {}", peer.ip()));
@@ -98,7 +114,12 @@ async fn handle_join(c: &Controller, req: JoinRequest, peer: SocketAddr) -> Join
     // 2. Credentials: a superuser of this cluster. (The password is never logged.)
     match config.authenticate(&req.user, &req.password) {
         Some(Role::Superuser) => {}
-        Some(Role::Monitor) => return refuse(format!("user '{}' is not allowed to join controllers (role monitor)", req.user)),
+        Some(Role::Monitor) => {
+            return refuse(format!(
+                "user '{}' is not allowed to join controllers (role monitor)",
+                req.user
+            ))
+        }
         None => return refuse(format!("authentication failed for user '{}'", req.user)),
     }
     // 3. Same model.
@@ -113,17 +134,28 @@ async fn handle_join(c: &Controller, req: JoinRequest, peer: SocketAddr) -> Join
         Err(_) => return refuse(format!("invalid member address {:?}", req.ip)),
     };
     if ip == c.opts.ip {
-        return refuse(format!("the joining controller uses this controller's own address {ip}"));
+        return refuse(format!(
+            "the joining controller uses this controller's own address {ip}"
+        ));
     }
     let me = config.device(c.rt.mac);
     // 4. Only cluster IP links (no `cluster member vlan`).
-    if let Some(vlan) = config.devices().iter().flat_map(|d| d.member_vlans.clone()).next() {
+    if let Some(vlan) = config
+        .devices()
+        .iter()
+        .flat_map(|d| d.member_vlans.clone())
+        .next()
+    {
         return refuse(format!(
             "cluster member vlan {vlan} is configured: cluster VLAN links are not supported, only cluster member ip links are allowed"
         ));
     }
     // 5. MiNT link level must match the level the cluster's links use.
-    let levels: Vec<MintLevel> = config.devices().iter().flat_map(|d| d.member_ips.iter().map(|(_, l)| *l)).collect();
+    let levels: Vec<MintLevel> = config
+        .devices()
+        .iter()
+        .flat_map(|d| d.member_ips.iter().map(|(_, l)| *l))
+        .collect();
     if let Some(l) = levels.iter().find(|l| **l != req.level) {
         return refuse(format!(
             "MiNT link level mismatch: the cluster's member links use level {l}, join-cluster asked for level {}",
@@ -132,16 +164,35 @@ async fn handle_join(c: &Controller, req: JoinRequest, peer: SocketAddr) -> Join
     }
     // 6. Member ids must be unique.
     let joiner_id = req.mac.member_id();
-    if let Some(d) = config.devices().iter().find(|d| d.mac != req.mac && d.mac.member_id() == joiner_id) {
-        return refuse(format!("member id {joiner_id} of {} is already used by {} ({})", req.mac, d.hostname, d.mac));
+    if let Some(d) = config
+        .devices()
+        .iter()
+        .find(|d| d.mac != req.mac && d.mac.member_id() == joiner_id)
+    {
+        return refuse(format!(
+            "member id {joiner_id} of {} is already used by {} ({})",
+            req.mac, d.hostname, d.mac
+        ));
     }
     if req.mac == c.rt.mac {
         return refuse("the joining controller has this controller's own MAC address".to_string());
     }
     let level = req.level.number();
-    let my_section = format!("{} {}\n cluster member ip {ip} level {level}\n", c.rt.model.prefix(), c.rt.mac);
-    let cluster_name = me.as_ref().map(|d| d.cluster_name.clone()).unwrap_or_default();
-    let mut joiner = format!("{} {}\n hostname {}\n", req.model.prefix(), req.mac, req.hostname);
+    let my_section = format!(
+        "{} {}\n cluster member ip {ip} level {level}\n",
+        c.rt.model.prefix(),
+        c.rt.mac
+    );
+    let cluster_name = me
+        .as_ref()
+        .map(|d| d.cluster_name.clone())
+        .unwrap_or_default();
+    let mut joiner = format!(
+        "{} {}\n hostname {}\n",
+        req.model.prefix(),
+        req.mac,
+        req.hostname
+    );
     if !cluster_name.is_empty() {
         joiner.push_str(&format!(" cluster name {cluster_name}\n"));
     }
@@ -151,7 +202,10 @@ async fn handle_join(c: &Controller, req: JoinRequest, peer: SocketAddr) -> Join
         c.opts.ip
     ));
     let change = format!("{my_section}{joiner}");
-    c.rt.debug_line(&format!("cluster join, cluster member ip of [{}] is NOT configured, create override", req.mac));
+    c.rt.debug_line(&format!(
+        "cluster join, cluster member ip of [{}] is NOT configured, create override",
+        req.mac
+    ));
     let rev = match c.rt.commit("join-cluster", &change).await {
         Ok(rev) => rev,
         Err(e) => return refuse(format!("the cluster could not commit the new member: {e}")),
@@ -159,9 +213,13 @@ async fn handle_join(c: &Controller, req: JoinRequest, peer: SocketAddr) -> Join
     // Wait until this member's running config holds the revision (the master may be another).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     let (config, head) = loop {
-        let (text, head) = c
-            .rt
-            .query(|n, _| (roost_core::ConfigState::text(n.replication.config()), n.replication.head()))
+        let (text, head) =
+            c.rt.query(|n, _| {
+                (
+                    roost_core::ConfigState::text(n.replication.config()),
+                    n.replication.head(),
+                )
+            })
             .await
             .unwrap_or_default();
         if head.number >= rev.number || tokio::time::Instant::now() > deadline {
@@ -174,6 +232,10 @@ async fn handle_join(c: &Controller, req: JoinRequest, peer: SocketAddr) -> Join
         _ => return refuse("this controller has no cluster key".to_string()),
     };
     c.rt.debug_line("sending OK with config");
+    c.rt.record(
+        roost_wire::ClusterEvent::ConfigUpdateSuccess,
+        "config sync succeeded",
+    );
     JoinResponse::Accepted(JoinAccepted {
         cluster_key_hex: key.to_hex(),
         primary: c.rt.member,
@@ -201,7 +263,9 @@ pub fn join_cluster(
         password: req.password.clone(),
         model: rt.model,
         mac: rt.mac,
-        hostname: me.map(|d| d.hostname).unwrap_or_else(|| rt.mac.default_hostname(rt.model)),
+        hostname: me
+            .map(|d| d.hostname)
+            .unwrap_or_else(|| rt.mac.default_hostname(rt.model)),
         ip: opts.ip.to_string(),
         level: req.level,
         mode: req.mode,
@@ -218,7 +282,10 @@ pub fn join_cluster(
         let connector = tokio_rustls::TlsConnector::from(roost_api::tls::insecure_client_config());
         let name = rustls::pki_types::ServerName::IpAddress(req.primary.into());
         tokio::time::timeout(IO_TIMEOUT, async {
-            let mut tls = connector.connect(name, stream).await.map_err(|e| format!("TLS with {addr}: {e}"))?;
+            let mut tls = connector
+                .connect(name, stream)
+                .await
+                .map_err(|e| format!("TLS with {addr}: {e}"))?;
             write_msg(&mut tls, &request).await?;
             read_msg::<JoinResponse, _>(&mut tls).await
         })
@@ -226,12 +293,17 @@ pub fn join_cluster(
         .map_err(|_| format!("{addr} did not answer in time"))?
     })?;
     let accepted = match response {
-        JoinResponse::Refused { reason } => return Err(format!("join-cluster refused by {}: {reason}", req.primary)),
+        JoinResponse::Refused { reason } => {
+            return Err(format!("join-cluster refused by {}: {reason}", req.primary))
+        }
         JoinResponse::Accepted(a) => a,
     };
     progress("... applying cluster configuration");
-    let key = accepted.cluster_key().map_err(|e| format!("bad cluster key from primary: {e}"))?;
-    let config = ClusterConfig::parse(&accepted.config).map_err(|e| format!("bad configuration from primary: {e}"))?;
+    let key = accepted
+        .cluster_key()
+        .map_err(|e| format!("bad cluster key from primary: {e}"))?;
+    let config = ClusterConfig::parse(&accepted.config)
+        .map_err(|e| format!("bad configuration from primary: {e}"))?;
     if config.device(rt.mac).is_none() {
         return Err("the primary's configuration does not contain this controller".to_string());
     }
@@ -242,7 +314,9 @@ pub fn join_cluster(
         .map_err(|e| e.to_string())?;
     handle.block_on(rt.rejoin(key, config, accepted.head))?;
     progress("... saving the changes");
-    rt.store.write_startup_config(&accepted.config).map_err(|e| e.to_string())?;
+    rt.store
+        .write_startup_config(&accepted.config)
+        .map_err(|e| e.to_string())?;
     progress("[OK]");
     Ok(())
 }

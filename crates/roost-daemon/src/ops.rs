@@ -6,8 +6,8 @@
 use crate::runtime::{software_version, MemberRuntime};
 use crate::startup::ControllerOptions;
 use roost_config::{
-    CliService, CliSession, ClusterConfig, ClusterStatus, Completion, ControllerOps, HistoryRow, Identity,
-    JoinClusterRequest, MemberRow, Output, RevisionsView, Role, Session,
+    CliService, CliSession, ClusterConfig, ClusterStatus, Completion, ControllerOps, HistoryRow,
+    Identity, JoinClusterRequest, MemberRow, Output, RevisionsView, Role, Session,
 };
 use roost_core::ClusterView;
 use roost_wire::{OperState, RevisionId};
@@ -22,7 +22,11 @@ pub struct Controller {
 
 impl Controller {
     pub fn new(rt: Arc<MemberRuntime>, opts: ControllerOptions) -> Controller {
-        Controller { rt, opts, handle: tokio::runtime::Handle::current() }
+        Controller {
+            rt,
+            opts,
+            handle: tokio::runtime::Handle::current(),
+        }
     }
 
     /// Runs a future from a blocking (session) thread.
@@ -42,12 +46,20 @@ impl Controller {
                 superseded: node.replication.superseded().to_vec(),
             })
             .await
-            .unwrap_or(RevisionsView { head: RevisionId::ZERO, revisions: vec![], superseded: vec![] })
+            .unwrap_or(RevisionsView {
+                head: RevisionId::ZERO,
+                revisions: vec![],
+                superseded: vec![],
+            })
     }
 
     pub async fn status_async(&self) -> ClusterStatus {
         let view = self.view().await;
-        let head = self.rt.query(|node, _| node.replication.head()).await.unwrap_or(RevisionId::ZERO);
+        let head = self
+            .rt
+            .query(|node, _| node.replication.head())
+            .await
+            .unwrap_or(RevisionId::ZERO);
         match view {
             Some(v) => status_from_view(&v, self.rt.model.max_aps(), head),
             None => ClusterStatus {
@@ -67,11 +79,17 @@ impl Controller {
 
     pub async fn members_async(&self) -> Vec<MemberRow> {
         let now = self.rt.now();
-        self.view().await.map(|v| member_rows(&v, now)).unwrap_or_default()
+        self.view()
+            .await
+            .map(|v| member_rows(&v, now))
+            .unwrap_or_default()
     }
 
     pub async fn history_async(&self) -> Vec<HistoryRow> {
-        self.view().await.map(|v| history_rows(&v)).unwrap_or_default()
+        self.view()
+            .await
+            .map(|v| history_rows(&v))
+            .unwrap_or_default()
     }
 
     fn authenticate(&self, user: &str, password: &str) -> Option<Role> {
@@ -81,7 +99,9 @@ impl Controller {
 
 /// Pooled licences and counts over the connected members (ADSEC is per member, not pooled).
 pub fn status_from_view(v: &ClusterView, max_aps: u32, head: RevisionId) -> ClusterStatus {
-    let sum = |f: fn(&roost_wire::LicenceCounts) -> u32| v.members.iter().map(|m| f(&m.licences)).sum::<u32>();
+    let sum = |f: fn(&roost_wire::LicenceCounts) -> u32| {
+        v.members.iter().map(|m| f(&m.licences)).sum::<u32>()
+    };
     ClusterStatus {
         protocol_version: roost_wire::PROTOCOL_VERSION,
         oper_state: v.oper_state.to_string(),
@@ -119,7 +139,11 @@ pub fn history_rows(v: &ClusterView) -> Vec<HistoryRow> {
             member_id: e.member.to_string(),
             event: e.event.to_string(),
             timestamp: chrono::DateTime::from_timestamp_millis(e.wall_ms as i64)
-                .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
+                .map(|t| {
+                    t.with_timezone(&chrono::Local)
+                        .format("%Y-%m-%d %H:%M:%S")
+                        .to_string()
+                })
                 .unwrap_or_default(),
             reason: e.reason.clone(),
         })
@@ -134,8 +158,16 @@ impl CliService for Controller {
     fn check_public_key(&self, user: &str, key_openssh: &str) -> Option<Role> {
         let config = self.rt.running();
         let wanted = normalise_key(key_openssh);
-        if config.ssh_keys(user).iter().any(|k| normalise_key(k) == wanted) {
-            config.users().into_iter().find(|(n, _)| n == user).map(|(_, r)| r)
+        if config
+            .ssh_keys(user)
+            .iter()
+            .any(|k| normalise_key(k) == wanted)
+        {
+            config
+                .users()
+                .into_iter()
+                .find(|(n, _)| n == user)
+                .map(|(_, r)| r)
         } else {
             None
         }
@@ -155,7 +187,10 @@ impl CliService for Controller {
             sink: Arc::new(async_output),
             sink_id: Mutex::new(None),
         };
-        Box::new(EngineSession { session: Session::new(user, role, privileged), ops })
+        Box::new(EngineSession {
+            session: Session::new(user, role, privileged),
+            ops,
+        })
     }
 }
 
@@ -222,7 +257,11 @@ impl Drop for SessionOps {
 
 impl SessionOps {
     fn controller(&self) -> Controller {
-        Controller { rt: self.rt.clone(), opts: self.opts.clone(), handle: self.handle.clone() }
+        Controller {
+            rt: self.rt.clone(),
+            opts: self.opts.clone(),
+            handle: self.handle.clone(),
+        }
     }
 }
 
@@ -251,7 +290,9 @@ impl ControllerOps for SessionOps {
         // this session sees it even when the master is another member.
         let deadline = std::time::Instant::now() + Duration::from_secs(3);
         while std::time::Instant::now() < deadline {
-            let head = self.handle.block_on(self.rt.query(|n, _| n.replication.head()));
+            let head = self
+                .handle
+                .block_on(self.rt.query(|n, _| n.replication.head()));
             if head.map(|h| h.number >= rev.number).unwrap_or(true) {
                 break;
             }
@@ -261,7 +302,10 @@ impl ControllerOps for SessionOps {
     }
 
     fn write_startup_config(&self, text: &str) -> Result<(), String> {
-        self.rt.store.write_startup_config(text).map_err(|e| e.to_string())
+        self.rt
+            .store
+            .write_startup_config(text)
+            .map_err(|e| e.to_string())
     }
 
     fn startup_config(&self) -> Result<String, String> {
@@ -288,7 +332,11 @@ impl ControllerOps for SessionOps {
         self.handle.block_on(self.controller().revisions_async())
     }
 
-    fn join_cluster(&self, req: JoinClusterRequest, progress: &mut dyn FnMut(&str)) -> Result<(), String> {
+    fn join_cluster(
+        &self,
+        req: JoinClusterRequest,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), String> {
         crate::join::join_cluster(&self.rt, &self.opts, &self.handle, req, progress)
     }
 

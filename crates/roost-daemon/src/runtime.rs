@@ -9,12 +9,13 @@
 use crate::startup::ControllerOptions;
 use roost_config::{ClusterConfig, DeviceSettings};
 use roost_core::{
-    Command, ConfigState, Election, ElectionSettings, Instant, Node, Notification, Replication, ReplicationSettings,
+    Command, ConfigState, Election, ElectionSettings, Instant, Node, Notification, Replication,
+    ReplicationSettings,
 };
 use roost_store::{Identity, Store};
 use roost_wire::{
-    ClusterKey, ClusterMode, FrameHeader, HistoryEvent, LicenceCounts, Mac, MemberId, MemberMessage, Model,
-    ReplayWindow, RevisionId, WireError, MAX_DATAGRAM,
+    ClusterKey, ClusterMode, FrameHeader, HistoryEvent, LicenceCounts, Mac, MemberId,
+    MemberMessage, Model, ReplayWindow, RevisionId, WireError, MAX_DATAGRAM,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
@@ -42,7 +43,9 @@ impl ConfigState for RunningConfig {
         self.0.to_text()
     }
     fn load(text: &str) -> Result<Self, String> {
-        ClusterConfig::parse(text).map(RunningConfig).map_err(|e| e.to_string())
+        ClusterConfig::parse(text)
+            .map(RunningConfig)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -55,7 +58,10 @@ pub struct Licences {
 }
 
 pub fn wall_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Counters of what the member channel refused (never acted on).
@@ -76,10 +82,22 @@ impl ChannelStats {
         vec![
             ("received", self.received.load(Ordering::Relaxed)),
             ("accepted", self.accepted.load(Ordering::Relaxed)),
-            ("dropped-authentication", self.dropped_auth.load(Ordering::Relaxed)),
-            ("dropped-replay", self.dropped_replay.load(Ordering::Relaxed)),
-            ("dropped-malformed", self.dropped_malformed.load(Ordering::Relaxed)),
-            ("dropped-version", self.dropped_version.load(Ordering::Relaxed)),
+            (
+                "dropped-authentication",
+                self.dropped_auth.load(Ordering::Relaxed),
+            ),
+            (
+                "dropped-replay",
+                self.dropped_replay.load(Ordering::Relaxed),
+            ),
+            (
+                "dropped-malformed",
+                self.dropped_malformed.load(Ordering::Relaxed),
+            ),
+            (
+                "dropped-version",
+                self.dropped_version.load(Ordering::Relaxed),
+            ),
             ("sent", self.sent.load(Ordering::Relaxed)),
             ("send-errors", self.send_errors.load(Ordering::Relaxed)),
         ]
@@ -90,11 +108,25 @@ type Query = Box<dyn FnOnce(&Node<RunningConfig>, Instant) + Send>;
 
 /// What the rest of the daemon asks of the member task.
 pub enum NodeRequest {
-    Commit { user: String, change: String, reply: oneshot::Sender<Result<RevisionId, String>> },
+    Commit {
+        user: String,
+        change: String,
+        reply: oneshot::Sender<Result<RevisionId, String>>,
+    },
     /// Runs a closure against the node (reads only): status views.
     Query(Query),
+    /// Record a `show cluster history` event of this member (join-cluster's sync events).
+    Record {
+        event: roost_wire::ClusterEvent,
+        reason: String,
+    },
     /// join-cluster succeeded: adopt the cluster's key and configuration.
-    Rejoin { key: ClusterKey, config: ClusterConfig, head: RevisionId, reply: oneshot::Sender<()> },
+    Rejoin {
+        key: ClusterKey,
+        config: ClusterConfig,
+        head: RevisionId,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 type DebugSink = Box<dyn Fn(String) + Send + Sync>;
@@ -149,7 +181,18 @@ impl MemberRuntime {
             None => (RevisionId::ZERO, Vec::new(), Vec::new()),
         };
         let history = rt.store.history().unwrap_or_default();
-        let task = MemberTask::new(rt.clone(), config, head, log, lineage, superseded, history, key, socket, opts);
+        let task = MemberTask::new(
+            rt.clone(),
+            config,
+            head,
+            log,
+            lineage,
+            superseded,
+            history,
+            key,
+            socket,
+            opts,
+        );
         tokio::spawn(task.run(rx, shutdown));
         Ok(rt)
     }
@@ -166,13 +209,21 @@ impl MemberRuntime {
     pub async fn commit(&self, user: &str, change: &str) -> Result<RevisionId, String> {
         let (reply, rx) = oneshot::channel();
         self.requests
-            .send(NodeRequest::Commit { user: user.to_string(), change: change.to_string(), reply })
+            .send(NodeRequest::Commit {
+                user: user.to_string(),
+                change: change.to_string(),
+                reply,
+            })
             .map_err(|_| "controller is shutting down".to_string())?;
-        rx.await.map_err(|_| "controller is shutting down".to_string())?
+        rx.await
+            .map_err(|_| "controller is shutting down".to_string())?
     }
 
     /// Runs `f` against the node in the member task.
-    pub async fn query<T: Send + 'static>(&self, f: impl FnOnce(&Node<RunningConfig>, Instant) -> T + Send + 'static) -> Option<T> {
+    pub async fn query<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Node<RunningConfig>, Instant) -> T + Send + 'static,
+    ) -> Option<T> {
         let (reply, rx) = oneshot::channel();
         let q: Query = Box::new(move |node, now| {
             let _ = reply.send(f(node, now));
@@ -181,12 +232,31 @@ impl MemberRuntime {
         rx.await.ok()
     }
 
-    pub async fn rejoin(&self, key: ClusterKey, config: ClusterConfig, head: RevisionId) -> Result<(), String> {
+    pub async fn rejoin(
+        &self,
+        key: ClusterKey,
+        config: ClusterConfig,
+        head: RevisionId,
+    ) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
         self.requests
-            .send(NodeRequest::Rejoin { key, config, head, reply })
+            .send(NodeRequest::Rejoin {
+                key,
+                config,
+                head,
+                reply,
+            })
             .map_err(|_| "controller is shutting down".to_string())?;
-        rx.await.map_err(|_| "controller is shutting down".to_string())
+        rx.await
+            .map_err(|_| "controller is shutting down".to_string())
+    }
+
+    /// Records a history event of this member.
+    pub fn record(&self, event: roost_wire::ClusterEvent, reason: &str) {
+        let _ = self.requests.send(NodeRequest::Record {
+            event,
+            reason: reason.to_string(),
+        });
     }
 
     /// Registers a `debug cfgd cluster` sink; returns its id for removal.
@@ -229,7 +299,9 @@ pub fn election_settings(
     ElectionSettings {
         member: rt.member,
         mac: rt.mac,
-        hostname: d.map(|d| d.hostname.clone()).unwrap_or_else(|| hostname_fallback.to_string()),
+        hostname: d
+            .map(|d| d.hostname.clone())
+            .unwrap_or_else(|| hostname_fallback.to_string()),
         model: rt.model,
         software_version: software_version(),
         boot: rt.boot,
@@ -238,8 +310,12 @@ pub fn election_settings(
         configured_mode: d.map(|d| d.cluster_mode).unwrap_or(ClusterMode::Active),
         force_configured_state: d.map(|d| d.force_configured_state).unwrap_or(false),
         force_configured_state_delay: fallback_delay(d, cluster),
-        hello_interval: d.map(|d| d.hello_interval).unwrap_or(Duration::from_millis(100)),
-        dead_interval: d.map(|d| d.dead_interval).unwrap_or(Duration::from_millis(300)),
+        hello_interval: d
+            .map(|d| d.hello_interval)
+            .unwrap_or(Duration::from_millis(100)),
+        dead_interval: d
+            .map(|d| d.dead_interval)
+            .unwrap_or(Duration::from_millis(300)),
         licences: LicenceCounts {
             ap_licenses: rt.licences.ap,
             aap_licenses: rt.licences.aap,
@@ -265,13 +341,17 @@ fn fallback_delay(own: Option<&DeviceSettings>, cluster: &ClusterConfig) -> Dura
         .filter(|d| d.force_configured_state)
         .map(|d| d.force_configured_state_delay)
         .min()
-        .unwrap_or_else(|| own.map(|d| d.force_configured_state_delay).unwrap_or(default))
+        .unwrap_or_else(|| {
+            own.map(|d| d.force_configured_state_delay)
+                .unwrap_or(default)
+        })
 }
 
 /// The software version this build reports. `ROOST_SOFTWARE_VERSION` overrides it so tests can
 /// start a controller that looks like another release (the version-mismatch refusal).
 pub fn software_version() -> String {
-    std::env::var("ROOST_SOFTWARE_VERSION").unwrap_or_else(|_| roost_wire::SOFTWARE_VERSION.to_string())
+    std::env::var("ROOST_SOFTWARE_VERSION")
+        .unwrap_or_else(|_| roost_wire::SOFTWARE_VERSION.to_string())
 }
 
 struct MemberTask {
@@ -331,13 +411,20 @@ impl MemberTask {
         t
     }
 
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<NodeRequest>, shutdown: watch::Receiver<bool>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<NodeRequest>,
+        shutdown: watch::Receiver<bool>,
+    ) {
         let mut buf = vec![0u8; MAX_DATAGRAM + 64];
         let sd = crate::startup::wait_shutdown(shutdown);
         tokio::pin!(sd);
         self.drain().await;
         loop {
-            let deadline = self.node.poll_timeout().map(|t| tokio::time::Instant::from_std(self.rt.started + t));
+            let deadline = self
+                .node
+                .poll_timeout()
+                .map(|t| tokio::time::Instant::from_std(self.rt.started + t));
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d).await,
@@ -374,8 +461,12 @@ impl MemberTask {
             Ok(x) => x,
             Err(e) => {
                 match e {
-                    WireError::AuthenticationFailed => stats.dropped_auth.fetch_add(1, Ordering::Relaxed),
-                    WireError::UnsupportedVersion { .. } => stats.dropped_version.fetch_add(1, Ordering::Relaxed),
+                    WireError::AuthenticationFailed => {
+                        stats.dropped_auth.fetch_add(1, Ordering::Relaxed)
+                    }
+                    WireError::UnsupportedVersion { .. } => {
+                        stats.dropped_version.fetch_add(1, Ordering::Relaxed)
+                    }
                     _ => stats.dropped_malformed.fetch_add(1, Ordering::Relaxed),
                 };
                 tracing::debug!(%from, "dropped datagram: {e}");
@@ -386,7 +477,12 @@ impl MemberTask {
             stats.dropped_malformed.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if let Err(e) = self.windows.entry(header.sender).or_default().check_and_record(&header) {
+        if let Err(e) = self
+            .windows
+            .entry(header.sender)
+            .or_default()
+            .check_and_record(&header)
+        {
             stats.dropped_replay.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%from, "dropped datagram: {e}");
             return;
@@ -400,22 +496,42 @@ impl MemberTask {
     fn on_request(&mut self, req: NodeRequest) {
         let now = self.rt.now();
         match req {
-            NodeRequest::Commit { user, change, reply } => {
+            NodeRequest::Commit {
+                user,
+                change,
+                reply,
+            } => {
                 let id = self.request_id();
                 self.pending.insert(id, reply);
                 self.node.handle_local_commit(id, user, change, now);
             }
             NodeRequest::Query(q) => q(&self.node, now),
-            NodeRequest::Rejoin { key, config, head, reply } => {
+            NodeRequest::Record { event, reason } => self.node.election.record(event, reason, now),
+            NodeRequest::Rejoin {
+                key,
+                config,
+                head,
+                reply,
+            } => {
                 self.key = key;
                 self.windows.clear();
                 let superseded = self.node.replication.superseded().to_vec();
-                let history = self.node.election.view(now).history;
-                self.node = build_node(&self.rt, &config, head, Vec::new(), vec![head], superseded, history);
-                self.device = config.device(self.rt.mac);
+                let replication =
+                    build_replication(&self.rt, &config, head, Vec::new(), vec![head], superseded);
+                self.node.replace_replication(replication, now);
+                let device = config.device(self.rt.mac);
+                let fallback = self.rt.mac.default_hostname(self.rt.model);
+                let settings = election_settings(&self.rt, device.as_ref(), &config, &fallback);
+                self.node.election.handle_settings(settings, now);
+                self.device = device;
                 self.own_section = device_section_text(&config, self.rt.mac);
                 self.refresh_peers(&config);
                 *self.rt.running.write().unwrap() = Arc::new(config);
+                self.node.election.record(
+                    roost_wire::ClusterEvent::ConfigUpdateSuccess,
+                    "successfully applied config".into(),
+                    now,
+                );
                 for (_, r) in self.pending.drain() {
                     let _ = r.send(Err("cluster membership changed (join-cluster)".into()));
                 }
@@ -449,8 +565,17 @@ impl MemberTask {
                         self.send(&msg, addr).await;
                     }
                 }
-                Command::Persist { head, config, revision, lineage } => {
-                    if let Err(e) = self.rt.store.save_config(head, &config, revision.as_ref(), &lineage) {
+                Command::Persist {
+                    head,
+                    config,
+                    revision,
+                    lineage,
+                } => {
+                    if let Err(e) =
+                        self.rt
+                            .store
+                            .save_config(head, &config, revision.as_ref(), &lineage)
+                    {
                         // A member that cannot persist must not acknowledge: stop here loudly.
                         tracing::error!("cannot persist revision {head}: {e}");
                         panic!("persisting configuration failed: {e}");
@@ -469,7 +594,10 @@ impl MemberTask {
     fn on_notification(&mut self, n: Notification) {
         match n {
             Notification::History(ev) => {
-                self.rt.debug(&format!("history: {} {} {} {}", ev.hostname, ev.member, ev.event, ev.reason));
+                self.rt.debug(&format!(
+                    "history: {} {} {} {}",
+                    ev.hostname, ev.member, ev.event, ev.reason
+                ));
                 if let Err(e) = self.rt.store.save_history(std::slice::from_ref(&ev)) {
                     tracing::warn!("cannot persist history: {e}");
                 }
@@ -483,12 +611,16 @@ impl MemberTask {
                 tracing::info!(?master, "cluster master changed");
             }
             Notification::OperStateChanged { state } => {
-                self.rt.debug(&format!("publish own cluster status=[{state}] internally"));
+                self.rt
+                    .debug(&format!("publish own cluster status=[{state}] internally"));
                 tracing::info!(%state, "operational state changed");
             }
             Notification::ConfigApplied { head } => {
                 let config = self.node.replication.config().0.clone();
-                self.rt.debug(&format!("%SYSTEM-6-CONFIG_REVISION: Configuration revision updated to {}", head.number));
+                self.rt.debug(&format!(
+                    "%SYSTEM-6-CONFIG_REVISION: Configuration revision updated to {}",
+                    head.number
+                ));
                 self.on_config(config);
             }
             Notification::CommitDone { request, result } => {
@@ -530,8 +662,11 @@ impl MemberTask {
                     if let Some(section) = self.own_section.clone() {
                         let id = self.request_id();
                         self.registering = Some(id);
-                        self.rt.debug("own device section missing in cluster configuration, registering it");
-                        self.node.handle_local_commit(id, "cluster".into(), section, now);
+                        self.rt.debug(
+                            "own device section missing in cluster configuration, registering it",
+                        );
+                        self.node
+                            .handle_local_commit(id, "cluster".into(), section, now);
                     }
                 }
             }
@@ -554,7 +689,11 @@ impl MemberTask {
 
     async fn send(&mut self, msg: &MemberMessage, to: SocketAddr) {
         self.seq = self.seq.wrapping_add(1);
-        let header = FrameHeader { sender: self.rt.member, boot: self.rt.boot, seq: self.seq };
+        let header = FrameHeader {
+            sender: self.rt.member,
+            boot: self.rt.boot,
+            seq: self.seq,
+        };
         match roost_wire::seal(&self.key, header, msg) {
             Ok(bytes) => match self.socket.send_to(&bytes, to).await {
                 Ok(_) => {
@@ -583,9 +722,20 @@ fn build_node(
     let device = config.device(rt.mac);
     let fallback = rt.mac.default_hostname(rt.model);
     let settings = election_settings(rt, device.as_ref(), config, &fallback);
-    let wall = wall_ms();
-    let mut election = Election::new(settings, now, wall);
+    let mut election = Election::new(settings, now, wall_ms());
     election.restore_history(history);
+    let replication = build_replication(rt, config, head, log, lineage, superseded);
+    Node::new(election, replication, now)
+}
+
+fn build_replication(
+    rt: &MemberRuntime,
+    config: &ClusterConfig,
+    head: RevisionId,
+    log: Vec<roost_wire::Revision>,
+    lineage: Vec<RevisionId>,
+    superseded: Vec<roost_wire::SupersededConfig>,
+) -> Replication<RunningConfig> {
     let mut replication = Replication::new(
         rt.member,
         ReplicationSettings::default(),
@@ -595,8 +745,8 @@ fn build_node(
         lineage,
         superseded,
     );
-    replication.set_wall_clock(wall, now);
-    Node::new(election, replication, now)
+    replication.set_wall_clock(wall_ms(), rt.now());
+    replication
 }
 
 /// The text of our device section (header and indented lines), usable as change text.
@@ -614,7 +764,8 @@ pub fn device_section_text(config: &ClusterConfig, mac: Mac) -> Option<String> {
             }
             break;
         }
-        if !line.starts_with(' ') && line.ends_with(&needle) && line.split_whitespace().count() == 2 {
+        if !line.starts_with(' ') && line.ends_with(&needle) && line.split_whitespace().count() == 2
+        {
             inside = true;
             out.push_str(line);
             out.push('\n');

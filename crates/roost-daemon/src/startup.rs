@@ -79,17 +79,21 @@ fn random_mac() -> Mac {
 }
 
 /// Opens (or seeds) the data dir and refuses flags that contradict what it holds.
-pub fn prepare_data_dir(opts: &ControllerOptions) -> Result<(Store, Identity, ClusterConfig, Licences, ClusterKey)> {
+pub fn prepare_data_dir(
+    opts: &ControllerOptions,
+) -> Result<(Store, Identity, ClusterConfig, Licences, ClusterKey)> {
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("cannot create data dir {}", opts.data_dir.display()))?;
-    let store = Store::open(&opts.data_dir).with_context(|| format!("cannot open data dir {}", opts.data_dir.display()))?;
+    let store = Store::open(&opts.data_dir)
+        .with_context(|| format!("cannot open data dir {}", opts.data_dir.display()))?;
     let licences_path = opts.data_dir.join("licences.json");
     let (identity, licences) = match store.identity()? {
         None => {
-            let password = opts
-                .admin_password
-                .clone()
-                .ok_or_else(|| anyhow!("a new data dir needs --admin-password (the initial password of user admin)"))?;
+            let password = opts.admin_password.clone().ok_or_else(|| {
+                anyhow!(
+                    "a new data dir needs --admin-password (the initial password of user admin)"
+                )
+            })?;
             if password.len() < 4 {
                 bail!("--admin-password must be at least 4 characters");
             }
@@ -98,7 +102,10 @@ pub fn prepare_data_dir(opts: &ControllerOptions) -> Result<(Store, Identity, Cl
                 model: opts.model.unwrap_or(Model::Vx9000),
                 created_wall_ms: runtime::wall_ms(),
             };
-            let hostname = opts.hostname.clone().unwrap_or_else(|| id.mac.default_hostname(id.model));
+            let hostname = opts
+                .hostname
+                .clone()
+                .unwrap_or_else(|| id.mac.default_hostname(id.model));
             let config = ClusterConfig::initial(id.mac, id.model, &hostname, &password);
             let licences = Licences {
                 ap: opts.ap_licenses.unwrap_or(0),
@@ -143,9 +150,12 @@ pub fn prepare_data_dir(opts: &ControllerOptions) -> Result<(Store, Identity, Cl
     };
     // The running configuration: the last committed revision if any, else the startup-config.
     let config = match store.load_config()? {
-        Some(p) => ClusterConfig::parse(&p.config).map_err(|e| anyhow!("stored configuration is damaged: {e}"))?,
+        Some(p) => ClusterConfig::parse(&p.config)
+            .map_err(|e| anyhow!("stored configuration is damaged: {e}"))?,
         None => {
-            let text = store.startup_config()?.ok_or_else(|| anyhow!("data dir has no startup-config"))?;
+            let text = store
+                .startup_config()?
+                .ok_or_else(|| anyhow!("data dir has no startup-config"))?;
             ClusterConfig::parse(&text).map_err(|e| anyhow!("startup-config: {e}"))?
         }
     };
@@ -199,14 +209,33 @@ pub async fn run_controller(
     let member_addr = socket.local_addr()?;
     let tls = roost_api::tls::load_or_create_identity(&opts.data_dir, &[opts.ip.to_string()])
         .map_err(|e| anyhow!("TLS identity: {e}"))?;
-    let rt = MemberRuntime::start(store, identity, config, licences, key, socket, opts.clone(), shutdown.clone())?;
+    let rt = MemberRuntime::start(
+        store,
+        identity,
+        config,
+        licences,
+        key,
+        socket,
+        opts.clone(),
+        shutdown.clone(),
+    )?;
     let controller = Arc::new(Controller::new(rt, opts.clone()));
 
     let join_listener = tokio::net::TcpListener::bind(SocketAddr::new(opts.ip, opts.join_port))
         .await
-        .with_context(|| format!("cannot bind join-cluster TCP {}:{}", opts.ip, opts.join_port))?;
+        .with_context(|| {
+            format!(
+                "cannot bind join-cluster TCP {}:{}",
+                opts.ip, opts.join_port
+            )
+        })?;
     let join_addr = join_listener.local_addr()?;
-    tokio::spawn(crate::join::serve(join_listener, tls.server_config(), controller.clone(), shutdown.clone()));
+    tokio::spawn(crate::join::serve(
+        join_listener,
+        tls.server_config(),
+        controller.clone(),
+        shutdown.clone(),
+    ));
 
     let host_key = roost_ssh::load_or_create_host_key(&opts.data_dir.join("ssh_host_ed25519_key"))
         .map_err(|e| anyhow!("SSH host key: {e}"))?;
@@ -224,7 +253,9 @@ pub async fn run_controller(
     tokio::spawn({
         let sd = shutdown.clone();
         async move {
-            if let Err(e) = roost_ssh::serve(ssh_listener, ssh_cfg, service, wait_shutdown(sd)).await {
+            if let Err(e) =
+                roost_ssh::serve(ssh_listener, ssh_cfg, service, wait_shutdown(sd)).await
+            {
                 tracing::error!("SSH server stopped: {e}");
             }
         }
@@ -245,7 +276,14 @@ pub async fn run_controller(
         }
     });
     tracing::info!(%member_addr, %join_addr, %ssh_addr, %api_addr, member = %identity_line(&controller), "controller started");
-    Ok(StartedController { controller, ssh_addr, api_addr, join_addr, member_addr, api_fingerprint: fingerprint })
+    Ok(StartedController {
+        controller,
+        ssh_addr,
+        api_addr,
+        join_addr,
+        member_addr,
+        api_fingerprint: fingerprint,
+    })
 }
 
 fn identity_line(c: &Controller) -> String {

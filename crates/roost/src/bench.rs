@@ -29,14 +29,17 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 60)]
     load_secs: u64,
     /// First of the loopback addresses used (x.y.z.N and x.y.z.N+1).
-    #[arg(long, default_value = "127.0.0.61")]
+    #[arg(long, default_value = "127.0.0.201")]
     base_ip: String,
 }
 
 fn ips(base: &str) -> Result<(String, String)> {
     let ip: std::net::Ipv4Addr = base.parse().context("--base-ip")?;
     let o = ip.octets();
-    Ok((ip.to_string(), std::net::Ipv4Addr::new(o[0], o[1], o[2], o[3] + 1).to_string()))
+    Ok((
+        ip.to_string(),
+        std::net::Ipv4Addr::new(o[0], o[1], o[2], o[3] + 1).to_string(),
+    ))
 }
 
 struct Pair {
@@ -63,13 +66,26 @@ fn spawn_pair(base: &str, tag: &str) -> Result<Pair> {
         s.env.push(("ROOST_TEST_LOG".into(), "warn".into()));
         s
     };
-    let a = Controller::spawn(&bin, quiet(Spec::new("a", &ip1, &dir.join("a")).arg("--mac 52-54-00-00-00-a1 --hostname bench-a --aap-licenses 64")))?;
-    let b = Controller::spawn(&bin, quiet(Spec::new("b", &ip2, &dir.join("b")).arg("--mac 52-54-00-00-00-b2 --hostname bench-b")))?;
+    let a = Controller::spawn(
+        &bin,
+        quiet(
+            Spec::new("a", &ip1, &dir.join("a"))
+                .arg("--mac 52-54-00-00-00-a1 --hostname bench-a --aap-licenses 64"),
+        ),
+    )?;
+    let b = Controller::spawn(
+        &bin,
+        quiet(
+            Spec::new("b", &ip2, &dir.join("b")).arg("--mac 52-54-00-00-00-b2 --hostname bench-b"),
+        ),
+    )?;
     Ok(Pair { a, b, dir })
 }
 
 fn steady(p: &Pair) -> bool {
-    let (Ok(s1), Ok(s2)) = (p.a.status(), p.b.status()) else { return false };
+    let (Ok(s1), Ok(s2)) = (p.a.status(), p.b.status()) else {
+        return false;
+    };
     s1["connected_members"] == 1
         && s2["connected_members"] == 1
         && s1["master"].is_string()
@@ -78,24 +94,40 @@ fn steady(p: &Pair) -> bool {
 }
 
 fn configure_and_join(p: &Pair, timers: &[&str]) -> Result<Duration> {
-    let mut cmds = vec!["configure terminal", "self", "cluster name BENCH", "cluster master-priority 250", "cluster force-configured-state", "cluster force-configured-state-delay 1 seconds"];
+    let mut cmds = vec![
+        "configure terminal",
+        "self",
+        "cluster name BENCH",
+        "cluster master-priority 250",
+        "cluster force-configured-state",
+        "cluster force-configured-state-delay 1 seconds",
+    ];
     cmds.extend_from_slice(timers);
     cmds.push("commit write");
     let r = p.a.exec(&cmds)?;
     if r.error {
         bail!("configuring a: {}", r.text());
     }
-    let join = format!("join-cluster {} user admin password {} level 1 mode standby", p.a.spec.ip, p.a.spec.admin_password);
+    let join = format!(
+        "join-cluster {} user admin password {} level 1 mode standby",
+        p.a.spec.ip, p.a.spec.admin_password
+    );
     let t = Instant::now();
     let r = p.b.exec(&[&join])?;
     if r.error {
         bail!("join: {}", r.text());
     }
-    wait_for(Duration::from_secs(10), Duration::from_millis(2), || steady(p).then_some(())).context("cluster did not settle")?;
+    wait_for(Duration::from_secs(10), Duration::from_millis(2), || {
+        steady(p).then_some(())
+    })
+    .context("cluster did not settle")?;
     let took = t.elapsed();
     if !timers.is_empty() {
         // The joiner's own device section gets the same timers.
-        let mut cmds = vec!["configure terminal".to_string(), "device 52-54-00-00-00-b2".to_string()];
+        let mut cmds = vec![
+            "configure terminal".to_string(),
+            "device 52-54-00-00-00-b2".to_string(),
+        ];
         cmds.extend(timers.iter().map(|s| s.to_string()));
         cmds.push("commit write".into());
         let refs: Vec<&str> = cmds.iter().map(|s| s.as_str()).collect();
@@ -125,13 +157,21 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
 }
 
 fn history(c: &Controller) -> Result<Vec<serde_json::Value>> {
-    Ok(c.get_json("/api/v1/cluster/history")?.as_array().cloned().unwrap_or_default())
+    Ok(c.get_json("/api/v1/cluster/history")?
+        .as_array()
+        .cloned()
+        .unwrap_or_default())
 }
 
 fn failovers(c: &Controller) -> Result<Vec<String>> {
     Ok(history(c)?
         .into_iter()
-        .filter(|e| e["event"] == "is-active" && e["reason"].as_str().is_some_and(|r| r.contains("Failed over")))
+        .filter(|e| {
+            e["event"] == "is-active"
+                && e["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("Failed over"))
+        })
         .map(|e| e["timestamp"].as_str().unwrap_or_default().to_string())
         .collect())
 }
@@ -143,7 +183,10 @@ fn measure_failover(p: &mut Pair) -> Result<f64> {
     wait_for(Duration::from_secs(15), Duration::from_millis(10), || {
         let sb = p.b.status().ok()?;
         let sa = p.a.status().ok()?;
-        (sb["oper_state"] == "standby" && sa["oper_state"] == "active" && sb["connected_members"] == 1).then_some(())
+        (sb["oper_state"] == "standby"
+            && sa["oper_state"] == "active"
+            && sb["connected_members"] == 1)
+            .then_some(())
     })
     .context("b did not return to standby")?;
     let client = crate::harness::http_client()?;
@@ -152,7 +195,13 @@ fn measure_failover(p: &mut Pair) -> Result<f64> {
     p.a.kill9();
     // Poll tightly on a kept-alive connection; the poll interval bounds the error (≈1 ms).
     let took = wait_for(Duration::from_secs(10), Duration::from_micros(500), || {
-        let s: serde_json::Value = client.get(&url).basic_auth("admin", Some(&p.b.spec.admin_password)).send().ok()?.json().ok()?;
+        let s: serde_json::Value = client
+            .get(&url)
+            .basic_auth("admin", Some(&p.b.spec.admin_password))
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
         (s["oper_state"] == "active").then(|| t.elapsed())
     })
     .context("no failover within 10 s")?;
@@ -175,7 +224,10 @@ pub fn run(a: BenchArgs) -> Result<i32> {
     // 2. failover at default and fastest timers.
     for (name, timers) in [
         ("failover_default_ms", vec![]),
-        ("failover_fastest_ms", vec!["cluster hello-interval 10", "cluster dead-interval 30"]),
+        (
+            "failover_fastest_ms",
+            vec!["cluster hello-interval 10", "cluster dead-interval 30"],
+        ),
     ] {
         let mut p = spawn_pair(&a.base_ip, name)?;
         configure_and_join(&p, &timers)?;
@@ -195,9 +247,15 @@ pub fn run(a: BenchArgs) -> Result<i32> {
         })
         .context("b not standby")?;
         let before = failovers(&p.b)?.len();
-        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         let mut burners: Vec<std::process::Child> = (0..cpus)
-            .map(|_| std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn())
+            .map(|_| {
+                std::process::Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .spawn()
+            })
             .collect::<Result<_, _>>()?;
         std::thread::sleep(Duration::from_secs(a.load_secs));
         for b in burners.iter_mut() {
@@ -223,9 +281,19 @@ pub fn run(a: BenchArgs) -> Result<i32> {
         let refs: Vec<&str> = cmds.iter().map(|s| s.as_str()).collect();
         let r = p.a.exec(&refs)?;
         if r.error {
-            bail!("building the 100 KB config: {}", r.outputs.iter().filter(|o| o.error).map(|o| o.output.clone()).collect::<String>());
+            bail!(
+                "building the 100 KB config: {}",
+                r.outputs
+                    .iter()
+                    .filter(|o| o.error)
+                    .map(|o| o.output.clone())
+                    .collect::<String>()
+            );
         }
-        let size = p.a.get_json("/api/v1/config/running")?["text"].as_str().map(|s| s.len()).unwrap_or(0);
+        let size = p.a.get_json("/api/v1/config/running")?["text"]
+            .as_str()
+            .map(|s| s.len())
+            .unwrap_or(0);
         println!("commit_config_bytes {size}");
         let client = crate::harness::http_client()?;
         let status_a = format!("{}/api/v1/cluster/status", p.a.api_url());
@@ -233,13 +301,24 @@ pub fn run(a: BenchArgs) -> Result<i32> {
         for i in 0..a.commits {
             let t = Instant::now();
             let ssid = format!("ssid changed-{i}");
-            let r = p.b.exec(&["configure terminal", "wlan bench-wlan-0001", &ssid, "commit"])?;
+            let r = p.b.exec(&[
+                "configure terminal",
+                "wlan bench-wlan-0001",
+                &ssid,
+                "commit",
+            ])?;
             if r.error {
                 bail!("commit {i}: {}", r.text());
             }
             let rev_b = p.b.status()?["config_revision"].as_u64().unwrap_or(0);
             wait_for(Duration::from_secs(5), Duration::from_micros(200), || {
-                let s: serde_json::Value = client.get(&status_a).basic_auth("admin", Some(&p.a.spec.admin_password)).send().ok()?.json().ok()?;
+                let s: serde_json::Value = client
+                    .get(&status_a)
+                    .basic_auth("admin", Some(&p.a.spec.admin_password))
+                    .send()
+                    .ok()?
+                    .json()
+                    .ok()?;
                 (s["config_revision"].as_u64()? >= rev_b).then_some(())
             })
             .context("commit not applied on a")?;

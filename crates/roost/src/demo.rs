@@ -33,7 +33,9 @@ pub fn run(a: DemoArgs) -> Result<i32> {
     std::fs::create_dir_all(&dir)?;
     let started: Arc<Mutex<Vec<Controller>>> = Arc::new(Mutex::new(Vec::new()));
     // Ctrl-C: stop every process we started (by PID), remove the temp dir, exit.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     {
         let started = started.clone();
         let dir = dir.clone();
@@ -65,7 +67,8 @@ fn show(c: &Controller, host: &str, cmd: &str) -> Result<String> {
 fn demo(a: &DemoArgs, dir: &std::path::Path, started: &Arc<Mutex<Vec<Controller>>>) -> Result<i32> {
     let bin = roost_bin();
     let mk = |name: &str, ip: &str, mac: &str, extra: &str| {
-        let mut s = Spec::new(name, ip, &dir.join(name)).arg(&format!("--mac {mac} --hostname {name} {extra}"));
+        let mut s = Spec::new(name, ip, &dir.join(name))
+            .arg(&format!("--mac {mac} --hostname {name} {extra}"));
         s.ssh_port = a.ssh_port;
         s.api_port = a.api_port;
         s.admin_password = PASSWORD.into();
@@ -73,11 +76,27 @@ fn demo(a: &DemoArgs, dir: &std::path::Path, started: &Arc<Mutex<Vec<Controller>
     };
     println!("Starting two Roost controllers in {}", dir.display());
     let t0 = Instant::now();
-    let c1 = Controller::spawn(&bin, mk("vx9000-1", &a.primary_ip, "52-54-00-E1-EE-16", "--aap-licenses 128"))?;
+    let c1 = Controller::spawn(
+        &bin,
+        mk(
+            "vx9000-1",
+            &a.primary_ip,
+            "52-54-00-E1-EE-16",
+            "--aap-licenses 128",
+        ),
+    )?;
     started.lock().unwrap().push(c1);
-    let c2 = Controller::spawn(&bin, mk("vx9000-2", &a.secondary_ip, "52-54-00-3A-A1-17", ""))?;
+    let c2 = Controller::spawn(
+        &bin,
+        mk("vx9000-2", &a.secondary_ip, "52-54-00-3A-A1-17", ""),
+    )?;
     started.lock().unwrap().push(c2);
-    println!("  vx9000-1 on {}  and  vx9000-2 on {}  ({} ms)\n", a.primary_ip, a.secondary_ip, t0.elapsed().as_millis());
+    println!(
+        "  vx9000-1 on {}  and  vx9000-2 on {}  ({} ms)\n",
+        a.primary_ip,
+        a.secondary_ip,
+        t0.elapsed().as_millis()
+    );
 
     let guard = started.lock().unwrap();
     let (c1, c2) = (&guard[0], &guard[1]);
@@ -109,10 +128,16 @@ fn demo(a: &DemoArgs, dir: &std::path::Path, started: &Arc<Mutex<Vec<Controller>
         bail!("configuring the primary failed:\n{}", r.text());
     }
     println!("\nStep 2 - join the second controller");
-    let join = format!("join-cluster {} user admin password {PASSWORD} level 1 mode standby", a.primary_ip);
+    let join = format!(
+        "join-cluster {} user admin password {PASSWORD} level 1 mode standby",
+        a.primary_ip
+    );
     let t_join = Instant::now();
     let r = c2.exec(&[&join])?;
-    println!("vx9000-2#join-cluster {} user admin password ******** level 1 mode standby", a.primary_ip);
+    println!(
+        "vx9000-2#join-cluster {} user admin password ******** level 1 mode standby",
+        a.primary_ip
+    );
     print!("{}", r.text());
     if r.error {
         bail!("join-cluster failed");
@@ -130,14 +155,23 @@ fn demo(a: &DemoArgs, dir: &std::path::Path, started: &Arc<Mutex<Vec<Controller>
     if steady.is_none() {
         bail!("the cluster did not settle within 10 s");
     }
-    println!("(join-cluster to a steady cluster: {} ms)\n", t_join.elapsed().as_millis());
+    println!(
+        "(join-cluster to a steady cluster: {} ms)\n",
+        t_join.elapsed().as_millis()
+    );
     println!("{}", show(c1, "vx9000-1", "show cluster members")?);
     println!("{}", show(c2, "vx9000-2", "show cluster status")?);
     println!("Reach the CLIs (user admin, password {PASSWORD}):");
     for (h, ip) in [("vx9000-1", &a.primary_ip), ("vx9000-2", &a.secondary_ip)] {
-        println!("  {h}:  ssh -p {} admin@{ip}      or   roost cli --controller {ip} --port {}", a.ssh_port, a.api_port);
+        println!(
+            "  {h}:  ssh -p {} admin@{ip}      or   roost cli --controller {ip} --port {}",
+            a.ssh_port, a.api_port
+        );
     }
-    println!("  HTTPS API:   https://{}:{}/api/v1/openapi.json", a.primary_ip, a.api_port);
+    println!(
+        "  HTTPS API:   https://{}:{}/api/v1/openapi.json",
+        a.primary_ip, a.api_port
+    );
     drop(guard);
 
     if let Some(secs) = a.kill_active_after {
@@ -154,7 +188,10 @@ fn demo(a: &DemoArgs, dir: &std::path::Path, started: &Arc<Mutex<Vec<Controller>
             (s["oper_state"] == "active").then_some(())
         });
         match active {
-            Some(()) => println!("vx9000-2 is active {} ms after the kill\n", t_kill.elapsed().as_millis()),
+            Some(()) => println!(
+                "vx9000-2 is active {} ms after the kill\n",
+                t_kill.elapsed().as_millis()
+            ),
             None => println!("vx9000-2 did not become active within 10 s\n"),
         }
         println!("{}", show(c2, "vx9000-2", "show cluster members")?);

@@ -72,7 +72,11 @@ pub struct ExecResponse {
 
 impl ExecResponse {
     pub fn text(&self) -> String {
-        self.outputs.iter().map(|o| o.output.as_str()).collect::<Vec<_>>().join("")
+        self.outputs
+            .iter()
+            .map(|o| o.output.as_str())
+            .collect::<Vec<_>>()
+            .join("")
     }
 }
 
@@ -88,7 +92,10 @@ impl Controller {
     pub fn spawn(bin: &Path, spec: Spec) -> Result<Controller> {
         std::fs::create_dir_all(spec.data_dir.parent().unwrap_or(Path::new("/tmp")))?;
         let log = spec.data_dir.with_extension("log");
-        let logf = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let logf = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
         let mut cmd = match &spec.netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
@@ -108,14 +115,20 @@ impl Controller {
             .arg(spec.api_port.to_string())
             .args(&spec.args)
             .env("ROOST_ADMIN_PASSWORD", &spec.admin_password)
-            .env("RUST_LOG", std::env::var("ROOST_TEST_LOG").unwrap_or_else(|_| "info,roost::cluster=debug".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("ROOST_TEST_LOG")
+                    .unwrap_or_else(|_| "info,roost::cluster=debug".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(logf));
         for (k, v) in &spec.env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().with_context(|| format!("cannot start {}", bin.display()))?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {}", bin.display()))?;
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -129,12 +142,20 @@ impl Controller {
                 sink.clear();
             }
         });
-        let mut c = Controller { spec, child: Some(child), ready: Vec::new(), log };
+        let mut c = Controller {
+            spec,
+            child: Some(child),
+            ready: Vec::new(),
+            log,
+        };
         match rx.recv_timeout(Duration::from_secs(30)) {
             Ok(line) if line.starts_with("roost controller ready") => {
                 c.ready = line
                     .split_whitespace()
-                    .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+                    .filter_map(|kv| {
+                        kv.split_once('=')
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                    })
                     .collect();
                 Ok(c)
             }
@@ -147,7 +168,10 @@ impl Controller {
     }
 
     pub fn field(&self, k: &str) -> Option<&str> {
-        self.ready.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+        self.ready
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -206,7 +230,10 @@ impl Controller {
     /// SIGTERM, then SIGKILL after a bounded wait.
     pub fn terminate(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -245,7 +272,11 @@ fn tail(s: &str, n: usize) -> String {
 }
 
 /// Polls `f` until it returns Some, at most `timeout` (bounded loop).
-pub fn wait_for<T>(timeout: Duration, every: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+pub fn wait_for<T>(
+    timeout: Duration,
+    every: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> Option<T> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = f() {

@@ -11,7 +11,11 @@ mod demo;
 pub mod harness;
 
 #[derive(Parser)]
-#[command(name = "roost", version, about = "Roost: a WiNG-style WLAN controller cluster")]
+#[command(
+    name = "roost",
+    version,
+    about = "Roost: a WiNG-style WLAN controller cluster"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -117,7 +121,10 @@ fn run_controller(a: ControllerArgs) -> Result<i32> {
     opts.member_port = a.member_port;
     opts.join_port = a.join_port;
     opts.cluster_secret = a.cluster_secret;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let (tx, rx) = tokio::sync::watch::channel(false);
         let started = roost_daemon::run_controller(opts, rx).await?;

@@ -18,10 +18,13 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
-        Lab { dir: tempfile::tempdir().unwrap() }
+        Lab {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
     fn spec(&self, name: &str, ip: &str, mac: &str) -> Spec {
-        Spec::new(name, ip, &self.dir.path().join(name)).arg(&format!("--mac {mac} --hostname {name}"))
+        Spec::new(name, ip, &self.dir.path().join(name))
+            .arg(&format!("--mac {mac} --hostname {name}"))
     }
     fn start(&self, name: &str, ip: &str, mac: &str, extra: &str) -> Controller {
         Controller::spawn(&bin(), self.spec(name, ip, mac).arg(extra)).unwrap()
@@ -30,7 +33,13 @@ impl Lab {
 
 fn run(c: &Controller, cmds: &[&str]) -> String {
     let r = c.exec(cmds).unwrap();
-    assert!(!r.error, "{} failed: {:#?}\n{}", c.spec.name, r.outputs, c.log_tail(40));
+    assert!(
+        !r.error,
+        "{} failed: {:#?}\n{}",
+        c.spec.name,
+        r.outputs,
+        c.log_tail(40)
+    );
     r.text()
 }
 
@@ -50,7 +59,10 @@ fn configure_primary(c: &Controller, extra: &[&str]) {
 }
 
 fn join(c: &Controller, primary: &Controller, mode: &str) -> harness::ExecResponse {
-    let cmd = format!("join-cluster {} user admin password admin123 level 1 mode {mode}", primary.spec.ip);
+    let cmd = format!(
+        "join-cluster {} user admin password admin123 level 1 mode {mode}",
+        primary.spec.ip
+    );
     c.exec(&[&cmd]).unwrap()
 }
 
@@ -60,16 +72,28 @@ fn status(c: &Controller) -> serde_json::Value {
 
 fn wait_steady(cs: &[&Controller]) {
     let ok = wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
-        let st: Vec<serde_json::Value> = cs.iter().map(|c| c.status().ok()).collect::<Option<_>>()?;
+        let st: Vec<serde_json::Value> =
+            cs.iter().map(|c| c.status().ok()).collect::<Option<_>>()?;
         let n = cs.len() as u64 - 1;
-        let same_master = st.iter().all(|s| s["master"].is_string() && s["master"] == st[0]["master"]);
-        let same_rev = st.iter().all(|s| s["config_revision"] == st[0]["config_revision"]);
-        let all_connected = st.iter().all(|s| s["connected_members"].as_u64() == Some(n));
+        let same_master = st
+            .iter()
+            .all(|s| s["master"].is_string() && s["master"] == st[0]["master"]);
+        let same_rev = st
+            .iter()
+            .all(|s| s["config_revision"] == st[0]["config_revision"]);
+        let all_connected = st
+            .iter()
+            .all(|s| s["connected_members"].as_u64() == Some(n));
         (same_master && same_rev && all_connected).then_some(())
     });
     if ok.is_none() {
         for c in cs {
-            eprintln!("--- {} status {:?}\n{}", c.spec.name, c.status().ok(), c.log_tail(30));
+            eprintln!(
+                "--- {} status {:?}\n{}",
+                c.spec.name,
+                c.status().ok(),
+                c.log_tail(30)
+            );
         }
         panic!("cluster did not settle");
     }
@@ -78,7 +102,12 @@ fn wait_steady(cs: &[&Controller]) {
 #[test]
 fn seed_howto_join_show_and_sync() {
     let lab = Lab::new();
-    let c1 = lab.start("vx9000-1", "127.0.0.21", "52-54-00-E1-EE-16", "--aap-licenses 128");
+    let c1 = lab.start(
+        "vx9000-1",
+        "127.0.0.21",
+        "52-54-00-E1-EE-16",
+        "--aap-licenses 128",
+    );
     let c2 = lab.start("vx9000-2", "127.0.0.22", "52-54-00-3A-A1-17", "");
     configure_primary(&c1, &[]);
     let r = join(&c2, &c1, "standby");
@@ -89,17 +118,44 @@ fn seed_howto_join_show_and_sync() {
     );
     wait_steady(&[&c1, &c2]);
     wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
-        (status(&c2)["oper_state"] == "standby" && status(&c1)["oper_state"] == "active").then_some(())
+        (status(&c2)["oper_state"] == "standby" && status(&c1)["oper_state"] == "active")
+            .then_some(())
     })
     .expect("primary active, secondary standby");
 
     // show cluster members: both rows, master on vx9000-1, self on the own row.
     let m1 = run(&c1, &["show cluster members"]);
-    let row1 = m1.lines().find(|l| l.contains("vx9000-1")).unwrap().to_string();
-    let row2 = m1.lines().find(|l| l.contains("vx9000-2")).unwrap().to_string();
-    assert!(row1.contains("12.E1.EE.16") && row1.contains("52-54-00-E1-EE-16") && row1.contains("True") && row1.contains("active") && row1.trim_end().ends_with("self"), "{m1}");
-    assert!(row2.contains("12.3A.A1.17") && row2.contains("False") && row2.contains("standby") && row2.trim_end().ends_with("ago"), "{m1}");
-    assert!(m1.contains("HOSTNAME") && m1.contains("MEMBER-ID") && m1.contains("OPERATIONAL-STATE") && m1.contains("LAST-SEEN"));
+    let row1 = m1
+        .lines()
+        .find(|l| l.contains("vx9000-1"))
+        .unwrap()
+        .to_string();
+    let row2 = m1
+        .lines()
+        .find(|l| l.contains("vx9000-2"))
+        .unwrap()
+        .to_string();
+    assert!(
+        row1.contains("12.E1.EE.16")
+            && row1.contains("52-54-00-E1-EE-16")
+            && row1.contains("True")
+            && row1.contains("active")
+            && row1.trim_end().ends_with("self"),
+        "{m1}"
+    );
+    assert!(
+        row2.contains("12.3A.A1.17")
+            && row2.contains("False")
+            && row2.contains("standby")
+            && row2.trim_end().ends_with("ago"),
+        "{m1}"
+    );
+    assert!(
+        m1.contains("HOSTNAME")
+            && m1.contains("MEMBER-ID")
+            && m1.contains("OPERATIONAL-STATE")
+            && m1.contains("LAST-SEEN")
+    );
 
     // show cluster status on the standby: the seed's labels, pooled AAP licences.
     let s2 = run(&c2, &["show cluster status"]);
@@ -116,30 +172,72 @@ fn seed_howto_join_show_and_sync() {
     }
     // show cluster configuration on both.
     let k1 = run(&c1, &["show cluster configuration"]);
-    assert!(k1.contains("Name                         : WING-CLUSTER"), "{k1}");
+    assert!(
+        k1.contains("Name                         : WING-CLUSTER"),
+        "{k1}"
+    );
     assert!(k1.contains("Configured Mode              : Active"), "{k1}");
     assert!(k1.contains("Master Priority              : 250"), "{k1}");
-    assert!(k1.contains("Force configured state       : Enabled"), "{k1}");
+    assert!(
+        k1.contains("Force configured state       : Enabled"),
+        "{k1}"
+    );
     let k2 = run(&c2, &["show cluster configuration"]);
-    assert!(k2.contains("Configured Mode              : Standby"), "{k2}");
+    assert!(
+        k2.contains("Configured Mode              : Standby"),
+        "{k2}"
+    );
     assert!(k2.contains("Master Priority              : 128"), "{k2}");
-    assert!(k2.contains("Name                         : WING-CLUSTER"), "{k2}");
+    assert!(
+        k2.contains("Name                         : WING-CLUSTER"),
+        "{k2}"
+    );
 
     // history: the seed's events.
     let h = run(&c2, &["show cluster history"]);
-    for ev in ["start-election", "is-active", "is-standby", "start-config-sync"] {
+    for ev in [
+        "start-election",
+        "is-active",
+        "is-standby",
+        "start-config-sync",
+        "config-update-success",
+    ] {
         assert!(h.contains(ev), "history lacks {ev}:\n{h}");
     }
-    assert!(h.contains("12.E1.EE.16 won election and is the cluster master"), "{h}");
+    assert!(
+        h.contains("12.E1.EE.16 won election and is the cluster master"),
+        "{h}"
+    );
     assert!(h.contains("Configured for standby, become standby"), "{h}");
+    assert!(
+        h.contains("config sync succeeded") && h.contains("successfully applied config"),
+        "{h}"
+    );
 
     // Config sync: a WLAN committed on the standby appears on the primary, and vice versa.
-    run(&c2, &["configure terminal", "wlan corp", "ssid Corp", "vlan 10", "commit"]);
+    run(
+        &c2,
+        &[
+            "configure terminal",
+            "wlan corp",
+            "ssid Corp",
+            "vlan 10",
+            "commit",
+        ],
+    );
     let rc1 = run(&c1, &["show running-config"]);
-    assert!(rc1.contains("wlan corp") && rc1.contains(" ssid Corp") && rc1.contains(" vlan 10"), "{rc1}");
-    run(&c1, &["configure terminal", "wlan guest", "ssid Guest", "commit"]);
+    assert!(
+        rc1.contains("wlan corp") && rc1.contains(" ssid Corp") && rc1.contains(" vlan 10"),
+        "{rc1}"
+    );
+    run(
+        &c1,
+        &["configure terminal", "wlan guest", "ssid Guest", "commit"],
+    );
     let ok = wait_for(Duration::from_secs(3), Duration::from_millis(10), || {
-        run(&c2, &["show running-config"]).contains("wlan guest").then_some(())
+        run(&c2, &["show running-config"])
+            .contains("wlan guest")
+            .then_some(())
     });
     assert!(ok.is_some(), "wlan guest did not reach vx9000-2");
     // The joiner saved the cluster configuration as its startup-config.
@@ -154,12 +252,16 @@ fn failover_and_force_configured_state_failback() {
     configure_primary(&c1, &[]);
     assert!(!join(&c2, &c1, "standby").error);
     wait_steady(&[&c1, &c2]);
-    wait_for(Duration::from_secs(5), Duration::from_millis(20), || (status(&c2)["oper_state"] == "standby").then_some(()))
-        .expect("standby");
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        (status(&c2)["oper_state"] == "standby").then_some(())
+    })
+    .expect("standby");
     let t = std::time::Instant::now();
     c1.kill9();
-    wait_for(Duration::from_secs(5), Duration::from_millis(5), || (status(&c2)["oper_state"] == "active").then_some(()))
-        .expect("standby took over");
+    wait_for(Duration::from_secs(5), Duration::from_millis(5), || {
+        (status(&c2)["oper_state"] == "active").then_some(())
+    })
+    .expect("standby took over");
     let took = t.elapsed();
     assert!(took < Duration::from_secs(3), "failover took {took:?}");
     let h = run(&c2, &["show cluster history"]);
@@ -172,7 +274,11 @@ fn failover_and_force_configured_state_failback() {
     let back = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
         (status(&c2)["oper_state"] == "standby").then(|| ())
     });
-    assert!(back.is_some(), "no failback:\n{}", run(&c2, &["show cluster history"]));
+    assert!(
+        back.is_some(),
+        "no failback:\n{}",
+        run(&c2, &["show cluster history"])
+    );
     assert_eq!(status(&c1)["oper_state"], "active");
 }
 
@@ -181,14 +287,27 @@ fn without_force_configured_state_the_failed_over_member_stays_active() {
     let lab = Lab::new();
     let mut c1 = lab.start("vx9000-1", "127.0.0.41", "52-54-00-E1-EE-41", "");
     let c2 = lab.start("vx9000-2", "127.0.0.42", "52-54-00-3A-A1-42", "");
-    run(&c1, &["configure terminal", "self", "cluster name LAB", "cluster master-priority 200", "commit write"]);
+    run(
+        &c1,
+        &[
+            "configure terminal",
+            "self",
+            "cluster name LAB",
+            "cluster master-priority 200",
+            "commit write",
+        ],
+    );
     assert!(!join(&c2, &c1, "standby").error);
     wait_steady(&[&c1, &c2]);
-    wait_for(Duration::from_secs(5), Duration::from_millis(20), || (status(&c2)["oper_state"] == "standby").then_some(()))
-        .expect("standby");
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        (status(&c2)["oper_state"] == "standby").then_some(())
+    })
+    .expect("standby");
     c1.kill9();
-    wait_for(Duration::from_secs(5), Duration::from_millis(10), || (status(&c2)["oper_state"] == "active").then_some(()))
-        .expect("failover");
+    wait_for(Duration::from_secs(5), Duration::from_millis(10), || {
+        (status(&c2)["oper_state"] == "active").then_some(())
+    })
+    .expect("failover");
     let c1 = Controller::spawn(&bin(), c1.spec.clone()).unwrap();
     wait_steady(&[&c1, &c2]);
     std::thread::sleep(Duration::from_secs(2));
@@ -212,33 +331,98 @@ fn refused_joins_change_nothing() {
         assert_eq!(errors.len(), 1, "one clear line: {text}");
         assert!(!text.contains("[OK]"));
         assert!(!text.contains("secret-pw"), "password echoed: {text}");
-        assert_eq!(run(joiner, &["show running-config"]), before2, "joiner changed");
-        assert_eq!(run(&c1, &["show running-config"]), before1, "primary changed");
+        assert_eq!(
+            run(joiner, &["show running-config"]),
+            before2,
+            "joiner changed"
+        );
+        assert_eq!(
+            run(&c1, &["show running-config"]),
+            before1,
+            "primary changed"
+        );
     };
     let c2 = lab.start("vx9000-2", "127.0.0.52", "52-54-00-3A-A1-52", "");
-    check(&c2, "join-cluster 127.0.0.51 user admin password secret-pw level 1 mode standby", "authentication failed");
-    check(&c2, "join-cluster 127.0.0.59 user admin password admin123 level 1 mode standby", "cannot reach");
+    check(
+        &c2,
+        "join-cluster 127.0.0.51 user admin password secret-pw level 1 mode standby",
+        "authentication failed",
+    );
+    check(
+        &c2,
+        "join-cluster 127.0.0.59 user admin password admin123 level 1 mode standby",
+        "cannot reach",
+    );
     let mut odd = lab.spec("vx9000-3", "127.0.0.53", "52-54-00-3A-A1-53");
-    odd.env.push(("ROOST_SOFTWARE_VERSION".into(), "9.9.9".into()));
+    odd.env
+        .push(("ROOST_SOFTWARE_VERSION".into(), "9.9.9".into()));
     let c3 = Controller::spawn(&bin(), odd).unwrap();
-    check(&c3, "join-cluster 127.0.0.51 user admin password admin123 level 1 mode standby", "version mismatch");
-    let c4 = lab.start("nx7500-4", "127.0.0.54", "52-54-00-3A-A1-54", "--model NX7500");
-    check(&c4, "join-cluster 127.0.0.51 user admin password admin123 level 1 mode standby", "model mismatch");
+    check(
+        &c3,
+        "join-cluster 127.0.0.51 user admin password admin123 level 1 mode standby",
+        "version mismatch",
+    );
+    let c4 = lab.start(
+        "nx7500-4",
+        "127.0.0.54",
+        "52-54-00-3A-A1-54",
+        "--model NX7500",
+    );
+    check(
+        &c4,
+        "join-cluster 127.0.0.51 user admin password admin123 level 1 mode standby",
+        "model mismatch",
+    );
     // Level mismatch: the primary's links are level 2.
-    run(&c1, &["configure terminal", "self", "cluster member ip 127.0.0.58 level 2", "commit"]);
+    run(
+        &c1,
+        &[
+            "configure terminal",
+            "self",
+            "cluster member ip 127.0.0.58 level 2",
+            "commit",
+        ],
+    );
     let before1 = run(&c1, &["show running-config"]);
     let check2 = |joiner: &Controller, cmd: &str, want: &str, before1: &str| {
         let r = joiner.exec(&[cmd]).unwrap();
         assert!(r.error && r.text().contains(want), "{cmd}: {}", r.text());
         assert_eq!(run(&c1, &["show running-config"]), before1);
     };
-    check2(&c2, "join-cluster 127.0.0.51 user admin password admin123 level 1 mode standby", "level mismatch", &before1);
+    check2(
+        &c2,
+        "join-cluster 127.0.0.51 user admin password admin123 level 1 mode standby",
+        "level mismatch",
+        &before1,
+    );
     // Cluster VLAN links are not allowed.
-    run(&c1, &["configure terminal", "self", "no cluster member ip 127.0.0.58", "cluster member vlan 10", "commit"]);
+    run(
+        &c1,
+        &[
+            "configure terminal",
+            "self",
+            "no cluster member ip 127.0.0.58",
+            "cluster member vlan 10",
+            "commit",
+        ],
+    );
     let before1 = run(&c1, &["show running-config"]);
-    check2(&c2, "join-cluster 127.0.0.51 user admin password admin123 level 1 mode standby", "vlan", &before1);
+    check2(
+        &c2,
+        "join-cluster 127.0.0.51 user admin password admin123 level 1 mode standby",
+        "vlan",
+        &before1,
+    );
     // After fixing the primary, the same joiner is accepted.
-    run(&c1, &["configure terminal", "self", "no cluster member vlan 10", "commit"]);
+    run(
+        &c1,
+        &[
+            "configure terminal",
+            "self",
+            "no cluster member vlan 10",
+            "commit",
+        ],
+    );
     let r = join(&c2, &c1, "standby");
     assert!(!r.error, "{}", r.text());
     wait_steady(&[&c1, &c2]);
@@ -247,22 +431,63 @@ fn refused_joins_change_nothing() {
 #[test]
 fn static_configuration_forms_the_same_cluster() {
     let lab = Lab::new();
-    let c1 = lab.start("vx9000-1", "127.0.0.61", "52-54-00-E1-EE-61", "--cluster-secret lab-secret");
-    let c2 = lab.start("vx9000-2", "127.0.0.62", "52-54-00-3A-A1-62", "--cluster-secret lab-secret");
+    let c1 = lab.start(
+        "vx9000-1",
+        "127.0.0.61",
+        "52-54-00-E1-EE-61",
+        "--cluster-secret lab-secret",
+    );
+    let c2 = lab.start(
+        "vx9000-2",
+        "127.0.0.62",
+        "52-54-00-3A-A1-62",
+        "--cluster-secret lab-secret",
+    );
     // vx9000-2 starts alone, so it fails over to active; force-configured-state (as the seed
     // recommends) sends it back to standby once the cluster forms.
-    run(&c1, &["configure terminal", "self", "cluster name STATIC", "cluster master-priority 250", "cluster force-configured-state", "cluster force-configured-state-delay 1 seconds", "cluster member ip 127.0.0.62 level 1", "commit write"]);
-    run(&c2, &["configure terminal", "self", "cluster name STATIC", "cluster mode standby", "cluster member ip 127.0.0.61 level 1", "commit write"]);
+    run(
+        &c1,
+        &[
+            "configure terminal",
+            "self",
+            "cluster name STATIC",
+            "cluster master-priority 250",
+            "cluster force-configured-state",
+            "cluster force-configured-state-delay 1 seconds",
+            "cluster member ip 127.0.0.62 level 1",
+            "commit write",
+        ],
+    );
+    run(
+        &c2,
+        &[
+            "configure terminal",
+            "self",
+            "cluster name STATIC",
+            "cluster mode standby",
+            "cluster member ip 127.0.0.61 level 1",
+            "commit write",
+        ],
+    );
     wait_steady(&[&c1, &c2]);
     let ok = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
         let m = run(&c2, &["show cluster members"]);
         let s = status(&c2);
-        (m.contains("vx9000-1") && m.contains("vx9000-2") && s["oper_state"] == "standby").then_some(())
+        (m.contains("vx9000-1") && m.contains("vx9000-2") && s["oper_state"] == "standby")
+            .then_some(())
     });
-    assert!(ok.is_some(), "{}\n{}", run(&c2, &["show cluster members"]), run(&c2, &["show running-config"]));
+    assert!(
+        ok.is_some(),
+        "{}\n{}",
+        run(&c2, &["show cluster members"]),
+        run(&c2, &["show running-config"])
+    );
     // Both device sections survived (the loser re-registered its own).
     let rc = run(&c1, &["show running-config"]);
-    assert!(rc.contains("52-54-00-E1-EE-61") && rc.contains("52-54-00-3A-A1-62"), "{rc}");
+    assert!(
+        rc.contains("52-54-00-E1-EE-61") && rc.contains("52-54-00-3A-A1-62"),
+        "{rc}"
+    );
 }
 
 #[test]
@@ -281,8 +506,14 @@ fn three_members_elect_one_master_and_survive_its_death() {
     c1.kill9();
     wait_steady(&[&c2, &c3]);
     let s2 = status(&c2);
-    assert!(s2["master"] == "12.3A.A1.72" || s2["master"] == "12.3A.A1.73", "{s2}");
-    run(&c3, &["configure terminal", "wlan three", "ssid Three", "commit"]);
+    assert!(
+        s2["master"] == "12.3A.A1.72" || s2["master"] == "12.3A.A1.73",
+        "{s2}"
+    );
+    run(
+        &c3,
+        &["configure terminal", "wlan three", "ssid Three", "commit"],
+    );
     assert!(run(&c2, &["show running-config"]).contains("wlan three"));
 }
 
@@ -290,16 +521,48 @@ fn three_members_elect_one_master_and_survive_its_death() {
 fn monitor_user_can_read_not_configure_and_bad_input_changes_nothing() {
     let lab = Lab::new();
     let c1 = lab.start("vx9000-1", "127.0.0.81", "52-54-00-E1-EE-81", "");
-    run(&c1, &["configure terminal", "user-management", "user noc password noc-pass role monitor", "commit"]);
+    run(
+        &c1,
+        &[
+            "configure terminal",
+            "user-management",
+            "user noc password noc-pass role monitor",
+            "commit",
+        ],
+    );
     let before = run(&c1, &["show running-config"]);
     assert!(!before.contains("noc-pass"), "plain password in config");
-    let r = c1.exec_as("noc", "noc-pass", &["show cluster status"]).unwrap();
+    let r = c1
+        .exec_as("noc", "noc-pass", &["show cluster status"])
+        .unwrap();
     assert!(!r.error);
-    let r = c1.exec_as("noc", "noc-pass", &["configure terminal", "self", "cluster master-priority 9", "commit"]).unwrap();
+    let r = c1
+        .exec_as(
+            "noc",
+            "noc-pass",
+            &[
+                "configure terminal",
+                "self",
+                "cluster master-priority 9",
+                "commit",
+            ],
+        )
+        .unwrap();
     assert!(r.error);
-    assert!(c1.exec_as("noc", "wrong", &["show cluster status"]).is_err());
-    for bad in ["cluster master-priority 0", "cluster master-priority 256", "cluster force-configured-state-delay 2", "cluster force-configured-state-delay 1801", "cluster radius-counter-db-sync-time 0", "cluster mode sideways"] {
-        let r = c1.exec(&["configure terminal", "self", bad, "commit"]).unwrap();
+    assert!(c1
+        .exec_as("noc", "wrong", &["show cluster status"])
+        .is_err());
+    for bad in [
+        "cluster master-priority 0",
+        "cluster master-priority 256",
+        "cluster force-configured-state-delay 2",
+        "cluster force-configured-state-delay 1801",
+        "cluster radius-counter-db-sync-time 0",
+        "cluster mode sideways",
+    ] {
+        let r = c1
+            .exec(&["configure terminal", "self", bad, "commit"])
+            .unwrap();
         assert!(r.error, "{bad} accepted");
     }
     assert_eq!(run(&c1, &["show running-config"]), before);

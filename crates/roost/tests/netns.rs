@@ -18,15 +18,25 @@ fn bin() -> PathBuf {
 fn can_run() -> bool {
     let root = nix::unistd::Uid::effective().is_root();
     if !root {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI runs as root: namespace tests must run");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI runs as root: namespace tests must run"
+        );
         eprintln!("skipping: network namespace tests need root");
     }
     root
 }
 
 fn sh(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect("run command");
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("run command");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -45,9 +55,20 @@ impl Net {
         let tag = format!("{}{}", std::process::id() % 100_000, k);
         let subnet = 100 + (std::process::id() % 100) + k;
         let bridge = format!("rbr{tag}");
-        let net = Net { ns: (0..n).map(|i| format!("roost-{tag}-{i}")).collect(), bridge: bridge.clone(), subnet };
+        let net = Net {
+            ns: (0..n).map(|i| format!("roost-{tag}-{i}")).collect(),
+            bridge: bridge.clone(),
+            subnet,
+        };
         sh(&["ip", "link", "add", &bridge, "type", "bridge"]);
-        sh(&["ip", "addr", "add", &format!("10.250.{subnet}.254/24"), "dev", &bridge]);
+        sh(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("10.250.{subnet}.254/24"),
+            "dev",
+            &bridge,
+        ]);
         sh(&["ip", "link", "set", &bridge, "up"]);
         for (i, ns) in net.ns.iter().enumerate() {
             let (v, p) = (format!("rv{tag}{i}"), format!("rp{tag}{i}"));
@@ -56,13 +77,28 @@ impl Net {
             sh(&["ip", "link", "set", &p, "netns", ns]);
             sh(&["ip", "link", "set", &v, "master", &bridge]);
             sh(&["ip", "link", "set", &v, "up"]);
-            sh(&["ip", "netns", "exec", ns, "ip", "addr", "add", &format!("{}/24", net.ip(i)), "dev", &p]);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "ip",
+                "addr",
+                "add",
+                &format!("{}/24", net.ip(i)),
+                "dev",
+                &p,
+            ]);
             sh(&["ip", "netns", "exec", ns, "ip", "link", "set", &p, "up"]);
             sh(&["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"]);
-            sh(&["ip", "netns", "exec", ns, "nft", "add", "table", "inet", "roost"]);
+            sh(&[
+                "ip", "netns", "exec", ns, "nft", "add", "table", "inet", "roost",
+            ]);
             for hook in ["input", "output"] {
                 let chain = format!("{{ type filter hook {hook} priority 0; }}");
-                sh(&["ip", "netns", "exec", ns, "nft", "add", "chain", "inet", "roost", hook, &chain]);
+                sh(&[
+                    "ip", "netns", "exec", ns, "nft", "add", "chain", "inet", "roost", hook, &chain,
+                ]);
             }
         }
         net
@@ -74,24 +110,84 @@ impl Net {
     fn partition(&self, i: usize, others: &[usize]) {
         for &j in others {
             let peer = self.ip(j);
-            sh(&["ip", "netns", "exec", &self.ns[i], "nft", "add", "rule", "inet", "roost", "input", "ip", "saddr", &peer, "udp", "dport", "24576", "drop"]);
-            sh(&["ip", "netns", "exec", &self.ns[i], "nft", "add", "rule", "inet", "roost", "output", "ip", "daddr", &peer, "udp", "dport", "24576", "drop"]);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                &self.ns[i],
+                "nft",
+                "add",
+                "rule",
+                "inet",
+                "roost",
+                "input",
+                "ip",
+                "saddr",
+                &peer,
+                "udp",
+                "dport",
+                "24576",
+                "drop",
+            ]);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                &self.ns[i],
+                "nft",
+                "add",
+                "rule",
+                "inet",
+                "roost",
+                "output",
+                "ip",
+                "daddr",
+                &peer,
+                "udp",
+                "dport",
+                "24576",
+                "drop",
+            ]);
         }
     }
     /// Random loss of `pct` % of member-channel datagrams arriving at host i.
     fn loss(&self, i: usize, pct: u32) {
         let p = pct.to_string();
-        sh(&["ip", "netns", "exec", &self.ns[i], "nft", "add", "rule", "inet", "roost", "input", "udp", "dport", "24576", "numgen", "random", "mod", "100", "<", &p, "drop"]);
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.ns[i],
+            "nft",
+            "add",
+            "rule",
+            "inet",
+            "roost",
+            "input",
+            "udp",
+            "dport",
+            "24576",
+            "numgen",
+            "random",
+            "mod",
+            "100",
+            "<",
+            &p,
+            "drop",
+        ]);
     }
     fn heal(&self) {
         for ns in &self.ns {
             for chain in ["input", "output"] {
-                sh(&["ip", "netns", "exec", ns, "nft", "flush", "chain", "inet", "roost", chain]);
+                sh(&[
+                    "ip", "netns", "exec", ns, "nft", "flush", "chain", "inet", "roost", chain,
+                ]);
             }
         }
     }
     fn spec(&self, dir: &std::path::Path, i: usize, name: &str, mac: &str) -> Spec {
-        let mut s = Spec::new(name, &self.ip(i), &dir.join(name)).arg(&format!("--mac {mac} --hostname {name}"));
+        let mut s = Spec::new(name, &self.ip(i), &dir.join(name))
+            .arg(&format!("--mac {mac} --hostname {name}"));
         s.netns = Some(self.ns[i].clone());
         s
     }
@@ -102,13 +198,21 @@ impl Drop for Net {
         for ns in &self.ns {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
-        let _ = Command::new("ip").args(["link", "del", &self.bridge]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .status();
     }
 }
 
 fn run(c: &Controller, cmds: &[&str]) -> String {
     let r = c.exec(cmds).unwrap();
-    assert!(!r.error, "{}: {:#?}\n{}", c.spec.name, r.outputs, c.log_tail(30));
+    assert!(
+        !r.error,
+        "{}: {:#?}\n{}",
+        c.spec.name,
+        r.outputs,
+        c.log_tail(30)
+    );
     r.text()
 }
 
@@ -118,7 +222,8 @@ fn status(c: &Controller) -> serde_json::Value {
 
 fn wait_steady(cs: &[&Controller]) {
     let ok = wait_for(Duration::from_secs(15), Duration::from_millis(20), || {
-        let st: Vec<serde_json::Value> = cs.iter().map(|c| c.status().ok()).collect::<Option<_>>()?;
+        let st: Vec<serde_json::Value> =
+            cs.iter().map(|c| c.status().ok()).collect::<Option<_>>()?;
         let n = cs.len() as u64 - 1;
         let ok = st.iter().all(|s| {
             s["master"].is_string()
@@ -128,14 +233,30 @@ fn wait_steady(cs: &[&Controller]) {
         });
         ok.then_some(())
     });
-    assert!(ok.is_some(), "cluster did not settle: {:?}", cs.iter().map(|c| c.status().ok()).collect::<Vec<_>>());
+    assert!(
+        ok.is_some(),
+        "cluster did not settle: {:?}",
+        cs.iter().map(|c| c.status().ok()).collect::<Vec<_>>()
+    );
 }
 
 fn pair(net: &Net, dir: &std::path::Path) -> (Controller, Controller) {
     let a = Controller::spawn(&bin(), net.spec(dir, 0, "vx9000-1", "52-54-00-E1-EE-01")).unwrap();
     let b = Controller::spawn(&bin(), net.spec(dir, 1, "vx9000-2", "52-54-00-3A-A1-02")).unwrap();
-    run(&a, &["configure terminal", "self", "cluster name NETNS", "cluster master-priority 250", "commit write"]);
-    let join = format!("join-cluster {} user admin password admin123 level 1 mode standby", net.ip(0));
+    run(
+        &a,
+        &[
+            "configure terminal",
+            "self",
+            "cluster name NETNS",
+            "cluster master-priority 250",
+            "commit write",
+        ],
+    );
+    let join = format!(
+        "join-cluster {} user admin password admin123 level 1 mode standby",
+        net.ip(0)
+    );
     run(&b, &[&join]);
     wait_steady(&[&a, &b]);
     (a, b)
@@ -149,29 +270,46 @@ fn partition_both_sides_commit_heal_keeps_every_commit() {
     let net = Net::new(2);
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = pair(&net, dir.path());
-    wait_for(Duration::from_secs(5), Duration::from_millis(20), || (status(&b)["oper_state"] == "standby").then_some(()))
-        .expect("b standby");
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        (status(&b)["oper_state"] == "standby").then_some(())
+    })
+    .expect("b standby");
 
     net.partition(0, &[1]);
     // Each side now has its own master; the standby side fails over to active.
     let split = wait_for(Duration::from_secs(5), Duration::from_millis(10), || {
         let sb = status(&b);
-        (sb["oper_state"] == "active" && sb["master"] == "12.3A.A1.02" && status(&a)["master"] == "12.E1.EE.01").then_some(())
+        (sb["oper_state"] == "active"
+            && sb["master"] == "12.3A.A1.02"
+            && status(&a)["master"] == "12.E1.EE.01")
+            .then_some(())
     });
     assert!(split.is_some(), "a={} b={}", status(&a), status(&b));
-    run(&a, &["configure terminal", "wlan side-a", "ssid SideA", "commit"]);
-    run(&b, &["configure terminal", "wlan side-b", "ssid SideB", "commit"]);
+    run(
+        &a,
+        &["configure terminal", "wlan side-a", "ssid SideA", "commit"],
+    );
+    run(
+        &b,
+        &["configure terminal", "wlan side-b", "ssid SideB", "commit"],
+    );
 
     net.heal();
     wait_steady(&[&a, &b]);
-    assert_eq!(status(&a)["master"], "12.E1.EE.01", "the better-ranked master wins after the heal");
+    assert_eq!(
+        status(&a)["master"],
+        "12.E1.EE.01",
+        "the better-ranked master wins after the heal"
+    );
     let ra = run(&a, &["show running-config"]);
     let rb = run(&b, &["show running-config"]);
     assert_eq!(ra, rb);
     assert!(ra.contains("wlan side-a") && !ra.contains("wlan side-b"));
     // side-b's commit is kept as a superseded configuration, visible on both members.
     let ok = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
-        run(&a, &["show cluster revisions"]).contains("side-b").then_some(())
+        run(&a, &["show cluster revisions"])
+            .contains("side-b")
+            .then_some(())
     });
     assert!(ok.is_some(), "{}", run(&a, &["show cluster revisions"]));
     let revs = a.get_json("/api/v1/cluster/revisions").unwrap();
@@ -181,7 +319,9 @@ fn partition_both_sides_commit_heal_keeps_every_commit() {
     // An operator restores it: the cluster now runs side-b's configuration.
     run(&a, &[&format!("cluster restore-revision {n}")]);
     let ok = wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
-        run(&b, &["show running-config"]).contains("wlan side-b").then_some(())
+        run(&b, &["show running-config"])
+            .contains("wlan side-b")
+            .then_some(())
     });
     assert!(ok.is_some());
 }
@@ -197,15 +337,28 @@ fn commits_replicate_through_heavy_loss() {
     net.loss(0, 30);
     net.loss(1, 30);
     for i in 0..10 {
-        run(&b, &["configure terminal", &format!("wlan lossy-{i}"), "ssid Lossy", "commit"]);
+        run(
+            &b,
+            &[
+                "configure terminal",
+                &format!("wlan lossy-{i}"),
+                "ssid Lossy",
+                "commit",
+            ],
+        );
     }
     let ok = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
-        run(&a, &["show running-config"]).contains("wlan lossy-9").then_some(())
+        run(&a, &["show running-config"])
+            .contains("wlan lossy-9")
+            .then_some(())
     });
     assert!(ok.is_some());
     net.heal();
     wait_steady(&[&a, &b]);
-    assert_eq!(run(&a, &["show running-config"]), run(&b, &["show running-config"]));
+    assert_eq!(
+        run(&a, &["show running-config"]),
+        run(&b, &["show running-config"])
+    );
 }
 
 #[test]
@@ -216,8 +369,18 @@ fn link_down_fails_over_and_link_up_heals() {
     let net = Net::new(3);
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = pair(&net, dir.path());
-    let c = Controller::spawn(&bin(), net.spec(dir.path(), 2, "vx9000-3", "52-54-00-3A-A1-03")).unwrap();
-    run(&c, &[&format!("join-cluster {} user admin password admin123 level 1 mode standby", net.ip(0))]);
+    let c = Controller::spawn(
+        &bin(),
+        net.spec(dir.path(), 2, "vx9000-3", "52-54-00-3A-A1-03"),
+    )
+    .unwrap();
+    run(
+        &c,
+        &[&format!(
+            "join-cluster {} user admin password admin123 level 1 mode standby",
+            net.ip(0)
+        )],
+    );
     wait_steady(&[&a, &b, &c]);
     // Isolate a completely (both directions to both peers).
     net.partition(0, &[1, 2]);
@@ -226,7 +389,10 @@ fn link_down_fails_over_and_link_up_heals() {
     wait_steady(&[&b, &c]);
     let s = status(&b);
     assert!(s["master"] == "12.3A.A1.02" || s["master"] == "12.3A.A1.03");
-    let actives = [&b, &c].iter().filter(|x| status(x)["oper_state"] == "active").count();
+    let actives = [&b, &c]
+        .iter()
+        .filter(|x| status(x)["oper_state"] == "active")
+        .count();
     assert!(actives >= 1, "someone took over adoption");
     net.heal();
     wait_steady(&[&a, &b, &c]);

@@ -30,10 +30,23 @@ fn askpass(dir: &Path, password: &str) -> PathBuf {
     p
 }
 
-fn ssh(dir: &Path, c: &Controller, password: &str, extra: &[&str], remote: Option<&str>) -> Command {
+fn ssh(
+    dir: &Path,
+    c: &Controller,
+    password: &str,
+    extra: &[&str],
+    remote: Option<&str>,
+) -> Command {
     let mut cmd = Command::new("ssh");
     cmd.args(["-p", &c.spec.ssh_port.to_string()])
-        .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+        ])
         .args(["-o", "ConnectTimeout=10", "-o", "NumberOfPasswordPrompts=1"])
         .args(extra)
         .arg(format!("admin@{}", c.spec.ip))
@@ -48,7 +61,8 @@ fn ssh(dir: &Path, c: &Controller, password: &str, extra: &[&str], remote: Optio
 }
 
 fn start(dir: &Path, ip: &str) -> Controller {
-    let mut s = Spec::new("vx9000-1", ip, &dir.join("c1")).arg("--mac 52-54-00-E1-EE-16 --hostname vx9000-1");
+    let mut s = Spec::new("vx9000-1", ip, &dir.join("c1"))
+        .arg("--mac 52-54-00-E1-EE-16 --hostname vx9000-1");
     s.ssh_port = ssh_port();
     Controller::spawn(&bin(), s).unwrap()
 }
@@ -57,23 +71,69 @@ fn start(dir: &Path, ip: &str) -> Controller {
 fn openssh_exec_with_password_and_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let c = start(dir.path(), "127.0.0.91");
-    let out = ssh(dir.path(), &c, "admin123", &["-o", "PreferredAuthentications=password,keyboard-interactive", "-o", "PubkeyAuthentication=no"], Some("show cluster status"))
-        .output()
-        .unwrap();
+    let out = ssh(
+        dir.path(),
+        &c,
+        "admin123",
+        &[
+            "-o",
+            "PreferredAuthentications=password,keyboard-interactive",
+            "-o",
+            "PubkeyAuthentication=no",
+        ],
+        Some("show cluster status"),
+    )
+    .output()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("Cluster Runtime Information"), "{stdout}");
     // A bad command makes the exec fail.
-    let out = ssh(dir.path(), &c, "admin123", &["-o", "PubkeyAuthentication=no"], Some("show clusterz status")).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("% Invalid input detected at '^' marker."));
+    let out = ssh(
+        dir.path(),
+        &c,
+        "admin123",
+        &["-o", "PubkeyAuthentication=no"],
+        Some("show clusterz status"),
+    )
+    .output()
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("% Invalid input detected at '^' marker.")
+    );
     // Several lines, config modes included.
     let script = "configure terminal\nwlan viassh\nssid ViaSSH\ncommit\nend\nshow running-config";
-    let out = ssh(dir.path(), &c, "admin123", &["-o", "PubkeyAuthentication=no"], Some(script)).output().unwrap();
+    let out = ssh(
+        dir.path(),
+        &c,
+        "admin123",
+        &["-o", "PubkeyAuthentication=no"],
+        Some(script),
+    )
+    .output()
+    .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("wlan viassh"));
     // Wrong password: refused, nothing runs.
-    let out = ssh(dir.path(), &c, "not-it", &["-o", "PubkeyAuthentication=no"], Some("show version")).output().unwrap();
+    let out = ssh(
+        dir.path(),
+        &c,
+        "not-it",
+        &["-o", "PubkeyAuthentication=no"],
+        Some("show version"),
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(255));
 }
 
@@ -82,30 +142,71 @@ fn openssh_public_key_and_interactive_shell() {
     let dir = tempfile::tempdir().unwrap();
     let c = start(dir.path(), "127.0.0.92");
     let key = dir.path().join("id_ed25519");
-    let st = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap();
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
     assert!(st.success());
     let pubkey = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     let mut parts = pubkey.split_whitespace();
-    let line = format!("user admin ssh-key {} {}", parts.next().unwrap(), parts.next().unwrap());
-    let r = c.exec(&["configure terminal", "user-management", &line, "commit"]).unwrap();
+    let line = format!(
+        "user admin ssh-key {} {}",
+        parts.next().unwrap(),
+        parts.next().unwrap()
+    );
+    let r = c
+        .exec(&["configure terminal", "user-management", &line, "commit"])
+        .unwrap();
     assert!(!r.error, "{:?}", r.outputs);
     let keyarg = key.to_string_lossy().to_string();
-    let out = ssh(dir.path(), &c, "wrong-password", &["-i", &keyarg, "-o", "PasswordAuthentication=no", "-o", "IdentitiesOnly=yes"], Some("show version"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ssh(
+        dir.path(),
+        &c,
+        "wrong-password",
+        &[
+            "-i",
+            &keyarg,
+            "-o",
+            "PasswordAuthentication=no",
+            "-o",
+            "IdentitiesOnly=yes",
+        ],
+        Some("show version"),
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Interactive: prompts, enable, ? help, exit.
-    let mut child = ssh(dir.path(), &c, "admin123", &["-tt", "-o", "PubkeyAuthentication=no"], None)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = ssh(
+        dir.path(),
+        &c,
+        "admin123",
+        &["-tt", "-o", "PubkeyAuthentication=no"],
+        None,
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let pid = child.id();
     std::thread::spawn(move || {
-        for l in ["enable\r", "show cluster ?", "\x15", "configure terminal\r", "self\r", "end\r", "exit\r"] {
+        for l in [
+            "enable\r",
+            "show cluster ?",
+            "\x15",
+            "configure terminal\r",
+            "self\r",
+            "end\r",
+            "exit\r",
+        ] {
             std::thread::sleep(Duration::from_millis(400));
             let _ = stdin.write_all(l.as_bytes());
             let _ = stdin.flush();
@@ -119,12 +220,21 @@ fn openssh_public_key_and_interactive_shell() {
         std::thread::sleep(Duration::from_millis(50));
     }
     if child.try_wait().ok().flatten().is_none() {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("vx9000-1>"), "{text}");
     assert!(text.contains("vx9000-1#"), "{text}");
-    assert!(text.contains("members") && text.contains("history"), "help missing: {text}");
-    assert!(text.contains("vx9000-1(config-device-52-54-00-E1-EE-16)#"), "{text}");
+    assert!(
+        text.contains("members") && text.contains("history"),
+        "help missing: {text}"
+    );
+    assert!(
+        text.contains("vx9000-1(config-device-52-54-00-E1-EE-16)#"),
+        "{text}"
+    );
 }

@@ -788,12 +788,36 @@ fn delay_change_while_armed_rearms_from_the_arming_time() {
     net.restart(0);
     let back = net.now;
     net.run_for(HELLO);
-    assert_eq!(net.el(1).view(net.now).force_configured_state_at, Some(back + FCS_DELAY));
+    assert_eq!(
+        net.el(1).view(net.now).force_configured_state_at,
+        Some(back + FCS_DELAY)
+    );
     // The primary's (shorter) delay arrives with the config sync.
     net.settings_change(1, |s| s.force_configured_state_delay = ms(500));
-    assert_eq!(net.el(1).view(net.now).force_configured_state_at, Some(back + ms(500)));
+    assert_eq!(
+        net.el(1).view(net.now).force_configured_state_at,
+        Some(back + ms(500))
+    );
     net.run_until(back + ms(500));
     assert_eq!(net.el(1).oper_state(), OperState::Standby);
+}
+
+#[test]
+fn member_configured_standby_while_alone_becomes_standby_when_an_active_appears() {
+    // A lone active member is reconfigured to standby (join-cluster does this); the primary's
+    // hellos arrive later. It never failed over, so no force-configured-state is needed.
+    let mut net = Net::started(vec![
+        settings(E1EE16, 250, ClusterMode::Active),
+        settings(A3AA117, 128, ClusterMode::Active),
+    ]);
+    net.partition(&[&[0], &[1]]);
+    net.run_until(ms(1000));
+    net.settings_change(1, |s| s.configured_mode = ClusterMode::Standby);
+    assert_eq!(net.el(1).oper_state(), OperState::Active);
+    net.heal_all();
+    net.run_for(ms(300));
+    assert_eq!(net.el(1).oper_state(), OperState::Standby);
+    assert_eq!(net.el(1).view(net.now).force_configured_state_at, None);
 }
 
 #[test]
