@@ -112,6 +112,11 @@ impl ClusterConfig {
             .map(|(n, u)| (n.clone(), u.role))
             .collect()
     }
+    /// The stored (argon2) password hash of a user: lets a caller cache a successful check and
+    /// notice when the password changes.
+    pub fn password_hash(&self, user: &str) -> Option<&str> {
+        self.users.get(user).map(|u| u.hash.as_str())
+    }
     /// Checks a user's password (hashes in the config are argon2).
     pub fn authenticate(&self, user: &str, password: &str) -> Option<Role> {
         let u = self.users.get(user)?;

@@ -18,6 +18,66 @@ pub struct Controller {
     pub rt: Arc<MemberRuntime>,
     pub opts: ControllerOptions,
     handle: tokio::runtime::Handle,
+    auth_cache: AuthCache,
+}
+
+/// Successful password checks, remembered for a short while. argon2 is slow on purpose
+/// (~20 ms); API clients send Basic credentials with every request, so without this every
+/// `GET /cluster/status` would pay it. Entries are keyed by a keyed hash (a per-process random
+/// key) of user, password and the stored hash, so a password change invalidates them and the
+/// cache never holds a password or anything that can be checked offline. Failures are never
+/// cached.
+struct AuthCache {
+    key: [u8; 32],
+    entries: Mutex<std::collections::HashMap<[u8; 32], (Role, std::time::Instant)>>,
+}
+
+const AUTH_CACHE_TTL: Duration = Duration::from_secs(120);
+const AUTH_CACHE_MAX: usize = 256;
+
+impl AuthCache {
+    fn new() -> AuthCache {
+        AuthCache {
+            key: rand::random(),
+            entries: Mutex::new(Default::default()),
+        }
+    }
+
+    fn fingerprint(&self, user: &str, password: &str, stored: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in [
+            &self.key[..],
+            user.as_bytes(),
+            password.as_bytes(),
+            stored.as_bytes(),
+        ] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        h.finalize().into()
+    }
+
+    fn check(&self, config: &ClusterConfig, user: &str, password: &str) -> Option<Role> {
+        let stored = config.password_hash(user)?;
+        let fp = self.fingerprint(user, password, stored);
+        let now = std::time::Instant::now();
+        if let Some((role, at)) = self.entries.lock().unwrap().get(&fp) {
+            if now.duration_since(*at) < AUTH_CACHE_TTL {
+                return Some(*role);
+            }
+        }
+        let role = config.authenticate(user, password)?;
+        let mut entries = self.entries.lock().unwrap();
+        if entries.len() >= AUTH_CACHE_MAX {
+            entries.retain(|_, (_, at)| now.duration_since(*at) < AUTH_CACHE_TTL);
+            if entries.len() >= AUTH_CACHE_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(fp, (role, now));
+        Some(role)
+    }
 }
 
 impl Controller {
@@ -26,6 +86,7 @@ impl Controller {
             rt,
             opts,
             handle: tokio::runtime::Handle::current(),
+            auth_cache: AuthCache::new(),
         }
     }
 
@@ -93,7 +154,7 @@ impl Controller {
     }
 
     fn authenticate(&self, user: &str, password: &str) -> Option<Role> {
-        self.rt.running().authenticate(user, password)
+        self.auth_cache.check(&self.rt.running(), user, password)
     }
 }
 
@@ -261,6 +322,7 @@ impl SessionOps {
             rt: self.rt.clone(),
             opts: self.opts.clone(),
             handle: self.handle.clone(),
+            auth_cache: AuthCache::new(),
         }
     }
 }
