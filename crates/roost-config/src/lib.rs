@@ -221,6 +221,11 @@ pub trait ControllerOps {
     ) -> Result<(), String>;
     /// `debug cfgd cluster` / `logging monitor debugging` for this session on or off.
     fn set_debug(&self, cluster_debug: bool, monitor: bool);
+    /// Member channel counters for `show cluster statistics`: (label, value), e.g. datagrams
+    /// dropped because they failed authentication.
+    fn channel_statistics(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -233,6 +233,9 @@ impl Session {
             Act::ShowClusterMembers => ok(render_cluster_members(&ops.cluster_members())),
             Act::ShowClusterHistory => ok(render_cluster_history(&ops.cluster_history())),
             Act::ShowClusterRevisions => ok(render_revisions(&ops.revisions())),
+            Act::ShowClusterStatistics => {
+                ok(crate::views::render_statistics(&ops.channel_statistics()))
+            }
             Act::ShowRunning => ok(ops.running_config().to_text()),
             Act::ShowStartup => match ops.startup_config() {
                 Ok(mut t) => {

@@ -318,3 +318,13 @@ pub fn render_licenses(s: &ClusterStatus, id: &Identity) -> String {
     o.push('\n');
     o
 }
+
+/// `show cluster statistics` (Roost): member channel counters, in the status layout.
+pub fn render_statistics(counters: &[(String, u64)]) -> String {
+    let mut o = String::from("\nMember Channel Statistics (UDP 24576)\n");
+    for (label, value) in counters {
+        o += &format!(" {:<29}: {}\n", label, value);
+    }
+    o.push('\n');
+    o
+}

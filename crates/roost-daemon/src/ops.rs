@@ -402,6 +402,15 @@ impl ControllerOps for SessionOps {
         crate::join::join_cluster(&self.rt, &self.opts, &self.handle, req, progress)
     }
 
+    fn channel_statistics(&self) -> Vec<(String, u64)> {
+        self.rt
+            .stats
+            .snapshot()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
+
     fn set_debug(&self, cluster_debug: bool, monitor: bool) {
         let mut id = self.sink_id.lock().unwrap();
         match (cluster_debug && monitor, *id) {

@@ -80,26 +80,26 @@ pub struct ChannelStats {
 impl ChannelStats {
     pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
         vec![
-            ("received", self.received.load(Ordering::Relaxed)),
-            ("accepted", self.accepted.load(Ordering::Relaxed)),
+            ("Datagrams received", self.received.load(Ordering::Relaxed)),
+            ("Datagrams accepted", self.accepted.load(Ordering::Relaxed)),
             (
-                "dropped-authentication",
+                "Dropped, authentication",
                 self.dropped_auth.load(Ordering::Relaxed),
             ),
             (
-                "dropped-replay",
+                "Dropped, replay",
                 self.dropped_replay.load(Ordering::Relaxed),
             ),
             (
-                "dropped-malformed",
+                "Dropped, malformed",
                 self.dropped_malformed.load(Ordering::Relaxed),
             ),
             (
-                "dropped-version",
+                "Dropped, protocol version",
                 self.dropped_version.load(Ordering::Relaxed),
             ),
-            ("sent", self.sent.load(Ordering::Relaxed)),
-            ("send-errors", self.send_errors.load(Ordering::Relaxed)),
+            ("Datagrams sent", self.sent.load(Ordering::Relaxed)),
+            ("Send errors", self.send_errors.load(Ordering::Relaxed)),
         ]
     }
 }

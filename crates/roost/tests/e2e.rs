@@ -578,4 +578,68 @@ fn monitor_user_can_read_not_configure_and_bad_input_changes_nothing() {
     sock.send_to(&hdr, "127.0.0.81:24576").unwrap();
     assert_eq!(status(&c1)["oper_state"], "active");
     assert_eq!(run(&c1, &["show running-config"]), before);
+    let stats = run(&c1, &["show cluster statistics"]);
+    let count = |label: &str| -> u64 {
+        stats
+            .lines()
+            .find(|l| l.contains(label))
+            .and_then(|l| l.rsplit(':').next()?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(count("Datagrams received"), 201, "{stats}");
+    assert_eq!(count("Datagrams accepted"), 0, "{stats}");
+    assert_eq!(
+        count("Dropped, authentication") + count("Dropped, malformed"),
+        201,
+        "{stats}"
+    );
+}
+
+#[test]
+fn debug_cfgd_cluster_streams_into_the_session() {
+    let lab = Lab::new();
+    let c1 = lab.start("vx9000-1", "127.0.0.85", "52-54-00-E1-EE-85", "");
+    let client = harness::http_client().unwrap();
+    let url = c1.api_url();
+    let post = |path: &str, body: serde_json::Value| -> serde_json::Value {
+        client
+            .post(format!("{url}{path}"))
+            .basic_auth("admin", Some("admin123"))
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let s = post("/api/v1/sessions", serde_json::json!({"privileged": true}));
+    let id = s["id"].as_str().unwrap().to_string();
+    for line in ["debug cfgd cluster", "logging monitor debugging"] {
+        let r = post(
+            &format!("/api/v1/sessions/{id}/exec"),
+            serde_json::json!({ "line": line }),
+        );
+        assert_eq!(r["error"], false, "{r}");
+    }
+    // A commit in another session produces cluster debug lines in this one.
+    run(
+        &c1,
+        &["configure terminal", "wlan dbg", "ssid Dbg", "commit"],
+    );
+    let lines = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let r = post(
+            &format!("/api/v1/sessions/{id}/exec"),
+            serde_json::json!({ "line": "show clock" }),
+        );
+        let a: Vec<String> = r["async"]
+            .as_array()?
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        a.iter().any(|l| l.contains("CONFIG_REVISION")).then_some(a)
+    })
+    .expect("debug lines streamed");
+    assert!(
+        lines.iter().all(|l| l.contains("cfgd.cluster")),
+        "{lines:?}"
+    );
 }
