@@ -498,7 +498,7 @@ async fn exec(
             let out = session.execute(&command);
             error |= out.error;
             outputs.push(CommandOutput {
-                command,
+                command: redact_passwords(&command),
                 output: out.text,
                 error: out.error,
             });
@@ -669,4 +669,38 @@ async fn close_session(
         .ok_or_else(no_session)?;
     drop_off_runtime(vec![session]);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The command as echoed back in responses: the word after `password` (or an abbreviation
+/// of it, as the CLI accepts) is masked, so join-cluster and `user … password …` lines never
+/// repeat a password. The hashed form `password 1 <hash>` is left as is.
+pub fn redact_passwords(line: &str) -> String {
+    let mut out = Vec::new();
+    let mut mask_next = false;
+    for word in line.split_whitespace() {
+        if mask_next && word != "1" {
+            out.push("********".to_string());
+        } else {
+            out.push(word.to_string());
+        }
+        let w = word.to_ascii_lowercase();
+        mask_next = w.len() >= 4 && "password".starts_with(&w);
+    }
+    out.join(" ")
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_passwords;
+
+    #[test]
+    fn passwords_are_masked_in_echoed_commands() {
+        assert_eq!(
+            redact_passwords("join-cluster 10.0.0.1 user admin password s3cret level 1 mode standby"),
+            "join-cluster 10.0.0.1 user admin password ******** level 1 mode standby"
+        );
+        assert_eq!(redact_passwords("user noc pass pw role monitor"), "user noc pass ******** role monitor");
+        assert_eq!(redact_passwords("user noc password 1 $argon2id$x"), "user noc password 1 $argon2id$x");
+        assert_eq!(redact_passwords("show cluster status"), "show cluster status");
+    }
 }
