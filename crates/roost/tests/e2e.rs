@@ -353,6 +353,10 @@ fn refused_joins_change_nothing() {
         "join-cluster 127.0.0.59 user admin password admin123 level 1 mode standby",
         "cannot reach",
     );
+    for c in [&c1, &c2] {
+        let log = std::fs::read_to_string(&c.log).unwrap_or_default();
+        assert!(!log.contains("secret-pw"), "password logged by {}", c.spec.name);
+    }
     let mut odd = lab.spec("vx9000-3", "127.0.0.53", "52-54-00-3A-A1-53");
     odd.env
         .push(("ROOST_SOFTWARE_VERSION".into(), "9.9.9".into()));
