@@ -696,11 +696,22 @@ mod redact_tests {
     #[test]
     fn passwords_are_masked_in_echoed_commands() {
         assert_eq!(
-            redact_passwords("join-cluster 10.0.0.1 user admin password s3cret level 1 mode standby"),
+            redact_passwords(
+                "join-cluster 10.0.0.1 user admin password s3cret level 1 mode standby"
+            ),
             "join-cluster 10.0.0.1 user admin password ******** level 1 mode standby"
         );
-        assert_eq!(redact_passwords("user noc pass pw role monitor"), "user noc pass ******** role monitor");
-        assert_eq!(redact_passwords("user noc password 1 $argon2id$x"), "user noc password 1 $argon2id$x");
-        assert_eq!(redact_passwords("show cluster status"), "show cluster status");
+        assert_eq!(
+            redact_passwords("user noc pass pw role monitor"),
+            "user noc pass ******** role monitor"
+        );
+        assert_eq!(
+            redact_passwords("user noc password 1 $argon2id$x"),
+            "user noc password 1 $argon2id$x"
+        );
+        assert_eq!(
+            redact_passwords("show cluster status"),
+            "show cluster status"
+        );
     }
 }

@@ -388,46 +388,30 @@ impl<S: ConfigState> Replication<S> {
         change: String,
         now: Instant,
     ) {
+        if self.master == Some(self.me) {
+            return self.commit_local_as_master(request, user, change, now);
+        }
+        if self.pending.contains_key(&request) {
+            return;
+        }
+        // Wait for the master's answer, or (right after start, or between masters) for a
+        // master to be elected, up to `commit_timeout`.
+        let deadline = now + self.settings.commit_timeout;
+        self.pending.insert(
+            request,
+            PendingCommit {
+                user,
+                change,
+                deadline,
+                last_sent: None,
+                last_error: None,
+            },
+        );
         match self.master {
-            // Right after start (the election's startup hold) or between masters: wait for
-            // one, up to `commit_timeout`, like a request to a master that has not answered.
-            None => {
-                if self.pending.contains_key(&request) {
-                    return;
-                }
-                let deadline = now + self.settings.commit_timeout;
-                self.debug(format!(
-                    "commit request {request} waits for a cluster master"
-                ));
-                self.pending.insert(
-                    request,
-                    PendingCommit {
-                        user,
-                        change,
-                        deadline,
-                        last_sent: None,
-                        last_error: None,
-                    },
-                );
-            }
-            Some(m) if m == self.me => self.commit_local_as_master(request, user, change, now),
-            Some(m) => {
-                if self.pending.contains_key(&request) {
-                    return;
-                }
-                let deadline = now + self.settings.commit_timeout;
-                self.pending.insert(
-                    request,
-                    PendingCommit {
-                        user,
-                        change,
-                        deadline,
-                        last_sent: None,
-                        last_error: None,
-                    },
-                );
-                self.send_commit_request(request, m, now);
-            }
+            Some(m) => self.send_commit_request(request, m, now),
+            None => self.debug(format!(
+                "commit request {request} waits for a cluster master"
+            )),
         }
     }
 

@@ -288,3 +288,54 @@ pub fn wait_for<T>(
         std::thread::sleep(every);
     }
 }
+
+/// For tests: runs commands through the API and panics (with the controller's log tail) if
+/// any failed.
+pub fn run(c: &Controller, cmds: &[&str]) -> String {
+    let r = c
+        .exec(cmds)
+        .unwrap_or_else(|e| panic!("{}: {e:#}\n{}", c.spec.name, c.log_tail(30)));
+    assert!(
+        !r.error,
+        "{} failed: {:#?}\n{}",
+        c.spec.name,
+        r.outputs,
+        c.log_tail(40)
+    );
+    r.text()
+}
+
+/// For tests: `GET /api/v1/cluster/status`.
+pub fn status(c: &Controller) -> serde_json::Value {
+    c.status()
+        .unwrap_or_else(|e| panic!("{}: {e:#}\n{}", c.spec.name, c.log_tail(30)))
+}
+
+/// For tests: waits (at most 15 s) until every member is connected to all the others, they
+/// agree on one master and have the same configuration revision; panics with their states
+/// and logs otherwise.
+pub fn wait_steady(cs: &[&Controller]) {
+    let ok = wait_for(Duration::from_secs(15), Duration::from_millis(20), || {
+        let st: Vec<serde_json::Value> =
+            cs.iter().map(|c| c.status().ok()).collect::<Option<_>>()?;
+        let n = cs.len() as u64 - 1;
+        let steady = st.iter().all(|s| {
+            s["master"].is_string()
+                && s["master"] == st[0]["master"]
+                && s["config_revision"] == st[0]["config_revision"]
+                && s["connected_members"].as_u64() == Some(n)
+        });
+        steady.then_some(())
+    });
+    if ok.is_none() {
+        for c in cs {
+            eprintln!(
+                "--- {} status {:?}\n{}",
+                c.spec.name,
+                c.status().ok(),
+                c.log_tail(30)
+            );
+        }
+        panic!("cluster did not settle");
+    }
+}

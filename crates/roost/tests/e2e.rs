@@ -4,7 +4,7 @@
 #[path = "../src/harness.rs"]
 mod harness;
 
-use harness::{wait_for, Controller, Spec};
+use harness::{run, status, wait_for, wait_steady, Controller, Spec};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -31,18 +31,6 @@ impl Lab {
     }
 }
 
-fn run(c: &Controller, cmds: &[&str]) -> String {
-    let r = c.exec(cmds).unwrap();
-    assert!(
-        !r.error,
-        "{} failed: {:#?}\n{}",
-        c.spec.name,
-        r.outputs,
-        c.log_tail(40)
-    );
-    r.text()
-}
-
 fn configure_primary(c: &Controller, extra: &[&str]) {
     let mut cmds = vec![
         "configure terminal",
@@ -64,39 +52,6 @@ fn join(c: &Controller, primary: &Controller, mode: &str) -> harness::ExecRespon
         primary.spec.ip
     );
     c.exec(&[&cmd]).unwrap()
-}
-
-fn status(c: &Controller) -> serde_json::Value {
-    c.status().unwrap()
-}
-
-fn wait_steady(cs: &[&Controller]) {
-    let ok = wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
-        let st: Vec<serde_json::Value> =
-            cs.iter().map(|c| c.status().ok()).collect::<Option<_>>()?;
-        let n = cs.len() as u64 - 1;
-        let same_master = st
-            .iter()
-            .all(|s| s["master"].is_string() && s["master"] == st[0]["master"]);
-        let same_rev = st
-            .iter()
-            .all(|s| s["config_revision"] == st[0]["config_revision"]);
-        let all_connected = st
-            .iter()
-            .all(|s| s["connected_members"].as_u64() == Some(n));
-        (same_master && same_rev && all_connected).then_some(())
-    });
-    if ok.is_none() {
-        for c in cs {
-            eprintln!(
-                "--- {} status {:?}\n{}",
-                c.spec.name,
-                c.status().ok(),
-                c.log_tail(30)
-            );
-        }
-        panic!("cluster did not settle");
-    }
 }
 
 #[test]
@@ -330,7 +285,10 @@ fn refused_joins_change_nothing() {
         let errors: Vec<&str> = text.lines().filter(|l| l.starts_with('%')).collect();
         assert_eq!(errors.len(), 1, "one clear line: {text}");
         assert!(!text.contains("[OK]"));
-        assert!(!text.contains("secret-pw") && !format!("{:?}", r.outputs).contains("secret-pw"), "password echoed: {text}");
+        assert!(
+            !text.contains("secret-pw") && !format!("{:?}", r.outputs).contains("secret-pw"),
+            "password echoed: {text}"
+        );
         assert_eq!(
             run(joiner, &["show running-config"]),
             before2,
@@ -355,7 +313,11 @@ fn refused_joins_change_nothing() {
     );
     for c in [&c1, &c2] {
         let log = std::fs::read_to_string(&c.log).unwrap_or_default();
-        assert!(!log.contains("secret-pw"), "password logged by {}", c.spec.name);
+        assert!(
+            !log.contains("secret-pw"),
+            "password logged by {}",
+            c.spec.name
+        );
     }
     let mut odd = lab.spec("vx9000-3", "127.0.0.53", "52-54-00-3A-A1-53");
     odd.env

@@ -5,7 +5,7 @@
 #[path = "../src/harness.rs"]
 mod harness;
 
-use harness::{wait_for, Controller, Spec};
+use harness::{run, status, wait_for, wait_steady, Controller, Spec};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -202,42 +202,6 @@ impl Drop for Net {
             .args(["link", "del", &self.bridge])
             .status();
     }
-}
-
-fn run(c: &Controller, cmds: &[&str]) -> String {
-    let r = c.exec(cmds).unwrap();
-    assert!(
-        !r.error,
-        "{}: {:#?}\n{}",
-        c.spec.name,
-        r.outputs,
-        c.log_tail(30)
-    );
-    r.text()
-}
-
-fn status(c: &Controller) -> serde_json::Value {
-    c.status().unwrap()
-}
-
-fn wait_steady(cs: &[&Controller]) {
-    let ok = wait_for(Duration::from_secs(15), Duration::from_millis(20), || {
-        let st: Vec<serde_json::Value> =
-            cs.iter().map(|c| c.status().ok()).collect::<Option<_>>()?;
-        let n = cs.len() as u64 - 1;
-        let ok = st.iter().all(|s| {
-            s["master"].is_string()
-                && s["master"] == st[0]["master"]
-                && s["config_revision"] == st[0]["config_revision"]
-                && s["connected_members"].as_u64() == Some(n)
-        });
-        ok.then_some(())
-    });
-    assert!(
-        ok.is_some(),
-        "cluster did not settle: {:?}",
-        cs.iter().map(|c| c.status().ok()).collect::<Vec<_>>()
-    );
 }
 
 fn pair(net: &Net, dir: &std::path::Path) -> (Controller, Controller) {
