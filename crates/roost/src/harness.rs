@@ -257,13 +257,20 @@ impl Drop for Controller {
     }
 }
 
+/// One HTTPS client per process: building one (TLS roots, connection pool) costs far more than
+/// a request, and reusing it keeps connections alive, so measurements time Roost, not setup.
 pub fn http_client() -> Result<reqwest::blocking::Client> {
-    reqwest::blocking::Client::builder()
+    static CLIENT: std::sync::OnceLock<reqwest::blocking::Client> = std::sync::OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c.clone());
+    }
+    let c = reqwest::blocking::Client::builder()
         // The controllers' certificates are self-signed (made at first start).
         .danger_accept_invalid_certs(true)
         .timeout(Duration::from_secs(20))
         .build()
-        .map_err(|e| anyhow!("HTTP client: {e}"))
+        .map_err(|e| anyhow!("HTTP client: {e}"))?;
+    Ok(CLIENT.get_or_init(|| c).clone())
 }
 
 fn tail(s: &str, n: usize) -> String {
