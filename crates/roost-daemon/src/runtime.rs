@@ -12,7 +12,7 @@ use roost_core::{
     Command, ConfigState, Election, ElectionSettings, Instant, Node, Notification, Replication,
     ReplicationSettings,
 };
-use roost_store::{Identity, Store};
+use roost_store::Store;
 use roost_wire::{
     ClusterKey, ClusterMode, FrameHeader, HistoryEvent, LicenceCounts, Mac, MemberId,
     MemberMessage, Model, ReplayWindow, RevisionId, WireError, MAX_DATAGRAM,
@@ -149,15 +149,18 @@ pub struct MemberRuntime {
 
 impl MemberRuntime {
     pub fn start(
-        store: Store,
-        identity: Identity,
-        config: ClusterConfig,
-        licences: Licences,
-        key: ClusterKey,
+        data: crate::startup::PreparedDataDir,
         socket: UdpSocket,
         opts: ControllerOptions,
         shutdown: watch::Receiver<bool>,
-    ) -> anyhow::Result<Arc<MemberRuntime>> {
+    ) -> Result<Arc<MemberRuntime>, roost_store::StoreError> {
+        let crate::startup::PreparedDataDir {
+            store,
+            identity,
+            config,
+            licences,
+            key,
+        } = data;
         let boot = store.next_boot()?;
         let persisted = store.load_config()?;
         let superseded = store.superseded()?;

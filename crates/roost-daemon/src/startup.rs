@@ -2,13 +2,56 @@
 
 use crate::ops::Controller;
 use crate::runtime::{self, Licences, MemberRuntime};
-use anyhow::{anyhow, bail, Context, Result};
 use roost_config::ClusterConfig;
 use roost_store::{Identity, Store};
 use roost_wire::{ClusterKey, Mac, Model};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Why a controller did not start. Each variant says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("a new data dir needs --admin-password (the initial password of user admin)")]
+    AdminPasswordRequired,
+    #[error("--admin-password must be at least 4 characters")]
+    AdminPasswordTooShort,
+    #[error("{flag} {given} contradicts the data dir, which has {saved} ({hint})")]
+    Contradicts {
+        flag: &'static str,
+        given: String,
+        saved: String,
+        hint: &'static str,
+    },
+    #[error("data dir {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("data dir: {0}")]
+    Store(#[from] roost_store::StoreError),
+    #[error("{what} is damaged: {message}")]
+    Damaged { what: &'static str, message: String },
+    #[error("cannot bind {what} {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{what}: {message}")]
+    Component { what: &'static str, message: String },
+}
+
+type Result<T> = std::result::Result<T, StartupError>;
+
+/// What a data dir holds, ready to run.
+pub struct PreparedDataDir {
+    pub store: Store,
+    pub identity: Identity,
+    pub config: ClusterConfig,
+    pub licences: Licences,
+    pub key: ClusterKey,
+}
 
 /// `roost controller` flags. Identity flags (`mac`, `model`, `hostname`, licences) seed a new
 /// data dir; afterwards the saved state rules and a contradicting flag is refused.
@@ -79,23 +122,28 @@ fn random_mac() -> Mac {
 }
 
 /// Opens (or seeds) the data dir and refuses flags that contradict what it holds.
-pub fn prepare_data_dir(
-    opts: &ControllerOptions,
-) -> Result<(Store, Identity, ClusterConfig, Licences, ClusterKey)> {
-    std::fs::create_dir_all(&opts.data_dir)
-        .with_context(|| format!("cannot create data dir {}", opts.data_dir.display()))?;
-    let store = Store::open(&opts.data_dir)
-        .with_context(|| format!("cannot open data dir {}", opts.data_dir.display()))?;
+pub fn prepare_data_dir(opts: &ControllerOptions) -> Result<PreparedDataDir> {
+    let dir_err = |source| StartupError::DataDir {
+        path: opts.data_dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&opts.data_dir).map_err(dir_err)?;
+    let store = Store::open(&opts.data_dir)?;
     let licences_path = opts.data_dir.join("licences.json");
+    let contradicts = |flag, given: String, saved: String, hint| StartupError::Contradicts {
+        flag,
+        given,
+        saved,
+        hint,
+    };
     let (identity, licences) = match store.identity()? {
         None => {
-            let password = opts.admin_password.clone().ok_or_else(|| {
-                anyhow!(
-                    "a new data dir needs --admin-password (the initial password of user admin)"
-                )
-            })?;
+            let password = opts
+                .admin_password
+                .clone()
+                .ok_or(StartupError::AdminPasswordRequired)?;
             if password.len() < 4 {
-                bail!("--admin-password must be at least 4 characters");
+                return Err(StartupError::AdminPasswordTooShort);
             }
             let id = Identity {
                 mac: opts.mac.unwrap_or_else(random_mac),
@@ -112,60 +160,85 @@ pub fn prepare_data_dir(
                 aap: opts.aap_licenses.unwrap_or(0),
                 adsec: opts.adsec,
             };
-            write_atomic(&licences_path, &serde_json::to_vec_pretty(&licences)?)?;
+            let json = serde_json::to_vec_pretty(&licences).expect("licences serialize");
+            write_atomic(&licences_path, &json).map_err(dir_err)?;
             store.write_startup_config(&config.to_text())?;
             store.set_identity(&id)?;
             (id, licences)
         }
         Some(id) => {
-            if let Some(mac) = opts.mac {
-                if mac != id.mac {
-                    bail!("--mac {mac} contradicts the data dir, which belongs to {} (start without --mac, or use a new --data-dir)", id.mac);
-                }
+            if let Some(mac) = opts.mac.filter(|m| *m != id.mac) {
+                return Err(contradicts(
+                    "--mac",
+                    mac.to_string(),
+                    id.mac.to_string(),
+                    "start without --mac, or use a new --data-dir",
+                ));
             }
-            if let Some(model) = opts.model {
-                if model != id.model {
-                    bail!("--model {model} contradicts the data dir, which belongs to a {} (start without --model)", id.model);
-                }
+            if let Some(model) = opts.model.filter(|m| *m != id.model) {
+                return Err(contradicts(
+                    "--model",
+                    model.to_string(),
+                    id.model.to_string(),
+                    "start without --model, or use a new --data-dir",
+                ));
             }
             let licences: Licences = match std::fs::read(&licences_path) {
-                Ok(b) => serde_json::from_slice(&b).context("licences.json is damaged")?,
+                Ok(b) => serde_json::from_slice(&b).map_err(|e| StartupError::Damaged {
+                    what: "licences.json",
+                    message: e.to_string(),
+                })?,
                 Err(_) => Licences::default(),
             };
+            let fixed = "licences are fixed when a data dir is created";
             for (flag, given, saved) in [
                 ("--ap-licenses", opts.ap_licenses, licences.ap),
                 ("--aap-licenses", opts.aap_licenses, licences.aap),
             ] {
-                if let Some(g) = given {
-                    if g != saved {
-                        bail!("{flag} {g} contradicts the data dir, which has {saved} (licences are fixed when a data dir is created)");
-                    }
+                if let Some(g) = given.filter(|g| *g != saved) {
+                    return Err(contradicts(flag, g.to_string(), saved.to_string(), fixed));
                 }
             }
             if opts.adsec && !licences.adsec {
-                bail!("--adsec contradicts the data dir, which has no ADSEC licence");
+                return Err(contradicts(
+                    "--adsec",
+                    "".into(),
+                    "no ADSEC licence".into(),
+                    fixed,
+                ));
             }
             (id, licences)
         }
     };
     // The running configuration: the last committed revision if any, else the startup-config.
+    let damaged = |what| {
+        move |e: roost_config::ConfigError| StartupError::Damaged {
+            what,
+            message: e.to_string(),
+        }
+    };
     let config = match store.load_config()? {
-        Some(p) => ClusterConfig::parse(&p.config)
-            .map_err(|e| anyhow!("stored configuration is damaged: {e}"))?,
+        Some(p) => ClusterConfig::parse(&p.config).map_err(damaged("the stored configuration"))?,
         None => {
-            let text = store
-                .startup_config()?
-                .ok_or_else(|| anyhow!("data dir has no startup-config"))?;
-            ClusterConfig::parse(&text).map_err(|e| anyhow!("startup-config: {e}"))?
+            let text = store.startup_config()?.ok_or(StartupError::Damaged {
+                what: "the data dir",
+                message: "it has no startup-config".into(),
+            })?;
+            ClusterConfig::parse(&text).map_err(damaged("the startup-config"))?
         }
     };
     if let Some(h) = &opts.hostname {
-        let saved = config.device(identity.mac).map(|d| d.hostname);
-        if saved.as_deref() != Some(h.as_str()) {
-            bail!(
-                "--hostname {h} contradicts the saved configuration (hostname {}); change it with `hostname` in the CLI",
-                saved.unwrap_or_default()
-            );
+        let saved = config
+            .device(identity.mac)
+            .map(|d| d.hostname)
+            .unwrap_or_default();
+        if saved != *h {
+            return Err(contradicts(
+                "--hostname",
+                h.clone(),
+                saved,
+                "change it with `hostname` in the CLI",
+            ));
         }
     }
     let key = match (&opts.cluster_secret, store.cluster_key()?) {
@@ -181,11 +254,17 @@ pub fn prepare_data_dir(
             k
         }
     };
-    Ok((store, identity, config, licences, key))
+    Ok(PreparedDataDir {
+        store,
+        identity,
+        config,
+        licences,
+        key,
+    })
 }
 
 /// Writes a small file atomically (tmp, fsync, rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp)?;
@@ -201,35 +280,30 @@ pub async fn run_controller(
     opts: ControllerOptions,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<StartedController> {
-    let (store, identity, config, licences, key) = prepare_data_dir(&opts)?;
+    let data = prepare_data_dir(&opts)?;
+    let bind_err = |what, addr| move |source| StartupError::Bind { what, addr, source };
     let member_addr = SocketAddr::new(opts.ip, opts.member_port);
     let socket = tokio::net::UdpSocket::bind(member_addr)
         .await
-        .with_context(|| format!("cannot bind member channel UDP {member_addr}"))?;
-    let member_addr = socket.local_addr()?;
+        .map_err(bind_err("member channel UDP", member_addr))?;
+    let member_addr = socket
+        .local_addr()
+        .map_err(bind_err("member channel UDP", member_addr))?;
     let tls = roost_api::tls::load_or_create_identity(&opts.data_dir, &[opts.ip.to_string()])
-        .map_err(|e| anyhow!("TLS identity: {e}"))?;
-    let rt = MemberRuntime::start(
-        store,
-        identity,
-        config,
-        licences,
-        key,
-        socket,
-        opts.clone(),
-        shutdown.clone(),
-    )?;
+        .map_err(|e| StartupError::Component {
+            what: "TLS identity",
+            message: e.to_string(),
+        })?;
+    let rt = MemberRuntime::start(data, socket, opts.clone(), shutdown.clone())?;
     let controller = Arc::new(Controller::new(rt, opts.clone()));
 
-    let join_listener = tokio::net::TcpListener::bind(SocketAddr::new(opts.ip, opts.join_port))
+    let join_addr = SocketAddr::new(opts.ip, opts.join_port);
+    let join_listener = tokio::net::TcpListener::bind(join_addr)
         .await
-        .with_context(|| {
-            format!(
-                "cannot bind join-cluster TCP {}:{}",
-                opts.ip, opts.join_port
-            )
-        })?;
-    let join_addr = join_listener.local_addr()?;
+        .map_err(bind_err("join-cluster TCP", join_addr))?;
+    let join_addr = join_listener
+        .local_addr()
+        .map_err(bind_err("join-cluster TCP", join_addr))?;
     tokio::spawn(crate::join::serve(
         join_listener,
         tls.server_config(),
@@ -238,11 +312,20 @@ pub async fn run_controller(
     ));
 
     let host_key = roost_ssh::load_or_create_host_key(&opts.data_dir.join("ssh_host_ed25519_key"))
-        .map_err(|e| anyhow!("SSH host key: {e}"))?;
-    let ssh_listener = roost_ssh::bind(SocketAddr::new(opts.ip, opts.ssh_port))
+        .map_err(|e| StartupError::Component {
+            what: "SSH host key",
+            message: e.to_string(),
+        })?;
+    let ssh_addr = SocketAddr::new(opts.ip, opts.ssh_port);
+    let ssh_listener = roost_ssh::bind(ssh_addr)
         .await
-        .map_err(|e| anyhow!("cannot bind SSH {}:{}: {e}", opts.ip, opts.ssh_port))?;
-    let ssh_addr = ssh_listener.local_addr()?;
+        .map_err(|e| StartupError::Component {
+            what: "SSH",
+            message: format!("cannot bind {ssh_addr}: {e}"),
+        })?;
+    let ssh_addr = ssh_listener
+        .local_addr()
+        .map_err(bind_err("SSH", ssh_addr))?;
     let ssh_cfg = roost_ssh::SshServerConfig {
         host_key,
         banner: None,
@@ -261,10 +344,16 @@ pub async fn run_controller(
         }
     });
 
-    let api_listener = roost_api::bind(SocketAddr::new(opts.ip, opts.api_port))
+    let api_addr = SocketAddr::new(opts.ip, opts.api_port);
+    let api_listener = roost_api::bind(api_addr)
         .await
-        .map_err(|e| anyhow!("cannot bind HTTPS API {}:{}: {e}", opts.ip, opts.api_port))?;
-    let api_addr = api_listener.local_addr()?;
+        .map_err(|e| StartupError::Component {
+            what: "HTTPS API",
+            message: format!("cannot bind {api_addr}: {e}"),
+        })?;
+    let api_addr = api_listener
+        .local_addr()
+        .map_err(bind_err("HTTPS API", api_addr))?;
     let backend: Arc<dyn roost_api::ApiBackend> = controller.clone();
     let fingerprint = tls.fingerprint_sha256.clone();
     tokio::spawn({

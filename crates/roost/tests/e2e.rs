@@ -227,7 +227,7 @@ fn failover_and_force_configured_state_failback() {
     let c1 = Controller::spawn(&bin(), spec).unwrap();
     wait_steady(&[&c1, &c2]);
     let back = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
-        (status(&c2)["oper_state"] == "standby").then(|| ())
+        (status(&c2)["oper_state"] == "standby").then_some(())
     });
     assert!(
         back.is_some(),
@@ -608,4 +608,132 @@ fn debug_cfgd_cluster_streams_into_the_session() {
         lines.iter().all(|l| l.contains("cfgd.cluster")),
         "{lines:?}"
     );
+}
+
+#[test]
+fn contradicting_flags_are_refused_and_change_nothing() {
+    let lab = Lab::new();
+    let dir = lab.dir.path().join("c");
+    let mut c = Controller::spawn(
+        &bin(),
+        Spec::new("c", "127.0.0.95", &dir).arg("--mac 52-54-00-E1-EE-95 --model RFS4000"),
+    )
+    .unwrap();
+    c.terminate();
+    let startup = std::fs::read_to_string(dir.join("startup-config")).unwrap();
+    let try_start = |extra: &[&str], password: Option<&str>| {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(["controller", "--data-dir"])
+            .arg(&dir)
+            .args([
+                "--ip",
+                "127.0.0.95",
+                "--ssh-port",
+                "2222",
+                "--api-port",
+                "8443",
+            ])
+            .args(extra);
+        cmd.env_remove("ROOST_ADMIN_PASSWORD");
+        if let Some(p) = password {
+            cmd.env("ROOST_ADMIN_PASSWORD", p);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = try_start(&["--mac", "52-54-00-00-00-01"], None);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("--mac 52-54-00-00-00-01 contradicts the data dir"),
+        "{err}"
+    );
+    let (code, err) = try_start(&["--model", "NX7500"], None);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--model NX7500 contradicts"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("startup-config")).unwrap(),
+        startup
+    );
+    // A new data dir needs the admin password.
+    let (code, err) = {
+        let out = std::process::Command::new(bin())
+            .args(["controller", "--data-dir"])
+            .arg(lab.dir.path().join("fresh"))
+            .args([
+                "--ip",
+                "127.0.0.96",
+                "--ssh-port",
+                "2222",
+                "--api-port",
+                "8443",
+            ])
+            .env_remove("ROOST_ADMIN_PASSWORD")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    assert_eq!(code, Some(1));
+    assert!(err.contains("needs --admin-password"), "{err}");
+    // The saved identity still rules: it starts as before without the flags.
+    let c = Controller::spawn(&bin(), Spec::new("c", "127.0.0.95", &dir)).unwrap();
+    assert!(run(&c, &["show version"]).contains("RFS4000"));
+}
+
+#[test]
+fn a_peer_on_another_version_never_becomes_a_member() {
+    let lab = Lab::new();
+    let c1 = lab.start(
+        "vx9000-1",
+        "127.0.0.97",
+        "52-54-00-E1-EE-97",
+        "--cluster-secret same",
+    );
+    let mut odd = lab
+        .spec("vx9000-2", "127.0.0.98", "52-54-00-3A-A1-98")
+        .arg("--cluster-secret same");
+    odd.env
+        .push(("ROOST_SOFTWARE_VERSION".into(), "9.9.9".into()));
+    let c2 = Controller::spawn(&bin(), odd).unwrap();
+    run(
+        &c1,
+        &[
+            "configure terminal",
+            "self",
+            "cluster member ip 127.0.0.98 level 1",
+            "commit",
+        ],
+    );
+    run(
+        &c2,
+        &[
+            "configure terminal",
+            "self",
+            "cluster member ip 127.0.0.97 level 1",
+            "commit",
+        ],
+    );
+    // Their datagrams authenticate (same key) and arrive, but hellos of another release are
+    // ignored: no member, no master change, no config sync, for as long as we watch.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        for c in [&c1, &c2] {
+            let s = status(c);
+            assert_eq!(s["connected_members"], 0, "{}: {s}", c.spec.name);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stats = run(&c1, &["show cluster statistics"]);
+    assert!(
+        stats
+            .lines()
+            .any(|l| l.contains("Datagrams accepted") && !l.trim_end().ends_with(": 0")),
+        "{stats}"
+    );
+    assert!(!run(&c1, &["show running-config"]).contains("52-54-00-3A-A1-98"));
 }

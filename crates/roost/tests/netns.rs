@@ -47,6 +47,7 @@ struct Net {
     ns: Vec<String>,
     bridge: String,
     subnet: u32,
+    join_closed: std::cell::Cell<bool>,
 }
 
 impl Net {
@@ -59,6 +60,7 @@ impl Net {
             ns: (0..n).map(|i| format!("roost-{tag}-{i}")).collect(),
             bridge: bridge.clone(),
             subnet,
+            join_closed: std::cell::Cell::new(false),
         };
         sh(&["ip", "link", "add", &bridge, "type", "bridge"]);
         sh(&[
@@ -176,6 +178,20 @@ impl Net {
             "drop",
         ]);
     }
+    /// The seed's firewall rule: TCP 5349 is only needed while joining; after that the member
+    /// channel (UDP 24576) must be all the members need.
+    fn close_join_port(&self) {
+        self.join_closed.set(true);
+        for ns in &self.ns {
+            for (chain, dir) in [("input", "dport"), ("output", "dport")] {
+                sh(&[
+                    "ip", "netns", "exec", ns, "nft", "add", "rule", "inet", "roost", chain, "tcp",
+                    dir, "5349", "drop",
+                ]);
+            }
+        }
+    }
+    /// Removes the member-channel cuts and loss (the join port stays closed if it was).
     fn heal(&self) {
         for ns in &self.ns {
             for chain in ["input", "output"] {
@@ -183,6 +199,9 @@ impl Net {
                     "ip", "netns", "exec", ns, "nft", "flush", "chain", "inet", "roost", chain,
                 ]);
             }
+        }
+        if self.join_closed.get() {
+            self.close_join_port();
         }
     }
     fn spec(&self, dir: &std::path::Path, i: usize, name: &str, mac: &str) -> Spec {
@@ -234,6 +253,7 @@ fn partition_both_sides_commit_heal_keeps_every_commit() {
     let net = Net::new(2);
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = pair(&net, dir.path());
+    net.close_join_port();
     wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
         (status(&b)["oper_state"] == "standby").then_some(())
     })
@@ -298,6 +318,7 @@ fn commits_replicate_through_heavy_loss() {
     let net = Net::new(2);
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = pair(&net, dir.path());
+    net.close_join_port();
     net.loss(0, 30);
     net.loss(1, 30);
     for i in 0..10 {
@@ -346,6 +367,7 @@ fn link_down_fails_over_and_link_up_heals() {
         )],
     );
     wait_steady(&[&a, &b, &c]);
+    net.close_join_port();
     // Isolate a completely (both directions to both peers).
     net.partition(0, &[1, 2]);
     net.partition(1, &[0]);
