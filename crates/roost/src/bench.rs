@@ -12,6 +12,8 @@
 //!   other processes for `--load-secs` (default 60), with nothing killed. Must be 0.
 //! * `commit_to_all_p99_ms` / `commit_to_all_median_ms`: a commit on the standby (non-master)
 //!   member with a ~100 KB configuration → applied on every member.
+//! * `controller_rss_kib_max`: resident memory of the larger of the two controllers holding
+//!   that configuration, after the commits.
 
 use crate::harness::{roost_bin, wait_for, Controller, Spec};
 use anyhow::{bail, Context, Result};
@@ -137,6 +139,13 @@ fn configure_and_join(p: &Pair, timers: &[&str]) -> Result<Duration> {
         }
     }
     Ok(took)
+}
+
+/// VmRSS of a process, from /proc.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -326,6 +335,10 @@ pub fn run(a: BenchArgs) -> Result<i32> {
         }
         println!("commit_to_all_median_ms {:.1}", median(v.clone()));
         println!("commit_to_all_p99_ms {:.1}", percentile(v, 0.99));
+        // Memory: resident set of each controller holding the ~100 KB configuration, after the
+        // commits (revision log, history, sessions all in use).
+        let rss = [&p.a, &p.b].iter().filter_map(|c| rss_kib(c.pid()?)).max().unwrap_or(0);
+        println!("controller_rss_kib_max {rss}");
     }
     Ok(0)
 }
