@@ -579,9 +579,12 @@ impl MemberTask {
                             .store
                             .save_config(head, &config, revision.as_ref(), &lineage)
                     {
-                        // A member that cannot persist must not acknowledge: stop here loudly.
-                        tracing::error!("cannot persist revision {head}: {e}");
-                        panic!("persisting configuration failed: {e}");
+                        // A member that cannot persist must not acknowledge anything, nor keep
+                        // serving a state it cannot keep: fail-stop. The cluster carries on
+                        // without it; restarted, it resumes from what is on disk.
+                        tracing::error!("cannot persist revision {head}: {e}; stopping");
+                        eprintln!("roost: cannot persist revision {head}: {e}; stopping");
+                        std::process::exit(70);
                     }
                 }
                 Command::PersistSuperseded(s) => {
