@@ -221,7 +221,12 @@ pub trait ControllerOps {
     ) -> Result<(), String>;
     /// `debug cfgd cluster` / `logging monitor debugging` for this session on or off.
     fn set_debug(&self, cluster_debug: bool, monitor: bool);
-    /// Member channel counters for `show cluster statistics`: (label, value), e.g. datagrams
+    /// Licences each connected member brings (self first), for `show licenses`: AP/AAP are
+    /// pooled, ADSEC is per member.
+    fn member_licences(&self) -> Vec<MemberLicences> {
+        Vec::new()
+    }
+    /// Member channel counters for `show cluster traffic`: (label, value), e.g. datagrams
     /// dropped because they failed authentication.
     fn channel_statistics(&self) -> Vec<(String, u64)> {
         Vec::new()

@@ -247,7 +247,11 @@ impl Session {
                 Err(e) => fail(format!("% Error: {e}")),
             },
             Act::ShowVersion => ok(render_version(&ops.identity())),
-            Act::ShowLicenses => ok(render_licenses(&ops.cluster_status(), &ops.identity())),
+            Act::ShowLicenses => ok(render_licenses(
+                &ops.cluster_status(),
+                &ops.identity(),
+                &ops.member_licences(),
+            )),
             Act::ShowClock => ok(format!(
                 "{}\n",
                 chrono::Local::now().format("%Y-%m-%d %H:%M:%S %:z")

@@ -807,7 +807,7 @@ fn help_lists_next_tokens() {
     let s = admin();
     assert_eq!(
         s.help("show cluster ", &ops),
-        "  configuration  Cluster configuration\n  history        Cluster state change history\n  members        Cluster members\n  revisions      Configuration revisions and superseded configurations\n  status         Cluster status\n"
+        "  configuration  Cluster configuration\n  history        Cluster state change history\n  members        Cluster members\n  revisions      Configuration revisions and superseded configurations\n  status         Cluster status\n  traffic        Member channel counters (accepted and dropped datagrams)\n"
     );
     assert_eq!(
         s.help("sh cl", &ops),

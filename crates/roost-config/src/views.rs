@@ -301,7 +301,17 @@ pub fn render_version(id: &Identity) -> String {
 }
 
 /// `show licenses`: AP/AAP licences are pooled across the cluster; ADSEC is per member.
-pub fn render_licenses(s: &ClusterStatus, id: &Identity) -> String {
+/// One member's installed licences (`show licenses`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemberLicences {
+    pub hostname: String,
+    pub member_id: String,
+    pub ap: u32,
+    pub aap: u32,
+    pub adsec: bool,
+}
+
+pub fn render_licenses(s: &ClusterStatus, id: &Identity, members: &[MemberLicences]) -> String {
     let mut o = String::from("\nCluster License Information\n");
     o += &field("AP license (pooled)", s.ap_license);
     o += &field("AAP license (pooled)", s.aap_license);
@@ -314,12 +324,39 @@ pub fn render_licenses(s: &ClusterStatus, id: &Identity) -> String {
     );
     o += &field("Model", id.model.name());
     o += &field("Max APs of this platform", id.model.max_aps());
-    o += &field("ADSEC license", "per member, not shared in a cluster");
+    let own_adsec = members.first().map(|m| m.adsec);
+    o += &field(
+        "ADSEC license",
+        match own_adsec {
+            Some(true) => "installed (per member, not shared in a cluster)",
+            Some(false) => "not installed (per member, not shared in a cluster)",
+            None => "per member, not shared in a cluster",
+        },
+    );
+    if !members.is_empty() {
+        o += "\nMember License Information\n";
+        o += &format!("{MEMBERS_RULE}\n");
+        o += &format!(
+            "  {:>16}   {:>11}   {:>8}   {:>8}   {:<13}\n",
+            "HOSTNAME", "MEMBER-ID", "AP", "AAP", "ADSEC"
+        );
+        o += &format!("{MEMBERS_RULE}\n");
+        for m in members {
+            let adsec = if m.adsec { "installed" } else { "-" };
+            let row = format!(
+                "  {:>16}   {:>11}   {:>8}   {:>8}   {:<13}",
+                m.hostname, m.member_id, m.ap, m.aap, adsec
+            );
+            o += row.trim_end();
+            o.push('\n');
+        }
+        o += &format!("{MEMBERS_RULE}\n");
+    }
     o.push('\n');
     o
 }
 
-/// `show cluster statistics` (Roost): member channel counters, in the status layout.
+/// `show cluster traffic` (Roost): member channel counters, in the status layout.
 pub fn render_statistics(counters: &[(String, u64)]) -> String {
     let mut o = String::from("\nMember Channel Statistics (UDP 24576)\n");
     for (label, value) in counters {

@@ -402,6 +402,23 @@ impl ControllerOps for SessionOps {
         crate::join::join_cluster(&self.rt, &self.opts, &self.handle, req, progress)
     }
 
+    fn member_licences(&self) -> Vec<roost_config::MemberLicences> {
+        let view = self.handle.block_on(self.controller().view());
+        view.map(|v| {
+            v.members
+                .iter()
+                .map(|m| roost_config::MemberLicences {
+                    hostname: m.hostname.clone(),
+                    member_id: m.member.to_string(),
+                    ap: m.licences.ap_licenses,
+                    aap: m.licences.aap_licenses,
+                    adsec: m.licences.adsec,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+
     fn channel_statistics(&self) -> Vec<(String, u64)> {
         self.rt
             .stats

@@ -61,7 +61,7 @@ fn seed_howto_join_show_and_sync() {
         "vx9000-1",
         "127.0.0.21",
         "52-54-00-E1-EE-16",
-        "--aap-licenses 128",
+        "--aap-licenses 128 --adsec",
     );
     let c2 = lab.start("vx9000-2", "127.0.0.22", "52-54-00-3A-A1-17", "");
     configure_primary(&c1, &[]);
@@ -125,6 +125,18 @@ fn seed_howto_join_show_and_sync() {
     ] {
         assert!(s2.contains(want), "missing {want:?} in\n{s2}");
     }
+    // show licenses: AP/AAP pooled, ADSEC per member (vx9000-1 has it, vx9000-2 does not).
+    let l2 = run(&c2, &["show licenses"]);
+    assert!(l2.contains("AAP license (pooled)         : 128"), "{l2}");
+    assert!(
+        l2.contains("ADSEC license                : not installed"),
+        "{l2}"
+    );
+    let row = l2
+        .lines()
+        .find(|l| l.contains("vx9000-1") && l.contains("12.E1.EE.16"))
+        .expect("member row");
+    assert!(row.contains("128") && row.contains("installed"), "{l2}");
     // show cluster configuration on both.
     let k1 = run(&c1, &["show cluster configuration"]);
     assert!(
@@ -544,7 +556,7 @@ fn monitor_user_can_read_not_configure_and_bad_input_changes_nothing() {
     sock.send_to(&hdr, "127.0.0.81:24576").unwrap();
     assert_eq!(status(&c1)["oper_state"], "active");
     assert_eq!(run(&c1, &["show running-config"]), before);
-    let stats = run(&c1, &["show cluster statistics"]);
+    let stats = run(&c1, &["show cluster traffic"]);
     let count = |label: &str| -> u64 {
         stats
             .lines()
@@ -728,7 +740,7 @@ fn a_peer_on_another_version_never_becomes_a_member() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let stats = run(&c1, &["show cluster statistics"]);
+    let stats = run(&c1, &["show cluster traffic"]);
     assert!(
         stats
             .lines()
