@@ -11,9 +11,9 @@ use crate::{Command, Instant, Notification};
 use assembly::Assembly;
 use roost_wire::{
     ClusterEvent, MemberId, MemberMessage, ReplicationMessage, Revision, RevisionId,
-    SupersededConfig, MAX_MESSAGE,
+    SupersededConfig,
 };
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 /// The replicated configuration, as the replication core sees it: something that applies an
@@ -55,8 +55,24 @@ pub const MAX_SNAPSHOT_LEN: u32 = 64 * 1024 * 1024;
 /// Configuration bytes per `Snapshot` message.
 pub const SNAPSHOT_CHUNK: usize = 32 * 1024;
 /// Lineage ids carried by a `Snapshot` message (the newest ones), so that the 32 KiB of data
-/// plus the lineage stay well under [`MAX_MESSAGE`] (512 × 42 bytes ≈ 21 KiB).
+/// plus the lineage stay well under [`MAX_MESSAGE`](roost_wire::MAX_MESSAGE)
+/// (512 × 42 bytes ≈ 21 KiB).
 pub const SNAPSHOT_LINEAGE_MAX: usize = 512;
+/// (revision, origin, request) entries carried by a `Snapshot` message, for the newest lineage
+/// revisions whose request the master knows: 96 × at most 57 bytes ≈ 5.3 KiB, so the worst
+/// case (full chunk, full lineage, full requests) still fits one message. Retries only come
+/// within a commit timeout, so the newest revisions are the ones that matter.
+pub const SNAPSHOT_REQUESTS_MAX: usize = 96;
+/// Largest superseded report (encoded [`SupersededConfig`]) a member sends or a master accepts.
+pub const MAX_SUPERSEDED_LEN: u32 = 64 * 1024 * 1024;
+/// Encoded superseded-config bytes per `SupersededChunk` message.
+pub const SUPERSEDED_CHUNK: usize = 32 * 1024;
+/// A partial superseded report no chunk has arrived for in this many retransmit intervals is
+/// dropped (its holder retransmits every interval until acknowledged, so it is stale).
+pub const SUPERSEDED_IDLE_INTERVALS: u32 = 16;
+/// Partial superseded reports kept per sender (different heads); the least recently extended
+/// one is dropped beyond this.
+pub const SUPERSEDED_ASSEMBLIES_PER_SENDER: usize = 4;
 /// Encoded bytes of revisions per `Revisions` message (bound); a single revision larger than
 /// this is sent as part of a snapshot instead.
 pub const REVISIONS_CHUNK_BUDGET: usize = 48 * 1024;
@@ -75,6 +91,15 @@ struct Peer {
     last_push: Option<Instant>,
     /// Head of the snapshot last sent to it, until acknowledged.
     snapshot_sent: Option<RevisionId>,
+}
+
+/// One piece of a chunked transfer (`Snapshot` or `SupersededChunk`).
+#[derive(Clone, Debug)]
+struct Chunk {
+    head: RevisionId,
+    total_len: u32,
+    offset: u32,
+    data: Vec<u8>,
 }
 
 /// A local commit waiting for the master's answer.
@@ -119,11 +144,13 @@ struct PendingCommit {
 ///
 /// **Exactly once.** Each revision carries its origin member and the origin's request id.
 /// The master answers a request whose (origin, request) is already in its log (or in the
-/// revisions it knows to be ancestors) with the existing id instead of applying it again;
-/// this covers retransmits, duplicated datagrams and retries after a master change when the
-/// revision had reached the new master. Failed requests are remembered briefly
+/// revisions it knows to be ancestors, or among the request ids snapshots brought it, see
+/// below) with the existing id instead of applying it again; this covers retransmits,
+/// duplicated datagrams and retries after a master change when the revision had reached the
+/// new master, by an update or only by a snapshot. Failed requests are remembered briefly
 /// (`2 × commit_timeout`) so retransmits get the identical error. A requester that sees its
-/// own (origin, request) arrive in replicated revisions completes the commit with that id.
+/// own (origin, request) arrive in replicated revisions or in a snapshot's request ids
+/// completes the commit with that id.
 ///
 /// **Incremental catch-up.** Every hello reports a peer's head to the master
 /// ([`Replication::handle_peer_head`]). If it differs from the master's head and the master's
@@ -144,13 +171,18 @@ struct PendingCommit {
 ///
 /// **Snapshots** (WiNG's `CS_ACT_CFG_FULL`). The master sends the whole configuration text
 /// in chunks of ≤ [`SNAPSHOT_CHUNK`] bytes with the newest [`SNAPSHOT_LINEAGE_MAX`] lineage
-/// ids, all chunks at once, again on the rate limit while the peer's hello still shows
+/// ids and the (revision, origin, request) of the newest [`SNAPSHOT_REQUESTS_MAX`] lineage
+/// revisions whose request it knows (from its log, its archive, or its own earlier
+/// snapshots), all chunks at once, again on the rate limit while the peer's hello still shows
 /// another head. The member reassembles one snapshot at a time (chunks of another head
 /// replace a partial assembly; more than [`MAX_SNAPSHOT_LEN`] bytes are refused), loads the
 /// text ([`ConfigState::load`]; an error is a debug line and the snapshot is ignored),
-/// replaces configuration, head and lineage, clears its log, persists (`revision: None`),
-/// records `config-update-success` "successfully applied config" and acknowledges. The master
-/// records `config-update-success` "config sync succeeded" when the snapshot is acknowledged.
+/// replaces configuration, head and lineage, clears its log, keeps the snapshot's request ids
+/// (with any it knew before) for revisions in the new lineage, bounded like it, in memory
+/// only (a member that restarts forgets those it had only from snapshots), persists
+/// (`revision: None`), records `config-update-success` "successfully applied config" and
+/// acknowledges. The master records `config-update-success` "config sync succeeded" when the
+/// snapshot is acknowledged.
 ///
 /// **Divergence, never lost.** After a partition heals, the configuration of whoever the
 /// election made master is authoritative: it wins, even if the other side committed more.
@@ -158,14 +190,21 @@ struct PendingCommit {
 /// not contain its own (non-empty) head has diverged: before loading, it keeps a
 /// [`SupersededConfig`] (its head, itself as holder, the revisions it knows that are not in
 /// the winner's lineage, oldest first, and its complete configuration text), persists it
-/// (`PersistSuperseded`), records `config-superseded` and reports it to the master with
-/// `Superseded`, retransmitted every `retransmit_interval` (to the current master, also after
-/// a master change and after a restart) until `SupersededAck`. The master archives every
-/// reported configuration (de-duplicated by head), persists it and acknowledges; a member that
-/// is not master ignores reports, so that they reach a real master. So every revision the
-/// losing side committed survives in a superseded configuration on the loser and on the
-/// master of the time, from which an operator can restore it: as its head or as an ancestor
-/// of its head, whose change the kept configuration text includes. The listed revisions are
+/// (`PersistSuperseded`), records `config-superseded` and reports it to the master: the
+/// encoded [`SupersededConfig`] in `SupersededChunk`s of ≤ [`SUPERSEDED_CHUNK`] bytes, all
+/// chunks at once, all again every `retransmit_interval` (to the current master, also after a
+/// master change and after a restart) until `SupersededAck`; one whose encoding exceeds
+/// [`MAX_SUPERSEDED_LEN`] is not reported and stays on the loser only. The master reassembles
+/// one report per (sender, head) (more than [`MAX_SUPERSEDED_LEN`] bytes refused; at most
+/// [`SUPERSEDED_ASSEMBLIES_PER_SENDER`] per sender, the least recently extended dropped; one
+/// without a chunk for [`SUPERSEDED_IDLE_INTERVALS`] retransmit intervals dropped; all dropped
+/// when the sender goes down or mastership changes; a payload that does not decode, or names
+/// another head, is ignored), then archives every reported configuration (de-duplicated by
+/// head: chunks of an archived head are just acknowledged), persists it and acknowledges; a
+/// member that is not master ignores reports, so that they reach a real master. So every
+/// revision the losing side committed survives in a superseded configuration on the loser
+/// and on the master of the time, from which an operator can restore it: as its head or as an
+/// ancestor of its head, whose change the kept configuration text includes. The listed revisions are
 /// only those the loser still holds in full: revisions it knows only by lineage id (a
 /// snapshot clears the persisted log, so after a restart the revisions behind a snapshot's
 /// head are gone, and the log is bounded) are in the text but not listed. (A loser head that
@@ -186,6 +225,12 @@ pub struct Replication<S: ConfigState> {
     superseded: Vec<SupersededConfig>,
     /// Superseded configs (by head) not yet acknowledged by the master, and when last sent.
     unacked_superseded: BTreeMap<RevisionId, Option<Instant>>,
+    /// Master: superseded reports being reassembled, by (sender, head), with the time the last
+    /// chunk arrived.
+    superseded_assemblies: BTreeMap<(MemberId, RevisionId), (Assembly, Instant)>,
+    /// (revision, origin, request) of lineage revisions learned from snapshots (the revisions
+    /// themselves may never have been here), oldest first: for de-duplication.
+    requests: Vec<(RevisionId, MemberId, u64)>,
     master: Option<MemberId>,
     peers: BTreeMap<MemberId, Peer>,
     pending: BTreeMap<u64, PendingCommit>,
@@ -243,6 +288,8 @@ impl<S: ConfigState> Replication<S> {
             lineage,
             superseded,
             unacked_superseded,
+            superseded_assemblies: BTreeMap::new(),
+            requests: Vec::new(),
             master: None,
             peers: BTreeMap::new(),
             pending: BTreeMap::new(),
@@ -268,6 +315,7 @@ impl<S: ConfigState> Replication<S> {
         }
         self.master = master;
         self.assembly = None;
+        self.superseded_assemblies.clear();
         match master {
             None => self.debug("no cluster master; commits wait for an election".to_string()),
             Some(m) if m == self.me => {
@@ -341,6 +389,8 @@ impl<S: ConfigState> Replication<S> {
     pub fn handle_peer_down(&mut self, peer: MemberId, now: Instant) {
         let _ = now;
         self.peers.remove(&peer);
+        self.superseded_assemblies
+            .retain(|(from, _), _| *from != peer);
     }
 
     /// A replication message from `from` (authenticated by the driver).
@@ -362,16 +412,36 @@ impl<S: ConfigState> Replication<S> {
             ReplicationMessage::Snapshot {
                 head,
                 lineage,
+                requests,
                 total_len,
                 offset,
                 data,
             } => {
                 if self.accept_from_master(from, "CS_ACT_CFG_FULL") {
-                    self.on_snapshot(from, head, lineage, total_len, offset, data, now);
+                    let chunk = Chunk {
+                        head,
+                        total_len,
+                        offset,
+                        data,
+                    };
+                    self.on_snapshot(from, chunk, lineage, requests, now);
                 }
             }
             ReplicationMessage::Ack { head } => self.on_ack(from, head),
-            ReplicationMessage::Superseded { config } => self.on_superseded(from, config),
+            ReplicationMessage::SupersededChunk {
+                head,
+                total_len,
+                offset,
+                data,
+            } => {
+                let chunk = Chunk {
+                    head,
+                    total_len,
+                    offset,
+                    data,
+                };
+                self.on_superseded_chunk(from, chunk, now)
+            }
             ReplicationMessage::SupersededAck { head } => {
                 if self.unacked_superseded.remove(&head).is_some() {
                     self.debug(format!("superseded config {} archived by {}", head, from));
@@ -453,6 +523,9 @@ impl<S: ConfigState> Replication<S> {
                 self.send_superseded(head, m, now);
             }
         }
+        let idle = self.superseded_idle();
+        self.superseded_assemblies
+            .retain(|_, (_, touched)| now < *touched + idle);
         self.failed.retain(|_, (_, expires)| *expires > now);
     }
 
@@ -476,6 +549,10 @@ impl<S: ConfigState> Replication<S> {
             for t in self.unacked_superseded.values() {
                 consider(t.map_or(Duration::ZERO, |t| t + interval));
             }
+        }
+        let idle = self.superseded_idle();
+        for (_, touched) in self.superseded_assemblies.values() {
+            consider(*touched + idle);
         }
         next
     }
@@ -512,12 +589,20 @@ impl<S: ConfigState> Replication<S> {
     pub fn unacked_superseded(&self) -> Vec<RevisionId> {
         self.unacked_superseded.keys().copied().collect()
     }
+    /// Master: superseded reports partly received, as (sender, head).
+    pub fn superseded_in_progress(&self) -> Vec<(MemberId, RevisionId)> {
+        self.superseded_assemblies.keys().copied().collect()
+    }
     /// Peers the master pushes to, with the head each last reported.
     pub fn peer_heads(&self) -> Vec<(MemberId, RevisionId)> {
         self.peers.iter().map(|(m, p)| (*m, p.head)).collect()
     }
 
     // ----- internals -----
+
+    fn superseded_idle(&self) -> Duration {
+        self.settings.retransmit_interval * SUPERSEDED_IDLE_INTERVALS
+    }
 
     fn wall_ms(&self, now: Instant) -> u64 {
         (self.wall_origin_ms + now.as_millis() as i128).clamp(0, u64::MAX as i128) as u64
@@ -557,9 +642,18 @@ impl<S: ConfigState> Replication<S> {
                 self.archive.drain(..drop);
             }
         }
+        if !self.requests.is_empty() {
+            let in_lineage: HashSet<RevisionId> = self.lineage.iter().copied().collect();
+            self.requests.retain(|(id, _, _)| in_lineage.contains(id));
+            if self.requests.len() > cap {
+                let drop = self.requests.len() - cap;
+                self.requests.drain(..drop);
+            }
+        }
     }
 
-    /// The id of the revision that committed `origin`'s `request`, if known.
+    /// The id of the revision that committed `origin`'s `request`, if known: from the
+    /// revisions held here, or from the request ids snapshots carried.
     fn find_request(&self, origin: MemberId, request: u64) -> Option<RevisionId> {
         self.log
             .iter()
@@ -567,6 +661,35 @@ impl<S: ConfigState> Replication<S> {
             .chain(self.archive.iter().rev())
             .find(|r| r.origin == origin && r.request == request)
             .map(|r| r.id)
+            .or_else(|| {
+                self.requests
+                    .iter()
+                    .rev()
+                    .find(|(_, o, q)| *o == origin && *q == request)
+                    .map(|(id, _, _)| *id)
+            })
+    }
+
+    /// (revision, origin, request) of the newest lineage revisions whose request is known
+    /// here, oldest first, at most [`SNAPSHOT_REQUESTS_MAX`]: carried by snapshots.
+    fn lineage_requests(&self) -> Vec<(RevisionId, MemberId, u64)> {
+        let mut known: HashMap<RevisionId, (MemberId, u64)> = self
+            .requests
+            .iter()
+            .map(|(id, o, q)| (*id, (*o, *q)))
+            .collect();
+        for r in self.archive.iter().chain(self.log.iter()) {
+            known.insert(r.id, (r.origin, r.request));
+        }
+        let mut out: Vec<(RevisionId, MemberId, u64)> = self
+            .lineage
+            .iter()
+            .rev()
+            .filter_map(|id| known.get(id).map(|(o, q)| (*id, *o, *q)))
+            .take(SNAPSHOT_REQUESTS_MAX)
+            .collect();
+        out.reverse();
+        out
     }
 
     fn accept_from_master(&mut self, from: MemberId, what: &str) -> bool {
@@ -876,17 +999,20 @@ impl<S: ConfigState> Replication<S> {
         self.send(from, ReplicationMessage::Ack { head: self.head });
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn on_snapshot(
         &mut self,
         from: MemberId,
-        head: RevisionId,
+        chunk: Chunk,
         lineage: Vec<RevisionId>,
-        total_len: u32,
-        offset: u32,
-        data: Vec<u8>,
+        requests: Vec<(RevisionId, MemberId, u64)>,
         now: Instant,
     ) {
+        let Chunk {
+            head,
+            total_len,
+            offset,
+            data,
+        } = chunk;
         if total_len > MAX_SNAPSHOT_LEN {
             self.debug(format!(
                 "refusing CS_ACT_CFG_FULL revision {} from {}: {} bytes exceed {}",
@@ -902,7 +1028,7 @@ impl<S: ConfigState> Replication<S> {
         let fresh =
             !matches!(&self.assembly, Some(a) if a.head == head && a.total_len == total_len);
         if fresh {
-            self.assembly = Some(Assembly::new(head, lineage, total_len));
+            self.assembly = Some(Assembly::new(head, lineage, requests, total_len));
         }
         let asm = self.assembly.as_mut().expect("assembly present");
         if let Err(e) = asm.insert(offset, data) {
@@ -912,8 +1038,10 @@ impl<S: ConfigState> Replication<S> {
         if !asm.is_complete() {
             return;
         }
-        let asm = self.assembly.take().expect("assembly present");
-        let (head, lineage) = (asm.head, asm.lineage.clone());
+        let mut asm = self.assembly.take().expect("assembly present");
+        let head = asm.head;
+        let lineage = std::mem::take(&mut asm.lineage);
+        let requests = std::mem::take(&mut asm.requests);
         let text = match String::from_utf8(asm.into_bytes()) {
             Ok(t) => t,
             Err(_) => {
@@ -924,7 +1052,7 @@ impl<S: ConfigState> Replication<S> {
                 return;
             }
         };
-        self.install_snapshot(from, head, lineage, text, now);
+        self.install_snapshot(from, head, lineage, requests, text, now);
     }
 
     fn install_snapshot(
@@ -932,6 +1060,7 @@ impl<S: ConfigState> Replication<S> {
         from: MemberId,
         head: RevisionId,
         lineage: Vec<RevisionId>,
+        requests: Vec<(RevisionId, MemberId, u64)>,
         text: String,
         now: Instant,
     ) {
@@ -969,6 +1098,20 @@ impl<S: ConfigState> Replication<S> {
             .collect();
         archive.sort_by_key(|r| r.id.number);
         self.archive = archive;
+        // Request ids of lineage revisions: those known before that stay ancestors, then the
+        // snapshot's (which replace any other entry for the same revision).
+        let fresh: HashSet<RevisionId> = requests.iter().map(|(id, _, _)| *id).collect();
+        let mut known: Vec<(RevisionId, MemberId, u64)> = std::mem::take(&mut self.requests)
+            .into_iter()
+            .filter(|(id, _, _)| winner.contains(id) && !fresh.contains(id))
+            .chain(
+                requests
+                    .into_iter()
+                    .filter(|(id, _, _)| winner.contains(id)),
+            )
+            .collect();
+        known.sort_by_key(|(id, _, _)| id.number);
+        self.requests = known;
         self.config = loaded;
         self.head = head;
         self.lineage = lineage;
@@ -992,6 +1135,20 @@ impl<S: ConfigState> Replication<S> {
             reason: "successfully applied config".to_string(),
         });
         self.notify(Notification::ConfigApplied { head });
+        // A local commit the snapshot shows committed is done (its result was lost).
+        let done: Vec<(u64, RevisionId)> = self
+            .requests
+            .iter()
+            .filter(|(_, o, q)| *o == self.me && self.pending.contains_key(q))
+            .map(|(id, _, q)| (*q, *id))
+            .collect();
+        for (request, id) in done {
+            self.pending.remove(&request);
+            self.notify(Notification::CommitDone {
+                request,
+                result: Ok(id),
+            });
+        }
         self.send(from, ReplicationMessage::Ack { head });
     }
 
@@ -1040,31 +1197,35 @@ impl<S: ConfigState> Replication<S> {
         self.send_superseded(self.head, master, now);
     }
 
+    /// Sends every chunk of the superseded config at `head` to `to` (the master).
     fn send_superseded(&mut self, head: RevisionId, to: MemberId, now: Instant) {
         let Some(sc) = self.superseded.iter().find(|s| s.head == head) else {
             self.unacked_superseded.remove(&head);
             return;
         };
-        let msg = ReplicationMessage::Superseded { config: sc.clone() };
-        let len = MemberMessage::Replication(msg.clone()).encode().len();
-        if len > MAX_MESSAGE {
+        let msgs = superseded_chunks(sc);
+        if msgs.is_empty() {
             self.unacked_superseded.remove(&head);
             self.debug(format!(
-                "superseded config {} is too large to report to {} ({} bytes); kept on this member",
-                head, to, len
+                "superseded config {} is too large to report to {} (over {} bytes); kept on this member",
+                head, to, MAX_SUPERSEDED_LEN
             ));
             return;
         }
         self.unacked_superseded.insert(head, Some(now));
-        self.send(to, msg);
+        let n = msgs.len();
+        for msg in msgs {
+            self.send(to, msg);
+        }
         self.debug(format!(
-            "reporting superseded config {} to cluster master {}",
-            head, to
+            "reporting superseded config {} to cluster master {} ({} chunks)",
+            head, to, n
         ));
     }
 
-    fn on_superseded(&mut self, from: MemberId, config: SupersededConfig) {
-        let head = config.head;
+    /// Master: one chunk of a superseded report; archives the config once all chunks are in.
+    fn on_superseded_chunk(&mut self, from: MemberId, chunk: Chunk, now: Instant) {
+        let head = chunk.head;
         if self.master != Some(self.me) {
             // Not acknowledged: the holder keeps reporting until the real master archives it.
             self.debug(format!(
@@ -1073,16 +1234,84 @@ impl<S: ConfigState> Replication<S> {
             ));
             return;
         }
-        if !self.superseded.iter().any(|s| s.head == head) {
-            self.debug(format!(
-                "archiving superseded config {} from {} ({} revisions)",
-                head,
-                config.holder,
-                config.revisions.len()
-            ));
-            self.push(Command::PersistSuperseded(config.clone()));
-            self.superseded.push(config);
+        if self.superseded.iter().any(|s| s.head == head) {
+            // Already archived (a retransmit whose ack was lost).
+            self.superseded_assemblies.remove(&(from, head));
+            self.send(from, ReplicationMessage::SupersededAck { head });
+            return;
         }
+        if chunk.total_len > MAX_SUPERSEDED_LEN {
+            self.debug(format!(
+                "refusing superseded config {} from {}: {} bytes exceed {}",
+                head, from, chunk.total_len, MAX_SUPERSEDED_LEN
+            ));
+            return;
+        }
+        let key = (from, head);
+        let fresh = !matches!(
+            self.superseded_assemblies.get(&key),
+            Some((a, _)) if a.total_len == chunk.total_len
+        );
+        if fresh {
+            // Bounded: a few partial reports per sender, the least recently extended dropped.
+            let mine: Vec<((MemberId, RevisionId), Instant)> = self
+                .superseded_assemblies
+                .iter()
+                .filter(|(k, _)| k.0 == from && **k != key)
+                .map(|(k, (_, t))| (*k, *t))
+                .collect();
+            if mine.len() >= SUPERSEDED_ASSEMBLIES_PER_SENDER {
+                if let Some((oldest, _)) = mine.iter().min_by_key(|(_, t)| *t) {
+                    self.superseded_assemblies.remove(oldest);
+                }
+            }
+            self.superseded_assemblies.insert(
+                key,
+                (
+                    Assembly::new(head, Vec::new(), Vec::new(), chunk.total_len),
+                    now,
+                ),
+            );
+        }
+        let (asm, touched) = self.superseded_assemblies.get_mut(&key).expect("present");
+        *touched = now;
+        if let Err(e) = asm.insert(chunk.offset, chunk.data) {
+            self.superseded_assemblies.remove(&key);
+            self.debug(format!(
+                "bad superseded config chunk {} from {}: {}",
+                head, from, e
+            ));
+            return;
+        }
+        if !asm.is_complete() {
+            return;
+        }
+        let (asm, _) = self.superseded_assemblies.remove(&key).expect("present");
+        let config = match SupersededConfig::decode(&asm.into_bytes()) {
+            Ok(c) if c.head == head => c,
+            Ok(c) => {
+                self.debug(format!(
+                    "superseded config {} from {} names head {}; ignored",
+                    head, from, c.head
+                ));
+                return;
+            }
+            Err(e) => {
+                self.debug(format!(
+                    "superseded config {} from {} does not decode: {}",
+                    head, from, e
+                ));
+                return;
+            }
+        };
+        self.debug(format!(
+            "archiving superseded config {} from {} ({} revisions)",
+            head,
+            config.holder,
+            config.revisions.len()
+        ));
+        self.push(Command::PersistSuperseded(config.clone()));
+        self.superseded.push(config);
         self.send(from, ReplicationMessage::SupersededAck { head });
     }
 
@@ -1163,6 +1392,7 @@ impl<S: ConfigState> Replication<S> {
             let total_len = bytes.len() as u32;
             let skip = self.lineage.len().saturating_sub(SNAPSHOT_LINEAGE_MAX);
             let lineage = self.lineage[skip..].to_vec();
+            let requests = self.lineage_requests();
             self.debug(format!(
                 "tx_update CS_ACT_CFG_FULL - revision {} to {}",
                 self.head.number, peer
@@ -1181,6 +1411,7 @@ impl<S: ConfigState> Replication<S> {
                     ReplicationMessage::Snapshot {
                         head,
                         lineage,
+                        requests,
                         total_len,
                         offset: 0,
                         data: Vec::new(),
@@ -1191,6 +1422,7 @@ impl<S: ConfigState> Replication<S> {
                     let msg = ReplicationMessage::Snapshot {
                         head,
                         lineage: lineage.clone(),
+                        requests: requests.clone(),
                         total_len,
                         offset: (k * SNAPSHOT_CHUNK) as u32,
                         data: chunk.to_vec(),
@@ -1206,4 +1438,25 @@ impl<S: ConfigState> Replication<S> {
             p.last_push = Some(now);
         }
     }
+}
+
+/// The `SupersededChunk` messages that report `config` to a master: its encoding in pieces of
+/// at most [`SUPERSEDED_CHUNK`] bytes, in order. Empty if the encoding exceeds
+/// [`MAX_SUPERSEDED_LEN`] (it cannot be reported).
+pub fn superseded_chunks(config: &SupersededConfig) -> Vec<ReplicationMessage> {
+    let bytes = config.encode();
+    if bytes.len() > MAX_SUPERSEDED_LEN as usize {
+        return Vec::new();
+    }
+    let total_len = bytes.len() as u32;
+    bytes
+        .chunks(SUPERSEDED_CHUNK)
+        .enumerate()
+        .map(|(k, data)| ReplicationMessage::SupersededChunk {
+            head: config.head,
+            total_len,
+            offset: (k * SUPERSEDED_CHUNK) as u32,
+            data: data.to_vec(),
+        })
+        .collect()
 }

@@ -7,7 +7,10 @@ mod support;
 mod replication {
 
     use super::support::*;
-    use roost_core::replication::{revision_id, MAX_SNAPSHOT_LEN, SNAPSHOT_CHUNK};
+    use roost_core::replication::{
+        revision_id, superseded_chunks, MAX_SNAPSHOT_LEN, MAX_SUPERSEDED_LEN, SNAPSHOT_CHUNK,
+        SNAPSHOT_LINEAGE_MAX, SNAPSHOT_REQUESTS_MAX, SUPERSEDED_CHUNK,
+    };
     use roost_core::{Command, ConfigState, Notification, Replication, ReplicationSettings};
     use roost_wire::{
         ClusterEvent, MemberMessage, ReplicationMessage, Revision, RevisionId, SupersededConfig,
@@ -603,6 +606,7 @@ mod replication {
             let ReplicationMessage::Snapshot {
                 head,
                 lineage,
+                requests,
                 total_len,
                 offset,
                 data,
@@ -611,6 +615,12 @@ mod replication {
                 panic!()
             };
             assert_eq!((*head, lineage.as_slice()), (a.head(), a.lineage()));
+            let known: Vec<_> = a
+                .log()
+                .iter()
+                .map(|r| (r.id, r.origin, r.request))
+                .collect();
+            assert_eq!(requests, &known, "the request ids of the lineage revisions");
             assert_eq!(*total_len as usize, a.config().text().len());
             assert_eq!(*offset as usize, k * SNAPSHOT_CHUNK);
             assert!(data.len() <= SNAPSHOT_CHUNK);
@@ -711,6 +721,7 @@ mod replication {
         let snap = |total_len: u32, offset: u32, data: &[u8]| ReplicationMessage::Snapshot {
             head,
             lineage: vec![head],
+            requests: vec![],
             total_len,
             offset,
             data: data.to_vec(),
@@ -757,6 +768,7 @@ mod replication {
         let other = ReplicationMessage::Snapshot {
             head: RevisionId::ZERO,
             lineage: vec![],
+            requests: vec![],
             total_len: 0,
             offset: 0,
             data: vec![],
@@ -919,24 +931,15 @@ mod replication {
         assert_eq!(b.superseded(), std::slice::from_ref(&expected));
         assert_eq!((b.head(), b.config()), (a.head(), a.config()));
         let to_a = to(A, &got);
-        assert_eq!(
-            to_a[0],
-            ReplicationMessage::Superseded {
-                config: expected.clone()
-            }
-        );
+        assert_eq!(to_a[0], superseded_chunks(&expected)[0]);
+        assert_eq!(superseded_chunks(&expected).len(), 1);
         assert_eq!(b.unacked_superseded(), vec![b_head]);
 
         // The report is lost: retransmitted after the interval, to the current master.
         assert_eq!(b.poll_timeout(), Some(ms(1201)));
         b.handle_timeout(ms(1201));
         let resent = to(A, &drain(&mut b));
-        assert_eq!(
-            resent,
-            vec![ReplicationMessage::Superseded {
-                config: expected.clone()
-            }]
-        );
+        assert_eq!(resent, superseded_chunks(&expected));
         let out = feed(&mut a, B, [resent.clone(), resent].concat(), ms(1202));
         assert_eq!(
             no_debug(out.clone())[0],
@@ -1013,6 +1016,7 @@ mod replication {
             vec![ReplicationMessage::Snapshot {
                 head: c1,
                 lineage: vec![c1],
+                requests: vec![],
                 total_len: 8,
                 offset: 0,
                 data: b"other 1\n".to_vec(),
@@ -1031,10 +1035,7 @@ mod replication {
         assert!(expected.config.contains("kept 1"));
         assert_eq!(b.superseded(), std::slice::from_ref(&expected));
         assert!(got.contains(&Command::PersistSuperseded(expected.clone())));
-        assert_eq!(
-            to(C, &got)[0],
-            ReplicationMessage::Superseded { config: expected }
-        );
+        assert_eq!(to(C, &got)[0], superseded_chunks(&expected)[0]);
         assert_eq!(b.head(), c1);
     }
 
@@ -1056,6 +1057,7 @@ mod replication {
             vec![ReplicationMessage::Snapshot {
                 head,
                 lineage: vec![head],
+                requests: vec![],
                 total_len: 4,
                 offset: 0,
                 data: b"x y\n".to_vec(),
@@ -1066,7 +1068,7 @@ mod replication {
         b.handle_master(Some(C), ms(50));
         let cmds = drain(&mut b);
         assert!(
-            matches!(&to(C, &cmds)[..], [ReplicationMessage::Superseded { config }] if config.head == own_head)
+            matches!(&to(C, &cmds)[..], [ReplicationMessage::SupersededChunk { head, .. }] if *head == own_head)
         );
         // Becoming master itself: the config is archived here, nothing left to report.
         b.handle_master(Some(B), ms(60));
@@ -1137,22 +1139,12 @@ mod replication {
             config: "a b\n".into(),
             superseded_wall_ms: 0,
         };
-        let got = feed(
-            &mut c,
-            B,
-            vec![ReplicationMessage::Superseded { config: sc.clone() }],
-            ms(0),
-        );
+        let got = feed(&mut c, B, superseded_chunks(&sc), ms(0));
         assert!(sends(&got).is_empty());
         assert!(c.superseded().is_empty());
         c.handle_master(Some(C), ms(1));
         drain(&mut c);
-        let got = feed(
-            &mut c,
-            B,
-            vec![ReplicationMessage::Superseded { config: sc.clone() }],
-            ms(2),
-        );
+        let got = feed(&mut c, B, superseded_chunks(&sc), ms(2));
         assert_eq!(
             no_debug(got),
             vec![
@@ -1166,5 +1158,315 @@ mod replication {
             ]
         );
         assert_eq!(c.superseded(), &[sc]);
+    }
+
+    /// B, master of its own partition, commits `keys` × ~1 KiB; the heal makes A (one small
+    /// commit of its own) master. Returns (a, b) with B's config just superseded, and what B
+    /// emitted.
+    fn big_divergence(keys: usize) -> (Replication<Kv>, Replication<Kv>, Vec<Command>) {
+        let mut a = master_with_peers(&[]);
+        commit(&mut a, 1, "set side a", ms(0));
+        let mut b = fresh(B, settings());
+        b.handle_master(Some(B), ms(0));
+        for i in 0..keys {
+            commit(
+                &mut b,
+                i as u64,
+                &format!("set key{i:04} {}", "b".repeat(1000)),
+                ms(1),
+            );
+        }
+        b.handle_master(Some(A), ms(1000));
+        drain(&mut b);
+        a.handle_peer_head(B, b.head(), ms(1000));
+        let snap = to(B, &drain(&mut a));
+        let got = feed(&mut b, A, snap, ms(1001));
+        (a, b, got)
+    }
+
+    #[test]
+    fn large_superseded_config_is_reported_in_chunks_despite_loss() {
+        let (mut a, mut b, got) = big_divergence(160);
+        let sc = b.superseded()[0].clone();
+        assert_eq!((sc.holder, sc.revisions.len()), (B, 160));
+        assert!(sc.config.len() > 150 * 1024, "{} bytes", sc.config.len());
+        assert_encodable(&got);
+        let chunks = to(A, &got)
+            .into_iter()
+            .filter(|m| matches!(m, ReplicationMessage::SupersededChunk { .. }))
+            .collect::<Vec<_>>();
+        assert_eq!(chunks, superseded_chunks(&sc));
+        let encoded = sc.encode();
+        assert_eq!(chunks.len(), encoded.len().div_ceil(SUPERSEDED_CHUNK));
+        assert!(chunks.len() >= 5, "{} chunks", chunks.len());
+        for (k, m) in chunks.iter().enumerate() {
+            let ReplicationMessage::SupersededChunk {
+                head,
+                total_len,
+                offset,
+                data,
+            } = m
+            else {
+                panic!()
+            };
+            assert_eq!((*head, *total_len as usize), (sc.head, encoded.len()));
+            assert_eq!(*offset as usize, k * SUPERSEDED_CHUNK);
+            assert_eq!(data[..], encoded[k * SUPERSEDED_CHUNK..][..data.len()]);
+        }
+
+        // Chunks 1 and 3 are lost, the rest arrive out of order: nothing archived yet.
+        let first: Vec<_> = chunks
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(k, _)| *k != 1 && *k != 3)
+            .map(|(_, m)| m.clone())
+            .collect();
+        let out = feed(&mut a, B, first, ms(1002));
+        assert!(sends(&out).is_empty());
+        assert!(a.superseded().is_empty());
+        assert_eq!(a.superseded_in_progress(), vec![(B, sc.head)]);
+
+        // No ack: B sends every chunk again after the interval (not before).
+        b.handle_timeout(ms(1100));
+        assert!(to(A, &drain(&mut b)).is_empty());
+        assert_eq!(b.poll_timeout(), Some(ms(1201)));
+        b.handle_timeout(ms(1201));
+        let resent = to(A, &drain(&mut b));
+        assert_eq!(resent, chunks);
+        // Chunk 1 of the retransmission arrives: still incomplete. Then chunk 3: archived,
+        // persisted and acknowledged once.
+        let out = feed(&mut a, B, vec![resent[1].clone()], ms(1202));
+        assert!(sends(&out).is_empty());
+        let out = feed(&mut a, B, vec![resent[3].clone()], ms(1203));
+        assert_eq!(
+            no_debug(out.clone()),
+            vec![
+                Command::PersistSuperseded(sc.clone()),
+                Command::Send {
+                    to: B,
+                    msg: MemberMessage::Replication(ReplicationMessage::SupersededAck {
+                        head: sc.head
+                    })
+                },
+            ]
+        );
+        assert!(debugs(&out)
+            .iter()
+            .any(|d| d.starts_with("archiving superseded config")));
+        assert_eq!(a.superseded(), std::slice::from_ref(&sc));
+        assert!(a.superseded_in_progress().is_empty());
+        // Late duplicates are acknowledged again, not archived twice.
+        let late = feed(&mut a, B, resent.clone(), ms(1204));
+        assert!(!late
+            .iter()
+            .any(|c| matches!(c, Command::PersistSuperseded(_))));
+        assert!(to(B, &late)
+            .iter()
+            .all(|m| *m == ReplicationMessage::SupersededAck { head: sc.head }));
+        assert!(a.superseded_in_progress().is_empty());
+        assert_eq!(a.superseded().len(), 1);
+        feed(&mut b, A, to(B, &out), ms(1205));
+        assert!(b.unacked_superseded().is_empty());
+        b.handle_timeout(ms(2000));
+        assert!(to(A, &drain(&mut b)).is_empty(), "no more reports");
+    }
+
+    #[test]
+    fn superseded_assembly_limits() {
+        let mut a = master_with_peers(&[B, C]);
+        let head = RevisionId {
+            number: 9,
+            hash: [9; 32],
+        };
+        let chunk =
+            |total_len: u32, offset: u32, data: Vec<u8>| ReplicationMessage::SupersededChunk {
+                head,
+                total_len,
+                offset,
+                data,
+            };
+        // Over the limit: refused, nothing kept.
+        let got = feed(
+            &mut a,
+            B,
+            vec![chunk(MAX_SUPERSEDED_LEN + 1, 0, vec![1])],
+            ms(0),
+        );
+        assert!(sends(&got).is_empty());
+        assert!(a.superseded_in_progress().is_empty());
+        assert!(debugs(&got)[0].starts_with("refusing superseded config"));
+        // A chunk beyond its total length: dropped.
+        feed(&mut a, B, vec![chunk(4, 2, vec![1, 2, 3])], ms(0));
+        assert!(a.superseded_in_progress().is_empty());
+        // Bytes that do not decode: ignored, not acknowledged.
+        let got = feed(&mut a, B, vec![chunk(3, 0, vec![0xff; 3])], ms(0));
+        assert!(sends(&got).is_empty());
+        assert!(a.superseded().is_empty() && a.superseded_in_progress().is_empty());
+        // One assembly per (sender, head); a few heads per sender, the stalest dropped.
+        let partial = |n: u64| ReplicationMessage::SupersededChunk {
+            head: RevisionId {
+                number: n,
+                hash: [n as u8; 32],
+            },
+            total_len: 100,
+            offset: 0,
+            data: vec![0; 10],
+        };
+        for n in 0..6 {
+            feed(&mut a, B, vec![partial(n), partial(n)], ms(10 + n));
+        }
+        feed(&mut a, C, vec![partial(0)], ms(20));
+        let keys = a.superseded_in_progress();
+        assert_eq!(keys.len(), 5);
+        assert_eq!(keys.iter().filter(|(m, _)| *m == B).count(), 4);
+        assert!(!keys.iter().any(|(m, h)| *m == B && h.number < 2));
+        // Stale ones (no chunk for 16 retransmit intervals) are dropped.
+        assert_eq!(a.poll_timeout(), Some(ms(12) + ms(200) * 16));
+        a.handle_timeout(ms(13) + ms(200) * 16);
+        assert_eq!(a.superseded_in_progress().len(), 3);
+        a.handle_timeout(ms(20) + ms(200) * 16);
+        assert!(a.superseded_in_progress().is_empty());
+        assert_eq!(a.poll_timeout(), None);
+        // A peer that goes down, or losing mastership, drops its partial reports.
+        feed(&mut a, B, vec![partial(1)], ms(5000));
+        feed(&mut a, C, vec![partial(1)], ms(5000));
+        a.handle_peer_down(B, ms(5001));
+        assert_eq!(a.superseded_in_progress().len(), 1);
+        a.handle_master(Some(C), ms(5002));
+        assert!(a.superseded_in_progress().is_empty());
+    }
+
+    #[test]
+    fn worst_case_chunk_messages_fit_one_datagram() {
+        let id = RevisionId {
+            number: u64::MAX,
+            hash: [0xff; 32],
+        };
+        let snap = MemberMessage::Replication(ReplicationMessage::Snapshot {
+            head: id,
+            lineage: vec![id; SNAPSHOT_LINEAGE_MAX],
+            requests: vec![(id, roost_wire::MemberId(u32::MAX), u64::MAX); SNAPSHOT_REQUESTS_MAX],
+            total_len: u32::MAX,
+            offset: u32::MAX,
+            data: vec![0xff; SNAPSHOT_CHUNK],
+        });
+        assert!(
+            snap.encode().len() <= MAX_MESSAGE,
+            "{}",
+            snap.encode().len()
+        );
+        let chunk = MemberMessage::Replication(ReplicationMessage::SupersededChunk {
+            head: id,
+            total_len: u32::MAX,
+            offset: u32::MAX,
+            data: vec![0xff; SUPERSEDED_CHUNK],
+        });
+        assert!(chunk.encode().len() <= MAX_MESSAGE);
+    }
+
+    #[test]
+    fn retry_is_recognised_by_a_master_that_saw_the_revision_only_in_a_snapshot() {
+        // C's commit is too large to push incrementally: B and D get it only in snapshots.
+        let mut a = master_with_peers(&[B, C, D]);
+        let mut b = follower(B, A);
+        let mut c = follower(C, A);
+        let mut d = follower(D, A);
+        let change = format!("set big {}", "z".repeat(50_000));
+        let req = to(A, &commit(&mut c, 9, &change, ms(0)));
+        let out = feed(&mut a, C, req, ms(1));
+        let id = a.head();
+        assert_eq!(id.number, 1);
+        assert!(to(B, &out).is_empty(), "too large for an update");
+        // The result to C is lost. B catches up by snapshot.
+        a.handle_peer_head(B, RevisionId::ZERO, ms(10));
+        let snap = to(B, &drain(&mut a));
+        assert!(snap.iter().all(|m| matches!(
+            m,
+            ReplicationMessage::Snapshot { requests, .. } if *requests == vec![(id, C, 9)]
+        )));
+        feed(&mut b, A, snap, ms(11));
+        assert_eq!(b.head(), id);
+        assert!(b.log().is_empty(), "B holds the revision only by id");
+
+        // A dies; B becomes master; C retries there: answered with the same revision.
+        b.handle_master(Some(B), ms(100));
+        drain(&mut b);
+        c.handle_master(Some(B), ms(100));
+        let retry = to(B, &drain(&mut c));
+        assert!(matches!(
+            retry[..],
+            [ReplicationMessage::CommitRequest { request: 9, .. }]
+        ));
+        let out = feed(&mut b, C, retry.clone(), ms(101));
+        assert_eq!(
+            to(C, &out),
+            vec![ReplicationMessage::CommitResult {
+                request: 9,
+                result: Ok(id)
+            }]
+        );
+        assert_eq!(b.head(), id, "not applied twice");
+
+        // Passed on: D gets B's snapshot (B has no log), becomes master, still recognises it.
+        d.handle_master(Some(B), ms(200));
+        drain(&mut d);
+        b.handle_peer_head(D, RevisionId::ZERO, ms(200));
+        let snap = to(D, &drain(&mut b));
+        feed(&mut d, B, snap, ms(201));
+        assert_eq!(d.head(), id);
+        d.handle_master(Some(D), ms(300));
+        drain(&mut d);
+        let out = feed(&mut d, C, retry, ms(301));
+        assert_eq!(
+            to(C, &out),
+            vec![ReplicationMessage::CommitResult {
+                request: 9,
+                result: Ok(id)
+            }]
+        );
+        assert_eq!(d.head(), id);
+        let got = feed(&mut c, D, to(C, &out), ms(302));
+        assert_eq!(commit_done(&got), vec![(9, Ok(id))]);
+    }
+
+    #[test]
+    fn snapshot_completes_a_pending_commit_whose_result_was_lost() {
+        let mut a = master_with_peers(&[C]);
+        let mut c = follower(C, A);
+        let change = format!("set big {}", "z".repeat(50_000));
+        let req = to(A, &commit(&mut c, 4, &change, ms(0)));
+        feed(&mut a, C, req, ms(1));
+        let id = a.head();
+        a.handle_peer_head(C, RevisionId::ZERO, ms(10));
+        let got = feed(&mut c, A, to(C, &drain(&mut a)), ms(11));
+        assert_eq!(commit_done(&got), vec![(4, Ok(id))]);
+        assert!(c.pending_commits().is_empty());
+    }
+
+    #[test]
+    fn snapshot_requests_are_bounded_to_the_newest_lineage_revisions() {
+        let mut a = master_with_peers(&[]);
+        for i in 0..(SNAPSHOT_REQUESTS_MAX as u64 + 20) {
+            commit(&mut a, i, &format!("set k{i} v"), ms(i));
+        }
+        // B's head is unknown to A: a snapshot.
+        a.handle_peer_head(
+            B,
+            RevisionId {
+                number: 3,
+                hash: [3; 32],
+            },
+            ms(1000),
+        );
+        let snap = to(B, &drain(&mut a));
+        let ReplicationMessage::Snapshot { requests, .. } = &snap[0] else {
+            panic!()
+        };
+        let newest: Vec<_> = a.log()[a.log().len() - SNAPSHOT_REQUESTS_MAX..]
+            .iter()
+            .map(|r| (r.id, r.origin, r.request))
+            .collect();
+        assert_eq!(requests, &newest);
     }
 }

@@ -215,21 +215,47 @@ pub fn replication_message() -> impl Strategy<Value = ReplicationMessage> {
         (
             revision_id(),
             vec(revision_id(), 0..6),
+            vec((revision_id(), member_id(), any::<u64>()), 0..4),
             any::<u32>(),
             any::<u32>(),
             vec(any::<u8>(), 0..64)
         )
-            .prop_map(|(head, lineage, total_len, offset, data)| {
+            .prop_map(|(head, lineage, requests, total_len, offset, data)| {
                 ReplicationMessage::Snapshot {
                     head,
                     lineage,
+                    requests,
                     total_len,
                     offset,
                     data,
                 }
             }),
         revision_id().prop_map(|head| ReplicationMessage::Ack { head }),
-        superseded_config().prop_map(|config| ReplicationMessage::Superseded { config }),
+        (
+            revision_id(),
+            any::<u32>(),
+            any::<u32>(),
+            vec(any::<u8>(), 0..64)
+        )
+            .prop_map(|(head, total_len, offset, data)| {
+                ReplicationMessage::SupersededChunk {
+                    head,
+                    total_len,
+                    offset,
+                    data,
+                }
+            }),
+        // A real chunk: (part of) an encoded superseded config.
+        (superseded_config(), any::<prop::sample::Index>()).prop_map(|(config, cut)| {
+            let bytes = config.encode();
+            let offset = cut.index(bytes.len());
+            ReplicationMessage::SupersededChunk {
+                head: config.head,
+                total_len: bytes.len() as u32,
+                offset: offset as u32,
+                data: bytes[offset..].to_vec(),
+            }
+        }),
         revision_id().prop_map(|head| ReplicationMessage::SupersededAck { head }),
     ]
 }

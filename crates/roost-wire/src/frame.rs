@@ -360,6 +360,7 @@ mod tests {
         let big = MemberMessage::Replication(ReplicationMessage::Snapshot {
             head: RevisionId::ZERO,
             lineage: vec![],
+            requests: vec![],
             total_len: 0,
             offset: 0,
             data: vec![0; crate::member::MAX_MESSAGE],
@@ -373,6 +374,7 @@ mod tests {
         let fits = MemberMessage::Replication(ReplicationMessage::Snapshot {
             head: RevisionId::ZERO,
             lineage: vec![],
+            requests: vec![],
             total_len: 0,
             offset: 0,
             data: vec![0; crate::member::MAX_MESSAGE - overhead],

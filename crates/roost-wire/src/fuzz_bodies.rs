@@ -7,7 +7,7 @@
 
 use crate::frame::{self, ClusterKey};
 use crate::join::{self, JoinRequest, JoinResponse};
-use crate::MemberMessage;
+use crate::{MemberMessage, ReplicationMessage, SupersededConfig};
 
 /// The fixed key `frame_open` uses; fuzz inputs sealed with it reach the decoder.
 pub const FUZZ_KEY: ClusterKey = ClusterKey([0x42; 32]);
@@ -17,6 +17,20 @@ pub fn member_decode(data: &[u8]) {
     if let Ok(msg) = MemberMessage::decode(data) {
         let again = MemberMessage::decode(&msg.encode()).expect("re-encoded message decodes");
         assert_eq!(again, msg, "member message round trip");
+        // A complete superseded report in one chunk: its payload decodes or is refused.
+        if let MemberMessage::Replication(ReplicationMessage::SupersededChunk {
+            total_len,
+            offset: 0,
+            data,
+            ..
+        }) = &msg
+        {
+            if data.len() == *total_len as usize {
+                if let Ok(sc) = SupersededConfig::decode(data) {
+                    assert_eq!(SupersededConfig::decode(&sc.encode()), Ok(sc));
+                }
+            }
+        }
     }
 }
 

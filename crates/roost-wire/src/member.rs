@@ -169,6 +169,26 @@ pub struct SupersededConfig {
     pub superseded_wall_ms: u64,
 }
 
+impl SupersededConfig {
+    /// Compact binary encoding (postcard), the payload of `SupersededChunk`s.
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("encoding to a Vec cannot fail")
+    }
+
+    /// Decodes [`SupersededConfig::encode`]'s form; trailing bytes are an error.
+    pub fn decode(bytes: &[u8]) -> Result<SupersededConfig, WireError> {
+        let (sc, rest) = postcard::take_from_bytes::<SupersededConfig>(bytes)
+            .map_err(|e| WireError::Malformed(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(WireError::Malformed(format!(
+                "{} trailing bytes",
+                rest.len()
+            )));
+        }
+        Ok(sc)
+    }
+}
+
 /// Configuration replication between members and the master.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReplicationMessage {
@@ -191,18 +211,30 @@ pub enum ReplicationMessage {
     /// Master to member: one piece of a full configuration transfer (on join, rejoin, or when
     /// the member's head is not in the master's lineage). `lineage` lists the revision ids the
     /// master's configuration descends from (newest last, bounded), so the member can tell
-    /// whether its own head is an ancestor or a diverged branch to be superseded.
+    /// whether its own head is an ancestor or a diverged branch to be superseded. `requests`
+    /// names the (origin, request) that produced recent lineage revisions (bounded), so that
+    /// the member, should it become master, still recognises a retried commit it only ever
+    /// saw through this snapshot.
     Snapshot {
         head: RevisionId,
         lineage: Vec<RevisionId>,
+        requests: Vec<(RevisionId, MemberId, u64)>,
         total_len: u32,
         offset: u32,
         data: Vec<u8>,
     },
     /// Member to master: I have applied up to `head`.
     Ack { head: RevisionId },
-    /// Member to master: my configuration lost after a heal; keep it in the cluster archive.
-    Superseded { config: SupersededConfig },
+    /// Member to master: one piece of a configuration that lost after a heal, to keep in the
+    /// cluster archive. `data` is the bytes `offset..offset + data.len()` of the
+    /// [`SupersededConfig::encode`] form (`total_len` bytes in all) of the superseded config
+    /// whose head is `head`; a config larger than one datagram takes several chunks.
+    SupersededChunk {
+        head: RevisionId,
+        total_len: u32,
+        offset: u32,
+        data: Vec<u8>,
+    },
     /// Master to member: the superseded config with this head is archived.
     SupersededAck { head: RevisionId },
 }

@@ -17,6 +17,14 @@ proptest! {
     }
 
     #[test]
+    fn superseded_config_round_trip(sc in superseded_config(), extra in any::<u8>()) {
+        let mut bytes = sc.encode();
+        prop_assert_eq!(crate::SupersededConfig::decode(&bytes), Ok(sc));
+        bytes.push(extra);
+        prop_assert!(crate::SupersededConfig::decode(&bytes).is_err());
+    }
+
+    #[test]
     fn member_message_trailing_bytes_rejected(msg in member_message(), extra in proptest::collection::vec(any::<u8>(), 1..8)) {
         let mut bytes = msg.encode();
         bytes.extend_from_slice(&extra);

@@ -100,6 +100,14 @@ fn valid_messages() -> Vec<MemberMessage> {
         },
         history: vec![event],
     };
+    let superseded = SupersededConfig {
+        head: rev(2),
+        holder: MemberId(1),
+        revisions: vec![revision.clone()],
+        config: "!\n".into(),
+        superseded_wall_ms: 9,
+    }
+    .encode();
     vec![
         MemberMessage::Hello(hello),
         MemberMessage::Replication(ReplicationMessage::CommitRequest {
@@ -122,19 +130,17 @@ fn valid_messages() -> Vec<MemberMessage> {
         MemberMessage::Replication(ReplicationMessage::Snapshot {
             head: rev(2),
             lineage: vec![rev(1), rev(2)],
+            requests: vec![(rev(2), MemberId(0x12E1EE16), 5)],
             total_len: 10,
             offset: 0,
             data: b"!\nend\n".to_vec(),
         }),
         MemberMessage::Replication(ReplicationMessage::Ack { head: rev(2) }),
-        MemberMessage::Replication(ReplicationMessage::Superseded {
-            config: SupersededConfig {
-                head: rev(2),
-                holder: MemberId(1),
-                revisions: vec![revision],
-                config: "!\n".into(),
-                superseded_wall_ms: 9,
-            },
+        MemberMessage::Replication(ReplicationMessage::SupersededChunk {
+            head: rev(2),
+            total_len: superseded.len() as u32,
+            offset: 0,
+            data: superseded,
         }),
         MemberMessage::Replication(ReplicationMessage::SupersededAck { head: rev(2) }),
     ]

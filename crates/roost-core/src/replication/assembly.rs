@@ -1,23 +1,32 @@
-//! Reassembly of a chunked snapshot (full configuration transfer).
+//! Reassembly of chunked transfers: snapshots (full configuration transfer) and superseded
+//! reports.
 
-use roost_wire::RevisionId;
+use roost_wire::{MemberId, RevisionId};
 use std::collections::BTreeMap;
 
-/// Chunks received so far of the snapshot at `head`.
+/// Chunks received so far of the transfer at `head` (for a snapshot, with the lineage and
+/// request ids it carries; empty for a superseded report).
 #[derive(Debug)]
 pub(super) struct Assembly {
     pub head: RevisionId,
     pub lineage: Vec<RevisionId>,
+    pub requests: Vec<(RevisionId, MemberId, u64)>,
     pub total_len: u32,
     chunks: BTreeMap<u32, Vec<u8>>,
     stored: usize,
 }
 
 impl Assembly {
-    pub fn new(head: RevisionId, lineage: Vec<RevisionId>, total_len: u32) -> Assembly {
+    pub fn new(
+        head: RevisionId,
+        lineage: Vec<RevisionId>,
+        requests: Vec<(RevisionId, MemberId, u64)>,
+        total_len: u32,
+    ) -> Assembly {
         Assembly {
             head,
             lineage,
+            requests,
             total_len,
             chunks: BTreeMap::new(),
             stored: 0,
@@ -41,7 +50,7 @@ impl Assembly {
         }
         // Overlapping chunks from a misbehaving sender must not grow memory without bound.
         if self.stored + data.len() > 2 * self.total_len as usize + 64 * 1024 {
-            return Err("too much overlapping snapshot data".to_string());
+            return Err("too much overlapping chunk data".to_string());
         }
         self.stored += data.len();
         self.chunks.insert(offset, data);
