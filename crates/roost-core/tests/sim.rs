@@ -120,6 +120,8 @@ struct Sim {
     /// revision is persisted by the master that created it), to tell which revisions a
     /// configuration descends from.
     parents: BTreeMap<RevisionId, RevisionId>,
+    /// (origin, request) of every revision created, by id.
+    origins: BTreeMap<RevisionId, (MemberId, u64)>,
     steps: u64,
 }
 
@@ -175,6 +177,7 @@ impl Sim {
             max_delay_ms: 5,
             acked: Vec::new(),
             parents: BTreeMap::new(),
+            origins: BTreeMap::new(),
             steps: 0,
         };
         for i in 0..n {
@@ -275,6 +278,7 @@ impl Sim {
                     d.lineage = lineage;
                     if let Some(r) = &revision {
                         self.parents.insert(r.id, r.parent);
+                        self.origins.insert(r.id, (r.origin, r.request));
                     }
                     // As roost-store keeps it: a contiguous chain ending at the head, cleared
                     // by a snapshot, the newest 1024 revisions.
@@ -477,6 +481,15 @@ impl Sim {
                 winner.contains(id),
                 "seed {seed}: the master's lineage names {id}, which its head does not descend from"
             );
+        }
+        // Exactly once: no request was applied twice in the winning lineage.
+        let mut applied: BTreeMap<(MemberId, u64), RevisionId> = BTreeMap::new();
+        for id in &winner {
+            if let Some(o) = self.origins.get(id) {
+                if let Some(other) = applied.insert(*o, *id) {
+                    panic!("seed {seed}: request {o:?} applied twice, as {other} and {id}");
+                }
+            }
         }
         let mut kept: BTreeSet<RevisionId> = BTreeSet::new();
         for n in &nodes {
