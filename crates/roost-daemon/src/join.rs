@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -275,7 +275,17 @@ pub fn join_cluster(
         return Err("cannot join this controller to itself".to_string());
     }
     let response: JoinResponse = handle.block_on(async {
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+        // From this controller's own address, as every other controller traffic: firewall
+        // rules between controllers name their addresses, not whatever the kernel would pick.
+        let socket = match addr {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }
+        .map_err(|e| format!("cannot reach {addr}: {e}"))?;
+        socket
+            .bind(SocketAddr::new(opts.ip, 0))
+            .map_err(|e| format!("cannot reach {addr} from {}: {e}", opts.ip))?;
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(addr))
             .await
             .map_err(|_| format!("cannot reach {addr}: connection timed out"))?
             .map_err(|e| format!("cannot reach {addr}: {e}"))?;

@@ -337,7 +337,11 @@ pub fn run(a: BenchArgs) -> Result<i32> {
         println!("commit_to_all_p99_ms {:.1}", percentile(v, 0.99));
         // Memory: resident set of each controller holding the ~100 KB configuration, after the
         // commits (revision log, history, sessions all in use).
-        let rss = [&p.a, &p.b].iter().filter_map(|c| rss_kib(c.pid()?)).max().unwrap_or(0);
+        let rss = [&p.a, &p.b]
+            .iter()
+            .filter_map(|c| rss_kib(c.pid()?))
+            .max()
+            .unwrap_or(0);
         println!("controller_rss_kib_max {rss}");
     }
     Ok(0)

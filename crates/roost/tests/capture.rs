@@ -384,10 +384,9 @@ fn tshark_sees_only_sealed_member_datagrams_after_join() {
     // The same filter does find what is in clear (the magic), so the check above can fail.
     assert!(!read_fields(&pcap, "frame contains \"RST1\"", &["frame.number"]).is_empty());
 
-    // 3. The join ran on TCP 5349 and ended with the join: afterwards only the member
-    // channel carries member-to-member traffic. Ports, not addresses, pick out the join: the
-    // joiner's TCP connection leaves from the kernel's choice of source (127.0.0.1 here), not
-    // from its --ip, unlike the member channel, which is bound to it.
+    // 3. The join ran on TCP 5349, between the two controllers' own addresses (the joiner
+    // binds its --ip, like the member channel), and ended with the join: afterwards only the
+    // member channel carries member-to-member traffic.
     //
     // The join's own connection may finish closing just after join-cluster returned: the
     // joiner closes it (FIN) before applying the configuration, and the controller answers
@@ -405,6 +404,17 @@ fn tshark_sees_only_sealed_member_datagrams_after_join() {
             "tcp.flags.fin",
             "tcp.flags.reset",
         ],
+    );
+    let outsiders = read_fields(
+        &pcap,
+        &format!(
+            "tcp.port==5349 && !((ip.src=={A} && ip.dst=={B}) || (ip.src=={B} && ip.dst=={A}))"
+        ),
+        &["ip.src", "ip.dst"],
+    );
+    assert!(
+        outsiders.is_empty(),
+        "join-cluster traffic not between the controllers' addresses: {outsiders:?}"
     );
     let t = |row: &Vec<String>| -> f64 { row[0].parse().expect("frame.time_epoch") };
     // tshark 4.0 prints booleans as 1/0, later versions as True/False.
