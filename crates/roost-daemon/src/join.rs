@@ -214,14 +214,9 @@ async fn handle_join(c: &Controller, req: JoinRequest, peer: SocketAddr) -> Join
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     let (config, head) = loop {
         let (text, head) =
-            c.rt.query(|n, _| {
-                (
-                    roost_core::ConfigState::text(n.replication.config()),
-                    n.replication.head(),
-                )
-            })
-            .await
-            .unwrap_or_default();
+            c.rt.query(|n, _| (n.replication.config().to_text(), n.replication.head()))
+                .await
+                .unwrap_or_default();
         if head.number >= rev.number || tokio::time::Instant::now() > deadline {
             break (text, head);
         }

@@ -9,7 +9,7 @@
 use crate::startup::ControllerOptions;
 use roost_config::{ClusterConfig, DeviceSettings};
 use roost_core::{
-    Command, ConfigState, Election, ElectionSettings, Instant, Node, Notification, Replication,
+    Command, Election, ElectionSettings, Instant, Node, Notification, Replication,
     ReplicationSettings,
 };
 use roost_store::Store;
@@ -30,24 +30,6 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub const MEMBER_PORT: u16 = 24576;
 /// join-cluster's TCP port (only needed while joining).
 pub const JOIN_PORT: u16 = 5349;
-
-/// The change-text shape the config engine uses: the config domain, adapted to the core.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunningConfig(pub ClusterConfig);
-
-impl ConfigState for RunningConfig {
-    fn apply(&mut self, change: &str) -> Result<(), String> {
-        ConfigState::apply(&mut self.0, change)
-    }
-    fn text(&self) -> String {
-        self.0.to_text()
-    }
-    fn load(text: &str) -> Result<Self, String> {
-        ClusterConfig::parse(text)
-            .map(RunningConfig)
-            .map_err(|e| e.to_string())
-    }
-}
 
 /// Licences installed on this member (seeded by flags at data-dir creation).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,7 +86,7 @@ impl ChannelStats {
     }
 }
 
-type Query = Box<dyn FnOnce(&Node<RunningConfig>, Instant) + Send>;
+type Query = Box<dyn FnOnce(&Node<ClusterConfig>, Instant) + Send>;
 
 /// What the rest of the daemon asks of the member task.
 pub enum NodeRequest {
@@ -225,7 +207,7 @@ impl MemberRuntime {
     /// Runs `f` against the node in the member task.
     pub async fn query<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Node<RunningConfig>, Instant) -> T + Send + 'static,
+        f: impl FnOnce(&Node<ClusterConfig>, Instant) -> T + Send + 'static,
     ) -> Option<T> {
         let (reply, rx) = oneshot::channel();
         let q: Query = Box::new(move |node, now| {
@@ -359,7 +341,7 @@ pub fn software_version() -> String {
 
 struct MemberTask {
     rt: Arc<MemberRuntime>,
-    node: Node<RunningConfig>,
+    node: Node<ClusterConfig>,
     key: ClusterKey,
     socket: UdpSocket,
     opts: ControllerOptions,
@@ -622,7 +604,7 @@ impl MemberTask {
                 tracing::info!(%state, "operational state changed");
             }
             Notification::ConfigApplied { head } => {
-                let config = self.node.replication.config().0.clone();
+                let config = self.node.replication.config().clone();
                 self.rt.debug(&format!(
                     "%SYSTEM-6-CONFIG_REVISION: Configuration revision updated to {}",
                     head.number
@@ -723,7 +705,7 @@ fn build_node(
     lineage: Vec<RevisionId>,
     superseded: Vec<roost_wire::SupersededConfig>,
     history: Vec<HistoryEvent>,
-) -> Node<RunningConfig> {
+) -> Node<ClusterConfig> {
     let now = rt.now();
     let device = config.device(rt.mac);
     let fallback = rt.mac.default_hostname(rt.model);
@@ -741,11 +723,11 @@ fn build_replication(
     log: Vec<roost_wire::Revision>,
     lineage: Vec<RevisionId>,
     superseded: Vec<roost_wire::SupersededConfig>,
-) -> Replication<RunningConfig> {
+) -> Replication<ClusterConfig> {
     let mut replication = Replication::new(
         rt.member,
         ReplicationSettings::default(),
-        RunningConfig(config.clone()),
+        config.clone(),
         head,
         log,
         lineage,
