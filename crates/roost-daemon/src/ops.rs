@@ -10,7 +10,7 @@ use roost_config::{
     Identity, JoinClusterRequest, MemberRow, Output, RevisionsView, Role, Session,
 };
 use roost_core::ClusterView;
-use roost_wire::{OperState, RevisionId};
+use roost_wire::RevisionId;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -442,9 +442,4 @@ impl ControllerOps for SessionOps {
             _ => {}
         }
     }
-}
-
-/// For tests and the demo: is this member active?
-pub fn is_active(v: &ClusterView) -> bool {
-    v.oper_state == OperState::Active
 }
