@@ -40,7 +40,7 @@ pub async fn serve(
                 let acceptor = acceptor.clone();
                 let controller = controller.clone();
                 tokio::spawn(async move {
-                    controller.rt_debug(&format!("CS server (cluster join) connection from {}", peer.ip()));
+                    controller.rt.debug(&format!("CS server (cluster join) connection from {}", peer.ip()));
                     let r = tokio::time::timeout(IO_TIMEOUT, async {
                         let mut tls = acceptor.accept(stream).await.map_err(|e| format!("TLS: {e}"))?;
                         let req: JoinRequest = read_msg(&mut tls).await?;
@@ -57,12 +57,6 @@ pub async fn serve(
                 });
             }
         }
-    }
-}
-
-impl Controller {
-    fn rt_debug(&self, line: &str) {
-        self.rt.debug_line(line);
     }
 }
 
@@ -95,13 +89,13 @@ async fn write_msg<T: serde::Serialize, S: AsyncWrite + Unpin>(
 async fn handle_join(c: &Controller, req: JoinRequest, peer: SocketAddr) -> JoinResponse {
     let refuse = |reason: String| {
         tracing::info!(%peer, "join-cluster refused: {reason}");
-        c.rt.debug_line(&format!(
+        c.rt.debug(&format!(
             "cluster join from host {} refused: {reason}",
             peer.ip()
         ));
         JoinResponse::Refused { reason }
     };
-    c.rt.debug_line(&format!("CS_Server - cluster join from host {}", peer.ip()));
+    c.rt.debug(&format!("CS_Server - cluster join from host {}", peer.ip()));
     // 1. Version: a cluster only forms between identical releases.
     let ours = software_version();
     if req.protocol_version != PROTOCOL_VERSION || req.software_version != ours {
@@ -202,7 +196,7 @@ async fn handle_join(c: &Controller, req: JoinRequest, peer: SocketAddr) -> Join
         c.opts.ip
     ));
     let change = format!("{my_section}{joiner}");
-    c.rt.debug_line(&format!(
+    c.rt.debug(&format!(
         "cluster join, cluster member ip of [{}] is NOT configured, create override",
         req.mac
     ));
@@ -226,7 +220,7 @@ async fn handle_join(c: &Controller, req: JoinRequest, peer: SocketAddr) -> Join
         Ok(Some(k)) => k,
         _ => return refuse("this controller has no cluster key".to_string()),
     };
-    c.rt.debug_line("sending OK with config");
+    c.rt.debug("sending OK with config");
     c.rt.record(
         roost_wire::ClusterEvent::ConfigUpdateSuccess,
         "config sync succeeded",

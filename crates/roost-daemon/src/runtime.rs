@@ -255,11 +255,8 @@ impl MemberRuntime {
         self.debug_sinks.lock().unwrap().retain(|(i, _)| *i != id);
     }
 
-    pub fn debug_line(&self, line: &str) {
-        self.debug(line)
-    }
-
-    fn debug(&self, line: &str) {
+    /// A `debug cfgd cluster` line: to the tracing log and every registered sink.
+    pub fn debug(&self, line: &str) {
         tracing::debug!(target: "roost::cluster", "{line}");
         let sinks = self.debug_sinks.lock().unwrap();
         if sinks.is_empty() {
