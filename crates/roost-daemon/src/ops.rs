@@ -219,16 +219,12 @@ impl CliService for Controller {
     fn check_public_key(&self, user: &str, key_openssh: &str) -> Option<Role> {
         let config = self.rt.running();
         let wanted = normalise_key(key_openssh);
-        if config
+        let authorised = config
             .ssh_keys(user)
             .iter()
-            .any(|k| normalise_key(k) == wanted)
-        {
-            config
-                .users()
-                .into_iter()
-                .find(|(n, _)| n == user)
-                .map(|(_, r)| r)
+            .any(|k| normalise_key(k) == wanted);
+        if authorised {
+            config.role(user)
         } else {
             None
         }
