@@ -15,7 +15,7 @@
 //! * `controller_rss_kib_max`: resident memory of the larger of the two controllers holding
 //!   that configuration, after the commits.
 
-use crate::harness::{roost_bin, wait_for, Controller, Spec};
+use crate::harness::{is_steady, roost_bin, wait_for, Controller, Spec};
 use anyhow::{bail, Context, Result};
 use std::time::{Duration, Instant};
 
@@ -84,17 +84,6 @@ fn spawn_pair(base: &str, tag: &str) -> Result<Pair> {
     Ok(Pair { a, b, dir })
 }
 
-fn steady(p: &Pair) -> bool {
-    let (Ok(s1), Ok(s2)) = (p.a.status(), p.b.status()) else {
-        return false;
-    };
-    s1["connected_members"] == 1
-        && s2["connected_members"] == 1
-        && s1["master"].is_string()
-        && s1["master"] == s2["master"]
-        && s1["config_revision"] == s2["config_revision"]
-}
-
 fn configure_and_join(p: &Pair, timers: &[&str]) -> Result<Duration> {
     let mut cmds = vec![
         "configure terminal",
@@ -120,7 +109,7 @@ fn configure_and_join(p: &Pair, timers: &[&str]) -> Result<Duration> {
         bail!("join: {}", r.text());
     }
     wait_for(Duration::from_secs(10), Duration::from_millis(2), || {
-        steady(p).then_some(())
+        is_steady(&[&p.a, &p.b]).then_some(())
     })
     .context("cluster did not settle")?;
     let took = t.elapsed();

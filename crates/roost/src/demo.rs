@@ -1,6 +1,6 @@
 //! `roost demo`: the seed's how-to, live, on two loopback addresses.
 
-use crate::harness::{roost_bin, wait_for, Controller, Spec};
+use crate::harness::{is_steady, roost_bin, wait_for, Controller, Spec};
 use anyhow::{bail, Result};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -143,14 +143,7 @@ fn demo(a: &DemoArgs, dir: &std::path::Path, started: &Arc<Mutex<Vec<Controller>
         bail!("join-cluster failed");
     }
     let steady = wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
-        let s1 = c1.status().ok()?;
-        let s2 = c2.status().ok()?;
-        let ok = s1["connected_members"] == 1
-            && s2["connected_members"] == 1
-            && s1["master"].is_string()
-            && s1["master"] == s2["master"]
-            && s1["config_revision"] == s2["config_revision"];
-        ok.then_some(())
+        is_steady(&[c1, c2]).then_some(())
     });
     if steady.is_none() {
         bail!("the cluster did not settle within 10 s");

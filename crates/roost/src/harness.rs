@@ -318,21 +318,30 @@ pub fn status(c: &Controller) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{}: {e:#}\n{}", c.spec.name, c.log_tail(30)))
 }
 
-/// For tests: waits (at most 15 s) until every member is connected to all the others, they
-/// agree on one master and have the same configuration revision; panics with their states
-/// and logs otherwise.
+/// Is the cluster steady: every member connected to all the others, one agreed master, the
+/// same configuration revision everywhere?
+pub fn is_steady(cs: &[&Controller]) -> bool {
+    let Some(st) = cs
+        .iter()
+        .map(|c| c.status().ok())
+        .collect::<Option<Vec<_>>>()
+    else {
+        return false;
+    };
+    let n = cs.len() as u64 - 1;
+    st.iter().all(|s| {
+        s["master"].is_string()
+            && s["master"] == st[0]["master"]
+            && s["config_revision"] == st[0]["config_revision"]
+            && s["connected_members"].as_u64() == Some(n)
+    })
+}
+
+/// For tests: waits (at most 15 s) until the cluster is steady ([`is_steady`]); panics with
+/// the members' states and logs otherwise.
 pub fn wait_steady(cs: &[&Controller]) {
     let ok = wait_for(Duration::from_secs(15), Duration::from_millis(20), || {
-        let st: Vec<serde_json::Value> =
-            cs.iter().map(|c| c.status().ok()).collect::<Option<_>>()?;
-        let n = cs.len() as u64 - 1;
-        let steady = st.iter().all(|s| {
-            s["master"].is_string()
-                && s["master"] == st[0]["master"]
-                && s["config_revision"] == st[0]["config_revision"]
-                && s["connected_members"].as_u64() == Some(n)
-        });
-        steady.then_some(())
+        is_steady(cs).then_some(())
     });
     if ok.is_none() {
         for c in cs {
