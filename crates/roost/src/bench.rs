@@ -65,7 +65,7 @@ fn spawn_pair(base: &str, tag: &str) -> Result<Pair> {
     std::fs::create_dir_all(&dir)?;
     let bin = roost_bin();
     let quiet = |mut s: Spec| {
-        s.env.push(("ROOST_TEST_LOG".into(), "warn".into()));
+        s.env.push(("RUST_LOG".into(), "warn".into()));
         s
     };
     let a = Controller::spawn(
