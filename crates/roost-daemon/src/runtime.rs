@@ -372,7 +372,7 @@ impl MemberTask {
     ) -> MemberTask {
         let node = build_node(&rt, &config, head, log, lineage, superseded, history);
         let device = config.device(rt.mac);
-        let own_section = device_section_text(&config, rt.mac);
+        let own_section = own_section(&config, rt.mac);
         let mut t = MemberTask {
             rt,
             node,
@@ -506,7 +506,7 @@ impl MemberTask {
                 let settings = election_settings(&self.rt, device.as_ref(), &config, &fallback);
                 self.node.election.handle_settings(settings, now);
                 self.device = device;
-                self.own_section = device_section_text(&config, self.rt.mac);
+                self.own_section = own_section(&config, self.rt.mac);
                 self.refresh_peers(&config);
                 *self.rt.running.write().unwrap() = Arc::new(config);
                 self.node.election.record(
@@ -633,7 +633,7 @@ impl MemberTask {
         let now = self.rt.now();
         match config.device(self.rt.mac) {
             Some(d) => {
-                self.own_section = device_section_text(&config, self.rt.mac);
+                self.own_section = own_section(&config, self.rt.mac);
                 let s = election_settings(&self.rt, Some(&d), &config, &d.hostname);
                 if self.node.election.settings() != &s {
                     self.node.election.handle_settings(s, now);
@@ -734,27 +734,7 @@ fn build_replication(
     replication
 }
 
-/// The text of our device section (header and indented lines), usable as change text.
-pub fn device_section_text(config: &ClusterConfig, mac: Mac) -> Option<String> {
-    let text = config.to_text();
-    let needle = format!(" {mac}");
-    let mut out = String::new();
-    let mut inside = false;
-    for line in text.lines() {
-        if inside {
-            if line.starts_with(' ') {
-                out.push_str(line);
-                out.push('\n');
-                continue;
-            }
-            break;
-        }
-        if !line.starts_with(' ') && line.ends_with(&needle) && line.split_whitespace().count() == 2
-        {
-            inside = true;
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    inside.then_some(out)
+/// Our device section as change text (to re-register it with a master that lacks it).
+fn own_section(config: &ClusterConfig, mac: Mac) -> Option<String> {
+    config.device_change(mac).map(|c| c.to_text())
 }
