@@ -14,11 +14,12 @@ use roost_wire::RevisionId;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[derive(Clone)]
 pub struct Controller {
     pub rt: Arc<MemberRuntime>,
     pub opts: ControllerOptions,
     handle: tokio::runtime::Handle,
-    auth_cache: AuthCache,
+    auth_cache: Arc<AuthCache>,
 }
 
 /// Successful password checks, remembered for a short while. argon2 is slow on purpose
@@ -86,7 +87,7 @@ impl Controller {
             rt,
             opts,
             handle: tokio::runtime::Handle::current(),
-            auth_cache: AuthCache::new(),
+            auth_cache: Arc::new(AuthCache::new()),
         }
     }
 
@@ -238,9 +239,7 @@ impl CliService for Controller {
         async_output: Box<dyn Fn(String) + Send + Sync>,
     ) -> Box<dyn CliSession> {
         let ops = SessionOps {
-            rt: self.rt.clone(),
-            opts: self.opts.clone(),
-            handle: self.handle.clone(),
+            c: self.clone(),
             sink: Arc::new(async_output),
             sink_id: Mutex::new(None),
         };
@@ -297,9 +296,7 @@ impl CliSession for EngineSession {
 
 /// What one session's commands can do to the controller.
 pub struct SessionOps {
-    rt: Arc<MemberRuntime>,
-    opts: ControllerOptions,
-    handle: tokio::runtime::Handle,
+    c: Controller,
     sink: Arc<Box<dyn Fn(String) + Send + Sync>>,
     sink_id: Mutex<Option<u64>>,
 }
@@ -307,50 +304,39 @@ pub struct SessionOps {
 impl Drop for SessionOps {
     fn drop(&mut self) {
         if let Some(id) = self.sink_id.lock().unwrap().take() {
-            self.rt.remove_debug_sink(id);
-        }
-    }
-}
-
-impl SessionOps {
-    fn controller(&self) -> Controller {
-        Controller {
-            rt: self.rt.clone(),
-            opts: self.opts.clone(),
-            handle: self.handle.clone(),
-            auth_cache: AuthCache::new(),
+            self.c.rt.remove_debug_sink(id);
         }
     }
 }
 
 impl ControllerOps for SessionOps {
     fn identity(&self) -> Identity {
-        let config = self.rt.running();
+        let config = self.c.rt.running();
         Identity {
-            mac: self.rt.mac,
-            model: self.rt.model,
+            mac: self.c.rt.mac,
+            model: self.c.rt.model,
             hostname: config
-                .device(self.rt.mac)
+                .device(self.c.rt.mac)
                 .map(|d| d.hostname)
-                .unwrap_or_else(|| self.rt.mac.default_hostname(self.rt.model)),
+                .unwrap_or_else(|| self.c.rt.mac.default_hostname(self.c.rt.model)),
             software_version: software_version(),
-            uptime_secs: self.rt.started.elapsed().as_secs(),
+            uptime_secs: self.c.rt.started.elapsed().as_secs(),
         }
     }
 
     fn running_config(&self) -> ClusterConfig {
-        (*self.rt.running()).clone()
+        (*self.c.rt.running()).clone()
     }
 
     fn commit(&self, user: &str, change: &str) -> Result<RevisionId, String> {
-        let rev = self.handle.block_on(self.rt.commit(user, change))?;
+        let rev = self.c.block_on(self.c.rt.commit(user, change))?;
         // Return once the change is in this member's running config, so the next `show` in
         // this session sees it even when the master is another member.
         let deadline = std::time::Instant::now() + Duration::from_secs(3);
         while std::time::Instant::now() < deadline {
             let head = self
-                .handle
-                .block_on(self.rt.query(|n, _| n.replication.head()));
+                .c
+                .block_on(self.c.rt.query(|n, _| n.replication.head()));
             if head.map(|h| h.number >= rev.number).unwrap_or(true) {
                 break;
             }
@@ -360,14 +346,16 @@ impl ControllerOps for SessionOps {
     }
 
     fn write_startup_config(&self, text: &str) -> Result<(), String> {
-        self.rt
+        self.c
+            .rt
             .store
             .write_startup_config(text)
             .map_err(|e| e.to_string())
     }
 
     fn startup_config(&self) -> Result<String, String> {
-        self.rt
+        self.c
+            .rt
             .store
             .startup_config()
             .map_err(|e| e.to_string())?
@@ -375,19 +363,19 @@ impl ControllerOps for SessionOps {
     }
 
     fn cluster_status(&self) -> ClusterStatus {
-        self.handle.block_on(self.controller().status_async())
+        self.c.block_on(self.c.status_async())
     }
 
     fn cluster_members(&self) -> Vec<MemberRow> {
-        self.handle.block_on(self.controller().members_async())
+        self.c.block_on(self.c.members_async())
     }
 
     fn cluster_history(&self) -> Vec<HistoryRow> {
-        self.handle.block_on(self.controller().history_async())
+        self.c.block_on(self.c.history_async())
     }
 
     fn revisions(&self) -> RevisionsView {
-        self.handle.block_on(self.controller().revisions_async())
+        self.c.block_on(self.c.revisions_async())
     }
 
     fn join_cluster(
@@ -395,11 +383,11 @@ impl ControllerOps for SessionOps {
         req: JoinClusterRequest,
         progress: &mut dyn FnMut(&str),
     ) -> Result<(), String> {
-        crate::join::join_cluster(&self.rt, &self.opts, &self.handle, req, progress)
+        crate::join::join_cluster(&self.c.rt, &self.c.opts, &self.c.handle, req, progress)
     }
 
     fn member_licences(&self) -> Vec<roost_config::MemberLicences> {
-        let view = self.handle.block_on(self.controller().view());
+        let view = self.c.block_on(self.c.view());
         view.map(|v| {
             v.members
                 .iter()
@@ -416,7 +404,8 @@ impl ControllerOps for SessionOps {
     }
 
     fn channel_statistics(&self) -> Vec<(String, u64)> {
-        self.rt
+        self.c
+            .rt
             .stats
             .snapshot()
             .into_iter()
@@ -429,10 +418,10 @@ impl ControllerOps for SessionOps {
         match (cluster_debug && monitor, *id) {
             (true, None) => {
                 let sink = self.sink.clone();
-                *id = Some(self.rt.add_debug_sink(Box::new(move |line| sink(line))));
+                *id = Some(self.c.rt.add_debug_sink(Box::new(move |line| sink(line))));
             }
             (false, Some(i)) => {
-                self.rt.remove_debug_sink(i);
+                self.c.rt.remove_debug_sink(i);
                 *id = None;
             }
             _ => {}
