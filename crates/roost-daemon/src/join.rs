@@ -205,17 +205,11 @@ async fn handle_join(c: &Controller, req: JoinRequest, peer: SocketAddr) -> Join
         Err(e) => return refuse(format!("the cluster could not commit the new member: {e}")),
     };
     // Wait until this member's running config holds the revision (the master may be another).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    let (config, head) = loop {
-        let (text, head) =
-            c.rt.query(|n, _| (n.replication.config().to_text(), n.replication.head()))
-                .await
-                .unwrap_or_default();
-        if head.number >= rev.number || tokio::time::Instant::now() > deadline {
-            break (text, head);
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    };
+    c.rt.wait_applied(rev).await;
+    let (config, head) =
+        c.rt.query(|n, _| (n.replication.config().to_text(), n.replication.head()))
+            .await
+            .unwrap_or_default();
     let key = match c.rt.store.cluster_key() {
         Ok(Some(k)) => k,
         _ => return refuse("this controller has no cluster key".to_string()),

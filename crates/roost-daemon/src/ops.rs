@@ -329,19 +329,11 @@ impl ControllerOps for SessionOps {
     }
 
     fn commit(&self, user: &str, change: &str) -> Result<RevisionId, String> {
-        let rev = self.c.block_on(self.c.rt.commit(user, change))?;
+        let rt = &self.c.rt;
+        let rev = self.c.block_on(rt.commit(user, change))?;
         // Return once the change is in this member's running config, so the next `show` in
         // this session sees it even when the master is another member.
-        let deadline = std::time::Instant::now() + Duration::from_secs(3);
-        while std::time::Instant::now() < deadline {
-            let head = self
-                .c
-                .block_on(self.c.rt.query(|n, _| n.replication.head()));
-            if head.map(|h| h.number >= rev.number).unwrap_or(true) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        self.c.block_on(rt.wait_applied(rev));
         Ok(rev)
     }
 

@@ -217,6 +217,20 @@ impl MemberRuntime {
         rx.await.ok()
     }
 
+    /// Waits (at most 3 s) until this member's running configuration holds revision `rev`,
+    /// which a commit through a master on another member reaches a moment later.
+    pub async fn wait_applied(&self, rev: RevisionId) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while tokio::time::Instant::now() < deadline {
+            match self.query(|n, _| n.replication.head()).await {
+                Some(head) if head.number < rev.number => {
+                    tokio::time::sleep(Duration::from_millis(2)).await
+                }
+                _ => return,
+            }
+        }
+    }
+
     pub async fn rejoin(
         &self,
         key: ClusterKey,
