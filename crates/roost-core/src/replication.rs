@@ -200,7 +200,9 @@ struct PendingCommit {
 /// without a chunk for [`SUPERSEDED_IDLE_INTERVALS`] retransmit intervals dropped; all dropped
 /// when the sender goes down or mastership changes; a payload that does not decode, or names
 /// another head, is ignored), then archives every reported configuration (de-duplicated by
-/// head: chunks of an archived head are just acknowledged), persists it and acknowledges; a
+/// head: a report of a head already held adds only the revisions the held copy does not
+/// list, so two members that lost the same head with different stretches of its history
+/// keep their union), persists it and acknowledges; a
 /// member that is not master ignores reports, so that they reach a real master. So every
 /// revision the losing side committed survives in a superseded configuration on the loser
 /// and on the master of the time, from which an operator can restore it: as its head or as an
@@ -1185,16 +1187,37 @@ impl<S: ConfigState> Replication<S> {
             reason,
             sc.revisions.len()
         ));
-        self.push(Command::PersistSuperseded(sc.clone()));
+        self.keep_superseded(sc);
         self.notify(Notification::Record {
             event: ClusterEvent::ConfigSuperseded,
             reason,
         });
-        if !self.superseded.iter().any(|s| s.head == sc.head) {
-            self.superseded.push(sc);
-        }
         self.unacked_superseded.insert(self.head, None);
         self.send_superseded(self.head, master, now);
+    }
+
+    /// Keeps (and persists) a superseded config. One already held with the same head (the
+    /// same configuration, by the hash chain) gains the revisions it did not list: two members
+    /// can hold one head while knowing different stretches of its history (one had only a
+    /// snapshot), and the union is what an operator restores from. Returns whether anything
+    /// new was kept.
+    fn keep_superseded(&mut self, sc: SupersededConfig) -> bool {
+        let Some(held) = self.superseded.iter_mut().find(|s| s.head == sc.head) else {
+            self.push(Command::PersistSuperseded(sc.clone()));
+            self.superseded.push(sc);
+            return true;
+        };
+        let known: HashSet<RevisionId> = held.revisions.iter().map(|r| r.id).collect();
+        let before = held.revisions.len();
+        held.revisions
+            .extend(sc.revisions.into_iter().filter(|r| !known.contains(&r.id)));
+        if held.revisions.len() == before {
+            return false;
+        }
+        held.revisions.sort_by_key(|r| r.id.number);
+        let merged = held.clone();
+        self.push(Command::PersistSuperseded(merged));
+        true
     }
 
     /// Sends every chunk of the superseded config at `head` to `to` (the master).
@@ -1232,12 +1255,6 @@ impl<S: ConfigState> Replication<S> {
                 "ignoring superseded config {} from {}: not the cluster master",
                 head, from
             ));
-            return;
-        }
-        if self.superseded.iter().any(|s| s.head == head) {
-            // Already archived (a retransmit whose ack was lost).
-            self.superseded_assemblies.remove(&(from, head));
-            self.send(from, ReplicationMessage::SupersededAck { head });
             return;
         }
         if chunk.total_len > MAX_SUPERSEDED_LEN {
@@ -1304,14 +1321,14 @@ impl<S: ConfigState> Replication<S> {
                 return;
             }
         };
-        self.debug(format!(
-            "archiving superseded config {} from {} ({} revisions)",
-            head,
-            config.holder,
-            config.revisions.len()
-        ));
-        self.push(Command::PersistSuperseded(config.clone()));
-        self.superseded.push(config);
+        let (holder, listed) = (config.holder, config.revisions.len());
+        if self.keep_superseded(config) {
+            self.debug(format!(
+                "archiving superseded config {} from {} ({} revisions)",
+                head, holder, listed
+            ));
+        }
+        // Also for a head archived before (a retransmit whose ack was lost).
         self.send(from, ReplicationMessage::SupersededAck { head });
     }
 

@@ -15,6 +15,15 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use support::*;
 
+/// `PROPTEST_CASES` overrides the default case count (for long local hunts; a failing run is
+/// replayed with `PROPTEST_RNG_SEED`, which proptest reads itself).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 const TICK: Duration = Duration::from_millis(10);
 const HELLO_EVERY: u64 = 10; // ticks
 
@@ -104,6 +113,13 @@ impl Sim {
         };
         sim.heal(0);
         sim
+    }
+
+    /// `ROOST_PROP_TRACE=1`: every member's debug lines, to read a failing case.
+    fn trace(&self, i: usize, line: &str) {
+        if std::env::var_os("ROOST_PROP_TRACE").is_some() {
+            eprintln!("{:>6?} {} {}", self.now, self.ids[i], line);
+        }
     }
 
     fn n(&self) -> usize {
@@ -214,8 +230,10 @@ impl Sim {
                     request,
                     result: Ok(id),
                 }) => {
+                    self.trace(i, &format!("commit {request} ok: {id}"));
                     self.ok.push((i, request, id));
                 }
+                Command::Notify(Notification::Debug(line)) => self.trace(i, &line),
                 _ => {}
             }
         }
@@ -357,7 +375,7 @@ impl Sim {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(128), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn replication_converges_and_never_loses_commits(
@@ -396,7 +414,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(64), failure_persistence: None, ..ProptestConfig::default() })]
 
     /// A tiny log: catch-up often needs snapshots, lineages are trimmed. Only convergence is
     /// checked (commits older than the bounded lineage legitimately leave it).
@@ -444,4 +462,69 @@ fn replication_harness_smoke_partition_and_heal() {
         held >= 2,
         "A's revision superseded on A and archived on the master"
     );
+}
+
+/// Found by `PROPTEST_CASES=1000000` (1 case in ~43,000): a commit reported Ok on A was lost.
+#[test]
+fn regression_commit_lost_after_partitions() {
+    use Op::*;
+    let c = |at, key, val, big| Commit {
+        at,
+        key,
+        val,
+        fail: false,
+        big,
+    };
+    let ops = vec![
+        Run { ticks: 50 },
+        c(1, 0, 0, false),
+        c(0, 5, 0, true),
+        Run { ticks: 61 },
+        c(0, 0, 0, false),
+        c(0, 0, 0, false),
+        c(0, 0, 0, false),
+        Run { ticks: 40 },
+        Partition {
+            mask: 9,
+            m0: 0,
+            m1: 0,
+        },
+        c(0, 0, 100, true),
+        c(1, 0, 0, false),
+        Partition {
+            mask: 211,
+            m0: 0,
+            m1: 0,
+        },
+        c(1, 0, 0, false),
+        View {
+            at: 2,
+            master: None,
+        },
+        Run { ticks: 71 },
+        c(0, 0, 0, false),
+        c(3, 0, 0, false),
+        Run { ticks: 13 },
+        Run { ticks: 57 },
+        c(1, 0, 0, false),
+        Run { ticks: 55 },
+        Heal { master: 3 },
+        Run { ticks: 9 },
+        Partition {
+            mask: 43,
+            m0: 0,
+            m1: 0,
+        },
+        Run { ticks: 3 },
+    ];
+    let mut sim = Sim::new(4, 2304883919261244327, 23, 5, 68, 100_000);
+    for op in ops {
+        sim.run(op);
+    }
+    sim.faults = false;
+    sim.heal(1);
+    for _ in 0..600 {
+        sim.step();
+    }
+    sim.check_converged(1, true).unwrap();
 }
