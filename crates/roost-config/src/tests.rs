@@ -1640,7 +1640,7 @@ mod props {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig::default() /* 256 cases; PROPTEST_CASES overrides */)]
 
         #[test]
         fn print_parse_round_trip(text in config_text()) {

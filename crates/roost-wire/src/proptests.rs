@@ -8,7 +8,7 @@ use crate::MemberMessage;
 use proptest::prelude::*;
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::default() /* 256 cases; PROPTEST_CASES overrides */)]
 
     #[test]
     fn member_message_round_trip(msg in member_message()) {

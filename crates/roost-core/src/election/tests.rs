@@ -1354,7 +1354,7 @@ fn scenario() -> impl Strategy<Value = (Vec<(u8, bool)>, Vec<Op>)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::default() /* 256 cases; PROPTEST_CASES overrides */)]
 
     #[test]
     fn random_faults_converge_to_one_master((members, ops) in scenario()) {
