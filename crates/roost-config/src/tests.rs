@@ -1565,7 +1565,13 @@ mod props {
         )
             .prop_map(|(users, wlans, devices)| {
                 let mut t = String::new();
+                // One line per user: a later `role monitor` for the only superuser is refused
+                // by the parser ("cannot remove the last superuser"), rightly.
+                let mut names = std::collections::HashSet::new();
                 for (name, monitor, key) in users {
+                    if !names.insert(name.clone()) {
+                        continue;
+                    }
                     t += "user-management\n";
                     t += &format!(
                         " user {name} password 1 {H} role {}\n",
