@@ -42,8 +42,14 @@ pub enum Command {
         revision: Option<Revision>,
         lineage: Vec<RevisionId>,
     },
-    /// Durably keep a configuration that lost after a partition healed.
+    /// Durably keep a configuration that lost after a partition healed (saving the same head
+    /// again replaces it).
     PersistSuperseded(SupersededConfig),
+    /// Durably keep the (revision, origin member, request id) of lineage revisions that a
+    /// snapshot named but this member never held, so that exactly-once survives a restart.
+    /// Emitted just before the snapshot's `Persist`; on restart, entries for revisions not in
+    /// the persisted lineage are ignored (see [`Replication::restore_requests`]).
+    PersistRequests(Vec<(RevisionId, MemberId, u64)>),
     /// Something an operator or the daemon wants to know about.
     Notify(Notification),
 }

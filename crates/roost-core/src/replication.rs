@@ -178,8 +178,8 @@ struct PendingCommit {
 /// replace a partial assembly; more than [`MAX_SNAPSHOT_LEN`] bytes are refused), loads the
 /// text ([`ConfigState::load`]; an error is a debug line and the snapshot is ignored),
 /// replaces configuration, head and lineage, clears its log, keeps the snapshot's request ids
-/// (with any it knew before) for revisions in the new lineage, bounded like it, in memory
-/// only (a member that restarts forgets those it had only from snapshots), persists
+/// (with any it knew before) for revisions in the new lineage, bounded like it, persisted
+/// (`PersistRequests`, restored by [`Replication::restore_requests`]), persists
 /// (`revision: None`), records `config-update-success` "successfully applied config" and
 /// acknowledges. The master records `config-update-success` "config sync succeeded" when the
 /// snapshot is acknowledged.
@@ -302,6 +302,24 @@ impl<S: ConfigState> Replication<S> {
         };
         r.trim();
         r
+    }
+
+    /// Restores the request ids persisted by [`Command::PersistRequests`] (after [`new`]):
+    /// those of revisions in the lineage are kept, so that a retransmitted request whose
+    /// revision arrived here only inside a snapshot is still answered with its id, never
+    /// applied twice.
+    ///
+    /// [`new`]: Replication::new
+    pub fn restore_requests(&mut self, requests: Vec<(RevisionId, MemberId, u64)>) {
+        let in_lineage: HashSet<RevisionId> = self.lineage.iter().copied().collect();
+        let mut known: Vec<(RevisionId, MemberId, u64)> = requests
+            .into_iter()
+            .filter(|(id, _, _)| in_lineage.contains(id))
+            .collect();
+        known.sort_by_key(|(id, _, _)| id.number);
+        known.dedup_by_key(|(id, _, _)| *id);
+        self.requests = known;
+        self.trim();
     }
 
     /// Sets the wall clock (ms since the Unix epoch) at `now`, used to stamp revisions and
@@ -1118,6 +1136,7 @@ impl<S: ConfigState> Replication<S> {
         self.head = head;
         self.lineage = lineage;
         self.trim();
+        self.push(Command::PersistRequests(self.requests.clone()));
         self.push(Command::Persist {
             head,
             config: text,

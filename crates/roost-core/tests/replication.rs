@@ -650,6 +650,12 @@ mod replication {
         assert_eq!(
             nd,
             vec![
+                Command::PersistRequests(
+                    a.log()
+                        .iter()
+                        .map(|r| (r.id, r.origin, r.request))
+                        .collect()
+                ),
                 Command::Persist {
                     head: a.head(),
                     config: a.config().text(),
@@ -1428,6 +1434,119 @@ mod replication {
         assert_eq!(d.head(), id);
         let got = feed(&mut c, D, to(C, &out), ms(302));
         assert_eq!(commit_done(&got), vec![(9, Ok(id))]);
+    }
+
+    #[test]
+    fn retry_is_recognised_after_a_restart_by_a_member_that_saw_the_revision_only_in_a_snapshot() {
+        let mut a = master_with_peers(&[B, C]);
+        let mut b = follower(B, A);
+        let mut c = follower(C, A);
+        let change = format!("set big {}", "z".repeat(50_000));
+        let req = to(A, &commit(&mut c, 9, &change, ms(0)));
+        feed(&mut a, C, req, ms(1));
+        let id = a.head();
+        a.handle_peer_head(B, RevisionId::ZERO, ms(10));
+        let got = feed(&mut b, A, to(B, &drain(&mut a)), ms(11));
+        // What B's disk now holds: the snapshot's request ids, then the configuration.
+        let persisted: Vec<&Command> = got
+            .iter()
+            .filter(|c| matches!(c, Command::PersistRequests(_) | Command::Persist { .. }))
+            .collect();
+        let [Command::PersistRequests(requests), Command::Persist {
+            head,
+            config,
+            revision: None,
+            lineage,
+        }] = persisted[..]
+        else {
+            panic!("{persisted:?}")
+        };
+        assert_eq!(requests, &vec![(id, C, 9)]);
+
+        // B restarts from its disk (no log: the revision is known only by id) and is master.
+        let mut b = Replication::new(
+            B,
+            settings(),
+            Kv::load(config).unwrap(),
+            *head,
+            vec![],
+            lineage.clone(),
+            vec![],
+        );
+        b.restore_requests(requests.clone());
+        b.handle_master(Some(B), ms(1000));
+        drain(&mut b);
+        c.handle_master(Some(B), ms(1000));
+        let retry = to(B, &drain(&mut c));
+        let out = feed(&mut b, C, retry, ms(1001));
+        assert_eq!(
+            to(C, &out),
+            vec![ReplicationMessage::CommitResult {
+                request: 9,
+                result: Ok(id)
+            }]
+        );
+        assert_eq!(b.head(), id, "not applied twice");
+    }
+
+    #[test]
+    fn restored_request_ids_outside_the_lineage_are_ignored() {
+        let mut a = master_with_peers(&[]);
+        commit(&mut a, 1, "set a 1", ms(0));
+        let kept = (a.head(), A, 1);
+        let stranger = (
+            RevisionId {
+                number: 1,
+                hash: [7; 32],
+            },
+            C,
+            5,
+        );
+        let mut b = Replication::new(
+            B,
+            settings(),
+            a.config().clone(),
+            a.head(),
+            vec![],
+            a.lineage().to_vec(),
+            vec![],
+        );
+        b.restore_requests(vec![stranger, kept]);
+        b.handle_master(Some(B), ms(10));
+        drain(&mut b);
+        // C's request 5 is not known: applied as new. A's request 1 is: answered.
+        let out = feed(
+            &mut b,
+            C,
+            vec![ReplicationMessage::CommitRequest {
+                request: 5,
+                user: "admin".into(),
+                change: "set c 5".into(),
+            }],
+            ms(11),
+        );
+        assert_eq!(b.head().number, 2);
+        assert!(matches!(
+            &to(C, &out)[..],
+            [ReplicationMessage::CommitResult { request: 5, result: Ok(r) }] if r.number == 2
+        ));
+        let out = feed(
+            &mut b,
+            A,
+            vec![ReplicationMessage::CommitRequest {
+                request: 1,
+                user: "admin".into(),
+                change: "set a 1".into(),
+            }],
+            ms(12),
+        );
+        assert_eq!(
+            to(A, &out),
+            vec![ReplicationMessage::CommitResult {
+                request: 1,
+                result: Ok(kept.0)
+            }]
+        );
     }
 
     #[test]

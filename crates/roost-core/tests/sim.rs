@@ -79,6 +79,7 @@ struct Disk {
     log: Vec<Revision>,
     lineage: Vec<RevisionId>,
     superseded: Vec<SupersededConfig>,
+    requests: Vec<(RevisionId, MemberId, u64)>,
     boot: u32,
 }
 
@@ -209,6 +210,7 @@ impl Sim {
             m.disk.lineage.clone(),
             m.disk.superseded.clone(),
         );
+        replication.restore_requests(m.disk.requests.clone());
         replication.set_wall_clock(wall, now);
         m.node = Some(Node::new(election, replication, now));
         self.stable_since = now;
@@ -297,10 +299,15 @@ impl Sim {
                     }
                 }
                 Command::PersistSuperseded(s) => {
+                    // As roost-store keeps them: saving a head again replaces it.
                     let d = &mut self.members[i].disk;
-                    if !d.superseded.iter().any(|x| x.head == s.head) {
-                        d.superseded.push(s);
+                    match d.superseded.iter_mut().find(|x| x.head == s.head) {
+                        Some(x) => *x = s,
+                        None => d.superseded.push(s),
                     }
+                }
+                Command::PersistRequests(requests) => {
+                    self.members[i].disk.requests = requests;
                 }
                 Command::Notify(Notification::CommitDone { result: Ok(id), .. }) => {
                     if trace() {

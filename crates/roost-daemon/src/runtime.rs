@@ -161,12 +161,12 @@ impl MemberRuntime {
             debug_sinks: Mutex::new(Vec::new()),
             next_sink: AtomicU64::new(1),
         });
-        let (head, log, lineage) = match persisted {
-            Some(p) => (p.head, p.log, p.lineage),
-            None => (RevisionId::ZERO, Vec::new(), Vec::new()),
+        let (head, log, lineage, requests) = match persisted {
+            Some(p) => (p.head, p.log, p.lineage, p.requests),
+            None => (RevisionId::ZERO, Vec::new(), Vec::new(), Vec::new()),
         };
         let history = rt.store.history().unwrap_or_default();
-        let task = MemberTask::new(
+        let mut task = MemberTask::new(
             rt.clone(),
             config,
             head,
@@ -178,6 +178,7 @@ impl MemberRuntime {
             socket,
             opts,
         );
+        task.node.replication.restore_requests(requests);
         tokio::spawn(task.run(rx, shutdown));
         Ok(rt)
     }
@@ -578,6 +579,13 @@ impl MemberTask {
                         tracing::error!("cannot persist revision {head}: {e}; stopping");
                         eprintln!("roost: cannot persist revision {head}: {e}; stopping");
                         std::process::exit(70);
+                    }
+                }
+                Command::PersistRequests(requests) => {
+                    // Not fail-stop: losing these only weakens de-duplication after a restart
+                    // (to the revisions held in full), as before snapshots carried them.
+                    if let Err(e) = self.rt.store.save_snapshot_requests(&requests) {
+                        tracing::error!("cannot persist snapshot request ids: {e}");
                     }
                 }
                 Command::PersistSuperseded(s) => {

@@ -14,7 +14,9 @@
 pub mod fs;
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
-use roost_wire::{ClusterKey, HistoryEvent, Mac, Model, Revision, RevisionId, SupersededConfig};
+use roost_wire::{
+    ClusterKey, HistoryEvent, Mac, MemberId, Model, Revision, RevisionId, SupersededConfig,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions, TryLockError};
@@ -46,6 +48,7 @@ const K_CLUSTER_KEY: &str = "cluster_key";
 const K_HEAD: &str = "config_head";
 const K_CONFIG: &str = "config_text";
 const K_LINEAGE: &str = "config_lineage";
+const K_REQUESTS: &str = "config_snapshot_requests";
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +119,10 @@ pub struct PersistedConfig {
     /// a full snapshot).
     pub log: Vec<Revision>,
     pub lineage: Vec<RevisionId>,
+    /// (revision, origin, request) that snapshots named, from
+    /// [`save_snapshot_requests`](Store::save_snapshot_requests); may name revisions no longer
+    /// in `lineage` (the core ignores those).
+    pub requests: Vec<(RevisionId, MemberId, u64)>,
 }
 
 /// An open data dir. Holds the dir lock until dropped.
@@ -315,6 +322,10 @@ impl Store {
             Some(v) => decode("config lineage", v.value())?,
             None => Vec::new(),
         };
+        let requests: Vec<(RevisionId, MemberId, u64)> = match meta.get(K_REQUESTS)? {
+            Some(v) => decode("snapshot request ids", v.value())?,
+            None => Vec::new(),
+        };
         let log = txn
             .open_table(LOG)?
             .iter()?
@@ -325,7 +336,21 @@ impl Store {
             config,
             log,
             lineage,
+            requests,
         }))
+    }
+
+    /// Keeps the request ids a snapshot carried (`roost_core::Command::PersistRequests`),
+    /// replacing those saved before.
+    pub fn save_snapshot_requests(
+        &self,
+        requests: &[(RevisionId, MemberId, u64)],
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(META)?
+            .insert(K_REQUESTS, encode(&requests).as_slice())?;
+        txn.commit()?;
+        Ok(())
     }
 
     /// Archives a superseded configuration; saving the same head again replaces it.

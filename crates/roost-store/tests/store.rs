@@ -266,3 +266,23 @@ fn history_dedups_and_keeps_newest() {
     assert!(h.windows(2).all(|w| w[0].wall_ms <= w[1].wall_ms));
     s.save_history(&[]).unwrap();
 }
+
+#[test]
+fn snapshot_request_ids_survive_reopen_and_are_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let c = MemberId(0x12550003);
+    {
+        let s = Store::open(&path).unwrap();
+        s.save_config(rid(7), "text 7\n", None, &[rid(6), rid(7)])
+            .unwrap();
+        assert!(s.load_config().unwrap().unwrap().requests.is_empty());
+        s.save_snapshot_requests(&[(rid(6), c, 3)]).unwrap();
+        s.save_snapshot_requests(&[(rid(6), c, 3), (rid(7), c, 4)])
+            .unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    let loaded = s.load_config().unwrap().unwrap();
+    assert_eq!(loaded.requests, vec![(rid(6), c, 3), (rid(7), c, 4)]);
+    assert_eq!(loaded.head, rid(7), "the configuration is untouched");
+}
