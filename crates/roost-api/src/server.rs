@@ -495,11 +495,12 @@ async fn exec(
         let mut outputs = Vec::with_capacity(req.commands.len());
         let mut error = false;
         for command in req.commands {
+            let prompt = session.prompt();
             let out = session.execute(&command);
             error |= out.error;
             outputs.push(CommandOutput {
+                output: roost_config::exec_output(&prompt, &command, &out.text),
                 command: redact_passwords(&command),
-                output: out.text,
                 error: out.error,
             });
             if out.close || (out.error && req.stop_on_error) {

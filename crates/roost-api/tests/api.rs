@@ -188,7 +188,14 @@ fn exec_runs_lines_in_order_and_reports_errors_per_line() {
         ]
     );
     assert!(r.error);
-    assert!(r.outputs[2].output.starts_with("% Invalid input"));
+    // No terminal echoed the line: the output puts it above the caret.
+    assert!(
+        r.outputs[2]
+            .output
+            .starts_with("roost(config-device)#bogus command\n% Invalid input"),
+        "{:?}",
+        r.outputs[2].output
+    );
     assert_eq!(srv.fake.priority(), 200);
     let lines: Vec<String> = cmds.iter().map(|c| format!("admin: {c}")).collect();
     assert_eq!(srv.fake.lines(), lines);

@@ -19,6 +19,7 @@ pub mod views;
 
 pub use change::{Change, Section};
 pub use model::{hash_password, CONFIG_VERSION, REPLACE_CONFIG};
+pub use session::exec_output;
 pub use views::*;
 
 use roost_wire::{ClusterMode, Mac, MintLevel, Model, RevisionId};

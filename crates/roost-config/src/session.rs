@@ -53,6 +53,54 @@ impl Mode {
     }
 }
 
+/// The message under an invalid-input caret.
+const CARET_MESSAGE: &str = "% Invalid input detected at '^' marker.";
+
+/// Output of `line` for a non-interactive client (SSH exec, `roost cli -c`, the API's exec):
+/// there no terminal shows the typed line above a `^` marker, so an invalid-input error gets
+/// `prompt` and the line echoed first, with password values masked character for character so
+/// that the caret still points at the right column. Other output is unchanged.
+pub fn exec_output(prompt: &str, line: &str, text: &str) -> String {
+    if !text.contains(CARET_MESSAGE) {
+        return text.to_string();
+    }
+    format!("{prompt}{}\n{text}", mask_passwords_in_place(line))
+}
+
+/// `line` with the value after each `password` (after its `0`/`1` type, if any) replaced by
+/// as many `*` as it has characters.
+fn mask_passwords_in_place(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut state = 0u8; // 0: normal; 1: after "password"; 2: after "password 0|1"
+    let mut rest = line;
+    while !rest.is_empty() {
+        let ws = rest.len() - rest.trim_start().len();
+        out.push_str(&rest[..ws]);
+        rest = &rest[ws..];
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = &rest[..end];
+        rest = &rest[end..];
+        if word.is_empty() {
+            break;
+        }
+        state = match state {
+            1 if word == "0" || word == "1" => {
+                out.push_str(word);
+                2
+            }
+            1 | 2 => {
+                out.extend(std::iter::repeat_n('*', word.chars().count()));
+                0
+            }
+            _ => {
+                out.push_str(word);
+                u8::from(word == "password")
+            }
+        };
+    }
+    out
+}
+
 fn ok(text: impl Into<String>) -> Output {
     Output {
         text: text.into(),
@@ -160,10 +208,7 @@ impl Session {
         match resolve(grammar(self.mode.kind()), &toks) {
             Err(MatchErr::Invalid(i)) => {
                 let indent = self.prompt(ops).chars().count() + toks[i].col;
-                fail(format!(
-                    "{}^\n% Invalid input detected at '^' marker.\n",
-                    " ".repeat(indent)
-                ))
+                fail(format!("{}^\n{CARET_MESSAGE}\n", " ".repeat(indent)))
             }
             Err(MatchErr::Ambiguous(i)) => fail(format!(
                 "% Ambiguous command: \"{}\"\n",

@@ -738,6 +738,48 @@ fn seed_secondary_interface_session() {
 }
 
 #[test]
+fn exec_output_echoes_the_line_above_a_caret_with_passwords_masked_in_place() {
+    let ops = Fake::new();
+    let mut s = admin();
+    let prompt = s.prompt(&ops);
+    let o = s.execute("show foo", &ops);
+    // The caret lines up under "foo" in the echoed line.
+    let shown = crate::exec_output(&prompt, "show foo", &o.text);
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines[0], "vx9000-1#show foo");
+    assert_eq!(lines[1].find('^'), lines[0].find("foo"));
+    assert_eq!(lines[2], "% Invalid input detected at '^' marker.");
+    // Other output is as it was.
+    let o = s.execute("show cluster", &ops);
+    assert_eq!(crate::exec_output(&prompt, "show cluster", &o.text), o.text);
+    // A password is never echoed, and masking keeps the columns.
+    run_ok(&mut s, &ops, &["conf t", "user-management"]);
+    let prompt = s.prompt(&ops);
+    let line = "user bob password S3cr\u{e9}t! rolex superuser";
+    let o = s.execute(line, &ops);
+    assert!(o.error, "{}", o.text);
+    let shown = crate::exec_output(&prompt, line, &o.text);
+    assert!(!shown.contains("S3cr"), "{shown}");
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("{prompt}user bob password ******* rolex superuser")
+    );
+    assert_eq!(
+        lines[1].chars().position(|c| c == '^'),
+        lines[0]
+            .find(" rolex ")
+            .map(|i| lines[0][..i + 1].chars().count())
+    );
+    let line = "user bob  password 0 hunter2 role superuser bogus";
+    let o = s.execute(line, &ops);
+    let shown = crate::exec_output(&prompt, line, &o.text);
+    assert!(shown.starts_with(&format!(
+        "{prompt}user bob  password 0 ******* role superuser bogus\n"
+    )));
+}
+
+#[test]
 fn abbreviations_ambiguity_caret_incomplete() {
     let ops = Fake::new();
     let mut s = admin();

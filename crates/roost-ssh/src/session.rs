@@ -190,7 +190,15 @@ pub(crate) async fn run_exec(
             continue;
         }
         let line = line.to_owned();
-        let Some(out) = call(&mut io, &mut slot, None, move |s| s.execute(&line)).await else {
+        let Some(out) = call(&mut io, &mut slot, None, move |s| {
+            let prompt = s.prompt();
+            let mut out = s.execute(&line);
+            // No terminal echoes exec lines: put the line above an invalid-input caret.
+            out.text = roost_config::exec_output(&prompt, &line, &out.text);
+            out
+        })
+        .await
+        else {
             return;
         };
         if !io.write(io.text(&out.text)).await {

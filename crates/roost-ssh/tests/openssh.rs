@@ -525,7 +525,7 @@ fn exec_with_an_error_exits_1_and_still_runs_later_lines() {
     assert_eq!(code, 1, "stdout {out:?} stderr {err:?}");
     assert_eq!(
         out,
-        "% Invalid input detected at '^' marker.\nCurrent privilege level is 15\n"
+        format!("{HOST}#bad command\n% Invalid input detected at '^' marker.\nCurrent privilege level is 15\n")
     );
 
     // A line asking to close ends the run.
