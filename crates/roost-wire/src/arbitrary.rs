@@ -257,6 +257,8 @@ pub fn replication_message() -> impl Strategy<Value = ReplicationMessage> {
             }
         }),
         revision_id().prop_map(|head| ReplicationMessage::SupersededAck { head }),
+        revision_id().prop_map(|after| ReplicationMessage::Pull { after }),
+        revision_id().prop_map(|after| ReplicationMessage::PullRefused { after }),
     ]
 }
 

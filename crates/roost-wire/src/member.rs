@@ -237,6 +237,13 @@ pub enum ReplicationMessage {
     },
     /// Master to member: the superseded config with this head is archived.
     SupersededAck { head: RevisionId },
+    /// Master to member: your advertised head is unknown to me and newer than mine; if your
+    /// configuration descends from my head `after`, send me what follows it (`Revisions` after
+    /// `after`, or a `Snapshot` of yours), so that a lineage which extends the master's is
+    /// fast-forwarded rather than superseded.
+    Pull { after: RevisionId },
+    /// Member to master: my configuration does not descend from `after` (we diverged).
+    PullRefused { after: RevisionId },
 }
 
 /// Everything that travels on the member channel.

@@ -143,6 +143,8 @@ fn valid_messages() -> Vec<MemberMessage> {
             data: superseded,
         }),
         MemberMessage::Replication(ReplicationMessage::SupersededAck { head: rev(2) }),
+        MemberMessage::Replication(ReplicationMessage::Pull { after: rev(1) }),
+        MemberMessage::Replication(ReplicationMessage::PullRefused { after: rev(1) }),
     ]
 }
 
