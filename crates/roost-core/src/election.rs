@@ -49,6 +49,16 @@ pub struct MemberView {
     pub last_seen: Option<Instant>,
 }
 
+/// A member that was alive and is not any more (its hellos stopped, or it turned
+/// incompatible): `show cluster members` keeps listing it, as down, until it comes back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostMember {
+    /// As it last was (its last hello).
+    pub last: MemberView,
+    /// When it was declared lost.
+    pub lost_at: Instant,
+}
+
 /// Everything `show cluster status|members|history` needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterView {
@@ -61,6 +71,8 @@ pub struct ClusterView {
     pub history: Vec<HistoryEvent>,
     /// Pending force-configured-state fallback, if armed: when it fires.
     pub force_configured_state_at: Option<Instant>,
+    /// Members lost since this member started (newest last), at most [`LOST_CAPACITY`].
+    pub lost: Vec<LostMember>,
 }
 
 /// How many events the cluster history keeps (newest kept).
@@ -71,6 +83,8 @@ pub const HELLO_HISTORY: usize = 16;
 pub const IGNORED_PEER_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Intervals below this are raised to it, so timers always move forward.
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
+/// How many lost members the view keeps (oldest forgotten first).
+pub const LOST_CAPACITY: usize = 64;
 
 /// Membership and election state machine: one per member, fed hellos, settings and timeouts,
 /// emitting [`Command`]s. There are no election rounds: every decision is taken from the
@@ -160,6 +174,23 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 ///   events, ordered by (wall clock, member, seq); [`ClusterView::history`] is newest first.
 ///   It is not persisted: a restarted member relearns the others' recent events from hellos.
 ///
+/// # Stalls (the process was paused or starved)
+/// The driver is asked to call again by [`Election::poll_timeout`], which is never more than
+/// one hello interval away. An input whose `now` is later than that deadline by more than one
+/// hello interval means this member was not running (SIGSTOP, a VM pause, a starved thread):
+/// the peers' hellos sent meanwhile are still queued for it, so their silence is not evidence.
+/// On such a *stall* the member
+/// * restarts every peer's dead interval from `now` (nobody is declared lost for silence that
+///   overlaps the stall; a peer that really died is lost one dead interval later), and
+/// * enters a *resume hold* of one dead interval, like the startup hold: it claims no
+///   mastership and does not fail over, and [`Election::resuming`] is true, which `Node` turns
+///   into a commit hold in the replication core (a master creates no revision before it has
+///   read what arrived and heard a round of hellos).
+///
+/// An existing master claim is kept through the hold: if the peers elected another master
+/// meanwhile, the usual rule between competing claimants decides, and the replication core
+/// fast-forwards the winner to a lineage that extends its own.
+///
 /// # Time and evaluation order
 /// Every input is followed by one evaluation pass: expire dead peers (and the startup hold),
 /// then the operational state (so a failover is recorded before a resulting claim, as in
@@ -200,12 +231,40 @@ pub struct Election {
     own_recent: VecDeque<HistoryEvent>,
     next_seq: u64,
     commands: VecDeque<Command>,
+    /// The latest `now` by which the driver should have called again (`poll_timeout` after
+    /// the last input): an input much later than this is a stall.
+    wake_by: Instant,
+    /// The last stall's resume time: no peer's dead interval runs from before it.
+    resumed_at: Option<Instant>,
+    /// End of the resume hold after a stall.
+    resume_hold_until: Option<Instant>,
+    /// Members that were alive and are not any more (newest last), for the view.
+    lost: VecDeque<LostMember>,
 }
 
 #[derive(Debug)]
 struct Peer {
     hello: Hello,
     last_seen: Instant,
+}
+
+impl Peer {
+    fn view(&self) -> MemberView {
+        let h = &self.hello;
+        MemberView {
+            member: h.member,
+            mac: h.mac,
+            hostname: h.hostname.clone(),
+            model: h.model,
+            is_master: h.is_master,
+            oper_state: h.oper_state,
+            configured_mode: h.configured_mode,
+            master_priority: h.master_priority,
+            config_head: h.config_head,
+            licences: h.licences,
+            last_seen: Some(self.last_seen),
+        }
+    }
 }
 
 /// Election rank: greater is better (higher priority, then lower member id).
@@ -246,6 +305,10 @@ impl Election {
             history_ids: BTreeSet::new(),
             own_recent: VecDeque::new(),
             commands: VecDeque::new(),
+            wake_by: now,
+            resumed_at: None,
+            resume_hold_until: None,
+            lost: VecDeque::new(),
         };
         let me = e.settings.member;
         e.debug(format!(
@@ -277,17 +340,44 @@ impl Election {
 
     /// A hello from a peer (already authenticated and replay-checked by the driver).
     pub fn handle_hello(&mut self, hello: Hello, now: Instant) {
+        self.check_stall(now);
         self.expire_peers(now);
         self.accept_hello(hello, now);
         self.step(now);
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.check_stall(now);
         self.step(now);
+    }
+
+    /// join-cluster made this member part of another cluster (new key, new configuration):
+    /// whatever it claimed alone no longer holds. It drops any master claim and starts a
+    /// fresh startup hold, so it follows the cluster's live master instead of competing with
+    /// it (mastership is sticky: a joiner never takes over).
+    pub fn handle_rejoin(&mut self, now: Instant) {
+        self.check_stall(now);
+        if self.is_master {
+            self.is_master = false;
+            self.debug("joined another cluster; no longer claiming mastership".into());
+        }
+        self.in_startup_hold = true;
+        self.startup_hold_until = now + self.dead_interval();
+        self.best_logged = None;
+        self.set_master(None);
+        self.hello_due = true;
+        self.step(now);
+    }
+
+    /// Whether this member is in its resume hold after a stall (see the type's docs): it must
+    /// not create revisions yet.
+    pub fn resuming(&self) -> bool {
+        self.resume_hold_until.is_some()
     }
 
     /// The local device's cluster settings changed (commit), or licences changed.
     pub fn handle_settings(&mut self, settings: ElectionSettings, now: Instant) {
+        self.check_stall(now);
         if settings == self.settings {
             self.step(now);
             return;
@@ -349,9 +439,19 @@ impl Election {
         self.step(now);
     }
 
-    /// The replication core's head moved: advertised in the next hellos.
+    /// The replication core's head moved: advertised in the next hellos, including any hello
+    /// queued but not yet polled (the first hello, queued by [`Election::new`] before the
+    /// driver could tell the head, must not advertise an empty configuration).
     pub fn set_config_head(&mut self, head: RevisionId) {
         self.config_head = head;
+        for c in self.commands.iter_mut() {
+            if let Command::Broadcast {
+                msg: MemberMessage::Hello(h),
+            } = c
+            {
+                h.config_head = head;
+            }
+        }
     }
 
     /// Record a history event of this member (stamped now; goes out in hellos).
@@ -384,13 +484,15 @@ impl Election {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let dead = self.dead_interval();
         let mut t = self.next_hello;
         for p in self.peers.values() {
-            t = t.min(p.last_seen + dead);
+            t = t.min(self.expiry(p));
         }
         if self.in_startup_hold {
             t = t.min(self.startup_hold_until);
+        }
+        if let Some(until) = self.resume_hold_until {
+            t = t.min(until);
         }
         if let Some(at) = self.fallback_at {
             t = t.min(at);
@@ -436,19 +538,7 @@ impl Election {
             licences: s.licences,
             last_seen: None,
         }];
-        members.extend(self.peers.values().map(|p| MemberView {
-            member: p.hello.member,
-            mac: p.hello.mac,
-            hostname: p.hello.hostname.clone(),
-            model: p.hello.model,
-            is_master: p.hello.is_master,
-            oper_state: p.hello.oper_state,
-            configured_mode: p.hello.configured_mode,
-            master_priority: p.hello.master_priority,
-            config_head: p.hello.config_head,
-            licences: p.hello.licences,
-            last_seen: Some(p.last_seen),
-        }));
+        members.extend(self.peers.values().map(Peer::view));
         ClusterView {
             me: s.member,
             oper_state: self.oper_state,
@@ -456,6 +546,7 @@ impl Election {
             members,
             history: self.history.values().rev().cloned().collect(),
             force_configured_state_at: self.fallback_at,
+            lost: self.lost.iter().cloned().collect(),
         }
     }
 
@@ -519,6 +610,11 @@ impl Election {
             let n = self.peers.len();
             self.debug(format!("startup hold over, {n} other member(s) connected"));
         }
+        if self.resume_hold_until.is_some_and(|until| now >= until) {
+            self.resume_hold_until = None;
+            let n = self.peers.len();
+            self.debug(format!("resume hold over, {n} other member(s) connected"));
+        }
         self.update_oper_state(now);
         self.elect(now);
         if now >= self.next_hello {
@@ -532,6 +628,38 @@ impl Election {
                 msg: MemberMessage::Hello(hello),
             });
         }
+        self.wake_by = self.poll_timeout().unwrap_or(now).max(now);
+    }
+
+    /// When `p` is lost unless it is heard from: one dead interval after its last hello, or
+    /// after the last resume from a stall, whichever is later.
+    fn expiry(&self, p: &Peer) -> Instant {
+        let since = match self.resumed_at {
+            Some(r) => p.last_seen.max(r),
+            None => p.last_seen,
+        };
+        since + self.dead_interval()
+    }
+
+    /// Detects a stall (see the type's docs): `now` is later than the deadline the driver was
+    /// given by more than one hello interval.
+    fn check_stall(&mut self, now: Instant) {
+        let late = now.saturating_sub(self.wake_by);
+        if late <= self.hello_interval() {
+            return;
+        }
+        self.resumed_at = Some(now);
+        self.resume_hold_until = Some(now + self.dead_interval());
+        self.hello_due = true;
+        self.wake_by = now;
+        let n = self.peers.len();
+        self.debug(format!(
+            "timers ran {} ms late (this member was paused or starved): not counting that as \
+             silence of {n} member(s); holding elections and commits for {} ms",
+            late.as_millis(),
+            self.dead_interval().as_millis()
+        ));
+        self.notify(Notification::Stalled { late });
     }
 
     /// Why a hello's sender cannot be a member of our cluster, if it cannot.
@@ -567,18 +695,25 @@ impl Election {
     }
 
     fn drop_peer(&mut self, peer: MemberId, reason: String, now: Instant) {
-        if self.peers.remove(&peer).is_some() {
+        if let Some(p) = self.peers.remove(&peer) {
             self.debug(format!("member {peer} lost"));
             self.record(ClusterEvent::MemberDown, reason, now);
+            self.lost.retain(|l| l.last.member != peer);
+            self.lost.push_back(LostMember {
+                last: p.view(),
+                lost_at: now,
+            });
+            while self.lost.len() > LOST_CAPACITY {
+                self.lost.pop_front();
+            }
         }
     }
 
     fn expire_peers(&mut self, now: Instant) {
-        let dead = self.dead_interval();
         let expired: Vec<(MemberId, Instant)> = self
             .peers
             .iter()
-            .filter(|(_, p)| now >= p.last_seen + dead)
+            .filter(|(_, p)| now >= self.expiry(p))
             .map(|(id, p)| (*id, p.last_seen))
             .collect();
         for (id, last) in expired {
@@ -645,6 +780,7 @@ impl Election {
                         last_seen: now,
                     },
                 );
+                self.lost.retain(|l| l.last.member != id);
                 // Answer at once, so the newcomer learns about us (and our claim) right away.
                 self.hello_due = true;
                 self.members_changed = true;
@@ -736,10 +872,12 @@ impl Election {
             if self.is_master && claimant != me {
                 self.is_master = false;
                 self.hello_due = true;
-                self.debug(format!(
+                let line = format!(
                     "member {claimant} (prio {}) also claims master and ranks higher; stepping down",
                     r.0
-                ));
+                );
+                self.debug(line.clone());
+                self.record(ClusterEvent::StartElection, line, now);
             }
             if self.master == Some(claimant) && self.members_changed {
                 self.debug("no change in master, member list changed".into());
@@ -765,7 +903,7 @@ impl Election {
             self.best_logged = Some(best);
             self.debug(format!("election: best candidate {best} (prio {})", r.0));
         }
-        if best == me && !self.in_startup_hold {
+        if best == me && !self.in_startup_hold && !self.resuming() {
             self.is_master = true;
             self.hello_due = true;
             self.debug("Announcing self as master".into());
@@ -813,7 +951,7 @@ impl Election {
         match self.oper_state {
             OperState::Standby => {
                 self.fallback_at = None;
-                if !active_peer && !self.in_startup_hold {
+                if !active_peer && !self.in_startup_hold && !self.resuming() {
                     self.debug("no active member connected; failing over to active".into());
                     self.set_oper_state(OperState::Active);
                     self.record(

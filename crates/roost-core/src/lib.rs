@@ -15,7 +15,7 @@ pub mod election;
 pub mod node;
 pub mod replication;
 
-pub use election::{ClusterView, Election, ElectionSettings, MemberView};
+pub use election::{ClusterView, Election, ElectionSettings, LostMember, MemberView};
 pub use node::Node;
 pub use replication::{ConfigState, Replication, ReplicationSettings};
 
@@ -75,4 +75,7 @@ pub enum Notification {
     /// Something to record in `show cluster history` (emitted by a sub-core; `Node` turns it
     /// into a stamped `History` notification).
     Record { event: ClusterEvent, reason: String },
+    /// This member's timers ran `late` past their deadline: the process was paused or starved
+    /// (see the election's stall rules). The daemon logs it as a warning.
+    Stalled { late: std::time::Duration },
 }

@@ -5,7 +5,9 @@
 //! the sender's config head; a master change from the election is handed to replication;
 //! history records from replication are stamped by the election (which owns the history and
 //! gossips it in hellos); a peer the election declares dead is dropped from replication's push
-//! set; replication's head is advertised in the election's hellos.
+//! set; replication's head is advertised in the election's hellos; the election's resume hold
+//! after a stall is replication's commit hold. Every input first lets the election see the
+//! time (so a stall is noticed before a queued message is acted on).
 
 use crate::{Command, ConfigState, Election, Instant, Notification, Replication};
 use roost_wire::{MemberId, MemberMessage, RevisionId};
@@ -61,8 +63,18 @@ impl<S: ConfigState> Node<S> {
                     self.replication.handle_peer_head(from, head, now);
                 }
             }
-            MemberMessage::Replication(r) => self.replication.handle_message(from, r, now),
+            MemberMessage::Replication(r) => {
+                self.observe_time(now);
+                self.replication.handle_message(from, r, now)
+            }
         }
+        self.pump(now);
+    }
+
+    /// Lets the election do what is due at `now` (and notice a stall) before another input
+    /// is acted on.
+    fn observe_time(&mut self, now: Instant) {
+        self.election.handle_timeout(now);
         self.pump(now);
     }
 
@@ -80,6 +92,7 @@ impl<S: ConfigState> Node<S> {
         change: String,
         now: Instant,
     ) {
+        self.observe_time(now);
         self.replication
             .handle_local_commit(request, user, change, now);
         self.pump(now);
@@ -87,10 +100,15 @@ impl<S: ConfigState> Node<S> {
 
     /// Replaces the configuration state wholesale (join-cluster adopted the cluster's
     /// configuration), keeping the election — its identity, peers and history — as it is.
-    pub fn replace_replication(&mut self, mut replication: Replication<S>, now: Instant) {
-        replication.handle_master(self.master, now);
+    /// The joiner also drops any master claim it held alone ([`Election::handle_rejoin`]), so
+    /// it follows the cluster's live master instead of competing with it.
+    pub fn replace_replication(&mut self, replication: Replication<S>, now: Instant) {
         self.replication = replication;
         self.alive.clear();
+        self.election.handle_rejoin(now);
+        self.pump(now);
+        self.master = self.election.master();
+        self.replication.handle_master(self.master, now);
         self.pump(now);
     }
 
@@ -125,6 +143,7 @@ impl<S: ConfigState> Node<S> {
                 }
                 self.out.push_back(cmd);
             }
+            self.replication.handle_hold(self.election.resuming(), now);
             let alive: BTreeSet<MemberId> = self
                 .election
                 .alive_peers()

@@ -102,6 +102,20 @@ struct Chunk {
     data: Vec<u8>,
 }
 
+/// Master: a fast-forward under way (see [`ReplicationMessage::Pull`]).
+#[derive(Clone, Debug)]
+struct Pull {
+    /// The peer whose newer head we asked for.
+    from: MemberId,
+    /// The head it advertised.
+    target: RevisionId,
+    /// Our head when we asked.
+    after: RevisionId,
+    last_sent: Instant,
+    /// Given up (and the peer treated as diverged) after this.
+    deadline: Instant,
+}
+
 /// A local commit waiting for the master's answer.
 #[derive(Clone, Debug)]
 struct PendingCommit {
@@ -241,6 +255,13 @@ pub struct Replication<S: ConfigState> {
     commands: VecDeque<Command>,
     /// Wall clock (ms since the Unix epoch) at `now == 0`.
     wall_origin_ms: i128,
+    /// The commit hold set by [`Replication::handle_hold`] (a resume after a stall).
+    held: bool,
+    /// Master: the fast-forward under way, if any.
+    pull: Option<Pull>,
+    /// Master: peers that answered a pull with `PullRefused`, with the head they had then
+    /// (they get a snapshot; their configuration is superseded, and kept).
+    diverged: BTreeMap<MemberId, RevisionId>,
 }
 
 impl<S: ConfigState> Replication<S> {
@@ -299,6 +320,9 @@ impl<S: ConfigState> Replication<S> {
             assembly: None,
             commands: VecDeque::new(),
             wall_origin_ms: 0,
+            held: false,
+            pull: None,
+            diverged: BTreeMap::new(),
         };
         r.trim();
         r
@@ -336,6 +360,8 @@ impl<S: ConfigState> Replication<S> {
         self.master = master;
         self.assembly = None;
         self.superseded_assemblies.clear();
+        self.pull = None;
+        self.diverged.clear();
         match master {
             None => self.debug("no cluster master; commits wait for an election".to_string()),
             Some(m) if m == self.me => {
@@ -349,17 +375,7 @@ impl<S: ConfigState> Replication<S> {
                     peer.last_push = None;
                     peer.snapshot_sent = None;
                 }
-                let pending = std::mem::take(&mut self.pending);
-                for (request, p) in pending {
-                    if let Some(id) = self.find_request(self.me, request) {
-                        self.notify(Notification::CommitDone {
-                            request,
-                            result: Ok(id),
-                        });
-                    } else {
-                        self.commit_local_as_master(request, p.user, p.change, now);
-                    }
-                }
+                self.commit_pending_as_master(now);
             }
             Some(m) => {
                 self.debug(format!("cluster master is {}", m));
@@ -394,7 +410,23 @@ impl<S: ConfigState> Replication<S> {
             self.on_ack(peer, head);
             return;
         }
+        if self.diverged.get(&peer).is_some_and(|h| *h != head) {
+            self.diverged.remove(&peer);
+        }
         if head == self.head {
+            if self.pull.as_ref().is_some_and(|p| p.from == peer) {
+                self.finish_pull(now);
+            }
+            return;
+        }
+        if head.number > self.head.number && self.diverged.get(&peer) != Some(&head) {
+            // Newer than ours and unknown here: it may extend our lineage (it committed while
+            // this member was cut off or paused). Ask before overwriting it with a snapshot.
+            self.start_pull(peer, head, now);
+            return;
+        }
+        if self.pull.is_some() {
+            // Catch-up waits until we know which head the cluster goes on from.
             return;
         }
         if let Some(t) = entry.last_push {
@@ -407,10 +439,37 @@ impl<S: ConfigState> Replication<S> {
 
     /// A peer is gone (dead interval): stop pushing to it.
     pub fn handle_peer_down(&mut self, peer: MemberId, now: Instant) {
-        let _ = now;
         self.peers.remove(&peer);
+        self.diverged.remove(&peer);
         self.superseded_assemblies
             .retain(|(from, _), _| *from != peer);
+        if self.pull.as_ref().is_some_and(|p| p.from == peer) {
+            self.pull = None;
+            self.debug(format!("member {peer} lost while pulling its revisions"));
+            self.release_if_free(now);
+        }
+    }
+
+    /// The commit hold (a stall's resume hold, from the election through `Node`): while it is
+    /// on, the master creates no revision; local commits wait (up to their commit timeout) and
+    /// commit requests from peers are not answered (they retransmit).
+    pub fn handle_hold(&mut self, held: bool, now: Instant) {
+        if held == self.held {
+            return;
+        }
+        self.held = held;
+        if held {
+            self.debug("commits held until this member has heard its peers".to_string());
+        } else {
+            self.debug("commit hold released".to_string());
+            self.release_if_free(now);
+        }
+    }
+
+    /// Whether the master must not create revisions now (commit hold, or a fast-forward
+    /// under way).
+    pub fn holding(&self) -> bool {
+        self.held || self.pull.is_some()
     }
 
     /// A replication message from `from` (authenticated by the driver).
@@ -425,10 +484,18 @@ impl<S: ConfigState> Replication<S> {
                 self.on_commit_result(from, request, result)
             }
             ReplicationMessage::Revisions { after, revisions } => {
-                if self.accept_from_master(from, "UPDATE") {
-                    self.on_revisions(from, after, revisions);
+                if self.pulling_from(from) {
+                    self.on_revisions(from, after, revisions, now);
+                } else if self.accept_from_master(from, "UPDATE") {
+                    self.on_revisions(from, after, revisions, now);
                 }
             }
+            ReplicationMessage::Pull { after } => {
+                if self.accept_from_master(from, "PULL") {
+                    self.on_pull(from, after);
+                }
+            }
+            ReplicationMessage::PullRefused { after } => self.on_pull_refused(from, after, now),
             ReplicationMessage::Snapshot {
                 head,
                 lineage,
@@ -437,7 +504,7 @@ impl<S: ConfigState> Replication<S> {
                 offset,
                 data,
             } => {
-                if self.accept_from_master(from, "CS_ACT_CFG_FULL") {
+                if self.pulling_from(from) || self.accept_from_master(from, "CS_ACT_CFG_FULL") {
                     let chunk = Chunk {
                         head,
                         total_len,
@@ -478,7 +545,7 @@ impl<S: ConfigState> Replication<S> {
         change: String,
         now: Instant,
     ) {
-        if self.master == Some(self.me) {
+        if self.master == Some(self.me) && !self.holding() {
             return self.commit_local_as_master(request, user, change, now);
         }
         if self.pending.contains_key(&request) {
@@ -498,6 +565,9 @@ impl<S: ConfigState> Replication<S> {
             },
         );
         match self.master {
+            Some(m) if m == self.me => self.debug(format!(
+                "commit request {request} waits: this master is resynchronising with its peers"
+            )),
             Some(m) => self.send_commit_request(request, m, now),
             None => self.debug(format!(
                 "commit request {request} waits for a cluster master"
@@ -515,6 +585,10 @@ impl<S: ConfigState> Replication<S> {
                 let p = self.pending.remove(&request).expect("pending");
                 let msg = match (p.last_error, self.master) {
                     (Some(e), _) => e,
+                    (None, Some(m)) if m == self.me => {
+                        "the cluster master (this member) is still resynchronising with its peers"
+                            .to_string()
+                    }
                     (None, Some(m)) => format!("cluster master {} did not answer", m),
                     (None, None) => "no cluster master elected yet".to_string(),
                 };
@@ -547,6 +621,20 @@ impl<S: ConfigState> Replication<S> {
         self.superseded_assemblies
             .retain(|_, (_, touched)| now < *touched + idle);
         self.failed.retain(|_, (_, expires)| *expires > now);
+        // The fast-forward under way: retransmit, or give up.
+        if let Some(p) = self.pull.clone() {
+            if now >= p.deadline {
+                self.pull = None;
+                self.diverged.insert(p.from, p.target);
+                self.debug(format!(
+                    "member {} did not send revision {} in time; treating it as diverged",
+                    p.from, p.target
+                ));
+                self.release_if_free(now);
+            } else if now >= p.last_sent + interval {
+                self.send_pull(now);
+            }
+        }
     }
 
     pub fn poll_command(&mut self) -> Option<Command> {
@@ -573,6 +661,9 @@ impl<S: ConfigState> Replication<S> {
         let idle = self.superseded_idle();
         for (_, touched) in self.superseded_assemblies.values() {
             consider(*touched + idle);
+        }
+        if let Some(p) = &self.pull {
+            consider(p.deadline.min(p.last_sent + interval));
         }
         next
     }
@@ -848,6 +939,14 @@ impl<S: ConfigState> Replication<S> {
             self.send(from, ReplicationMessage::CommitResult { request, result });
             return;
         }
+        if self.holding() {
+            // Not answered: the requester retransmits until the hold is over.
+            self.debug(format!(
+                "commit request {} from {} waits: this master is resynchronising with its peers",
+                request, from
+            ));
+            return;
+        }
         if let Some(id) = self.find_request(from, request) {
             self.debug(format!(
                 "commit request {} from {} already committed as revision {}",
@@ -942,7 +1041,15 @@ impl<S: ConfigState> Replication<S> {
         self.notify(Notification::CommitDone { request, result });
     }
 
-    fn on_revisions(&mut self, from: MemberId, after: RevisionId, revisions: Vec<Revision>) {
+    /// Applies revisions from our master (then acknowledged), or, on the master, from the
+    /// peer it pulls from (a fast-forward: then pushed on to the other peers).
+    fn on_revisions(
+        &mut self,
+        from: MemberId,
+        after: RevisionId,
+        revisions: Vec<Revision>,
+        now: Instant,
+    ) {
         let start = if after == self.head {
             0
         } else if let Some(i) = revisions.iter().position(|r| r.id == self.head) {
@@ -1016,7 +1123,11 @@ impl<S: ConfigState> Replication<S> {
             self.head.number, old.number
         ));
         self.notify(Notification::ConfigApplied { head: self.head });
-        self.send(from, ReplicationMessage::Ack { head: self.head });
+        if self.is_master() {
+            self.finish_pull(now);
+        } else {
+            self.send(from, ReplicationMessage::Ack { head: self.head });
+        }
     }
 
     fn on_snapshot(
@@ -1106,7 +1217,33 @@ impl<S: ConfigState> Replication<S> {
             lineage.push(head);
         }
         let winner: HashSet<RevisionId> = lineage.iter().copied().collect();
-        if old != RevisionId::ZERO && old != head && !winner.contains(&old) {
+        if !self.is_master() && head != RevisionId::ZERO && self.lineage.contains(&head) {
+            // The snapshot is an ancestor of our head: the master sent it on an old report of
+            // our head. Ours extends it, so it is not applied (nothing is superseded); our
+            // head, acknowledged, makes the master fast-forward instead.
+            self.debug(format!(
+                "ignoring CS_ACT_CFG_FULL revision {} from {}: our revision {} extends it",
+                head, from, old
+            ));
+            self.send(from, ReplicationMessage::Ack { head: old });
+            return;
+        }
+        let extends = old == RevisionId::ZERO || old == head || winner.contains(&old);
+        if self.is_master() && !extends {
+            // A pulled snapshot that does not descend from our head: the master's lineage is
+            // authoritative; the peer gets a snapshot instead (and keeps its configuration as
+            // superseded).
+            self.debug(format!(
+                "pulled revision {} from {} does not extend ours ({}); not applied",
+                head, from, old
+            ));
+            if let Some(p) = self.pull.take() {
+                self.diverged.insert(p.from, p.target);
+            }
+            self.release_if_free(now);
+            return;
+        }
+        if !extends {
             self.supersede(from, head, &winner, now);
         }
         // Keep known revisions that stay ancestors (for later supersession and de-duplication).
@@ -1170,7 +1307,141 @@ impl<S: ConfigState> Replication<S> {
                 result: Ok(id),
             });
         }
-        self.send(from, ReplicationMessage::Ack { head });
+        if self.is_master() {
+            self.finish_pull(now);
+        } else {
+            self.send(from, ReplicationMessage::Ack { head });
+        }
+    }
+
+    // ----- fast-forward (pull) -----
+
+    fn pulling_from(&self, from: MemberId) -> bool {
+        self.is_master() && self.pull.as_ref().is_some_and(|p| p.from == from)
+    }
+
+    /// Master: asks `peer` for what follows our head, since it advertised the newer, unknown
+    /// `head`. One pull at a time; others wait for it.
+    fn start_pull(&mut self, peer: MemberId, head: RevisionId, now: Instant) {
+        if let Some(p) = &self.pull {
+            if p.from == peer && p.target != head && p.after == self.head {
+                // It moved on meanwhile: pull the newer head from it.
+                self.pull.as_mut().expect("pull").target = head;
+            }
+            return;
+        }
+        self.debug(format!(
+            "member {} is at revision {}, newer than ours ({}); pulling its revisions",
+            peer, head, self.head
+        ));
+        self.pull = Some(Pull {
+            from: peer,
+            target: head,
+            after: self.head,
+            last_sent: now,
+            deadline: now + self.settings.commit_timeout,
+        });
+        self.send_pull(now);
+    }
+
+    fn send_pull(&mut self, now: Instant) {
+        let Some(p) = self.pull.as_mut() else { return };
+        p.last_sent = now;
+        let (to, after) = (p.from, p.after);
+        self.send(to, ReplicationMessage::Pull { after });
+    }
+
+    /// The fast-forward reached the peer's head (or the peer turned out to be at ours): push
+    /// the new head on to the other peers, and let waiting commits go.
+    fn finish_pull(&mut self, now: Instant) {
+        let Some(p) = self.pull.take() else { return };
+        if self.head != p.after {
+            self.debug(format!(
+                "fast-forwarded from revision {} to {} (revisions from member {})",
+                p.after, self.head, p.from
+            ));
+            self.notify(Notification::Record {
+                event: ClusterEvent::ConfigUpdateSuccess,
+                reason: format!(
+                    "fast-forwarded to revision {} from member {}",
+                    self.head.number, p.from
+                ),
+            });
+        }
+        let behind: Vec<MemberId> = self
+            .peers
+            .iter()
+            .filter(|(_, peer)| peer.head != self.head)
+            .map(|(m, _)| *m)
+            .collect();
+        for peer in behind {
+            self.catch_up(peer, now);
+        }
+        self.release_if_free(now);
+    }
+
+    fn on_pull_refused(&mut self, from: MemberId, after: RevisionId, now: Instant) {
+        if !self.pulling_from(from) || self.pull.as_ref().is_some_and(|p| p.after != after) {
+            return;
+        }
+        let p = self.pull.take().expect("pulling");
+        self.debug(format!(
+            "member {}'s revision {} does not extend ours ({}); it gets a snapshot and keeps \
+             its configuration as superseded",
+            from, p.target, after
+        ));
+        self.diverged.insert(from, p.target);
+        self.release_if_free(now);
+        self.catch_up(from, now);
+    }
+
+    /// Member: our master asks for what follows its head `after`.
+    fn on_pull(&mut self, from: MemberId, after: RevisionId) {
+        if after == self.head {
+            self.send(from, ReplicationMessage::Ack { head: self.head });
+            return;
+        }
+        let descends = after == RevisionId::ZERO || self.lineage.contains(&after);
+        if !descends {
+            self.debug(format!(
+                "master {} asks for revisions after {}, which is not an ancestor of ours ({})",
+                from, after, self.head
+            ));
+            self.send(from, ReplicationMessage::PullRefused { after });
+            return;
+        }
+        self.debug(format!(
+            "master {} is behind at revision {}; sending it revisions up to {}",
+            from, after, self.head
+        ));
+        for msg in self.transfer_messages(after) {
+            self.send(from, msg);
+        }
+    }
+
+    /// Master: lets waiting local commits go once nothing holds them.
+    fn release_if_free(&mut self, now: Instant) {
+        if self.is_master() && !self.holding() {
+            self.commit_pending_as_master(now);
+        }
+    }
+
+    /// Master: commits every waiting local commit (or completes it, if it is already in).
+    fn commit_pending_as_master(&mut self, now: Instant) {
+        if self.holding() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        for (request, p) in pending {
+            if let Some(id) = self.find_request(self.me, request) {
+                self.notify(Notification::CommitDone {
+                    request,
+                    result: Ok(id),
+                });
+            } else {
+                self.commit_local_as_master(request, p.user, p.change, now);
+            }
+        }
     }
 
     /// Keeps the current (diverged) configuration before a snapshot from `master` replaces it.
@@ -1384,7 +1655,58 @@ impl<S: ConfigState> Replication<S> {
         let Some(peer_head) = self.peers.get(&peer).map(|p| p.head) else {
             return;
         };
-        let start = self.log.iter().position(|r| r.parent == peer_head);
+        let transfer = self.transfer(peer_head);
+        match &transfer {
+            Transfer::Revisions(chunks) => {
+                self.debug(format!(
+                    "tx_update CS_ACT_CFG_UPDATE revisions {}..{} to {}, member rev is {}",
+                    peer_head.number + 1,
+                    self.head.number,
+                    peer,
+                    peer_head.number
+                ));
+                for revisions in chunks {
+                    let last = revisions.last().expect("non-empty").id.number;
+                    self.debug(format!("sending UPDATE revision {} to {}", last, peer));
+                }
+            }
+            Transfer::Snapshot { lineage, bytes, .. } => {
+                self.debug(format!(
+                    "tx_update CS_ACT_CFG_FULL - revision {} to {}",
+                    self.head.number, peer
+                ));
+                self.debug(format!("tx_update member rev is {}", peer_head.number));
+                self.debug(format!(
+                    "sending UPDATE revision: {} lineage: {}, data size: {}",
+                    self.head.number,
+                    lineage.len(),
+                    bytes.len()
+                ));
+            }
+            Transfer::TooLarge(len) => {
+                self.debug(format!(
+                    "configuration too large for CS_ACT_CFG_FULL ({} bytes)",
+                    len
+                ));
+                return;
+            }
+        }
+        let snapshot = matches!(transfer, Transfer::Snapshot { .. });
+        for msg in transfer.into_messages() {
+            self.send(peer, msg);
+        }
+        if let Some(p) = self.peers.get_mut(&peer) {
+            if snapshot {
+                p.snapshot_sent = Some(self.head);
+            }
+            p.last_push = Some(now);
+        }
+    }
+
+    /// What brings a member at `after` to our head: the revisions that follow it, if the log
+    /// holds them all and each fits a message, else the whole configuration.
+    fn transfer(&self, after: RevisionId) -> Transfer {
+        let start = self.log.iter().position(|r| r.parent == after);
         let incremental = start.filter(|&i| {
             self.log[i..]
                 .iter()
@@ -1402,76 +1724,80 @@ impl<S: ConfigState> Replication<S> {
                 size += len;
                 chunks.last_mut().expect("pushed").push(rev.clone());
             }
-            self.debug(format!(
-                "tx_update CS_ACT_CFG_UPDATE revisions {}..{} to {}, member rev is {}",
-                peer_head.number + 1,
-                self.head.number,
-                peer,
-                peer_head.number
-            ));
-            for revisions in chunks {
-                let after = revisions[0].parent;
-                let last = revisions.last().expect("non-empty").id.number;
-                self.send(peer, ReplicationMessage::Revisions { after, revisions });
-                self.debug(format!("sending UPDATE revision {} to {}", last, peer));
-            }
-        } else {
-            let text = self.config.text();
-            let bytes = text.into_bytes();
-            if bytes.len() > MAX_SNAPSHOT_LEN as usize {
-                self.debug(format!(
-                    "configuration too large for CS_ACT_CFG_FULL ({} bytes)",
-                    bytes.len()
-                ));
-                return;
-            }
-            let total_len = bytes.len() as u32;
-            let skip = self.lineage.len().saturating_sub(SNAPSHOT_LINEAGE_MAX);
-            let lineage = self.lineage[skip..].to_vec();
-            let requests = self.lineage_requests();
-            self.debug(format!(
-                "tx_update CS_ACT_CFG_FULL - revision {} to {}",
-                self.head.number, peer
-            ));
-            self.debug(format!("tx_update member rev is {}", peer_head.number));
-            self.debug(format!(
-                "sending UPDATE revision: {} lineage: {}, data size: {}",
-                self.head.number,
-                lineage.len(),
-                bytes.len()
-            ));
-            let head = self.head;
-            if bytes.is_empty() {
-                self.send(
-                    peer,
-                    ReplicationMessage::Snapshot {
+            return Transfer::Revisions(chunks);
+        }
+        let bytes = self.config.text().into_bytes();
+        if bytes.len() > MAX_SNAPSHOT_LEN as usize {
+            return Transfer::TooLarge(bytes.len());
+        }
+        let skip = self.lineage.len().saturating_sub(SNAPSHOT_LINEAGE_MAX);
+        Transfer::Snapshot {
+            head: self.head,
+            lineage: self.lineage[skip..].to_vec(),
+            requests: self.lineage_requests(),
+            bytes,
+        }
+    }
+
+    /// [`Replication::transfer`] as messages (nothing if the configuration is too large).
+    fn transfer_messages(&self, after: RevisionId) -> Vec<ReplicationMessage> {
+        self.transfer(after).into_messages()
+    }
+}
+
+/// A catch-up transfer (see [`Replication::transfer`]).
+enum Transfer {
+    Revisions(Vec<Vec<Revision>>),
+    Snapshot {
+        head: RevisionId,
+        lineage: Vec<RevisionId>,
+        requests: Vec<(RevisionId, MemberId, u64)>,
+        bytes: Vec<u8>,
+    },
+    TooLarge(usize),
+}
+
+impl Transfer {
+    fn into_messages(self) -> Vec<ReplicationMessage> {
+        match self {
+            Transfer::Revisions(chunks) => chunks
+                .into_iter()
+                .map(|revisions| ReplicationMessage::Revisions {
+                    after: revisions[0].parent,
+                    revisions,
+                })
+                .collect(),
+            Transfer::Snapshot {
+                head,
+                lineage,
+                requests,
+                bytes,
+            } => {
+                let total_len = bytes.len() as u32;
+                if bytes.is_empty() {
+                    return vec![ReplicationMessage::Snapshot {
                         head,
                         lineage,
                         requests,
                         total_len,
                         offset: 0,
                         data: Vec::new(),
-                    },
-                );
-            } else {
-                for (k, chunk) in bytes.chunks(SNAPSHOT_CHUNK).enumerate() {
-                    let msg = ReplicationMessage::Snapshot {
+                    }];
+                }
+                bytes
+                    .chunks(SNAPSHOT_CHUNK)
+                    .enumerate()
+                    .map(|(k, chunk)| ReplicationMessage::Snapshot {
                         head,
                         lineage: lineage.clone(),
                         requests: requests.clone(),
                         total_len,
                         offset: (k * SNAPSHOT_CHUNK) as u32,
                         data: chunk.to_vec(),
-                    };
-                    self.send(peer, msg);
-                }
+                    })
+                    .collect()
             }
-            if let Some(p) = self.peers.get_mut(&peer) {
-                p.snapshot_sent = Some(head);
-            }
-        }
-        if let Some(p) = self.peers.get_mut(&peer) {
-            p.last_push = Some(now);
+            Transfer::TooLarge(_) => Vec::new(),
         }
     }
 }

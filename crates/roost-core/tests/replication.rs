@@ -903,9 +903,7 @@ mod replication {
         // Heal: the election makes A master.
         b.handle_master(Some(A), ms(1000));
         drain(&mut b);
-        a.handle_peer_head(B, b_head, ms(1000));
-        let snap = to(B, &drain(&mut a));
-        assert!(matches!(snap[0], ReplicationMessage::Snapshot { .. }));
+        let snap = pull_refused_then_snapshot(&mut a, A, &mut b, B, ms(1000));
         let got = feed(&mut b, A, snap, ms(1001));
         let expected = SupersededConfig {
             head: b_head,
@@ -1184,8 +1182,7 @@ mod replication {
         }
         b.handle_master(Some(A), ms(1000));
         drain(&mut b);
-        a.handle_peer_head(B, b.head(), ms(1000));
-        let snap = to(B, &drain(&mut a));
+        let snap = pull_refused_then_snapshot(&mut a, A, &mut b, B, ms(1000));
         let got = feed(&mut b, A, snap, ms(1001));
         (a, b, got)
     }

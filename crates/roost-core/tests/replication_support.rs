@@ -145,3 +145,34 @@ pub fn records(cmds: &[Command]) -> Vec<(roost_wire::ClusterEvent, String)> {
         })
         .collect()
 }
+
+/// Master `a` learns from `b`'s hello that `b` is at `head`, newer than its own and unknown to
+/// it: `a` pulls, `b` (whose configuration does not descend from `a`'s head) refuses, and `a`
+/// answers with a snapshot. Returns the snapshot messages for `b`.
+#[allow(dead_code)]
+pub fn pull_refused_then_snapshot(
+    a: &mut Replication<Kv>,
+    a_id: MemberId,
+    b: &mut Replication<Kv>,
+    b_id: MemberId,
+    now: Duration,
+) -> Vec<ReplicationMessage> {
+    a.handle_peer_head(b_id, b.head(), now);
+    let pull = to(b_id, &drain(a));
+    assert_eq!(
+        pull,
+        vec![ReplicationMessage::Pull { after: a.head() }],
+        "a newer, unknown head is pulled first"
+    );
+    let refused = to(a_id, &feed(b, a_id, pull, now));
+    assert_eq!(
+        refused,
+        vec![ReplicationMessage::PullRefused { after: a.head() }]
+    );
+    let snap = to(b_id, &feed(a, b_id, refused, now));
+    assert!(
+        matches!(snap.first(), Some(ReplicationMessage::Snapshot { .. })),
+        "{snap:?}"
+    );
+    snap
+}

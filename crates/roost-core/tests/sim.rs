@@ -1,8 +1,9 @@
 //! Layer 2: deterministic whole-cluster simulation.
 //!
 //! 2–5 members (`roost_core::Node` over a small key/value config) on a simulated network with
-//! seeded faults: kill, restart (from what the member persisted), partition, heal, loss,
-//! duplication, delay and reordering. Invariants are checked at every step:
+//! seeded faults: kill, restart (from what the member persisted), stall (SIGSTOP/SIGCONT: the
+//! member runs nothing for a while, then handles its overdue timers first and its queued
+//! datagrams after), partition, heal, loss, duplication, delay and reordering. Invariants are checked at every step:
 //!
 //! * one master per side: within a group of members that can all talk to each other and whose
 //!   membership has been stable for longer than the dead interval plus a few hellos, at most
@@ -13,6 +14,13 @@
 //!   configuration kept by the cluster or an ancestor of that head (its text includes the
 //!   change), or one of the revisions a superseded configuration lists. Ancestry is judged
 //!   from the parent of every revision any member persisted (the harness sees them all).
+//!
+//! * a configuration is superseded only if it truly diverged: when a member replaces its head
+//!   H by a snapshot of S and keeps H as superseded, S is not an ancestor of H (a lineage that
+//!   extends the winner's is fast-forwarded, never superseded);
+//! * with stalls alone (a member stops, then resumes with its timers overdue and its inbox
+//!   full; no partition, loss or kill), every acknowledged commit ends in the winner's lineage
+//!   and nothing is superseded at all.
 //!
 //! Any failing run prints its seed; replay it with `ROOST_SIM_SEED=<seed> cargo test -p
 //! roost-core --test sim -- --nocapture`. `ROOST_SIM_SEEDS=<n>` runs more seeds.
@@ -124,6 +132,12 @@ struct Sim {
     /// (origin, request) of every revision created, by id.
     origins: BTreeMap<RevisionId, (MemberId, u64)>,
     steps: u64,
+    /// Members stopped until the given instant (a stall fault).
+    stalled_until: Vec<Option<Instant>>,
+    /// Datagrams that reached a stalled member, in arrival order: (from, bytes).
+    inbox: Vec<Vec<(usize, Vec<u8>)>>,
+    /// Configurations superseded in the run, as (holder index, superseded head, new head).
+    supersessions: Vec<(usize, RevisionId, RevisionId)>,
 }
 
 fn settings(m: &Member) -> ElectionSettings {
@@ -180,6 +194,9 @@ impl Sim {
             parents: BTreeMap::new(),
             origins: BTreeMap::new(),
             steps: 0,
+            stalled_until: vec![None; n],
+            inbox: vec![Vec::new(); n],
+            supersessions: Vec::new(),
         };
         for i in 0..n {
             sim.start(i);
@@ -222,7 +239,51 @@ impl Sim {
             eprintln!("{:?} m{i}: KILL", self.now);
         }
         self.members[i].node = None;
+        self.stalled_until[i] = None;
+        self.inbox[i].clear();
         self.stable_since = self.now;
+    }
+
+    /// Stops member `i` for `len` (SIGSTOP): it handles nothing until then; datagrams for it
+    /// queue up. At the end it resumes as a paused process does: overdue timers first, then
+    /// the queued datagrams.
+    fn stall(&mut self, i: usize, len: Duration) {
+        if self.members[i].node.is_none() || self.stalled_until[i].is_some() {
+            return;
+        }
+        if trace() {
+            eprintln!("{:?} m{i}: STALL for {len:?}", self.now);
+        }
+        self.stalled_until[i] = Some(self.now + len);
+        self.stable_since = self.now;
+    }
+
+    fn is_stalled(&self, i: usize) -> bool {
+        self.stalled_until[i].is_some()
+    }
+
+    fn resume(&mut self, i: usize) {
+        self.stalled_until[i] = None;
+        self.stable_since = self.now;
+        let now = self.now;
+        if trace() {
+            eprintln!(
+                "{now:?} m{i}: RESUME ({} datagrams queued)",
+                self.inbox[i].len()
+            );
+        }
+        if let Some(node) = self.members[i].node.as_mut() {
+            node.handle_timeout(now);
+        }
+        self.drain(i);
+        for (from, bytes) in std::mem::take(&mut self.inbox[i]) {
+            let msg = MemberMessage::decode(&bytes).expect("decode own encoding");
+            let from = self.members[from].id;
+            if let Some(node) = self.members[i].node.as_mut() {
+                node.handle_message(from, msg, now);
+            }
+            self.drain(i);
+        }
     }
 
     fn reachable(&self, a: usize, b: usize) -> bool {
@@ -256,6 +317,18 @@ impl Sim {
                 out.push(c);
             }
         }
+        let own = self.members[i].id;
+        let superseded: Vec<RevisionId> = out
+            .iter()
+            .filter_map(|c| match c {
+                Command::PersistSuperseded(s)
+                    if s.holder == own && Some(s.head) == self.members[i].disk.head =>
+                {
+                    Some(s.head)
+                }
+                _ => None,
+            })
+            .collect();
         for c in out {
             match c {
                 Command::Send { to, msg } => {
@@ -322,6 +395,19 @@ impl Sim {
                 }
             }
         }
+        for old in superseded {
+            let new = self.members[i]
+                .node
+                .as_ref()
+                .map(|n| n.replication.head())
+                .unwrap_or(RevisionId::ZERO);
+            assert!(
+                !self.ancestry(old).contains(&new),
+                "m{i} superseded revision {old} by revision {new}, an ancestor of it: a lineage \
+                 that extends the winner's must be fast-forwarded"
+            );
+            self.supersessions.push((i, old, new));
+        }
     }
 
     /// Advances to the next event (delivery or timer), at most until `until`.
@@ -330,9 +416,12 @@ impl Sim {
         let next_timer = self
             .members
             .iter()
-            .filter_map(|m| m.node.as_ref()?.poll_timeout())
+            .enumerate()
+            .filter(|(i, _)| !self.is_stalled(*i))
+            .filter_map(|(_, m)| m.node.as_ref()?.poll_timeout())
             .min();
-        let next = [next_msg, next_timer]
+        let next_resume = self.stalled_until.iter().flatten().min().copied();
+        let next = [next_msg, next_timer, next_resume]
             .into_iter()
             .flatten()
             .min()
@@ -350,6 +439,10 @@ impl Sim {
             if !self.reachable(f.from, f.to) {
                 continue;
             }
+            if self.is_stalled(f.to) {
+                self.inbox[f.to].push((f.from, f.msg));
+                continue;
+            }
             let msg = MemberMessage::decode(&f.msg).expect("decode own encoding");
             let from = self.members[f.from].id;
             let now = self.now;
@@ -359,6 +452,14 @@ impl Sim {
             self.drain(f.to);
         }
         for i in 0..self.members.len() {
+            if self.stalled_until[i].is_some_and(|t| t <= self.now) {
+                self.resume(i);
+            }
+        }
+        for i in 0..self.members.len() {
+            if self.is_stalled(i) {
+                continue;
+            }
             let due = self.members[i]
                 .node
                 .as_ref()
@@ -388,6 +489,9 @@ impl Sim {
 
     fn commit(&mut self, i: usize) {
         let now = self.now;
+        if self.is_stalled(i) {
+            return;
+        }
         let m = &mut self.members[i];
         let Some(node) = m.node.as_mut() else { return };
         m.next_request += 1;
@@ -404,7 +508,7 @@ impl Sim {
     fn sides(&self) -> BTreeMap<u8, Vec<usize>> {
         let mut s: BTreeMap<u8, Vec<usize>> = BTreeMap::new();
         for (i, m) in self.members.iter().enumerate() {
-            if m.node.is_some() {
+            if m.node.is_some() && !self.is_stalled(i) {
                 s.entry(self.group[i]).or_default().push(i);
             }
         }
@@ -438,6 +542,11 @@ impl Sim {
         self.group.iter_mut().for_each(|g| *g = 0);
         self.loss = 0.0;
         self.dup = 0.0;
+        for i in 0..self.members.len() {
+            if self.is_stalled(i) {
+                self.resume(i);
+            }
+        }
         for i in 0..self.members.len() {
             if self.members[i].node.is_none() {
                 self.start(i);
@@ -536,10 +645,15 @@ fn run_seed(seed: u64, faults: usize) {
     for _ in 0..faults {
         let at = sim.now + Duration::from_millis(rng.gen_range(50..1500));
         sim.run_until(at);
-        match rng.gen_range(0..10) {
+        match rng.gen_range(0..11) {
             0 => {
                 let i = rng.gen_range(0..n);
                 sim.kill(i);
+            }
+            10 => {
+                let i = rng.gen_range(0..n);
+                let len = Duration::from_millis(rng.gen_range(50..2500));
+                sim.stall(i, len);
             }
             1 => {
                 let i = rng.gen_range(0..n);
@@ -682,6 +796,8 @@ fn five_members_through_many_partitions() {
 /// lineage ids; when a stale member then wins with an older configuration, the superseded
 /// configuration's text still holds those revisions, but its `revisions` list cannot name
 /// them. The check must count them as kept (they are ancestors of a kept configuration).
+/// (m0's stale head is a commit of its own, so that its lineage truly diverges: a stale head
+/// that is merely an ancestor is fast-forwarded, not a winner.)
 #[test]
 fn revisions_known_only_as_ancestors_are_kept_by_a_superseded_config() {
     let mut sim = Sim::new(160, 3);
@@ -715,7 +831,10 @@ fn revisions_known_only_as_ancestors_are_kept_by_a_superseded_config() {
     };
     run(&mut sim, 1000);
     assert!(master(&sim, 0));
+    split(&mut sim, [1, 0, 0]);
+    let x1 = commit(&mut sim, 0);
     sim.kill(0);
+    split(&mut sim, [0, 0, 0]);
     run(&mut sim, 1000);
     assert!(master(&sim, 2));
     // r1 is created by m2 and replicated to m1 incrementally.
@@ -748,7 +867,7 @@ fn revisions_known_only_as_ancestors_are_kept_by_a_superseded_config() {
     sim.heal_all();
     run(&mut sim, 3000);
     assert!(master(&sim, 0));
-    assert_eq!(head(&sim, 0), RevisionId::ZERO);
+    assert_eq!(head(&sim, 0), x1);
     let superseded: Vec<SupersededConfig> = sim
         .members
         .iter()
@@ -763,4 +882,134 @@ fn revisions_known_only_as_ancestors_are_kept_by_a_superseded_config() {
     assert!(superseded.iter().any(|s| s.head == a3));
     assert!(superseded.iter().any(|s| s.head == a2));
     sim.check_converged(160);
+}
+
+/// Stalls alone (no partition, loss or kill), one member at a time and at least a second
+/// apart: whatever the others do while one member is stopped, no acknowledged commit leaves
+/// the winning lineage and nothing is superseded. (Overlapping stalls are a split like any
+/// other: a member that resumes and then hears nothing from a peer for a dead interval may
+/// rightly go on alone, and the seeded fault mix covers them.)
+fn run_stall_seed(seed: u64, faults: usize) {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x57a1);
+    let n = rng.gen_range(2..=5);
+    let mut sim = Sim::new(seed, n);
+    sim.max_delay_ms = [1, 5, 20][rng.gen_range(0..3)];
+    sim.run_until(Duration::from_secs(1));
+    for _ in 0..faults {
+        let at = sim.now + Duration::from_millis(rng.gen_range(20..1200));
+        sim.run_until(at);
+        let quiet = sim.stalled_until.iter().all(|s| s.is_none())
+            && sim.now >= sim.stable_since + Duration::from_secs(1);
+        if quiet && rng.gen_bool(0.35) {
+            let i = rng.gen_range(0..n);
+            let len = Duration::from_millis(rng.gen_range(50..2500));
+            sim.stall(i, len);
+        } else {
+            let i = rng.gen_range(0..n);
+            sim.commit(i);
+        }
+    }
+    sim.heal_all();
+    sim.max_delay_ms = 5;
+    let end = sim.now + Duration::from_secs(5);
+    sim.run_until(end);
+    sim.check_converged(seed);
+    let master = sim
+        .members
+        .iter()
+        .map(|m| m.node.as_ref().unwrap())
+        .find(|n| n.election.is_master())
+        .unwrap();
+    let winner = sim.ancestry(master.replication.head());
+    for (i, id) in &sim.acked {
+        assert!(
+            winner.contains(id),
+            "seed {seed}: revision {id} acknowledged on m{i} is not in the running lineage after stalls alone"
+        );
+    }
+    assert!(
+        sim.supersessions.is_empty(),
+        "seed {seed}: stalls alone superseded configurations: {:?}",
+        sim.supersessions
+    );
+}
+
+#[test]
+fn stalls_never_lose_an_acknowledged_commit() {
+    for seed in seeds() {
+        let r = std::panic::catch_unwind(|| run_stall_seed(seed, 60));
+        if let Err(e) = r {
+            eprintln!("stall simulation failed for seed {seed}; replay with ROOST_SIM_SEED={seed}");
+            std::panic::resume_unwind(e);
+        }
+    }
+}
+
+/// The hostile test's item 1, scripted: three members, m0 master (priority 250). m0 is
+/// stopped; 0.6 s later a standby commits (a new master is elected and acknowledges); 1.4 s
+/// later m0 resumes with its timers overdue and its inbox full, and a session on it commits
+/// at once. Both commits must be in every member's running configuration, in order, and
+/// nothing superseded: m0 may keep mastership, but it fast-forwards to the lineage that
+/// extends its own before it creates a revision.
+#[test]
+fn regression_master_stall_then_commit_on_standby_is_kept() {
+    for stall_ms in [900u64, 2000] {
+        let mut sim = Sim::new(11, 3);
+        for (i, prio, mode) in [
+            (0, 250, ClusterMode::Active),
+            (1, 128, ClusterMode::Standby),
+            (2, 100, ClusterMode::Standby),
+        ] {
+            sim.members[i].priority = prio;
+            sim.members[i].mode = mode;
+            sim.kill(i);
+            sim.start(i);
+        }
+        let run = |sim: &mut Sim, ms: u64| {
+            let end = sim.now + Duration::from_millis(ms);
+            sim.run_until(end);
+        };
+        fn node(sim: &Sim, i: usize) -> &Node<Kv> {
+            sim.members[i].node.as_ref().unwrap()
+        }
+        run(&mut sim, 1000);
+        assert!(node(&sim, 0).election.is_master());
+        sim.commit(1);
+        run(&mut sim, 200);
+        assert_eq!(sim.acked.len(), 1);
+        sim.stall(0, Duration::from_millis(stall_ms));
+        run(&mut sim, 600);
+        sim.commit(2);
+        run(&mut sim, 300);
+        assert_eq!(
+            sim.acked.len(),
+            2,
+            "the commit during the stall is acknowledged"
+        );
+        let during = sim.acked[1].1;
+        run(&mut sim, stall_ms - 900);
+        // Resumed just now (the sim resumed m0 at its instant); a local commit right away.
+        run(&mut sim, 27);
+        sim.commit(0);
+        run(&mut sim, 2000);
+        assert_eq!(
+            sim.acked.len(),
+            3,
+            "the commit right after the resume completes"
+        );
+        let after = sim.acked[2].1;
+        assert_eq!(
+            after.number,
+            during.number + 1,
+            "ordered after the pulled one"
+        );
+        for i in 0..3 {
+            let n = node(&sim, i);
+            assert_eq!(n.replication.head(), after, "m{i}");
+            assert!(n.replication.lineage().contains(&during), "m{i}");
+            assert!(n.replication.superseded().is_empty(), "m{i}");
+        }
+        assert!(sim.supersessions.is_empty());
+        sim.check_converged(11);
+    }
 }

@@ -179,17 +179,29 @@ pub fn status_from_view(v: &ClusterView, max_aps: u32, head: RevisionId) -> Clus
     }
 }
 
+/// `show cluster members`: the master first (as in the seed), then the other connected
+/// members by member id, then the members lost since this one started, shown as down.
 pub fn member_rows(v: &ClusterView, now: roost_core::Instant) -> Vec<MemberRow> {
-    v.members
-        .iter()
-        .map(|m| MemberRow {
-            hostname: m.hostname.clone(),
-            member_id: m.member.to_string(),
-            mac: m.mac.to_string(),
-            master: m.is_master,
-            oper_state: m.oper_state.to_string(),
-            last_seen_secs: m.last_seen.map(|t| now.saturating_sub(t).as_secs()),
-        })
+    let row = |m: &roost_core::MemberView, down: bool| MemberRow {
+        hostname: m.hostname.clone(),
+        member_id: m.member.to_string(),
+        mac: m.mac.to_string(),
+        master: m.is_master && !down,
+        oper_state: if down {
+            "down".to_string()
+        } else {
+            m.oper_state.to_string()
+        },
+        last_seen_secs: m.last_seen.map(|t| now.saturating_sub(t).as_secs()),
+    };
+    let mut connected: Vec<&roost_core::MemberView> = v.members.iter().collect();
+    connected.sort_by_key(|m| (Some(m.member) != v.master, m.member));
+    let mut lost: Vec<&roost_core::LostMember> = v.lost.iter().collect();
+    lost.sort_by_key(|l| l.last.member);
+    connected
+        .into_iter()
+        .map(|m| row(m, false))
+        .chain(lost.into_iter().map(|l| row(&l.last, true)))
         .collect()
 }
 

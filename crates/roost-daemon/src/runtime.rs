@@ -5,6 +5,12 @@
 //! (a `Persist` is on disk before the `CommitDone` after it is answered). Everything else in
 //! the daemon reaches the node through [`NodeRequest`]s on one channel, so the node has a
 //! single owner and no locks.
+//!
+//! The member task runs on a thread of its own (`roost-member`, a current-thread tokio
+//! runtime, raised OS priority where allowed), so that hellos and failure detection never
+//! queue behind the faces: a flood of logins, API calls or join attempts on the main runtime
+//! cannot starve it. Before it handles an overdue timer it reads every datagram already
+//! queued on its socket, so a member that was paused hears its peers before it judges them.
 
 use crate::startup::ControllerOptions;
 use roost_config::{ClusterConfig, DeviceSettings};
@@ -135,7 +141,7 @@ impl MemberRuntime {
         socket: UdpSocket,
         opts: ControllerOptions,
         shutdown: watch::Receiver<bool>,
-    ) -> Result<Arc<MemberRuntime>, roost_store::StoreError> {
+    ) -> Result<Arc<MemberRuntime>, crate::startup::StartupError> {
         let crate::startup::PreparedDataDir {
             store,
             identity,
@@ -175,11 +181,39 @@ impl MemberRuntime {
             superseded,
             history,
             key,
-            socket,
             opts,
         );
         task.node.replication.restore_requests(requests);
-        tokio::spawn(task.run(rx, shutdown));
+        let thread_err = |e: std::io::Error| crate::startup::StartupError::Component {
+            what: "member task",
+            message: e.to_string(),
+        };
+        let socket = socket.into_std().map_err(thread_err)?;
+        std::thread::Builder::new()
+            .name("roost-member".into())
+            .spawn(move || {
+                raise_thread_priority();
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!("cannot start the member task: {e}");
+                        std::process::exit(70);
+                    }
+                };
+                runtime.block_on(async move {
+                    match UdpSocket::from_std(socket) {
+                        Ok(socket) => task.run(socket, rx, shutdown).await,
+                        Err(e) => {
+                            tracing::error!("cannot use the member channel socket: {e}");
+                            std::process::exit(70);
+                        }
+                    }
+                });
+            })
+            .map_err(thread_err)?;
         Ok(rt)
     }
 
@@ -351,11 +385,29 @@ pub fn software_version() -> String {
         .unwrap_or_else(|_| roost_wire::SOFTWARE_VERSION.to_string())
 }
 
+/// The member thread runs at a raised priority (nice -10) so that a busy machine cannot delay
+/// hellos and dead timers; without the privilege (not root, no CAP_SYS_NICE) it stays at the
+/// default priority.
+fn raise_thread_priority() {
+    // SAFETY: plain syscalls on the calling thread (gettid, setpriority on that tid).
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::id_t;
+    let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, -10) };
+    if r != 0 {
+        tracing::debug!(
+            "member thread keeps the default priority: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// How many queued datagrams the member task reads before it handles an overdue timer.
+const DRAIN_BEFORE_TIMEOUT: usize = 4096;
+
 struct MemberTask {
     rt: Arc<MemberRuntime>,
     node: Node<ClusterConfig>,
     key: ClusterKey,
-    socket: UdpSocket,
+    socket: Option<Arc<UdpSocket>>,
     opts: ControllerOptions,
     seq: u32,
     windows: HashMap<MemberId, ReplayWindow>,
@@ -382,7 +434,6 @@ impl MemberTask {
         superseded: Vec<roost_wire::SupersededConfig>,
         history: Vec<HistoryEvent>,
         key: ClusterKey,
-        socket: UdpSocket,
         opts: ControllerOptions,
     ) -> MemberTask {
         let node = build_node(&rt, &config, head, log, lineage, superseded, history);
@@ -392,7 +443,7 @@ impl MemberTask {
             rt,
             node,
             key,
-            socket,
+            socket: None,
             opts,
             seq: 0,
             windows: HashMap::new(),
@@ -410,9 +461,12 @@ impl MemberTask {
 
     async fn run(
         mut self,
+        socket: UdpSocket,
         mut rx: mpsc::UnboundedReceiver<NodeRequest>,
         shutdown: watch::Receiver<bool>,
     ) {
+        let socket = Arc::new(socket);
+        self.socket = Some(socket.clone());
         let mut buf = vec![0u8; MAX_DATAGRAM + 64];
         let sd = crate::startup::wait_shutdown(shutdown);
         tokio::pin!(sd);
@@ -431,7 +485,7 @@ impl MemberTask {
             tokio::select! {
                 biased;
                 _ = &mut sd => break,
-                r = self.socket.recv_from(&mut buf) => match r {
+                r = socket.recv_from(&mut buf) => match r {
                     Ok((n, from)) => self.on_datagram(&buf[..n], from),
                     Err(e) => tracing::warn!("member channel receive error: {e}"),
                 },
@@ -440,6 +494,14 @@ impl MemberTask {
                     None => break,
                 },
                 _ = sleep => {
+                    // What arrived while we were not running comes first: a timer that fired
+                    // late must not be judged on an unread inbox.
+                    for _ in 0..DRAIN_BEFORE_TIMEOUT {
+                        match socket.try_recv_from(&mut buf) {
+                            Ok((n, from)) => self.on_datagram(&buf[..n], from),
+                            Err(_) => break,
+                        }
+                    }
                     let now = self.rt.now();
                     self.node.handle_timeout(now);
                 }
@@ -646,6 +708,13 @@ impl MemberTask {
                 // Node stamps these; seeing one here means a core emitted it directly.
                 tracing::debug!(%event, "{reason}");
             }
+            Notification::Stalled { late } => {
+                tracing::warn!(
+                    "member task ran {} ms late (process paused or starved); peers are given \
+                     a fresh dead interval and commits wait until they are heard",
+                    late.as_millis()
+                );
+            }
         }
     }
 
@@ -702,7 +771,13 @@ impl MemberTask {
             seq: self.seq,
         };
         match roost_wire::seal(&self.key, header, msg) {
-            Ok(bytes) => match self.socket.send_to(&bytes, to).await {
+            Ok(bytes) => match self
+                .socket
+                .as_ref()
+                .expect("running")
+                .send_to(&bytes, to)
+                .await
+            {
                 Ok(_) => {
                     self.rt.stats.sent.fetch_add(1, Ordering::Relaxed);
                 }

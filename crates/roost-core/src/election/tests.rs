@@ -1283,17 +1283,39 @@ fn late_and_early_timeouts_are_handled() {
     // Early: nothing is due, nothing happens.
     e.handle_timeout(ms(50));
     assert!(drain(&mut e).is_empty());
-    // Very late: hold over, the peer is dead, claim, and a single hello (no burst).
+    // Slightly late (within a hello interval of the deadline): just catches up.
+    e.handle_timeout(ms(150));
+    let c = drain(&mut e);
+    assert_eq!(hellos(&c).len(), 1);
+    assert!(!e.resuming());
+    // Very late: a stall. The peer's silence overlaps it, so it is not lost yet; a single
+    // hello goes out (no burst), nothing is claimed during the resume hold.
     e.handle_timeout(ms(5000));
     let c = drain(&mut e);
     assert_eq!(hellos(&c).len(), 1);
+    assert!(records(&c).is_empty(), "{:?}", records(&c));
+    assert!(c.contains(&Command::Notify(Notification::Stalled {
+        late: ms(5000) - ms(250)
+    })));
+    assert!(e.resuming());
+    assert_eq!(e.alive_peers().len(), 1);
+    assert!(!e.is_master());
+    // Nothing heard within one dead interval of the resume: now it is lost, and we claim.
+    assert_eq!(e.poll_timeout(), Some(ms(5100)));
+    e.handle_timeout(ms(5100));
+    drain(&mut e);
+    e.handle_timeout(ms(5200));
+    drain(&mut e);
+    e.handle_timeout(ms(5300));
+    let c = drain(&mut e);
+    assert!(!e.resuming());
     assert_eq!(
         records(&c),
         vec![
             (
                 id(E1EE16),
                 ClusterEvent::MemberDown,
-                "member 12.3A.A1.17 lost (no hello for 4995 ms)".into()
+                "member 12.3A.A1.17 lost (no hello for 5295 ms)".into()
             ),
             (
                 id(E1EE16),
@@ -1302,11 +1324,108 @@ fn late_and_early_timeouts_are_handled() {
             ),
         ]
     );
-    assert_eq!(e.poll_timeout(), Some(ms(5100)));
     // A hello arriving late is processed after expiring what is due.
-    e.handle_hello(peer_hello(&peer, false), ms(5050));
+    e.handle_hello(peer_hello(&peer, false), ms(5350));
     assert_eq!(e.alive_peers().len(), 1);
-    assert!(e.poll_timeout().unwrap() > ms(5050));
+    assert!(e.poll_timeout().unwrap() > ms(5350));
+}
+
+/// The hostile test's stall: a member paused for seconds resumes with its timers overdue and
+/// its inbox full. It must not declare its peers lost from its own stall, nor fail over or
+/// claim before it has heard them.
+#[test]
+fn a_stalled_standby_reads_its_inbox_before_declaring_the_active_lost() {
+    let mut e = Election::new(settings(A3AA117, 128, ClusterMode::Standby), ms(0), WALL0);
+    let active = settings(E1EE16, 250, ClusterMode::Active);
+    for t in (10..1000).step_by(100) {
+        e.handle_hello(peer_hello(&active, true), ms(t));
+    }
+    drain(&mut e);
+    assert_eq!(e.oper_state(), OperState::Standby);
+    // Paused from 1000 ms to 2500 ms: the timer fires first (worst case), then the queued
+    // hellos are read.
+    e.handle_timeout(ms(2500));
+    e.handle_hello(peer_hello(&active, true), ms(2501));
+    let c = drain(&mut e);
+    assert_eq!(e.oper_state(), OperState::Standby);
+    assert!(records(&c).is_empty(), "{:?}", records(&c));
+    assert_eq!(e.master(), Some(id(E1EE16)));
+    // Fresh hellos keep it so; the hold ends one dead interval after the resume.
+    for t in (2600..3200).step_by(100) {
+        e.handle_hello(peer_hello(&active, true), ms(t));
+        e.handle_timeout(ms(t));
+    }
+    assert!(!e.resuming());
+    assert_eq!(e.oper_state(), OperState::Standby);
+    // A real death after the resume is still detected one dead interval later (by a driver
+    // that wakes when asked to).
+    for t in [3200, 3300, 3400] {
+        e.handle_timeout(ms(t));
+    }
+    assert_eq!(e.oper_state(), OperState::Active);
+}
+
+/// join-cluster: a member that claimed mastership alone drops the claim and follows the
+/// cluster's live master, even when it ranks higher (mastership is sticky).
+#[test]
+fn a_joiner_that_was_master_alone_follows_the_live_master() {
+    // E1EE16 has the lower id: it would win a tie on priority as a competing master.
+    let mut e = Election::new(settings(E1EE16, 128, ClusterMode::Standby), ms(0), WALL0);
+    for t in (100..=400).step_by(100) {
+        e.handle_timeout(ms(t));
+    }
+    assert!(e.is_master());
+    drain(&mut e);
+    e.handle_rejoin(ms(450));
+    assert!(!e.is_master());
+    let live = settings(A3AA117, 128, ClusterMode::Active);
+    for t in (460..1200).step_by(100) {
+        e.handle_hello(peer_hello(&live, true), ms(t));
+        e.handle_timeout(ms(t + 1));
+    }
+    assert!(!e.is_master());
+    assert_eq!(e.master(), Some(id(A3AA117)));
+}
+
+/// A master that steps down for a better-ranked claimant says so in the history.
+#[test]
+fn stepping_down_is_recorded() {
+    let mut e = Election::new(settings(A3AA117, 128, ClusterMode::Active), ms(0), WALL0);
+    for t in (100..=400).step_by(100) {
+        e.handle_timeout(ms(t));
+    }
+    assert!(e.is_master());
+    drain(&mut e);
+    let better = settings(E1EE16, 250, ClusterMode::Active);
+    e.handle_hello(peer_hello(&better, true), ms(450));
+    assert!(!e.is_master());
+    let r = records(&drain(&mut e));
+    assert!(
+        r.iter().any(|(m, ev, reason)| *m == id(A3AA117)
+            && *ev == ClusterEvent::StartElection
+            && reason.contains("also claims master and ranks higher; stepping down")),
+        "{r:?}"
+    );
+}
+
+/// A lost member stays in the view, as lost, until it comes back.
+#[test]
+fn lost_members_stay_in_the_view_until_they_return() {
+    let mut e = Election::new(settings(E1EE16, 250, ClusterMode::Active), ms(0), WALL0);
+    let peer = settings(A3AA117, 128, ClusterMode::Active);
+    e.handle_hello(peer_hello(&peer, false), ms(5));
+    e.handle_timeout(ms(100));
+    e.handle_timeout(ms(200));
+    e.handle_timeout(ms(305));
+    let v = e.view(ms(305));
+    assert_eq!(v.members.len(), 1);
+    assert_eq!(v.lost.len(), 1);
+    assert_eq!(v.lost[0].last.member, id(A3AA117));
+    assert_eq!(v.lost[0].lost_at, ms(305));
+    e.handle_hello(peer_hello(&peer, false), ms(350));
+    let v = e.view(ms(350));
+    assert_eq!(v.members.len(), 2);
+    assert!(v.lost.is_empty());
 }
 
 #[test]
