@@ -1,0 +1,121 @@
+//! Layer 3, faults the hostile test found: real `roost controller` processes on loopback
+//! (127.0.0.151-159), paused with SIGSTOP and resumed with SIGCONT.
+
+#[path = "../src/harness.rs"]
+mod harness;
+
+use harness::{run, status, wait_for, wait_steady, Controller, Spec};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The binary under test (`ROOST_BIN` overrides, e.g. to show an older build fails).
+fn bin() -> PathBuf {
+    std::env::var_os("ROOST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_roost")))
+}
+
+fn start(dir: &std::path::Path, name: &str, ip: &str, mac: &str) -> Controller {
+    let spec = Spec::new(name, ip, &dir.join(name)).arg(&format!("--mac {mac} --hostname {name}"));
+    Controller::spawn(&bin(), spec).unwrap()
+}
+
+fn signal(c: &Controller, s: Signal) {
+    kill(Pid::from_raw(c.pid().expect("running") as i32), s).unwrap();
+}
+
+fn join(c: &Controller, primary: &Controller) {
+    let cmd = format!(
+        "join-cluster {} user admin password admin123 level 1 mode standby",
+        primary.spec.ip
+    );
+    let r = c.exec(&[&cmd]).unwrap();
+    assert!(!r.error, "{:#?}", r.outputs);
+}
+
+fn commit_wlan(c: &Controller, name: &str) -> String {
+    run(
+        c,
+        &[
+            "configure terminal",
+            &format!("wlan {name}"),
+            &format!("ssid {name}"),
+            "commit",
+        ],
+    )
+}
+
+/// Item 1 of the hostile test, as it was reproduced: three members, the master (priority 250)
+/// is stopped; 0.6 s later a standby commits (a new master is elected and acknowledges it);
+/// 1.4 s later the old master resumes with overdue timers and a full socket, and a session on
+/// it commits at once. Both wlans must end up in every member's running configuration, and
+/// nothing may be superseded: the resumed master hears its peers before judging them, and
+/// fast-forwards to the lineage that extends its own.
+#[test]
+fn acknowledged_commit_survives_a_master_stall() {
+    let dir = tempfile::tempdir().unwrap();
+    let c1 = start(dir.path(), "vx9000-1", "127.0.0.151", "52-54-00-E1-EE-51");
+    let c2 = start(dir.path(), "vx9000-2", "127.0.0.152", "52-54-00-3A-A1-52");
+    let c3 = start(dir.path(), "vx9000-3", "127.0.0.153", "52-54-00-3A-A1-53");
+    run(
+        &c1,
+        &[
+            "configure terminal",
+            "self",
+            "cluster name STALL",
+            "cluster mode active",
+            "cluster master-priority 250",
+            "commit write",
+        ],
+    );
+    join(&c2, &c1);
+    join(&c3, &c1);
+    wait_steady(&[&c1, &c2, &c3]);
+    assert_eq!(status(&c1)["master"], "12.E1.EE.51");
+
+    let stopped = Instant::now();
+    signal(&c1, Signal::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(600));
+    let out = commit_wlan(&c2, "x");
+    assert!(!out.contains("% "), "commit during the stall: {out}");
+    let until = stopped + Duration::from_millis(2000);
+    std::thread::sleep(until.saturating_duration_since(Instant::now()));
+    signal(&c1, Signal::SIGCONT);
+    std::thread::sleep(Duration::from_millis(27));
+    let out = commit_wlan(&c1, "y");
+    assert!(!out.contains("% "), "commit right after the resume: {out}");
+
+    let members = [&c1, &c2, &c3];
+    let ok = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        members
+            .iter()
+            .all(|c| {
+                let rc = run(c, &["show running-config"]);
+                rc.contains("wlan x") && rc.contains("wlan y")
+            })
+            .then_some(())
+    });
+    assert!(
+        ok.is_some(),
+        "{}\n{}\n{}",
+        run(&c1, &["show running-config"]),
+        run(&c2, &["show cluster history"]),
+        c1.log_tail(40)
+    );
+    wait_steady(&members);
+    for c in members {
+        let h = run(c, &["show cluster history"]);
+        assert!(!h.contains("superseded"), "{}: {h}", c.spec.name);
+        let rv = run(c, &["show cluster revisions"]);
+        assert!(!rv.contains("superseded"), "{}: {rv}", c.spec.name);
+    }
+    // The resumed master did not declare its peers lost from its own stall.
+    let h1 = run(&c1, &["show cluster history"]);
+    assert!(
+        !h1.lines()
+            .any(|l| l.contains("vx9000-1") && l.contains("member-down")),
+        "{h1}"
+    );
+}
