@@ -484,9 +484,8 @@ impl<S: ConfigState> Replication<S> {
                 self.on_commit_result(from, request, result)
             }
             ReplicationMessage::Revisions { after, revisions } => {
-                if self.pulling_from(from) {
-                    self.on_revisions(from, after, revisions, now);
-                } else if self.accept_from_master(from, "UPDATE") {
+                // From our master, or (on the master) from the peer it pulls from.
+                if self.pulling_from(from) || self.accept_from_master(from, "UPDATE") {
                     self.on_revisions(from, after, revisions, now);
                 }
             }

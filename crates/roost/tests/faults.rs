@@ -119,3 +119,59 @@ fn acknowledged_commit_survives_a_master_stall() {
         "{h1}"
     );
 }
+
+/// Item 11 of the hostile test: a joiner that ranks higher (same priority, lower member id)
+/// used to take mastership from the live master as a "competing master". Mastership is
+/// sticky: the joiner follows the live master, and no master steps down.
+#[test]
+fn a_higher_ranked_joiner_does_not_take_mastership() {
+    let dir = tempfile::tempdir().unwrap();
+    let c1 = start(dir.path(), "vx9000-1", "127.0.0.155", "52-54-00-FF-FF-55");
+    let c2 = start(dir.path(), "vx9000-2", "127.0.0.156", "52-54-00-00-00-56");
+    run(
+        &c1,
+        &[
+            "configure terminal",
+            "self",
+            "cluster name STICKY",
+            "cluster mode active",
+            "commit write",
+        ],
+    );
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        (status(&c1)["master"] == "12.FF.FF.55").then_some(())
+    })
+    .expect("c1 is master alone");
+    join(&c2, &c1);
+    wait_steady(&[&c1, &c2]);
+    for c in [&c1, &c2] {
+        assert_eq!(status(c)["master"], "12.FF.FF.55", "{}", c.spec.name);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    for c in [&c1, &c2] {
+        assert_eq!(status(c)["master"], "12.FF.FF.55", "{}", c.spec.name);
+        let h = run(c, &["show cluster history"]);
+        assert!(!h.contains("stepping down"), "{}: {h}", c.spec.name);
+    }
+    // `show cluster members` lists the master first (as in the seed), on every member, and a
+    // lost member stays listed, as down.
+    let rows = |c: &Controller| -> Vec<String> {
+        run(c, &["show cluster members"])
+            .lines()
+            .filter(|l| l.contains("vx9000-"))
+            .map(str::to_string)
+            .collect()
+    };
+    let m2 = rows(&c2);
+    assert!(
+        m2[0].contains("vx9000-1") && m2[0].contains("True"),
+        "{m2:?}"
+    );
+    let mut c2 = c2;
+    c2.kill9();
+    let down = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let m = rows(&c1);
+        (m.len() == 2 && m[1].contains("vx9000-2") && m[1].contains("down")).then_some(m)
+    });
+    assert!(down.is_some(), "{:?}", rows(&c1));
+}
