@@ -175,3 +175,99 @@ fn a_higher_ranked_joiner_does_not_take_mastership() {
     });
     assert!(down.is_some(), "{:?}", rows(&c1));
 }
+
+/// Items 2 and 3 of the hostile test: wrong-password floods (API Basic credentials, and junk
+/// on the join port) from other loopback addresses while another member commits through the
+/// master. Every acknowledged commit must be on both members afterwards, the standby must not
+/// fail over, and the right user still gets in during the flood.
+#[test]
+fn login_flood_loses_no_commit_and_forces_no_failover() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let c1 = start(dir.path(), "vx9000-1", "127.0.0.157", "52-54-00-E1-EE-57");
+    let c2 = start(dir.path(), "vx9000-2", "127.0.0.158", "52-54-00-3A-A1-58");
+    run(
+        &c1,
+        &[
+            "configure terminal",
+            "self",
+            "cluster name FLOOD",
+            "cluster mode active",
+            "cluster master-priority 250",
+            "commit write",
+        ],
+    );
+    join(&c2, &c1);
+    wait_steady(&[&c1, &c2]);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut flooders = Vec::new();
+    for k in 0..40u8 {
+        let stop = stop.clone();
+        let url = format!("{}/api/v1/cluster/status", c1.api_url());
+        let join_addr = format!("{}:5349", c1.spec.ip);
+        flooders.push(std::thread::spawn(move || {
+            let src: std::net::IpAddr = format!("127.0.0.{}", 210 + k).parse().unwrap();
+            let client = reqwest::blocking::Client::builder()
+                .danger_accept_invalid_certs(true)
+                .local_address(src)
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                n += 1;
+                if k % 4 == 0 {
+                    // Junk on the join port.
+                    if let Ok(mut s) = std::net::TcpStream::connect(&join_addr) {
+                        let _ = s.write_all(&[0x16, 3, 1, 0, 200, 1, 0, 0]);
+                    }
+                } else {
+                    let _ = client
+                        .get(&url)
+                        .basic_auth("admin", Some(format!("wrong{n}")))
+                        .send();
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let mut wlans = Vec::new();
+    for i in 0..40 {
+        let name = format!("f{i}");
+        let out = commit_wlan(&c2, &name);
+        assert!(!out.contains("% "), "commit {name} during the flood: {out}");
+        wlans.push(name);
+    }
+    let t = Instant::now();
+    let s = c1
+        .status()
+        .expect("the right user gets in during the flood");
+    let login = t.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for f in flooders {
+        f.join().unwrap();
+    }
+    assert!(s["master"].is_string());
+    assert!(
+        login < Duration::from_secs(5),
+        "legitimate login took {login:?}"
+    );
+    wait_steady(&[&c1, &c2]);
+    for c in [&c1, &c2] {
+        let rc = run(c, &["show running-config"]);
+        for w in &wlans {
+            assert!(
+                rc.contains(&format!("wlan {w}\n")),
+                "{}: wlan {w} missing",
+                c.spec.name
+            );
+        }
+        let h = run(c, &["show cluster history"]);
+        assert!(!h.contains("Failed over"), "{}: {h}", c.spec.name);
+        assert!(!h.contains("member-down"), "{}: {h}", c.spec.name);
+    }
+}
