@@ -188,30 +188,20 @@ impl MemberRuntime {
             what: "member task",
             message: e.to_string(),
         };
-        let socket = socket.into_std().map_err(thread_err)?;
+        // The member task's own runtime, and the socket moved onto its reactor.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(thread_err)?;
+        let socket = {
+            let _on_member_runtime = runtime.enter();
+            UdpSocket::from_std(socket.into_std().map_err(thread_err)?).map_err(thread_err)?
+        };
         std::thread::Builder::new()
             .name("roost-member".into())
             .spawn(move || {
                 raise_thread_priority();
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::error!("cannot start the member task: {e}");
-                        std::process::exit(70);
-                    }
-                };
-                runtime.block_on(async move {
-                    match UdpSocket::from_std(socket) {
-                        Ok(socket) => task.run(socket, rx, shutdown).await,
-                        Err(e) => {
-                            tracing::error!("cannot use the member channel socket: {e}");
-                            std::process::exit(70);
-                        }
-                    }
-                });
+                runtime.block_on(task.run(socket, rx, shutdown));
             })
             .map_err(thread_err)?;
         Ok(rt)
