@@ -10,8 +10,8 @@
 //! time (so a stall is noticed before a queued message is acted on).
 
 use crate::{Command, ConfigState, Election, Instant, Notification, Replication};
-use roost_wire::{MemberId, MemberMessage, RevisionId};
-use std::collections::{BTreeSet, VecDeque};
+use roost_wire::{ClusterEvent, MemberId, MemberMessage, ReplicationMessage, RevisionId};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 
 #[derive(Debug)]
 pub struct Node<S: ConfigState> {
@@ -21,6 +21,11 @@ pub struct Node<S: ConfigState> {
     master: Option<MemberId>,
     alive: BTreeSet<MemberId>,
     head: RevisionId,
+    /// Head of the `Persist` last handed out by `poll_command`: carried out once the driver
+    /// polls again, unless it reports it failed first (`handle_persist_failed`).
+    persisting: Option<RevisionId>,
+    /// The latest `now` an input brought (stamps history records held behind a `Persist`).
+    now: Instant,
 }
 
 impl<S: ConfigState> Node<S> {
@@ -36,6 +41,8 @@ impl<S: ConfigState> Node<S> {
             master,
             alive: BTreeSet::new(),
             head,
+            persisting: None,
+            now,
         };
         node.pump(now);
         node
@@ -112,8 +119,75 @@ impl<S: ConfigState> Node<S> {
         self.pump(now);
     }
 
+    /// The next command, in order. A `Persist` counts as carried out when the driver polls
+    /// again; if it fails, call [`handle_persist_failed`](Self::handle_persist_failed) first.
     pub fn poll_command(&mut self) -> Option<Command> {
-        self.out.pop_front()
+        if let Some(head) = self.persisting.take() {
+            self.replication.persist_confirmed(head);
+        }
+        let cmd = self.out.pop_front()?;
+        match cmd {
+            Command::Persist { head, .. } => self.persisting = Some(head),
+            Command::Notify(Notification::Record { event, reason }) => {
+                // Held back behind a `Persist` (see `pump`), which is now on disk.
+                self.election.record(event, reason, self.now);
+                let stamped: Vec<Command> =
+                    std::iter::from_fn(|| self.election.poll_command()).collect();
+                for c in stamped.into_iter().rev() {
+                    self.out.push_front(c);
+                }
+                return self.poll_command();
+            }
+            _ => {}
+        }
+        Some(cmd)
+    }
+
+    /// The driver could not carry out the `Persist` of `head` just polled (a full disk:
+    /// `reason` is e.g. "no space left on device"). The replication core returns to the state
+    /// before it and says so (a refused commit, no acknowledgement, a `config-update-failed`
+    /// record); every queued output that depends on an unsaved revision is dropped: its
+    /// `Persist`, `CommitDone`/`CommitResult` Ok, `ConfigApplied`, `Revisions`, `Snapshot` and
+    /// `Ack` messages, history records of its success, and hellos advertise the head restored.
+    /// Returns false (nothing changed) if `head` is not the `Persist` just polled or cannot be
+    /// undone: then the driver must not go on.
+    pub fn handle_persist_failed(&mut self, head: RevisionId, reason: &str, now: Instant) -> bool {
+        if self.persisting != Some(head) {
+            return false;
+        }
+        let Some(void) = self.replication.handle_persist_failed(head, reason, now) else {
+            return false;
+        };
+        self.persisting = None;
+        let void: HashSet<RevisionId> = void.into_iter().collect();
+        let restored = self.replication.head();
+        let pending: HashSet<u64> = self.replication.pending_commits().into_iter().collect();
+        self.out.retain_mut(|cmd| match cmd {
+            Command::Persist { head, .. } => !void.contains(head),
+            // Only a snapshot behind the failed one emits these: it is void too.
+            Command::PersistRequests(_) => false,
+            Command::Send { msg, .. } | Command::Broadcast { msg } => match msg {
+                MemberMessage::Hello(h) => {
+                    if void.contains(&h.config_head) {
+                        h.config_head = restored;
+                    }
+                    true
+                }
+                MemberMessage::Replication(r) => !depends_on(r, &void),
+            },
+            Command::Notify(Notification::ConfigApplied { head }) => !void.contains(head),
+            Command::Notify(Notification::CommitDone {
+                request,
+                result: Ok(id),
+            }) => !void.contains(id) && !pending.contains(request),
+            Command::Notify(Notification::Record {
+                event: ClusterEvent::ConfigUpdateSuccess,
+                ..
+            }) => false,
+            _ => true,
+        });
+        self.pump(now);
+        true
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -133,6 +207,7 @@ impl<S: ConfigState> Node<S> {
     /// Moves outputs of both cores into `out`, feeding each core what the other decided, until
     /// both are quiet.
     fn pump(&mut self, now: Instant) {
+        self.now = now;
         for _round in 0..64 {
             let mut progressed = false;
             while let Some(cmd) = self.election.poll_command() {
@@ -158,8 +233,14 @@ impl<S: ConfigState> Node<S> {
                 progressed = true;
                 match cmd {
                     Command::Notify(Notification::Record { event, reason }) => {
-                        // Stamped by the election, which emits the History notification.
-                        self.election.record(event, reason, now);
+                        if self.persist_queued() {
+                            // It may tell of a revision not on disk yet: stamped when polled.
+                            self.out
+                                .push_back(Command::Notify(Notification::Record { event, reason }));
+                        } else {
+                            // Stamped by the election, which emits the History notification.
+                            self.election.record(event, reason, now);
+                        }
                     }
                     other => self.out.push_back(other),
                 }
@@ -174,5 +255,27 @@ impl<S: ConfigState> Node<S> {
                 return;
             }
         }
+    }
+}
+
+impl<S: ConfigState> Node<S> {
+    fn persist_queued(&self) -> bool {
+        self.out
+            .iter()
+            .any(|c| matches!(c, Command::Persist { .. }))
+    }
+}
+
+/// Whether a replication message carries or acknowledges one of the `void` revisions.
+fn depends_on(msg: &ReplicationMessage, void: &HashSet<RevisionId>) -> bool {
+    match msg {
+        ReplicationMessage::Revisions { revisions, .. } => {
+            revisions.iter().any(|r| void.contains(&r.id))
+        }
+        ReplicationMessage::Snapshot { head, .. } | ReplicationMessage::Ack { head } => {
+            void.contains(head)
+        }
+        ReplicationMessage::CommitResult { result: Ok(id), .. } => void.contains(id),
+        _ => false,
     }
 }

@@ -127,6 +127,41 @@ struct PendingCommit {
     last_error: Option<String>,
 }
 
+/// The state a `Persist` not yet known to be on disk returns to if it fails.
+#[derive(Clone, Debug)]
+struct Checkpoint<S> {
+    head: RevisionId,
+    config: S,
+    log: Vec<Revision>,
+    archive: Vec<Revision>,
+    lineage: Vec<RevisionId>,
+    requests: Vec<(RevisionId, MemberId, u64)>,
+    pending: BTreeMap<u64, PendingCommit>,
+}
+
+/// Who waits for the outcome of a revision the master created.
+#[derive(Clone, Copy, Debug)]
+enum Waiter {
+    Local(u64),
+    Remote(MemberId, u64),
+}
+
+/// One input's `Persist`s (a commit, a `Revisions` message, a snapshot) until the driver has
+/// carried them out: what to undo and whom to answer if one fails.
+#[derive(Debug)]
+struct Unsaved<S> {
+    /// The heads the `Persist`s save, in order.
+    heads: Vec<RevisionId>,
+    /// The revisions of incremental steps (re-applied up to a failed one); empty for a snapshot.
+    steps: Vec<Revision>,
+    waiting: Vec<Option<Waiter>>,
+    before: Checkpoint<S>,
+}
+
+/// `Persist` batches kept for undo; the driver confirms them long before (see
+/// [`Replication::persist_confirmed`]), so this only bounds a driver that never does.
+const UNSAVED_MAX: usize = 64;
+
 /// Replication state machine for one member (sans-IO: inputs via `handle_*`, outputs via
 /// [`Replication::poll_command`], time only via the `now` arguments).
 ///
@@ -198,6 +233,18 @@ struct PendingCommit {
 /// acknowledges. The master records `config-update-success` "config sync succeeded" when the
 /// snapshot is acknowledged.
 ///
+/// **A revision that cannot be saved.** Every step is persisted before anything that depends
+/// on it leaves the member, and the driver reports a `Persist` it could not carry out (a full
+/// disk) with [`Replication::handle_persist_failed`] before it polls another command. The
+/// member then returns to the state before that step (head, configuration, log, lineage,
+/// pending commits; the steps of the same message before it were saved and stay applied):
+/// the master answers the commit with "cannot save revision: <reason>" (`CommitDone` or
+/// `CommitResult`), a follower does not acknowledge, and `config-update-failed` "cannot save
+/// revision N: <reason>" is recorded once until a save succeeds again. The master's pushes
+/// and hellos retry a follower; a refused commit is simply not there, so nothing
+/// acknowledged depends on it. Outputs already queued behind the failed `Persist` are the
+/// node's to drop ([`crate::Node::handle_persist_failed`]).
+///
 /// **Divergence, never lost.** After a partition heals, the configuration of whoever the
 /// election made master is authoritative: it wins, even if the other side committed more.
 /// But nothing committed is silently lost. A member receiving a snapshot whose lineage does
@@ -262,6 +309,10 @@ pub struct Replication<S: ConfigState> {
     /// Master: peers that answered a pull with `PullRefused`, with the head they had then
     /// (they get a snapshot; their configuration is superseded, and kept).
     diverged: BTreeMap<MemberId, RevisionId>,
+    /// `Persist`s the driver has not confirmed yet, oldest first.
+    unsaved: VecDeque<Unsaved<S>>,
+    /// A save failed and none has succeeded since (`config-update-failed` recorded once).
+    save_failing: bool,
 }
 
 impl<S: ConfigState> Replication<S> {
@@ -323,6 +374,8 @@ impl<S: ConfigState> Replication<S> {
             held: false,
             pull: None,
             diverged: BTreeMap::new(),
+            unsaved: VecDeque::new(),
+            save_failing: false,
         };
         r.trim();
         r
@@ -344,6 +397,115 @@ impl<S: ConfigState> Replication<S> {
         known.dedup_by_key(|(id, _, _)| *id);
         self.requests = known;
         self.trim();
+    }
+
+    /// The driver carried out the `Persist` of `head` (and every one before it): their undo
+    /// state is dropped. [`crate::Node`] calls this when the driver polls the next command.
+    pub fn persist_confirmed(&mut self, head: RevisionId) {
+        self.save_failing = false;
+        let Some(b) = self.unsaved.iter().position(|u| u.heads.contains(&head)) else {
+            return;
+        };
+        let last = self.unsaved[b].heads.last() == Some(&head);
+        self.unsaved.drain(..if last { b + 1 } else { b });
+    }
+
+    /// The driver could not carry out the `Persist` of `head` (`reason`, e.g. "no space left
+    /// on device"), and has carried out none after it. Returns to the state before that step
+    /// and answers whoever waits for it or for any later unsaved step (see "A revision that
+    /// cannot be saved" above); returns the heads whose `Persist`s are void (that one and every
+    /// later one), or None if `head` is not an unsaved step (then nothing changed and the
+    /// driver cannot go on safely).
+    pub fn handle_persist_failed(
+        &mut self,
+        head: RevisionId,
+        reason: &str,
+        now: Instant,
+    ) -> Option<Vec<RevisionId>> {
+        let _ = now;
+        let (b, j) = self
+            .unsaved
+            .iter()
+            .enumerate()
+            .find_map(|(b, u)| u.heads.iter().position(|h| *h == head).map(|j| (b, j)))?;
+        let mut later: Vec<Unsaved<S>> = self.unsaved.drain(b..).collect();
+        // Batches before `b` were carried out before this one.
+        self.unsaved.clear();
+        let batch = later.remove(0);
+        let mut void: Vec<RevisionId> = batch.heads[j..].to_vec();
+        let mut waiting: Vec<Waiter> = batch.waiting[j..].iter().flatten().copied().collect();
+        for u in &later {
+            void.extend(&u.heads);
+            waiting.extend(u.waiting.iter().flatten().copied());
+        }
+        let Checkpoint {
+            head: prev_head,
+            config,
+            log,
+            archive,
+            lineage,
+            requests,
+            pending,
+        } = batch.before;
+        self.head = prev_head;
+        self.config = config;
+        self.log = log;
+        self.archive = archive;
+        self.lineage = lineage;
+        self.requests = requests;
+        self.pending = pending;
+        // The steps of the same message before `head` were saved: they stay applied.
+        for rev in &batch.steps[..j] {
+            if let Err(e) = self.config.apply(&rev.change) {
+                self.debug(format!(
+                    "revision {} no longer applies while rolling back: {}",
+                    rev.id, e
+                ));
+                break;
+            }
+            self.head = rev.id;
+            self.lineage.push(rev.id);
+            self.log.push(rev.clone());
+            self.trim();
+            if rev.origin == self.me {
+                self.pending.remove(&rev.request);
+            }
+        }
+        if batch.steps.is_empty() {
+            // A snapshot's request ids were saved just before it: put back the ones held now.
+            self.push(Command::PersistRequests(self.requests.clone()));
+        }
+        self.debug(format!(
+            "cannot save revision {}: {}; back to revision {} ({} unsaved revisions undone)",
+            head,
+            reason,
+            self.head,
+            void.len()
+        ));
+        let refusal = format!("cannot save revision: {reason}");
+        for w in waiting {
+            match w {
+                Waiter::Local(request) => self.notify(Notification::CommitDone {
+                    request,
+                    result: Err(refusal.clone()),
+                }),
+                Waiter::Remote(from, request) => self.send(
+                    from,
+                    ReplicationMessage::CommitResult {
+                        request,
+                        result: Err(refusal.clone()),
+                    },
+                ),
+            }
+        }
+        if !self.save_failing {
+            self.save_failing = true;
+            self.notify(Notification::Record {
+                event: ClusterEvent::ConfigUpdateFailed,
+                reason: format!("cannot save revision {}: {}", head.number, reason),
+            });
+        }
+        Some(void)
     }
 
     /// Sets the wall clock (ms since the Unix epoch) at `now`, used to stamp revisions and
@@ -734,6 +896,40 @@ impl<S: ConfigState> Replication<S> {
         });
     }
 
+    /// The current state, with `config` (the configuration before the step) in place of ours.
+    fn checkpoint(&self, config: S) -> Checkpoint<S> {
+        Checkpoint {
+            head: self.head,
+            config,
+            log: self.log.clone(),
+            archive: self.archive.clone(),
+            lineage: self.lineage.clone(),
+            requests: self.requests.clone(),
+            pending: self.pending.clone(),
+        }
+    }
+
+    fn unsaved_batch(
+        &mut self,
+        steps: Vec<Revision>,
+        waiting: Vec<Option<Waiter>>,
+        before: Checkpoint<S>,
+    ) {
+        self.unsaved.push_back(Unsaved {
+            heads: steps.iter().map(|r| r.id).collect(),
+            steps,
+            waiting,
+            before,
+        });
+        self.bound_unsaved();
+    }
+
+    fn bound_unsaved(&mut self) {
+        while self.unsaved.len() > UNSAVED_MAX {
+            self.unsaved.pop_front();
+        }
+    }
+
     fn trim(&mut self) {
         let cap = self.settings.log_capacity;
         if self.log.len() > cap {
@@ -835,7 +1031,8 @@ impl<S: ConfigState> Replication<S> {
             wall_ms: self.wall_ms(now),
             change,
         };
-        self.config = next;
+        let prev = std::mem::replace(&mut self.config, next);
+        let before = self.checkpoint(prev);
         self.head = id;
         self.lineage.push(id);
         self.log.push(rev.clone());
@@ -850,6 +1047,12 @@ impl<S: ConfigState> Replication<S> {
             revision: Some(rev.clone()),
             lineage: self.lineage.clone(),
         });
+        let waiter = if origin == self.me {
+            Waiter::Local(request)
+        } else {
+            Waiter::Remote(origin, request)
+        };
+        self.unsaved_batch(vec![rev.clone()], vec![Some(waiter)], before);
         Ok(rev)
     }
 
@@ -1093,6 +1296,9 @@ impl<S: ConfigState> Replication<S> {
         }
         // Commit, persisting each step.
         let old = self.head;
+        let prev = std::mem::replace(&mut self.config, next);
+        let before = self.checkpoint(prev);
+        let steps: Vec<Revision> = revisions[start..].to_vec();
         for (rev, text) in revisions.into_iter().skip(start).zip(texts) {
             self.head = rev.id;
             self.lineage.push(rev.id);
@@ -1112,7 +1318,8 @@ impl<S: ConfigState> Replication<S> {
                 });
             }
         }
-        self.config = next;
+        let waiting = vec![None; steps.len()];
+        self.unsaved_batch(steps, waiting, before);
         self.debug(format!(
             "cluster config update OK, current revision: {}, expected revision: {}",
             self.head.number, self.head.number
@@ -1245,6 +1452,7 @@ impl<S: ConfigState> Replication<S> {
         if !extends {
             self.supersede(from, head, &winner, now);
         }
+        let before = self.checkpoint(self.config.clone());
         // Keep known revisions that stay ancestors (for later supersession and de-duplication).
         let mut seen = BTreeSet::new();
         let mut archive: Vec<Revision> = std::mem::take(&mut self.archive)
@@ -1279,6 +1487,13 @@ impl<S: ConfigState> Replication<S> {
             revision: None,
             lineage: self.lineage.clone(),
         });
+        self.unsaved.push_back(Unsaved {
+            heads: vec![head],
+            steps: Vec::new(),
+            waiting: vec![None],
+            before,
+        });
+        self.bound_unsaved();
         self.debug(format!(
             "cluster config update OK, current revision: {}, expected revision: {}",
             head.number, head.number
@@ -1476,11 +1691,18 @@ impl<S: ConfigState> Replication<S> {
             reason,
             sc.revisions.len()
         ));
+        // Kept already: the snapshot was tried before and could not be saved (a full disk).
+        let again = self
+            .superseded
+            .iter()
+            .any(|s| s.head == self.head && s.holder == self.me);
         self.keep_superseded(sc);
-        self.notify(Notification::Record {
-            event: ClusterEvent::ConfigSuperseded,
-            reason,
-        });
+        if !again {
+            self.notify(Notification::Record {
+                event: ClusterEvent::ConfigSuperseded,
+                reason,
+            });
+        }
         self.unacked_superseded.insert(self.head, None);
         self.send_superseded(self.head, master, now);
     }

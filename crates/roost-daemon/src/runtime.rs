@@ -411,6 +411,8 @@ struct MemberTask {
     /// Our own device section (config text) to re-register with a master that lacks it.
     own_section: Option<String>,
     registering: Option<u64>,
+    /// The last save of a revision failed for lack of space (logged once until one succeeds).
+    save_failing: bool,
 }
 
 impl MemberTask {
@@ -444,6 +446,7 @@ impl MemberTask {
             device,
             own_section,
             registering: None,
+            save_failing: false,
         };
         t.refresh_peers(&config);
         t
@@ -620,18 +623,11 @@ impl MemberTask {
                     revision,
                     lineage,
                 } => {
-                    if let Err(e) =
+                    let saved =
                         self.rt
                             .store
-                            .save_config(head, &config, revision.as_ref(), &lineage)
-                    {
-                        // A member that cannot persist must not acknowledge anything, nor keep
-                        // serving a state it cannot keep: fail-stop. The cluster carries on
-                        // without it; restarted, it resumes from what is on disk.
-                        tracing::error!("cannot persist revision {head}: {e}; stopping");
-                        eprintln!("roost: cannot persist revision {head}: {e}; stopping");
-                        std::process::exit(70);
-                    }
+                            .save_config(head, &config, revision.as_ref(), &lineage);
+                    self.on_persist_result(head, saved);
                 }
                 Command::PersistRequests(requests) => {
                     // Not fail-stop: losing these only weakens de-duplication after a restart
@@ -648,6 +644,38 @@ impl MemberTask {
                 Command::Notify(n) => self.on_notification(n),
             }
         }
+    }
+
+    /// The outcome of saving revision `head`. A full disk (ENOSPC, EDQUOT) changed nothing on
+    /// disk: the node undoes the revision and refuses or does not acknowledge it, and the next
+    /// save after space returns succeeds. Any other failure leaves the data dir in a state this
+    /// member cannot vouch for: it must not acknowledge anything, nor keep serving a state it
+    /// cannot keep, so it stops (exit 70). The cluster carries on without it; restarted, it
+    /// resumes from what is on disk.
+    fn on_persist_result(&mut self, head: RevisionId, saved: Result<(), roost_store::StoreError>) {
+        let e = match saved {
+            Ok(()) => {
+                if std::mem::take(&mut self.save_failing) {
+                    tracing::info!("revisions are saved again (revision {head})");
+                }
+                return;
+            }
+            Err(e) => e,
+        };
+        if let Some(reason) = e.no_space() {
+            let now = self.rt.now();
+            if self.node.handle_persist_failed(head, reason, now) {
+                if !std::mem::replace(&mut self.save_failing, true) {
+                    tracing::error!("cannot save revision {head}: {e}; refused, not acknowledged");
+                } else {
+                    tracing::debug!("cannot save revision {head}: {e}");
+                }
+                return;
+            }
+        }
+        tracing::error!("cannot persist revision {head}: {e}; stopping");
+        eprintln!("roost: cannot persist revision {head}: {e}; stopping");
+        std::process::exit(70);
     }
 
     fn on_notification(&mut self, n: Notification) {

@@ -28,9 +28,10 @@ pub enum StartupError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Not a `#[source]`: the line already says it all (`{:#}` would repeat it).
     #[error("data dir: {0}")]
-    Store(#[from] roost_store::StoreError),
-    #[error("{what} is damaged: {message}")]
+    Store(roost_store::StoreError),
+    #[error("{what} is damaged: {message}; {}", roost_store::DAMAGED_ADVICE)]
     Damaged { what: &'static str, message: String },
     #[error("cannot bind {what} {addr}: {source}")]
     Bind {
@@ -40,6 +41,12 @@ pub enum StartupError {
     },
     #[error("{what}: {message}")]
     Component { what: &'static str, message: String },
+}
+
+impl From<roost_store::StoreError> for StartupError {
+    fn from(e: roost_store::StoreError) -> Self {
+        StartupError::Store(e)
+    }
 }
 
 type Result<T> = std::result::Result<T, StartupError>;

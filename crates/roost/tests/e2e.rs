@@ -749,3 +749,248 @@ fn a_peer_on_another_version_never_becomes_a_member() {
     );
     assert!(!run(&c1, &["show running-config"]).contains("52-54-00-3A-A1-98"));
 }
+
+/// A tmpfs of `size` mounted on `point` for one test (root), unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// None (skip) when not root; CI runs as root and must not skip.
+    fn mount(point: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        if !nix::unistd::Uid::effective().is_root() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI runs as root: the full-disk test must run"
+            );
+            eprintln!("skipping: mounting a tmpfs needs root");
+            return None;
+        }
+        std::fs::create_dir_all(point).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "roost-e2e"])
+            .arg(point)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount a tmpfs on {}", point.display());
+        Some(Tmpfs(point.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Lazy: goes even if a process still has a file open there.
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Writes `path` until the filesystem is full (bounded by the tmpfs size).
+fn fill_disk(path: &std::path::Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![0x5Au8; 64 * 1024];
+    for _ in 0..4096 {
+        if f.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    for _ in 0..4096 {
+        if f.write_all(&chunk[..512]).is_err() {
+            break;
+        }
+    }
+    let _ = f.sync_all();
+}
+
+/// Commands that add wlans `fill-<round>-0..n` (about 60 bytes of configuration each).
+fn wlan_batch(round: usize, n: usize) -> Vec<String> {
+    let mut cmds = vec!["configure terminal".to_string()];
+    for i in 0..n {
+        cmds.push(format!("wlan fill-{round}-{i}"));
+        cmds.push(format!("ssid Full-Disk-Test-{round}-{i}"));
+        cmds.push("exit".into());
+    }
+    cmds.push("commit".into());
+    cmds
+}
+
+fn exec_strings(c: &Controller, cmds: &[String]) -> harness::ExecResponse {
+    let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
+    c.exec(&refs)
+        .unwrap_or_else(|e| panic!("{}: {e:#}\n{}", c.spec.name, c.log_tail(30)))
+}
+
+#[test]
+fn full_disk_refuses_the_commit_keeps_running_and_recovers() {
+    let lab = Lab::new();
+    let point = lab.dir.path().join("vx9000-1");
+    let Some(_fs) = Tmpfs::mount(&point, "16m") else {
+        return;
+    };
+    let mut c1 = lab.start("vx9000-1", "127.0.0.141", "52-54-00-E1-EE-16", "");
+    wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
+        status(&c1)["master"].is_string().then_some(())
+    })
+    .expect("a lone member becomes master");
+    // A configuration of ~100 KB, so that every revision needs pages of its own.
+    let r = exec_strings(&c1, &wlan_batch(0, 400));
+    assert!(!r.error, "{}", c1.log_tail(30));
+    let mut acknowledged = vec![0usize];
+
+    fill_disk(&point.join("filler"));
+    let mut revision = status(&c1)["config_revision"].as_u64().unwrap();
+    // redb's free pages still take a few revisions; bounded, the first refusal.
+    let mut refused = None;
+    for round in 1..=60 {
+        let r = exec_strings(&c1, &wlan_batch(round, 100));
+        if r.error {
+            refused = Some((round, r));
+            break;
+        }
+        acknowledged.push(round);
+        revision = status(&c1)["config_revision"].as_u64().unwrap();
+    }
+    let (round, r) = refused.expect("a commit refused on the full disk");
+    let commit = r.outputs.last().unwrap();
+    assert_eq!(commit.command, "commit");
+    assert!(commit.error);
+    assert_eq!(
+        commit.output,
+        "% Error: cannot save revision: no space left on device\n"
+    );
+
+    // Still running, and nothing of the refused commit anywhere.
+    let st = status(&c1);
+    assert!(st["master"].is_string(), "{st}");
+    assert_eq!(st["config_revision"].as_u64(), Some(revision), "{st}");
+    let running = run(&c1, &["show running-config"]);
+    assert!(
+        !running.contains(&format!("wlan fill-{round}-")),
+        "refused wlans applied"
+    );
+    assert!(running.contains(&format!("wlan fill-{}-99", acknowledged.last().unwrap())));
+    let history = run(&c1, &["show cluster history"]);
+    assert!(history.contains("config-update-failed"), "{history}");
+    // A second try on the still-full disk: refused again, the controller still up.
+    let again = exec_strings(&c1, &wlan_batch(round, 100));
+    assert!(again.error);
+    assert_eq!(
+        again.outputs.last().unwrap().output,
+        "% Error: cannot save revision: no space left on device\n"
+    );
+    assert!(c1.log_tail(200).contains("cannot save revision"));
+
+    // Space returns: the next commit succeeds without a restart.
+    std::fs::remove_file(point.join("filler")).unwrap();
+    let r = exec_strings(&c1, &wlan_batch(round, 100));
+    assert!(!r.error, "{:#?}\n{}", r.outputs.last(), c1.log_tail(30));
+    acknowledged.push(round);
+
+    // A restart keeps every acknowledged commit.
+    c1.terminate();
+    let c1 = Controller::spawn(&bin(), c1.spec.clone()).unwrap();
+    let running = run(&c1, &["show running-config"]);
+    for n in &acknowledged {
+        assert!(
+            running.contains(&format!("wlan fill-{n}-0\n"))
+                && running.contains(&format!("wlan fill-{n}-99\n")),
+            "acknowledged commit {n} lost after the restart"
+        );
+    }
+    drop(c1);
+}
+
+#[test]
+fn full_disk_on_a_standby_does_not_acknowledge_and_catches_up_when_space_returns() {
+    let lab = Lab::new();
+    let point = lab.dir.path().join("vx9000-2");
+    let Some(_fs) = Tmpfs::mount(&point, "16m") else {
+        return;
+    };
+    let c1 = lab.start("vx9000-1", "127.0.0.143", "52-54-00-E1-EE-16", "");
+    let c2 = lab.start("vx9000-2", "127.0.0.144", "52-54-00-3A-A1-17", "");
+    configure_primary(&c1, &[]);
+    let r = join(&c2, &c1, "standby");
+    assert!(!r.error, "{:#?}\n{}", r.outputs, c2.log_tail(30));
+    wait_steady(&[&c1, &c2]);
+    let r = exec_strings(&c1, &wlan_batch(0, 400));
+    assert!(!r.error, "{}", c1.log_tail(30));
+    wait_steady(&[&c1, &c2]);
+
+    fill_disk(&point.join("filler"));
+    let revision = |c: &Controller| status(c)["config_revision"].as_u64().unwrap();
+    // Commits on the primary (whose disk is fine) until the standby cannot keep up (bounded).
+    let mut last = 0;
+    let mut behind = false;
+    for round in 1..=60 {
+        let r = exec_strings(&c1, &wlan_batch(round, 100));
+        assert!(!r.error, "the primary commits: {:#?}", r.outputs.last());
+        last = round;
+        let want = revision(&c1);
+        let caught_up = wait_for(Duration::from_secs(2), Duration::from_millis(20), || {
+            (revision(&c2) == want).then_some(())
+        });
+        if caught_up.is_none() {
+            behind = true;
+            break;
+        }
+    }
+    assert!(behind, "the standby kept saving on a full disk");
+    // The standby is up, has not applied what it could not save, and says why.
+    assert!(revision(&c2) < revision(&c1));
+    let running = run(&c2, &["show running-config"]);
+    assert!(!running.contains(&format!("wlan fill-{last}-99\n")));
+    let history = run(&c2, &["show cluster history"]);
+    assert!(history.contains("config-update-failed"), "{history}");
+    assert!(c2.log_tail(400).contains("cannot save revision"));
+
+    // Space returns: the master's next pushes are saved and acknowledged.
+    std::fs::remove_file(point.join("filler")).unwrap();
+    wait_steady(&[&c1, &c2]);
+    let running = run(&c2, &["show running-config"]);
+    assert!(running.contains(&format!("wlan fill-{last}-99\n")));
+}
+
+#[test]
+fn a_damaged_database_is_one_clear_line_at_start_not_a_panic() {
+    let lab = Lab::new();
+    let mut c = lab.start("vx9000-1", "127.0.0.145", "52-54-00-E1-EE-16", "");
+    run(&c, &["configure terminal", "wlan kept", "commit"]);
+    c.terminate();
+    let db = c.spec.data_dir.join("roost.redb");
+    let bytes = std::fs::read(&db).unwrap();
+    for (case, damaged) in [
+        ("truncated", bytes[..bytes.len() / 2].to_vec()),
+        ("garbage", vec![0xA5u8; bytes.len()]),
+    ] {
+        std::fs::write(&db, &damaged).unwrap();
+        let out = std::process::Command::new(bin())
+            .arg("controller")
+            .arg("--data-dir")
+            .arg(&c.spec.data_dir)
+            .args([
+                "--ip",
+                "127.0.0.145",
+                "--ssh-port",
+                "2222",
+                "--api-port",
+                "8443",
+            ])
+            .env("ROOST_ADMIN_PASSWORD", "admin123")
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "{case}: started on a damaged database"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{case}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{} is damaged", db.display())),
+            "{case}: {stderr}"
+        );
+        assert!(stderr.contains("join-cluster"), "{case}: {stderr}");
+    }
+}
