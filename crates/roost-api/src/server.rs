@@ -445,9 +445,16 @@ async fn cluster_history(State(st): State<AppState>) -> HResult<Response> {
 #[utoipa::path(get, path = "/api/v1/cluster/revisions", tag = "config",
     responses((status = 200, body = views::RevisionsView, description = "Configuration revisions"),
               (status = 401, body = ErrorBody, description = "Bad credentials")))]
-async fn cluster_revisions(State(st): State<AppState>) -> HResult<Response> {
+async fn cluster_revisions(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> HResult<Response> {
     let b = st.backend.clone();
-    Ok(Json(blocking(move || b.revisions()).await?).into_response())
+    let mut view = blocking(move || b.revisions()).await?;
+    if caller.role == Role::Monitor {
+        view = view.without_credentials();
+    }
+    Ok(Json(view).into_response())
 }
 
 fn wants_text(headers: &HeaderMap) -> bool {
@@ -462,9 +469,17 @@ fn wants_text(headers: &HeaderMap) -> bool {
     responses((status = 200, description = "`show running-config`; plain text with `Accept: text/plain`",
                 content((RunningConfig = "application/json"), (String = "text/plain"))),
               (status = 401, body = ErrorBody, description = "Bad credentials")))]
-async fn running_config(State(st): State<AppState>, headers: HeaderMap) -> HResult<Response> {
+async fn running_config(
+    State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+) -> HResult<Response> {
     let b = st.backend.clone();
-    let text = blocking(move || b.running_config()).await?;
+    let mut text = blocking(move || b.running_config()).await?;
+    if caller.role == Role::Monitor {
+        // Monitors read the configuration, not its password hashes.
+        text = roost_config::hide_credentials(&text);
+    }
     Ok(if wants_text(&headers) {
         ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
     } else {
@@ -500,7 +515,7 @@ async fn exec(
             error |= out.error;
             outputs.push(CommandOutput {
                 output: roost_config::exec_output(&prompt, &command, &out.text),
-                command: redact_passwords(&command),
+                command: roost_config::mask_passwords(&command),
                 error: out.error,
             });
             if out.close || (out.error && req.stop_on_error) {
@@ -670,49 +685,4 @@ async fn close_session(
         .ok_or_else(no_session)?;
     drop_off_runtime(vec![session]);
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The command as echoed back in responses: the word after `password` (or an abbreviation
-/// of it, as the CLI accepts) is masked, so join-cluster and `user … password …` lines never
-/// repeat a password. The hashed form `password 1 <hash>` is left as is.
-pub fn redact_passwords(line: &str) -> String {
-    let mut out = Vec::new();
-    let mut mask_next = false;
-    for word in line.split_whitespace() {
-        if mask_next && word != "1" {
-            out.push("********".to_string());
-        } else {
-            out.push(word.to_string());
-        }
-        let w = word.to_ascii_lowercase();
-        mask_next = w.len() >= 4 && "password".starts_with(&w);
-    }
-    out.join(" ")
-}
-
-#[cfg(test)]
-mod redact_tests {
-    use super::redact_passwords;
-
-    #[test]
-    fn passwords_are_masked_in_echoed_commands() {
-        assert_eq!(
-            redact_passwords(
-                "join-cluster 10.0.0.1 user admin password s3cret level 1 mode standby"
-            ),
-            "join-cluster 10.0.0.1 user admin password ******** level 1 mode standby"
-        );
-        assert_eq!(
-            redact_passwords("user noc pass pw role monitor"),
-            "user noc pass ******** role monitor"
-        );
-        assert_eq!(
-            redact_passwords("user noc password 1 $argon2id$x"),
-            "user noc password 1 $argon2id$x"
-        );
-        assert_eq!(
-            redact_passwords("show cluster status"),
-            "show cluster status"
-        );
-    }
 }

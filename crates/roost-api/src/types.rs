@@ -200,5 +200,7 @@ pub mod views {
         /// Recent revisions of the running lineage, oldest first.
         pub revisions: Vec<Revision>,
         pub superseded: Vec<SupersededConfig>,
+        /// Ids of the running lineage this member knows, newest last.
+        pub lineage: Vec<RevisionId>,
     }
 }

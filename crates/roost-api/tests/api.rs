@@ -144,9 +144,35 @@ fn monitor_may_read_everything_and_gets_a_monitor_session() {
         "/api/v1/cluster/revisions",
         "/api/v1/config/running",
     ] {
-        let (s, _) = get_json(&srv, path, "mon", "watch");
+        let (s, v) = get_json(&srv, path, "mon", "watch");
         assert_eq!(s, 200, "{path}");
+        // Monitors read everything but the password hashes.
+        assert!(!v.to_string().contains("argon2"), "{path}: {v}");
+        let (_, v) = get_json(&srv, path, "admin", "secret");
+        if path.contains("running") || path.contains("revisions") {
+            assert!(v.to_string().contains(common::HASH), "{path}: {v}");
+        }
     }
+    let (_, v) = get_json(&srv, "/api/v1/config/running", "mon", "watch");
+    assert!(
+        v["text"]
+            .as_str()
+            .unwrap()
+            .contains(" user admin password 1 ******** role superuser\n"),
+        "{v}"
+    );
+    let text = http()
+        .get(srv.url("/api/v1/config/running"))
+        .basic_auth("mon", Some("watch"))
+        .header("Accept", "text/plain")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        text.contains("password 1 ********") && !text.contains("argon2"),
+        "{text}"
+    );
     let c = srv.client("mon", "watch");
     let r = c.exec(&["show version", "configure terminal"]).unwrap();
     assert!(!r.outputs[0].error);
@@ -223,6 +249,66 @@ fn exec_runs_lines_in_order_and_reports_errors_per_line() {
     // A session-closing line ends the run.
     let r = c.exec(&["exit", "show never"]).unwrap();
     assert_eq!(r.outputs.len(), 1);
+}
+
+#[test]
+fn exec_never_echoes_a_password_in_any_form() {
+    let srv = TestServer::start();
+    let forms = [
+        "user bob password hunter2 role superuser",
+        "user bob password 0 hunter2 role superuser",
+        "user bob pass 0 hunter2 role superuser",
+        "user bob password 1 $argon2id$hunter2 role superuser",
+        "join-cluster 127.0.0.9 user admin password hunter2 level 1 mode standby",
+        "join-cl 127.0.0.9 u admin pa hunter2 l 1 m s",
+        "do join-cluster 127.0.0.9 user admin password hunter2 level 1 mode active",
+    ];
+    // The fake session answers each of them with an invalid-input caret, so the output
+    // echoes the line too.
+    let (s, v) = post_raw(
+        &srv,
+        "/api/v1/exec",
+        &serde_json::json!({ "commands": forms }).to_string(),
+    );
+    assert_eq!(s, 200);
+    let body = v.to_string();
+    assert!(!body.contains("hunter2"), "{body}");
+    let outputs = v["outputs"].as_array().unwrap();
+    assert_eq!(outputs.len(), forms.len());
+    assert_eq!(
+        outputs[1]["command"],
+        "user bob password 0 ******** role superuser"
+    );
+    assert_eq!(
+        outputs[3]["command"],
+        "user bob password 1 ******** role superuser"
+    );
+    assert_eq!(
+        outputs[4]["command"],
+        "join-cluster 127.0.0.9 user admin password ******** level 1 mode standby"
+    );
+    assert!(
+        outputs[1]["output"]
+            .as_str()
+            .unwrap()
+            .starts_with("roost#user bob password 0 ******* role superuser\n"),
+        "{}",
+        outputs[1]["output"]
+    );
+    // `roost cli -c` prints the same masked echo.
+    let mut out = Vec::new();
+    let code = run_cli_io(
+        &cli_opts(&srv, &forms),
+        "secret",
+        false,
+        &mut std::io::empty(),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(code, 1);
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("password 0 *******"), "{out}");
+    assert!(!out.contains("hunter2"), "{out}");
 }
 
 #[test]

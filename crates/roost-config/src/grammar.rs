@@ -20,6 +20,7 @@ pub(crate) enum Act {
     ShowLicenses,
     ShowClock,
     ShowContext,
+    ShowHistory,
     // terminal
     TermLength,
     TermWidth,
@@ -36,6 +37,8 @@ pub(crate) enum Act {
     Commit,
     CommitWrite,
     Write,
+    WriteTerminal,
+    CopyRunStart,
     Revert,
     JoinCluster,
     RestoreRevision,
@@ -47,6 +50,7 @@ pub(crate) enum Act {
     // config
     Cfg,
     User,
+    SshKey,
     SelfDevice,
     Device,
     NoDevice,
@@ -59,6 +63,8 @@ pub(crate) enum PKind {
     Ip,
     Prefix,
     Mac,
+    /// The rest of the line (an ssh-key comment, an output modifier's regular expression).
+    Line,
 }
 
 impl PKind {
@@ -76,13 +82,14 @@ impl PKind {
                     && m.parse::<u8>().is_ok_and(|m| m <= 32)
             }),
             PKind::Mac => t.parse::<Mac>().is_ok(),
+            PKind::Line => !t.chars().any(char::is_control),
         }
     }
     /// Could a partly typed token become this parameter?
     pub fn accepts_partial(self, t: &str) -> bool {
         match self {
             PKind::Num => t.bytes().all(|b| b.is_ascii_digit()),
-            PKind::Word => !t.chars().any(char::is_control),
+            PKind::Word | PKind::Line => !t.chars().any(char::is_control),
             PKind::Ip => t.bytes().all(|b| b.is_ascii_digit() || b == b'.'),
             PKind::Prefix => t
                 .bytes()
@@ -99,7 +106,7 @@ impl PKind {
                 .parse::<u64>()
                 .map(|n| n.to_string())
                 .unwrap_or_else(|_| t.to_string()),
-            PKind::Word => t.to_string(),
+            PKind::Word | PKind::Line => t.to_string(),
             PKind::Ip => t
                 .parse::<Ipv4Addr>()
                 .map(|a| a.to_string())
@@ -180,6 +187,7 @@ fn classify(t: &'static str) -> (Option<&'static str>, Option<(PKind, &'static s
         "A.B.C.D/M" => p(PKind::Prefix),
         "AA-BB-CC-DD-EE-FF" => p(PKind::Mac),
         "<number>" => p(PKind::Num),
+        "LINE" => p(PKind::Line),
         _ if t.starts_with('<') => {
             let inner = &t[1..t.len() - 1];
             let is_range = inner
@@ -247,6 +255,17 @@ fn describe_in(parent: &str, t: &str) -> &'static str {
         ("show", "licenses") => "Show license information",
         ("show", "clock") => "Display system clock",
         ("show", "context") => "Information about current context",
+        ("show", "history") => "Display the session command history",
+        ("", "do") => "To run exec commands in config mode",
+        ("", "|") => "Output modifiers",
+        ("|", "begin") => "Begin with the line that matches",
+        ("|", "exclude") => "Exclude lines that match",
+        ("|", "include") => "Include lines that match",
+        ("begin" | "exclude" | "include", _) => "Regular expression",
+        ("", "copy") => "Copy from one file to another",
+        ("copy", "running-config") => "Copy from current system configuration",
+        ("running-config", "startup-config") => "Copy to startup configuration",
+        ("write", "terminal") => "Write to terminal",
         ("cluster", "status") => "Cluster status",
         ("cluster", "configuration") => "Cluster configuration",
         ("cluster", "members") => "Cluster members",
@@ -296,6 +315,7 @@ fn describe_in(parent: &str, t: &str) -> &'static str {
         ("role", "monitor") => "Read only",
         ("ssh-key", _) => "Key type (ssh-ed25519, ssh-rsa, ...)",
         ("WORD", "WORD") => "Base64 key data",
+        ("WORD", "LINE") => "Key comment (ignored), e.g. user@host",
         ("restore-revision", _) => "Revision number of the superseded configuration",
         ("<number>", _) => "Hash prefix of the superseded configuration's head",
         ("debug", "cfgd") => "Configuration daemon debugging",
@@ -352,6 +372,7 @@ const SHOW: &[(&str, Act)] = &[
     ("show version", Act::ShowVersion),
     ("show licenses", Act::ShowLicenses),
     ("show clock", Act::ShowClock),
+    ("show history", Act::ShowHistory),
 ];
 
 const SHOW_PRIV: &[(&str, Act)] = &[
@@ -390,6 +411,7 @@ const PRIV: &[(&str, Act)] = &[
     ("debug cfgd cluster", Act::DebugOn),
     ("no debug cfgd cluster", Act::DebugOff),
     ("undebug all", Act::UndebugAll),
+    ("copy running-config startup-config", Act::CopyRunStart),
     ("logging monitor debugging", Act::LogMonOn),
     ("no logging monitor", Act::LogMonOff),
 ];
@@ -400,6 +422,7 @@ const OPS: &[(&str, Act)] = &[
     ("commit write", Act::CommitWrite),
     ("write", Act::Write),
     ("write memory", Act::Write),
+    ("write terminal", Act::WriteTerminal),
     ("revert", Act::Revert),
 ];
 
@@ -466,7 +489,8 @@ const USERS: &[(&str, Act)] = &[
     ("user WORD password 0 WORD role monitor", Act::User),
     ("user WORD password 1 WORD role superuser", Act::User),
     ("user WORD password 1 WORD role monitor", Act::User),
-    ("user WORD ssh-key WORD WORD", Act::Cfg),
+    ("user WORD ssh-key WORD WORD", Act::SshKey),
+    ("user WORD ssh-key WORD WORD LINE", Act::SshKey),
     ("no user WORD", Act::Cfg),
     ("no user WORD ssh-key", Act::Cfg),
 ];
@@ -515,9 +539,72 @@ fn build(kind: Kind) -> Node {
             root.add(&["no", m.prefix(), "AA-BB-CC-DD-EE-FF"], Act::NoDevice);
         }
     }
+    if !matches!(kind, Kind::Exec | Kind::Priv) {
+        // `do <exec command>`: the engine runs the rest in the privileged grammar.
+        root.children.push(Node {
+            kw: Some("do"),
+            param: None,
+            help: describe("", "do"),
+            children: Vec::new(),
+            act: None,
+        });
+    }
+    add_modifiers(&mut root);
     // `enable` is a no-op in privileged mode but accepted (IOS does).
     root.children.sort_by(|a, b| a.name().cmp(b.name()));
     root
+}
+
+/// Acts whose output the modifiers `| include|exclude|begin <regex>` may filter.
+pub(crate) fn filterable(act: Act) -> bool {
+    matches!(
+        act,
+        Act::ShowClusterStatus
+            | Act::ShowClusterConfiguration
+            | Act::ShowClusterMembers
+            | Act::ShowClusterHistory
+            | Act::ShowClusterRevisions
+            | Act::ShowClusterStatistics
+            | Act::ShowRunning
+            | Act::ShowStartup
+            | Act::ShowVersion
+            | Act::ShowLicenses
+            | Act::ShowClock
+            | Act::ShowContext
+            | Act::ShowHistory
+            | Act::WriteTerminal
+    )
+}
+
+/// Gives every complete filterable command a `| begin|exclude|include LINE` branch, so `?`
+/// help and completion know the modifiers.
+fn add_modifiers(node: &mut Node) {
+    for c in &mut node.children {
+        add_modifiers(c);
+    }
+    let Some(act) = node.act.filter(|a| filterable(*a)) else {
+        return;
+    };
+    if node.children.iter().any(|c| c.kw == Some("|")) {
+        return;
+    }
+    let mut pipe = Node {
+        kw: Some("|"),
+        param: None,
+        help: describe("", "|"),
+        children: Vec::new(),
+        act: None,
+    };
+    for m in ["begin", "exclude", "include"] {
+        pipe.add(&[m, "LINE"], act);
+    }
+    for c in &mut pipe.children {
+        c.help = describe("|", c.kw.unwrap_or(""));
+        for l in &mut c.children {
+            l.help = describe(c.kw.unwrap_or(""), "LINE");
+        }
+    }
+    node.children.push(pipe);
 }
 
 pub(crate) fn grammar(kind: Kind) -> &'static Node {
@@ -631,6 +718,17 @@ pub(crate) fn walk<'n>(
     let mut args = Vec::with_capacity(toks.len());
     for (i, t) in toks.iter().enumerate() {
         match step(node, t.text) {
+            Step::Found(c) if c.param.is_some_and(|(k, _)| k == PKind::Line) => {
+                // The rest of the line, as one argument.
+                args.push(
+                    toks[i..]
+                        .iter()
+                        .map(|t| t.text)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                );
+                return Ok((c, args));
+            }
             Step::Found(c) => {
                 args.push(match (c.kw, c.param) {
                     (Some(k), _) => k.to_string(),

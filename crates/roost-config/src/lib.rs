@@ -13,11 +13,13 @@
 
 mod change;
 mod grammar;
+mod mask;
 mod model;
 mod session;
 pub mod views;
 
 pub use change::{Change, Section};
+pub use mask::{hide_credentials, mask_passwords, mask_passwords_in_place, MASK};
 pub use model::{hash_password, CONFIG_VERSION, REPLACE_CONFIG};
 pub use session::exec_output;
 pub use views::*;
@@ -241,6 +243,9 @@ pub struct Identity {
     pub hostname: String,
     pub software_version: String,
     pub uptime_secs: u64,
+    /// The controller's own address (`--ip`), if known: `cluster member ip` refuses it in the
+    /// controller's own device section.
+    pub ip: Option<std::net::IpAddr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -273,6 +278,8 @@ pub struct Session {
     pending: Change,
     cluster_debug: bool,
     log_monitor: bool,
+    /// This session's commands, passwords masked, for `show history` (oldest first).
+    history: std::collections::VecDeque<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -118,32 +118,7 @@ pub(crate) enum Ctx {
     Interface(Mac, u16),
 }
 
-/// Masks a clear-text password in a command line before it is echoed in an error.
-pub(crate) fn redact(line: &str) -> String {
-    let toks: Vec<&str> = line.split_whitespace().collect();
-    let mut out = Vec::with_capacity(toks.len());
-    let mut i = 0;
-    while i < toks.len() {
-        out.push(toks[i].to_string());
-        if toks[i] == "password" && i + 1 < toks.len() {
-            if toks[i + 1] == "1" && i + 2 < toks.len() {
-                out.push("1".into());
-                out.push(toks[i + 2].to_string());
-                i += 3;
-                continue;
-            }
-            if toks[i + 1] == "0" && i + 2 < toks.len() {
-                out.push("0".into());
-                i += 1;
-            }
-            out.push("********".into());
-            i += 2;
-            continue;
-        }
-        i += 1;
-    }
-    out.join(" ")
-}
+pub(crate) use crate::mask::mask_passwords as redact;
 
 /// Hashes a clear-text password with argon2id (OWASP parameters: m=19456 KiB, t=2, p=1).
 pub fn hash_password(password: &str) -> Result<String, ConfigError> {

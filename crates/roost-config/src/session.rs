@@ -1,7 +1,7 @@
 //! The command engine: modes, prompts, dispatch, `?` help and completion.
 
 use crate::grammar::{
-    self, candidates, grammar, resolve, tokenize, walk, Act, Kind, MatchErr, Tok,
+    self, candidates, filterable, grammar, resolve, tokenize, walk, Act, Kind, MatchErr, Tok,
 };
 use crate::model::{device_header, model_of, num, redact, Ctx};
 use crate::views::{
@@ -17,6 +17,8 @@ use roost_wire::{ClusterMode, Mac, MintLevel};
 /// Default `terminal length` of interactive sessions.
 const DEFAULT_LENGTH: u32 = 24;
 const DEFAULT_WIDTH: u32 = 80;
+/// Commands `show history` keeps per session.
+const HISTORY_MAX: usize = 100;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -64,41 +66,7 @@ pub fn exec_output(prompt: &str, line: &str, text: &str) -> String {
     if !text.contains(CARET_MESSAGE) {
         return text.to_string();
     }
-    format!("{prompt}{}\n{text}", mask_passwords_in_place(line))
-}
-
-/// `line` with the value after each `password` (after its `0`/`1` type, if any) replaced by
-/// as many `*` as it has characters.
-fn mask_passwords_in_place(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut state = 0u8; // 0: normal; 1: after "password"; 2: after "password 0|1"
-    let mut rest = line;
-    while !rest.is_empty() {
-        let ws = rest.len() - rest.trim_start().len();
-        out.push_str(&rest[..ws]);
-        rest = &rest[ws..];
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        let word = &rest[..end];
-        rest = &rest[end..];
-        if word.is_empty() {
-            break;
-        }
-        state = match state {
-            1 if word == "0" || word == "1" => {
-                out.push_str(word);
-                2
-            }
-            1 | 2 => {
-                out.extend(std::iter::repeat_n('*', word.chars().count()));
-                0
-            }
-            _ => {
-                out.push_str(word);
-                u8::from(word == "password")
-            }
-        };
-    }
-    out
+    format!("{prompt}{}\n{text}", crate::mask_passwords_in_place(line))
 }
 
 fn ok(text: impl Into<String>) -> Output {
@@ -159,6 +127,7 @@ impl Session {
             pending: Change::new(),
             cluster_debug: false,
             log_monitor: false,
+            history: std::collections::VecDeque::new(),
         }
     }
 
@@ -205,17 +174,168 @@ impl Session {
         if toks.is_empty() || toks[0].text.starts_with('!') {
             return Output::default();
         }
-        match resolve(grammar(self.mode.kind()), &toks) {
-            Err(MatchErr::Invalid(i)) => {
-                let indent = self.prompt(ops).chars().count() + toks[i].col;
-                fail(format!("{}^\n{CARET_MESSAGE}\n", " ".repeat(indent)))
+        self.history
+            .push_back(crate::mask_passwords(line.trim()).to_string());
+        if self.history.len() > HISTORY_MAX {
+            self.history.pop_front();
+        }
+        // `do <exec command>` in configuration modes runs it with the privileged grammar.
+        let do_exec = matches!(self.mode, Mode::Cfg(_)) && toks[0].text.eq_ignore_ascii_case("do");
+        let (kind, skip) = if do_exec {
+            (Kind::Priv, 1)
+        } else {
+            (self.mode.kind(), 0)
+        };
+        let body = &toks[skip..];
+        let pipe = body.iter().position(|t| t.text == "|");
+        let cmd = &body[..pipe.unwrap_or(body.len())];
+        if cmd.is_empty() {
+            return match pipe {
+                Some(p) => self.caret(ops, &body[p]),
+                None => fail("% Incomplete command.\n"),
+            };
+        }
+        let (act, args) = match resolve(grammar(kind), cmd) {
+            Err(MatchErr::Invalid(i)) => return self.caret(ops, &cmd[i]),
+            Err(MatchErr::Ambiguous(i)) => {
+                return fail(format!(
+                    "% Ambiguous command: \"{}\"\n",
+                    redact(&join_toks(&toks[..=skip + i]))
+                ))
             }
-            Err(MatchErr::Ambiguous(i)) => fail(format!(
-                "% Ambiguous command: \"{}\"\n",
-                redact(&join_toks(&toks[..=i]))
-            )),
-            Err(MatchErr::Incomplete) => fail("% Incomplete command.\n"),
-            Ok((act, args)) => self.run(act, &args, ops),
+            Err(MatchErr::Incomplete) => return fail("% Incomplete command.\n"),
+            Ok(x) => x,
+        };
+        if do_exec
+            && matches!(
+                act,
+                Act::Enable
+                    | Act::Disable
+                    | Act::ConfigureTerminal
+                    | Act::Exit
+                    | Act::End
+                    | Act::Logout
+            )
+        {
+            return fail(
+                "% Error: 'do' runs exec commands; use 'exit' or 'end' to leave configuration mode\n",
+            );
+        }
+        let filter = match pipe {
+            None => None,
+            Some(p) if !filterable(act) => return self.caret(ops, &body[p]),
+            Some(p) => match self.modifier(line, &body[p + 1..], ops) {
+                Ok(f) => Some(f),
+                Err(o) => return o,
+            },
+        };
+        let mut out = self.run(act, &args, ops);
+        if let Some(f) = filter {
+            if !out.error {
+                out.text = f.apply(&out.text);
+            }
+        }
+        out
+    }
+
+    /// An invalid-input caret under `tok`.
+    fn caret(&self, ops: &dyn ControllerOps, tok: &Tok<'_>) -> Output {
+        let indent = self.prompt(ops).chars().count() + tok.col;
+        fail(format!("{}^\n{CARET_MESSAGE}\n", " ".repeat(indent)))
+    }
+
+    /// Parses `begin|exclude|include <regex>` (the tokens after `|`); the regular expression is
+    /// the rest of `line`, as typed.
+    fn modifier(
+        &self,
+        line: &str,
+        toks: &[Tok<'_>],
+        ops: &dyn ControllerOps,
+    ) -> Result<Filter, Output> {
+        let Some(m) = toks.first() else {
+            return Err(fail("% Incomplete command.\n"));
+        };
+        let lower = m.text.to_ascii_lowercase();
+        let kind = match ["begin", "exclude", "include"]
+            .into_iter()
+            .find(|k| k.starts_with(lower.as_str()))
+        {
+            Some("begin") => FilterKind::Begin,
+            Some("exclude") => FilterKind::Exclude,
+            Some(_) => FilterKind::Include,
+            None => return Err(self.caret(ops, m)),
+        };
+        let Some(first) = toks.get(1) else {
+            return Err(fail("% Incomplete command.\n"));
+        };
+        let text = line[first.byte..].trim_end();
+        let re = regex::RegexBuilder::new(text)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| {
+                let why = e.to_string();
+                let why = why.lines().last().unwrap_or("").trim();
+                let why = why.strip_prefix("error: ").unwrap_or(why);
+                fail(format!(
+                    "% Error: invalid regular expression '{text}': {why}\n"
+                ))
+            })?;
+        Ok(Filter { kind, re })
+    }
+
+    /// Configuration text as this session's user may see it: `monitor` users see no password
+    /// hash or other credential (`password 1 ********`).
+    fn shown(&self, text: String) -> String {
+        match self.role {
+            Role::Monitor => crate::hide_credentials(&text),
+            Role::Superuser => text,
+        }
+    }
+
+    /// `cluster member ip <IP>`: refuses addresses that can never be a peer.
+    fn check_member_ip(&self, ip: &str, ops: &dyn ControllerOps) -> Result<(), Output> {
+        let Ok(addr) = ip.parse::<std::net::Ipv4Addr>() else {
+            return Ok(()); // the model explains what is wrong with it
+        };
+        let Mode::Cfg(Ctx::Device(mac)) = &self.mode else {
+            return Ok(());
+        };
+        let id = ops.identity();
+        let mut why = if addr.is_unspecified() {
+            Some("the unspecified address".to_string())
+        } else if addr.is_broadcast() {
+            Some("the broadcast address".to_string())
+        } else if addr.is_multicast() {
+            Some("a multicast address".to_string())
+        } else if *mac == id.mac && id.ip == Some(std::net::IpAddr::V4(addr)) {
+            Some("this controller's own address".to_string())
+        } else {
+            None
+        };
+        if why.is_none() {
+            let cand = self.candidate(ops)?;
+            let interfaces = cand.device(*mac).map(|d| d.interfaces).unwrap_or_default();
+            for (vlan, prefix) in interfaces {
+                let Some((a, m)) = prefix.as_deref().and_then(|p| p.split_once('/')) else {
+                    continue;
+                };
+                let (Ok(a), Ok(m)) = (a.parse::<std::net::Ipv4Addr>(), m.parse::<u32>()) else {
+                    continue;
+                };
+                if m >= 31 {
+                    continue;
+                }
+                let bcast = u32::from(a) | (u32::MAX >> m);
+                if u32::from(addr) == bcast {
+                    why = Some(format!("the broadcast address of interface vlan {vlan}"));
+                }
+            }
+        }
+        match why {
+            Some(why) => Err(fail(format!(
+                "% Error: cluster member ip {addr} is {why}: give the address of another cluster member\n"
+            ))),
+            None => Ok(()),
         }
     }
 
@@ -252,6 +372,8 @@ impl Session {
                 | Act::Commit
                 | Act::CommitWrite
                 | Act::Write
+                | Act::CopyRunStart
+                | Act::SshKey
                 | Act::JoinCluster
                 | Act::RestoreRevision
                 | Act::Cfg
@@ -281,13 +403,18 @@ impl Session {
             Act::ShowClusterStatistics => {
                 ok(crate::views::render_statistics(&ops.channel_statistics()))
             }
-            Act::ShowRunning => ok(ops.running_config().to_text()),
+            Act::ShowRunning | Act::WriteTerminal => ok(self.shown(ops.running_config().to_text())),
+            Act::ShowHistory => ok(self
+                .history
+                .iter()
+                .map(|l| format!("  {l}\n"))
+                .collect::<String>()),
             Act::ShowStartup => match ops.startup_config() {
                 Ok(mut t) => {
                     if !t.is_empty() && !t.ends_with('\n') {
                         t.push('\n');
                     }
-                    ok(t)
+                    ok(self.shown(t))
                 }
                 Err(e) => fail(format!("% Error: {e}")),
             },
@@ -309,7 +436,7 @@ impl Session {
                         Err(o) => o,
                     }
                 }
-                _ => ok(ops.running_config().to_text()),
+                _ => ok(self.shown(ops.running_config().to_text())),
             },
             Act::TermLength | Act::TermWidth => {
                 match num(&format!("terminal {}", arg(1)), arg(2), 0, 512) {
@@ -378,7 +505,7 @@ impl Session {
                 Ok(()) => self.write(ops),
                 Err(o) => o,
             },
-            Act::Write => self.write(ops),
+            Act::Write | Act::CopyRunStart => self.write(ops),
             Act::Revert => {
                 self.pending.clear();
                 ok("")
@@ -389,8 +516,26 @@ impl Session {
             Act::DebugOff | Act::UndebugAll => self.set_debug(Some(false), None, ops),
             Act::LogMonOn => self.set_debug(None, Some(true), ops),
             Act::LogMonOff => self.set_debug(None, Some(false), ops),
-            Act::Cfg => self.config(args.join(" "), ops),
+            Act::Cfg => {
+                if let ["cluster", "member", "ip", ip, ..] = args
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .as_slice()
+                {
+                    if let Err(o) = self.check_member_ip(ip, ops) {
+                        return o;
+                    }
+                }
+                self.config(args.join(" "), ops)
+            }
             Act::User => self.user_cmd(args, ops),
+            // `user NAME ssh-key TYPE BASE64 [comment]`: the comment of a `.pub` line is
+            // accepted and dropped, as OpenSSH's authorized_keys does not need it.
+            Act::SshKey => self.config(
+                format!("user {} ssh-key {} {}", arg(1), arg(3), arg(4)),
+                ops,
+            ),
             Act::SelfDevice => {
                 let id = ops.identity();
                 let model = match self.candidate(ops) {
@@ -486,6 +631,11 @@ impl Session {
             [_, name, _, kind, pw, _, role] => (name, kind.as_str(), pw, role),
             _ => return fail("% Incomplete command."),
         };
+        if name.contains(':') {
+            return fail(format!(
+                "% Error: invalid user name '{name}': ':' is not allowed (API logins send 'user:password')"
+            ));
+        }
         let hash = if kind == "1" {
             pw.clone()
         } else {
@@ -612,6 +762,17 @@ impl Session {
         }
     }
 
+    /// The grammar the complete tokens `done` of a partial line are walked in: the mode's, or
+    /// after `do` in a configuration mode the privileged one (and the tokens after `do`).
+    fn grammar_for<'t, 'a>(&self, done: &'t [Tok<'a>]) -> (&'static grammar::Node, &'t [Tok<'a>]) {
+        match done.first() {
+            Some(t) if matches!(self.mode, Mode::Cfg(_)) && t.text.eq_ignore_ascii_case("do") => {
+                (grammar(Kind::Priv), &done[1..])
+            }
+            _ => (grammar(self.mode.kind()), done),
+        }
+    }
+
     /// Splits a partial line into the complete tokens and the word being typed.
     fn split_partial(partial: &str) -> (Vec<Tok<'_>>, Option<Tok<'_>>) {
         let mut toks = tokenize(partial);
@@ -627,8 +788,8 @@ impl Session {
     pub fn help(&self, partial: &str, ops: &dyn ControllerOps) -> String {
         let _ = ops;
         let (done, last) = Self::split_partial(partial);
-        let root = grammar(self.mode.kind());
-        let node = match walk(root, &done) {
+        let (root, done) = self.grammar_for(&done);
+        let node = match walk(root, done) {
             Ok((n, _)) => n,
             Err(MatchErr::Ambiguous(i)) => {
                 return format!(
@@ -665,7 +826,8 @@ impl Session {
     pub fn complete(&self, partial: &str, ops: &dyn ControllerOps) -> Completion {
         let _ = ops;
         let (done, last) = Self::split_partial(partial);
-        let Ok((node, _)) = walk(grammar(self.mode.kind()), &done) else {
+        let (root, done) = self.grammar_for(&done);
+        let Ok((node, _)) = walk(root, done) else {
             return Completion::Candidates(Vec::new());
         };
         let word = last.as_ref().map(|t| t.text).unwrap_or("");
@@ -678,5 +840,41 @@ impl Session {
             }
         }
         Completion::Candidates(cands.iter().map(|c| c.name().to_string()).collect())
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum FilterKind {
+    Include,
+    Exclude,
+    Begin,
+}
+
+/// An output modifier: `| include <re>`, `| exclude <re>`, `| begin <re>`.
+struct Filter {
+    kind: FilterKind,
+    re: regex::Regex,
+}
+
+impl Filter {
+    fn apply(&self, text: &str) -> String {
+        let mut out = String::new();
+        let mut begun = false;
+        for l in text.lines() {
+            let hit = self.re.is_match(l);
+            let keep = match self.kind {
+                FilterKind::Include => hit,
+                FilterKind::Exclude => !hit,
+                FilterKind::Begin => {
+                    begun |= hit;
+                    begun
+                }
+            };
+            if keep {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
     }
 }

@@ -178,6 +178,7 @@ impl Fake {
                 hostname: "vx9000-1".into(),
                 software_version: "0.1.0".into(),
                 uptime_secs: 3723,
+                ip: Some("127.0.0.11".parse().unwrap()),
             },
             cfg: RefCell::new(ClusterConfig::parse(&base_text()).unwrap()),
             startup: RefCell::new(None),
@@ -244,6 +245,7 @@ impl ControllerOps for Fake {
             head: rid(25, 0x1a),
             revisions: vec![],
             superseded: self.superseded.clone(),
+            lineage: vec![rid(25, 0x1a)],
         }
     }
     fn join_cluster(
@@ -363,6 +365,7 @@ fn revisions_view_lists_lineage_and_superseded() {
         head: rid(24, 0x1a),
         revisions: vec![rev],
         superseded: vec![superseded(7, 0x9f, "")],
+        lineage: vec![rid(23, 0x19), rid(24, 0x1a)],
     };
     let out = render_revisions(&v);
     let ts = format_wall_ms(0);
@@ -859,7 +862,10 @@ fn help_lists_next_tokens() {
         s.help("commit ", &ops),
         "  write  Commit and write the configuration to memory\n  <cr>\n"
     );
-    assert_eq!(s.help("show cluster status ", &ops), "  <cr>\n");
+    assert_eq!(
+        s.help("show cluster status ", &ops),
+        "  |  Output modifiers\n  <cr>\n"
+    );
     assert_eq!(
         s.help("terminal length ", &ops),
         "  <0-512>  Number of lines on screen (0 for no pausing)\n"
@@ -1751,4 +1757,352 @@ fn device_change_recreates_a_section() {
     assert_eq!(other.device(mac1()), c.device(mac1()));
     assert!(c.device_change(MAC2.parse().unwrap()).is_none());
     assert_eq!(ClusterConfig::load("").unwrap(), ClusterConfig::default());
+}
+
+// ---------------------------------------------------------------- everyday IOS/WiNG habits
+
+#[test]
+fn output_modifiers_filter_show_output() {
+    let ops = Fake::new();
+    let mut s = admin();
+    let full = s.execute("show running-config", &ops).text;
+    let o = s.execute("show running-config | include ^ (user|hostname) ", &ops);
+    assert!(!o.error, "{}", o.text);
+    let want: String = full
+        .lines()
+        .filter(|l| l.starts_with(" user ") || l.starts_with(" hostname "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(o.text, want);
+    assert_eq!(o.text.lines().count(), 3, "{}", o.text);
+    // Abbreviated modifier; exclude; begin (from the first match on).
+    let o = s.execute("sh run | e user", &ops);
+    assert!(!o.text.contains("user") && o.text.contains("hostname vx9000-1"));
+    let o = s.execute("show running-config | begin ^vx9000", &ops);
+    assert!(
+        o.text.starts_with(&format!("vx9000 {MAC1}\n")),
+        "{}",
+        o.text
+    );
+    assert!(o.text.ends_with("end\n"));
+    let o = s.execute("show cluster status | in Protocol", &ops);
+    assert_eq!(o.text, " Protocol version             : 1\n");
+    // Bad input: a clear error, no output, nothing changed.
+    let o = s.execute("show running-config | include (", &ops);
+    assert!(
+        o.error
+            && o.text
+                .starts_with("% Error: invalid regular expression '('"),
+        "{}",
+        o.text
+    );
+    let o = s.execute("show running-config | include", &ops);
+    assert_eq!(
+        (o.error, o.text.as_str()),
+        (true, "% Incomplete command.\n")
+    );
+    let o = s.execute("show running-config | grep x", &ops);
+    assert!(o.error && o.text.contains('^'), "{}", o.text);
+    assert_eq!(
+        o.text.find('^'),
+        Some("vx9000-1#show running-config | ".len())
+    );
+    let o = s.execute("terminal length 0 | include x", &ops);
+    assert!(o.error && o.text.contains(CARET), "{}", o.text);
+    // `?` help and completion know them.
+    assert_eq!(
+        s.help("show clock | ", &ops),
+        "  begin    Begin with the line that matches\n  exclude  Exclude lines that match\n  include  Include lines that match\n"
+    );
+    assert_eq!(
+        s.help("show clock | include ", &ops),
+        "  LINE  Regular expression\n"
+    );
+    assert_eq!(s.help("show clock | include a b ", &ops), "  <cr>\n");
+    assert_eq!(
+        s.complete("show clock | inc", &ops),
+        Completion::Line("show clock | include ".into())
+    );
+    assert_eq!(
+        ops.text(),
+        ClusterConfig::parse(&base_text()).unwrap().to_text()
+    );
+}
+
+const CARET: &str = "% Invalid input detected at '^' marker.";
+
+#[test]
+fn do_runs_exec_commands_in_config_modes() {
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(&mut s, &ops, &["configure terminal", "self"]);
+    let prompt = s.prompt(&ops);
+    let o = s.execute("do show cluster status", &ops);
+    assert_eq!(o.text, render_cluster_status(&seed_status("active")));
+    let o = s.execute("do sh run | include hostname", &ops);
+    assert_eq!(o.text, " hostname vx9000-1\n");
+    // The mode is unchanged, pending changes are kept and `do commit`/`do write` work.
+    run_ok(&mut s, &ops, &["cluster master-priority 201"]);
+    assert_eq!(s.prompt(&ops), prompt);
+    let o = s.execute("do write terminal", &ops);
+    assert!(o.text.contains("hostname vx9000-1"), "{}", o.text);
+    run_ok(&mut s, &ops, &["do commit"]);
+    assert!(ops.text().contains("cluster master-priority 201"));
+    // Caret under the bad token, mode-changing commands refused, `do` alone incomplete.
+    let o = s.execute("do show bogus", &ops);
+    assert!(o.error);
+    assert_eq!(o.text.find('^'), Some(prompt.len() + "do show ".len()));
+    let o = s.execute("do configure terminal", &ops);
+    assert!(
+        o.error && o.text.contains("'do' runs exec commands"),
+        "{}",
+        o.text
+    );
+    assert_eq!(s.prompt(&ops), prompt);
+    assert_eq!(s.execute("do", &ops).text, "% Incomplete command.\n");
+    // In privileged mode `do` is not a command.
+    let mut p = admin();
+    assert!(p.execute("do show clock", &ops).error);
+    // Help and completion after `do` use the exec commands.
+    assert!(s.help("", &ops).contains("  do "), "{}", s.help("", &ops));
+    assert!(s.help("do sh", &ops).contains("show"));
+    assert!(s.help("do join-cluster ", &ops).contains("A.B.C.D"));
+    assert_eq!(
+        s.complete("do sho", &ops),
+        Completion::Line("do show ".into())
+    );
+}
+
+#[test]
+fn write_terminal_copy_running_startup_and_show_history() {
+    let ops = Fake::new();
+    let mut s = admin();
+    let run = s.execute("show running-config", &ops).text;
+    assert_eq!(s.execute("write terminal", &ops).text, run);
+    assert_eq!(
+        s.execute("copy running-config startup-config", &ops).text,
+        "[OK]\n"
+    );
+    assert_eq!(ops.startup.borrow().as_deref(), Some(run.as_str()));
+    assert_eq!(
+        s.help("copy running-config ", &ops),
+        "  startup-config  Copy to startup configuration\n"
+    );
+    // A monitor may not copy.
+    let mut m = Session::new("noc", Role::Monitor, true);
+    assert!(m.execute("copy running-config startup-config", &ops).error);
+    // History: this session's lines, in order, passwords masked in every form.
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "configure terminal",
+            "user-management",
+            "user bob password hunter2 role monitor",
+            "user bob pass 0 hunter2 role monitor",
+            &format!("user bob password 1 {H} role monitor"),
+            "end",
+        ],
+    );
+    let _ = s.execute(
+        "join-cluster 127.0.0.99 user admin password hunter2 level 1 mode standby",
+        &ops,
+    );
+    let _ = s.execute("user carl password hunter2 role bogus", &ops);
+    let h = s.execute("show history", &ops).text;
+    assert_eq!(
+        h,
+        "  show running-config\n  write terminal\n  copy running-config startup-config\n  configure terminal\n  user-management\n  user bob password ******** role monitor\n  user bob pass 0 ******** role monitor\n  user bob password 1 ******** role monitor\n  end\n  join-cluster 127.0.0.99 user admin password ******** level 1 mode standby\n  user carl password ******** role bogus\n  show history\n"
+    );
+    assert!(!h.contains("hunter2") && !h.contains("argon2"));
+    // Bounded.
+    for _ in 0..150 {
+        let _ = s.execute("show clock", &ops);
+    }
+    assert_eq!(s.execute("show history", &ops).text.lines().count(), 100);
+}
+
+#[test]
+fn monitor_users_see_no_password_hash() {
+    let ops = Fake::new();
+    *ops.startup.borrow_mut() = Some(base_text());
+    let mut m = Session::new("noc", Role::Monitor, true);
+    for cmd in [
+        "show running-config",
+        "write terminal",
+        "show startup-config",
+        "show context",
+    ] {
+        let o = m.execute(cmd, &ops);
+        assert!(!o.error, "{cmd}: {}", o.text);
+        assert!(
+            !o.text.contains("argon2") && !o.text.contains(&H[40..]),
+            "{cmd}: {}",
+            o.text
+        );
+        assert!(
+            o.text
+                .contains(" user admin password 1 ******** role superuser\n"),
+            "{cmd}: {}",
+            o.text
+        );
+        assert!(o.text.contains(" hostname vx9000-1\n"));
+    }
+    // Superusers still see the hashes (they need them to copy a configuration).
+    let mut a = admin();
+    assert!(a.execute("show running-config", &ops).text.contains(H));
+}
+
+#[test]
+fn user_names_that_cannot_log_in_are_refused() {
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(&mut s, &ops, &["configure terminal", "user-management"]);
+    let before = ops.text();
+    for line in [
+        "user a:b password hunter2 role monitor",
+        "user a:b password 0 hunter2 role monitor",
+        &format!("user :x password 1 {H} role superuser"),
+    ] {
+        let o = s.execute(line, &ops);
+        assert!(o.error, "{line}");
+        assert!(o.text.contains("':' is not allowed"), "{}", o.text);
+        assert!(!o.text.contains("hunter2"));
+    }
+    run_ok(&mut s, &ops, &["commit"]);
+    assert_eq!(ops.text(), before);
+}
+
+#[test]
+fn ssh_key_accepts_a_pub_line_with_its_comment() {
+    let ops = Fake::new();
+    let mut s = admin();
+    let key = "AAAAC3NzaC1lZDI1NTE5AAAAIMtest";
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "configure terminal",
+            "user-management",
+            &format!("user admin ssh-key ssh-ed25519 {key} alice@laptop"),
+            &format!("user noc ssh-key ssh-ed25519 {key} a comment with spaces"),
+            &format!("user noc ssh-key ssh-rsa {key}"),
+            "commit",
+        ],
+    );
+    let cfg = ClusterConfig::parse(&ops.text()).unwrap();
+    assert_eq!(cfg.ssh_keys("admin"), vec![format!("ssh-ed25519 {key}")]);
+    assert_eq!(
+        cfg.ssh_keys("noc"),
+        vec![format!("ssh-ed25519 {key}"), format!("ssh-rsa {key}")]
+    );
+    assert!(s
+        .help(&format!("user admin ssh-key ssh-ed25519 {key} "), &ops)
+        .contains("LINE"));
+    // Still refused: a bad key, with the comment or without.
+    let before = ops.text();
+    assert!(
+        s.execute("user admin ssh-key ssh-ed25519 not*base64 me@host", &ops)
+            .error
+    );
+    assert!(
+        s.execute("user nobody ssh-key ssh-ed25519 AAAA me@host", &ops)
+            .error
+    );
+    run_ok(&mut s, &ops, &["commit"]);
+    assert_eq!(ops.text(), before);
+}
+
+#[test]
+fn cluster_member_ip_refuses_addresses_that_are_never_a_peer() {
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(&mut s, &ops, &["configure terminal", "self"]);
+    let before = ops.text();
+    for (ip, why) in [
+        ("0.0.0.0", "the unspecified address"),
+        ("255.255.255.255", "the broadcast address"),
+        ("224.0.0.5", "a multicast address"),
+        ("239.1.2.3", "a multicast address"),
+        ("127.0.0.11", "this controller's own address"),
+        // interface vlan 1 is 127.0.0.11/8.
+        (
+            "127.255.255.255",
+            "the broadcast address of interface vlan 1",
+        ),
+    ] {
+        let o = s.execute(&format!("cluster member ip {ip} level 1"), &ops);
+        assert!(o.error, "{ip} accepted");
+        assert_eq!(
+            o.text,
+            format!("% Error: cluster member ip {ip} is {why}: give the address of another cluster member\n")
+        );
+    }
+    assert!(s.pending_change().is_empty());
+    // A real peer is fine; so is this controller's address in the peer's own section.
+    run_ok(
+        &mut s,
+        &ops,
+        &["cluster member ip 127.0.0.12 level 1", "exit"],
+    );
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            &format!("vx9000 {MAC2}"),
+            "cluster member ip 127.0.0.11 level 1",
+            "commit",
+        ],
+    );
+    assert_ne!(ops.text(), before);
+    assert!(ops
+        .text()
+        .contains(" cluster member ip 127.0.0.12 level 1\n"));
+}
+
+#[test]
+fn golden_revisions_list_only_commits_missing_from_the_running_lineage() {
+    let r = |number: u64, first: u8, change: &str| Revision {
+        id: rid(number, first),
+        parent: rid(number - 1, first),
+        origin: MemberId(0x123AA117),
+        request: number,
+        user: "admin".into(),
+        wall_ms: 0,
+        change: change.into(),
+    };
+    // The running lineage this member knows: revisions 3..=218 (ids ending in 0x11).
+    let lineage: Vec<RevisionId> = (3..=218).map(|n| rid(n, 0x11)).collect();
+    let mut sc = superseded(219, 0x9f, "");
+    sc.revisions = vec![
+        // Older than the lineage known here: cannot tell.
+        r(2, 0x22, "wlan old\n"),
+        // In the running lineage: not lost, not listed.
+        r(3, 0x11, "wlan a\n"),
+        r(217, 0x11, "wlan b\n"),
+        // A different revision 218, and one beyond the running head: lost.
+        r(218, 0x9e, "wlan x\n ssid X\n"),
+        r(219, 0x9f, "wlan y\n"),
+    ];
+    let v = RevisionsView {
+        head: rid(218, 0x11),
+        revisions: vec![],
+        superseded: vec![sc],
+        lineage,
+    };
+    assert_eq!(v.lost(&rid(3, 0x11)), Lost::No);
+    assert_eq!(v.lost(&rid(218, 0x9e)), Lost::Yes);
+    assert_eq!(v.lost(&rid(2, 0x22)), Lost::Unknown);
+    let ts = format_wall_ms(0);
+    let rule = HISTORY_RULE;
+    let expected = format!(
+        "\nConfiguration Revision Information\n Running revision             : 218/112b0000\n Superseded configurations    : 1\n{rule}\n  REVISION       HASH            TIME-STAMP           USER        ORIGIN   CHANGE\n{rule}\n{rule}\n\nSuperseded Configurations\n{rule}\n  REVISION       HASH        HOLDER         SUPERSEDED-AT   LOST-COMMITS\n{rule}\n       219   9f2b0000   12.3A.A1.17   {ts}           2+1?\n         unproven      2 by admin on 12.3A.A1.17: wlan old\n             lost    218 by admin on 12.3A.A1.17: wlan x; ssid X\n             lost    219 by admin on 12.3A.A1.17: wlan y\n{rule}\n ? unproven: older than the running lineage this member knows; it may or may not be in the running configuration\n Restore with: cluster restore-revision <REVISION> [<HASH>]\n\n"
+    );
+    assert_eq!(render_revisions(&v), expected);
+    // Nothing unproven: a plain count and no footnote.
+    let mut v2 = v.clone();
+    v2.superseded[0].revisions.remove(0);
+    let out = render_revisions(&v2);
+    assert!(out.contains(&format!("{ts}              2\n")), "{out}");
+    assert!(!out.contains("unproven"));
 }

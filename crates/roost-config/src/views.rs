@@ -47,6 +47,61 @@ pub struct RevisionsView {
     /// Recent revisions of the running lineage, oldest first.
     pub revisions: Vec<Revision>,
     pub superseded: Vec<SupersededConfig>,
+    /// Ids of the running lineage this member knows (newest last, ends with `head`): a
+    /// superseded configuration's commit found here was not lost.
+    pub lineage: Vec<RevisionId>,
+}
+
+/// Whether a commit of a superseded configuration is missing from the running configuration.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Lost {
+    /// Not in the running lineage: lost (restore the superseded configuration to get it back).
+    Yes,
+    /// In the running lineage: it was not lost.
+    No,
+    /// Older than the running lineage this member knows: cannot tell.
+    Unknown,
+}
+
+impl RevisionsView {
+    /// Was `id` (a commit of a superseded configuration) lost?
+    pub fn lost(&self, id: &RevisionId) -> Lost {
+        if self.lineage.contains(id) {
+            return Lost::No;
+        }
+        match self.lineage.iter().map(|l| l.number).min() {
+            Some(oldest) if id.number >= oldest => Lost::Yes,
+            // The lineage does not reach back that far (or is unknown).
+            _ if *id == RevisionId::ZERO => Lost::No,
+            _ => Lost::Unknown,
+        }
+    }
+}
+
+impl RevisionsView {
+    /// The view as a `monitor` user may see it: no password hash in the changes
+    /// ([`crate::mask_passwords`]) nor in the superseded configurations
+    /// ([`crate::hide_credentials`]).
+    pub fn without_credentials(mut self) -> RevisionsView {
+        let mask_change = |c: &str| {
+            c.split_inclusive('\n')
+                .map(|l| {
+                    let body = l.trim_end_matches('\n');
+                    format!("{}{}", crate::mask_passwords(body), &l[body.len()..])
+                })
+                .collect::<String>()
+        };
+        for r in &mut self.revisions {
+            r.change = mask_change(&r.change);
+        }
+        for s in &mut self.superseded {
+            s.config = crate::hide_credentials(&s.config);
+            for r in &mut s.revisions {
+                r.change = mask_change(&r.change);
+            }
+        }
+        self
+    }
 }
 
 /// The rule above and below the `show cluster members` table (89 dashes).
@@ -226,14 +281,19 @@ fn revision_row(r: &Revision) -> String {
     )
 }
 
-fn superseded_row(s: &SupersededConfig) -> String {
+fn superseded_row(s: &SupersededConfig, lost: usize, unknown: usize) -> String {
+    let count = if unknown > 0 {
+        format!("{lost}+{unknown}?")
+    } else {
+        lost.to_string()
+    };
     format!(
         "{:>10}   {:>8}   {:>11}   {:>19}   {:>12}",
         s.head.number,
         short_hash(&s.head),
         s.holder,
         format_wall_ms(s.superseded_wall_ms),
-        s.revisions.len()
+        count
     )
 }
 
@@ -262,13 +322,24 @@ pub fn render_revisions(v: &RevisionsView) -> String {
             "REVISION", "HASH", "HOLDER", "SUPERSEDED-AT", "LOST-COMMITS"
         );
         o += &format!("{HISTORY_RULE}\n");
+        let mut any_unknown = false;
         for s in &v.superseded {
-            o += &superseded_row(s);
+            // What was lost, so an operator can judge before restoring; commits the running
+            // lineage also has are not listed.
+            let rows: Vec<(&Revision, Lost)> = s
+                .revisions
+                .iter()
+                .map(|r| (r, v.lost(&r.id)))
+                .filter(|(_, l)| *l != Lost::No)
+                .collect();
+            let unknown = rows.iter().filter(|(_, l)| *l == Lost::Unknown).count();
+            any_unknown |= unknown > 0;
+            o += &superseded_row(s, rows.len() - unknown, unknown);
             o.push('\n');
-            // What was lost, so an operator can judge before restoring.
-            for r in &s.revisions {
+            for (r, l) in rows {
                 o += &format!(
-                    "             lost {:>6} by {} on {}: {}\n",
+                    "{:>17} {:>6} by {} on {}: {}\n",
+                    if l == Lost::Yes { "lost" } else { "unproven" },
                     r.id.number,
                     r.user,
                     r.origin,
@@ -277,6 +348,9 @@ pub fn render_revisions(v: &RevisionsView) -> String {
             }
         }
         o += &format!("{HISTORY_RULE}\n");
+        if any_unknown {
+            o += " ? unproven: older than the running lineage this member knows; it may or may not be in the running configuration\n";
+        }
         o += " Restore with: cluster restore-revision <REVISION> [<HASH>]\n";
     }
     o.push('\n');

@@ -106,12 +106,14 @@ impl Controller {
                 head: node.replication.head(),
                 revisions: node.replication.log().to_vec(),
                 superseded: node.replication.superseded().to_vec(),
+                lineage: node.replication.lineage().to_vec(),
             })
             .await
             .unwrap_or(RevisionsView {
                 head: RevisionId::ZERO,
                 revisions: vec![],
                 superseded: vec![],
+                lineage: vec![],
             })
     }
 
@@ -333,6 +335,7 @@ impl ControllerOps for SessionOps {
                 .unwrap_or_else(|| self.c.rt.mac.default_hostname(self.c.rt.model)),
             software_version: software_version(),
             uptime_secs: self.c.rt.started.elapsed().as_secs(),
+            ip: Some(self.c.opts.ip),
         }
     }
 

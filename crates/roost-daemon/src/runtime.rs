@@ -695,7 +695,7 @@ impl MemberTask {
                     Some(m) => self.rt.debug(&format!("completed election master is {m}")),
                     None => self.rt.debug("no cluster master"),
                 }
-                tracing::info!(?master, "cluster master changed");
+                tracing::info!(master = %master.map_or("none".into(), |m| m.to_string()), "cluster master changed");
             }
             Notification::OperStateChanged { state } => {
                 self.rt

@@ -5,8 +5,12 @@
 //! completion, Ctrl-C, logout). It never touches the network or the CLI session, and it does
 //! not know the prompt: redrawing a prompt after help output is the caller's job.
 //!
-//! The cursor is always at the end of the line (there is no in-line cursor movement); arrow
-//! up/down walk the history, every other escape sequence is swallowed.
+//! The cursor moves within the line with Ctrl-A / Ctrl-E (start / end of line, as in IOS and
+//! WiNG), Ctrl-B / Ctrl-F and the left/right arrows; typing and Backspace work at the cursor.
+//! Arrow up/down walk the history, every other escape sequence is swallowed. `?`, Tab, Ctrl-U
+//! and Ctrl-W work on the whole line: with the cursor inside the line, `?` and Tab first move
+//! it to the end (press again for help or completion), so the caller's redraw of prompt and
+//! line always leaves the terminal's cursor where the editor's is.
 
 use std::collections::VecDeque;
 
@@ -52,6 +56,8 @@ enum Escape {
 pub struct LineEditor {
     line: String,
     chars: usize,
+    /// Cursor position in characters (0..=chars).
+    cursor: usize,
     history: VecDeque<String>,
     /// Index into `history` while browsing with the arrows.
     browsing: Option<usize>,
@@ -75,6 +81,7 @@ impl LineEditor {
         LineEditor {
             line: String::new(),
             chars: 0,
+            cursor: 0,
             history: VecDeque::with_capacity(HISTORY_LEN),
             browsing: None,
             stash: String::new(),
@@ -165,6 +172,13 @@ impl LineEditor {
                 self.literal_next = true;
                 None
             }
+            // Ctrl-A / Ctrl-E: start / end of line; Ctrl-B / Ctrl-F: one character left / right.
+            0x01 => self.home(),
+            0x05 => self.end(),
+            0x02 => self.left(),
+            0x06 => self.right(),
+            b'\t' if self.cursor < self.chars => self.end(),
+            b'?' if self.cursor < self.chars => self.end(),
             b'\t' => Some(Action::Complete(self.line.clone())),
             b'?' => Some(Action::Help(self.line.clone())),
             0x1b => {
@@ -191,7 +205,8 @@ impl LineEditor {
             .take(MAX_LINE_CHARS)
             .collect();
         new.shrink_to_fit();
-        let mut out = erase(self.chars);
+        let mut out = self.tail_to_end();
+        out.push_str(&erase(self.chars));
         out.push_str(&new);
         self.set_line(new);
         out
@@ -199,12 +214,64 @@ impl LineEditor {
 
     fn set_line(&mut self, line: String) {
         self.chars = line.chars().count();
+        self.cursor = self.chars;
         self.line = line;
+    }
+
+    /// Byte offset of the character at `idx` (the line's length at the end).
+    fn byte_at(&self, idx: usize) -> usize {
+        self.line
+            .char_indices()
+            .nth(idx)
+            .map_or(self.line.len(), |(b, _)| b)
+    }
+
+    /// Moves the cursor to the end of the line; the bytes that do it on the terminal (the
+    /// characters after the cursor, written again).
+    fn tail_to_end(&mut self) -> String {
+        let tail = self.line[self.byte_at(self.cursor)..].to_string();
+        self.cursor = self.chars;
+        tail
+    }
+
+    fn home(&mut self) -> Option<Action> {
+        if self.cursor == 0 {
+            return None;
+        }
+        let back = "\x08".repeat(self.cursor);
+        self.cursor = 0;
+        Some(Action::Echo(back))
+    }
+
+    fn end(&mut self) -> Option<Action> {
+        if self.cursor == self.chars {
+            return None;
+        }
+        Some(Action::Echo(self.tail_to_end()))
+    }
+
+    fn left(&mut self) -> Option<Action> {
+        if self.cursor == 0 {
+            return None;
+        }
+        self.cursor -= 1;
+        Some(Action::Echo("\x08".into()))
+    }
+
+    fn right(&mut self) -> Option<Action> {
+        if self.cursor == self.chars {
+            return None;
+        }
+        let at = self.byte_at(self.cursor);
+        let c = self.line[at..].chars().next()?;
+        self.cursor += 1;
+        Some(Action::Echo(c.to_string()))
     }
 
     fn enter(&mut self) -> Action {
         let line = std::mem::take(&mut self.line);
         self.chars = 0;
+        self.cursor = 0;
         self.browsing = None;
         self.stash.clear();
         let trimmed = line.trim();
@@ -224,9 +291,20 @@ impl LineEditor {
         if self.chars >= MAX_LINE_CHARS {
             return Some(Action::Echo("\x07".into()));
         }
-        self.line.push(c);
+        if self.cursor == self.chars {
+            self.line.push(c);
+            self.chars += 1;
+            self.cursor += 1;
+            return Some(Action::Echo(c.to_string()));
+        }
+        // Inside the line: insert, redraw the tail, step back over it.
+        let at = self.byte_at(self.cursor);
+        self.line.insert(at, c);
         self.chars += 1;
-        Some(Action::Echo(c.to_string()))
+        self.cursor += 1;
+        let tail = &self.line[at + c.len_utf8()..];
+        let back = "\x08".repeat(tail.chars().count());
+        Some(Action::Echo(format!("{c}{tail}{back}")))
     }
 
     fn feed_utf8(&mut self, byte: u8) -> Option<Action> {
@@ -260,9 +338,23 @@ impl LineEditor {
     }
 
     fn backspace(&mut self) -> Option<Action> {
-        self.line.pop()?;
+        if self.cursor == 0 {
+            return None;
+        }
+        if self.cursor == self.chars {
+            self.line.pop()?;
+            self.chars -= 1;
+            self.cursor -= 1;
+            return Some(Action::Echo(erase(1)));
+        }
+        // Inside the line: remove the character before the cursor, redraw the tail.
+        let at = self.byte_at(self.cursor - 1);
+        self.line.remove(at);
         self.chars -= 1;
-        Some(Action::Echo(erase(1)))
+        self.cursor -= 1;
+        let tail = &self.line[at..];
+        let back = "\x08".repeat(tail.chars().count() + 1);
+        Some(Action::Echo(format!("\x08{tail} {back}")))
     }
 
     fn kill_line(&mut self) -> Option<Action> {
@@ -273,15 +365,17 @@ impl LineEditor {
     }
 
     fn kill_word(&mut self) -> Option<Action> {
+        let moved = self.tail_to_end();
         let kept = self.line.trim_end();
         let kept = &kept[..kept.rfind(' ').map_or(0, |i| i + 1)];
         if kept.len() == self.line.len() {
-            return None;
+            return (!moved.is_empty()).then_some(Action::Echo(moved));
         }
         let removed = self.line[kept.len()..].chars().count();
         self.line.truncate(kept.len());
         self.chars -= removed;
-        Some(Action::Echo(erase(removed)))
+        self.cursor = self.chars;
+        Some(Action::Echo(moved + &erase(removed)))
     }
 
     fn cursor_key(&mut self, key: u8, plain: bool) -> Option<Action> {
@@ -292,6 +386,8 @@ impl LineEditor {
         match key {
             b'A' => self.history_up(),
             b'B' => self.history_down(),
+            b'C' => self.right(),
+            b'D' => self.left(),
             _ => None,
         }
     }
@@ -478,8 +574,8 @@ mod tests {
     #[test]
     fn other_escape_sequences_are_ignored() {
         let mut ed = LineEditor::new();
-        // Right/left arrows, Home, F5, modified arrow, Alt-x, Delete key.
-        let actions = ed.feed_all(b"ab\x1b[C\x1b[D\x1b[H\x1b[15~\x1b[1;5A\x1bx\x1b[3~c");
+        // Home, F5, modified arrow, Alt-x, Delete key.
+        let actions = ed.feed_all(b"ab\x1b[H\x1b[15~\x1b[1;5A\x1bx\x1b[3~c");
         assert_eq!(ed.line(), "abc");
         assert_eq!(echo_of(&actions), "abc");
     }
@@ -536,5 +632,90 @@ mod tests {
         );
         ed.replace_line(&"y".repeat(10_000));
         assert_eq!(ed.line().len(), MAX_LINE_CHARS);
+    }
+
+    /// What a terminal shows after `echo`: a tiny model (printable characters overwrite at the
+    /// cursor, backspace moves left), to check the redraw bytes.
+    fn screen(echo: &str) -> (String, usize) {
+        let mut cells: Vec<char> = Vec::new();
+        let mut at: usize = 0;
+        for c in echo.chars() {
+            if c == '\x08' {
+                at = at.saturating_sub(1);
+            } else if at < cells.len() {
+                cells[at] = c;
+                at += 1;
+            } else {
+                cells.push(c);
+                at += 1;
+            }
+        }
+        (
+            cells.into_iter().collect::<String>().trim_end().to_string(),
+            at,
+        )
+    }
+
+    #[test]
+    fn ctrl_a_and_ctrl_e_move_to_start_and_end_and_typing_works_there() {
+        let mut ed = LineEditor::new();
+        let mut echo = echo_of(&ed.feed_all(b"how cluster"));
+        // Ctrl-A, type the missing "s": the line and the screen agree.
+        echo += &echo_of(&ed.feed_all(b"\x01s"));
+        assert_eq!(ed.line(), "show cluster");
+        assert_eq!(screen(&echo), ("show cluster".into(), 1));
+        // Ctrl-E, then more text at the end.
+        echo += &echo_of(&ed.feed_all(b"\x05 status"));
+        assert_eq!(ed.line(), "show cluster status");
+        assert_eq!(screen(&echo), ("show cluster status".into(), 19));
+        // Left arrow / Ctrl-B, Backspace inside the line, Ctrl-F / right arrow.
+        echo += &echo_of(&ed.feed_all(b"\x01\x06\x1b[C\x1b[C\x1b[C\x1b[C\x1b[C\x7f\x7fx"));
+        assert_eq!(ed.line(), "showxluster status");
+        assert_eq!(screen(&echo), ("showxluster status".into(), 5));
+        echo += &echo_of(&ed.feed_all(b"\x02\x1b[D\x05"));
+        assert_eq!(screen(&echo).1, 18);
+        // At the edges nothing happens.
+        assert_eq!(ed.feed(0x05), None);
+        ed.feed(0x01);
+        assert_eq!(ed.feed(0x01), None);
+        assert_eq!(ed.feed(0x02), None);
+        // Enter runs the whole line wherever the cursor is.
+        assert_eq!(
+            ed.feed(b'\r'),
+            Some(Action::Execute("showxluster status".into()))
+        );
+        // UTF-8 inside the line.
+        let mut ed = LineEditor::new();
+        let mut echo = echo_of(&ed.feed_all("wlan caf".as_bytes()));
+        echo += &echo_of(&ed.feed_all(b"\x01\x06\x06\x06\x06\x06"));
+        echo += &echo_of(&ed.feed_all("é".as_bytes()));
+        assert_eq!(ed.line(), "wlan écaf");
+        assert_eq!(screen(&echo), ("wlan écaf".into(), 6));
+    }
+
+    #[test]
+    fn help_and_tab_inside_the_line_first_move_to_the_end() {
+        let mut ed = LineEditor::new();
+        let mut echo = echo_of(&ed.feed_all(b"show clu\x01"));
+        let first = ed.feed(b'?');
+        assert_eq!(first, Some(Action::Echo("show clu".into())));
+        echo += "show clu";
+        assert_eq!(screen(&echo), ("show clu".into(), 8));
+        assert_eq!(ed.feed(b'?'), Some(Action::Help("show clu".into())));
+        ed.feed(0x01);
+        assert!(matches!(ed.feed(b'\t'), Some(Action::Echo(_))));
+        assert_eq!(ed.feed(b'\t'), Some(Action::Complete("show clu".into())));
+        // Completion from inside the line: replace_line moves to the end before erasing.
+        let mut ed = LineEditor::new();
+        let mut echo = echo_of(&ed.feed_all(b"sh cl\x01"));
+        echo += &ed.replace_line("show cluster ");
+        assert_eq!(screen(&echo), ("show cluster".into(), 13));
+        assert_eq!(ed.line(), "show cluster ");
+        // Ctrl-W from inside the line kills the last word.
+        let mut ed = LineEditor::new();
+        let mut echo = echo_of(&ed.feed_all(b"show cluster\x01\x17"));
+        echo += "";
+        assert_eq!(ed.line(), "show ");
+        assert_eq!(screen(&echo), ("show".into(), 5));
     }
 }

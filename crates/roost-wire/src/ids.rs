@@ -67,9 +67,16 @@ impl FromStr for Mac {
     }
 }
 
-/// A cluster member's identity (WiNG's MiNT id), derived from its MAC; shown as `12.E1.EE.16`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A cluster member's identity (WiNG's MiNT id), derived from its MAC; shown as `12.E1.EE.16`
+/// (its `Debug` form too, so logs and debug output never show the raw number).
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct MemberId(pub u32);
+
+impl fmt::Debug for MemberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
 
 impl fmt::Display for MemberId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -312,6 +319,10 @@ mod tests {
     fn member_id_text_round_trip() {
         let id: MemberId = "12.3A.A1.17".parse().unwrap();
         assert_eq!(id, MemberId(0x123AA117));
+        assert_eq!(
+            format!("{id:?} {:?}", Some(id)),
+            "12.3A.A1.17 Some(12.3A.A1.17)"
+        );
         assert_eq!("12.3a.a1.17".parse::<MemberId>().unwrap(), id);
         for bad in [
             "",

@@ -28,6 +28,33 @@ pub struct DemoArgs {
 
 const PASSWORD: &str = "admin123";
 
+// `print!`/`println!`/`eprintln!` that never panic. With `roost demo 2>&1 | tee log`, Ctrl-C
+// reaches the whole process group: `tee` exits at once, the next write gets EPIPE, and std's
+// macros panic on it. The panic killed the Ctrl-C thread before it stopped the controllers and
+// exited, and the main thread slept on forever. Output to a closed pipe is simply dropped.
+macro_rules! print {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+macro_rules! println {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+macro_rules! eprintln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 pub fn run(a: DemoArgs) -> Result<i32> {
     let dir = std::env::temp_dir().join(format!("roost-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -44,7 +71,9 @@ pub fn run(a: DemoArgs) -> Result<i32> {
                 let _ = tokio::signal::ctrl_c().await;
             });
             eprintln!("\nstopping the demo cluster…");
-            for mut c in started.lock().unwrap().drain(..) {
+            // Even if the main thread panicked while holding the list.
+            let mut started = started.lock().unwrap_or_else(|e| e.into_inner());
+            for mut c in started.drain(..) {
                 c.terminate();
             }
             let _ = std::fs::remove_dir_all(&dir);

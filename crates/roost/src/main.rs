@@ -107,6 +107,8 @@ fn run_controller(a: ControllerArgs) -> Result<i32> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: log files and pipes get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let mut opts = roost_daemon::ControllerOptions::new(a.data_dir, a.ip);
     opts.hostname = a.hostname;

@@ -994,3 +994,61 @@ fn a_damaged_database_is_one_clear_line_at_start_not_a_panic() {
         assert!(stderr.contains("join-cluster"), "{case}: {stderr}");
     }
 }
+
+/// `roost demo 2>&1 | tee log`, then Ctrl-C: the terminal's SIGINT ends `tee` too, so the
+/// demo's output pipe is gone when it stops. It must still stop its controllers and exit.
+#[test]
+fn demo_stops_on_ctrl_c_after_its_output_pipe_is_gone() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin())
+        .args([
+            "demo",
+            "--primary-ip",
+            "127.0.0.165",
+            "--secondary-ip",
+            "127.0.0.166",
+        ])
+        .args(["--ssh-port", "2265", "--api-port", "8465"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    // Bounded: the demo gives up by itself (start and settle timeouts) and closes its output.
+    for _ in 0..1000 {
+        let mut l = String::new();
+        if out.read_line(&mut l).unwrap_or(0) == 0 {
+            break;
+        }
+        seen += &l;
+        if l.contains("Press Ctrl-C") {
+            break;
+        }
+    }
+    assert!(seen.contains("Press Ctrl-C"), "{seen}");
+    // As if `tee` had died: nobody reads the demo's stdout or stderr any more.
+    drop(out);
+    drop(child.stderr.take());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = wait_for(Duration::from_secs(30), Duration::from_millis(50), || {
+        child.try_wait().ok().flatten()
+    });
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("roost demo hung after Ctrl-C with its output pipe closed");
+    };
+    assert_eq!(status.code(), Some(130));
+    // Its controllers are stopped.
+    for addr in ["127.0.0.165:8465", "127.0.0.166:8465"] {
+        assert!(
+            std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(1))
+                .is_err(),
+            "{addr} still answers"
+        );
+    }
+}

@@ -243,3 +243,171 @@ fn openssh_public_key_and_interactive_shell() {
         "{text}"
     );
 }
+
+/// Every password form, through every face (OpenSSH exec, the API's exec and sessions,
+/// `roost cli -c`), in errors, `show history` and the debug stream: no face and no log line
+/// ever shows a password, and monitors see no password hash.
+#[test]
+fn no_face_shows_a_password_and_monitors_see_no_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = start(dir.path(), "127.0.0.163");
+    // Watch the debug stream while everything below runs.
+    let client = harness::http_client().unwrap();
+    let url = c.api_url();
+    let post = |path: &str, body: serde_json::Value| -> serde_json::Value {
+        client
+            .post(format!("{url}{path}"))
+            .basic_auth("admin", Some("admin123"))
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let watcher = post("/api/v1/sessions", serde_json::json!({"privileged": true}));
+    let watcher = watcher["id"].as_str().unwrap().to_string();
+    for line in ["debug cfgd cluster", "logging monitor debugging"] {
+        post(
+            &format!("/api/v1/sessions/{watcher}/exec"),
+            serde_json::json!({ "line": line }),
+        );
+    }
+    // A valid hash to type as `password 1 <hash>` (it must never be echoed either).
+    let hash = harness::run(&c, &["show running-config"])
+        .split_whitespace()
+        .find(|w| w.starts_with("$argon2"))
+        .unwrap()
+        .to_string();
+    let lines = |tag: &str| -> Vec<String> {
+        vec![
+            "configure terminal".into(),
+            "user-management".into(),
+            format!("user bob password Hunter2{tag}a role monitor"),
+            format!("user bob pass 0 Hunter2{tag}b role monitor"),
+            format!("user bob p 0 Hunter2{tag}c rolex monitor"),
+            format!("user carl password 1 {hash} rolex monitor"),
+            format!(
+                "do join-cluster 127.0.0.99 user admin password Hunter2{tag}d level 1 mode standby"
+            ),
+            "commit".into(),
+            "end".into(),
+            format!("join-cluster 127.0.0.99 u admin pa Hunter2{tag}e l 1 m s"),
+            format!("join-cl 127.0.0.99 user admin password Hunter2{tag}f level 9 mode standby"),
+            "show history".into(),
+        ]
+    };
+    let check = |face: &str, text: &str| {
+        assert!(
+            !text.contains("Hunter2"),
+            "{face} shows a password:\n{text}"
+        );
+        assert!(!text.contains(&hash), "{face} shows a hash:\n{text}");
+        assert!(
+            text.contains("password ********"),
+            "{face}: no masked echo:\n{text}"
+        );
+    };
+    // OpenSSH exec.
+    let out = ssh(
+        dir.path(),
+        &c,
+        "admin123",
+        &["-o", "PubkeyAuthentication=no"],
+        Some(&lines("s").join("\n")),
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    check("ssh exec", &text);
+    assert!(
+        text.contains("  user bob password ******** role monitor\n"),
+        "{text}"
+    );
+    // The API's exec.
+    let l = lines("x");
+    let cmds: Vec<&str> = l.iter().map(String::as_str).collect();
+    let r = c.exec(&cmds).unwrap();
+    check(
+        "api exec",
+        &serde_json::to_string(&serde_json::json!(r
+            .outputs
+            .iter()
+            .map(|o| format!("{}\n{}", o.command, o.output))
+            .collect::<Vec<_>>()))
+        .unwrap()
+        .replace("\\n", "\n"),
+    );
+    // An API session, line by line.
+    let s = post("/api/v1/sessions", serde_json::json!({"privileged": true}));
+    let id = s["id"].as_str().unwrap().to_string();
+    let mut all = String::new();
+    for line in lines("y") {
+        let r = post(
+            &format!("/api/v1/sessions/{id}/exec"),
+            serde_json::json!({ "line": line }),
+        );
+        all += r["output"].as_str().unwrap();
+    }
+    check("api session", &all);
+    // `roost cli -c`.
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "cli",
+        "--controller",
+        "127.0.0.163",
+        "--port",
+        &c.spec.api_port.to_string(),
+    ]);
+    for l in lines("c") {
+        cmd.arg("-c").arg(l);
+    }
+    let out = cmd
+        .env("ROOST_PASSWORD", "admin123")
+        .env("HOME", dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    check("roost cli -c", &text);
+    // The debug stream saw the commits, never a password.
+    let r = post(
+        &format!("/api/v1/sessions/{watcher}/exec"),
+        serde_json::json!({ "line": "show clock" }),
+    );
+    let stream = r["async"].to_string();
+    assert!(stream.contains("cfgd.cluster"), "{stream}");
+    assert!(
+        !stream.contains("Hunter2") && !stream.contains(&hash),
+        "{stream}"
+    );
+    // Monitors: the configuration without hashes, over the API and the CLI.
+    let r = c
+        .exec_as(
+            "bob",
+            "Hunter2cb",
+            &["show running-config", "write terminal"],
+        )
+        .unwrap();
+    for o in &r.outputs {
+        assert!(!o.error, "{}", o.output);
+        assert!(!o.output.contains("$argon2"), "{}", o.output);
+        assert!(o
+            .output
+            .contains(" user admin password 1 ******** role superuser\n"));
+    }
+    let v: serde_json::Value = client
+        .get(format!("{url}/api/v1/config/running"))
+        .basic_auth("bob", Some("Hunter2cb"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(!v.to_string().contains("$argon2"), "{v}");
+    // And the controller's log.
+    let log = std::fs::read_to_string(&c.log).unwrap();
+    assert!(!log.contains("Hunter2"), "{log}");
+    assert!(!log.contains(&hash), "{log}");
+}

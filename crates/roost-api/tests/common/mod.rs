@@ -42,6 +42,9 @@ impl Fake {
     }
 }
 
+/// A password hash as it appears in configuration text (what monitors must not see).
+pub const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
+
 pub const USERS: &[(&str, &str, Role)] = &[
     ("admin", "secret", Role::Superuser),
     ("ops", "ops-pw", Role::Superuser),
@@ -201,7 +204,7 @@ pub fn revision(n: u64) -> Revision {
         request: n,
         user: "admin".into(),
         wall_ms: 1_500_000_000_000 + n,
-        change: format!("change {n}"),
+        change: format!("change {n}\nuser-management\n user u{n} password 1 {HASH} role monitor\n"),
     }
 }
 
@@ -251,7 +254,7 @@ impl ApiBackend for Fake {
     }
     fn running_config(&self) -> String {
         format!(
-            "!\nhostname roost\ncluster master-priority {}\n!\n",
+            "!\nhostname roost\ncluster master-priority {}\n!\nuser-management\n user admin password 1 {HASH} role superuser\n!\n",
             self.priority()
         )
     }
@@ -263,9 +266,12 @@ impl ApiBackend for Fake {
                 head: rev(9),
                 holder: MemberId(0x123AA117),
                 revisions: vec![revision(9)],
-                config: "!\n".into(),
+                config: format!(
+                    "!\nuser-management\n user old password 1 {HASH} role superuser\n!\n"
+                ),
                 superseded_wall_ms: 1_600_000_000_000,
             }],
+            lineage: vec![rev(1), rev(2)],
         }
     }
 }
