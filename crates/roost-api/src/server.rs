@@ -17,23 +17,33 @@
 //! | POST | `/api/v1/sessions/{id}/complete` | [`PartialRequest`] → [`CompleteResponse`] |
 //! | DELETE | `/api/v1/sessions/{id}` | 204 |
 //!
-//! Errors are `{"error": "..."}` with 400 (bad body), 401 (credentials, with
-//! `WWW-Authenticate`), 404 (unknown resource or session, including another user's session),
-//! 405, 413 (body over 1 MiB), 429 (too many sessions), 500 (engine failure).
+//! Errors are `{"error": "..."}` with 400 (bad body), 401 (credentials), 404 (unknown resource
+//! or session, including another user's session), 405, 413 (body over 1 MiB), 415 (a POST
+//! whose `Content-Type` is not `application/json`), 429 (too many sessions in total, for the
+//! user or from the source address; or failed logins from this address back off, with
+//! `Retry-After`), 503 (every password-check slot is busy, with `Retry-After`), 500 (engine
+//! failure).
+//!
+//! Browsers: a 401 carries `WWW-Authenticate: Roost-Basic realm="roost"`, a scheme no browser
+//! acts on, so a browser never prompts for or caches credentials for the API; clients send
+//! `Authorization: Basic …` preemptively (curl `-u`, reqwest `basic_auth`). Together with the
+//! `application/json` requirement (a cross-site HTML form can send only form or `text/plain`
+//! bodies; JSON needs a CORS preflight, which this API never grants) a cross-site page cannot
+//! run commands.
 
-use crate::sessions::{async_sink, ApiSession, AsyncBuf, Sessions};
+use crate::sessions::{async_sink, ApiSession, AsyncBuf, Sessions, TooMany};
 use crate::tls::TlsIdentity;
 use crate::types::*;
 use crate::{ApiBackend, ApiError};
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use base64::Engine;
-use roost_config::Role;
+use roost_config::{Face, LoginError, LoginSource, Role};
 use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -68,6 +78,10 @@ pub struct ServeOptions {
     pub session_idle_timeout: Duration,
     /// Most interactive sessions open at once (default 64; more → 429).
     pub max_sessions: usize,
+    /// Most interactive sessions one user may have open (default 16; more → 429).
+    pub max_sessions_per_user: usize,
+    /// Most interactive sessions opened from one source address (default 16; more → 429).
+    pub max_sessions_per_source: usize,
 }
 
 impl Default for ServeOptions {
@@ -75,6 +89,8 @@ impl Default for ServeOptions {
         ServeOptions {
             session_idle_timeout: Duration::from_secs(15 * 60),
             max_sessions: 64,
+            max_sessions_per_user: 16,
+            max_sessions_per_source: 16,
         }
     }
 }
@@ -132,7 +148,7 @@ pub async fn serve_with_options(
     let server = axum_server::Server::<SocketAddr>::from_listener(listener)
         .acceptor(acceptor)
         .handle(handle.clone())
-        .serve(app.into_make_service());
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>());
     tokio::pin!(server);
     let result = tokio::select! {
         r = &mut server => r,
@@ -165,6 +181,7 @@ struct AppState {
 struct Caller {
     user: String,
     role: Role,
+    source: std::net::IpAddr,
 }
 
 /// The axum router (without TLS), e.g. to mount elsewhere or test in-process.
@@ -179,6 +196,8 @@ fn router_with_sessions(
     let sessions = Arc::new(Sessions::new(
         options.session_idle_timeout,
         options.max_sessions,
+        options.max_sessions_per_user,
+        options.max_sessions_per_source,
     ));
     let state = AppState {
         backend,
@@ -218,17 +237,38 @@ fn router_with_sessions(
 #[derive(Debug)]
 struct Failure(StatusCode, String);
 
+/// The 401 challenge: not `Basic`, so a browser neither prompts nor replays cached
+/// credentials (see the module doc).
+pub const WWW_AUTHENTICATE: &str = "Roost-Basic realm=\"roost\", charset=\"UTF-8\"";
+
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let mut resp = (self.0, Json(ErrorBody { error: self.1 })).into_response();
         if self.0 == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"roost\", charset=\"UTF-8\""),
+                HeaderValue::from_static(WWW_AUTHENTICATE),
             );
         }
         resp
     }
+}
+
+/// A refused login: 401, or 429/503 with `Retry-After` when nothing was checked.
+fn login_failure(e: LoginError) -> Response {
+    let (status, retry) = match &e {
+        LoginError::Rejected => (StatusCode::UNAUTHORIZED, None),
+        LoginError::Backoff {
+            retry_after_secs, ..
+        } => (StatusCode::TOO_MANY_REQUESTS, Some(*retry_after_secs)),
+        LoginError::Busy => (StatusCode::SERVICE_UNAVAILABLE, Some(1)),
+    };
+    let mut resp = Failure(status, e.to_string()).into_response();
+    if let Some(secs) = retry {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    }
+    resp
 }
 
 type HResult<T> = std::result::Result<T, Failure>;
@@ -244,13 +284,28 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     })
 }
 
-/// A JSON body; any content type is accepted, an empty body counts as `{}`, and errors are
+/// A JSON body. `Content-Type` must be `application/json` (415 otherwise, even for an empty
+/// body: a cross-site form cannot send that type), an empty body counts as `{}`, and errors are
 /// `400 {"error": "invalid JSON body: …"}`.
 struct Body<T>(T);
+
+/// Whether a `Content-Type` value is `application/json` (parameters such as `charset` allowed).
+fn is_json(content_type: Option<&HeaderValue>) -> bool {
+    content_type
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = Failure;
     async fn from_request(req: Request, state: &S) -> HResult<Self> {
+        if !is_json(req.headers().get(header::CONTENT_TYPE)) {
+            return Err(Failure(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/json".into(),
+            ));
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             let status = e.status();
             let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -285,7 +340,16 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
+/// The client's address (the router served without connect info, e.g. in-process: unspecified).
+fn client_addr(req: &Request) -> std::net::IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
 async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let source = client_addr(&req);
     let Some((user, password)) = basic_credentials(req.headers()) else {
         return Failure(
             StatusCode::UNAUTHORIZED,
@@ -293,24 +357,18 @@ async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) 
         )
         .into_response();
     };
-    let backend = st.backend.clone();
-    let u = user.clone();
-    let role = match blocking(move || backend.check_password(&u, &password)).await {
-        Ok(r) => r,
-        Err(f) => return f.into_response(),
+    let login = LoginSource {
+        face: Face::Api,
+        addr: source,
     };
-    match role {
-        Some(role) => {
-            req.extensions_mut().insert(Caller { user, role });
+    match st.backend.check_password(&user, &password, login).await {
+        Ok(role) => {
+            req.extensions_mut().insert(Caller { user, role, source });
             next.run(req).await
         }
-        None => {
-            tracing::warn!(user = %user, "API login failed");
-            Failure(
-                StatusCode::UNAUTHORIZED,
-                "invalid user name or password".into(),
-            )
-            .into_response()
+        Err(e) => {
+            tracing::warn!(user = %user, %source, face = "API", reason = %e, "API login failed");
+            login_failure(e)
         }
     }
 }
@@ -351,8 +409,12 @@ fn no_session() -> Failure {
     info(
         title = "Roost management API",
         description = "HTTPS + JSON face of the Roost controller's command engine. HTTP Basic \
-                       authentication with the cluster's management users; `monitor` users may \
-                       read everything and run read-only commands."
+                       authentication with the cluster's management users, sent preemptively \
+                       (a 401 challenges with `WWW-Authenticate: Roost-Basic`, which browsers \
+                       do not act on); `monitor` users may read everything and run read-only \
+                       commands. Request bodies must be `Content-Type: application/json` (415 \
+                       otherwise). Failed logins back off per source address (429 with \
+                       `Retry-After`); 503 when every password-check slot is busy."
     ),
     paths(
         openapi,
@@ -420,7 +482,9 @@ async fn openapi() -> Response {
 
 #[utoipa::path(get, path = "/api/v1/cluster/status", tag = "cluster",
     responses((status = 200, body = views::ClusterStatus, description = "`show cluster status`"),
-              (status = 401, body = ErrorBody, description = "Bad credentials")))]
+              (status = 401, body = ErrorBody, description = "Bad credentials (challenge `Roost-Basic`, which browsers ignore)"),
+              (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
+              (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)")))]
 async fn cluster_status(State(st): State<AppState>) -> HResult<Response> {
     let b = st.backend.clone();
     Ok(Json(blocking(move || b.cluster_status()).await?).into_response())
@@ -428,7 +492,9 @@ async fn cluster_status(State(st): State<AppState>) -> HResult<Response> {
 
 #[utoipa::path(get, path = "/api/v1/cluster/members", tag = "cluster",
     responses((status = 200, body = Vec<views::MemberRow>, description = "`show cluster members`"),
-              (status = 401, body = ErrorBody, description = "Bad credentials")))]
+              (status = 401, body = ErrorBody, description = "Bad credentials (challenge `Roost-Basic`, which browsers ignore)"),
+              (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
+              (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)")))]
 async fn cluster_members(State(st): State<AppState>) -> HResult<Response> {
     let b = st.backend.clone();
     Ok(Json(blocking(move || b.cluster_members()).await?).into_response())
@@ -436,7 +502,9 @@ async fn cluster_members(State(st): State<AppState>) -> HResult<Response> {
 
 #[utoipa::path(get, path = "/api/v1/cluster/history", tag = "cluster",
     responses((status = 200, body = Vec<views::HistoryRow>, description = "`show cluster history`"),
-              (status = 401, body = ErrorBody, description = "Bad credentials")))]
+              (status = 401, body = ErrorBody, description = "Bad credentials (challenge `Roost-Basic`, which browsers ignore)"),
+              (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
+              (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)")))]
 async fn cluster_history(State(st): State<AppState>) -> HResult<Response> {
     let b = st.backend.clone();
     Ok(Json(blocking(move || b.cluster_history()).await?).into_response())
@@ -444,7 +512,9 @@ async fn cluster_history(State(st): State<AppState>) -> HResult<Response> {
 
 #[utoipa::path(get, path = "/api/v1/cluster/revisions", tag = "config",
     responses((status = 200, body = views::RevisionsView, description = "Configuration revisions"),
-              (status = 401, body = ErrorBody, description = "Bad credentials")))]
+              (status = 401, body = ErrorBody, description = "Bad credentials (challenge `Roost-Basic`, which browsers ignore)"),
+              (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
+              (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)")))]
 async fn cluster_revisions(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -468,7 +538,9 @@ fn wants_text(headers: &HeaderMap) -> bool {
 #[utoipa::path(get, path = "/api/v1/config/running", tag = "config",
     responses((status = 200, description = "`show running-config`; plain text with `Accept: text/plain`",
                 content((RunningConfig = "application/json"), (String = "text/plain"))),
-              (status = 401, body = ErrorBody, description = "Bad credentials")))]
+              (status = 401, body = ErrorBody, description = "Bad credentials (challenge `Roost-Basic`, which browsers ignore)"),
+              (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
+              (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)")))]
 async fn running_config(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -491,7 +563,10 @@ async fn running_config(
     responses((status = 200, body = ExecResponse,
                description = "Lines ran in order in a fresh privileged session; per-line errors are in the body"),
               (status = 400, body = ErrorBody, description = "Malformed body"),
-              (status = 401, body = ErrorBody, description = "Bad credentials")))]
+              (status = 415, body = ErrorBody, description = "Content-Type is not application/json"),
+              (status = 401, body = ErrorBody, description = "Bad credentials (challenge `Roost-Basic`, which browsers ignore)"),
+              (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
+              (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)")))]
 async fn exec(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -537,50 +612,48 @@ async fn exec(
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "cli", request_body = OpenSessionRequest,
     responses((status = 200, body = OpenSessionResponse, description = "Session opened"),
               (status = 400, body = ErrorBody, description = "Malformed body"),
-              (status = 401, body = ErrorBody, description = "Bad credentials"),
-              (status = 429, body = ErrorBody, description = "Too many open sessions")))]
+              (status = 415, body = ErrorBody, description = "Content-Type is not application/json"),
+              (status = 401, body = ErrorBody, description = "Bad credentials (challenge `Roost-Basic`, which browsers ignore)"),
+              (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
+              (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)"),
+              (status = 429, body = ErrorBody, description = "Too many open sessions (in total, for the user, or from the address)")))]
 async fn open_session(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
     Body(req): Body<OpenSessionRequest>,
 ) -> HResult<Json<OpenSessionResponse>> {
     drop_off_runtime(st.sessions.sweep());
-    let too_many = || {
-        Failure(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "too many open sessions (at most {}); close one or wait",
-                st.sessions.max
-            ),
-        )
-    };
-    if !st.sessions.has_room() {
-        return Err(too_many());
-    }
+    let too_many = |why: TooMany| Failure(StatusCode::TOO_MANY_REQUESTS, why.to_string());
+    st.sessions
+        .has_room(&caller.user, caller.source)
+        .map_err(too_many)?;
     let b = st.backend.clone();
     let sessions = st.sessions.clone();
     let result = blocking(move || {
         let buf = Arc::new(Mutex::new(AsyncBuf::default()));
         let mut cli = b.open_session(&caller.user, caller.role, req.privileged, async_sink(&buf));
         let prompt = cli.prompt();
-        let session = ApiSession::new(&caller.user, caller.role, cli, buf);
+        let session = ApiSession::new(&caller.user, caller.role, caller.source, cli, buf);
         match sessions.insert(session) {
-            Ok(id) => Some(OpenSessionResponse { id, prompt }),
-            Err((_, session)) => {
+            Ok(id) => Ok(OpenSessionResponse { id, prompt }),
+            Err((why, session)) => {
                 drop(session);
-                None
+                Err(why)
             }
         }
     })
     .await?;
-    result.map(Json).ok_or_else(too_many)
+    result.map(Json).map_err(too_many)
 }
 
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/exec", tag = "cli", request_body = SessionExecRequest,
     params(("id" = String, Path, description = "Session id")),
     responses((status = 200, body = SessionExecResponse, description = "The line ran (its error, if any, is in the body)"),
               (status = 400, body = ErrorBody, description = "Malformed body"),
-              (status = 401, body = ErrorBody, description = "Bad credentials"),
+              (status = 415, body = ErrorBody, description = "Content-Type is not application/json"),
+              (status = 401, body = ErrorBody, description = "Bad credentials (challenge `Roost-Basic`, which browsers ignore)"),
+              (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
+              (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)"),
               (status = 404, body = ErrorBody, description = "No such session")))]
 async fn session_exec(
     State(st): State<AppState>,
@@ -633,7 +706,10 @@ async fn session_exec(
     params(("id" = String, Path, description = "Session id")),
     responses((status = 200, body = HelpResponse, description = "`?` help for the partial line"),
               (status = 400, body = ErrorBody, description = "Malformed body"),
-              (status = 401, body = ErrorBody, description = "Bad credentials"),
+              (status = 415, body = ErrorBody, description = "Content-Type is not application/json"),
+              (status = 401, body = ErrorBody, description = "Bad credentials (challenge `Roost-Basic`, which browsers ignore)"),
+              (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
+              (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)"),
               (status = 404, body = ErrorBody, description = "No such session")))]
 async fn session_help(
     State(st): State<AppState>,
@@ -653,7 +729,10 @@ async fn session_help(
     params(("id" = String, Path, description = "Session id")),
     responses((status = 200, body = CompleteResponse, description = "Completed line, or the candidates"),
               (status = 400, body = ErrorBody, description = "Malformed body"),
-              (status = 401, body = ErrorBody, description = "Bad credentials"),
+              (status = 415, body = ErrorBody, description = "Content-Type is not application/json"),
+              (status = 401, body = ErrorBody, description = "Bad credentials (challenge `Roost-Basic`, which browsers ignore)"),
+              (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
+              (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)"),
               (status = 404, body = ErrorBody, description = "No such session")))]
 async fn session_complete(
     State(st): State<AppState>,
@@ -672,7 +751,9 @@ async fn session_complete(
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "cli",
     params(("id" = String, Path, description = "Session id")),
     responses((status = 204, description = "Closed"),
-              (status = 401, body = ErrorBody, description = "Bad credentials"),
+              (status = 401, body = ErrorBody, description = "Bad credentials (challenge `Roost-Basic`, which browsers ignore)"),
+              (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
+              (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)"),
               (status = 404, body = ErrorBody, description = "No such session")))]
 async fn close_session(
     State(st): State<AppState>,

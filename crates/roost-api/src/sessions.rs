@@ -3,6 +3,7 @@
 
 use roost_config::{CliSession, Role};
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,8 @@ pub(crate) fn async_sink(buf: &Arc<Mutex<AsyncBuf>>) -> Box<dyn Fn(String) + Sen
 pub(crate) struct ApiSession {
     pub(crate) owner: String,
     pub(crate) role: Role,
+    /// The address the session was opened from (for the per-source cap).
+    pub(crate) source: IpAddr,
     pub(crate) cli: Mutex<Box<dyn CliSession>>,
     pub(crate) async_buf: Arc<Mutex<AsyncBuf>>,
     last_used: Mutex<Instant>,
@@ -60,12 +63,14 @@ impl ApiSession {
     pub(crate) fn new(
         owner: &str,
         role: Role,
+        source: IpAddr,
         cli: Box<dyn CliSession>,
         async_buf: Arc<Mutex<AsyncBuf>>,
     ) -> ApiSession {
         ApiSession {
             owner: owner.to_string(),
             role,
+            source,
             cli: Mutex::new(cli),
             async_buf,
             last_used: Mutex::new(Instant::now()),
@@ -91,17 +96,59 @@ pub(crate) struct Sessions {
     map: Mutex<HashMap<String, Arc<ApiSession>>>,
     pub(crate) idle_timeout: Duration,
     pub(crate) max: usize,
+    pub(crate) max_per_user: usize,
+    pub(crate) max_per_source: usize,
 }
 
-pub(crate) struct TooMany;
+/// Why no session can be opened; the Display is the client's error line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TooMany {
+    #[error("too many open sessions (at most {0}); close one or wait")]
+    Total(usize),
+    #[error("too many open sessions for user {user} (at most {max}); close one or wait")]
+    User { user: String, max: usize },
+    #[error("too many open sessions from {addr} (at most {max}); close one or wait")]
+    Source { addr: IpAddr, max: usize },
+}
 
 impl Sessions {
-    pub(crate) fn new(idle_timeout: Duration, max: usize) -> Sessions {
+    pub(crate) fn new(
+        idle_timeout: Duration,
+        max: usize,
+        max_per_user: usize,
+        max_per_source: usize,
+    ) -> Sessions {
         Sessions {
             map: Mutex::new(HashMap::new()),
             idle_timeout,
             max,
+            max_per_user: max_per_user.max(1),
+            max_per_source: max_per_source.max(1),
         }
+    }
+
+    fn room(
+        &self,
+        map: &HashMap<String, Arc<ApiSession>>,
+        user: &str,
+        source: IpAddr,
+    ) -> Result<(), TooMany> {
+        if map.len() >= self.max {
+            return Err(TooMany::Total(self.max));
+        }
+        if map.values().filter(|s| s.owner == user).count() >= self.max_per_user {
+            return Err(TooMany::User {
+                user: user.to_string(),
+                max: self.max_per_user,
+            });
+        }
+        if map.values().filter(|s| s.source == source).count() >= self.max_per_source {
+            return Err(TooMany::Source {
+                addr: source,
+                max: self.max_per_source,
+            });
+        }
+        Ok(())
     }
 
     /// Removes expired sessions and returns them (the caller drops them off the async runtime,
@@ -117,16 +164,19 @@ impl Sessions {
         dead.iter().filter_map(|id| map.remove(id)).collect()
     }
 
-    /// Whether there is room for one more (a cheap pre-check before opening an engine session).
-    pub(crate) fn has_room(&self) -> bool {
-        lock(&self.map).len() < self.max
+    /// Whether there is room for one more of `user` from `source` (a cheap pre-check before
+    /// opening an engine session).
+    pub(crate) fn has_room(&self, user: &str, source: IpAddr) -> Result<(), TooMany> {
+        self.room(&lock(&self.map), user, source)
     }
 
     /// Adds a session under a fresh random 128-bit id. On `TooMany` the session is handed back.
+    // The session comes back with the reason so the caller can drop it off the runtime.
+    #[allow(clippy::result_large_err)]
     pub(crate) fn insert(&self, session: ApiSession) -> Result<String, (TooMany, ApiSession)> {
         let mut map = lock(&self.map);
-        if map.len() >= self.max {
-            return Err((TooMany, session));
+        if let Err(why) = self.room(&map, &session.owner, session.source) {
+            return Err((why, session));
         }
         let id = loop {
             let id = hex::encode(rand::random::<[u8; 16]>());

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{http, TestServer};
+use common::{http, http_from, TestServer};
 use roost_api::client::{run_cli_io, ApiClient, CliOptions};
 use roost_api::types::*;
 use roost_api::{ApiError, ServeOptions};
@@ -107,7 +107,8 @@ fn wrong_or_missing_credentials_get_401_and_change_nothing() {
             .to_str()
             .unwrap()
             .to_string();
-        assert!(www.starts_with("Basic realm="), "{www}");
+        // Not `Basic`: a browser must neither prompt nor replay cached credentials.
+        assert!(www.starts_with("Roost-Basic realm="), "{www}");
         let e: ErrorBody = r.json().unwrap();
         assert!(!e.error.is_empty());
     }
@@ -417,6 +418,7 @@ fn sessions_are_limited_and_expire_when_idle() {
     let srv = TestServer::start_with(ServeOptions {
         session_idle_timeout: Duration::from_millis(400),
         max_sessions: 2,
+        ..Default::default()
     });
     let c = srv.client("admin", "secret");
     let a = c.open_session(true).unwrap();
@@ -919,4 +921,119 @@ fn terminal_editor_loop_completes_helps_and_runs_lines() {
             "admin: show x"
         ]
     );
+}
+
+#[test]
+fn bodies_must_be_json_so_a_cross_site_form_cannot_run_commands() {
+    let srv = TestServer::start();
+    let body =
+        r#"{"commands": ["configure terminal", "self", "cluster master-priority 200", "commit"]}"#;
+    // What an HTML form can send (text/plain, urlencoded, multipart), and no type at all.
+    for ct in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        None,
+    ] {
+        for path in ["/api/v1/exec", "/api/v1/sessions"] {
+            let mut req = http()
+                .post(srv.url(path))
+                .basic_auth("admin", Some("secret"))
+                .body(body);
+            if let Some(ct) = ct {
+                req = req.header("content-type", ct);
+            }
+            let r = req.send().unwrap();
+            assert_eq!(r.status(), 415, "{ct:?} {path}");
+            let e: ErrorBody = r.json().unwrap();
+            assert_eq!(e.error, "Content-Type must be application/json");
+        }
+    }
+    assert_eq!(srv.fake.priority(), 128);
+    assert!(srv.fake.lines().is_empty());
+    assert!(srv.fake.state.lock().unwrap().opened.is_empty());
+    // application/json, with a charset parameter too, works.
+    let r = http()
+        .post(srv.url("/api/v1/exec"))
+        .basic_auth("admin", Some("secret"))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(srv.fake.priority(), 200);
+}
+
+#[test]
+fn refused_logins_are_429_or_503_with_retry_after_and_the_source_is_passed_on() {
+    let srv = TestServer::start();
+    let r = http()
+        .get(srv.url("/api/v1/cluster/status"))
+        .basic_auth("backoff", Some("x"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "7");
+    let e: ErrorBody = r.json().unwrap();
+    assert_eq!(
+        e.error,
+        "too many failed logins from 127.0.0.1; try again in 7 s"
+    );
+    let r = http_from("127.0.0.2")
+        .get(srv.url("/api/v1/cluster/status"))
+        .basic_auth("busy", Some("x"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let e: ErrorBody = r.json().unwrap();
+    assert_eq!(
+        e.error,
+        "too many logins in progress; try again in a moment"
+    );
+    let sources = srv.fake.state.lock().unwrap().sources.clone();
+    assert_eq!(sources.len(), 2);
+    assert!(sources.iter().all(|s| s.face == roost_config::Face::Api));
+    assert_eq!(sources[0].addr.to_string(), "127.0.0.1");
+    assert_eq!(sources[1].addr.to_string(), "127.0.0.2");
+}
+
+#[test]
+fn sessions_are_capped_per_user_and_per_source_address() {
+    let srv = TestServer::start_with(ServeOptions {
+        max_sessions_per_user: 2,
+        max_sessions_per_source: 3,
+        ..Default::default()
+    });
+    let open = |client: &reqwest::blocking::Client, user: &str, pw: &str| {
+        let r = client
+            .post(srv.url("/api/v1/sessions"))
+            .basic_auth(user, Some(pw))
+            .json(&json!({}))
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().unwrap())
+    };
+    let local = http();
+    // A monitor user takes two sessions, not all of them.
+    assert_eq!(open(&local, "mon", "watch").0, 200);
+    assert_eq!(open(&local, "mon", "watch").0, 200);
+    let (s, e) = open(&local, "mon", "watch");
+    assert_eq!(s, 429);
+    assert_eq!(
+        e["error"],
+        "too many open sessions for user mon (at most 2); close one or wait"
+    );
+    // Another user from the same address: up to the per-source cap.
+    assert_eq!(open(&local, "admin", "secret").0, 200);
+    let (s, e) = open(&local, "ops", "ops-pw");
+    assert_eq!(s, 429);
+    assert_eq!(
+        e["error"],
+        "too many open sessions from 127.0.0.1 (at most 3); close one or wait"
+    );
+    // From another address the same user still gets one.
+    assert_eq!(open(&http_from("127.0.0.2"), "ops", "ops-pw").0, 200);
+    assert_eq!(srv.fake.state.lock().unwrap().opened.len(), 4);
 }

@@ -120,10 +120,17 @@ impl ClusterConfig {
     pub fn password_hash(&self, user: &str) -> Option<&str> {
         self.users.get(user).map(|u| u.hash.as_str())
     }
-    /// Checks a user's password (hashes in the config are argon2).
+    /// Checks a user's password (hashes in the config are argon2). An unknown user costs the
+    /// same as a known one: the password is checked against a dummy hash with the same
+    /// parameters, so the answer's timing does not tell which user names exist.
     pub fn authenticate(&self, user: &str, password: &str) -> Option<Role> {
-        let u = self.users.get(user)?;
-        model::verify_password(&u.hash, password).then_some(u.role)
+        match self.users.get(user) {
+            Some(u) => model::verify_password(&u.hash, password).then_some(u.role),
+            None => {
+                let _ = model::verify_password(dummy_hash(), password);
+                None
+            }
+        }
     }
     /// Authorised SSH public keys of a user (`user NAME ssh-key "ssh-ed25519 AAAA…"`).
     pub fn ssh_keys(&self, user: &str) -> Vec<String> {
@@ -153,6 +160,23 @@ impl ClusterConfig {
     pub fn role(&self, user: &str) -> Option<Role> {
         self.users.get(user).map(|u| u.role)
     }
+}
+
+/// The hash unknown users are checked against: a random password hashed once per process with
+/// the parameters of every stored hash ([`hash_password`]).
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let pw = hex_random();
+        hash_password(&pw).unwrap_or_default()
+    })
+}
+
+fn hex_random() -> String {
+    rand::random::<[u8; 16]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The empty configuration (`ConfigState::load("")`).
@@ -288,13 +312,63 @@ pub enum Completion {
     Candidates(Vec<String>),
 }
 
+/// The face a login came through. Failed logins back off per face and source address.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Face {
+    Ssh,
+    Api,
+    Join,
+}
+
+impl std::fmt::Display for Face {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Face::Ssh => "SSH",
+            Face::Api => "API",
+            Face::Join => "join-cluster",
+        })
+    }
+}
+
+/// Where a login attempt comes from: the face and the client's address.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LoginSource {
+    pub face: Face,
+    pub addr: std::net::IpAddr,
+}
+
+/// Why a password login did not succeed. The Display is the line the client sees.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LoginError {
+    /// Wrong user name or password (which of the two is never said).
+    #[error("invalid user name or password")]
+    Rejected,
+    /// This source failed too often recently; nothing was checked.
+    #[error("too many failed logins from {addr}; try again in {retry_after_secs} s")]
+    Backoff {
+        addr: std::net::IpAddr,
+        retry_after_secs: u64,
+    },
+    /// Every password-check slot is taken (or this source already has checks in progress);
+    /// nothing was checked.
+    #[error("too many logins in progress; try again in a moment")]
+    Busy,
+}
+
+/// What [`CliService::check_password`] returns: it resolves once the (slow, argon2) check is
+/// done, refused, or found to be over a limit.
+pub type LoginFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Role, LoginError>> + Send>>;
+
 /// The CLI as a service, for the transports (SSH server, HTTPS API, `roost cli`). Implemented
 /// by the daemon on top of [`Session`] and its [`ControllerOps`]; the transports only move
 /// lines and bytes. Methods may block (commit waits for the master): call them from a blocking
 /// thread.
 pub trait CliService: Send + Sync + 'static {
-    /// Password login against the cluster's management users.
-    fn check_password(&self, user: &str, password: &str) -> Option<Role>;
+    /// Password login against the cluster's management users, from `source`. Await it on the
+    /// async runtime: the check itself runs wherever the implementation bounds it (the daemon's
+    /// `AuthGate`: a few low-priority threads, per-source backoff).
+    fn check_password(&self, user: &str, password: &str, source: LoginSource) -> LoginFuture;
     /// Public-key login: `key_openssh` is `ssh-ed25519 AAAA…` (type and base64, no comment).
     fn check_public_key(&self, user: &str, key_openssh: &str) -> Option<Role>;
     /// Opens a session. `async_output` receives lines produced outside any command (the
@@ -319,3 +393,22 @@ pub trait CliSession: Send {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod auth_tests {
+    use super::*;
+
+    /// Unknown users are checked against a hash of the same cost as real ones, so the answer
+    /// takes as long (the cost is in the parameters; timing itself is measured by the bench).
+    #[test]
+    fn the_dummy_hash_of_unknown_users_has_the_parameters_of_real_hashes() {
+        let real = hash_password("x").unwrap();
+        let params = |h: &str| h.split('$').take(4).collect::<Vec<_>>().join("$");
+        assert!(params(&real).starts_with("$argon2"), "{real}");
+        assert_eq!(params(dummy_hash()), params(&real));
+        assert!(model::check_hash(dummy_hash()).is_ok());
+        assert!(ClusterConfig::default()
+            .authenticate("nobody", "x")
+            .is_none());
+    }
+}

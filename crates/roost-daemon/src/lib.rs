@@ -6,8 +6,11 @@
 //! * [`join`]: join-cluster, server side (TLS on TCP 5349) and client side.
 //! * [`ops`]: the controller as the command engine sees it (`ControllerOps`), and as the SSH
 //!   and HTTPS transports see it (`CliService`, `ApiBackend`).
+//! * [`gate`]: `AuthGate`, where every password check runs: a few low-priority threads, a
+//!   bounded queue, and backoff per (face, source address).
 //! * [`startup`]: options, data-dir identity seeding, and starting every listener.
 
+pub mod gate;
 pub mod join;
 pub mod ops;
 pub mod runtime;

@@ -3,11 +3,13 @@
 //! [`SessionOps`] implementing the engine's `ControllerOps`. All three read the same member
 //! runtime, so the CLI and the API cannot disagree.
 
+use crate::gate::{AuthGate, GateConfig};
 use crate::runtime::{software_version, MemberRuntime};
 use crate::startup::ControllerOptions;
 use roost_config::{
     CliService, CliSession, ClusterConfig, ClusterStatus, Completion, ControllerOps, HistoryRow,
-    Identity, JoinClusterRequest, MemberRow, Output, RevisionsView, Role, Session,
+    Identity, JoinClusterRequest, LoginError, LoginFuture, LoginSource, MemberRow, Output,
+    RevisionsView, Role, Session,
 };
 use roost_core::ClusterView;
 use roost_wire::RevisionId;
@@ -20,6 +22,8 @@ pub struct Controller {
     pub opts: ControllerOptions,
     handle: tokio::runtime::Handle,
     auth_cache: Arc<AuthCache>,
+    /// Where every password check runs (bounded, low priority, per-source backoff).
+    pub gate: Arc<AuthGate>,
 }
 
 /// Successful password checks, remembered for a short while. argon2 is slow on purpose
@@ -59,16 +63,23 @@ impl AuthCache {
         h.finalize().into()
     }
 
-    fn check(&self, config: &ClusterConfig, user: &str, password: &str) -> Option<Role> {
+    /// A cached successful login of `user` with `password` (and the stored hash it matched).
+    fn lookup(&self, config: &ClusterConfig, user: &str, password: &str) -> Option<Role> {
         let stored = config.password_hash(user)?;
         let fp = self.fingerprint(user, password, stored);
         let now = std::time::Instant::now();
-        if let Some((role, at)) = self.entries.lock().unwrap().get(&fp) {
-            if now.duration_since(*at) < AUTH_CACHE_TTL {
-                return Some(*role);
-            }
+        match self.entries.lock().unwrap().get(&fp) {
+            Some((role, at)) if now.duration_since(*at) < AUTH_CACHE_TTL => Some(*role),
+            _ => None,
         }
-        let role = config.authenticate(user, password)?;
+    }
+
+    fn insert(&self, config: &ClusterConfig, user: &str, password: &str, role: Role) {
+        let Some(stored) = config.password_hash(user) else {
+            return;
+        };
+        let fp = self.fingerprint(user, password, stored);
+        let now = std::time::Instant::now();
         let mut entries = self.entries.lock().unwrap();
         if entries.len() >= AUTH_CACHE_MAX {
             entries.retain(|_, (_, at)| now.duration_since(*at) < AUTH_CACHE_TTL);
@@ -77,7 +88,6 @@ impl AuthCache {
             }
         }
         entries.insert(fp, (role, now));
-        Some(role)
     }
 }
 
@@ -88,6 +98,7 @@ impl Controller {
             opts,
             handle: tokio::runtime::Handle::current(),
             auth_cache: Arc::new(AuthCache::new()),
+            gate: AuthGate::new(GateConfig::default()),
         }
     }
 
@@ -156,8 +167,46 @@ impl Controller {
             .unwrap_or_default()
     }
 
-    fn authenticate(&self, user: &str, password: &str) -> Option<Role> {
-        self.auth_cache.check(&self.rt.running(), user, password)
+    /// A password login through the gate: refused at once while `source` backs off, answered
+    /// from the cache of recent successes, else checked (argon2; a dummy hash for unknown
+    /// users) on a gate thread. Failures are logged with the face and source, never the
+    /// password.
+    pub async fn authenticate(
+        &self,
+        user: &str,
+        password: &str,
+        source: LoginSource,
+    ) -> Result<Role, LoginError> {
+        let attempt = match self.gate.admit(source.face, source.addr) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::debug!(face = %source.face, source = %source.addr, user, reason = %e, "login refused without a check");
+                return Err(e);
+            }
+        };
+        let config = self.rt.running();
+        if let Some(role) = self.auth_cache.lookup(&config, user, password) {
+            attempt.succeeded();
+            return Ok(role);
+        }
+        let (c, u, p) = (config.clone(), user.to_string(), password.to_string());
+        let checked = attempt.run(move || c.authenticate(&u, &p)).await;
+        match checked {
+            Ok(Some(role)) => {
+                self.auth_cache.insert(&config, user, password, role);
+                attempt.succeeded();
+                Ok(role)
+            }
+            Ok(None) => {
+                attempt.failed();
+                tracing::warn!(face = %source.face, source = %source.addr, user, "login failed: invalid user name or password");
+                Err(LoginError::Rejected)
+            }
+            Err(e) => {
+                tracing::info!(face = %source.face, source = %source.addr, user, reason = %e, "login not checked");
+                Err(e)
+            }
+        }
     }
 }
 
@@ -227,8 +276,9 @@ pub fn history_rows(v: &ClusterView) -> Vec<HistoryRow> {
 }
 
 impl CliService for Controller {
-    fn check_password(&self, user: &str, password: &str) -> Option<Role> {
-        self.authenticate(user, password)
+    fn check_password(&self, user: &str, password: &str, source: LoginSource) -> LoginFuture {
+        let (c, user, password) = (self.clone(), user.to_string(), password.to_string());
+        Box::pin(async move { c.authenticate(&user, &password, source).await })
     }
 
     fn check_public_key(&self, user: &str, key_openssh: &str) -> Option<Role> {

@@ -60,6 +60,11 @@ pub struct PreparedDataDir {
     pub key: ClusterKey,
 }
 
+/// The warning when `--admin-password` is given for a data dir that already exists.
+pub const ADMIN_PASSWORD_IGNORED: &str = "--admin-password (or ROOST_ADMIN_PASSWORD, \
+--admin-password-file) is ignored: the data dir already exists and its configuration holds \
+the users; change a password in the CLI with `user admin password <new>` and `commit`";
+
 /// `roost controller` flags. Identity flags (`mac`, `model`, `hostname`, licences) seed a new
 /// data dir; afterwards the saved state rules and a contradicting flag is refused.
 #[derive(Clone, Debug)]
@@ -128,8 +133,21 @@ fn random_mac() -> Mac {
     Mac([0x52, 0x54, 0x00, r[0], r[1], r[2]])
 }
 
-/// Opens (or seeds) the data dir and refuses flags that contradict what it holds.
+/// Opens (or seeds) the data dir and refuses flags that contradict what it holds; flags that
+/// have no effect on it are logged as warnings.
 pub fn prepare_data_dir(opts: &ControllerOptions) -> Result<PreparedDataDir> {
+    let (data, warnings) = prepare_data_dir_with_warnings(opts)?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(data)
+}
+
+/// [`prepare_data_dir`], returning the warnings (flags that had no effect on this data dir, one
+/// line each) instead of logging them.
+pub fn prepare_data_dir_with_warnings(
+    opts: &ControllerOptions,
+) -> Result<(PreparedDataDir, Vec<String>)> {
     let dir_err = |source| StartupError::DataDir {
         path: opts.data_dir.clone(),
         source,
@@ -143,6 +161,7 @@ pub fn prepare_data_dir(opts: &ControllerOptions) -> Result<PreparedDataDir> {
         saved,
         hint,
     };
+    let mut warnings = Vec::new();
     let (identity, licences) = match store.identity()? {
         None => {
             let password = opts
@@ -174,6 +193,9 @@ pub fn prepare_data_dir(opts: &ControllerOptions) -> Result<PreparedDataDir> {
             (id, licences)
         }
         Some(id) => {
+            if opts.admin_password.is_some() {
+                warnings.push(ADMIN_PASSWORD_IGNORED.to_string());
+            }
             if let Some(mac) = opts.mac.filter(|m| *m != id.mac) {
                 return Err(contradicts(
                     "--mac",
@@ -261,13 +283,16 @@ pub fn prepare_data_dir(opts: &ControllerOptions) -> Result<PreparedDataDir> {
             k
         }
     };
-    Ok(PreparedDataDir {
-        store,
-        identity,
-        config,
-        licences,
-        key,
-    })
+    Ok((
+        PreparedDataDir {
+            store,
+            identity,
+            config,
+            licences,
+            key,
+        },
+        warnings,
+    ))
 }
 
 /// Writes a small file atomically (tmp, fsync, rename).
@@ -333,12 +358,8 @@ pub async fn run_controller(
     let ssh_addr = ssh_listener
         .local_addr()
         .map_err(bind_err("SSH", ssh_addr))?;
-    let ssh_cfg = roost_ssh::SshServerConfig {
-        host_key,
-        banner: None,
-        idle_timeout: Some(std::time::Duration::from_secs(3600)),
-        max_auth_attempts: 3,
-    };
+    let mut ssh_cfg = roost_ssh::SshServerConfig::new(host_key);
+    ssh_cfg.idle_timeout = Some(std::time::Duration::from_secs(3600));
     let service: Arc<dyn roost_config::CliService> = controller.clone();
     tokio::spawn({
         let sd = shutdown.clone();
@@ -392,5 +413,29 @@ pub async fn wait_shutdown(mut rx: tokio::sync::watch::Receiver<bool>) {
         if rx.changed().await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_password_on_an_existing_data_dir_is_reported_not_silently_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = ControllerOptions::new(dir.path().join("d"), "127.0.0.1".parse().unwrap());
+        opts.admin_password = Some("first-pw".into());
+        let (first, warnings) = prepare_data_dir_with_warnings(&opts).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        drop(first);
+        opts.admin_password = Some("second-pw".into());
+        let (again, warnings) = prepare_data_dir_with_warnings(&opts).unwrap();
+        assert_eq!(warnings, vec![ADMIN_PASSWORD_IGNORED.to_string()]);
+        // The saved password still rules.
+        assert!(again.config.authenticate("admin", "first-pw").is_some());
+        assert!(again.config.authenticate("admin", "second-pw").is_none());
+        drop(again);
+        opts.admin_password = None;
+        assert!(prepare_data_dir_with_warnings(&opts).unwrap().1.is_empty());
     }
 }

@@ -1,19 +1,18 @@
 //! One SSH connection: authentication and channel requests (russh `Handler`).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use roost_config::{CliService, Role};
+use roost_config::{CliService, Face, LoginError, LoginSource, Role};
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, ChannelOpenFailure, Disconnect, MethodKind, MethodSet};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use crate::session::{run_exec, run_shell, Io};
-use crate::LOGIN_GRACE_TIME;
 
 /// Session channels one connection may have open at once (OpenSSH multiplexing).
 const MAX_CHANNELS: usize = 8;
@@ -27,28 +26,86 @@ pub(crate) struct Shared {
     pub service: Arc<dyn CliService>,
     pub banner: Option<String>,
     pub max_auth_attempts: usize,
+    pub login_grace_time: Duration,
+    pub unauthenticated: Arc<PreAuthTable>,
 }
 
-/// Drives one TCP connection until it ends, the login grace time runs out, or the server
-/// stops.
+/// Connections that have not logged in yet, in total and per source address.
+pub(crate) struct PreAuthTable {
+    max_total: usize,
+    max_per_source: usize,
+    counts: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// One connection's place in the [`PreAuthTable`], given back when it logs in or ends.
+pub(crate) struct PreAuthSlot {
+    table: Arc<PreAuthTable>,
+    source: IpAddr,
+}
+
+impl PreAuthTable {
+    pub(crate) fn new(max_total: usize, max_per_source: usize) -> Arc<PreAuthTable> {
+        Arc::new(PreAuthTable {
+            max_total: max_total.max(1),
+            max_per_source: max_per_source.max(1),
+            counts: Mutex::new((0, HashMap::new())),
+        })
+    }
+
+    /// A slot for a new connection from `source`, or `None` if a cap is reached.
+    pub(crate) fn try_acquire(self: &Arc<Self>, source: IpAddr) -> Option<PreAuthSlot> {
+        let mut guard = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let (total, per) = &mut *guard;
+        let n = per.get(&source).copied().unwrap_or(0);
+        if *total >= self.max_total || n >= self.max_per_source {
+            return None;
+        }
+        *total += 1;
+        per.insert(source, n + 1);
+        Some(PreAuthSlot {
+            table: self.clone(),
+            source,
+        })
+    }
+}
+
+impl Drop for PreAuthSlot {
+    fn drop(&mut self) {
+        let mut guard = self.table.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let (total, per) = &mut *guard;
+        *total = total.saturating_sub(1);
+        if let Some(n) = per.get_mut(&self.source) {
+            *n -= 1;
+            if *n == 0 {
+                per.remove(&self.source);
+            }
+        }
+    }
+}
+
+/// Drives one TCP connection until it ends, the login grace time runs out before a login, or
+/// the server stops.
 pub(crate) async fn run_connection(
     config: Arc<russh::server::Config>,
     socket: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
+    slot: PreAuthSlot,
     mut stop: watch::Receiver<bool>,
 ) {
     let authenticated = Arc::new(AtomicBool::new(false));
+    let grace_time = shared.login_grace_time;
     let handler = Connection {
         shared,
         peer,
         authenticated: authenticated.clone(),
+        pre_auth: Some(slot),
         user: None,
         failures: 0,
         channels: HashMap::new(),
     };
     tracing::debug!(%peer, "SSH connection");
-    let grace = tokio::time::sleep(LOGIN_GRACE_TIME);
+    let grace = tokio::time::sleep(grace_time);
     tokio::pin!(grace);
     let setup = tokio::select! {
         setup = russh::server::run_stream(config, socket, handler) => setup,
@@ -67,16 +124,26 @@ pub(crate) async fn run_connection(
     };
     let handle = running.handle();
     tokio::pin!(running);
-    let reason = tokio::select! {
-        result = &mut running => {
-            match result {
-                Ok(()) => tracing::debug!(%peer, "SSH connection closed"),
-                Err(e) => tracing::debug!(%peer, error = %e, "SSH connection ended"),
+    // The grace timer is looked at when it fires, not when the select starts: a connection
+    // that logged in meanwhile is left alone from then on.
+    let mut grace_over = false;
+    let reason = loop {
+        tokio::select! {
+            result = &mut running => {
+                match result {
+                    Ok(()) => tracing::debug!(%peer, "SSH connection closed"),
+                    Err(e) => tracing::debug!(%peer, error = %e, "SSH connection ended"),
+                }
+                return;
             }
-            return;
+            _ = &mut grace, if !grace_over => {
+                if !authenticated.load(Ordering::SeqCst) {
+                    break "login grace time exceeded";
+                }
+                grace_over = true;
+            }
+            _ = stop.wait_for(|stop| *stop) => break "server shutting down",
         }
-        _ = &mut grace, if !authenticated.load(Ordering::Relaxed) => "login grace time exceeded",
-        _ = stop.wait_for(|stop| *stop) => "server shutting down",
     };
     tracing::debug!(%peer, reason, "disconnecting SSH client");
     let _ = handle
@@ -100,6 +167,9 @@ pub(crate) struct Connection {
     shared: Arc<Shared>,
     peer: SocketAddr,
     authenticated: Arc<AtomicBool>,
+    /// Held until the login: counts this connection against the caps on connections that have
+    /// not logged in.
+    pre_auth: Option<PreAuthSlot>,
     user: Option<(String, Role)>,
     failures: usize,
     channels: HashMap<ChannelId, ChannelEntry>,
@@ -137,7 +207,8 @@ impl Connection {
     fn succeeded(&mut self, user: &str, role: Role, method: &str) -> Auth {
         tracing::info!(user, peer = %self.peer, method, ?role, "SSH login");
         self.user = Some((user.to_string(), role));
-        self.authenticated.store(true, Ordering::Relaxed);
+        self.authenticated.store(true, Ordering::SeqCst);
+        self.pre_auth = None;
         Auth::Accept
     }
 
@@ -188,15 +259,23 @@ impl russh::server::Handler for Connection {
         if self.out_of_attempts() {
             return Ok(no_more_methods());
         }
-        let service = self.shared.service.clone();
-        let (u, p) = (user.to_string(), password.to_string());
-        let role = tokio::task::spawn_blocking(move || service.check_password(&u, &p))
-            .await
-            .ok()
-            .flatten();
-        Ok(match role {
-            Some(role) => self.succeeded(user, role, "password"),
-            None => self.failed(user, "password"),
+        let source = LoginSource {
+            face: Face::Ssh,
+            addr: self.peer.ip(),
+        };
+        let checked = self
+            .shared
+            .service
+            .check_password(user, password, source)
+            .await;
+        Ok(match checked {
+            Ok(role) => self.succeeded(user, role, "password"),
+            Err(e) => {
+                if e != LoginError::Rejected {
+                    tracing::info!(user, peer = %self.peer, reason = %e, "SSH password not checked");
+                }
+                self.failed(user, "password")
+            }
         })
     }
 

@@ -1,8 +1,9 @@
 //! roost-ssh: the SSH server in front of the WiNG-style CLI.
 //!
 //! This crate is a transport only. It authenticates users through
-//! [`CliService::check_password`] / [`CliService::check_public_key`] and moves lines between an
-//! SSH channel and a [`CliSession`](roost_config::CliSession):
+//! [`CliService::check_password`] (with the client's address, so the service can back off per
+//! source) / [`CliService::check_public_key`] and moves lines between an SSH channel and a
+//! [`CliSession`](roost_config::CliSession):
 //!
 //! * **exec** (`ssh admin@ctrl 'show cluster status'`): a privileged session runs each
 //!   non-empty line of the command; the exit status is 1 if any line failed.
@@ -10,7 +11,9 @@
 //!   line editor ([`editor::LineEditor`]) with `?` help, Tab completion and history.
 //! * **shell** without a pty (`ssh -T`): lines are read from stdin without echo or editing.
 //!
-//! Subsystems (sftp), X11, agent and port forwarding are refused.
+//! Subsystems (sftp), X11, agent and port forwarding are refused. Connections that have not
+//! logged in are capped in total and per source address (excess ones are closed at once) and
+//! cut after the login grace time; a session that logged in is not.
 //!
 //! ```no_run
 //! # async fn f(service: std::sync::Arc<dyn roost_config::CliService>) -> Result<(), roost_ssh::SshError> {
@@ -39,6 +42,10 @@ use tokio::task::JoinSet;
 
 /// How long an unauthenticated connection may take to log in (like sshd's `LoginGraceTime`).
 pub const LOGIN_GRACE_TIME: Duration = Duration::from_secs(120);
+/// Default cap on connections that have not logged in yet, in total.
+pub const MAX_UNAUTHENTICATED: usize = 128;
+/// Default cap on connections that have not logged in yet, per source address.
+pub const MAX_UNAUTHENTICATED_PER_SOURCE: usize = 8;
 /// Constant delay before a rejected authentication attempt is answered.
 pub const AUTH_REJECTION_DELAY: Duration = Duration::from_millis(500);
 /// How long [`serve`] waits for open connections to say goodbye after shutdown.
@@ -68,16 +75,27 @@ pub struct SshServerConfig {
     /// Failed password (or public-key) logins allowed per connection; the client is told no
     /// further methods remain after the last one. 0 is treated as 1.
     pub max_auth_attempts: usize,
+    /// How long a connection may take to log in (like sshd's `LoginGraceTime`); a session
+    /// that logged in is never cut by it.
+    pub login_grace_time: Duration,
+    /// Connections that have not logged in yet, at most, in total and per source address
+    /// (like sshd's `MaxStartups`). A connection over either cap is closed at once.
+    pub max_unauthenticated: usize,
+    pub max_unauthenticated_per_source: usize,
 }
 
 impl SshServerConfig {
-    /// Defaults: no banner, no idle timeout, 3 authentication attempts.
+    /// Defaults: no banner, no idle timeout, 3 authentication attempts, 120 s to log in, at most
+    /// 128 connections not logged in (8 per source address).
     pub fn new(host_key: PrivateKey) -> SshServerConfig {
         SshServerConfig {
             host_key,
             banner: None,
             idle_timeout: None,
             max_auth_attempts: 3,
+            login_grace_time: LOGIN_GRACE_TIME,
+            max_unauthenticated: MAX_UNAUTHENTICATED,
+            max_unauthenticated_per_source: MAX_UNAUTHENTICATED_PER_SOURCE,
         }
     }
 
@@ -205,6 +223,11 @@ pub async fn serve(
         service,
         banner: cfg.banner.clone(),
         max_auth_attempts: cfg.max_auth_attempts.max(1),
+        login_grace_time: cfg.login_grace_time,
+        unauthenticated: handler::PreAuthTable::new(
+            cfg.max_unauthenticated,
+            cfg.max_unauthenticated_per_source,
+        ),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -216,12 +239,19 @@ pub async fn serve(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
+                    // Over the cap of connections not logged in: closed at once, before any
+                    // SSH work (the socket is dropped here).
+                    let Some(slot) = shared.unauthenticated.try_acquire(peer.ip()) else {
+                        tracing::debug!(%peer, "too many SSH connections not logged in; closed");
+                        continue;
+                    };
                     let _ = socket.set_nodelay(true);
                     connections.spawn(handler::run_connection(
                         russh_config.clone(),
                         socket,
                         peer,
                         shared.clone(),
+                        slot,
                         stop_rx.clone(),
                     ));
                 }

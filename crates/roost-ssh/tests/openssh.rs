@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use roost_config::{CliService, CliSession, Completion, Output, Role};
+use roost_config::{
+    CliService, CliSession, Completion, LoginError, LoginFuture, LoginSource, Output, Role,
+};
 use roost_ssh::{load_or_create_host_key, SshServerConfig};
 
 const PASSWORD: &str = "s3cret-pw";
@@ -26,6 +28,8 @@ struct Fake {
     /// Every key string the server asked about.
     keys_seen: Mutex<Vec<String>>,
     password_checks: AtomicUsize,
+    /// The source of every password check.
+    sources: Mutex<Vec<LoginSource>>,
     opened: AtomicUsize,
     live: Arc<AtomicUsize>,
     /// (privileged at open, line) for every executed line.
@@ -33,13 +37,15 @@ struct Fake {
 }
 
 impl CliService for Fake {
-    fn check_password(&self, user: &str, password: &str) -> Option<Role> {
+    fn check_password(&self, user: &str, password: &str, source: LoginSource) -> LoginFuture {
         self.password_checks.fetch_add(1, Ordering::SeqCst);
-        match (user, password) {
-            ("admin", PASSWORD) => Some(Role::Superuser),
-            ("monitor", PASSWORD) => Some(Role::Monitor),
-            _ => None,
-        }
+        self.sources.lock().unwrap().push(source);
+        let r = match (user, password) {
+            ("admin", PASSWORD) => Ok(Role::Superuser),
+            ("monitor", PASSWORD) => Ok(Role::Monitor),
+            _ => Err(LoginError::Rejected),
+        };
+        Box::pin(std::future::ready(r))
     }
 
     fn check_public_key(&self, user: &str, key_openssh: &str) -> Option<Role> {
@@ -913,4 +919,128 @@ fn host_key_is_created_once_persisted_0600_and_readable_by_openssh() {
     let bad = dir.path().join("bad_key");
     std::fs::write(&bad, "not a key").unwrap();
     assert!(load_or_create_host_key(&bad).is_err());
+}
+
+/// A raw TCP connection to `addr` from `source`: the server's first line (its SSH
+/// identification), or `None` if the server closed the connection without one.
+fn raw_connect_from(source: &str, addr: SocketAddr) -> (std::net::TcpStream, Option<String>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::new(source.parse().unwrap(), 0))
+            .unwrap();
+        socket.connect(addr).await.unwrap().into_std().unwrap()
+    });
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    let mut s = &stream;
+    loop {
+        match s.read(&mut byte) {
+            Ok(1) if byte[0] == b'\n' => break,
+            Ok(1) => line.push(byte[0]),
+            _ => return (stream, None),
+        }
+    }
+    (stream, Some(String::from_utf8_lossy(&line).into_owned()))
+}
+
+#[test]
+fn a_session_that_logged_in_outlives_the_login_grace_time_and_one_that_did_not_is_cut() {
+    let grace = Duration::from_millis(800);
+    let srv = TestServer::start_with(|cfg| cfg.login_grace_time = grace);
+    let connected = Instant::now();
+    let mut cmd = srv.ssh_password(&["-tt"]);
+    cmd.stdin(Stdio::piped());
+    let mut ssh = Running::spawn(cmd);
+    let at = ssh.expect(&format!("{HOST}>"), 0);
+    // The password check was told where the client is.
+    let sources = srv.fake.sources.lock().unwrap().clone();
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0].face, roost_config::Face::Ssh);
+    assert_eq!(sources[0].addr.to_string(), "127.0.0.1");
+    // Outlive the grace time by a margin (the point of the test is the passing of time).
+    while connected.elapsed() < grace * 2 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ssh.send(b"show privilege\r");
+    ssh.expect("Current privilege level is 1", at);
+    ssh.send(b"exit\r");
+    let (status, _, err) = ssh.wait();
+    assert_eq!(status.code(), Some(0), "{err}");
+
+    // A client that never logs in is cut once the grace time is over.
+    let started = Instant::now();
+    let (stream, banner) = raw_connect_from("127.0.0.1", srv.addr);
+    assert!(banner.unwrap().starts_with("SSH-2.0-Roost"));
+    let mut rest = Vec::new();
+    let _ = (&stream).read_to_end(&mut rest);
+    let took = started.elapsed();
+    assert!(took >= grace, "cut after {took:?}");
+    assert!(took < WAIT, "not cut: {took:?}");
+}
+
+#[test]
+fn connections_not_logged_in_are_capped_in_total_and_per_source() {
+    let srv = TestServer::start_with(|cfg| {
+        cfg.max_unauthenticated = 5;
+        cfg.max_unauthenticated_per_source = 3;
+    });
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let (s, banner) = raw_connect_from("127.0.0.1", srv.addr);
+        assert!(banner.is_some(), "accepted under the cap");
+        held.push(s);
+    }
+    // A fourth from the same address is closed at once, without an SSH banner.
+    let (_s, banner) = raw_connect_from("127.0.0.1", srv.addr);
+    assert_eq!(banner, None);
+    // Another address still gets in, up to the total.
+    for _ in 0..2 {
+        let (s, banner) = raw_connect_from("127.0.0.2", srv.addr);
+        assert!(banner.is_some());
+        held.push(s);
+    }
+    let (_s, banner) = raw_connect_from("127.0.0.3", srv.addr);
+    assert_eq!(banner, None, "over the total cap");
+    // Closing one frees its place (bounded poll: the server notices the close).
+    drop(held.pop());
+    let deadline = Instant::now() + WAIT;
+    let s = loop {
+        let (s, banner) = raw_connect_from("127.0.0.3", srv.addr);
+        if banner.is_some() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the slot was not freed");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    held.push(s);
+    // A connection that logged in no longer counts: free one place of 127.0.0.1, log in
+    // from there; afterwards another unauthenticated connection fits again.
+    drop(held.remove(0));
+    let mut cmd = srv.ssh_password(&["-tt"]);
+    cmd.stdin(Stdio::piped());
+    let mut ssh = Running::spawn(cmd);
+    ssh.expect(&format!("{HOST}>"), 0);
+    let deadline = Instant::now() + WAIT;
+    let s = loop {
+        let (s, banner) = raw_connect_from("127.0.0.4", srv.addr);
+        if banner.is_some() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the slot was not freed");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    held.push(s);
+    // Now 5 unauthenticated are held again; the logged-in session is still there.
+    let (_s, banner) = raw_connect_from("127.0.0.5", srv.addr);
+    assert_eq!(banner, None);
+    ssh.send(b"show privilege\r");
+    ssh.expect("Current privilege level is 1", 0);
+    ssh.kill();
 }

@@ -14,6 +14,8 @@
 //!   member with a ~100 KB configuration → applied on every member.
 //! * `controller_rss_kib_max`: resident memory of the larger of the two controllers holding
 //!   that configuration, after the commits.
+//! * `flood_*`: a login flood from 127.0.0.200-249 against the master while the operator logs
+//!   in from 127.0.0.1 (see `bench_flood.rs`; `--flood-secs`, default 30).
 
 use crate::harness::{is_steady, roost_bin, wait_for, Controller, Spec};
 use anyhow::{bail, Context, Result};
@@ -33,6 +35,12 @@ pub struct BenchArgs {
     /// First of the loopback addresses used (x.y.z.N and x.y.z.N+1).
     #[arg(long, default_value = "127.0.0.201")]
     base_ip: String,
+    /// Seconds of the login flood (200 wrong-password clients from 127.0.0.200-249).
+    #[arg(long, default_value_t = 30)]
+    flood_secs: u64,
+    /// Run only the login flood.
+    #[arg(long)]
+    flood_only: bool,
 }
 
 fn ips(base: &str) -> Result<(String, String)> {
@@ -161,7 +169,7 @@ fn history(c: &Controller) -> Result<Vec<serde_json::Value>> {
         .unwrap_or_default())
 }
 
-fn failovers(c: &Controller) -> Result<Vec<String>> {
+pub(crate) fn failovers(c: &Controller) -> Result<Vec<String>> {
     Ok(history(c)?
         .into_iter()
         .filter(|e| {
@@ -211,6 +219,23 @@ fn measure_failover(p: &mut Pair) -> Result<f64> {
 }
 
 pub fn run(a: BenchArgs) -> Result<i32> {
+    if !a.flood_only {
+        run_main(&a)?;
+    }
+    // 5. login flood against the master.
+    {
+        let p = spawn_pair(&a.base_ip, "flood")?;
+        configure_and_join(&p, &[])?;
+        wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
+            (p.b.status().ok()?["oper_state"] == "standby").then_some(())
+        })
+        .context("b not standby")?;
+        crate::bench_flood::run(&p.a, &p.b, a.flood_secs, &p.dir)?;
+    }
+    Ok(0)
+}
+
+fn run_main(a: &BenchArgs) -> Result<()> {
     // 1. join-cluster to steady.
     let mut joins = Vec::new();
     for i in 0..a.iterations {
@@ -333,5 +358,5 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             .unwrap_or(0);
         println!("controller_rss_kib_max {rss}");
     }
-    Ok(0)
+    Ok(())
 }

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 mod bench;
+mod bench_flood;
 mod demo;
 pub mod harness;
 
@@ -50,9 +51,14 @@ pub struct ControllerArgs {
     /// MAC address, e.g. 52-54-00-E1-EE-16 (default: random 52-54-00-xx-xx-xx).
     #[arg(long)]
     mac: Option<Mac>,
-    /// Initial password of user admin (needed for a new data dir; or ROOST_ADMIN_PASSWORD).
+    /// Initial password of user admin (needed for a new data dir; or ROOST_ADMIN_PASSWORD, or
+    /// --admin-password-file). Ignored, with a warning, for an existing data dir.
     #[arg(long, env = "ROOST_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
+    /// Read the initial password of user admin from this file (its first line), so it
+    /// appears neither on the command line nor in the environment.
+    #[arg(long, value_name = "PATH", conflicts_with = "admin_password")]
+    admin_password_file: Option<PathBuf>,
     /// AP (thin AP) licences installed on this controller.
     #[arg(long)]
     ap_licenses: Option<u32>,
@@ -100,6 +106,20 @@ fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+/// The first line of `path`, without its line ending; refused if empty.
+fn read_password_file(path: &std::path::Path) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --admin-password-file {}", path.display()))?;
+    let line = text.lines().next().unwrap_or("").to_string();
+    if line.is_empty() {
+        anyhow::bail!(
+            "--admin-password-file {}: the first line (the password) is empty",
+            path.display()
+        );
+    }
+    Ok(line)
+}
+
 fn run_controller(a: ControllerArgs) -> Result<i32> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -114,7 +134,10 @@ fn run_controller(a: ControllerArgs) -> Result<i32> {
     opts.hostname = a.hostname;
     opts.model = a.model;
     opts.mac = a.mac;
-    opts.admin_password = a.admin_password;
+    opts.admin_password = match &a.admin_password_file {
+        Some(path) => Some(read_password_file(path)?),
+        None => a.admin_password,
+    };
     opts.ap_licenses = a.ap_licenses;
     opts.aap_licenses = a.aap_licenses;
     opts.adsec = a.adsec;

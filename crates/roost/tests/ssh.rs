@@ -411,3 +411,126 @@ fn no_face_shows_a_password_and_monitors_see_no_hash() {
     assert!(!log.contains("Hunter2"), "{log}");
     assert!(!log.contains(&hash), "{log}");
 }
+
+/// A login flood from 127.0.0.230-242 (wrong passwords over the API and SSH) makes the flooding
+/// addresses back off (429) and does not lock out the operator on 127.0.0.1.
+#[test]
+fn a_password_flood_from_other_addresses_does_not_lock_out_the_operator() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let c = start(dir.path(), "127.0.0.93");
+    let api_url = format!("{}/api/v1/cluster/status", c.api_url());
+    let client_from = |src: &str| {
+        reqwest::blocking::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .local_address(src.parse::<std::net::IpAddr>().unwrap())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap()
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let backoffs = Arc::new(AtomicUsize::new(0));
+    let mut flooders = Vec::new();
+    for i in 0..8 {
+        let (stop, backoffs, url) = (stop.clone(), backoffs.clone(), api_url.clone());
+        let client = client_from(&format!("127.0.0.{}", 230 + i));
+        flooders.push(std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                if let Ok(r) = client
+                    .get(&url)
+                    .basic_auth("admin", Some("Fl00d-pw-x"))
+                    .send()
+                {
+                    if r.status() == 429 {
+                        backoffs.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+        }));
+    }
+    let wrong_dir = dir.path().join("wrong");
+    std::fs::create_dir_all(&wrong_dir).unwrap();
+    let wrong = askpass(&wrong_dir, "Fl00d-pw-x");
+    let mut ssh_flooders = Vec::new();
+    for i in 0..3 {
+        let stop = stop.clone();
+        let (wrong, port, ip) = (wrong.clone(), c.spec.ssh_port, c.spec.ip.to_string());
+        ssh_flooders.push(std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                let _ = Command::new("ssh")
+                    .args([
+                        "-b",
+                        &format!("127.0.0.{}", 240 + i),
+                        "-p",
+                        &port.to_string(),
+                    ])
+                    .args([
+                        "-o",
+                        "StrictHostKeyChecking=no",
+                        "-o",
+                        "UserKnownHostsFile=/dev/null",
+                    ])
+                    .args(["-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"])
+                    .args([
+                        "-o",
+                        "PubkeyAuthentication=no",
+                        "-o",
+                        "NumberOfPasswordPrompts=3",
+                    ])
+                    .arg(format!("admin@{ip}"))
+                    .arg("show version")
+                    .env("SSH_ASKPASS", &wrong)
+                    .env("SSH_ASKPASS_REQUIRE", "force")
+                    .env("DISPLAY", ":0")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }));
+    }
+    // Bounded poll: the flooding addresses are backing off.
+    let t = Instant::now();
+    while backoffs.load(Ordering::SeqCst) < 20 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no backoff seen\n{}",
+            c.log_tail(20)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The operator on 127.0.0.1 gets in over the API and SSH during the flood.
+    let r = client_from("127.0.0.1")
+        .get(&api_url)
+        .basic_auth("admin", Some("admin123"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", c.log_tail(20));
+    let ok_dir = dir.path().join("ok");
+    std::fs::create_dir_all(&ok_dir).unwrap();
+    let mut cmd = ssh(
+        &ok_dir,
+        &c,
+        "admin123",
+        &["-b", "127.0.0.1", "-o", "PubkeyAuthentication=no"],
+        Some("show cluster status"),
+    );
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        c.log_tail(20)
+    );
+    stop.store(true, Ordering::SeqCst);
+    for f in flooders.into_iter().chain(ssh_flooders) {
+        f.join().unwrap();
+    }
+    // Failed logins were logged with face and source, never the password.
+    let log = std::fs::read_to_string(&c.log).unwrap();
+    assert!(log.contains("127.0.0.230"), "{}", c.log_tail(20));
+    assert!(!log.contains("Fl00d-pw-x"), "a password reached the log");
+}

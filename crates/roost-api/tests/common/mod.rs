@@ -3,8 +3,8 @@
 
 use roost_api::{ApiBackend, ServeOptions, TlsIdentity};
 use roost_config::{
-    CliService, CliSession, ClusterStatus, Completion, HistoryRow, MemberRow, Output,
-    RevisionsView, Role,
+    CliService, CliSession, ClusterStatus, Completion, HistoryRow, LoginError, LoginFuture,
+    LoginSource, MemberRow, Output, RevisionsView, Role,
 };
 use roost_wire::{MemberId, Revision, RevisionId, SupersededConfig};
 use std::net::SocketAddr;
@@ -19,6 +19,8 @@ pub struct State {
     pub lines: Vec<String>,
     /// Every open_session call: (user, role, privileged).
     pub opened: Vec<(String, Role, bool)>,
+    /// The source of every password check.
+    pub sources: Vec<LoginSource>,
 }
 
 pub struct Fake {
@@ -52,11 +54,25 @@ pub const USERS: &[(&str, &str, Role)] = &[
 ];
 
 impl CliService for Fake {
-    fn check_password(&self, user: &str, password: &str) -> Option<Role> {
-        USERS
+    fn check_password(&self, user: &str, password: &str, source: LoginSource) -> LoginFuture {
+        self.state.lock().unwrap().sources.push(source);
+        // Users whose login the gate would refuse without a check.
+        match user {
+            "backoff" => {
+                return Box::pin(std::future::ready(Err(LoginError::Backoff {
+                    addr: source.addr,
+                    retry_after_secs: 7,
+                })))
+            }
+            "busy" => return Box::pin(std::future::ready(Err(LoginError::Busy))),
+            _ => {}
+        }
+        let r = USERS
             .iter()
             .find(|(u, p, _)| *u == user && *p == password)
             .map(|(_, _, r)| *r)
+            .ok_or(LoginError::Rejected);
+        Box::pin(std::future::ready(r))
     }
     fn check_public_key(&self, _user: &str, _key: &str) -> Option<Role> {
         None
@@ -349,6 +365,15 @@ impl Drop for TestServer {
 pub fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .use_preconfigured_tls((*roost_api::tls::insecure_client_config()).clone())
+        .build()
+        .unwrap()
+}
+
+/// [`http`] connecting from `source` (a loopback address other than 127.0.0.1).
+pub fn http_from(source: &str) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .use_preconfigured_tls((*roost_api::tls::insecure_client_config()).clone())
+        .local_address(source.parse::<std::net::IpAddr>().unwrap())
         .build()
         .unwrap()
 }
