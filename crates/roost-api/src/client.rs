@@ -1,11 +1,15 @@
 //! The API client and `roost cli`.
 //!
 //! [`ApiClient`] is blocking (reqwest's blocking client): call it from a plain thread, not from
-//! inside an async task. TLS trust is trust-on-first-use ([`crate::tls::TofuVerifier`]): the
-//! controller's certificate is self-signed, so any certificate is accepted unless a fingerprint
-//! is pinned with [`ApiClient::pin_fingerprint`] / `roost cli --fingerprint`; the fingerprint
-//! seen is available from [`ApiClient::server_fingerprint`].
+//! inside an async task. The controller's certificate is self-signed, so [`ApiClient::new`]
+//! accepts any certificate ([`crate::tls::TofuVerifier`]) and [`ApiClient::pin_fingerprint`]
+//! only one; the fingerprint seen is available from [`ApiClient::server_fingerprint`].
+//! `roost cli` trusts on first use like OpenSSH: it pins what its known-controllers file
+//! ([`crate::known`]) holds for the controller, adds the certificate seen on a first contact
+//! (with a notice), and refuses a changed one naming the line to remove; `--fingerprint` pins
+//! explicitly.
 
+use crate::known::{KnownControllers, KnownEntry};
 use crate::tls::{client_config_with, TofuVerifier};
 use crate::types::*;
 use crate::ApiError;
@@ -13,6 +17,7 @@ use anyhow::{anyhow, Context};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -241,9 +246,14 @@ pub struct CliOptions {
     /// the environment variable.
     #[arg(long)]
     pub password: Option<String>,
-    /// Only accept the controller certificate with this SHA-256 fingerprint (hex).
+    /// Only accept the controller certificate with this SHA-256 fingerprint (hex); the
+    /// known-controllers file is then neither read nor written.
     #[arg(long)]
     pub fingerprint: Option<String>,
+    /// The known-controllers file (trust on first use; else `$ROOST_KNOWN_CONTROLLERS`, else
+    /// `~/.config/roost/known_controllers`).
+    #[arg(long = "known-controllers", value_name = "FILE")]
+    pub known_controllers: Option<PathBuf>,
     /// Run this command (repeatable; run in order in one privileged session) instead of the
     /// interactive CLI. Exit status 1 if any failed.
     #[arg(short = 'c', long = "command")]
@@ -258,6 +268,7 @@ impl std::fmt::Debug for CliOptions {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<hidden>"))
             .field("fingerprint", &self.fingerprint)
+            .field("known_controllers", &self.known_controllers)
             .field("commands", &self.commands)
             .finish()
     }
@@ -318,16 +329,9 @@ pub fn run_cli_io(
     if opts.controller.is_empty() {
         return Err(anyhow!("--controller is required"));
     }
-    let client = match &opts.fingerprint {
-        Some(fp) => {
-            ApiClient::pin_fingerprint(&opts.controller, opts.port, &opts.user, password, fp)
-        }
-        None => ApiClient::new(&opts.controller, opts.port, &opts.user, password),
-    }?;
+    let (client, trust) = connect(opts, password)?;
     if !opts.commands.is_empty() {
-        let resp = client
-            .exec(&opts.commands)
-            .map_err(|e| describe(&client, e))?;
+        let resp = trust.first_contact(&client, client.exec(&opts.commands))?;
         for o in &resp.outputs {
             write_text(out, &o.output)?;
         }
@@ -337,22 +341,105 @@ pub fn run_cli_io(
         out.flush()?;
         return Ok(if resp.error { 1 } else { 0 });
     }
-    interactive(&client, tty, input, out)
+    let session = trust.first_contact(&client, client.open_session(false))?;
+    interactive(&client, session, tty, input, out)
+}
+
+/// How `roost cli` trusts the controller's certificate for this run.
+enum Trust {
+    /// `--fingerprint`: the file is not involved.
+    Explicit,
+    /// The file's line for this controller, pinned.
+    Known {
+        file: KnownControllers,
+        host_port: String,
+        entry: KnownEntry,
+    },
+    /// First contact: remember what the controller presents.
+    New {
+        file: KnownControllers,
+        host_port: String,
+    },
+}
+
+/// The client for `opts`, pinned to `--fingerprint` or to the known-controllers file's line.
+fn connect(opts: &CliOptions, password: &str) -> anyhow::Result<(ApiClient, Trust)> {
+    if let Some(fp) = &opts.fingerprint {
+        let c = ApiClient::pin_fingerprint(&opts.controller, opts.port, &opts.user, password, fp)?;
+        return Ok((c, Trust::Explicit));
+    }
+    let file = KnownControllers::locate(opts.known_controllers.as_deref())?;
+    let host_port = match opts.controller.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) => format!("[{v6}]:{}", opts.port),
+        Err(_) => format!("{}:{}", opts.controller, opts.port),
+    };
+    Ok(match file.lookup(&host_port)? {
+        Some(entry) => (
+            ApiClient::pin_fingerprint(
+                &opts.controller,
+                opts.port,
+                &opts.user,
+                password,
+                &entry.fingerprint,
+            )?,
+            Trust::Known {
+                file,
+                host_port,
+                entry,
+            },
+        ),
+        None => (
+            ApiClient::new(&opts.controller, opts.port, &opts.user, password)?,
+            Trust::New { file, host_port },
+        ),
+    })
+}
+
+impl Trust {
+    /// Runs after the first request: a changed certificate becomes the OpenSSH-like refusal,
+    /// and a first contact is remembered (whatever the request's outcome, as OpenSSH adds a
+    /// host key before authenticating) with a one-line notice on stderr.
+    fn first_contact<T>(&self, client: &ApiClient, r: Result<T, ApiError>) -> anyhow::Result<T> {
+        match self {
+            Trust::Explicit => {}
+            Trust::Known {
+                file,
+                host_port,
+                entry,
+            } => {
+                if let (Err(_), Some(seen)) = (&r, client.server_fingerprint()) {
+                    if seen != entry.fingerprint {
+                        return Err(anyhow!(
+                            "the certificate of controller {host_port} has CHANGED (now sha256:{seen}, {} line {} holds sha256:{}): someone may be intercepting this connection, or the controller got a new certificate; if you expected that, remove line {} of {} and connect again",
+                            file.path().display(),
+                            entry.line,
+                            entry.fingerprint,
+                            entry.line,
+                            file.path().display()
+                        ));
+                    }
+                }
+            }
+            Trust::New { file, host_port } => {
+                if let Some(seen) = client.server_fingerprint() {
+                    file.add(host_port, &seen)?;
+                    eprintln!(
+                        "Added controller {host_port} (certificate sha256:{seen}) to the known controllers in {}.",
+                        file.path().display()
+                    );
+                }
+            }
+        }
+        r.map_err(|e| describe(client, e))
+    }
 }
 
 /// The interactive CLI on a terminal: raw mode, the SSH shell's line editor (`?` help, Tab
 /// completion, arrow-up history, Ctrl-C, Ctrl-D), restored on exit.
 #[cfg(unix)]
 fn run_tty(opts: &CliOptions, password: &str) -> anyhow::Result<i32> {
-    let client = match &opts.fingerprint {
-        Some(fp) => {
-            ApiClient::pin_fingerprint(&opts.controller, opts.port, &opts.user, password, fp)
-        }
-        None => ApiClient::new(&opts.controller, opts.port, &opts.user, password),
-    }?;
-    let session = client
-        .open_session(false)
-        .map_err(|e| describe(&client, e))?;
+    let (client, trust) = connect(opts, password)?;
+    let session = trust.first_contact(&client, client.open_session(false))?;
     if let Some(fp) = client.server_fingerprint() {
         eprintln!(
             "Connected to {} (certificate sha256 {fp})",
@@ -527,13 +614,11 @@ fn write_text(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
 
 fn interactive(
     client: &ApiClient,
+    mut session: OpenSessionResponse,
     tty: bool,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> anyhow::Result<i32> {
-    let mut session = client
-        .open_session(false)
-        .map_err(|e| describe(client, e))?;
     if tty {
         if let Some(fp) = client.server_fingerprint() {
             eprintln!(

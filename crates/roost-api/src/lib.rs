@@ -13,6 +13,7 @@
 //! * [`types`]: request/response bodies; [`ApiDoc`]: the OpenAPI document.
 
 pub mod client;
+pub mod known;
 pub mod server;
 mod sessions;
 pub mod tls;

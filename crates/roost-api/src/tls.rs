@@ -182,11 +182,10 @@ fn write_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
 /// presented. It records that certificate's SHA-256 fingerprint ([`TofuVerifier::fingerprint`]);
 /// when created with [`TofuVerifier::pinned`] it rejects any other certificate.
 ///
-/// This is the trust model of WiNG's `join-cluster` (the joining controller authenticates the
-/// cluster with the management user's credentials over TLS against a self-signed certificate it
-/// has never seen): it defeats passive eavesdropping but not an active man-in-the-middle on the
-/// very first connection. Operators who need more compare the printed fingerprint with
-/// `fingerprint` on the controller, and later connections pin it.
+/// On its own it defeats passive eavesdropping but not an active man-in-the-middle on the very
+/// first connection: `roost cli` therefore remembers the fingerprint (`crate::known`) and pins
+/// it later, and join-cluster does not rely on it at all (its OPAQUE exchange authenticates
+/// the primary; `fingerprint <sha256>` pins it on top).
 #[derive(Debug)]
 pub struct TofuVerifier {
     provider: Arc<CryptoProvider>,

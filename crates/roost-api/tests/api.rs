@@ -715,6 +715,8 @@ fn the_client_sees_the_server_fingerprint_and_pinning_works() {
     }
 }
 
+/// `roost cli` options for `srv`, with a known-controllers file private to `srv` (inside
+/// `srv._dir`), never the user's own.
 fn cli_opts(srv: &TestServer, commands: &[&str]) -> CliOptions {
     CliOptions {
         controller: "127.0.0.1".into(),
@@ -722,8 +724,71 @@ fn cli_opts(srv: &TestServer, commands: &[&str]) -> CliOptions {
         user: "admin".into(),
         password: None,
         fingerprint: None,
+        known_controllers: Some(srv._dir.path().join("known_controllers")),
         commands: commands.iter().map(|s| s.to_string()).collect(),
     }
+}
+
+#[test]
+fn run_cli_remembers_the_certificate_and_refuses_a_changed_one() {
+    let srv = TestServer::start();
+    let known = srv._dir.path().join("known_controllers");
+    let run = |opts: &CliOptions| {
+        let mut out = Vec::new();
+        run_cli_io(opts, "secret", false, &mut std::io::empty(), &mut out)
+            .map(|code| (code, String::from_utf8(out).unwrap()))
+    };
+    // First contact: the certificate is added to the file, once.
+    let opts = cli_opts(&srv, &["show x"]);
+    assert_eq!(run(&opts).unwrap().0, 0);
+    let line = format!(
+        "127.0.0.1:{} sha256:{}\n",
+        srv.addr.port(),
+        srv.identity.fingerprint_sha256
+    );
+    assert_eq!(std::fs::read_to_string(&known).unwrap(), line);
+    // Later contacts are pinned to it and add nothing.
+    assert_eq!(run(&opts).unwrap().0, 0);
+    assert_eq!(std::fs::read_to_string(&known).unwrap(), line);
+
+    // Another certificate for the same controller (as a man-in-the-middle would present):
+    // refused before any command runs, naming the file and the line to remove.
+    let other = "ab".repeat(32);
+    std::fs::write(
+        &known,
+        format!("# mine\n127.0.0.1:{} sha256:{other}\n", srv.addr.port()),
+    )
+    .unwrap();
+    let before = srv.fake.lines().len();
+    let e = run(&cli_opts(&srv, &["show never"]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("has CHANGED"), "{e}");
+    assert!(e.contains(&srv.identity.fingerprint_sha256), "{e}");
+    assert!(
+        e.contains(&format!("remove line 2 of {}", known.display())),
+        "{e}"
+    );
+    assert_eq!(srv.fake.lines().len(), before, "nothing ran");
+    assert!(!srv.fake.lines().iter().any(|l| l.contains("never")));
+    // The file is left as it was.
+    assert!(std::fs::read_to_string(&known).unwrap().contains(&other));
+
+    // --fingerprint pins explicitly and ignores the file.
+    let mut pinned = cli_opts(&srv, &["show y"]);
+    pinned.fingerprint = Some(srv.identity.fingerprint_sha256.clone());
+    assert_eq!(run(&pinned).unwrap().0, 0);
+    pinned.fingerprint = Some("00".repeat(32));
+    assert!(run(&pinned)
+        .unwrap_err()
+        .to_string()
+        .contains("fingerprint"));
+
+    // A malformed file is an error, not silently trusted or rewritten.
+    std::fs::write(&known, "garbage\n").unwrap();
+    let e = run(&cli_opts(&srv, &["show z"])).unwrap_err().to_string();
+    assert!(e.contains("line 1"), "{e}");
+    assert_eq!(std::fs::read_to_string(&known).unwrap(), "garbage\n");
 }
 
 #[test]

@@ -313,6 +313,12 @@ fn describe_in(parent: &str, t: &str) -> &'static str {
         ("WORD", "role") => "Role of the user",
         ("role", "superuser") => "May configure",
         ("role", "monitor") => "Read only",
+        ("superuser", "opaque") | ("monitor", "opaque") => {
+            "The user's OPAQUE registration record for join-cluster (hex)"
+        }
+        ("active", "fingerprint") | ("standby", "fingerprint") => {
+            "Accept only the primary whose TLS certificate has this SHA-256 fingerprint"
+        }
         ("ssh-key", _) => "Key type (ssh-ed25519, ssh-rsa, ...)",
         ("WORD", "WORD") => "Base64 key data",
         ("WORD", "LINE") => "Key comment (ignored), e.g. user@host",
@@ -403,6 +409,14 @@ const PRIV: &[(&str, Act)] = &[
         "join-cluster A.B.C.D user WORD password WORD level <1-2> mode standby",
         Act::JoinCluster,
     ),
+    (
+        "join-cluster A.B.C.D user WORD password WORD level <1-2> mode active fingerprint WORD",
+        Act::JoinCluster,
+    ),
+    (
+        "join-cluster A.B.C.D user WORD password WORD level <1-2> mode standby fingerprint WORD",
+        Act::JoinCluster,
+    ),
     ("cluster restore-revision <number>", Act::RestoreRevision),
     (
         "cluster restore-revision <number> <hash-prefix>",
@@ -489,6 +503,14 @@ const USERS: &[(&str, Act)] = &[
     ("user WORD password 0 WORD role monitor", Act::User),
     ("user WORD password 1 WORD role superuser", Act::User),
     ("user WORD password 1 WORD role monitor", Act::User),
+    (
+        "user WORD password 1 WORD role superuser opaque WORD",
+        Act::User,
+    ),
+    (
+        "user WORD password 1 WORD role monitor opaque WORD",
+        Act::User,
+    ),
     ("user WORD ssh-key WORD WORD", Act::SshKey),
     ("user WORD ssh-key WORD WORD LINE", Act::SshKey),
     ("no user WORD", Act::Cfg),

@@ -85,7 +85,18 @@ impl ClusterConfig {
     /// The configuration of a brand-new controller: its device section with defaults and the
     /// initial `admin` superuser.
     pub fn initial(mac: Mac, model: Model, hostname: &str, admin_password: &str) -> ClusterConfig {
-        ClusterConfig::new_initial(mac, model, hostname, admin_password)
+        ClusterConfig::new_initial(mac, model, hostname, admin_password, None)
+    }
+    /// Like [`ClusterConfig::initial`], with the `admin` user's OPAQUE registration record for
+    /// join-cluster made under the cluster's server setup.
+    pub fn initial_with_join_keys(
+        mac: Mac,
+        model: Model,
+        hostname: &str,
+        admin_password: &str,
+        join_keys: &roost_wire::pake::ServerKeys,
+    ) -> ClusterConfig {
+        ClusterConfig::new_initial(mac, model, hostname, admin_password, Some(join_keys))
     }
     pub fn parse(text: &str) -> Result<ClusterConfig, ConfigError> {
         ClusterConfig::parse_text(text)
@@ -131,6 +142,12 @@ impl ClusterConfig {
                 None
             }
         }
+    }
+    /// A user's role and OPAQUE registration record for join-cluster: `None` if there is no such
+    /// user, `Some((role, None))` if the user was set from a hash alone and must have the
+    /// password set again before it can join controllers.
+    pub fn join_record(&self, user: &str) -> Option<(Role, Option<&str>)> {
+        self.users.get(user).map(|u| (u.role, u.opaque.as_deref()))
     }
     /// Authorised SSH public keys of a user (`user NAME ssh-key "ssh-ed25519 AAAA…"`).
     pub fn ssh_keys(&self, user: &str) -> Vec<String> {
@@ -246,6 +263,12 @@ pub trait ControllerOps {
         req: JoinClusterRequest,
         progress: &mut dyn FnMut(&str),
     ) -> Result<(), String>;
+    /// The cluster's OPAQUE server setup (derived from the cluster key), so that setting a
+    /// clear-text password also makes the user's join-cluster registration record. `None`
+    /// (the default) makes users without a record.
+    fn join_server_keys(&self) -> Option<roost_wire::pake::ServerKeys> {
+        None
+    }
     /// `debug cfgd cluster` / `logging monitor debugging` for this session on or off.
     fn set_debug(&self, cluster_debug: bool, monitor: bool);
     /// Licences each connected member brings (self first), for `show licenses`: AP/AAP are
@@ -279,6 +302,9 @@ pub struct JoinClusterRequest {
     pub password: String,
     pub level: MintLevel,
     pub mode: ClusterMode,
+    /// `fingerprint <sha256>`: accept only the primary whose TLS certificate has this SHA-256
+    /// (64 hex digits, lowercase).
+    pub fingerprint: Option<String>,
 }
 
 /// What one line produced.

@@ -28,6 +28,10 @@ pub(crate) const DEFAULT_DEAD_MS: u32 = 300;
 pub(crate) struct User {
     /// argon2 PHC string.
     pub hash: String,
+    /// OPAQUE registration record (hex, [`roost_wire::pake::register`]) for join-cluster: made
+    /// with the hash whenever a clear-text password is set on a member holding the cluster
+    /// key; `None` for users set from a hash alone (`password 1 <hash>`), which cannot join.
+    pub opaque: Option<String>,
     pub role: Role,
     pub ssh_keys: Vec<String>,
 }
@@ -385,16 +389,27 @@ impl ClusterConfig {
     fn exec_users(&mut self, toks: &[&str]) -> Result<(), String> {
         let before = self.superusers();
         match toks {
-            ["user", name, "password", "1", hash, "role", role] => {
+            ["user", name, "password", "1", hash, "role", role, rest @ ..] => {
                 let name = check_word("user name", name, 32)?;
                 check_hash(hash)?;
                 let role = role_of(role)?;
+                // The record belongs to the password: a hash given without one drops it.
+                let opaque = match rest {
+                    [] => None,
+                    ["opaque", rec] => {
+                        roost_wire::pake::check_record(rec)?;
+                        Some(rec.to_ascii_lowercase())
+                    }
+                    _ => return Err(unknown(&Ctx::UserMgmt, toks)),
+                };
                 let u = self.users.entry(name).or_insert(User {
                     hash: String::new(),
+                    opaque: None,
                     role,
                     ssh_keys: Vec::new(),
                 });
                 u.hash = hash.to_string();
+                u.opaque = opaque;
                 u.role = role;
             }
             ["user", _, "password", ..] => {
@@ -540,11 +555,15 @@ impl ClusterConfig {
     pub(crate) fn user_lines(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (name, u) in &self.users {
-            out.push(format!(
+            let mut line = format!(
                 "user {name} password 1 {} role {}",
                 u.hash,
                 role_name(u.role)
-            ));
+            );
+            if let Some(rec) = &u.opaque {
+                line.push_str(&format!(" opaque {rec}"));
+            }
+            out.push(line);
             for k in &u.ssh_keys {
                 out.push(format!("user {name} ssh-key {k}"));
             }
@@ -742,6 +761,7 @@ impl ClusterConfig {
         model: Model,
         hostname: &str,
         admin_password: &str,
+        join_keys: Option<&roost_wire::pake::ServerKeys>,
     ) -> ClusterConfig {
         let mut c = ClusterConfig::empty();
         let mut d = Device::new(model);
@@ -753,6 +773,8 @@ impl ClusterConfig {
                 "admin".into(),
                 User {
                     hash,
+                    opaque: join_keys
+                        .and_then(|k| roost_wire::pake::register(k, "admin", admin_password).ok()),
                     role: Role::Superuser,
                     ssh_keys: Vec::new(),
                 },

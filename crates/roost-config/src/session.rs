@@ -626,25 +626,41 @@ impl Session {
     /// `user NAME password [0|1] PW role ROLE`: clear-text passwords are hashed here, so only
     /// the hash reaches the candidate, the change text and the config text.
     fn user_cmd(&mut self, args: &[String], ops: &dyn ControllerOps) -> Output {
-        let (name, kind, pw, role) = match args {
-            [_, name, _, pw, _, role] => (name, "0", pw, role),
-            [_, name, _, kind, pw, _, role] => (name, kind.as_str(), pw, role),
-            _ => return fail("% Incomplete command."),
-        };
-        if name.contains(':') {
+        if let Some(name) = args.get(1).filter(|n| n.contains(':')) {
             return fail(format!(
                 "% Error: invalid user name '{name}': ':' is not allowed (API logins send 'user:password')"
             ));
         }
-        let hash = if kind == "1" {
-            pw.clone()
-        } else {
-            match hash_password(pw) {
-                Ok(h) => h,
-                Err(e) => return fail(format!("% Error: {e}")),
+        let (name, kind, pw, role) = match args {
+            [_, name, _, pw, _, role] => (name, "0", pw, role),
+            [_, name, _, kind, pw, _, role] => (name, kind.as_str(), pw, role),
+            [_, name, _, _, hash, _, role, _, record] => {
+                return self.config(
+                    format!("user {name} password 1 {hash} role {role} opaque {record}"),
+                    ops,
+                )
             }
+            _ => return fail("% Incomplete command."),
         };
-        self.config(format!("user {name} password 1 {hash} role {role}"), ops)
+        if kind == "1" {
+            // A hash alone: the user can log in but not join controllers (no OPAQUE record).
+            return self.config(format!("user {name} password 1 {pw} role {role}"), ops);
+        }
+        let hash = match hash_password(pw) {
+            Ok(h) => h,
+            Err(e) => return fail(format!("% Error: {e}")),
+        };
+        let record = match ops.join_server_keys() {
+            Some(keys) => match roost_wire::pake::register(&keys, name, pw) {
+                Ok(r) => format!(" opaque {r}"),
+                Err(e) => return fail(format!("% Error: {e}")),
+            },
+            None => String::new(),
+        };
+        self.config(
+            format!("user {name} password 1 {hash} role {role}{record}"),
+            ops,
+        )
     }
 
     fn commit(&mut self, ops: &dyn ControllerOps) -> Result<(), Output> {
@@ -684,12 +700,27 @@ impl Session {
         } else {
             ClusterMode::Active
         };
+        let fingerprint = match args.get(10).map(String::as_str) {
+            None => None,
+            Some(_) => {
+                let fp: String = arg(11)
+                    .chars()
+                    .filter(|c| *c != ':')
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                if fp.len() != 64 || !fp.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return fail("% Error: fingerprint must be the SHA-256 of the primary's certificate: 64 hex digits (':' allowed)");
+                }
+                Some(fp)
+            }
+        };
         let req = JoinClusterRequest {
             primary,
             user: arg(3).to_string(),
             password: arg(5).to_string(),
             level,
             mode,
+            fingerprint,
         };
         let mut text = String::new();
         let res = ops.join_cluster(req, &mut |l: &str| {

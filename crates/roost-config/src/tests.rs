@@ -167,6 +167,8 @@ struct Fake {
     commit_error: RefCell<Option<String>>,
     superseded: Vec<SupersededConfig>,
     revision: RefCell<u64>,
+    /// The cluster key whose OPAQUE server setup `join_server_keys` gives, if any.
+    join_key: Option<roost_wire::ClusterKey>,
 }
 
 impl Fake {
@@ -186,6 +188,7 @@ impl Fake {
             commit_error: RefCell::new(None),
             superseded: Vec::new(),
             revision: RefCell::new(25),
+            join_key: None,
         }
     }
     fn calls(&self) -> Vec<String> {
@@ -266,6 +269,11 @@ impl ControllerOps for Fake {
         progress("... saving the changes");
         progress("[OK]");
         Ok(())
+    }
+    fn join_server_keys(&self) -> Option<roost_wire::pake::ServerKeys> {
+        self.join_key
+            .as_ref()
+            .map(roost_wire::pake::ServerKeys::derive)
     }
     fn set_debug(&self, cluster_debug: bool, monitor: bool) {
         self.calls
@@ -462,6 +470,84 @@ fn initial_config_and_authentication() {
     let base = ClusterConfig::parse(&base_text()).unwrap();
     assert_eq!(base.authenticate("noc", "secret"), Some(Role::Monitor));
     assert_eq!(ClusterConfig::parse(&text).unwrap(), c);
+}
+
+#[test]
+fn setting_a_password_makes_the_opaque_record_and_a_hash_alone_drops_it() {
+    use roost_wire::pake;
+    let key = roost_wire::ClusterKey([3; 32]);
+    let keys = pake::ServerKeys::derive(&key);
+    let mut ops = Fake::new();
+    ops.join_key = Some(key);
+    let mut s = admin();
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "configure terminal",
+            "user-management",
+            "user bob password pw-of-bob role superuser",
+            "commit",
+        ],
+    );
+    let text = ops.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("user bob password 1 $argon2id$"))
+        .unwrap();
+    let rec = line.split_whitespace().last().unwrap();
+    assert!(line.contains(" role superuser opaque "), "{line}");
+    assert!(!text.contains("pw-of-bob"));
+    let cfg = ClusterConfig::parse(&text).unwrap();
+    assert_eq!(cfg.join_record("bob"), Some((Role::Superuser, Some(rec))));
+    assert_eq!(ClusterConfig::parse(&cfg.to_text()).unwrap(), cfg);
+    // The record is the real thing: OPAQUE with the right password completes.
+    let (c, ke1) = pake::client_start("pw-of-bob").unwrap();
+    let (srv, ke2) = pake::server_start(&keys, "bob", Some(rec), &ke1).unwrap();
+    let (ke3, _) = c.finish("pw-of-bob", &ke2).unwrap();
+    srv.finish(&ke3).unwrap();
+
+    // A hash alone (no record): the user stays, without a record.
+    let hash = line.split_whitespace().nth(4).unwrap().to_string();
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            &format!("user bob password 1 {hash} role superuser"),
+            "commit",
+        ],
+    );
+    assert_eq!(
+        ops.running_config().join_record("bob"),
+        Some((Role::Superuser, None))
+    );
+    assert_eq!(ops.running_config().join_record("nobody"), None);
+    // A malformed record is refused and changes nothing.
+    let before = ops.text();
+    let o = s.execute(
+        &format!("user bob password 1 {hash} role superuser opaque 00ff"),
+        &ops,
+    );
+    assert!(o.error && o.text.contains("OPAQUE record"), "{}", o.text);
+    run_ok(&mut s, &ops, &["commit"]);
+    assert_eq!(ops.text(), before);
+    // Without the cluster's keys (the Fake default) no record is made.
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "configure terminal",
+            "user-management",
+            "user eve password pw role monitor",
+            "commit",
+        ],
+    );
+    assert_eq!(
+        ops.running_config().join_record("eve"),
+        Some((Role::Monitor, None))
+    );
 }
 
 #[test]

@@ -443,6 +443,11 @@ impl ControllerOps for SessionOps {
         crate::join::join_cluster(&self.c.rt, &self.c.opts, &self.c.handle, req, progress)
     }
 
+    fn join_server_keys(&self) -> Option<roost_wire::pake::ServerKeys> {
+        let key = self.c.rt.store.cluster_key().ok()??;
+        Some(roost_wire::pake::ServerKeys::derive(&key))
+    }
+
     fn member_licences(&self) -> Vec<roost_config::MemberLicences> {
         let view = self.c.block_on(self.c.view());
         view.map(|v| {

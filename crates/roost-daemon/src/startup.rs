@@ -162,6 +162,21 @@ pub fn prepare_data_dir_with_warnings(
         hint,
     };
     let mut warnings = Vec::new();
+    // The cluster key first: a new data dir's admin user gets its join-cluster (OPAQUE)
+    // record under the server setup derived from it.
+    let key = match (&opts.cluster_secret, store.cluster_key()?) {
+        (Some(secret), _) => {
+            let k = key_from_secret(secret);
+            store.set_cluster_key(&k)?;
+            k
+        }
+        (None, Some(k)) => k,
+        (None, None) => {
+            let k = ClusterKey(rand::random());
+            store.set_cluster_key(&k)?;
+            k
+        }
+    };
     let (identity, licences) = match store.identity()? {
         None => {
             let password = opts
@@ -180,7 +195,13 @@ pub fn prepare_data_dir_with_warnings(
                 .hostname
                 .clone()
                 .unwrap_or_else(|| id.mac.default_hostname(id.model));
-            let config = ClusterConfig::initial(id.mac, id.model, &hostname, &password);
+            let config = ClusterConfig::initial_with_join_keys(
+                id.mac,
+                id.model,
+                &hostname,
+                &password,
+                &roost_wire::pake::ServerKeys::derive(&key),
+            );
             let licences = Licences {
                 ap: opts.ap_licenses.unwrap_or(0),
                 aap: opts.aap_licenses.unwrap_or(0),
@@ -270,19 +291,6 @@ pub fn prepare_data_dir_with_warnings(
             ));
         }
     }
-    let key = match (&opts.cluster_secret, store.cluster_key()?) {
-        (Some(secret), _) => {
-            let k = key_from_secret(secret);
-            store.set_cluster_key(&k)?;
-            k
-        }
-        (None, Some(k)) => k,
-        (None, None) => {
-            let k = ClusterKey(rand::random());
-            store.set_cluster_key(&k)?;
-            k
-        }
-    };
     Ok((
         PreparedDataDir {
             store,

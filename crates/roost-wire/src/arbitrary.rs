@@ -286,14 +286,14 @@ pub fn join_request() -> impl Strategy<Value = JoinRequest> {
     let b = (mac(), text(), text(), mint_level(), cluster_mode());
     (a, b).prop_map(
         |(
-            (protocol_version, software_version, user, password, model),
+            (protocol_version, software_version, user, device, model),
             (mac, hostname, ip, level, mode),
         )| {
             JoinRequest {
                 protocol_version,
                 software_version,
                 user,
-                password,
+                device,
                 model,
                 mac,
                 hostname,

@@ -1,17 +1,63 @@
-//! The join-cluster exchange on TCP 5349 (inside TLS): one request, one response, each a
-//! length-prefixed (u32 big-endian) JSON document of at most [`MAX_JOIN_MESSAGE`] bytes.
+//! The join-cluster exchange on TCP 5349 (inside TLS), each message a length-prefixed (u32
+//! big-endian) JSON document of at most [`MAX_JOIN_MESSAGE`] bytes:
+//!
+//! 1. joiner → primary: [`JoinHello`] (versions, user, OPAQUE KE1; see [`crate::pake`]);
+//! 2. primary → joiner: [`JoinChallenge`] (KE2, or a refusal before authentication);
+//! 3. joiner → primary, only once KE2 proved the primary holds the user's record:
+//!    [`JoinProof`] (KE3 and the [`JoinRequest`] sealed under the session key);
+//! 4. primary → joiner: [`JoinOutcome`] (the [`JoinResponse`] sealed, or a plain refusal when
+//!    KE3 does not authenticate).
+//!
+//! No password, cluster key or configuration ever travels in the clear of the OPAQUE layer.
 
 use crate::{ClusterKey, ClusterMode, Mac, MemberId, MintLevel, Model, WireError};
 use serde::{Deserialize, Serialize};
 
 pub const MAX_JOIN_MESSAGE: usize = 16 * 1024 * 1024;
+/// Limit for the messages a primary reads before authentication (hello, proof): small, so an
+/// unauthenticated peer cannot make it hold much memory.
+pub const MAX_PRE_AUTH_MESSAGE: usize = 64 * 1024;
 
+/// Step 1, in the clear of TLS: who joins, and OPAQUE's KE1 (hex).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinHello {
+    pub protocol_version: u8,
+    pub software_version: String,
+    pub user: String,
+    pub ke1: String,
+}
+
+/// Step 2.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JoinChallenge {
+    /// OPAQUE's KE2 (hex).
+    Challenge { ke2: String },
+    /// One clear line; nothing was changed.
+    Refused { reason: String },
+}
+
+/// Step 3: OPAQUE's KE3 (hex) and the [`JoinRequest`] JSON sealed under the session key (hex).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinProof {
+    pub ke3: String,
+    pub sealed_request: String,
+}
+
+/// Step 4.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JoinOutcome {
+    /// The [`JoinResponse`] JSON sealed under the session key (hex).
+    Sealed { sealed_response: String },
+    /// KE3 did not authenticate (or the sealed request did not open): nothing was changed.
+    Refused { reason: String },
+}
+
+/// What the joiner tells the primary about itself (sealed, step 3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinRequest {
     pub protocol_version: u8,
     pub software_version: String,
     pub user: String,
-    pub password: String,
     pub model: Model,
     pub mac: Mac,
     pub hostname: String,
@@ -19,6 +65,10 @@ pub struct JoinRequest {
     pub ip: String,
     pub level: MintLevel,
     pub mode: ClusterMode,
+    /// The joiner's own device section as change text (interfaces, routes, other device
+    /// settings), carried into the cluster configuration.
+    #[serde(default)]
+    pub device: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,14 +147,14 @@ mod tests {
         JoinRequest {
             protocol_version: crate::PROTOCOL_VERSION,
             software_version: crate::SOFTWARE_VERSION.into(),
-            user: "admin".into(),
-            password: "hunter2\"\n".into(),
+            user: "admin\"\n".into(),
             model: Model::Vx9000,
             mac: Mac([0x52, 0x54, 0, 0x3A, 0xA1, 0x17]),
             hostname: "vx9000-3AA117".into(),
             ip: "192.168.13.12".into(),
             level: MintLevel::L1,
             mode: ClusterMode::Active,
+            device: "vx9000 52-54-00-3A-A1-17\n interface vlan 10\n".into(),
         }
     }
 

@@ -21,6 +21,7 @@ pub mod fuzz_bodies;
 pub mod ids;
 pub mod join;
 pub mod member;
+pub mod pake;
 #[cfg(test)]
 mod proptests;
 

@@ -153,13 +153,13 @@ fn valid_join_messages() -> Vec<Vec<u8>> {
         protocol_version: PROTOCOL_VERSION,
         software_version: SOFTWARE_VERSION.into(),
         user: "admin".into(),
-        password: "secret".into(),
         model: Model::Nx7500,
         mac: Mac([0x52, 0x54, 0, 0xE1, 0xEE, 0x16]),
         hostname: "nx7500-E1EE16".into(),
         ip: "10.0.0.2".into(),
         level: MintLevel::L1,
         mode: ClusterMode::Standby,
+        device: "nx7500 52-54-00-E1-EE-16\n interface vlan 10\n  ip address 10.0.0.2/24\n".into(),
     };
     let accepted = JoinResponse::Accepted(JoinAccepted {
         cluster_key_hex: FUZZ_KEY.to_hex(),

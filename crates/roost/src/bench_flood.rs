@@ -92,10 +92,12 @@ async fn ssh_attempt(src: IpAddr, to: SocketAddr, done: &AtomicU64) -> bool {
     true
 }
 
-/// One join-cluster request with the right release but a wrong password, over TLS on 5349, as
-/// the current join protocol allows. (join-cluster will move to OPAQUE; this is the one
-/// function to change then.)
+/// One join-cluster attempt with the right release but a wrong password, over TLS on 5349, as
+/// an attacker without the password can make it: a real OPAQUE KE1 (cheap: the KSF runs only
+/// when a client finishes), then, since no KE3 can be computed without the password, a KE3 of
+/// the right size that cannot verify. That is the primary's whole work per attempt.
 async fn join_attempt(src: IpAddr, to: SocketAddr, tls: &tokio_rustls::TlsConnector) -> bool {
+    use roost_wire::join::{decode_json, decode_len, encode_json, JoinChallenge, JoinHello};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let Ok(stream) = connect_from(src, to).await else {
         return false;
@@ -106,28 +108,46 @@ async fn join_attempt(src: IpAddr, to: SocketAddr, tls: &tokio_rustls::TlsConnec
     else {
         return false;
     };
-    let req = roost_wire::join::JoinRequest {
+    let Ok((_state, ke1)) = roost_wire::pake::client_start(WRONG) else {
+        return false;
+    };
+    let hello = JoinHello {
         protocol_version: roost_wire::PROTOCOL_VERSION,
         software_version: roost_daemon::runtime::software_version(),
         user: "admin".into(),
-        password: WRONG.into(),
-        model: roost_wire::Model::Vx9000,
-        mac: roost_wire::Mac([0x52, 0x54, 0x00, 0xff, 0x00, 0x01]),
-        hostname: "flood".into(),
-        ip: src.to_string(),
-        level: roost_wire::MintLevel::L1,
-        mode: roost_wire::ClusterMode::Standby,
+        ke1: hex(&ke1),
     };
-    if s.write_all(&roost_wire::join::encode_json(&req))
-        .await
-        .is_err()
-    {
+    if s.write_all(&encode_json(&hello)).await.is_err() {
+        return false;
+    }
+    let read = async {
+        let mut prefix = [0u8; 4];
+        s.read_exact(&mut prefix).await.ok()?;
+        let len = decode_len(prefix).ok()?;
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).await.ok()?;
+        decode_json::<JoinChallenge>(&body).ok()
+    };
+    let Ok(Some(JoinChallenge::Challenge { .. })) =
+        tokio::time::timeout(Duration::from_secs(15), read).await
+    else {
+        return true; // refused at once (backoff, busy): the primary did its part
+    };
+    let proof = roost_wire::join::JoinProof {
+        ke3: hex(&[0x5a; 64]),
+        sealed_request: hex(&[0xa5; 64]),
+    };
+    if s.write_all(&encode_json(&proof)).await.is_err() {
         return false;
     }
     let mut answer = Vec::new();
     tokio::time::timeout(Duration::from_secs(15), s.read_to_end(&mut answer))
         .await
         .is_ok()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An OpenSSH login of the right user from 127.0.0.1, running one command; its duration.

@@ -1052,3 +1052,116 @@ fn demo_stops_on_ctrl_c_after_its_output_pipe_is_gone() {
         );
     }
 }
+
+/// join-cluster's `fingerprint <sha256>` pins the primary's certificate: a wrong pin is refused
+/// in the TLS handshake, before the joiner sends anything (the primary never sees a join
+/// request); the right one joins. The joiner's own device section (the seed's Step 2:
+/// `interface vlan` + `ip address`, `ip default-gateway`, committed and written) is carried into
+/// the cluster, in the running and the startup configuration of both members.
+#[test]
+fn join_pins_the_fingerprint_and_keeps_the_joiners_device_section() {
+    let lab = Lab::new();
+    let c1 = lab.start("vx9000-1", "127.0.0.131", "52-54-00-E1-EE-31", "");
+    let c2 = lab.start("vx9000-2", "127.0.0.132", "52-54-00-3A-A1-32", "");
+    configure_primary(&c1, &[]);
+    run(
+        &c2,
+        &[
+            "configure terminal",
+            "self",
+            "interface vlan 13",
+            "ip address 127.0.0.132/24",
+            "exit",
+            "ip default-gateway 127.0.0.254",
+            "commit write",
+        ],
+    );
+    let before1 = run(&c1, &["show running-config"]);
+    let before2 = run(&c2, &["show running-config"]);
+    let fp = c1.field("api-fingerprint").unwrap().to_string();
+    assert_eq!(fp.len(), 64);
+
+    let wrong = "ab".repeat(32);
+    let r = c2
+        .exec(&[&format!(
+            "join-cluster 127.0.0.131 user admin password admin123 level 1 mode standby fingerprint {wrong}"
+        )])
+        .unwrap();
+    let text = r.text();
+    assert!(r.error && text.contains("fingerprint"), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with('%')).count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        run(&c1, &["show running-config"]),
+        before1,
+        "primary changed"
+    );
+    assert_eq!(
+        run(&c2, &["show running-config"]),
+        before2,
+        "joiner changed"
+    );
+    // Nothing reached the join protocol on the primary: only the failed TLS handshake.
+    let log1 = std::fs::read_to_string(&c1.log).unwrap_or_default();
+    assert!(
+        !log1.contains("join-cluster refused") && !log1.contains("authentication failed"),
+        "{log1}"
+    );
+
+    // A malformed pin is refused by the CLI itself.
+    let r = c2
+        .exec(&["join-cluster 127.0.0.131 user admin password admin123 level 1 mode standby fingerprint xyz"])
+        .unwrap();
+    assert!(
+        r.error && r.text().contains("64 hex digits"),
+        "{}",
+        r.text()
+    );
+
+    // The right pin (upper case with colons, as a person may copy it) joins.
+    let colons = fp
+        .to_uppercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|p| std::str::from_utf8(p).unwrap())
+        .collect::<Vec<_>>()
+        .join(":");
+    let r = c2
+        .exec(&[&format!(
+            "join-cluster 127.0.0.131 user admin password admin123 level 1 mode standby fingerprint {colons}"
+        )])
+        .unwrap();
+    assert!(!r.error, "{}\n{}", r.text(), c1.log_tail(30));
+    assert!(r.text().ends_with("[OK]\n"), "{}", r.text());
+    wait_steady(&[&c1, &c2]);
+
+    let section = "vx9000 52-54-00-3A-A1-32\n";
+    for c in [&c1, &c2] {
+        wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+            let rc = run(c, &["show running-config"]);
+            (rc.contains(" interface vlan 13\n  ip address 127.0.0.132/24\n")
+                && rc.contains(" ip default-gateway 127.0.0.254\n"))
+            .then_some(())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: joiner's device section lost:\n{}",
+                c.spec.name,
+                run(c, &["show running-config"])
+            )
+        });
+    }
+    let rc2 = run(&c2, &["show running-config"]);
+    let own = &rc2[rc2.find(section).expect("joiner's section")..];
+    assert!(own.contains(" cluster mode standby\n"), "{rc2}");
+    assert!(own.contains(" cluster name WING-CLUSTER\n"), "{rc2}");
+    let startup2 = run(&c2, &["show startup-config"]);
+    assert!(
+        startup2.contains(" interface vlan 13\n  ip address 127.0.0.132/24\n")
+            && startup2.contains(" ip default-gateway 127.0.0.254\n"),
+        "{startup2}"
+    );
+}
