@@ -186,6 +186,11 @@ pub fn hide_credentials(config_text: &str) -> String {
                                 }
                             }
                         }
+                        "opaque" => {
+                            // join-cluster's OPAQUE record: a verifier, not for monitors; the
+                            // line reads as it would without one.
+                            i += 1;
+                        }
                         _ if hide && w.len() == 1 && w.as_bytes()[0].is_ascii_digit() => {
                             out.push(' ');
                             out.push_str(w);
@@ -293,11 +298,11 @@ mod tests {
     #[test]
     fn monitors_see_no_credential_on_user_lines() {
         let text = format!(
-            "!\nuser-management\n user admin password 1 {H} role superuser\n user admin ssh-key ssh-ed25519 AAAAC3Nz\n user x opaque 3 c2VjcmV0 role monitor\n!\nwlan user\n ssid password\n!\nend\n"
+            "!\nuser-management\n user admin password 1 {H} role superuser\n user admin ssh-key ssh-ed25519 AAAAC3Nz\n user x opaque 3 c2VjcmV0 role monitor\n user j password 1 {H} role monitor opaque 0a1b2c\n!\nwlan user\n ssid password\n!\nend\n"
         );
         assert_eq!(
             hide_credentials(&text),
-            "!\nuser-management\n user admin password 1 ******** role superuser\n user admin ssh-key ssh-ed25519 AAAAC3Nz\n user x ******** role monitor\n!\nwlan user\n ssid password\n!\nend\n"
+            "!\nuser-management\n user admin password 1 ******** role superuser\n user admin ssh-key ssh-ed25519 AAAAC3Nz\n user x ******** role monitor\n user j password 1 ******** role monitor\n!\nwlan user\n ssid password\n!\nend\n"
         );
     }
 }
