@@ -8,22 +8,44 @@
 //! set; replication's head is advertised in the election's hellos; the election's resume hold
 //! after a stall is replication's commit hold. Every input first lets the election see the
 //! time (so a stall is noticed before a queued message is acted on).
+//!
+//! **Durability, two ways.** By default a `Persist` counts as carried out when the driver polls
+//! again (a driver that saves in line, like the simulation's plain mode). A driver that saves on
+//! another thread calls [`Node::defer_persist_confirmations`]: then a polled `Persist` stays
+//! outstanding until [`Node::handle_persisted`] (or `handle_persist_failed`), and meanwhile
+//! `poll_command` hands out only the election's outputs (hellos, history, master changes), so
+//! failure detection never waits for a disk; everything the replication core emitted after the
+//! `Persist` (replies, acknowledgements, pushes, the next `Persist`) waits for it, in order.
+//! Hellos never advertise a head that is not on disk yet: while a `Persist` is pending they carry
+//! the last head the driver confirmed.
 
 use crate::{Command, ConfigState, Election, Instant, Notification, Replication};
 use roost_wire::{ClusterEvent, MemberId, MemberMessage, ReplicationMessage, RevisionId};
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
+/// Which core an output came from: the election's are never held behind a pending `Persist`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lane {
+    Election,
+    Replication,
+}
+
 #[derive(Debug)]
 pub struct Node<S: ConfigState> {
     pub election: Election,
     pub replication: Replication<S>,
-    out: VecDeque<Command>,
+    out: VecDeque<(Lane, Command)>,
     master: Option<MemberId>,
     alive: BTreeSet<MemberId>,
     head: RevisionId,
     /// Head of the `Persist` last handed out by `poll_command`: carried out once the driver
-    /// polls again, unless it reports it failed first (`handle_persist_failed`).
+    /// polls again (or, deferred, calls `handle_persisted`), unless it reports it failed first
+    /// (`handle_persist_failed`).
     persisting: Option<RevisionId>,
+    /// `Persist`s are confirmed by `handle_persisted`, not by the next poll.
+    deferred: bool,
+    /// The head last known to be on disk (loaded at start, or the last confirmed `Persist`).
+    durable: RevisionId,
     /// The latest `now` an input brought (stamps history records held behind a `Persist`).
     now: Instant,
 }
@@ -42,6 +64,8 @@ impl<S: ConfigState> Node<S> {
             alive: BTreeSet::new(),
             head,
             persisting: None,
+            deferred: false,
+            durable: head,
             now,
         };
         node.pump(now);
@@ -54,11 +78,13 @@ impl<S: ConfigState> Node<S> {
             MemberMessage::Hello(hello) => {
                 if hello.member != from {
                     // A member may only speak for itself: the sealed header names the sender.
-                    self.out
-                        .push_back(Command::Notify(Notification::Debug(format!(
+                    self.out.push_back((
+                        Lane::Election,
+                        Command::Notify(Notification::Debug(format!(
                             "dropping hello for {} sent by {from}",
                             hello.member
-                        ))));
+                        ))),
+                    ));
                     return;
                 }
                 let head = hello.config_head;
@@ -119,28 +145,81 @@ impl<S: ConfigState> Node<S> {
         self.pump(now);
     }
 
-    /// The next command, in order. A `Persist` counts as carried out when the driver polls
-    /// again; if it fails, call [`handle_persist_failed`](Self::handle_persist_failed) first.
-    pub fn poll_command(&mut self) -> Option<Command> {
-        if let Some(head) = self.persisting.take() {
-            self.replication.persist_confirmed(head);
+    /// From now on a polled `Persist` stays outstanding until the driver reports its outcome
+    /// ([`handle_persisted`](Self::handle_persisted) or
+    /// [`handle_persist_failed`](Self::handle_persist_failed)); see the module docs.
+    pub fn defer_persist_confirmations(&mut self) {
+        self.deferred = true;
+    }
+
+    /// The driver saved the `Persist` of `head` (deferred mode). What waited for it is released
+    /// to `poll_command`. A head that is not the outstanding one changes nothing.
+    pub fn handle_persisted(&mut self, head: RevisionId, now: Instant) {
+        if self.persisting == Some(head) {
+            self.persisting = None;
+            self.confirm(head);
+            self.pump(now);
         }
-        let cmd = self.out.pop_front()?;
-        match cmd {
-            Command::Persist { head, .. } => self.persisting = Some(head),
+    }
+
+    /// Whether a `Persist` is outstanding (deferred mode: handed out, outcome not reported).
+    pub fn persist_pending(&self) -> bool {
+        self.deferred && self.persisting.is_some()
+    }
+
+    fn confirm(&mut self, head: RevisionId) {
+        self.replication.persist_confirmed(head);
+        self.durable = head;
+    }
+
+    /// The next command, in order. A `Persist` counts as carried out when the driver polls
+    /// again (unless deferred, see the module docs); if it fails, call
+    /// [`handle_persist_failed`](Self::handle_persist_failed) first.
+    pub fn poll_command(&mut self) -> Option<Command> {
+        if !self.deferred {
+            if let Some(head) = self.persisting.take() {
+                self.confirm(head);
+            }
+        }
+        let mut cmd = if self.persisting.is_some() {
+            // Deferred and outstanding: only the election's outputs go ahead.
+            let i = self.out.iter().position(|(l, _)| *l == Lane::Election)?;
+            self.out.remove(i)?.1
+        } else {
+            self.out.pop_front()?.1
+        };
+        match &mut cmd {
+            Command::Persist { head, .. } => self.persisting = Some(*head),
             Command::Notify(Notification::Record { event, reason }) => {
                 // Held back behind a `Persist` (see `pump`), which is now on disk.
+                let (event, reason) = (*event, std::mem::take(reason));
                 self.election.record(event, reason, self.now);
                 let stamped: Vec<Command> =
                     std::iter::from_fn(|| self.election.poll_command()).collect();
                 for c in stamped.into_iter().rev() {
-                    self.out.push_front(c);
+                    self.out.push_front((Lane::Replication, c));
                 }
                 return self.poll_command();
+            }
+            Command::Send {
+                msg: MemberMessage::Hello(h),
+                ..
+            }
+            | Command::Broadcast {
+                msg: MemberMessage::Hello(h),
+            } => {
+                if h.config_head != self.durable && self.persist_ahead() {
+                    h.config_head = self.durable;
+                }
             }
             _ => {}
         }
         Some(cmd)
+    }
+
+    /// A `Persist` is outstanding or still queued: the replication head may not be on disk.
+    fn persist_ahead(&self) -> bool {
+        self.persisting.is_some() || self.persist_queued()
     }
 
     /// The driver could not carry out the `Persist` of `head` just polled (a full disk:
@@ -162,7 +241,7 @@ impl<S: ConfigState> Node<S> {
         let void: HashSet<RevisionId> = void.into_iter().collect();
         let restored = self.replication.head();
         let pending: HashSet<u64> = self.replication.pending_commits().into_iter().collect();
-        self.out.retain_mut(|cmd| match cmd {
+        self.out.retain_mut(|(_, cmd)| match cmd {
             Command::Persist { head, .. } => !void.contains(head),
             // Only a snapshot behind the failed one emits these: it is void too.
             Command::PersistRequests(_) => false,
@@ -216,7 +295,7 @@ impl<S: ConfigState> Node<S> {
                     self.master = *master;
                     self.replication.handle_master(*master, now);
                 }
-                self.out.push_back(cmd);
+                self.out.push_back((Lane::Election, cmd));
             }
             self.replication.handle_hold(self.election.resuming(), now);
             let alive: BTreeSet<MemberId> = self
@@ -233,16 +312,18 @@ impl<S: ConfigState> Node<S> {
                 progressed = true;
                 match cmd {
                     Command::Notify(Notification::Record { event, reason }) => {
-                        if self.persist_queued() {
+                        if self.persist_ahead() {
                             // It may tell of a revision not on disk yet: stamped when polled.
-                            self.out
-                                .push_back(Command::Notify(Notification::Record { event, reason }));
+                            self.out.push_back((
+                                Lane::Replication,
+                                Command::Notify(Notification::Record { event, reason }),
+                            ));
                         } else {
                             // Stamped by the election, which emits the History notification.
                             self.election.record(event, reason, now);
                         }
                     }
-                    other => self.out.push_back(other),
+                    other => self.out.push_back((Lane::Replication, other)),
                 }
             }
             let head = self.replication.head();
@@ -262,7 +343,7 @@ impl<S: ConfigState> Node<S> {
     fn persist_queued(&self) -> bool {
         self.out
             .iter()
-            .any(|c| matches!(c, Command::Persist { .. }))
+            .any(|(_, c)| matches!(c, Command::Persist { .. }))
     }
 }
 

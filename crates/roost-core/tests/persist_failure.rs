@@ -27,6 +27,8 @@ struct Member {
     full: bool,
     /// What is on disk: the head last saved.
     saved: RevisionId,
+    /// Deferred confirmations (a store thread): `Persist`s handed out, outcome not reported.
+    slow: Vec<RevisionId>,
 }
 
 struct Pair {
@@ -69,6 +71,7 @@ fn member(last: u8, priority: u8) -> Member {
         node: Node::new(election, replication, Duration::ZERO),
         full: false,
         saved: RevisionId::ZERO,
+        slow: Vec::new(),
     }
 }
 
@@ -97,6 +100,9 @@ impl Pair {
             polled.push(cmd.clone());
             let me = self.m[i].id;
             match cmd {
+                Command::Persist { head, .. } if self.m[i].node.persist_pending() => {
+                    self.m[i].slow.push(head);
+                }
                 Command::Persist { head, .. } => {
                     if self.m[i].full {
                         let now = self.now;
@@ -137,6 +143,20 @@ impl Pair {
             }
         }
         out
+    }
+
+    /// The store thread of member `i` reports its oldest outstanding save: done, or failed
+    /// for lack of space if the disk is full. Returns what was polled after it.
+    fn finish_save(&mut self, i: usize) -> Vec<Command> {
+        let head = self.m[i].slow.remove(0);
+        let now = self.now;
+        if self.m[i].full {
+            assert!(self.m[i].node.handle_persist_failed(head, NO_SPACE, now));
+        } else {
+            self.m[i].saved = head;
+            self.m[i].node.handle_persisted(head, now);
+        }
+        self.drain(i)
     }
 
     fn commit(&mut self, i: usize, request: u64, change: &str) -> Vec<Command> {
@@ -410,4 +430,96 @@ fn failure_of_a_persist_not_just_polled_is_not_undone() {
         .node
         .handle_persist_failed(RevisionId::ZERO, NO_SPACE, now));
     assert_eq!(p.head(0), head);
+}
+
+fn hello_heads(cmds: &[Command]) -> Vec<RevisionId> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Send {
+                msg: MemberMessage::Hello(h),
+                ..
+            }
+            | Command::Broadcast {
+                msg: MemberMessage::Hello(h),
+            } => Some(h.config_head),
+            _ => None,
+        })
+        .collect()
+}
+
+fn persisted(cmds: &[Command]) -> Vec<RevisionId> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Persist { head, .. } => Some(*head),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_slow_save_holds_the_reply_and_the_push_but_not_the_hellos() {
+    let mut p = Pair::new();
+    p.m[0].node.defer_persist_confirmations();
+    let before = p.head(0);
+    let got = p.commit(0, 1, "set a 1");
+    let new = p.head(0);
+    assert_eq!(persisted(&got), vec![new]);
+    assert!(p.m[0].node.persist_pending());
+    assert!(commit_done(&got).is_empty(), "{got:?}");
+    assert!(revisions_sent(&got).is_empty(), "{got:?}");
+    // A second of disk latency: the master keeps saying hello (with the head on disk), the
+    // follower keeps it, and nothing that depends on the unsaved revision leaves.
+    let [a, b] = p.run(Duration::from_secs(1));
+    let heads = hello_heads(&a);
+    assert!(heads.len() >= 8, "hellos kept going out: {a:?}");
+    assert!(heads.iter().all(|h| *h == before), "{heads:?}");
+    assert!(
+        commit_done(&a).is_empty() && revisions_sent(&a).is_empty(),
+        "{a:?}"
+    );
+    assert!(
+        !b.iter()
+            .any(|c| matches!(c, Command::Notify(Notification::MasterChanged { .. }))),
+        "{b:?}"
+    );
+    assert_eq!(p.m[1].node.master(), Some(p.m[0].id));
+    // Saved: the reply, the push, and hellos with the new head.
+    let got = p.finish_save(0);
+    assert_eq!(commit_done(&got), vec![(1, Ok(new))]);
+    // The push (and the retransmits that queued up behind the save: idempotent).
+    let pushed = revisions_sent(&got);
+    assert!(
+        !pushed.is_empty() && pushed.iter().all(|r| *r == new),
+        "{got:?}"
+    );
+    let [a, _] = p.run(Duration::from_secs(1));
+    assert!(hello_heads(&a).iter().all(|h| *h == new), "{a:?}");
+    assert_eq!(p.head(1), new);
+    assert_eq!(p.m[1].saved, new);
+}
+
+#[test]
+fn a_slow_save_that_fails_refuses_the_commit_after_the_hellos_went_on() {
+    let mut p = Pair::new();
+    p.m[0].node.defer_persist_confirmations();
+    p.m[0].full = true;
+    let before = p.head(0);
+    let got = p.commit(0, 1, "set a 1");
+    assert_eq!(persisted(&got).len(), 1);
+    let [a, _] = p.run(Duration::from_millis(500));
+    assert!(hello_heads(&a).iter().all(|h| *h == before), "{a:?}");
+    let got = p.finish_save(0);
+    assert_eq!(commit_done(&got), vec![(1, Err(REFUSAL.to_string()))]);
+    assert!(revisions_sent(&got).is_empty(), "{got:?}");
+    assert_eq!(p.head(0), before);
+    assert!(!p.m[0].node.persist_pending());
+    // Space returns: the next commit is saved and replicated.
+    p.m[0].full = false;
+    let got = p.commit(0, 2, "set a 2");
+    let new = p.head(0);
+    assert_eq!(persisted(&got), vec![new]);
+    let got = p.finish_save(0);
+    assert_eq!(commit_done(&got), vec![(2, Ok(new))]);
+    p.run(Duration::from_millis(500));
+    assert_eq!(p.head(1), new);
 }

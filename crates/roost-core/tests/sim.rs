@@ -36,7 +36,7 @@ use roost_wire::{
     SupersededConfig,
 };
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::time::Duration;
 
 /// The config the simulation replicates: sorted `key=value` lines; changes are `set k v`.
@@ -99,6 +99,14 @@ struct Member {
     node: Option<Node<Kv>>,
     disk: Disk,
     next_request: u64,
+    /// Head of the last `Persist` handed to the disk (written or still queued).
+    queued_head: Option<RevisionId>,
+}
+
+/// A write on a member's store thread (deferred saves), done at `at`.
+struct Save {
+    at: Instant,
+    cmd: Command,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -138,6 +146,11 @@ struct Sim {
     inbox: Vec<Vec<(usize, Vec<u8>)>>,
     /// Configurations superseded in the run, as (holder index, superseded head, new head).
     supersessions: Vec<(usize, RevisionId, RevisionId)>,
+    /// Longest disk write (deferred saves, as the daemon's store thread does them); 0: every
+    /// `Persist` is written in line, before the next command is polled.
+    max_disk_ms: u64,
+    /// Writes queued on each member's store thread, oldest first.
+    saving: Vec<VecDeque<Save>>,
 }
 
 fn settings(m: &Member) -> ElectionSettings {
@@ -161,6 +174,12 @@ fn settings(m: &Member) -> ElectionSettings {
 
 impl Sim {
     fn new(seed: u64, n: usize) -> Sim {
+        Sim::with_disk(seed, n, 0)
+    }
+
+    /// `max_disk_ms` > 0: saves are deferred, as the daemon's store thread does them, and each
+    /// takes up to that long (FIFO).
+    fn with_disk(seed: u64, n: usize, max_disk_ms: u64) -> Sim {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut members = Vec::new();
         for i in 0..n {
@@ -177,6 +196,7 @@ impl Sim {
                 node: None,
                 disk: Disk::default(),
                 next_request: 0,
+                queued_head: None,
             });
         }
         let mut sim = Sim {
@@ -197,6 +217,8 @@ impl Sim {
             stalled_until: vec![None; n],
             inbox: vec![Vec::new(); n],
             supersessions: Vec::new(),
+            max_disk_ms,
+            saving: (0..n).map(|_| VecDeque::new()).collect(),
         };
         for i in 0..n {
             sim.start(i);
@@ -229,7 +251,12 @@ impl Sim {
         );
         replication.restore_requests(m.disk.requests.clone());
         replication.set_wall_clock(wall, now);
-        m.node = Some(Node::new(election, replication, now));
+        let mut node = Node::new(election, replication, now);
+        if self.max_disk_ms > 0 {
+            node.defer_persist_confirmations();
+        }
+        m.queued_head = m.disk.head;
+        m.node = Some(node);
         self.stable_since = now;
         self.drain(i);
     }
@@ -241,6 +268,8 @@ impl Sim {
         self.members[i].node = None;
         self.stalled_until[i] = None;
         self.inbox[i].clear();
+        // Writes not done yet are lost with the process.
+        self.saving[i].clear();
         self.stable_since = self.now;
     }
 
@@ -322,7 +351,7 @@ impl Sim {
             .iter()
             .filter_map(|c| match c {
                 Command::PersistSuperseded(s)
-                    if s.holder == own && Some(s.head) == self.members[i].disk.head =>
+                    if s.holder == own && Some(s.head) == self.members[i].queued_head =>
                 {
                     Some(s.head)
                 }
@@ -341,46 +370,26 @@ impl Sim {
                         self.send(i, j, &msg);
                     }
                 }
-                Command::Persist {
-                    head,
-                    config,
-                    revision,
-                    lineage,
-                } => {
-                    let d = &mut self.members[i].disk;
-                    d.head = Some(head);
-                    d.config = config;
-                    d.lineage = lineage;
-                    if let Some(r) = &revision {
-                        self.parents.insert(r.id, r.parent);
-                        self.origins.insert(r.id, (r.origin, r.request));
-                    }
-                    // As roost-store keeps it: a contiguous chain ending at the head, cleared
-                    // by a snapshot, the newest 1024 revisions.
-                    match revision {
-                        Some(r) => {
-                            d.log.retain(|x| x.id.number < r.id.number);
-                            if d.log.last().is_some_and(|p| p.id != r.parent) {
-                                d.log.clear();
-                            }
-                            d.log.push(r);
+                c @ (Command::Persist { .. }
+                | Command::PersistSuperseded(_)
+                | Command::PersistRequests(_)) => {
+                    if let Command::Persist { head, revision, .. } = &c {
+                        self.members[i].queued_head = Some(*head);
+                        if let Some(r) = revision {
+                            self.parents.insert(r.id, r.parent);
+                            self.origins.insert(r.id, (r.origin, r.request));
                         }
-                        None => d.log.clear(),
                     }
-                    if d.log.len() > 1024 {
-                        d.log.remove(0);
+                    if self.max_disk_ms == 0 {
+                        self.write(i, c);
+                    } else {
+                        // FIFO on the store thread: never done before the write ahead of it.
+                        let earliest = self.saving[i].back().map_or(self.now, |s| s.at);
+                        let took =
+                            Duration::from_micros(self.rng.gen_range(0..=self.max_disk_ms * 1000));
+                        let at = earliest.max(self.now + took);
+                        self.saving[i].push_back(Save { at, cmd: c });
                     }
-                }
-                Command::PersistSuperseded(s) => {
-                    // As roost-store keeps them: saving a head again replaces it.
-                    let d = &mut self.members[i].disk;
-                    match d.superseded.iter_mut().find(|x| x.head == s.head) {
-                        Some(x) => *x = s,
-                        None => d.superseded.push(s),
-                    }
-                }
-                Command::PersistRequests(requests) => {
-                    self.members[i].disk.requests = requests;
                 }
                 Command::Notify(Notification::CommitDone { result: Ok(id), .. }) => {
                     if trace() {
@@ -410,6 +419,74 @@ impl Sim {
         }
     }
 
+    /// Carries out a write on member `i`'s disk, as roost-store does.
+    fn write(&mut self, i: usize, c: Command) {
+        match c {
+            Command::Persist {
+                head,
+                config,
+                revision,
+                lineage,
+            } => {
+                let d = &mut self.members[i].disk;
+                d.head = Some(head);
+                d.config = config;
+                d.lineage = lineage;
+                // As roost-store keeps it: a contiguous chain ending at the head, cleared
+                // by a snapshot, the newest 1024 revisions.
+                match revision {
+                    Some(r) => {
+                        d.log.retain(|x| x.id.number < r.id.number);
+                        if d.log.last().is_some_and(|p| p.id != r.parent) {
+                            d.log.clear();
+                        }
+                        d.log.push(r);
+                    }
+                    None => d.log.clear(),
+                }
+                if d.log.len() > 1024 {
+                    d.log.remove(0);
+                }
+            }
+            Command::PersistSuperseded(s) => {
+                // As roost-store keeps them: saving a head again replaces it.
+                let d = &mut self.members[i].disk;
+                match d.superseded.iter_mut().find(|x| x.head == s.head) {
+                    Some(x) => *x = s,
+                    None => d.superseded.push(s),
+                }
+            }
+            Command::PersistRequests(requests) => {
+                self.members[i].disk.requests = requests;
+            }
+            _ => unreachable!("not a write: {c:?}"),
+        }
+    }
+
+    /// Writes due on store threads are done, and their members told.
+    fn finish_saves(&mut self) {
+        for i in 0..self.members.len() {
+            if self.is_stalled(i) {
+                continue; // the whole process is stopped
+            }
+            while self.saving[i].front().is_some_and(|s| s.at <= self.now) {
+                let save = self.saving[i].pop_front().unwrap();
+                let head = match &save.cmd {
+                    Command::Persist { head, .. } => Some(*head),
+                    _ => None,
+                };
+                self.write(i, save.cmd);
+                if let Some(head) = head {
+                    let now = self.now;
+                    if let Some(node) = self.members[i].node.as_mut() {
+                        node.handle_persisted(head, now);
+                    }
+                    self.drain(i);
+                }
+            }
+        }
+    }
+
     /// Advances to the next event (delivery or timer), at most until `until`.
     fn step(&mut self, until: Instant) {
         let next_msg = self.net.peek().map(|Reverse(f)| f.at);
@@ -421,7 +498,14 @@ impl Sim {
             .filter_map(|(_, m)| m.node.as_ref()?.poll_timeout())
             .min();
         let next_resume = self.stalled_until.iter().flatten().min().copied();
-        let next = [next_msg, next_timer, next_resume]
+        let next_save = self
+            .saving
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.is_stalled(*i))
+            .filter_map(|(_, q)| q.front().map(|s| s.at))
+            .min();
+        let next = [next_msg, next_timer, next_resume, next_save]
             .into_iter()
             .flatten()
             .min()
@@ -430,6 +514,7 @@ impl Sim {
             .max(self.now);
         self.now = next;
         self.steps += 1;
+        self.finish_saves();
         while let Some(Reverse(f)) = self.net.peek() {
             if f.at > self.now {
                 break;
@@ -640,7 +725,10 @@ impl Sim {
 fn run_seed(seed: u64, faults: usize) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let n = rng.gen_range(2..=5);
-    let mut sim = Sim::new(seed, n);
+    // Half the seeds save on a store thread with a slow disk (a separate stream, so that the
+    // faults each seed runs stay as they were).
+    let disk = [0, 0, 5, 40][StdRng::seed_from_u64(seed ^ 0xd15c).gen_range(0..4)];
+    let mut sim = Sim::with_disk(seed, n, disk);
     sim.run_until(Duration::from_secs(1));
     for _ in 0..faults {
         let at = sim.now + Duration::from_millis(rng.gen_range(50..1500));
@@ -892,7 +980,8 @@ fn revisions_known_only_as_ancestors_are_kept_by_a_superseded_config() {
 fn run_stall_seed(seed: u64, faults: usize) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x57a1);
     let n = rng.gen_range(2..=5);
-    let mut sim = Sim::new(seed, n);
+    let disk = [0, 0, 5, 40][StdRng::seed_from_u64(seed ^ 0xd15c).gen_range(0..4)];
+    let mut sim = Sim::with_disk(seed, n, disk);
     sim.max_delay_ms = [1, 5, 20][rng.gen_range(0..3)];
     sim.run_until(Duration::from_secs(1));
     for _ in 0..faults {

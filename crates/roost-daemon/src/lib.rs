@@ -3,6 +3,8 @@
 //! * [`runtime`]: the member task. Owns the `roost_core::Node`, the UDP 24576 socket and the
 //!   store; moves datagrams and time in, and carries out the node's commands (send, persist,
 //!   notify). Sessions talk to it through a request channel.
+//! * [`persist`]: the store thread: every write the member task asks for, in order, off the
+//!   member thread, so that an fsync never delays a hello.
 //! * [`join`]: join-cluster, server side (TLS on TCP 5349) and client side.
 //! * [`ops`]: the controller as the command engine sees it (`ControllerOps`), and as the SSH
 //!   and HTTPS transports see it (`CliService`, `ApiBackend`).
@@ -13,6 +15,7 @@
 pub mod gate;
 pub mod join;
 pub mod ops;
+pub mod persist;
 pub mod runtime;
 pub mod startup;
 

@@ -1,8 +1,10 @@
 //! The member task: the tokio shell around `roost_core::Node`.
 //!
 //! It only moves bytes and time: datagrams on the member channel are opened (authenticated,
-//! replay-checked) and handed to the node; the node's commands are carried out in order
-//! (a `Persist` is on disk before the `CommitDone` after it is answered). Everything else in
+//! replay-checked) and handed to the node; the node's commands are carried out in order. Writes
+//! go to the store thread ([`crate::persist`]); the node holds whatever depends on a `Persist`
+//! (the `CommitDone` after it, acknowledgements, pushes) until the store reports it saved, and
+//! meanwhile the election's hellos keep going out. Everything else in
 //! the daemon reaches the node through [`NodeRequest`]s on one channel, so the node has a
 //! single owner and no locks.
 //!
@@ -12,6 +14,7 @@
 //! cannot starve it. Before it handles an overdue timer it reads every datagram already
 //! queued on its socket, so a member that was paused hears its peers before it judges them.
 
+use crate::persist::{Persister, StoreJob};
 use crate::startup::ControllerOptions;
 use roost_config::{ClusterConfig, DeviceSettings};
 use roost_core::{
@@ -172,6 +175,11 @@ impl MemberRuntime {
             None => (RevisionId::ZERO, Vec::new(), Vec::new(), Vec::new()),
         };
         let history = rt.store.history().unwrap_or_default();
+        let thread_err = |e: std::io::Error| crate::startup::StartupError::Component {
+            what: "member task",
+            message: e.to_string(),
+        };
+        let persister = Persister::start(rt.store.clone()).map_err(thread_err)?;
         let mut task = MemberTask::new(
             rt.clone(),
             config,
@@ -182,12 +190,9 @@ impl MemberRuntime {
             history,
             key,
             opts,
+            persister,
         );
         task.node.replication.restore_requests(requests);
-        let thread_err = |e: std::io::Error| crate::startup::StartupError::Component {
-            what: "member task",
-            message: e.to_string(),
-        };
         // The member task's own runtime, and the socket moved onto its reactor.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -413,6 +418,8 @@ struct MemberTask {
     registering: Option<u64>,
     /// The last save of a revision failed for lack of space (logged once until one succeeds).
     save_failing: bool,
+    /// The store thread: every write, in order, off this thread.
+    persister: Persister,
 }
 
 impl MemberTask {
@@ -427,6 +434,7 @@ impl MemberTask {
         history: Vec<HistoryEvent>,
         key: ClusterKey,
         opts: ControllerOptions,
+        persister: Persister,
     ) -> MemberTask {
         let node = build_node(&rt, &config, head, log, lineage, superseded, history);
         let device = config.device(rt.mac);
@@ -447,7 +455,9 @@ impl MemberTask {
             own_section,
             registering: None,
             save_failing: false,
+            persister,
         };
+        t.node.defer_persist_confirmations();
         t.refresh_peers(&config);
         t
     }
@@ -478,6 +488,10 @@ impl MemberTask {
             tokio::select! {
                 biased;
                 _ = &mut sd => break,
+                saved = self.persister.saved.recv() => match saved {
+                    Some((head, r)) => self.on_persist_result(head, r),
+                    None => break,
+                },
                 r = socket.recv_from(&mut buf) => match r {
                     Ok((n, from)) => self.on_datagram(&buf[..n], from),
                     Err(e) => tracing::warn!("member channel receive error: {e}"),
@@ -622,25 +636,16 @@ impl MemberTask {
                     config,
                     revision,
                     lineage,
-                } => {
-                    let saved =
-                        self.rt
-                            .store
-                            .save_config(head, &config, revision.as_ref(), &lineage);
-                    self.on_persist_result(head, saved);
-                }
+                } => self.persister.submit(StoreJob::Config {
+                    head,
+                    config,
+                    revision,
+                    lineage,
+                }),
                 Command::PersistRequests(requests) => {
-                    // Not fail-stop: losing these only weakens de-duplication after a restart
-                    // (to the revisions held in full), as before snapshots carried them.
-                    if let Err(e) = self.rt.store.save_snapshot_requests(&requests) {
-                        tracing::error!("cannot persist snapshot request ids: {e}");
-                    }
+                    self.persister.submit(StoreJob::Requests(requests))
                 }
-                Command::PersistSuperseded(s) => {
-                    if let Err(e) = self.rt.store.save_superseded(&s) {
-                        tracing::error!("cannot persist superseded configuration {}: {e}", s.head);
-                    }
-                }
+                Command::PersistSuperseded(s) => self.persister.submit(StoreJob::Superseded(s)),
                 Command::Notify(n) => self.on_notification(n),
             }
         }
@@ -658,6 +663,8 @@ impl MemberTask {
                 if std::mem::take(&mut self.save_failing) {
                     tracing::info!("revisions are saved again (revision {head})");
                 }
+                let now = self.rt.now();
+                self.node.handle_persisted(head, now);
                 return;
             }
             Err(e) => e,
@@ -685,10 +692,8 @@ impl MemberTask {
                     "history: {} {} {} {}",
                     ev.hostname, ev.member, ev.event, ev.reason
                 ));
-                if let Err(e) = self.rt.store.save_history(std::slice::from_ref(&ev)) {
-                    tracing::warn!("cannot persist history: {e}");
-                }
                 tracing::info!(member = %ev.member, event = %ev.event, "{}", ev.reason);
+                self.persister.submit(StoreJob::History(ev));
             }
             Notification::MasterChanged { master } => {
                 match master {
