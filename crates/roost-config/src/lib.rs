@@ -13,6 +13,7 @@
 
 mod change;
 mod grammar;
+pub mod howto;
 mod mask;
 mod model;
 mod session;

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 mod bench;
 mod bench_flood;
 mod demo;
-pub mod harness;
 
 #[derive(Parser)]
 #[command(
