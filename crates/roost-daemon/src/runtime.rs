@@ -12,7 +12,9 @@
 //! cannot starve it. Before it handles an overdue timer it reads every datagram already
 //! queued on its socket, so a member that was paused hears its peers before it judges them.
 
-use crate::startup::ControllerOptions;
+use crate::data_dir::{PreparedDataDir, StartupError};
+use crate::options::ControllerOptions;
+use crate::shutdown::{wait_shutdown, FailStop, Fatal};
 use roost_config::{ClusterConfig, DeviceSettings};
 use roost_core::{
     Command, Election, ElectionSettings, Instant, Node, Notification, Replication,
@@ -23,7 +25,6 @@ use roost_wire::{
     ClusterKey, ClusterMode, FrameHeader, HistoryEvent, LicenceCounts, Mac, MemberId,
     MemberMessage, Model, ReplayWindow, RevisionId, WireError, MAX_DATAGRAM,
 };
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,25 +33,8 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// WiNG's MiNT port: the only port members use after the join.
-pub const MEMBER_PORT: u16 = 24576;
-/// join-cluster's TCP port (only needed while joining).
-pub const JOIN_PORT: u16 = 5349;
-
-/// Licences installed on this member (seeded by flags at data-dir creation).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Licences {
-    pub ap: u32,
-    pub aap: u32,
-    pub adsec: bool,
-}
-
-pub fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use crate::data_dir::{wall_ms, Licences};
+pub use crate::options::{JOIN_PORT, MEMBER_PORT};
 
 /// Counters of what the member channel refused (never acted on).
 #[derive(Debug, Default)]
@@ -130,6 +114,8 @@ pub struct MemberRuntime {
     pub store: Arc<Store>,
     pub running: RwLock<Arc<ClusterConfig>>,
     pub stats: ChannelStats,
+    /// Where a fatal error goes (fail-stop): `roost` main exits 70 on it.
+    pub fail_stop: FailStop,
     requests: mpsc::UnboundedSender<NodeRequest>,
     debug_sinks: Mutex<Vec<(u64, DebugSink)>>,
     next_sink: AtomicU64,
@@ -137,12 +123,12 @@ pub struct MemberRuntime {
 
 impl MemberRuntime {
     pub fn start(
-        data: crate::startup::PreparedDataDir,
+        data: PreparedDataDir,
         socket: UdpSocket,
         opts: ControllerOptions,
         shutdown: watch::Receiver<bool>,
-    ) -> Result<Arc<MemberRuntime>, crate::startup::StartupError> {
-        let crate::startup::PreparedDataDir {
+    ) -> Result<Arc<MemberRuntime>, StartupError> {
+        let PreparedDataDir {
             store,
             identity,
             config,
@@ -163,6 +149,7 @@ impl MemberRuntime {
             store: Arc::new(store),
             running: RwLock::new(Arc::new(config.clone())),
             stats: ChannelStats::default(),
+            fail_stop: FailStop::new(),
             requests: tx,
             debug_sinks: Mutex::new(Vec::new()),
             next_sink: AtomicU64::new(1),
@@ -184,7 +171,7 @@ impl MemberRuntime {
             opts,
         );
         task.node.replication.restore_requests(requests);
-        let thread_err = |e: std::io::Error| crate::startup::StartupError::Component {
+        let thread_err = |e: std::io::Error| StartupError::Component {
             what: "member task",
             message: e.to_string(),
         };
@@ -461,7 +448,7 @@ impl MemberTask {
         let socket = Arc::new(socket);
         self.socket = Some(socket.clone());
         let mut buf = vec![0u8; MAX_DATAGRAM + 64];
-        let sd = crate::startup::wait_shutdown(shutdown);
+        let sd = wait_shutdown(shutdown);
         tokio::pin!(sd);
         self.drain().await;
         loop {
@@ -673,9 +660,10 @@ impl MemberTask {
                 return;
             }
         }
-        tracing::error!("cannot persist revision {head}: {e}; stopping");
-        eprintln!("roost: cannot persist revision {head}: {e}; stopping");
-        std::process::exit(70);
+        self.rt.fail_stop.stop_thread(Fatal::Persist {
+            head,
+            reason: e.to_string(),
+        });
     }
 
     fn on_notification(&mut self, n: Notification) {
@@ -691,9 +679,9 @@ impl MemberTask {
                 tracing::info!(member = %ev.member, event = %ev.event, "{}", ev.reason);
             }
             Notification::MasterChanged { master } => {
-                match master {
-                    Some(m) => self.rt.debug(&format!("completed election master is {m}")),
-                    None => self.rt.debug("no cluster master"),
+                // The election emits "completed election master is X" itself.
+                if master.is_none() {
+                    self.rt.debug("no cluster master");
                 }
                 tracing::info!(master = %master.map_or("none".into(), |m| m.to_string()), "cluster master changed");
             }

@@ -170,6 +170,11 @@ fn run_controller(a: ControllerArgs) -> Result<i32> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
             _ = term.recv() => {},
+            // Fail-stop: the controller stopped itself (it cannot vouch for its data dir).
+            e = started.fatal() => {
+                eprintln!("roost: {e}");
+                return Ok(roost_daemon::FATAL_EXIT_CODE);
+            }
         }
         tracing::info!("shutting down");
         let _ = tx.send(true);
