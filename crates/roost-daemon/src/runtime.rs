@@ -22,8 +22,8 @@ use roost_core::{
 };
 use roost_store::Store;
 use roost_wire::{
-    ClusterKey, ClusterMode, FrameHeader, HistoryEvent, LicenceCounts, Mac, MemberId,
-    MemberMessage, Model, ReplayWindow, RevisionId, WireError, MAX_DATAGRAM,
+    ClusterKey, FrameHeader, HistoryEvent, LicenceCounts, Mac, MemberId, MemberMessage, Model,
+    ReplayWindow, RevisionId, WireError, MAX_DATAGRAM,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -296,34 +296,20 @@ impl MemberRuntime {
     }
 }
 
-/// Election settings of this member from its device section (defaults if it has none).
+/// Election settings of this member from its device section (defaults if it has none):
+/// [`roost_config::settings::election_settings`].
 pub fn election_settings(
     rt: &MemberRuntime,
     device: Option<&DeviceSettings>,
     cluster: &ClusterConfig,
-    hostname_fallback: &str,
+    _hostname_fallback: &str,
 ) -> ElectionSettings {
-    let d = device;
-    ElectionSettings {
+    let me = roost_config::settings::MemberFacts {
         member: rt.member,
         mac: rt.mac,
-        hostname: d
-            .map(|d| d.hostname.clone())
-            .unwrap_or_else(|| hostname_fallback.to_string()),
         model: rt.model,
         software_version: software_version(),
         boot: rt.boot,
-        cluster_name: d.map(|d| d.cluster_name.clone()).unwrap_or_default(),
-        master_priority: d.map(|d| d.master_priority).unwrap_or(128),
-        configured_mode: d.map(|d| d.cluster_mode).unwrap_or(ClusterMode::Active),
-        force_configured_state: d.map(|d| d.force_configured_state).unwrap_or(false),
-        force_configured_state_delay: fallback_delay(d, cluster),
-        hello_interval: d
-            .map(|d| d.hello_interval)
-            .unwrap_or(Duration::from_millis(100)),
-        dead_interval: d
-            .map(|d| d.dead_interval)
-            .unwrap_or(Duration::from_millis(300)),
         licences: LicenceCounts {
             ap_licenses: rt.licences.ap,
             aap_licenses: rt.licences.aap,
@@ -331,28 +317,8 @@ pub fn election_settings(
             aap_count: 0,
             adsec: rt.licences.adsec,
         },
-    }
-}
-
-/// The force-configured-state delay this member waits before falling back to its configured
-/// state. WiNG's guide enables force-configured-state on the primary only; the member that
-/// failed over is the one that must wait, so a member without the setting of its own uses the
-/// (shortest) delay of the members that enable it.
-fn fallback_delay(own: Option<&DeviceSettings>, cluster: &ClusterConfig) -> Duration {
-    let default = Duration::from_secs(300);
-    if let Some(d) = own.filter(|d| d.force_configured_state) {
-        return d.force_configured_state_delay;
-    }
-    cluster
-        .devices()
-        .iter()
-        .filter(|d| d.force_configured_state)
-        .map(|d| d.force_configured_state_delay)
-        .min()
-        .unwrap_or_else(|| {
-            own.map(|d| d.force_configured_state_delay)
-                .unwrap_or(default)
-        })
+    };
+    roost_config::settings::election_settings(&me, device, cluster)
 }
 
 /// The software version this build reports. `ROOST_SOFTWARE_VERSION` overrides it so tests can
@@ -740,16 +706,21 @@ impl MemberTask {
             None => {
                 // The master's configuration does not have us (static clustering, or a master
                 // that never saw our join): commit our section through it, once at a time.
-                if self.registering.is_none() && !self.node.election.is_master() {
-                    if let Some(section) = self.own_section.clone() {
-                        let id = self.request_id();
-                        self.registering = Some(id);
-                        self.rt.debug(
-                            "own device section missing in cluster configuration, registering it",
-                        );
-                        self.node
-                            .handle_local_commit(id, "cluster".into(), section, now);
-                    }
+                if let Some(section) = roost_config::settings::registration(
+                    &config,
+                    self.rt.mac,
+                    self.own_section.as_deref(),
+                    self.registering.is_some(),
+                    self.node.election.is_master(),
+                ) {
+                    let section = section.to_string();
+                    let id = self.request_id();
+                    self.registering = Some(id);
+                    self.rt.debug(
+                        "own device section missing in cluster configuration, registering it",
+                    );
+                    self.node
+                        .handle_local_commit(id, "cluster".into(), section, now);
                 }
             }
         }
