@@ -6,7 +6,6 @@
 //! to remove. The file is `--known-controllers`, else `$ROOST_KNOWN_CONTROLLERS`, else
 //! `~/.config/roost/known_controllers`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The environment variable naming the known-controllers file.
@@ -121,21 +120,19 @@ impl KnownControllers {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        // A file that does not end in a newline gets one first, so lines never merge.
-        let needs_newline = std::fs::read(&self.path)
-            .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
-            .unwrap_or(false);
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(io)?;
-        let line = format!(
-            "{}{host_port} sha256:{fingerprint}\n",
-            if needs_newline { "\n" } else { "" }
-        );
-        f.write_all(line.as_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)
+        // The whole file is rewritten through the one crash-safe writer, so a crash leaves
+        // the old list or the new one, never a torn line. A file that does not end in a
+        // newline gets one first, so lines never merge.
+        let mut text = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io(e)),
+        };
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            text.push(b'\n');
+        }
+        text.extend_from_slice(format!("{host_port} sha256:{fingerprint}\n").as_bytes());
+        roost_store::fs::write_atomic(&self.path, &text).map_err(io)
     }
 }
 

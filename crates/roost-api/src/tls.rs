@@ -13,7 +13,6 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -113,8 +112,12 @@ pub fn load_or_create_identity(dir: &Path, names: &[String]) -> Result<TlsIdenti
         (false, false) => {
             std::fs::create_dir_all(dir).map_err(|e| ctx(dir, &e))?;
             let (cert_pem, key_pem, identity) = generate(names)?;
-            write_file(&key_path, key_pem.as_bytes(), 0o600).map_err(|e| ctx(&key_path, &e))?;
-            write_file(&cert_path, cert_pem.as_bytes(), 0o644).map_err(|e| ctx(&cert_path, &e))?;
+            // The data dir's one crash-safe writer; the key before the certificate, so a crash
+            // in between leaves "key without certificate", which is refused, not a new key.
+            roost_store::fs::write_private(&key_path, key_pem.as_bytes())
+                .map_err(|e| ctx(&key_path, &e))?;
+            roost_store::fs::write_atomic(&cert_path, cert_pem.as_bytes())
+                .map_err(|e| ctx(&cert_path, &e))?;
             tracing::info!(fingerprint = %identity.fingerprint_sha256, "created TLS identity");
             Ok(identity)
         }
@@ -153,26 +156,6 @@ fn generate(names: &[String]) -> Result<(String, String, TlsIdentity), ApiError>
         .map_err(|e| ApiError::Tls(format!("self-signing: {e}")))?;
     let identity = TlsIdentity::from_der(cert.der().to_vec(), key.serialize_der())?;
     Ok((cert.pem(), key.serialize_pem(), identity))
-}
-
-/// Writes via a temporary file and rename, so a crash never leaves half a key behind.
-fn write_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut f = opts.open(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
 }
 
 /// Server-certificate verifier for trust-on-first-use.

@@ -13,9 +13,11 @@
 
 mod change;
 mod grammar;
+pub mod howto;
 mod mask;
 mod model;
 mod session;
+pub mod settings;
 pub mod views;
 
 pub use change::{Change, Section};
@@ -206,26 +208,7 @@ impl Default for ClusterConfig {
 impl DeviceSettings {
     /// The settings of a device without a section (all defaults).
     pub fn default_for(mac: Mac, model: Model) -> DeviceSettings {
-        let mut c = ClusterConfig::empty();
-        let _ = c.exec(&model::Ctx::Global, &[model.prefix(), &mac.to_string()]);
-        c.settings(mac).unwrap_or(DeviceSettings {
-            mac,
-            model,
-            hostname: mac.default_hostname(model),
-            cluster_name: String::new(),
-            cluster_mode: ClusterMode::Active,
-            master_priority: 128,
-            force_configured_state: false,
-            force_configured_state_delay: std::time::Duration::from_secs(300),
-            handle_stp: false,
-            radius_counter_db_sync_time_minutes: 5,
-            hello_interval: std::time::Duration::from_millis(100),
-            dead_interval: std::time::Duration::from_millis(300),
-            member_ips: Vec::new(),
-            member_vlans: Vec::new(),
-            interfaces: Vec::new(),
-            default_gateway: None,
-        })
+        model::default_device_settings(mac, model)
     }
 }
 

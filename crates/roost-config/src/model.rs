@@ -112,6 +112,44 @@ impl Device {
     }
 }
 
+/// The settings of a device without a section of its own: every default of the model.
+pub(crate) fn default_device_settings(mac: Mac, model: Model) -> DeviceSettings {
+    device_settings(mac, &Device::new(model))
+}
+
+fn device_settings(mac: Mac, d: &Device) -> DeviceSettings {
+    let c = &d.cluster;
+    DeviceSettings {
+        mac,
+        model: d.model,
+        hostname: d
+            .hostname
+            .clone()
+            .unwrap_or_else(|| mac.default_hostname(d.model)),
+        cluster_name: c.name.clone().unwrap_or_default(),
+        cluster_mode: c.mode,
+        master_priority: c.priority,
+        force_configured_state: c.force_configured_state,
+        force_configured_state_delay: c.delay.duration(),
+        handle_stp: c.handle_stp,
+        radius_counter_db_sync_time_minutes: c.radius_minutes,
+        hello_interval: Duration::from_millis(u64::from(c.hello_ms)),
+        dead_interval: Duration::from_millis(u64::from(c.dead_ms)),
+        member_ips: c
+            .member_ips
+            .iter()
+            .map(|(ip, l)| (IpAddr::V4(*ip), *l))
+            .collect(),
+        member_vlans: c.member_vlans.iter().copied().collect(),
+        interfaces: d
+            .interfaces
+            .iter()
+            .map(|(v, ip)| (*v, ip.map(|(a, m)| format!("{a}/{m}"))))
+            .collect(),
+        default_gateway: d.gateway.map(IpAddr::V4),
+    }
+}
+
 /// The configuration context a command runs in (the session's config mode).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Ctx {
@@ -723,37 +761,7 @@ impl ClusterConfig {
     }
 
     pub(crate) fn settings(&self, mac: Mac) -> Option<DeviceSettings> {
-        let d = self.devices.get(&mac)?;
-        let c = &d.cluster;
-        Some(DeviceSettings {
-            mac,
-            model: d.model,
-            hostname: d
-                .hostname
-                .clone()
-                .unwrap_or_else(|| mac.default_hostname(d.model)),
-            cluster_name: c.name.clone().unwrap_or_default(),
-            cluster_mode: c.mode,
-            master_priority: c.priority,
-            force_configured_state: c.force_configured_state,
-            force_configured_state_delay: c.delay.duration(),
-            handle_stp: c.handle_stp,
-            radius_counter_db_sync_time_minutes: c.radius_minutes,
-            hello_interval: Duration::from_millis(u64::from(c.hello_ms)),
-            dead_interval: Duration::from_millis(u64::from(c.dead_ms)),
-            member_ips: c
-                .member_ips
-                .iter()
-                .map(|(ip, l)| (IpAddr::V4(*ip), *l))
-                .collect(),
-            member_vlans: c.member_vlans.iter().copied().collect(),
-            interfaces: d
-                .interfaces
-                .iter()
-                .map(|(v, ip)| (*v, ip.map(|(a, m)| format!("{a}/{m}"))))
-                .collect(),
-            default_gateway: d.gateway.map(IpAddr::V4),
-        })
+        Some(device_settings(mac, self.devices.get(&mac)?))
     }
 
     pub(crate) fn new_initial(

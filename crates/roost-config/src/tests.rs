@@ -749,18 +749,7 @@ fn prompts_for_every_mode() {
 fn seed_primary_configuration_session() {
     let ops = Fake::new();
     let mut s = admin();
-    let out = run_ok(
-        &mut s,
-        &ops,
-        &[
-            "configure terminal",
-            "self",
-            "cluster name WING-CLUSTER",
-            "cluster mode active",
-            "cluster master-priority 250",
-            "cluster force-configured-state",
-        ],
-    );
+    let out = run_ok(&mut s, &ops, crate::howto::SEED_PRIMARY_STEPS);
     assert_eq!(out, "");
     assert_eq!(
         s.pending_change(),

@@ -12,10 +12,12 @@
 //! * [`Node`]: one member = both of the above, wired together; what the daemon drives.
 
 pub mod election;
+pub mod fallback;
 pub mod node;
 pub mod replication;
 
 pub use election::{ClusterView, Election, ElectionSettings, LostMember, MemberView};
+pub use fallback::fallback_delay;
 pub use node::Node;
 pub use replication::{ConfigState, Replication, ReplicationSettings};
 

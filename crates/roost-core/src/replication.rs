@@ -45,7 +45,7 @@ impl Default for ReplicationSettings {
         ReplicationSettings {
             commit_timeout: Duration::from_secs(3),
             retransmit_interval: Duration::from_millis(200),
-            log_capacity: 1024,
+            log_capacity: roost_wire::limits::LOG_CAPACITY,
         }
     }
 }

@@ -1,22 +1,36 @@
 //! The Roost controller daemon: a tokio shell around the sans-IO cores.
 //!
+//! Modules are listed bottom-up: a module imports only modules listed before it, never one
+//! after it.
+//!
+//! * [`options`]: `ControllerOptions` and the well-known ports (plain data).
+//! * [`shutdown`]: stopping on request (`wait_shutdown`) or on a fatal error (`FailStop`,
+//!   exit 70).
+//! * [`data_dir`]: open or seed the data dir, refuse contradicting flags (`StartupError`).
+//! * [`gate`]: `AuthGate`, where every password check runs: a few low-priority threads, a
+//!   bounded queue, and backoff per (face, source address).
+//! * [`persist`]: the store thread: every write the member task asks for, in order, off the
+//!   member thread, so that an fsync never delays a hello.
 //! * [`runtime`]: the member task. Owns the `roost_core::Node`, the UDP 24576 socket and the
 //!   store; moves datagrams and time in, and carries out the node's commands (send, persist,
 //!   notify). Sessions talk to it through a request channel.
-//! * [`persist`]: the store thread: every write the member task asks for, in order, off the
-//!   member thread, so that an fsync never delays a hello.
-//! * [`join`]: join-cluster, server side (TLS on TCP 5349) and client side.
+//! * [`join`]: join-cluster: admission (a pure function), the server side (TLS on TCP 5349)
+//!   and the client side.
 //! * [`ops`]: the controller as the command engine sees it (`ControllerOps`), and as the SSH
 //!   and HTTPS transports see it (`CliService`, `ApiBackend`).
-//! * [`gate`]: `AuthGate`, where every password check runs: a few low-priority threads, a
-//!   bounded queue, and backoff per (face, source address).
-//! * [`startup`]: options, data-dir identity seeding, and starting every listener.
+//! * [`startup`]: composition: starts every listener.
 
+pub mod data_dir;
 pub mod gate;
 pub mod join;
 pub mod ops;
+pub mod options;
 pub mod persist;
 pub mod runtime;
+pub mod shutdown;
 pub mod startup;
 
-pub use startup::{run_controller, ControllerOptions, StartedController};
+pub use data_dir::StartupError;
+pub use options::ControllerOptions;
+pub use shutdown::{Fatal, FATAL_EXIT_CODE};
+pub use startup::{run_controller, StartedController};

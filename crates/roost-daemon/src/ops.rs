@@ -4,8 +4,8 @@
 //! runtime, so the CLI and the API cannot disagree.
 
 use crate::gate::{AuthGate, GateConfig};
+use crate::options::ControllerOptions;
 use crate::runtime::{software_version, MemberRuntime};
-use crate::startup::ControllerOptions;
 use roost_config::{
     CliService, CliSession, ClusterConfig, ClusterStatus, Completion, ControllerOps, HistoryRow,
     Identity, JoinClusterRequest, LoginError, LoginFuture, LoginSource, MemberRow, Output,

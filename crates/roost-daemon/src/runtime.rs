@@ -14,8 +14,10 @@
 //! cannot starve it. Before it handles an overdue timer it reads every datagram already
 //! queued on its socket, so a member that was paused hears its peers before it judges them.
 
+use crate::data_dir::{PreparedDataDir, StartupError};
+use crate::options::ControllerOptions;
 use crate::persist::{Persister, StoreJob};
-use crate::startup::ControllerOptions;
+use crate::shutdown::{wait_shutdown, FailStop, Fatal};
 use roost_config::{ClusterConfig, DeviceSettings};
 use roost_core::{
     Command, Election, ElectionSettings, Instant, Node, Notification, Replication,
@@ -23,10 +25,9 @@ use roost_core::{
 };
 use roost_store::Store;
 use roost_wire::{
-    ClusterKey, ClusterMode, FrameHeader, HistoryEvent, LicenceCounts, Mac, MemberId,
-    MemberMessage, Model, ReplayWindow, RevisionId, WireError, MAX_DATAGRAM,
+    ClusterKey, FrameHeader, HistoryEvent, LicenceCounts, Mac, MemberId, MemberMessage, Model,
+    ReplayWindow, RevisionId, WireError, MAX_DATAGRAM,
 };
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,25 +36,8 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// WiNG's MiNT port: the only port members use after the join.
-pub const MEMBER_PORT: u16 = 24576;
-/// join-cluster's TCP port (only needed while joining).
-pub const JOIN_PORT: u16 = 5349;
-
-/// Licences installed on this member (seeded by flags at data-dir creation).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Licences {
-    pub ap: u32,
-    pub aap: u32,
-    pub adsec: bool,
-}
-
-pub fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use crate::data_dir::{wall_ms, Licences};
+pub use crate::options::{JOIN_PORT, MEMBER_PORT};
 
 /// Counters of what the member channel refused (never acted on).
 #[derive(Debug, Default)]
@@ -133,6 +117,8 @@ pub struct MemberRuntime {
     pub store: Arc<Store>,
     pub running: RwLock<Arc<ClusterConfig>>,
     pub stats: ChannelStats,
+    /// Where a fatal error goes (fail-stop): `roost` main exits 70 on it.
+    pub fail_stop: FailStop,
     requests: mpsc::UnboundedSender<NodeRequest>,
     debug_sinks: Mutex<Vec<(u64, DebugSink)>>,
     next_sink: AtomicU64,
@@ -140,12 +126,12 @@ pub struct MemberRuntime {
 
 impl MemberRuntime {
     pub fn start(
-        data: crate::startup::PreparedDataDir,
+        data: PreparedDataDir,
         socket: UdpSocket,
         opts: ControllerOptions,
         shutdown: watch::Receiver<bool>,
-    ) -> Result<Arc<MemberRuntime>, crate::startup::StartupError> {
-        let crate::startup::PreparedDataDir {
+    ) -> Result<Arc<MemberRuntime>, StartupError> {
+        let PreparedDataDir {
             store,
             identity,
             config,
@@ -166,6 +152,7 @@ impl MemberRuntime {
             store: Arc::new(store),
             running: RwLock::new(Arc::new(config.clone())),
             stats: ChannelStats::default(),
+            fail_stop: FailStop::new(),
             requests: tx,
             debug_sinks: Mutex::new(Vec::new()),
             next_sink: AtomicU64::new(1),
@@ -175,7 +162,7 @@ impl MemberRuntime {
             None => (RevisionId::ZERO, Vec::new(), Vec::new(), Vec::new()),
         };
         let history = rt.store.history().unwrap_or_default();
-        let thread_err = |e: std::io::Error| crate::startup::StartupError::Component {
+        let thread_err = |e: std::io::Error| StartupError::Component {
             what: "member task",
             message: e.to_string(),
         };
@@ -314,34 +301,20 @@ impl MemberRuntime {
     }
 }
 
-/// Election settings of this member from its device section (defaults if it has none).
+/// Election settings of this member from its device section (defaults if it has none):
+/// [`roost_config::settings::election_settings`].
 pub fn election_settings(
     rt: &MemberRuntime,
     device: Option<&DeviceSettings>,
     cluster: &ClusterConfig,
-    hostname_fallback: &str,
+    _hostname_fallback: &str,
 ) -> ElectionSettings {
-    let d = device;
-    ElectionSettings {
+    let me = roost_config::settings::MemberFacts {
         member: rt.member,
         mac: rt.mac,
-        hostname: d
-            .map(|d| d.hostname.clone())
-            .unwrap_or_else(|| hostname_fallback.to_string()),
         model: rt.model,
         software_version: software_version(),
         boot: rt.boot,
-        cluster_name: d.map(|d| d.cluster_name.clone()).unwrap_or_default(),
-        master_priority: d.map(|d| d.master_priority).unwrap_or(128),
-        configured_mode: d.map(|d| d.cluster_mode).unwrap_or(ClusterMode::Active),
-        force_configured_state: d.map(|d| d.force_configured_state).unwrap_or(false),
-        force_configured_state_delay: fallback_delay(d, cluster),
-        hello_interval: d
-            .map(|d| d.hello_interval)
-            .unwrap_or(Duration::from_millis(100)),
-        dead_interval: d
-            .map(|d| d.dead_interval)
-            .unwrap_or(Duration::from_millis(300)),
         licences: LicenceCounts {
             ap_licenses: rt.licences.ap,
             aap_licenses: rt.licences.aap,
@@ -349,28 +322,8 @@ pub fn election_settings(
             aap_count: 0,
             adsec: rt.licences.adsec,
         },
-    }
-}
-
-/// The force-configured-state delay this member waits before falling back to its configured
-/// state. WiNG's guide enables force-configured-state on the primary only; the member that
-/// failed over is the one that must wait, so a member without the setting of its own uses the
-/// (shortest) delay of the members that enable it.
-fn fallback_delay(own: Option<&DeviceSettings>, cluster: &ClusterConfig) -> Duration {
-    let default = Duration::from_secs(300);
-    if let Some(d) = own.filter(|d| d.force_configured_state) {
-        return d.force_configured_state_delay;
-    }
-    cluster
-        .devices()
-        .iter()
-        .filter(|d| d.force_configured_state)
-        .map(|d| d.force_configured_state_delay)
-        .min()
-        .unwrap_or_else(|| {
-            own.map(|d| d.force_configured_state_delay)
-                .unwrap_or(default)
-        })
+    };
+    roost_config::settings::election_settings(&me, device, cluster)
 }
 
 /// The software version this build reports. `ROOST_SOFTWARE_VERSION` overrides it so tests can
@@ -471,7 +424,7 @@ impl MemberTask {
         let socket = Arc::new(socket);
         self.socket = Some(socket.clone());
         let mut buf = vec![0u8; MAX_DATAGRAM + 64];
-        let sd = crate::startup::wait_shutdown(shutdown);
+        let sd = wait_shutdown(shutdown);
         tokio::pin!(sd);
         self.drain().await;
         loop {
@@ -680,9 +633,10 @@ impl MemberTask {
                 return;
             }
         }
-        tracing::error!("cannot persist revision {head}: {e}; stopping");
-        eprintln!("roost: cannot persist revision {head}: {e}; stopping");
-        std::process::exit(70);
+        self.rt.fail_stop.stop_thread(Fatal::Persist {
+            head,
+            reason: e.to_string(),
+        });
     }
 
     fn on_notification(&mut self, n: Notification) {
@@ -696,9 +650,9 @@ impl MemberTask {
                 self.persister.submit(StoreJob::History(ev));
             }
             Notification::MasterChanged { master } => {
-                match master {
-                    Some(m) => self.rt.debug(&format!("completed election master is {m}")),
-                    None => self.rt.debug("no cluster master"),
+                // The election emits "completed election master is X" itself.
+                if master.is_none() {
+                    self.rt.debug("no cluster master");
                 }
                 tracing::info!(master = %master.map_or("none".into(), |m| m.to_string()), "cluster master changed");
             }
@@ -757,16 +711,21 @@ impl MemberTask {
             None => {
                 // The master's configuration does not have us (static clustering, or a master
                 // that never saw our join): commit our section through it, once at a time.
-                if self.registering.is_none() && !self.node.election.is_master() {
-                    if let Some(section) = self.own_section.clone() {
-                        let id = self.request_id();
-                        self.registering = Some(id);
-                        self.rt.debug(
-                            "own device section missing in cluster configuration, registering it",
-                        );
-                        self.node
-                            .handle_local_commit(id, "cluster".into(), section, now);
-                    }
+                if let Some(section) = roost_config::settings::registration(
+                    &config,
+                    self.rt.mac,
+                    self.own_section.as_deref(),
+                    self.registering.is_some(),
+                    self.node.election.is_master(),
+                ) {
+                    let section = section.to_string();
+                    let id = self.request_id();
+                    self.registering = Some(id);
+                    self.rt.debug(
+                        "own device section missing in cluster configuration, registering it",
+                    );
+                    self.node
+                        .handle_local_commit(id, "cluster".into(), section, now);
                 }
             }
         }

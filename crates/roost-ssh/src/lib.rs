@@ -28,7 +28,6 @@ mod handler;
 mod session;
 
 use std::future::Future;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -165,29 +164,13 @@ fn generate_ed25519() -> PrivateKey {
     key
 }
 
-/// Writes `bytes` to `path` atomically (temporary file + rename) with mode 0600.
+/// Writes the key through the data dir's one crash-safe writer (mode 0600), creating the
+/// parent directories first.
 fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    roost_store::fs::write_private(path, bytes)
 }
 
 fn tighten_permissions(path: &Path) {

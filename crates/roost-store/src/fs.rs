@@ -1,4 +1,6 @@
-//! Crash-safe replacement of small text files.
+//! Crash-safe replacement of small files: the one writer for every file Roost keeps outside
+//! its database (startup-config, licences, the TLS and SSH keys, `roost cli`'s
+//! known-controllers file), so they all get the same durability.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -15,15 +17,37 @@ pub fn tmp_path(path: &Path) -> PathBuf {
 
 /// Replaces `path` with `bytes` so that after a crash it holds either the old or the new
 /// content, never a mix: write a temporary sibling, fsync it, rename it over `path`, then
-/// fsync the directory so the rename itself is durable.
+/// fsync the directory so the rename itself is durable. The file gets the process's default
+/// permissions (0666 less the umask).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, bytes, None)
+}
+
+/// [`write_atomic`] for a secret (a private key): the file has mode 0600 from the moment it
+/// exists, whatever the umask, and so has its replacement.
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, bytes, Some(0o600))
+}
+
+fn write_atomic_with(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
     let tmp = tmp_path(path);
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(mode);
+        }
+        let mut f = options.open(&tmp)?;
+        // A stale temporary (a crash between create and rename) keeps its old mode: set it.
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(fs::Permissions::from_mode(mode))?;
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
@@ -69,6 +93,45 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert!(!tmp_path(&p).exists());
         assert_eq!(read_optional(&dir.path().join("absent")).unwrap(), None);
+    }
+
+    #[test]
+    fn the_directory_holds_the_complete_file_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("licences.json");
+        let big = vec![b'x'; 1 << 20];
+        write_atomic(&p, &big).unwrap();
+        write_atomic(&p, b"{}").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"{}");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec!["licences.json".to_string()]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_0600_even_over_a_stale_temporary() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ssh_host_ed25519_key");
+        // A temporary left by a crash, readable by everyone.
+        fs::write(tmp_path(&p), b"stale").unwrap();
+        fs::set_permissions(tmp_path(&p), fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&p, b"secret").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"secret");
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(!tmp_path(&p).exists());
+        // Replacing keeps 0600.
+        write_private(&p, b"secret 2").unwrap();
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]

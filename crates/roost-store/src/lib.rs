@@ -33,11 +33,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 
-/// Revisions kept in the log: enough for peers that fell a little behind to catch up
-/// incrementally; anything older gets a full snapshot.
-pub const MAX_LOG: usize = 1024;
-/// History events kept (newest by wall clock), like WiNG's bounded `show cluster history`.
-pub const MAX_HISTORY: usize = 1000;
+/// Revisions kept in the log ([`roost_wire::limits::LOG_CAPACITY`], as the core keeps).
+pub const MAX_LOG: usize = roost_wire::limits::LOG_CAPACITY;
+/// History events kept ([`roost_wire::limits::HISTORY_CAPACITY`], as the core keeps).
+pub const MAX_HISTORY: usize = roost_wire::limits::HISTORY_CAPACITY;
 
 const DB_FILE: &str = "roost.redb";
 const LOCK_FILE: &str = "lock";

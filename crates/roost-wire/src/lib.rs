@@ -20,6 +20,7 @@ pub mod frame;
 pub mod fuzz_bodies;
 pub mod ids;
 pub mod join;
+pub mod limits;
 pub mod member;
 pub mod pake;
 #[cfg(test)]

@@ -17,8 +17,8 @@
 //! * `flood_*`: a login flood from 127.0.0.200-249 against the master while the operator logs
 //!   in from 127.0.0.1 (see `bench_flood.rs`; `--flood-secs`, default 30).
 
-use crate::harness::{is_steady, roost_bin, wait_for, Controller, Spec};
 use anyhow::{bail, Context, Result};
+use roost_testkit::{is_steady, roost_bin, wait_for, Controller, Spec};
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
@@ -195,7 +195,7 @@ fn measure_failover(p: &mut Pair) -> Result<f64> {
             .then_some(())
     })
     .context("b did not return to standby")?;
-    let client = crate::harness::http_client()?;
+    let client = roost_testkit::http_client()?;
     let url = format!("{}/api/v1/cluster/status", p.b.api_url());
     let t = Instant::now();
     p.a.kill9();
@@ -318,7 +318,7 @@ fn run_main(a: &BenchArgs) -> Result<()> {
             .map(|s| s.len())
             .unwrap_or(0);
         println!("commit_config_bytes {size}");
-        let client = crate::harness::http_client()?;
+        let client = roost_testkit::http_client()?;
         let status_a = format!("{}/api/v1/cluster/status", p.a.api_url());
         let mut v = Vec::new();
         for i in 0..a.commits {

@@ -10,8 +10,8 @@
 //! * `flood_attempts_api` / `flood_attempts_ssh` / `flood_attempts_join`: wrong-password
 //!   attempts the clients completed (refused at once or after a check), for context.
 
-use crate::harness::Controller;
 use anyhow::{Context, Result};
+use roost_testkit::Controller;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! `roost demo`: the seed's how-to, live, on two loopback addresses.
 
-use crate::harness::{is_steady, roost_bin, wait_for, Controller, Spec};
 use anyhow::{bail, Result};
+use roost_testkit::{is_steady, roost_bin, wait_for, Controller, Spec};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -130,17 +130,12 @@ fn demo(a: &DemoArgs, dir: &std::path::Path, started: &Arc<Mutex<Vec<Controller>
     let guard = started.lock().unwrap();
     let (c1, c2) = (&guard[0], &guard[1]);
     println!("Step 1 - primary controller configuration");
-    let cfg = [
-        "configure terminal",
-        "self",
-        "cluster name WING-CLUSTER",
-        "cluster mode active",
-        "cluster master-priority 250",
-        "cluster force-configured-state",
+    let mut cfg = roost_config::howto::SEED_PRIMARY_STEPS.to_vec();
+    cfg.extend([
         "cluster force-configured-state-delay 30 seconds",
         "commit write",
         "end",
-    ];
+    ]);
     let r = c1.exec(&cfg)?;
     let mut prompt = "vx9000-1(config-device-52-54-00-E1-EE-16)#".to_string();
     for o in &r.outputs {

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 mod bench;
 mod bench_flood;
 mod demo;
-pub mod harness;
 
 #[derive(Parser)]
 #[command(
@@ -172,6 +171,11 @@ fn run_controller(a: ControllerArgs) -> Result<i32> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
             _ = term.recv() => {},
+            // Fail-stop: the controller stopped itself (it cannot vouch for its data dir).
+            e = started.fatal() => {
+                eprintln!("roost: {e}");
+                return Ok(roost_daemon::FATAL_EXIT_CODE);
+            }
         }
         tracing::info!("shutting down");
         let _ = tx.send(true);

@@ -8,8 +8,7 @@
 //! (`.ci/run`) and runs as root with CI=true, where both are required; elsewhere the test is
 //! skipped with a message.
 
-#[path = "../src/harness.rs"]
-mod harness;
+use roost_testkit as harness;
 
 use harness::{run, wait_for, wait_steady, Controller, Spec};
 use std::collections::{BTreeMap, BTreeSet};

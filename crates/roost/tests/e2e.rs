@@ -1,8 +1,7 @@
 //! Layer 3: real `roost controller` processes on loopback addresses, following the seed's
 //! how-to step by step. Each test uses its own 127.0.0.x addresses so tests run in parallel.
 
-#[path = "../src/harness.rs"]
-mod harness;
+use roost_testkit as harness;
 
 use harness::{run, status, wait_for, wait_steady, Controller, Spec};
 use std::path::PathBuf;
@@ -32,15 +31,8 @@ impl Lab {
 }
 
 fn configure_primary(c: &Controller, extra: &[&str]) {
-    let mut cmds = vec![
-        "configure terminal",
-        "self",
-        "cluster name WING-CLUSTER",
-        "cluster mode active",
-        "cluster master-priority 250",
-        "cluster force-configured-state",
-        "cluster force-configured-state-delay 2 seconds",
-    ];
+    let mut cmds = roost_config::howto::SEED_PRIMARY_STEPS.to_vec();
+    cmds.push("cluster force-configured-state-delay 2 seconds");
     cmds.extend_from_slice(extra);
     cmds.push("commit write");
     run(c, &cmds);

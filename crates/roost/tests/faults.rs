@@ -1,8 +1,7 @@
 //! Layer 3, faults the hostile test found: real `roost controller` processes on loopback
 //! (127.0.0.151-159), paused with SIGSTOP and resumed with SIGCONT.
 
-#[path = "../src/harness.rs"]
-mod harness;
+use roost_testkit as harness;
 
 use harness::{run, status, wait_for, wait_steady, Controller, Spec};
 use nix::sys::signal::{kill, Signal};

@@ -2,8 +2,7 @@
 //! and random loss made with nftables inside the namespaces. Needs root: runs in CI (root,
 //! CI=true) and is skipped with a message elsewhere.
 
-#[path = "../src/harness.rs"]
-mod harness;
+use roost_testkit as harness;
 
 use harness::{run, status, wait_for, wait_steady, Controller, Spec};
 use std::path::PathBuf;

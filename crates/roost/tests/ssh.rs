@@ -1,7 +1,6 @@
 //! Layer 4: OpenSSH (a client no one here wrote) against a real controller's CLI.
 
-#[path = "../src/harness.rs"]
-mod harness;
+use roost_testkit as harness;
 
 use harness::{Controller, Spec};
 use std::io::Write;

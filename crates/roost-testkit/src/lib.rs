@@ -1,8 +1,9 @@
 //! Real `roost controller` processes for the demo, the benchmark and end-to-end tests:
 //! spawned with their own data dirs on loopback addresses, driven through the HTTPS API,
 //! stopped by PID (also on drop, so a failing test leaks nothing).
-
-#![allow(dead_code)]
+//!
+//! A crate of its own (not a module of the binary pulled into tests by `#[path]`), so the
+//! tests, `roost demo` and `roost bench` share one copy, compiled once.
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
