@@ -114,6 +114,7 @@ pub async fn serve(
                 let (stream, peer) = match r { Ok(x) => x, Err(e) => { tracing::warn!("join accept: {e}"); continue; } };
                 let Ok(slot) = slots.clone().try_acquire_owned() else {
                     tracing::info!(%peer, "join-cluster connection refused: {MAX_HANDSHAKES} join handshakes already in progress");
+                    controller.rt.counters.join(crate::counters::JoinResult::Refused);
                     drop(stream);
                     continue;
                 };
@@ -129,6 +130,9 @@ pub async fn serve(
                         let _ = tls.shutdown().await;
                         Ok::<_, String>(())
                     }).await;
+                    if !matches!(r, Ok(Ok(()))) {
+                        controller.rt.counters.join(crate::counters::JoinResult::Error);
+                    }
                     match r {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => tracing::info!(%peer, "join-cluster connection failed: {e}"),
@@ -151,6 +155,7 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
     peer: SocketAddr,
 ) -> Result<(), String> {
     let refuse = |reason: String| {
+        c.rt.counters.join(crate::counters::JoinResult::Refused);
         tracing::info!(%peer, "join-cluster refused: {reason}");
         c.rt.debug(&format!(
             "cluster join from host {} refused: {reason}",
@@ -219,6 +224,7 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(p) => p,
         Err(e) => {
             backoff.failed(peer.ip(), Instant::now());
+            c.rt.counters.login_failed(roost_config::Face::Join);
             refuse(format!(
                 "authentication failed for user '{}' (the joiner gave up: {e})",
                 hello.user
@@ -236,6 +242,7 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
         }
         _ => {
             backoff.failed(peer.ip(), Instant::now());
+            c.rt.counters.login_failed(roost_config::Face::Join);
             let reason = refuse(format!("authentication failed for user '{}'", hello.user));
             return write_msg(tls, &JoinOutcome::Refused { reason }).await;
         }
@@ -420,6 +427,7 @@ async fn handle_join(
         roost_wire::ClusterEvent::ConfigUpdateSuccess,
         "config sync succeeded",
     );
+    c.rt.counters.join(crate::counters::JoinResult::Accepted);
     JoinResponse::Accepted(JoinAccepted {
         cluster_key_hex: key.to_hex(),
         primary: c.rt.member,

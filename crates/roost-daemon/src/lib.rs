@@ -8,8 +8,11 @@
 //!   and HTTPS transports see it (`CliService`, `ApiBackend`).
 //! * [`gate`]: `AuthGate`, where every password check runs: a few low-priority threads, a
 //!   bounded queue, and backoff per (face, source address).
+//! * [`counters`]: what `/metrics` counts beyond the channel stats (atomics), and
+//!   `metrics_input`, which reads them into the API's plain `MetricsInput`.
 //! * [`startup`]: options, data-dir identity seeding, and starting every listener.
 
+pub mod counters;
 pub mod gate;
 pub mod join;
 pub mod ops;

@@ -130,6 +130,8 @@ pub struct MemberRuntime {
     pub store: Arc<Store>,
     pub running: RwLock<Arc<ClusterConfig>>,
     pub stats: ChannelStats,
+    /// What `/metrics` counts beyond `stats` (shared with the gate, join-cluster, the faces).
+    pub counters: Arc<crate::counters::Counters>,
     requests: mpsc::UnboundedSender<NodeRequest>,
     debug_sinks: Mutex<Vec<(u64, DebugSink)>>,
     next_sink: AtomicU64,
@@ -163,6 +165,7 @@ impl MemberRuntime {
             store: Arc::new(store),
             running: RwLock::new(Arc::new(config.clone())),
             stats: ChannelStats::default(),
+            counters: Arc::default(),
             requests: tx,
             debug_sinks: Mutex::new(Vec::new()),
             next_sink: AtomicU64::new(1),
@@ -217,6 +220,13 @@ impl MemberRuntime {
 
     /// Commits a change through the master; waits for the outcome.
     pub async fn commit(&self, user: &str, change: &str) -> Result<RevisionId, String> {
+        let started = std::time::Instant::now();
+        let result = self.commit_uncounted(user, change).await;
+        self.counters.commit_done(result.is_ok(), started.elapsed());
+        result
+    }
+
+    async fn commit_uncounted(&self, user: &str, change: &str) -> Result<RevisionId, String> {
         let (reply, rx) = oneshot::channel();
         self.requests
             .send(NodeRequest::Commit {
@@ -681,6 +691,7 @@ impl MemberTask {
     fn on_notification(&mut self, n: Notification) {
         match n {
             Notification::History(ev) => {
+                self.rt.counters.history(self.rt.member, &ev);
                 self.rt.debug(&format!(
                     "history: {} {} {} {}",
                     ev.hostname, ev.member, ev.event, ev.reason
@@ -691,6 +702,7 @@ impl MemberTask {
                 tracing::info!(member = %ev.member, event = %ev.event, "{}", ev.reason);
             }
             Notification::MasterChanged { master } => {
+                self.rt.counters.master_changed();
                 match master {
                     Some(m) => self.rt.debug(&format!("completed election master is {m}")),
                     None => self.rt.debug("no cluster master"),
