@@ -10,10 +10,12 @@
 //!   trust-on-first-use client verifier.
 //! * [`serve`] / [`bind`]: the server (axum over rustls). See [`server`] for the routes.
 //! * [`client`]: [`client::ApiClient`] and [`client::run_cli`] (`roost cli`).
+//! * [`metrics`]: `GET /metrics`, Prometheus text rendered from a plain [`metrics::MetricsInput`].
 //! * [`types`]: request/response bodies; [`ApiDoc`]: the OpenAPI document.
 
 pub mod client;
 pub mod known;
+pub mod metrics;
 pub mod server;
 mod sessions;
 pub mod tls;
@@ -33,6 +35,8 @@ pub trait ApiBackend: roost_config::CliService {
     /// `show running-config` text.
     fn running_config(&self) -> String;
     fn revisions(&self) -> RevisionsView;
+    /// The numbers `GET /metrics` shows.
+    fn metrics(&self) -> metrics::MetricsInput;
 }
 
 /// Errors of this crate.

@@ -1,6 +1,6 @@
 //! The HTTPS server.
 //!
-//! Routes (all JSON, HTTP Basic auth on everything but the OpenAPI document):
+//! Routes (all JSON but `/metrics`, HTTP Basic auth on everything but the OpenAPI document):
 //!
 //! | method | path | body → response |
 //! |---|---|---|
@@ -16,6 +16,7 @@
 //! | POST | `/api/v1/sessions/{id}/help` | [`PartialRequest`] → [`HelpResponse`] |
 //! | POST | `/api/v1/sessions/{id}/complete` | [`PartialRequest`] → [`CompleteResponse`] |
 //! | DELETE | `/api/v1/sessions/{id}` | 204 |
+//! | GET | `/metrics` | Prometheus text (see [`crate::metrics`]) |
 //!
 //! Errors are `{"error": "..."}` with 400 (bad body), 401 (credentials), 404 (unknown resource
 //! or session, including another user's session), 405, 413 (body over 1 MiB), 415 (a POST
@@ -66,6 +67,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/sessions/{id}/help"),
     ("post", "/api/v1/sessions/{id}/complete"),
     ("delete", "/api/v1/sessions/{id}"),
+    ("get", "/metrics"),
 ];
 
 /// Largest request body accepted.
@@ -218,6 +220,7 @@ fn router_with_sessions(
         .route("/api/v1/sessions/{id}/exec", post(session_exec))
         .route("/api/v1/sessions/{id}/help", post(session_help))
         .route("/api/v1/sessions/{id}/complete", post(session_complete))
+        .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     let app = Router::new()
         .route("/api/v1/openapi.json", get(openapi))
@@ -428,7 +431,8 @@ fn no_session() -> Failure {
         session_exec,
         session_help,
         session_complete,
-        close_session
+        close_session,
+        metrics
     ),
     components(schemas(
         ErrorBody,
@@ -455,7 +459,8 @@ fn no_session() -> Failure {
     security(("basic" = [])),
     tags((name = "cluster", description = "Cluster state"),
          (name = "config", description = "Configuration"),
-         (name = "cli", description = "Command execution through the CLI engine"))
+         (name = "cli", description = "Command execution through the CLI engine"),
+         (name = "metrics", description = "Prometheus metrics"))
 )]
 pub struct ApiDoc;
 
@@ -766,4 +771,20 @@ async fn close_session(
         .ok_or_else(no_session)?;
     drop_off_runtime(vec![session]);
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "metrics",
+    responses((status = 200, description = "Prometheus metrics of this controller: OpenMetrics 1.0 text when `Accept` names `application/openmetrics-text` (as Prometheus does), else the text format 0.0.4. Any role may read them, `monitor` included",
+                content((String = "text/plain; version=0.0.4; charset=utf-8"),
+                        (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"))),
+              (status = 401, body = ErrorBody, description = "Bad credentials (challenge `Roost-Basic`, which browsers ignore)"),
+              (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
+              (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)")))]
+async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> HResult<Response> {
+    let format = crate::metrics::Format::from_accept(
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
+    );
+    let b = st.backend.clone();
+    let text = blocking(move || crate::metrics::render(&b.metrics(), format)).await?;
+    Ok(([(header::CONTENT_TYPE, format.content_type())], text).into_response())
 }

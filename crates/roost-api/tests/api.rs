@@ -1102,3 +1102,62 @@ fn sessions_are_capped_per_user_and_per_source_address() {
     assert_eq!(open(&http_from("127.0.0.2"), "ops", "ops-pw").0, 200);
     assert_eq!(srv.fake.state.lock().unwrap().opened.len(), 4);
 }
+
+#[test]
+fn metrics_are_prometheus_text_for_any_role_and_401_without_credentials() {
+    let srv = TestServer::start();
+    let r = http().get(srv.url("/metrics")).send().unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Roost-Basic"));
+    let r = http()
+        .get(srv.url("/metrics"))
+        .basic_auth("mon", Some("wrong"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // A monitor reads them; curl-like clients get the 0.0.4 text format.
+    let r = http()
+        .get(srv.url("/metrics"))
+        .basic_auth("mon", Some("watch"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = r.text().unwrap();
+    assert!(
+        text.contains("roost_build_info{version=\"9.9.9\",protocol_version=\"1\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nroost_config_revision 7\n"), "{text}");
+    assert!(
+        text.contains("\nroost_login_failures_total{face=\"api\"} 3\n"),
+        "{text}"
+    );
+    assert!(!text.contains("# EOF"), "{text}");
+
+    // Prometheus asks for OpenMetrics first, and gets it.
+    let r = http()
+        .get(srv.url("/metrics"))
+        .basic_auth("admin", Some("secret"))
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let text = r.text().unwrap();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(text.contains("# TYPE roost_build info\n"), "{text}");
+}

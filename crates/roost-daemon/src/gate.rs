@@ -277,6 +277,8 @@ struct Queues {
 
 struct Inner {
     cfg: GateConfig,
+    /// Where failed checks are counted (per face) for `/metrics`.
+    counters: Arc<crate::counters::Counters>,
     backoff: Mutex<Backoff>,
     queues: Mutex<Queues>,
     ready: Condvar,
@@ -301,7 +303,16 @@ impl Drop for AuthGate {
 
 impl AuthGate {
     pub fn new(cfg: GateConfig) -> Arc<AuthGate> {
+        AuthGate::with_counters(cfg, Arc::default())
+    }
+
+    /// A gate that counts failed checks in `counters` (the controller's).
+    pub fn with_counters(
+        cfg: GateConfig,
+        counters: Arc<crate::counters::Counters>,
+    ) -> Arc<AuthGate> {
         let inner = Arc::new(Inner {
+            counters,
             backoff: Mutex::new(Backoff::new(cfg.clone())),
             queues: Mutex::new(Queues::default()),
             ready: Condvar::new(),
@@ -397,6 +408,9 @@ impl Attempt {
     fn finish(&mut self, outcome: Outcome) {
         if !self.done {
             self.done = true;
+            if outcome == Outcome::Failure {
+                self.inner.counters.login_failed(self.key.face);
+            }
             lock(&self.inner.backoff).finish(self.key, outcome, Instant::now());
         }
     }

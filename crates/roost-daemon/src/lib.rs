@@ -7,6 +7,8 @@
 //! * [`shutdown`]: stopping on request (`wait_shutdown`) or on a fatal error (`FailStop`,
 //!   exit 70).
 //! * [`data_dir`]: open or seed the data dir, refuse contradicting flags (`StartupError`).
+//! * [`counters`]: what `/metrics` counts (atomics: the member channel's `ChannelStats` and
+//!   `Counters`), and `metrics_input`, which reads them into the API's plain `MetricsInput`.
 //! * [`gate`]: `AuthGate`, where every password check runs: a few low-priority threads, a
 //!   bounded queue, and backoff per (face, source address).
 //! * [`persist`]: the store thread: every write the member task asks for, in order, off the
@@ -20,6 +22,7 @@
 //!   and HTTPS transports see it (`CliService`, `ApiBackend`).
 //! * [`startup`]: composition: starts every listener.
 
+pub mod counters;
 pub mod data_dir;
 pub mod gate;
 pub mod join;

@@ -93,12 +93,13 @@ impl AuthCache {
 
 impl Controller {
     pub fn new(rt: Arc<MemberRuntime>, opts: ControllerOptions) -> Controller {
+        let gate = AuthGate::with_counters(GateConfig::default(), rt.counters.clone());
         Controller {
             rt,
             opts,
             handle: tokio::runtime::Handle::current(),
             auth_cache: Arc::new(AuthCache::new()),
-            gate: AuthGate::new(GateConfig::default()),
+            gate,
         }
     }
 
@@ -334,6 +335,16 @@ impl roost_api::ApiBackend for Controller {
     }
     fn revisions(&self) -> RevisionsView {
         self.block_on(self.revisions_async())
+    }
+    fn metrics(&self) -> roost_api::metrics::MetricsInput {
+        let rt = &self.rt;
+        let at_once = rt.query(|n, now| (n.election.view(now), n.replication.head()));
+        let (view, head) = match self.block_on(at_once) {
+            Some((v, head)) => (Some(v), head),
+            None => (None, RevisionId::ZERO),
+        };
+        let version = software_version();
+        crate::counters::metrics_input(&rt.counters, &rt.stats, view.as_ref(), head, version)
     }
 }
 

@@ -39,45 +39,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use crate::data_dir::{wall_ms, Licences};
 pub use crate::options::{JOIN_PORT, MEMBER_PORT};
 
-/// Counters of what the member channel refused (never acted on).
-#[derive(Debug, Default)]
-pub struct ChannelStats {
-    pub received: AtomicU64,
-    pub accepted: AtomicU64,
-    pub dropped_auth: AtomicU64,
-    pub dropped_replay: AtomicU64,
-    pub dropped_malformed: AtomicU64,
-    pub dropped_version: AtomicU64,
-    pub sent: AtomicU64,
-    pub send_errors: AtomicU64,
-}
-
-impl ChannelStats {
-    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
-        vec![
-            ("Datagrams received", self.received.load(Ordering::Relaxed)),
-            ("Datagrams accepted", self.accepted.load(Ordering::Relaxed)),
-            (
-                "Dropped, authentication",
-                self.dropped_auth.load(Ordering::Relaxed),
-            ),
-            (
-                "Dropped, replay",
-                self.dropped_replay.load(Ordering::Relaxed),
-            ),
-            (
-                "Dropped, malformed",
-                self.dropped_malformed.load(Ordering::Relaxed),
-            ),
-            (
-                "Dropped, protocol version",
-                self.dropped_version.load(Ordering::Relaxed),
-            ),
-            ("Datagrams sent", self.sent.load(Ordering::Relaxed)),
-            ("Send errors", self.send_errors.load(Ordering::Relaxed)),
-        ]
-    }
-}
+pub use crate::counters::ChannelStats;
 
 type Query = Box<dyn FnOnce(&Node<ClusterConfig>, Instant) + Send>;
 
@@ -119,6 +81,8 @@ pub struct MemberRuntime {
     pub stats: ChannelStats,
     /// Where a fatal error goes (fail-stop): `roost` main exits 70 on it.
     pub fail_stop: FailStop,
+    /// What `/metrics` counts beyond `stats` (shared with the gate, join-cluster, the faces).
+    pub counters: Arc<crate::counters::Counters>,
     requests: mpsc::UnboundedSender<NodeRequest>,
     debug_sinks: Mutex<Vec<(u64, DebugSink)>>,
     next_sink: AtomicU64,
@@ -153,6 +117,7 @@ impl MemberRuntime {
             running: RwLock::new(Arc::new(config.clone())),
             stats: ChannelStats::default(),
             fail_stop: FailStop::new(),
+            counters: Arc::default(),
             requests: tx,
             debug_sinks: Mutex::new(Vec::new()),
             next_sink: AtomicU64::new(1),
@@ -209,6 +174,13 @@ impl MemberRuntime {
 
     /// Commits a change through the master; waits for the outcome.
     pub async fn commit(&self, user: &str, change: &str) -> Result<RevisionId, String> {
+        let started = std::time::Instant::now();
+        let result = self.commit_uncounted(user, change).await;
+        self.counters.commit_done(result.is_ok(), started.elapsed());
+        result
+    }
+
+    async fn commit_uncounted(&self, user: &str, change: &str) -> Result<RevisionId, String> {
         let (reply, rx) = oneshot::channel();
         self.requests
             .send(NodeRequest::Commit {
@@ -642,6 +614,7 @@ impl MemberTask {
     fn on_notification(&mut self, n: Notification) {
         match n {
             Notification::History(ev) => {
+                self.rt.counters.history(self.rt.member, &ev);
                 self.rt.debug(&format!(
                     "history: {} {} {} {}",
                     ev.hostname, ev.member, ev.event, ev.reason
@@ -650,6 +623,7 @@ impl MemberTask {
                 self.persister.submit(StoreJob::History(ev));
             }
             Notification::MasterChanged { master } => {
+                self.rt.counters.master_changed();
                 // The election emits "completed election master is X" itself.
                 if master.is_none() {
                     self.rt.debug("no cluster master");

@@ -290,6 +290,18 @@ impl ApiBackend for Fake {
             lineage: vec![rev(1), rev(2)],
         }
     }
+    fn metrics(&self) -> roost_api::metrics::MetricsInput {
+        roost_api::metrics::MetricsInput {
+            version: "9.9.9".into(),
+            protocol_version: 1,
+            config_revision: 7,
+            login_failures: roost_api::metrics::LoginFailures {
+                api: 3,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
 }
 
 /// A server on 127.0.0.1:0 with a fresh identity, on its own runtime; stops when dropped.

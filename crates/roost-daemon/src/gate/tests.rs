@@ -290,3 +290,29 @@ async fn checks_run_on_threads_of_lowered_priority() {
     assert!(name.unwrap().starts_with("roost-auth-"));
     assert_eq!(current_nice(), here, "the caller's thread is not changed");
 }
+
+#[test]
+fn failed_checks_are_counted_per_face_and_nothing_else_is() {
+    let counters = Arc::new(crate::counters::Counters::default());
+    let gate = AuthGate::with_counters(cfg(), counters.clone());
+    gate.admit(Face::Ssh, ip(1)).unwrap().failed();
+    gate.admit(Face::Ssh, ip(1)).unwrap().failed();
+    gate.admit(Face::Api, ip(2)).unwrap().failed();
+    gate.admit(Face::Api, ip(3)).unwrap().succeeded();
+    drop(gate.admit(Face::Api, ip(4)).unwrap()); // not checked
+    let m = crate::counters::metrics_input(
+        &counters,
+        &crate::runtime::ChannelStats::default(),
+        None,
+        roost_wire::RevisionId::ZERO,
+        String::new(),
+    );
+    assert_eq!(
+        m.login_failures,
+        roost_api::metrics::LoginFailures {
+            ssh: 2,
+            api: 1,
+            join: 0
+        }
+    );
+}

@@ -105,6 +105,7 @@ struct Refuser<'a> {
 impl Refuser<'_> {
     fn refuse(&self, refusal: JoinRefusal) -> String {
         let reason = refusal.to_string();
+        self.rt.counters.join(crate::counters::JoinResult::Refused);
         tracing::info!(peer = %self.peer, kind = refusal.kind(), "join-cluster refused: {reason}");
         self.rt.debug(&format!(
             "cluster join from host {} refused: {reason}",
@@ -141,6 +142,7 @@ pub async fn serve(
                 let (stream, peer) = match r { Ok(x) => x, Err(e) => { tracing::warn!("join accept: {e}"); continue; } };
                 let Ok(slot) = slots.clone().try_acquire_owned() else {
                     tracing::info!(%peer, "join-cluster connection refused: {MAX_HANDSHAKES} join handshakes already in progress");
+                    server.rt.counters.join(crate::counters::JoinResult::Refused);
                     drop(stream);
                     continue;
                 };
@@ -156,6 +158,9 @@ pub async fn serve(
                         let _ = tls.shutdown().await;
                         Ok::<_, String>(())
                     }).await;
+                    if !matches!(r, Ok(Ok(()))) {
+                        server.rt.counters.join(crate::counters::JoinResult::Error);
+                    }
                     match r {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => tracing::info!(%peer, "join-cluster connection failed: {e}"),
@@ -235,6 +240,7 @@ impl JoinServer {
             Ok(p) => p,
             Err(e) => {
                 backoff.failed(peer.ip(), Instant::now());
+                self.rt.counters.login_failed(roost_config::Face::Join);
                 refuse(JoinRefusal::JoinerGaveUp {
                     user: hello.user.clone(),
                     error: e,
@@ -252,6 +258,7 @@ impl JoinServer {
             }
             _ => {
                 backoff.failed(peer.ip(), Instant::now());
+                self.rt.counters.login_failed(roost_config::Face::Join);
                 let reason = refuse(JoinRefusal::AuthenticationFailed(hello.user.clone()));
                 return write_msg(tls, &JoinOutcome::Refused { reason }).await;
             }
@@ -325,6 +332,7 @@ impl JoinServer {
     /// A joiner is in.
     fn accepted(&self, req: &JoinRequest) {
         tracing::info!(joiner = %req.mac, "join-cluster accepted");
+        self.rt.counters.join(crate::counters::JoinResult::Accepted);
         self.rt.debug("sending OK with config");
         self.rt.record(
             roost_wire::ClusterEvent::ConfigUpdateSuccess,
