@@ -75,8 +75,8 @@ pub struct ClusterView {
     pub lost: Vec<LostMember>,
 }
 
-/// How many events the cluster history keeps (newest kept).
-pub const HISTORY_CAPACITY: usize = 1000;
+/// How many events the cluster history keeps (newest kept); the store keeps as many.
+pub use roost_wire::HISTORY_CAPACITY;
 /// How many of its own most recent history events a member puts in each hello.
 pub const HELLO_HISTORY: usize = 16;
 /// A debug line about an ignored (incompatible) peer is repeated at most this often per peer.

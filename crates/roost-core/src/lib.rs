@@ -19,6 +19,8 @@ pub use election::{ClusterView, Election, ElectionSettings, LostMember, MemberVi
 pub use node::Node;
 pub use replication::{ConfigState, Replication, ReplicationSettings};
 
+pub use roost_wire::{CommitError, RequestRecord};
+
 use roost_wire::{
     ClusterEvent, MemberId, MemberMessage, OperState, Revision, RevisionId, SupersededConfig,
 };
@@ -49,7 +51,7 @@ pub enum Command {
     /// snapshot named but this member never held, so that exactly-once survives a restart.
     /// Emitted just before the snapshot's `Persist`; on restart, entries for revisions not in
     /// the persisted lineage are ignored (see [`Replication::restore_requests`]).
-    PersistRequests(Vec<(RevisionId, MemberId, u64)>),
+    PersistRequests(Vec<RequestRecord>),
     /// Something an operator or the daemon wants to know about.
     Notify(Notification),
 }
@@ -68,7 +70,7 @@ pub enum Notification {
     /// The outcome of `Node::handle_local_commit` with this request id.
     CommitDone {
         request: u64,
-        result: Result<RevisionId, String>,
+        result: Result<RevisionId, CommitError>,
     },
     /// A line for sessions running `debug cfgd cluster` (WiNG's cfgd cluster debug text).
     Debug(String),

@@ -1,6 +1,5 @@
 //! Replication core, scenario by scenario (simulated time, hand-delivered messages).
 
-#[path = "replication_support.rs"]
 mod support;
 
 /// Wrapped so that `cargo test -p roost-core replication` selects these tests.
@@ -11,7 +10,10 @@ mod replication {
         revision_id, superseded_chunks, MAX_SNAPSHOT_LEN, MAX_SUPERSEDED_LEN, SNAPSHOT_CHUNK,
         SNAPSHOT_LINEAGE_MAX, SNAPSHOT_REQUESTS_MAX, SUPERSEDED_CHUNK,
     };
-    use roost_core::{Command, ConfigState, Notification, Replication, ReplicationSettings};
+    use roost_core::{
+        Command, CommitError, ConfigState, Notification, Replication, ReplicationSettings,
+        RequestRecord,
+    };
     use roost_wire::{
         ClusterEvent, MemberMessage, ReplicationMessage, Revision, RevisionId, SupersededConfig,
         MAX_MESSAGE,
@@ -138,7 +140,7 @@ mod replication {
             cmds,
             vec![Command::Notify(Notification::CommitDone {
                 request: 2,
-                result: Err("invalid change \"fail\"".into())
+                result: Err(CommitError::Rejected("invalid change \"fail\"".into()))
             })]
         );
         assert_eq!(
@@ -159,7 +161,7 @@ mod replication {
             cmds,
             vec![Command::Notify(Notification::CommitDone {
                 request: 9,
-                result: Err("no cluster master elected yet".into())
+                result: Err(CommitError::NoMaster)
             })]
         );
         assert_eq!(b.poll_timeout(), None);
@@ -299,7 +301,7 @@ mod replication {
             r1,
             vec![ReplicationMessage::CommitResult {
                 request: 1,
-                result: Err("no such key nothing".into())
+                result: Err(CommitError::Rejected("no such key nothing".into()))
             }]
         );
         assert_eq!(r1, r2);
@@ -346,7 +348,7 @@ mod replication {
             reply,
             vec![ReplicationMessage::CommitResult {
                 request: 1,
-                result: Err("not the cluster master; master is 12.E1.EE.16".into())
+                result: Err(CommitError::NotMaster { master: Some(A) })
             }]
         );
         let got = feed(&mut b, C, reply, ms(2));
@@ -618,7 +620,7 @@ mod replication {
             let known: Vec<_> = a
                 .log()
                 .iter()
-                .map(|r| (r.id, r.origin, r.request))
+                .map(|r| RequestRecord::from((r.id, r.origin, r.request)))
                 .collect();
             assert_eq!(requests, &known, "the request ids of the lineage revisions");
             assert_eq!(*total_len as usize, a.config().text().len());
@@ -653,7 +655,7 @@ mod replication {
                 Command::PersistRequests(
                     a.log()
                         .iter()
-                        .map(|r| (r.id, r.origin, r.request))
+                        .map(|r| RequestRecord::from((r.id, r.origin, r.request)))
                         .collect()
                 ),
                 Command::Persist {
@@ -1349,7 +1351,10 @@ mod replication {
         let snap = MemberMessage::Replication(ReplicationMessage::Snapshot {
             head: id,
             lineage: vec![id; SNAPSHOT_LINEAGE_MAX],
-            requests: vec![(id, roost_wire::MemberId(u32::MAX), u64::MAX); SNAPSHOT_REQUESTS_MAX],
+            requests: vec![
+                RequestRecord::from((id, roost_wire::MemberId(u32::MAX), u64::MAX));
+                SNAPSHOT_REQUESTS_MAX
+            ],
             total_len: u32::MAX,
             offset: u32::MAX,
             data: vec![0xff; SNAPSHOT_CHUNK],
@@ -1386,7 +1391,7 @@ mod replication {
         let snap = to(B, &drain(&mut a));
         assert!(snap.iter().all(|m| matches!(
             m,
-            ReplicationMessage::Snapshot { requests, .. } if *requests == vec![(id, C, 9)]
+            ReplicationMessage::Snapshot { requests, .. } if *requests == vec![RequestRecord::from((id, C, 9))]
         )));
         feed(&mut b, A, snap, ms(11));
         assert_eq!(b.head(), id);
@@ -1458,7 +1463,7 @@ mod replication {
         else {
             panic!("{persisted:?}")
         };
-        assert_eq!(requests, &vec![(id, C, 9)]);
+        assert_eq!(requests, &vec![RequestRecord::from((id, C, 9))]);
 
         // B restarts from its disk (no log: the revision is known only by id) and is master.
         let mut b = Replication::new(
@@ -1508,7 +1513,7 @@ mod replication {
             a.lineage().to_vec(),
             vec![],
         );
-        b.restore_requests(vec![stranger, kept]);
+        b.restore_requests(vec![stranger.into(), kept.into()]);
         b.handle_master(Some(B), ms(10));
         drain(&mut b);
         // C's request 5 is not known: applied as new. A's request 1 is: answered.
@@ -1581,7 +1586,7 @@ mod replication {
         };
         let newest: Vec<_> = a.log()[a.log().len() - SNAPSHOT_REQUESTS_MAX..]
             .iter()
-            .map(|r| (r.id, r.origin, r.request))
+            .map(|r| RequestRecord::from((r.id, r.origin, r.request)))
             .collect();
         assert_eq!(requests, &newest);
     }

@@ -3,7 +3,6 @@
 //! harness. After a fault-free settle period every member holds the master's head and config,
 //! and every commit reported `Ok(id)` is in the final lineage or in a superseded config.
 
-#[path = "replication_support.rs"]
 mod support;
 
 use proptest::prelude::*;

@@ -718,7 +718,7 @@ impl MemberTask {
                     }
                 }
                 if let Some(reply) = self.pending.remove(&request) {
-                    let _ = reply.send(result);
+                    let _ = reply.send(result.map_err(|e| e.to_string()));
                 }
             }
             Notification::Debug(line) => self.rt.debug(&line),

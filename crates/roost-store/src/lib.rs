@@ -22,7 +22,8 @@ pub mod fs;
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use roost_wire::{
-    ClusterKey, HistoryEvent, Mac, MemberId, Model, Revision, RevisionId, SupersededConfig,
+    ClusterKey, HistoryEvent, Mac, MemberId, Model, RequestRecord, Revision, RevisionId,
+    SupersededConfig,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -34,10 +35,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 
 /// Revisions kept in the log: enough for peers that fell a little behind to catch up
-/// incrementally; anything older gets a full snapshot.
-pub const MAX_LOG: usize = 1024;
-/// History events kept (newest by wall clock), like WiNG's bounded `show cluster history`.
-pub const MAX_HISTORY: usize = 1000;
+/// incrementally; anything older gets a full snapshot. The replication core's default
+/// `log_capacity`: one constant.
+pub const MAX_LOG: usize = roost_wire::LOG_CAPACITY;
+/// History events kept (newest by wall clock), like WiNG's bounded `show cluster history`; as
+/// many as the election core keeps.
+pub const MAX_HISTORY: usize = roost_wire::HISTORY_CAPACITY;
 
 const DB_FILE: &str = "roost.redb";
 const LOCK_FILE: &str = "lock";
@@ -179,7 +182,7 @@ pub struct PersistedConfig {
     /// (revision, origin, request) that snapshots named, from
     /// [`save_snapshot_requests`](Store::save_snapshot_requests); may name revisions no longer
     /// in `lineage` (the core ignores those).
-    pub requests: Vec<(RevisionId, MemberId, u64)>,
+    pub requests: Vec<RequestRecord>,
 }
 
 /// An open data dir. Holds the dir lock until dropped.
@@ -451,7 +454,7 @@ impl Store {
                 Some(v) => self.decode("config lineage", v.value())?,
                 None => Vec::new(),
             };
-            let requests: Vec<(RevisionId, MemberId, u64)> = match meta.get(K_REQUESTS)? {
+            let requests: Vec<RequestRecord> = match meta.get(K_REQUESTS)? {
                 Some(v) => self.decode("snapshot request ids", v.value())?,
                 None => Vec::new(),
             };
@@ -472,10 +475,7 @@ impl Store {
 
     /// Keeps the request ids a snapshot carried (`roost_core::Command::PersistRequests`),
     /// replacing those saved before.
-    pub fn save_snapshot_requests(
-        &self,
-        requests: &[(RevisionId, MemberId, u64)],
-    ) -> Result<(), StoreError> {
+    pub fn save_snapshot_requests(&self, requests: &[RequestRecord]) -> Result<(), StoreError> {
         self.put_meta(K_REQUESTS, requests)
     }
 

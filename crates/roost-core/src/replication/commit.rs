@@ -31,8 +31,8 @@ pub(super) struct PendingCommit {
     pub(super) change: String,
     pub(super) deadline: Instant,
     pub(super) last_sent: Option<Instant>,
-    /// A retryable error seen meanwhile ("not the cluster master; …"), reported on timeout.
-    pub(super) last_error: Option<String>,
+    /// A retryable error seen meanwhile ([`CommitError::NotMaster`]), reported on timeout.
+    pub(super) last_error: Option<CommitError>,
 }
 
 impl<S: ConfigState> Replication<S> {
@@ -47,12 +47,9 @@ impl<S: ConfigState> Replication<S> {
                 let p = self.pending.remove(&request).expect("pending");
                 let msg = match (p.last_error, self.master) {
                     (Some(e), _) => e,
-                    (None, Some(m)) if m == self.me => {
-                        "the cluster master (this member) is still resynchronising with its peers"
-                            .to_string()
-                    }
-                    (None, Some(m)) => format!("cluster master {} did not answer", m),
-                    (None, None) => "no cluster master elected yet".to_string(),
+                    (None, Some(m)) if m == self.me => CommitError::Resynchronising,
+                    (None, Some(master)) => CommitError::MasterSilent { master },
+                    (None, None) => CommitError::NoMaster,
                 };
                 self.debug(format!("commit request {} failed: {}", request, msg));
                 self.notify(Notification::CommitDone {
@@ -75,14 +72,14 @@ impl<S: ConfigState> Replication<S> {
     /// applied twice.
     ///
     /// [`new`]: Replication::new
-    pub fn restore_requests(&mut self, requests: Vec<(RevisionId, MemberId, u64)>) {
+    pub fn restore_requests(&mut self, requests: Vec<RequestRecord>) {
         let in_lineage: HashSet<RevisionId> = self.lineage.iter().copied().collect();
-        let mut known: Vec<(RevisionId, MemberId, u64)> = requests
+        let mut known: Vec<RequestRecord> = requests
             .into_iter()
-            .filter(|(id, _, _)| in_lineage.contains(id))
+            .filter(|r| in_lineage.contains(&r.revision))
             .collect();
-        known.sort_by_key(|(id, _, _)| id.number);
-        known.dedup_by_key(|(id, _, _)| *id);
+        known.sort_by_key(|r| r.revision.number);
+        known.dedup_by_key(|r| r.revision);
         self.requests = known;
         self.trim();
     }
@@ -138,27 +135,33 @@ impl<S: ConfigState> Replication<S> {
                 self.requests
                     .iter()
                     .rev()
-                    .find(|(_, o, q)| *o == origin && *q == request)
-                    .map(|(id, _, _)| *id)
+                    .find(|r| r.origin == origin && r.request == request)
+                    .map(|r| r.revision)
             })
     }
 
-    /// (revision, origin, request) of the newest lineage revisions whose request is known
+    /// The request records of the newest lineage revisions whose request is known
     /// here, oldest first, at most [`SNAPSHOT_REQUESTS_MAX`]: carried by snapshots.
-    pub(super) fn lineage_requests(&self) -> Vec<(RevisionId, MemberId, u64)> {
+    pub(super) fn lineage_requests(&self) -> Vec<RequestRecord> {
         let mut known: HashMap<RevisionId, (MemberId, u64)> = self
             .requests
             .iter()
-            .map(|(id, o, q)| (*id, (*o, *q)))
+            .map(|r| (r.revision, (r.origin, r.request)))
             .collect();
         for r in self.archive.iter().chain(self.log.iter()) {
             known.insert(r.id, (r.origin, r.request));
         }
-        let mut out: Vec<(RevisionId, MemberId, u64)> = self
+        let mut out: Vec<RequestRecord> = self
             .lineage
             .iter()
             .rev()
-            .filter_map(|id| known.get(id).map(|(o, q)| (*id, *o, *q)))
+            .filter_map(|id| {
+                known.get(id).map(|(origin, request)| RequestRecord {
+                    revision: *id,
+                    origin: *origin,
+                    request: *request,
+                })
+            })
             .take(SNAPSHOT_REQUESTS_MAX)
             .collect();
         out.reverse();
@@ -212,7 +215,7 @@ impl<S: ConfigState> Replication<S> {
         &mut self,
         from: MemberId,
         request: u64,
-        result: Result<RevisionId, String>,
+        result: Result<RevisionId, CommitError>,
     ) {
         let Some(p) = self.pending.get_mut(&request) else {
             self.debug(format!(
@@ -222,7 +225,7 @@ impl<S: ConfigState> Replication<S> {
             return;
         };
         if let Err(e) = &result {
-            if e.starts_with(NOT_MASTER) {
+            if e.retryable() {
                 p.last_error = Some(e.clone());
                 self.debug(format!(
                     "commit request {}: {} answered: {}; retrying",

@@ -134,7 +134,7 @@ impl<S: ConfigState> Replication<S> {
         from: MemberId,
         chunk: Chunk,
         lineage: Vec<RevisionId>,
-        requests: Vec<(RevisionId, MemberId, u64)>,
+        requests: Vec<RequestRecord>,
         now: Instant,
     ) {
         let Chunk {
@@ -190,7 +190,7 @@ impl<S: ConfigState> Replication<S> {
         from: MemberId,
         head: RevisionId,
         lineage: Vec<RevisionId>,
-        requests: Vec<(RevisionId, MemberId, u64)>,
+        requests: Vec<RequestRecord>,
         text: String,
         now: Instant,
     ) {
@@ -257,17 +257,17 @@ impl<S: ConfigState> Replication<S> {
         self.archive = archive;
         // Request ids of lineage revisions: those known before that stay ancestors, then the
         // snapshot's (which replace any other entry for the same revision).
-        let fresh: HashSet<RevisionId> = requests.iter().map(|(id, _, _)| *id).collect();
-        let mut known: Vec<(RevisionId, MemberId, u64)> = std::mem::take(&mut self.requests)
+        let fresh: HashSet<RevisionId> = requests.iter().map(|r| r.revision).collect();
+        let mut known: Vec<RequestRecord> = std::mem::take(&mut self.requests)
             .into_iter()
-            .filter(|(id, _, _)| winner.contains(id) && !fresh.contains(id))
+            .filter(|r| winner.contains(&r.revision) && !fresh.contains(&r.revision))
             .chain(
                 requests
                     .into_iter()
-                    .filter(|(id, _, _)| winner.contains(id)),
+                    .filter(|r| winner.contains(&r.revision)),
             )
             .collect();
-        known.sort_by_key(|(id, _, _)| id.number);
+        known.sort_by_key(|r| r.revision.number);
         self.requests = known;
         self.config = loaded;
         self.head = head;
@@ -304,8 +304,8 @@ impl<S: ConfigState> Replication<S> {
         let done: Vec<(u64, RevisionId)> = self
             .requests
             .iter()
-            .filter(|(_, o, q)| *o == self.me && self.pending.contains_key(q))
-            .map(|(id, _, q)| (*q, *id))
+            .filter(|r| r.origin == self.me && self.pending.contains_key(&r.request))
+            .map(|r| (r.request, r.revision))
             .collect();
         for (request, id) in done {
             self.pending.remove(&request);

@@ -7,7 +7,6 @@
 //! per `retransmit_interval`; hellos drive retransmission, so lost updates are re-sent on the
 //! next hello after the interval.
 //!
-//!
 //! **Fast-forward, never supersede an extension.** A master that hears a peer advertise a head
 //! newer than its own and unknown to it asks for it (`Pull { after: its head }`) before
 //! anything else, and creates no revision meanwhile (one pull at a time, retransmitted every
@@ -157,9 +156,9 @@ impl<S: ConfigState> Replication<S> {
         user: String,
         change: String,
         now: Instant,
-    ) -> Result<Revision, String> {
+    ) -> Result<Revision, CommitError> {
         let mut next = self.config.clone();
-        next.apply(&change)?;
+        next.apply(&change).map_err(CommitError::Rejected)?;
         let id = revision_id(&self.head, origin, request, &change);
         let rev = Revision {
             id,
@@ -236,10 +235,9 @@ impl<S: ConfigState> Replication<S> {
         now: Instant,
     ) {
         if self.master != Some(self.me) {
-            let master = self
-                .master
-                .map_or("not elected yet".to_string(), |m| m.to_string());
-            let result = Err(format!("{}; master is {}", NOT_MASTER, master));
+            let result = Err(CommitError::NotMaster {
+                master: self.master,
+            });
             self.send(from, ReplicationMessage::CommitResult { request, result });
             return;
         }
@@ -526,7 +524,7 @@ pub(super) enum Transfer {
     Snapshot {
         head: RevisionId,
         lineage: Vec<RevisionId>,
-        requests: Vec<(RevisionId, MemberId, u64)>,
+        requests: Vec<RequestRecord>,
         bytes: Vec<u8>,
     },
     TooLarge(usize),
@@ -549,26 +547,14 @@ impl Transfer {
                 bytes,
             } => {
                 let total_len = bytes.len() as u32;
-                if bytes.is_empty() {
-                    return vec![ReplicationMessage::Snapshot {
-                        head,
-                        lineage,
-                        requests,
-                        total_len,
-                        offset: 0,
-                        data: Vec::new(),
-                    }];
-                }
-                bytes
-                    .chunks(SNAPSHOT_CHUNK)
-                    .enumerate()
-                    .map(|(k, chunk)| ReplicationMessage::Snapshot {
+                assembly::chunks(&bytes, SNAPSHOT_CHUNK)
+                    .map(|(offset, data)| ReplicationMessage::Snapshot {
                         head,
                         lineage: lineage.clone(),
                         requests: requests.clone(),
                         total_len,
-                        offset: (k * SNAPSHOT_CHUNK) as u32,
-                        data: chunk.to_vec(),
+                        offset,
+                        data: data.to_vec(),
                     })
                     .collect()
             }

@@ -21,8 +21,8 @@ use undo::{Unsaved, Waiter};
 use crate::{Command, Instant, Notification};
 use assembly::Assembly;
 use roost_wire::{
-    ClusterEvent, MemberId, MemberMessage, ReplicationMessage, Revision, RevisionId,
-    SupersededConfig,
+    ClusterEvent, CommitError, MemberId, MemberMessage, ReplicationMessage, RequestRecord,
+    Revision, RevisionId, SupersededConfig,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -56,7 +56,7 @@ impl Default for ReplicationSettings {
         ReplicationSettings {
             commit_timeout: Duration::from_secs(3),
             retransmit_interval: Duration::from_millis(200),
-            log_capacity: 1024,
+            log_capacity: roost_wire::LOG_CAPACITY,
         }
     }
 }
@@ -87,9 +87,6 @@ pub const SUPERSEDED_ASSEMBLIES_PER_SENDER: usize = 4;
 /// Encoded bytes of revisions per `Revisions` message (bound); a single revision larger than
 /// this is sent as part of a snapshot instead.
 pub const REVISIONS_CHUNK_BUDGET: usize = 48 * 1024;
-/// Prefix of the `CommitResult` error a non-master answers with; the requester keeps retrying
-/// (the election is still converging) until its commit timeout.
-pub const NOT_MASTER: &str = "not the cluster master";
 
 /// One piece of a chunked transfer (`Snapshot` or `SupersededChunk`).
 #[derive(Clone, Debug)]
@@ -139,11 +136,11 @@ pub struct Replication<S: ConfigState> {
     superseded_assemblies: BTreeMap<(MemberId, RevisionId), (Assembly, Instant)>,
     /// (revision, origin, request) of lineage revisions learned from snapshots (the revisions
     /// themselves may never have been here), oldest first: for de-duplication.
-    requests: Vec<(RevisionId, MemberId, u64)>,
+    requests: Vec<RequestRecord>,
     master: Option<MemberId>,
     peers: BTreeMap<MemberId, Peer>,
     pending: BTreeMap<u64, PendingCommit>,
-    failed: BTreeMap<(MemberId, u64), (String, Instant)>,
+    failed: BTreeMap<(MemberId, u64), (CommitError, Instant)>,
     assembly: Option<Assembly>,
     commands: VecDeque<Command>,
     /// Wall clock (ms since the Unix epoch) at `now == 0`.
@@ -468,7 +465,7 @@ impl<S: ConfigState> Replication<S> {
         }
         if !self.requests.is_empty() {
             let in_lineage: HashSet<RevisionId> = self.lineage.iter().copied().collect();
-            self.requests.retain(|(id, _, _)| in_lineage.contains(id));
+            self.requests.retain(|r| in_lineage.contains(&r.revision));
             if self.requests.len() > cap {
                 let drop = self.requests.len() - cap;
                 self.requests.drain(..drop);

@@ -249,13 +249,11 @@ pub fn superseded_chunks(config: &SupersededConfig) -> Vec<ReplicationMessage> {
         return Vec::new();
     }
     let total_len = bytes.len() as u32;
-    bytes
-        .chunks(SUPERSEDED_CHUNK)
-        .enumerate()
-        .map(|(k, data)| ReplicationMessage::SupersededChunk {
+    assembly::chunks(&bytes, SUPERSEDED_CHUNK)
+        .map(|(offset, data)| ReplicationMessage::SupersededChunk {
             head: config.head,
             total_len,
-            offset: (k * SUPERSEDED_CHUNK) as u32,
+            offset,
             data: data.to_vec(),
         })
         .collect()

@@ -20,7 +20,7 @@ pub(super) struct Checkpoint<S> {
     pub(super) log: Vec<Revision>,
     pub(super) archive: Vec<Revision>,
     pub(super) lineage: Vec<RevisionId>,
-    pub(super) requests: Vec<(RevisionId, MemberId, u64)>,
+    pub(super) requests: Vec<RequestRecord>,
     pub(super) pending: BTreeMap<u64, PendingCommit>,
 }
 
@@ -131,7 +131,9 @@ impl<S: ConfigState> Replication<S> {
             self.head,
             void.len()
         ));
-        let refusal = format!("cannot save revision: {reason}");
+        let refusal = CommitError::CannotSave {
+            reason: reason.to_string(),
+        };
         for w in waiting {
             match w {
                 Waiter::Local(request) => self.notify(Notification::CommitDone {

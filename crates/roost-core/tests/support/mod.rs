@@ -1,5 +1,6 @@
-//! Shared by the replication tests: a tiny `ConfigState` and a simulated cluster of bare
-//! `Replication` cores (messages held in flight by the harness, time simulated).
+//! Shared by the core's test binaries (`mod support;`; a directory, so Cargo builds no test
+//! binary of its own): the one test `ConfigState` (`Kv`), member ids, and helpers that drive
+//! bare `Replication` cores by hand. Each binary uses a part of it.
 #![allow(dead_code)]
 
 use roost_core::{Command, ConfigState, Notification, Replication, ReplicationSettings};
@@ -124,11 +125,12 @@ pub fn feed(
     drain(r)
 }
 
+/// The commit outcomes in `cmds`, errors as the line the session shows.
 pub fn commit_done(cmds: &[Command]) -> Vec<(u64, Result<RevisionId, String>)> {
     cmds.iter()
         .filter_map(|c| match c {
             Command::Notify(Notification::CommitDone { request, result }) => {
-                Some((*request, result.clone()))
+                Some((*request, result.clone().map_err(|e| e.to_string())))
             }
             _ => None,
         })
