@@ -722,10 +722,6 @@ impl MemberTask {
                 }
             }
             Notification::Debug(line) => self.rt.debug(&line),
-            Notification::Record { event, reason } => {
-                // Node stamps these; seeing one here means a core emitted it directly.
-                tracing::debug!(%event, "{reason}");
-            }
             Notification::Stalled { late } => {
                 tracing::warn!(
                     "member task ran {} ms late (process paused or starved); peers are given \

@@ -52,7 +52,7 @@ impl<S: ConfigState> Replication<S> {
                     (None, None) => CommitError::NoMaster,
                 };
                 self.debug(format!("commit request {} failed: {}", request, msg));
-                self.notify(Notification::CommitDone {
+                self.push(ReplicationOutput::CommitDone {
                     request,
                     result: Err(msg),
                 });
@@ -66,7 +66,7 @@ impl<S: ConfigState> Replication<S> {
         }
     }
 
-    /// Restores the request ids persisted by [`Command::PersistRequests`] (after [`new`]):
+    /// Restores the request ids persisted by [`ReplicationOutput::PersistRequests`] (after [`new`]):
     /// those of revisions in the lineage are kept, so that a retransmitted request whose
     /// revision arrived here only inside a snapshot is still answered with its id, never
     /// applied twice.
@@ -84,7 +84,7 @@ impl<S: ConfigState> Replication<S> {
         self.trim();
     }
 
-    /// A commit from a local session; the outcome arrives as `Notification::CommitDone`.
+    /// A commit from a local session; the outcome arrives as [`ReplicationOutput::CommitDone`].
     pub fn handle_local_commit(
         &mut self,
         request: u64,
@@ -178,17 +178,17 @@ impl<S: ConfigState> Replication<S> {
         match self.create_revision(self.me, request, user, change, now) {
             Err(e) => {
                 self.debug(format!("commit request {} rejected: {}", request, e));
-                self.notify(Notification::CommitDone {
+                self.push(ReplicationOutput::CommitDone {
                     request,
                     result: Err(e),
                 });
             }
             Ok(rev) => {
-                self.notify(Notification::CommitDone {
+                self.push(ReplicationOutput::CommitDone {
                     request,
                     result: Ok(rev.id),
                 });
-                self.notify(Notification::ConfigApplied { head: rev.id });
+                self.push(ReplicationOutput::ConfigApplied { head: rev.id });
                 self.push_revision(&rev, now);
             }
         }
@@ -235,7 +235,7 @@ impl<S: ConfigState> Replication<S> {
             }
         }
         self.pending.remove(&request);
-        self.notify(Notification::CommitDone { request, result });
+        self.push(ReplicationOutput::CommitDone { request, result });
     }
 
     /// Master: lets waiting local commits go once nothing holds them.
@@ -253,7 +253,7 @@ impl<S: ConfigState> Replication<S> {
         let pending = std::mem::take(&mut self.pending);
         for (request, p) in pending {
             if let Some(id) = self.find_request(self.me, request) {
-                self.notify(Notification::CommitDone {
+                self.push(ReplicationOutput::CommitDone {
                     request,
                     result: Ok(id),
                 });

@@ -98,14 +98,14 @@ impl<S: ConfigState> Replication<S> {
             self.log.push(rev.clone());
             self.trim();
             let (origin, request, id) = (rev.origin, rev.request, rev.id);
-            self.push(Command::Persist {
+            self.push(ReplicationOutput::Persist {
                 head: id,
                 config: text,
                 revision: Some(rev),
                 lineage: self.lineage.clone(),
             });
             if origin == self.me && self.pending.remove(&request).is_some() {
-                self.notify(Notification::CommitDone {
+                self.push(ReplicationOutput::CommitDone {
                     request,
                     result: Ok(id),
                 });
@@ -121,7 +121,7 @@ impl<S: ConfigState> Replication<S> {
             "configuration revision updated to {} from {}",
             self.head.number, old.number
         ));
-        self.notify(Notification::ConfigApplied { head: self.head });
+        self.push(ReplicationOutput::ConfigApplied { head: self.head });
         if self.is_master() {
             self.finish_pull(now);
         } else {
@@ -273,8 +273,8 @@ impl<S: ConfigState> Replication<S> {
         self.head = head;
         self.lineage = lineage;
         self.trim();
-        self.push(Command::PersistRequests(self.requests.clone()));
-        self.push(Command::Persist {
+        self.push(ReplicationOutput::PersistRequests(self.requests.clone()));
+        self.push(ReplicationOutput::Persist {
             head,
             config: text,
             revision: None,
@@ -295,11 +295,11 @@ impl<S: ConfigState> Replication<S> {
             "configuration revision updated to {} from {}",
             head.number, old.number
         ));
-        self.notify(Notification::Record {
+        self.push(ReplicationOutput::Record {
             event: ClusterEvent::ConfigUpdateSuccess,
             reason: "successfully applied config".to_string(),
         });
-        self.notify(Notification::ConfigApplied { head });
+        self.push(ReplicationOutput::ConfigApplied { head });
         // A local commit the snapshot shows committed is done (its result was lost).
         let done: Vec<(u64, RevisionId)> = self
             .requests
@@ -309,7 +309,7 @@ impl<S: ConfigState> Replication<S> {
             .collect();
         for (request, id) in done {
             self.pending.remove(&request);
-            self.notify(Notification::CommitDone {
+            self.push(ReplicationOutput::CommitDone {
                 request,
                 result: Ok(id),
             });

@@ -179,7 +179,7 @@ impl<S: ConfigState> Replication<S> {
             "configuration revision updated to {} from {} (commit by '{}' on {})",
             id.number, rev.parent.number, rev.user, origin
         ));
-        self.push(Command::Persist {
+        self.push(ReplicationOutput::Persist {
             head: id,
             config: self.config.text(),
             revision: Some(rev.clone()),
@@ -303,7 +303,7 @@ impl<S: ConfigState> Replication<S> {
                 );
             }
             Ok(rev) => {
-                self.notify(Notification::ConfigApplied { head: rev.id });
+                self.push(ReplicationOutput::ConfigApplied { head: rev.id });
                 self.send(
                     from,
                     ReplicationMessage::CommitResult {
@@ -360,7 +360,7 @@ impl<S: ConfigState> Replication<S> {
                 "fast-forwarded from revision {} to {} (revisions from member {})",
                 p.after, self.head, p.from
             ));
-            self.notify(Notification::Record {
+            self.push(ReplicationOutput::Record {
                 event: ClusterEvent::ConfigUpdateSuccess,
                 reason: format!(
                     "fast-forwarded to revision {} from member {}",
@@ -416,7 +416,7 @@ impl<S: ConfigState> Replication<S> {
                 "tx_update CS_ACT_CFG_FULL - revision {} host {} is OK",
                 head.number, from
             ));
-            self.notify(Notification::Record {
+            self.push(ReplicationOutput::Record {
                 event: ClusterEvent::ConfigUpdateSuccess,
                 reason: "config sync succeeded".to_string(),
             });

@@ -18,11 +18,11 @@ use commit::PendingCommit;
 use leader::{Peer, Pull};
 use undo::{Unsaved, Waiter};
 
-use crate::{Command, Instant, Notification};
+use crate::Instant;
 use assembly::Assembly;
 use roost_wire::{
-    ClusterEvent, CommitError, MemberId, MemberMessage, ReplicationMessage, RequestRecord,
-    Revision, RevisionId, SupersededConfig,
+    ClusterEvent, CommitError, MemberId, ReplicationMessage, RequestRecord, Revision, RevisionId,
+    SupersededConfig,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -88,6 +88,39 @@ pub const SUPERSEDED_ASSEMBLIES_PER_SENDER: usize = 4;
 /// this is sent as part of a snapshot instead.
 pub const REVISIONS_CHUNK_BUDGET: usize = 48 * 1024;
 
+/// What the replication core asks of its driver ([`crate::Node`] maps these into
+/// [`crate::Command`]s), drained in order by [`Replication::poll_output`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplicationOutput {
+    /// Send to one member.
+    Send {
+        to: MemberId,
+        msg: ReplicationMessage,
+    },
+    /// Durably store the configuration `config` at revision `head` (and `revision`, the change
+    /// that produced it, if it was an incremental step) before acknowledging anything.
+    Persist {
+        head: RevisionId,
+        config: String,
+        revision: Option<Revision>,
+        lineage: Vec<RevisionId>,
+    },
+    /// Durably keep a configuration that lost after a partition healed.
+    PersistSuperseded(SupersededConfig),
+    /// Durably keep the request records of lineage revisions a snapshot named (see
+    /// [`crate::Command::PersistRequests`]).
+    PersistRequests(Vec<RequestRecord>),
+    /// The outcome of [`Replication::handle_local_commit`] with this request id.
+    CommitDone {
+        request: u64,
+        result: Result<RevisionId, CommitError>,
+    },
+    /// A new configuration is applied locally.
+    ConfigApplied { head: RevisionId },
+    /// Something to record in `show cluster history` (the election stamps it).
+    Record { event: ClusterEvent, reason: String },
+}
+
 /// One piece of a chunked transfer (`Snapshot` or `SupersededChunk`).
 #[derive(Clone, Debug)]
 struct Chunk {
@@ -142,7 +175,9 @@ pub struct Replication<S: ConfigState> {
     pending: BTreeMap<u64, PendingCommit>,
     failed: BTreeMap<(MemberId, u64), (CommitError, Instant)>,
     assembly: Option<Assembly>,
-    commands: VecDeque<Command>,
+    outputs: VecDeque<ReplicationOutput>,
+    /// `debug cfgd cluster` lines, apart from the outputs ([`Replication::poll_debug`]).
+    debug: VecDeque<String>,
     /// Wall clock (ms since the Unix epoch) at `now == 0`.
     wall_origin_ms: i128,
     /// The commit hold set by [`Replication::handle_hold`] (a resume after a stall).
@@ -212,7 +247,8 @@ impl<S: ConfigState> Replication<S> {
             pending: BTreeMap::new(),
             failed: BTreeMap::new(),
             assembly: None,
-            commands: VecDeque::new(),
+            outputs: VecDeque::new(),
+            debug: VecDeque::new(),
             wall_origin_ms: 0,
             held: false,
             pull: None,
@@ -340,8 +376,14 @@ impl<S: ConfigState> Replication<S> {
         self.pull_timeout(now);
     }
 
-    pub fn poll_command(&mut self) -> Option<Command> {
-        self.commands.pop_front()
+    /// The next output, in order.
+    pub fn poll_output(&mut self) -> Option<ReplicationOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// The next `debug cfgd cluster` line (kept apart from the outputs, which stay exact).
+    pub fn poll_debug(&mut self) -> Option<String> {
+        self.debug.pop_front()
     }
 
     /// The earliest instant `handle_timeout` is due (commit deadlines and retransmits).
@@ -426,23 +468,16 @@ impl<S: ConfigState> Replication<S> {
         (self.wall_origin_ms + now.as_millis() as i128).clamp(0, u64::MAX as i128) as u64
     }
 
-    fn push(&mut self, c: Command) {
-        self.commands.push_back(c);
-    }
-
-    fn notify(&mut self, n: Notification) {
-        self.push(Command::Notify(n));
+    fn push(&mut self, o: ReplicationOutput) {
+        self.outputs.push_back(o);
     }
 
     fn debug(&mut self, line: String) {
-        self.notify(Notification::Debug(line));
+        self.debug.push_back(line);
     }
 
     fn send(&mut self, to: MemberId, msg: ReplicationMessage) {
-        self.push(Command::Send {
-            to,
-            msg: MemberMessage::Replication(msg),
-        });
+        self.push(ReplicationOutput::Send { to, msg });
     }
 
     fn trim(&mut self) {

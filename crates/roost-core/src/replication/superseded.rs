@@ -94,7 +94,7 @@ impl<S: ConfigState> Replication<S> {
             .any(|s| s.head == self.head && s.holder == self.me);
         self.keep_superseded(sc);
         if !again {
-            self.notify(Notification::Record {
+            self.push(ReplicationOutput::Record {
                 event: ClusterEvent::ConfigSuperseded,
                 reason,
             });
@@ -110,7 +110,7 @@ impl<S: ConfigState> Replication<S> {
     /// new was kept.
     pub(super) fn keep_superseded(&mut self, sc: SupersededConfig) -> bool {
         let Some(held) = self.superseded.iter_mut().find(|s| s.head == sc.head) else {
-            self.push(Command::PersistSuperseded(sc.clone()));
+            self.push(ReplicationOutput::PersistSuperseded(sc.clone()));
             self.superseded.push(sc);
             return true;
         };
@@ -123,7 +123,7 @@ impl<S: ConfigState> Replication<S> {
         }
         held.revisions.sort_by_key(|r| r.id.number);
         let merged = held.clone();
-        self.push(Command::PersistSuperseded(merged));
+        self.push(ReplicationOutput::PersistSuperseded(merged));
         true
     }
 

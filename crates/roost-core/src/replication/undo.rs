@@ -122,7 +122,7 @@ impl<S: ConfigState> Replication<S> {
         }
         if batch.steps.is_empty() {
             // A snapshot's request ids were saved just before it: put back the ones held now.
-            self.push(Command::PersistRequests(self.requests.clone()));
+            self.push(ReplicationOutput::PersistRequests(self.requests.clone()));
         }
         self.debug(format!(
             "cannot save revision {}: {}; back to revision {} ({} unsaved revisions undone)",
@@ -136,7 +136,7 @@ impl<S: ConfigState> Replication<S> {
         };
         for w in waiting {
             match w {
-                Waiter::Local(request) => self.notify(Notification::CommitDone {
+                Waiter::Local(request) => self.push(ReplicationOutput::CommitDone {
                     request,
                     result: Err(refusal.clone()),
                 }),
@@ -151,7 +151,7 @@ impl<S: ConfigState> Replication<S> {
         }
         if !self.save_failing {
             self.save_failing = true;
-            self.notify(Notification::Record {
+            self.push(ReplicationOutput::Record {
                 event: ClusterEvent::ConfigUpdateFailed,
                 reason: format!("cannot save revision {}: {}", head.number, reason),
             });
