@@ -22,8 +22,7 @@ pub mod fs;
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use roost_wire::{
-    ClusterKey, HistoryEvent, Mac, MemberId, Model, RequestRecord, Revision, RevisionId,
-    SupersededConfig,
+    ClusterKey, HistoryEvent, Mac, Model, RequestRecord, Revision, RevisionId, SupersededConfig,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
