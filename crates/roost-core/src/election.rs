@@ -2,10 +2,10 @@
 //!
 //! See the module-level rules in the docs of [`Election`].
 
-use crate::{Command, Instant, Notification};
+use crate::Instant;
 use roost_wire::{
-    ClusterEvent, ClusterMode, Hello, HistoryEvent, LicenceCounts, Mac, MemberId, MemberMessage,
-    Model, OperState, RevisionId,
+    ClusterEvent, ClusterMode, Hello, HistoryEvent, LicenceCounts, Mac, MemberId, Model, OperState,
+    RevisionId,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -75,8 +75,24 @@ pub struct ClusterView {
     pub lost: Vec<LostMember>,
 }
 
+/// What the election asks of its driver ([`crate::Node`] maps these into
+/// [`crate::Command`]s), drained in order by [`Election::poll_output`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ElectionOutput {
+    /// Broadcast this hello to every peer.
+    Hello(Hello),
+    /// A `show cluster history` event (stamped and merged into the history).
+    History(HistoryEvent),
+    /// Who is master changed (None: no master known yet).
+    MasterChanged { master: Option<MemberId> },
+    /// This member's operational state changed.
+    OperStateChanged { state: OperState },
+    /// This member's timers ran `late` past their deadline (see "Stalls").
+    Stalled { late: Duration },
+}
+
 /// How many events the cluster history keeps (newest kept); the store keeps as many.
-pub const HISTORY_CAPACITY: usize = roost_wire::limits::HISTORY_CAPACITY;
+pub use roost_wire::HISTORY_CAPACITY;
 /// How many of its own most recent history events a member puts in each hello.
 pub const HELLO_HISTORY: usize = 16;
 /// A debug line about an ignored (incompatible) peer is repeated at most this often per peer.
@@ -87,7 +103,7 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 pub const LOST_CAPACITY: usize = 64;
 
 /// Membership and election state machine: one per member, fed hellos, settings and timeouts,
-/// emitting [`Command`]s. There are no election rounds: every decision is taken from the
+/// emitting [`ElectionOutput`]s (and debug lines, [`Election::poll_debug`]). There are no election rounds: every decision is taken from the
 /// latest hello of each alive peer, so a master is known within one hello exchange.
 ///
 /// # Hellos
@@ -230,7 +246,9 @@ pub struct Election {
     history_ids: BTreeSet<(MemberId, u64)>,
     own_recent: VecDeque<HistoryEvent>,
     next_seq: u64,
-    commands: VecDeque<Command>,
+    outputs: VecDeque<ElectionOutput>,
+    /// `debug cfgd cluster` lines, apart from the outputs.
+    debug: VecDeque<String>,
     /// The latest `now` by which the driver should have called again (`poll_timeout` after
     /// the last input): an input much later than this is a stall.
     wake_by: Instant,
@@ -304,7 +322,8 @@ impl Election {
             history: BTreeMap::new(),
             history_ids: BTreeSet::new(),
             own_recent: VecDeque::new(),
-            commands: VecDeque::new(),
+            outputs: VecDeque::new(),
+            debug: VecDeque::new(),
             wake_by: now,
             resumed_at: None,
             resume_hold_until: None,
@@ -444,11 +463,8 @@ impl Election {
     /// driver could tell the head, must not advertise an empty configuration).
     pub fn set_config_head(&mut self, head: RevisionId) {
         self.config_head = head;
-        for c in self.commands.iter_mut() {
-            if let Command::Broadcast {
-                msg: MemberMessage::Hello(h),
-            } = c
-            {
+        for o in self.outputs.iter_mut() {
+            if let ElectionOutput::Hello(h) = o {
                 h.config_head = head;
             }
         }
@@ -479,8 +495,14 @@ impl Election {
         self.merge_event(ev);
     }
 
-    pub fn poll_command(&mut self) -> Option<Command> {
-        self.commands.pop_front()
+    /// The next output, in order.
+    pub fn poll_output(&mut self) -> Option<ElectionOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// The next `debug cfgd cluster` line (WiNG's cfgd cluster debug text).
+    pub fn poll_debug(&mut self) -> Option<String> {
+        self.debug.pop_front()
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -593,12 +615,11 @@ impl Election {
     }
 
     fn debug(&mut self, line: String) {
-        self.commands
-            .push_back(Command::Notify(Notification::Debug(line)));
+        self.debug.push_back(line);
     }
 
-    fn notify(&mut self, n: Notification) {
-        self.commands.push_back(Command::Notify(n));
+    fn notify(&mut self, o: ElectionOutput) {
+        self.outputs.push_back(o);
     }
 
     /// Does everything due at `now`, then re-evaluates master and operational state and sends
@@ -624,9 +645,7 @@ impl Election {
             self.hello_due = false;
             self.next_hello = now + self.hello_interval();
             let hello = self.hello();
-            self.commands.push_back(Command::Broadcast {
-                msg: MemberMessage::Hello(hello),
-            });
+            self.outputs.push_back(ElectionOutput::Hello(hello));
         }
         self.wake_by = self.poll_timeout().unwrap_or(now).max(now);
     }
@@ -659,7 +678,7 @@ impl Election {
             late.as_millis(),
             self.dead_interval().as_millis()
         ));
-        self.notify(Notification::Stalled { late });
+        self.notify(ElectionOutput::Stalled { late });
     }
 
     /// Why a hello's sender cannot be a member of our cluster, if it cannot.
@@ -833,7 +852,7 @@ impl Election {
                 }
             }
         }
-        self.notify(Notification::History(ev));
+        self.notify(ElectionOutput::History(ev));
     }
 
     fn set_master(&mut self, master: Option<MemberId>) {
@@ -848,7 +867,7 @@ impl Election {
             Some(_) => {}
             None => self.debug("no member claims mastership; no master".into()),
         }
-        self.notify(Notification::MasterChanged { master });
+        self.notify(ElectionOutput::MasterChanged { master });
         self.hello_due = true;
     }
 
@@ -928,7 +947,7 @@ impl Election {
         if self.oper_state != state {
             self.oper_state = state;
             self.hello_due = true;
-            self.notify(Notification::OperStateChanged { state });
+            self.notify(ElectionOutput::OperStateChanged { state });
         }
     }
 

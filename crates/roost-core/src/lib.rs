@@ -1,8 +1,9 @@
 //! Sans-IO cluster cores.
 //!
 //! Plain state machines in the quinn-proto / openraft-Engine style: they are fed inputs with
-//! `handle_*(input, now)` and emit [`Command`]s (send, persist, notify) drained by
-//! `poll_command()`; `poll_timeout()` says when `handle_timeout(now)` is next due. No sockets,
+//! `handle_*(input, now)` and emit outputs (their own type per core, [`ElectionOutput`] and
+//! [`ReplicationOutput`]; debug lines on a queue of their own) that [`Node`] maps into the
+//! driver's [`Command`]s (send, persist, notify), drained by `poll_command()`; `poll_timeout()` says when `handle_timeout(now)` is next due. No sockets,
 //! clock or RNG inside, so one test can drive five members through thousands of partitions.
 //!
 //! * [`Election`]: membership from hellos, master choice, active/standby, failover,
@@ -16,14 +17,16 @@ pub mod fallback;
 pub mod node;
 pub mod replication;
 
-pub use election::{ClusterView, Election, ElectionSettings, LostMember, MemberView};
+pub use election::{
+    ClusterView, Election, ElectionOutput, ElectionSettings, LostMember, MemberView,
+};
 pub use fallback::fallback_delay;
 pub use node::Node;
-pub use replication::{ConfigState, Replication, ReplicationSettings};
+pub use replication::{ConfigState, Replication, ReplicationOutput, ReplicationSettings};
 
-use roost_wire::{
-    ClusterEvent, MemberId, MemberMessage, OperState, Revision, RevisionId, SupersededConfig,
-};
+pub use roost_wire::{CommitError, RequestRecord};
+
+use roost_wire::{MemberId, MemberMessage, OperState, Revision, RevisionId, SupersededConfig};
 
 /// Monotonic time: elapsed since an origin chosen by the driver (the daemon's start, or 0 in
 /// simulations). Wall-clock timestamps are derived from it and a wall-clock origin.
@@ -51,7 +54,7 @@ pub enum Command {
     /// snapshot named but this member never held, so that exactly-once survives a restart.
     /// Emitted just before the snapshot's `Persist`; on restart, entries for revisions not in
     /// the persisted lineage are ignored (see [`Replication::restore_requests`]).
-    PersistRequests(Vec<(RevisionId, MemberId, u64)>),
+    PersistRequests(Vec<RequestRecord>),
     /// Something an operator or the daemon wants to know about.
     Notify(Notification),
 }
@@ -70,13 +73,10 @@ pub enum Notification {
     /// The outcome of `Node::handle_local_commit` with this request id.
     CommitDone {
         request: u64,
-        result: Result<RevisionId, String>,
+        result: Result<RevisionId, CommitError>,
     },
     /// A line for sessions running `debug cfgd cluster` (WiNG's cfgd cluster debug text).
     Debug(String),
-    /// Something to record in `show cluster history` (emitted by a sub-core; `Node` turns it
-    /// into a stamped `History` notification).
-    Record { event: ClusterEvent, reason: String },
     /// This member's timers ran `late` past their deadline: the process was paused or starved
     /// (see the election's stall rules). The daemon logs it as a warning.
     Stalled { late: std::time::Duration },

@@ -9,6 +9,10 @@
 //! after a stall is replication's commit hold. Every input first lets the election see the
 //! time (so a stall is noticed before a queued message is acted on).
 //!
+//! Each core has its own output type ([`ElectionOutput`], [`ReplicationOutput`]) and its own
+//! debug queue; `Node` maps both into the driver's [`Command`]s, forwarding debug lines as
+//! `Notification::Debug` in the order it drains them.
+//!
 //! **Durability, two ways.** By default a `Persist` counts as carried out when the driver polls
 //! again (a driver that saves in line, like the simulation's plain mode). A driver that saves on
 //! another thread calls [`Node::defer_persist_confirmations`]: then a polled `Persist` stays
@@ -19,22 +23,18 @@
 //! Hellos never advertise a head that is not on disk yet: while a `Persist` is pending they carry
 //! the last head the driver confirmed.
 
-use crate::{Command, ConfigState, Election, Instant, Notification, Replication};
+use crate::{
+    Command, ConfigState, Election, ElectionOutput, Instant, Notification, Replication,
+    ReplicationOutput,
+};
 use roost_wire::{ClusterEvent, MemberId, MemberMessage, ReplicationMessage, RevisionId};
 use std::collections::{BTreeSet, HashSet, VecDeque};
-
-/// Which core an output came from: the election's are never held behind a pending `Persist`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Lane {
-    Election,
-    Replication,
-}
 
 #[derive(Debug)]
 pub struct Node<S: ConfigState> {
     pub election: Election,
     pub replication: Replication<S>,
-    out: VecDeque<(Lane, Command)>,
+    out: VecDeque<(Lane, Out)>,
     master: Option<MemberId>,
     alive: BTreeSet<MemberId>,
     head: RevisionId,
@@ -78,13 +78,13 @@ impl<S: ConfigState> Node<S> {
             MemberMessage::Hello(hello) => {
                 if hello.member != from {
                     // A member may only speak for itself: the sealed header names the sender.
-                    self.out.push_back((
+                    self.push(
                         Lane::Election,
                         Command::Notify(Notification::Debug(format!(
                             "dropping hello for {} sent by {from}",
                             hello.member
                         ))),
-                    ));
+                    );
                     return;
                 }
                 let head = hello.config_head;
@@ -181,40 +181,47 @@ impl<S: ConfigState> Node<S> {
                 self.confirm(head);
             }
         }
-        let mut cmd = if self.persisting.is_some() {
+        let next = if self.persisting.is_some() {
             // Deferred and outstanding: only the election's outputs go ahead.
             let i = self.out.iter().position(|(l, _)| *l == Lane::Election)?;
             self.out.remove(i)?.1
         } else {
             self.out.pop_front()?.1
         };
-        match &mut cmd {
-            Command::Persist { head, .. } => self.persisting = Some(*head),
-            Command::Notify(Notification::Record { event, reason }) => {
+        match next {
+            Out::Record { event, reason } => {
                 // Held back behind a `Persist` (see `pump`), which is now on disk.
-                let (event, reason) = (*event, std::mem::take(reason));
                 self.election.record(event, reason, self.now);
-                let stamped: Vec<Command> =
-                    std::iter::from_fn(|| self.election.poll_command()).collect();
+                let mut stamped: Vec<Command> = std::iter::from_fn(|| self.election.poll_debug())
+                    .map(|line| Command::Notify(Notification::Debug(line)))
+                    .collect();
+                stamped.extend(
+                    std::iter::from_fn(|| self.election.poll_output()).map(election_command),
+                );
                 for c in stamped.into_iter().rev() {
-                    self.out.push_front((Lane::Replication, c));
+                    self.out.push_front((Lane::Replication, Out::Command(c)));
                 }
-                return self.poll_command();
+                self.poll_command()
             }
-            Command::Send {
-                msg: MemberMessage::Hello(h),
-                ..
-            }
-            | Command::Broadcast {
-                msg: MemberMessage::Hello(h),
-            } => {
-                if h.config_head != self.durable && self.persist_ahead() {
-                    h.config_head = self.durable;
+            Out::Command(mut cmd) => {
+                match &mut cmd {
+                    Command::Persist { head, .. } => self.persisting = Some(*head),
+                    Command::Send {
+                        msg: MemberMessage::Hello(h),
+                        ..
+                    }
+                    | Command::Broadcast {
+                        msg: MemberMessage::Hello(h),
+                    } => {
+                        if h.config_head != self.durable && self.persist_ahead() {
+                            h.config_head = self.durable;
+                        }
+                    }
+                    _ => {}
                 }
+                Some(cmd)
             }
-            _ => {}
         }
-        Some(cmd)
     }
 
     /// A `Persist` is outstanding or still queued: the replication head may not be on disk.
@@ -241,29 +248,14 @@ impl<S: ConfigState> Node<S> {
         let void: HashSet<RevisionId> = void.into_iter().collect();
         let restored = self.replication.head();
         let pending: HashSet<u64> = self.replication.pending_commits().into_iter().collect();
-        self.out.retain_mut(|(_, cmd)| match cmd {
-            Command::Persist { head, .. } => !void.contains(head),
-            // Only a snapshot behind the failed one emits these: it is void too.
-            Command::PersistRequests(_) => false,
-            Command::Send { msg, .. } | Command::Broadcast { msg } => match msg {
-                MemberMessage::Hello(h) => {
-                    if void.contains(&h.config_head) {
-                        h.config_head = restored;
-                    }
-                    true
-                }
-                MemberMessage::Replication(r) => !depends_on(r, &void),
-            },
-            Command::Notify(Notification::ConfigApplied { head }) => !void.contains(head),
-            Command::Notify(Notification::CommitDone {
-                request,
-                result: Ok(id),
-            }) => !void.contains(id) && !pending.contains(request),
-            Command::Notify(Notification::Record {
+        self.out.retain_mut(|(_, out)| match out {
+            // Tells of a success that is void now.
+            Out::Record {
                 event: ClusterEvent::ConfigUpdateSuccess,
                 ..
-            }) => false,
-            _ => true,
+            } => false,
+            Out::Record { .. } => true,
+            Out::Command(cmd) => keep_after_failure(cmd, &void, restored, &pending),
         });
         self.pump(now);
         true
@@ -289,13 +281,16 @@ impl<S: ConfigState> Node<S> {
         self.now = now;
         for _round in 0..64 {
             let mut progressed = false;
-            while let Some(cmd) = self.election.poll_command() {
+            while let Some(line) = self.election.poll_debug() {
+                self.push(Lane::Election, Command::Notify(Notification::Debug(line)));
+            }
+            while let Some(o) = self.election.poll_output() {
                 progressed = true;
-                if let Command::Notify(Notification::MasterChanged { master }) = &cmd {
+                if let ElectionOutput::MasterChanged { master } = &o {
                     self.master = *master;
                     self.replication.handle_master(*master, now);
                 }
-                self.out.push_back((Lane::Election, cmd));
+                self.push(Lane::Election, election_command(o));
             }
             self.replication.handle_hold(self.election.resuming(), now);
             let alive: BTreeSet<MemberId> = self
@@ -308,22 +303,26 @@ impl<S: ConfigState> Node<S> {
                 self.replication.handle_peer_down(*gone, now);
             }
             self.alive = alive;
-            while let Some(cmd) = self.replication.poll_command() {
+            while let Some(line) = self.replication.poll_debug() {
+                self.push(
+                    Lane::Replication,
+                    Command::Notify(Notification::Debug(line)),
+                );
+            }
+            while let Some(o) = self.replication.poll_output() {
                 progressed = true;
-                match cmd {
-                    Command::Notify(Notification::Record { event, reason }) => {
+                match replication_command(o) {
+                    Ok(cmd) => self.push(Lane::Replication, cmd),
+                    Err((event, reason)) => {
                         if self.persist_ahead() {
                             // It may tell of a revision not on disk yet: stamped when polled.
-                            self.out.push_back((
-                                Lane::Replication,
-                                Command::Notify(Notification::Record { event, reason }),
-                            ));
+                            self.out
+                                .push_back((Lane::Replication, Out::Record { event, reason }));
                         } else {
                             // Stamped by the election, which emits the History notification.
                             self.election.record(event, reason, now);
                         }
                     }
-                    other => self.out.push_back((Lane::Replication, other)),
                 }
             }
             let head = self.replication.head();
@@ -340,10 +339,44 @@ impl<S: ConfigState> Node<S> {
 }
 
 impl<S: ConfigState> Node<S> {
+    fn push(&mut self, lane: Lane, cmd: Command) {
+        self.out.push_back((lane, Out::Command(cmd)));
+    }
+
     fn persist_queued(&self) -> bool {
         self.out
             .iter()
-            .any(|(_, c)| matches!(c, Command::Persist { .. }))
+            .any(|(_, o)| matches!(o, Out::Command(Command::Persist { .. })))
+    }
+}
+
+/// Whether a queued command survives the failed `Persist` of the `void` heads (see
+/// [`Node::handle_persist_failed`]); a hello that advertises a void head is set to `restored`.
+fn keep_after_failure(
+    cmd: &mut Command,
+    void: &HashSet<RevisionId>,
+    restored: RevisionId,
+    pending: &HashSet<u64>,
+) -> bool {
+    match cmd {
+        Command::Persist { head, .. } => !void.contains(head),
+        // Only a snapshot behind the failed one emits these: it is void too.
+        Command::PersistRequests(_) => false,
+        Command::Send { msg, .. } | Command::Broadcast { msg } => match msg {
+            MemberMessage::Hello(h) => {
+                if void.contains(&h.config_head) {
+                    h.config_head = restored;
+                }
+                true
+            }
+            MemberMessage::Replication(r) => !depends_on(r, void),
+        },
+        Command::Notify(Notification::ConfigApplied { head }) => !void.contains(head),
+        Command::Notify(Notification::CommitDone {
+            request,
+            result: Ok(id),
+        }) => !void.contains(id) && !pending.contains(request),
+        _ => true,
     }
 }
 
@@ -359,4 +392,66 @@ fn depends_on(msg: &ReplicationMessage, void: &HashSet<RevisionId>) -> bool {
         ReplicationMessage::CommitResult { result: Ok(id), .. } => void.contains(id),
         _ => false,
     }
+}
+
+/// Which core an output came from: the election's are never held behind a pending `Persist`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lane {
+    Election,
+    Replication,
+}
+
+/// Node's queue: driver commands, and history records held back behind a `Persist` (stamped
+/// by the election when they are polled).
+#[derive(Debug)]
+enum Out {
+    Command(Command),
+    Record { event: ClusterEvent, reason: String },
+}
+
+fn election_command(o: ElectionOutput) -> Command {
+    match o {
+        ElectionOutput::Hello(h) => Command::Broadcast {
+            msg: MemberMessage::Hello(h),
+        },
+        ElectionOutput::History(ev) => Command::Notify(Notification::History(ev)),
+        ElectionOutput::MasterChanged { master } => {
+            Command::Notify(Notification::MasterChanged { master })
+        }
+        ElectionOutput::OperStateChanged { state } => {
+            Command::Notify(Notification::OperStateChanged { state })
+        }
+        ElectionOutput::Stalled { late } => Command::Notify(Notification::Stalled { late }),
+    }
+}
+
+/// The driver's form of a replication output; a history record (`Err`) is the election's to
+/// stamp.
+fn replication_command(o: ReplicationOutput) -> Result<Command, (ClusterEvent, String)> {
+    Ok(match o {
+        ReplicationOutput::Send { to, msg } => Command::Send {
+            to,
+            msg: MemberMessage::Replication(msg),
+        },
+        ReplicationOutput::Persist {
+            head,
+            config,
+            revision,
+            lineage,
+        } => Command::Persist {
+            head,
+            config,
+            revision,
+            lineage,
+        },
+        ReplicationOutput::PersistSuperseded(s) => Command::PersistSuperseded(s),
+        ReplicationOutput::PersistRequests(r) => Command::PersistRequests(r),
+        ReplicationOutput::CommitDone { request, result } => {
+            Command::Notify(Notification::CommitDone { request, result })
+        }
+        ReplicationOutput::ConfigApplied { head } => {
+            Command::Notify(Notification::ConfigApplied { head })
+        }
+        ReplicationOutput::Record { event, reason } => return Err((event, reason)),
+    })
 }

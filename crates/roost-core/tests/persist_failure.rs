@@ -3,11 +3,10 @@
 //! `Node::handle_persist_failed` and goes on polling; the tests assert the exact commands that
 //! follow: the roll-back, the refusal, no acknowledgement, nothing about the unsaved revision.
 
-#[path = "replication_support.rs"]
 mod support;
 
 use roost_core::{
-    Command, ConfigState, Election, ElectionSettings, Node, Notification, Replication,
+    Command, CommitError, ConfigState, Election, ElectionSettings, Node, Notification, Replication,
     ReplicationSettings,
 };
 use roost_wire::{
@@ -188,7 +187,7 @@ fn commit_done(cmds: &[Command]) -> Vec<(u64, Result<RevisionId, String>)> {
     cmds.iter()
         .filter_map(|c| match c {
             Command::Notify(Notification::CommitDone { request, result }) => {
-                Some((*request, result.clone()))
+                Some((*request, result.clone().map_err(|e| e.to_string())))
             }
             _ => None,
         })
@@ -356,7 +355,9 @@ fn commit_from_a_member_through_a_full_master_is_refused() {
         results,
         vec![&ReplicationMessage::CommitResult {
             request: 7,
-            result: Err(REFUSAL.to_string())
+            result: Err(CommitError::CannotSave {
+                reason: NO_SPACE.into()
+            })
         }]
     );
     assert!(revisions_sent(&to_a).is_empty());

@@ -1,6 +1,5 @@
 //! Replication core, scenario by scenario (simulated time, hand-delivered messages).
 
-#[path = "replication_support.rs"]
 mod support;
 
 /// Wrapped so that `cargo test -p roost-core replication` selects these tests.
@@ -11,7 +10,10 @@ mod replication {
         revision_id, superseded_chunks, MAX_SNAPSHOT_LEN, MAX_SUPERSEDED_LEN, SNAPSHOT_CHUNK,
         SNAPSHOT_LINEAGE_MAX, SNAPSHOT_REQUESTS_MAX, SUPERSEDED_CHUNK,
     };
-    use roost_core::{Command, ConfigState, Notification, Replication, ReplicationSettings};
+    use roost_core::{
+        CommitError, ConfigState, Replication, ReplicationOutput, ReplicationSettings,
+        RequestRecord,
+    };
     use roost_wire::{
         ClusterEvent, MemberMessage, ReplicationMessage, Revision, RevisionId, SupersededConfig,
         MAX_MESSAGE,
@@ -40,17 +42,18 @@ mod replication {
         request: u64,
         change: &str,
         now: std::time::Duration,
-    ) -> Vec<Command> {
+    ) -> Drained {
         r.handle_local_commit(request, "admin".into(), change.into(), now);
         drain(r)
     }
 
-    fn assert_encodable(cmds: &[Command]) {
-        for c in cmds {
-            if let Command::Send { msg, .. } = c {
+    fn assert_encodable(outs: &[ReplicationOutput]) {
+        for c in outs {
+            if let ReplicationOutput::Send { msg, .. } = c {
+                let msg = MemberMessage::Replication(msg.clone());
                 let len = msg.encode().len();
                 assert!(len < MAX_MESSAGE, "message of {len} bytes");
-                assert_eq!(&MemberMessage::decode(&msg.encode()).unwrap(), msg);
+                assert_eq!(MemberMessage::decode(&msg.encode()).unwrap(), msg);
             }
         }
     }
@@ -91,27 +94,27 @@ mod replication {
             wall_ms: 10,
             change: "set ssid corp".into(),
         };
-        let push = |to| Command::Send {
+        let push = |to| ReplicationOutput::Send {
             to,
-            msg: MemberMessage::Replication(ReplicationMessage::Revisions {
+            msg: ReplicationMessage::Revisions {
                 after: RevisionId::ZERO,
                 revisions: vec![rev.clone()],
-            }),
+            },
         };
         assert_eq!(
-            no_debug(cmds.clone()),
+            cmds.clone(),
             vec![
-                Command::Persist {
+                ReplicationOutput::Persist {
                     head: id,
                     config: "ssid corp\n".into(),
                     revision: Some(rev.clone()),
                     lineage: vec![id]
                 },
-                Command::Notify(Notification::CommitDone {
+                ReplicationOutput::CommitDone {
                     request: 1,
                     result: Ok(id)
-                }),
-                Command::Notify(Notification::ConfigApplied { head: id }),
+                },
+                ReplicationOutput::ConfigApplied { head: id },
                 push(B),
                 push(C),
             ]
@@ -133,13 +136,13 @@ mod replication {
         let mut a = master_with_peers(&[B]);
         commit(&mut a, 1, "set a 1", ms(0));
         let (head, text) = (a.head(), a.config().text());
-        let cmds = no_debug(commit(&mut a, 2, "fail", ms(5)));
+        let cmds = commit(&mut a, 2, "fail", ms(5));
         assert_eq!(
             cmds,
-            vec![Command::Notify(Notification::CommitDone {
+            vec![ReplicationOutput::CommitDone {
                 request: 2,
-                result: Err("invalid change \"fail\"".into())
-            })]
+                result: Err(CommitError::Rejected("invalid change \"fail\"".into()))
+            }]
         );
         assert_eq!(
             (a.head(), a.config().text(), a.log().len()),
@@ -150,17 +153,17 @@ mod replication {
     #[test]
     fn commit_without_master_waits_for_one_then_times_out() {
         let mut b = fresh(B, settings());
-        assert!(no_debug(commit(&mut b, 9, "set a 1", ms(0))).is_empty());
+        assert!(commit(&mut b, 9, "set a 1", ms(0)).is_empty());
         let timeout = settings().commit_timeout;
         assert_eq!(b.poll_timeout(), Some(timeout));
         b.handle_timeout(timeout);
-        let cmds = no_debug(drain(&mut b));
+        let cmds = drain(&mut b);
         assert_eq!(
             cmds,
-            vec![Command::Notify(Notification::CommitDone {
+            vec![ReplicationOutput::CommitDone {
                 request: 9,
-                result: Err("no cluster master elected yet".into())
-            })]
+                result: Err(CommitError::NoMaster)
+            }]
         );
         assert_eq!(b.poll_timeout(), None);
     }
@@ -168,16 +171,16 @@ mod replication {
     #[test]
     fn commit_without_master_goes_to_the_master_once_elected() {
         let mut b = fresh(B, settings());
-        assert!(no_debug(commit(&mut b, 9, "set a 1", ms(0))).is_empty());
+        assert!(commit(&mut b, 9, "set a 1", ms(0)).is_empty());
         b.handle_master(Some(B), ms(300));
-        let cmds = no_debug(drain(&mut b));
+        let cmds = drain(&mut b);
         assert!(
             cmds.iter().any(|c| matches!(
                 c,
-                Command::Notify(Notification::CommitDone {
+                ReplicationOutput::CommitDone {
                     request: 9,
                     result: Ok(_)
-                })
+                }
             )),
             "{cmds:?}"
         );
@@ -187,16 +190,16 @@ mod replication {
     fn commit_via_member_request_revision_result() {
         let mut a = master_with_peers(&[B]);
         let mut b = follower(B, A);
-        let cmds = no_debug(commit(&mut b, 5, "set ssid guest", ms(0)));
+        let cmds = commit(&mut b, 5, "set ssid guest", ms(0));
         assert_eq!(
             cmds,
-            vec![Command::Send {
+            vec![ReplicationOutput::Send {
                 to: A,
-                msg: MemberMessage::Replication(ReplicationMessage::CommitRequest {
+                msg: ReplicationMessage::CommitRequest {
                     request: 5,
                     user: "admin".into(),
                     change: "set ssid guest".into()
-                })
+                }
             }]
         );
         assert_eq!(b.pending_commits(), vec![5]);
@@ -214,7 +217,7 @@ mod replication {
         assert!(
             matches!(&to_b[1], ReplicationMessage::Revisions { after, revisions } if *after == RevisionId::ZERO && revisions[0].id == id)
         );
-        assert!(matches!(&no_debug(out.clone())[0], Command::Persist { head, .. } if *head == id));
+        assert!(matches!(&out.clone()[0], ReplicationOutput::Persist { head, .. } if *head == id));
 
         // Result first, then the revision: one CommitDone, config replicated, acked.
         let got = feed(&mut b, A, vec![to_b[0].clone()], ms(2));
@@ -241,12 +244,9 @@ mod replication {
         let got = feed(&mut b, A, revs, ms(2));
         assert_eq!(commit_done(&got), vec![(5, Ok(a.head()))]);
         // Persist comes before the CommitDone.
-        let nd = no_debug(got);
-        assert!(matches!(nd[0], Command::Persist { .. }));
-        assert!(matches!(
-            nd[1],
-            Command::Notify(Notification::CommitDone { .. })
-        ));
+        let nd = got;
+        assert!(matches!(nd[0], ReplicationOutput::Persist { .. }));
+        assert!(matches!(nd[1], ReplicationOutput::CommitDone { .. }));
     }
 
     #[test]
@@ -299,7 +299,7 @@ mod replication {
             r1,
             vec![ReplicationMessage::CommitResult {
                 request: 1,
-                result: Err("no such key nothing".into())
+                result: Err(CommitError::Rejected("no such key nothing".into()))
             }]
         );
         assert_eq!(r1, r2);
@@ -346,7 +346,7 @@ mod replication {
             reply,
             vec![ReplicationMessage::CommitResult {
                 request: 1,
-                result: Err("not the cluster master; master is 12.E1.EE.16".into())
+                result: Err(CommitError::NotMaster { master: Some(A) })
             }]
         );
         let got = feed(&mut b, C, reply, ms(2));
@@ -460,7 +460,7 @@ mod replication {
         let persisted: Vec<_> = got
             .iter()
             .filter_map(|c| match c {
-                Command::Persist {
+                ReplicationOutput::Persist {
                     head,
                     revision: Some(r),
                     ..
@@ -527,7 +527,9 @@ mod replication {
             to(A, &got),
             vec![ReplicationMessage::Ack { head: a.head() }; 2]
         );
-        assert!(!got.iter().any(|c| matches!(c, Command::Persist { .. })));
+        assert!(!got
+            .iter()
+            .any(|c| matches!(c, ReplicationOutput::Persist { .. })));
     }
 
     #[test]
@@ -618,7 +620,7 @@ mod replication {
             let known: Vec<_> = a
                 .log()
                 .iter()
-                .map(|r| (r.id, r.origin, r.request))
+                .map(|r| RequestRecord::from((r.id, r.origin, r.request)))
                 .collect();
             assert_eq!(requests, &known, "the request ids of the lineage revisions");
             assert_eq!(*total_len as usize, a.config().text().len());
@@ -646,30 +648,30 @@ mod replication {
             (a.head(), a.config(), a.lineage())
         );
         assert!(b.log().is_empty());
-        let nd = no_debug(got.clone());
+        let nd = got.clone();
         assert_eq!(
             nd,
             vec![
-                Command::PersistRequests(
+                ReplicationOutput::PersistRequests(
                     a.log()
                         .iter()
-                        .map(|r| (r.id, r.origin, r.request))
+                        .map(|r| RequestRecord::from((r.id, r.origin, r.request)))
                         .collect()
                 ),
-                Command::Persist {
+                ReplicationOutput::Persist {
                     head: a.head(),
                     config: a.config().text(),
                     revision: None,
                     lineage: a.lineage().to_vec()
                 },
-                Command::Notify(Notification::Record {
+                ReplicationOutput::Record {
                     event: ClusterEvent::ConfigUpdateSuccess,
                     reason: "successfully applied config".into()
-                }),
-                Command::Notify(Notification::ConfigApplied { head: a.head() }),
-                Command::Send {
+                },
+                ReplicationOutput::ConfigApplied { head: a.head() },
+                ReplicationOutput::Send {
                     to: A,
-                    msg: MemberMessage::Replication(ReplicationMessage::Ack { head: a.head() })
+                    msg: ReplicationMessage::Ack { head: a.head() }
                 },
             ]
         );
@@ -864,7 +866,8 @@ mod replication {
         );
         assert!(sends(&got).is_empty());
         assert!(
-            !got.iter().any(|c| matches!(c, Command::Persist { .. })),
+            !got.iter()
+                .any(|c| matches!(c, ReplicationOutput::Persist { .. })),
             "all or nothing"
         );
         assert!(debugs(&got)[0].contains("does not apply"));
@@ -912,25 +915,28 @@ mod replication {
             config: b_text.clone(),
             superseded_wall_ms: 1001,
         };
-        let nd = no_debug(got.clone());
-        assert_eq!(nd[0], Command::PersistSuperseded(expected.clone()));
+        let nd = got.clone();
+        assert_eq!(
+            nd[0],
+            ReplicationOutput::PersistSuperseded(expected.clone())
+        );
         assert_eq!(
             nd[1],
-            Command::Notify(Notification::Record {
+            ReplicationOutput::Record {
                 event: ClusterEvent::ConfigSuperseded,
                 reason: format!(
                     "revision {} superseded by master 12.E1.EE.16 revision {}",
                     b_head.short(),
                     a.head().short()
                 )
-            })
+            }
         );
         assert!(nd[1..].iter().any(|c| matches!(
             c,
-            Command::Notify(Notification::Record {
+            ReplicationOutput::Record {
                 event: ClusterEvent::ConfigUpdateSuccess,
                 ..
-            })
+            }
         )));
         assert_eq!(b.superseded(), std::slice::from_ref(&expected));
         assert_eq!((b.head(), b.config()), (a.head(), a.config()));
@@ -946,13 +952,13 @@ mod replication {
         assert_eq!(resent, superseded_chunks(&expected));
         let out = feed(&mut a, B, [resent.clone(), resent].concat(), ms(1202));
         assert_eq!(
-            no_debug(out.clone())[0],
-            Command::PersistSuperseded(expected.clone()),
+            out.clone()[0],
+            ReplicationOutput::PersistSuperseded(expected.clone()),
             "persisted once on the master"
         );
         assert_eq!(
             out.iter()
-                .filter(|c| matches!(c, Command::PersistSuperseded(_)))
+                .filter(|c| matches!(c, ReplicationOutput::PersistSuperseded(_)))
                 .count(),
             1
         );
@@ -993,7 +999,7 @@ mod replication {
         let got = feed(&mut b2, A, snap.clone(), ms(1001));
         assert!(!got
             .iter()
-            .any(|c| matches!(c, Command::PersistSuperseded(_))));
+            .any(|c| matches!(c, ReplicationOutput::PersistSuperseded(_))));
         assert!(b2.superseded().is_empty());
         assert_eq!(b2.head(), a.head());
         feed(&mut b, A, snap, ms(1001));
@@ -1038,7 +1044,7 @@ mod replication {
         };
         assert!(expected.config.contains("kept 1"));
         assert_eq!(b.superseded(), std::slice::from_ref(&expected));
-        assert!(got.contains(&Command::PersistSuperseded(expected.clone())));
+        assert!(got.contains(&ReplicationOutput::PersistSuperseded(expected.clone())));
         assert_eq!(to(C, &got)[0], superseded_chunks(&expected)[0]);
         assert_eq!(b.head(), c1);
     }
@@ -1150,14 +1156,12 @@ mod replication {
         drain(&mut c);
         let got = feed(&mut c, B, superseded_chunks(&sc), ms(2));
         assert_eq!(
-            no_debug(got),
+            got,
             vec![
-                Command::PersistSuperseded(sc.clone()),
-                Command::Send {
+                ReplicationOutput::PersistSuperseded(sc.clone()),
+                ReplicationOutput::Send {
                     to: B,
-                    msg: MemberMessage::Replication(ReplicationMessage::SupersededAck {
-                        head: sc.head
-                    })
+                    msg: ReplicationMessage::SupersededAck { head: sc.head }
                 },
             ]
         );
@@ -1167,7 +1171,7 @@ mod replication {
     /// B, master of its own partition, commits `keys` × ~1 KiB; the heal makes A (one small
     /// commit of its own) master. Returns (a, b) with B's config just superseded, and what B
     /// emitted.
-    fn big_divergence(keys: usize) -> (Replication<Kv>, Replication<Kv>, Vec<Command>) {
+    fn big_divergence(keys: usize) -> (Replication<Kv>, Replication<Kv>, Drained) {
         let mut a = master_with_peers(&[]);
         commit(&mut a, 1, "set side a", ms(0));
         let mut b = fresh(B, settings());
@@ -1243,14 +1247,12 @@ mod replication {
         assert!(sends(&out).is_empty());
         let out = feed(&mut a, B, vec![resent[3].clone()], ms(1203));
         assert_eq!(
-            no_debug(out.clone()),
+            out.clone(),
             vec![
-                Command::PersistSuperseded(sc.clone()),
-                Command::Send {
+                ReplicationOutput::PersistSuperseded(sc.clone()),
+                ReplicationOutput::Send {
                     to: B,
-                    msg: MemberMessage::Replication(ReplicationMessage::SupersededAck {
-                        head: sc.head
-                    })
+                    msg: ReplicationMessage::SupersededAck { head: sc.head }
                 },
             ]
         );
@@ -1263,7 +1265,7 @@ mod replication {
         let late = feed(&mut a, B, resent.clone(), ms(1204));
         assert!(!late
             .iter()
-            .any(|c| matches!(c, Command::PersistSuperseded(_))));
+            .any(|c| matches!(c, ReplicationOutput::PersistSuperseded(_))));
         assert!(to(B, &late)
             .iter()
             .all(|m| *m == ReplicationMessage::SupersededAck { head: sc.head }));
@@ -1349,7 +1351,10 @@ mod replication {
         let snap = MemberMessage::Replication(ReplicationMessage::Snapshot {
             head: id,
             lineage: vec![id; SNAPSHOT_LINEAGE_MAX],
-            requests: vec![(id, roost_wire::MemberId(u32::MAX), u64::MAX); SNAPSHOT_REQUESTS_MAX],
+            requests: vec![
+                RequestRecord::from((id, roost_wire::MemberId(u32::MAX), u64::MAX));
+                SNAPSHOT_REQUESTS_MAX
+            ],
             total_len: u32::MAX,
             offset: u32::MAX,
             data: vec![0xff; SNAPSHOT_CHUNK],
@@ -1386,7 +1391,7 @@ mod replication {
         let snap = to(B, &drain(&mut a));
         assert!(snap.iter().all(|m| matches!(
             m,
-            ReplicationMessage::Snapshot { requests, .. } if *requests == vec![(id, C, 9)]
+            ReplicationMessage::Snapshot { requests, .. } if *requests == vec![RequestRecord::from((id, C, 9))]
         )));
         feed(&mut b, A, snap, ms(11));
         assert_eq!(b.head(), id);
@@ -1445,11 +1450,16 @@ mod replication {
         a.handle_peer_head(B, RevisionId::ZERO, ms(10));
         let got = feed(&mut b, A, to(B, &drain(&mut a)), ms(11));
         // What B's disk now holds: the snapshot's request ids, then the configuration.
-        let persisted: Vec<&Command> = got
+        let persisted: Vec<&ReplicationOutput> = got
             .iter()
-            .filter(|c| matches!(c, Command::PersistRequests(_) | Command::Persist { .. }))
+            .filter(|c| {
+                matches!(
+                    c,
+                    ReplicationOutput::PersistRequests(_) | ReplicationOutput::Persist { .. }
+                )
+            })
             .collect();
-        let [Command::PersistRequests(requests), Command::Persist {
+        let [ReplicationOutput::PersistRequests(requests), ReplicationOutput::Persist {
             head,
             config,
             revision: None,
@@ -1458,7 +1468,7 @@ mod replication {
         else {
             panic!("{persisted:?}")
         };
-        assert_eq!(requests, &vec![(id, C, 9)]);
+        assert_eq!(requests, &vec![RequestRecord::from((id, C, 9))]);
 
         // B restarts from its disk (no log: the revision is known only by id) and is master.
         let mut b = Replication::new(
@@ -1508,7 +1518,7 @@ mod replication {
             a.lineage().to_vec(),
             vec![],
         );
-        b.restore_requests(vec![stranger, kept]);
+        b.restore_requests(vec![stranger.into(), kept.into()]);
         b.handle_master(Some(B), ms(10));
         drain(&mut b);
         // C's request 5 is not known: applied as new. A's request 1 is: answered.
@@ -1581,7 +1591,7 @@ mod replication {
         };
         let newest: Vec<_> = a.log()[a.log().len() - SNAPSHOT_REQUESTS_MAX..]
             .iter()
-            .map(|r| (r.id, r.origin, r.request))
+            .map(|r| RequestRecord::from((r.id, r.origin, r.request)))
             .collect();
         assert_eq!(requests, &newest);
     }

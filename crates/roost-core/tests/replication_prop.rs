@@ -3,13 +3,12 @@
 //! harness. After a fault-free settle period every member holds the master's head and config,
 //! and every commit reported `Ok(id)` is in the final lineage or in a superseded config.
 
-#[path = "replication_support.rs"]
 mod support;
 
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use roost_core::{Command, Notification, Replication, ReplicationSettings};
+use roost_core::{Replication, ReplicationOutput, ReplicationSettings};
 use roost_wire::{MemberId, MemberMessage, ReplicationMessage, RevisionId};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -182,14 +181,14 @@ impl Sim {
     }
 
     fn collect(&mut self, i: usize) {
-        while let Some(cmd) = self.nodes[i].poll_command() {
-            match cmd {
-                Command::Send {
-                    to,
-                    msg: msg @ MemberMessage::Replication(_),
-                } => {
+        while let Some(line) = self.nodes[i].poll_debug() {
+            self.trace(i, &line);
+        }
+        while let Some(out) = self.nodes[i].poll_output() {
+            match out {
+                ReplicationOutput::Send { to, msg } => {
                     // Through the real encoding, as on the wire.
-                    let bytes = msg.encode();
+                    let bytes = MemberMessage::Replication(msg).encode();
                     assert!(
                         bytes.len() <= roost_wire::MAX_MESSAGE,
                         "{} byte message",
@@ -225,15 +224,13 @@ impl Sim {
                         ));
                     }
                 }
-                Command::Send { .. } | Command::Broadcast { .. } => panic!("unexpected {cmd:?}"),
-                Command::Notify(Notification::CommitDone {
+                ReplicationOutput::CommitDone {
                     request,
                     result: Ok(id),
-                }) => {
+                } => {
                     self.trace(i, &format!("commit {request} ok: {id}"));
                     self.ok.push((i, request, id));
                 }
-                Command::Notify(Notification::Debug(line)) => self.trace(i, &line),
                 _ => {}
             }
         }

@@ -25,6 +25,8 @@
 //! Any failing run prints its seed; replay it with `ROOST_SIM_SEED=<seed> cargo test -p
 //! roost-core --test sim -- --nocapture`. `ROOST_SIM_SEEDS=<n>` runs more seeds.
 
+mod support;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use roost_core::{
@@ -38,43 +40,7 @@ use roost_wire::{
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::time::Duration;
-
-/// The config the simulation replicates: sorted `key=value` lines; changes are `set k v`.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-struct Kv(BTreeMap<String, String>);
-
-impl ConfigState for Kv {
-    fn apply(&mut self, change: &str) -> Result<(), String> {
-        let mut next = self.0.clone();
-        for line in change.lines() {
-            let w: Vec<&str> = line.split_whitespace().collect();
-            match w.as_slice() {
-                ["set", k, v] => {
-                    next.insert(k.to_string(), v.to_string());
-                }
-                ["del", k] => {
-                    next.remove(*k);
-                }
-                _ => return Err(format!("bad change line {line:?}")),
-            }
-        }
-        self.0 = next;
-        Ok(())
-    }
-    fn text(&self) -> String {
-        self.0.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
-    }
-    fn load(text: &str) -> Result<Self, String> {
-        let mut m = BTreeMap::new();
-        for line in text.lines() {
-            let (k, v) = line
-                .split_once('=')
-                .ok_or_else(|| format!("bad line {line:?}"))?;
-            m.insert(k.to_string(), v.to_string());
-        }
-        Ok(Kv(m))
-    }
-}
+use support::Kv;
 
 const HELLO: Duration = Duration::from_millis(100);
 const DEAD: Duration = Duration::from_millis(300);
@@ -87,7 +53,7 @@ struct Disk {
     log: Vec<Revision>,
     lineage: Vec<RevisionId>,
     superseded: Vec<SupersededConfig>,
-    requests: Vec<(RevisionId, MemberId, u64)>,
+    requests: Vec<roost_core::RequestRecord>,
     boot: u32,
 }
 

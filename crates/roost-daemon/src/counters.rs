@@ -195,8 +195,8 @@ pub fn metrics_input(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roost_core::{Command, Election, ElectionSettings, Notification};
-    use roost_wire::{ClusterMode, Hello, LicenceCounts, Mac, MemberMessage, Model};
+    use roost_core::{Election, ElectionOutput, ElectionSettings};
+    use roost_wire::{ClusterMode, Hello, LicenceCounts, Mac, Model};
 
     fn settings(mac: &str, name: &str) -> ElectionSettings {
         let mac: Mac = mac.parse().unwrap();
@@ -234,12 +234,11 @@ mod tests {
         let mut events = Vec::new();
         let drain = |e: &mut Election, events: &mut Vec<HistoryEvent>| {
             let mut hellos = Vec::new();
-            while let Some(cmd) = e.poll_command() {
-                match cmd {
-                    Command::Notify(Notification::History(ev)) => events.push(ev),
-                    Command::Broadcast {
-                        msg: MemberMessage::Hello(h),
-                    } => hellos.push(h),
+            while e.poll_debug().is_some() {}
+            while let Some(o) = e.poll_output() {
+                match o {
+                    ElectionOutput::History(ev) => events.push(ev),
+                    ElectionOutput::Hello(h) => hellos.push(h),
                     _ => {}
                 }
             }

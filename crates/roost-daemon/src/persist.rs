@@ -9,7 +9,7 @@
 //! made them.
 
 use roost_store::{Store, StoreError};
-use roost_wire::{HistoryEvent, MemberId, Revision, RevisionId, SupersededConfig};
+use roost_wire::{HistoryEvent, RequestRecord, Revision, RevisionId, SupersededConfig};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -22,7 +22,7 @@ pub enum StoreJob {
         revision: Option<Revision>,
         lineage: Vec<RevisionId>,
     },
-    Requests(Vec<(RevisionId, MemberId, u64)>),
+    Requests(Vec<RequestRecord>),
     Superseded(SupersededConfig),
     History(HistoryEvent),
 }

@@ -651,14 +651,10 @@ impl MemberTask {
                     }
                 }
                 if let Some(reply) = self.pending.remove(&request) {
-                    let _ = reply.send(result);
+                    let _ = reply.send(result.map_err(|e| e.to_string()));
                 }
             }
             Notification::Debug(line) => self.rt.debug(&line),
-            Notification::Record { event, reason } => {
-                // Node stamps these; seeing one here means a core emitted it directly.
-                tracing::debug!(%event, "{reason}");
-            }
             Notification::Stalled { late } => {
                 tracing::warn!(
                     "member task ran {} ms late (process paused or starved); peers are given \

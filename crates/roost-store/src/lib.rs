@@ -22,7 +22,7 @@ pub mod fs;
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use roost_wire::{
-    ClusterKey, HistoryEvent, Mac, MemberId, Model, Revision, RevisionId, SupersededConfig,
+    ClusterKey, HistoryEvent, Mac, Model, RequestRecord, Revision, RevisionId, SupersededConfig,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -178,7 +178,7 @@ pub struct PersistedConfig {
     /// (revision, origin, request) that snapshots named, from
     /// [`save_snapshot_requests`](Store::save_snapshot_requests); may name revisions no longer
     /// in `lineage` (the core ignores those).
-    pub requests: Vec<(RevisionId, MemberId, u64)>,
+    pub requests: Vec<RequestRecord>,
 }
 
 /// An open data dir. Holds the dir lock until dropped.
@@ -450,7 +450,7 @@ impl Store {
                 Some(v) => self.decode("config lineage", v.value())?,
                 None => Vec::new(),
             };
-            let requests: Vec<(RevisionId, MemberId, u64)> = match meta.get(K_REQUESTS)? {
+            let requests: Vec<RequestRecord> = match meta.get(K_REQUESTS)? {
                 Some(v) => self.decode("snapshot request ids", v.value())?,
                 None => Vec::new(),
             };
@@ -471,10 +471,7 @@ impl Store {
 
     /// Keeps the request ids a snapshot carried (`roost_core::Command::PersistRequests`),
     /// replacing those saved before.
-    pub fn save_snapshot_requests(
-        &self,
-        requests: &[(RevisionId, MemberId, u64)],
-    ) -> Result<(), StoreError> {
+    pub fn save_snapshot_requests(&self, requests: &[RequestRecord]) -> Result<(), StoreError> {
         self.put_meta(K_REQUESTS, requests)
     }
 

@@ -277,12 +277,15 @@ fn snapshot_request_ids_survive_reopen_and_are_replaced() {
         s.save_config(rid(7), "text 7\n", None, &[rid(6), rid(7)])
             .unwrap();
         assert!(s.load_config().unwrap().unwrap().requests.is_empty());
-        s.save_snapshot_requests(&[(rid(6), c, 3)]).unwrap();
-        s.save_snapshot_requests(&[(rid(6), c, 3), (rid(7), c, 4)])
+        s.save_snapshot_requests(&[(rid(6), c, 3).into()]).unwrap();
+        s.save_snapshot_requests(&[(rid(6), c, 3).into(), (rid(7), c, 4).into()])
             .unwrap();
     }
     let s = Store::open(&path).unwrap();
     let loaded = s.load_config().unwrap().unwrap();
-    assert_eq!(loaded.requests, vec![(rid(6), c, 3), (rid(7), c, 4)]);
+    assert_eq!(
+        loaded.requests,
+        vec![(rid(6), c, 3).into(), (rid(7), c, 4).into()]
+    );
     assert_eq!(loaded.head, rid(7), "the configuration is untouched");
 }

@@ -7,8 +7,9 @@
 use crate::frame::{ClusterKey, FrameHeader};
 use crate::join::{JoinAccepted, JoinRequest, JoinResponse};
 use crate::{
-    ClusterEvent, ClusterMode, Hello, HistoryEvent, LicenceCounts, Mac, MemberId, MemberMessage,
-    MintLevel, Model, OperState, ReplicationMessage, Revision, RevisionId, SupersededConfig,
+    ClusterEvent, ClusterMode, CommitError, Hello, HistoryEvent, LicenceCounts, Mac, MemberId,
+    MemberMessage, MintLevel, Model, OperState, ReplicationMessage, RequestRecord, Revision,
+    RevisionId, SupersededConfig,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -196,6 +197,17 @@ pub fn superseded_config() -> impl Strategy<Value = SupersededConfig> {
         )
 }
 
+pub fn commit_error() -> impl Strategy<Value = CommitError> {
+    prop_oneof![
+        text().prop_map(CommitError::Rejected),
+        prop::option::of(member_id()).prop_map(|master| CommitError::NotMaster { master }),
+        text().prop_map(|reason| CommitError::CannotSave { reason }),
+        member_id().prop_map(|master| CommitError::MasterSilent { master }),
+        Just(CommitError::NoMaster),
+        Just(CommitError::Resynchronising),
+    ]
+}
+
 pub fn replication_message() -> impl Strategy<Value = ReplicationMessage> {
     prop_oneof![
         (any::<u64>(), text(), text()).prop_map(|(request, user, change)| {
@@ -207,7 +219,7 @@ pub fn replication_message() -> impl Strategy<Value = ReplicationMessage> {
         }),
         (
             any::<u64>(),
-            prop_oneof![revision_id().prop_map(Ok), text().prop_map(Err)]
+            prop_oneof![revision_id().prop_map(Ok), commit_error().prop_map(Err)]
         )
             .prop_map(|(request, result)| ReplicationMessage::CommitResult { request, result }),
         (revision_id(), vec(revision(), 0..4))
@@ -215,7 +227,10 @@ pub fn replication_message() -> impl Strategy<Value = ReplicationMessage> {
         (
             revision_id(),
             vec(revision_id(), 0..6),
-            vec((revision_id(), member_id(), any::<u64>()), 0..4),
+            vec(
+                (revision_id(), member_id(), any::<u64>()).prop_map(RequestRecord::from),
+                0..4
+            ),
             any::<u32>(),
             any::<u32>(),
             vec(any::<u8>(), 0..64)

@@ -46,6 +46,79 @@ impl fmt::Display for RevisionId {
     }
 }
 
+pub use crate::limits::{HISTORY_CAPACITY, LOG_CAPACITY};
+
+/// Which origin's request produced a revision: what exactly-once de-duplication looks up.
+/// Snapshots carry these for recent lineage revisions (the receiver may never hold the
+/// revisions themselves), and members persist them. Encoded as the tuple
+/// `(revision, origin, request)`, on the wire and in the store alike.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(
+    from = "(RevisionId, MemberId, u64)",
+    into = "(RevisionId, MemberId, u64)"
+)]
+pub struct RequestRecord {
+    pub revision: RevisionId,
+    /// Member whose session committed it.
+    pub origin: MemberId,
+    /// The origin's request id.
+    pub request: u64,
+}
+
+impl From<(RevisionId, MemberId, u64)> for RequestRecord {
+    fn from((revision, origin, request): (RevisionId, MemberId, u64)) -> Self {
+        RequestRecord {
+            revision,
+            origin,
+            request,
+        }
+    }
+}
+
+impl From<RequestRecord> for (RevisionId, MemberId, u64) {
+    fn from(r: RequestRecord) -> Self {
+        (r.revision, r.origin, r.request)
+    }
+}
+
+/// Why a commit failed. It travels in `CommitResult` from the master to the requester, and
+/// reaches the session as its one error line (`Display`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommitError {
+    /// The change does not apply to the configuration (the config engine's own line).
+    #[error("{0}")]
+    Rejected(String),
+    /// Asked a member that is not (or no longer) the master: the requester retries until its
+    /// commit timeout, since the election is still converging.
+    #[error("not the cluster master; master is {}", master_name(master))]
+    NotMaster { master: Option<MemberId> },
+    /// The revision could not be saved (e.g. "no space left on device"): it was undone.
+    #[error("cannot save revision: {reason}")]
+    CannotSave { reason: String },
+    /// The master did not answer within the commit timeout.
+    #[error("cluster master {master} did not answer")]
+    MasterSilent { master: MemberId },
+    /// No master was elected within the commit timeout.
+    #[error("no cluster master elected yet")]
+    NoMaster,
+    /// This member is master but held commits (a fast-forward or a stall's resume hold) for
+    /// the whole commit timeout.
+    #[error("the cluster master (this member) is still resynchronising with its peers")]
+    Resynchronising,
+}
+
+impl CommitError {
+    /// Whether the requester keeps retrying (until its commit timeout) rather than giving up.
+    pub fn retryable(&self) -> bool {
+        matches!(self, CommitError::NotMaster { .. })
+    }
+}
+
+fn master_name(master: &Option<MemberId>) -> String {
+    master.map_or_else(|| "not elected yet".to_string(), |m| m.to_string())
+}
+
 /// One committed change. `change` is opaque to the replication core: the config engine's
 /// text form of the commands that were committed (applied with `ConfigState::apply`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,7 +274,7 @@ pub enum ReplicationMessage {
     /// Master to member: outcome of a `CommitRequest`.
     CommitResult {
         request: u64,
-        result: Result<RevisionId, String>,
+        result: Result<RevisionId, CommitError>,
     },
     /// Master to member: the revisions that follow `after`, in order.
     Revisions {
@@ -218,7 +291,7 @@ pub enum ReplicationMessage {
     Snapshot {
         head: RevisionId,
         lineage: Vec<RevisionId>,
-        requests: Vec<(RevisionId, MemberId, u64)>,
+        requests: Vec<RequestRecord>,
         total_len: u32,
         offset: u32,
         data: Vec<u8>,
@@ -282,6 +355,63 @@ impl MemberMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commit_errors_read_as_the_line_the_session_shows() {
+        let a = MemberId(0x12E1_EE16);
+        let lines = [
+            (
+                CommitError::Rejected("no such key k".into()),
+                "no such key k",
+            ),
+            (
+                CommitError::NotMaster { master: Some(a) },
+                "not the cluster master; master is 12.E1.EE.16",
+            ),
+            (
+                CommitError::NotMaster { master: None },
+                "not the cluster master; master is not elected yet",
+            ),
+            (
+                CommitError::CannotSave {
+                    reason: "no space left on device".into(),
+                },
+                "cannot save revision: no space left on device",
+            ),
+            (
+                CommitError::MasterSilent { master: a },
+                "cluster master 12.E1.EE.16 did not answer",
+            ),
+            (CommitError::NoMaster, "no cluster master elected yet"),
+            (
+                CommitError::Resynchronising,
+                "the cluster master (this member) is still resynchronising with its peers",
+            ),
+        ];
+        for (e, line) in lines {
+            assert_eq!(e.to_string(), line);
+            assert_eq!(e.retryable(), matches!(e, CommitError::NotMaster { .. }));
+        }
+    }
+
+    /// A request record is stored and sent as the tuple it replaced, so existing data dirs
+    /// and peers of the same release read it unchanged.
+    #[test]
+    fn request_records_encode_as_tuples() {
+        let t = (RevisionId::ZERO, MemberId(7), 9u64);
+        let r = RequestRecord::from(t);
+        assert_eq!(
+            postcard::to_stdvec(&r).unwrap(),
+            postcard::to_stdvec(&t).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            serde_json::to_string(&t).unwrap()
+        );
+        let back: RequestRecord =
+            serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+        assert_eq!(back, r);
+    }
 
     #[test]
     fn revision_id_forms() {

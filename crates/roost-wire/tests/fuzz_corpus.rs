@@ -121,7 +121,7 @@ fn valid_messages() -> Vec<MemberMessage> {
         }),
         MemberMessage::Replication(ReplicationMessage::CommitResult {
             request: 2,
-            result: Err("no master".into()),
+            result: Err(CommitError::NoMaster),
         }),
         MemberMessage::Replication(ReplicationMessage::Revisions {
             after: rev(1),
@@ -130,7 +130,7 @@ fn valid_messages() -> Vec<MemberMessage> {
         MemberMessage::Replication(ReplicationMessage::Snapshot {
             head: rev(2),
             lineage: vec![rev(1), rev(2)],
-            requests: vec![(rev(2), MemberId(0x12E1EE16), 5)],
+            requests: vec![(rev(2), MemberId(0x12E1EE16), 5).into()],
             total_len: 10,
             offset: 0,
             data: b"!\nend\n".to_vec(),

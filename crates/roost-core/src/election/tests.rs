@@ -52,8 +52,8 @@ type Topology = (Vec<usize>, Vec<(usize, usize)>);
 struct Slot {
     settings: ElectionSettings,
     e: Option<Election>,
-    /// Every command the instance emitted, not yet taken by the test.
-    out: Vec<Command>,
+    /// Everything the instance emitted, not yet taken by the test.
+    out: Drained,
 }
 
 /// Moves broadcast hellos instantly between connected, running instances.
@@ -80,7 +80,7 @@ impl Net {
                 .map(|settings| Slot {
                     settings,
                     e: None,
-                    out: vec![],
+                    out: Drained::default(),
                 })
                 .collect(),
             link: vec![vec![true; n]; n],
@@ -176,13 +176,13 @@ impl Net {
         (0..self.slots.len()).filter(|i| self.slots[*i].e.is_some())
     }
 
-    fn take(&mut self, i: usize) -> Vec<Command> {
+    fn take(&mut self, i: usize) -> Drained {
         std::mem::take(&mut self.slots[i].out)
     }
 
     fn take_all(&mut self) {
         for s in &mut self.slots {
-            s.out.clear();
+            s.out = Drained::default();
         }
     }
 
@@ -194,18 +194,16 @@ impl Net {
             for i in 0..self.slots.len() {
                 let slot = &mut self.slots[i];
                 let Some(e) = slot.e.as_mut() else { continue };
-                while let Some(cmd) = e.poll_command() {
-                    if let Command::Broadcast {
-                        msg: MemberMessage::Hello(h),
-                    } = &cmd
-                    {
+                slot.out.debug.extend(std::iter::from_fn(|| e.poll_debug()));
+                while let Some(cmd) = e.poll_output() {
+                    if let ElectionOutput::Hello(h) = &cmd {
                         for (j, up) in running.iter().enumerate() {
                             if j != i && self.link[i][j] && *up {
                                 queue.push((j, h.clone()));
                             }
                         }
                     }
-                    slot.out.push(cmd);
+                    slot.out.outputs.push(cmd);
                 }
             }
             if queue.is_empty() {
@@ -350,68 +348,71 @@ impl Net {
     }
 }
 
-fn hellos(cmds: &[Command]) -> Vec<&Hello> {
-    cmds.iter()
-        .filter_map(|c| match c {
-            Command::Broadcast {
-                msg: MemberMessage::Hello(h),
-            } => Some(h),
+/// What an instance emitted: its outputs, and apart from them its debug lines.
+#[derive(Clone, Debug, Default)]
+struct Drained {
+    outputs: Vec<ElectionOutput>,
+    debug: Vec<String>,
+}
+
+impl std::ops::Deref for Drained {
+    type Target = [ElectionOutput];
+    fn deref(&self) -> &[ElectionOutput] {
+        &self.outputs
+    }
+}
+
+fn hellos(outs: &[ElectionOutput]) -> Vec<&Hello> {
+    outs.iter()
+        .filter_map(|o| match o {
+            ElectionOutput::Hello(h) => Some(h),
             _ => None,
         })
         .collect()
 }
 
-fn notes(cmds: &[Command]) -> Vec<&Notification> {
-    cmds.iter()
-        .filter_map(|c| match c {
-            Command::Notify(n) => Some(n),
+fn notes(outs: &[ElectionOutput]) -> Vec<&ElectionOutput> {
+    outs.iter()
+        .filter(|o| !matches!(o, ElectionOutput::Hello(_)))
+        .collect()
+}
+
+fn records(outs: &[ElectionOutput]) -> Vec<(MemberId, ClusterEvent, String)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            ElectionOutput::History(ev) => Some((ev.member, ev.event, ev.reason.clone())),
             _ => None,
         })
         .collect()
 }
 
-fn records(cmds: &[Command]) -> Vec<(MemberId, ClusterEvent, String)> {
-    notes(cmds)
-        .into_iter()
-        .filter_map(|n| match n {
-            Notification::History(ev) => Some((ev.member, ev.event, ev.reason.clone())),
+fn debugs(d: &Drained) -> Vec<String> {
+    d.debug.clone()
+}
+
+fn oper_changes(outs: &[ElectionOutput]) -> Vec<OperState> {
+    outs.iter()
+        .filter_map(|o| match o {
+            ElectionOutput::OperStateChanged { state } => Some(*state),
             _ => None,
         })
         .collect()
 }
 
-fn debugs(cmds: &[Command]) -> Vec<String> {
-    notes(cmds)
-        .into_iter()
-        .filter_map(|n| match n {
-            Notification::Debug(l) => Some(l.clone()),
+fn master_changes(outs: &[ElectionOutput]) -> Vec<Option<MemberId>> {
+    outs.iter()
+        .filter_map(|o| match o {
+            ElectionOutput::MasterChanged { master } => Some(*master),
             _ => None,
         })
         .collect()
 }
 
-fn oper_changes(cmds: &[Command]) -> Vec<OperState> {
-    notes(cmds)
-        .into_iter()
-        .filter_map(|n| match n {
-            Notification::OperStateChanged { state } => Some(*state),
-            _ => None,
-        })
-        .collect()
-}
-
-fn master_changes(cmds: &[Command]) -> Vec<Option<MemberId>> {
-    notes(cmds)
-        .into_iter()
-        .filter_map(|n| match n {
-            Notification::MasterChanged { master } => Some(*master),
-            _ => None,
-        })
-        .collect()
-}
-
-fn drain(e: &mut Election) -> Vec<Command> {
-    std::iter::from_fn(|| e.poll_command()).collect()
+fn drain(e: &mut Election) -> Drained {
+    Drained {
+        outputs: std::iter::from_fn(|| e.poll_output()).collect(),
+        debug: std::iter::from_fn(|| e.poll_debug()).collect(),
+    }
 }
 
 fn peer_hello(s: &ElectionSettings, is_master: bool) -> Hello {
@@ -435,14 +436,14 @@ fn new_emits_start_records_and_first_hello() {
     let mut e = Election::new(s, ms(0), WALL0);
     let cmds = drain(&mut e);
     let stamp = |seq: u64, event, reason: &str| {
-        Command::Notify(Notification::History(HistoryEvent {
+        ElectionOutput::History(HistoryEvent {
             member: me,
             hostname: "vx9000-E1EE16".into(),
             seq: 1 << 32 | seq,
             event,
             wall_ms: WALL0,
             reason: reason.into(),
-        }))
+        })
     };
     let start = stamp(
         1,
@@ -455,16 +456,14 @@ fn new_emits_start_records_and_first_hello() {
         "Configured for active, stay active",
     );
     assert_eq!(
-        cmds,
+        cmds.outputs,
+        vec![start, active, ElectionOutput::Hello(e.hello())]
+    );
+    assert_eq!(
+        cmds.debug,
         vec![
-            Command::Notify(Notification::Debug(
-                "starting election for 12.E1.EE.16 (prio 250, mode Active), waiting 300 ms for members"
-                    .into()
-            )),
-            start,
-            active,
-            Command::Notify(Notification::Debug("election: best candidate 12.E1.EE.16 (prio 250)".into())),
-            Command::Broadcast { msg: MemberMessage::Hello(e.hello()) },
+            "starting election for 12.E1.EE.16 (prio 250, mode Active), waiting 300 ms for members",
+            "election: best candidate 12.E1.EE.16 (prio 250)",
         ]
     );
     let h = e.hello();
@@ -486,12 +485,8 @@ fn single_member_claims_after_startup_hold() {
         assert_eq!(e.poll_timeout(), Some(ms(t)));
         e.handle_timeout(ms(t));
         let cmds = drain(&mut e);
-        assert_eq!(
-            cmds,
-            vec![Command::Broadcast {
-                msg: MemberMessage::Hello(e.hello())
-            }]
-        );
+        assert_eq!(cmds.outputs, vec![ElectionOutput::Hello(e.hello())]);
+        assert!(cmds.debug.is_empty(), "{:?}", cmds.debug);
         assert!(!e.is_master());
     }
     assert_eq!(e.poll_timeout(), Some(DEAD));
@@ -508,17 +503,18 @@ fn single_member_claims_after_startup_hold() {
         reason: "12.E1.EE.16 won election and is the cluster master".into(),
     };
     assert_eq!(
-        cmds,
+        cmds.outputs,
         vec![
-            Command::Notify(Notification::Debug(
-                "startup hold over, 0 other member(s) connected".into()
-            )),
-            Command::Notify(Notification::Debug("Announcing self as master".into())),
-            Command::Notify(Notification::History(sync.clone())),
-            Command::Notify(Notification::MasterChanged { master: Some(me) }),
-            Command::Broadcast {
-                msg: MemberMessage::Hello(hello.clone())
-            },
+            ElectionOutput::History(sync.clone()),
+            ElectionOutput::MasterChanged { master: Some(me) },
+            ElectionOutput::Hello(hello.clone()),
+        ]
+    );
+    assert_eq!(
+        cmds.debug,
+        vec![
+            "startup hold over, 0 other member(s) connected",
+            "Announcing self as master",
         ]
     );
     assert_eq!(hello.history.last(), Some(&sync));
@@ -680,7 +676,7 @@ fn standby_fails_over_when_active_dies() {
     // The active's last hello arrived at ≤ killed_at; failover at last hello + dead interval.
     let failover = c1
         .iter()
-        .position(|c| matches!(c, Command::Notify(Notification::OperStateChanged { .. })));
+        .position(|c| matches!(c, ElectionOutput::OperStateChanged { .. }));
     assert!(failover.is_some());
     assert_eq!(net.el(1).oper_state(), OperState::Active);
     assert_eq!(oper_changes(&c1), vec![OperState::Active]);
@@ -1016,7 +1012,7 @@ fn peer_restart_is_noticed_by_boot_and_stale_boots_ignored() {
     e.handle_hello(peer_hello(&p2, false), ms(110));
     let c = drain(&mut e);
     assert!(debugs(&c).contains(&"member 12.3A.A1.17 restarted (boot 2)".into()));
-    let own = |c: &[Command]| {
+    let own = |c: &[ElectionOutput]| {
         records(c)
             .into_iter()
             .filter(|r| r.0 == id(E1EE16))
@@ -1086,7 +1082,7 @@ fn history_is_deduplicated_and_ordered() {
     // Every event was emitted once although it travelled in ~20 hellos.
     let mut seen = BTreeSet::new();
     for n in notes(&c0) {
-        if let Notification::History(ev) = n {
+        if let ElectionOutput::History(ev) = n {
             assert!(seen.insert((ev.member, ev.seq)), "emitted twice: {ev:?}");
         }
     }
@@ -1294,9 +1290,9 @@ fn late_and_early_timeouts_are_handled() {
     let c = drain(&mut e);
     assert_eq!(hellos(&c).len(), 1);
     assert!(records(&c).is_empty(), "{:?}", records(&c));
-    assert!(c.contains(&Command::Notify(Notification::Stalled {
+    assert!(c.contains(&ElectionOutput::Stalled {
         late: ms(5000) - ms(250)
-    })));
+    }));
     assert!(e.resuming());
     assert_eq!(e.alive_peers().len(), 1);
     assert!(!e.is_master());

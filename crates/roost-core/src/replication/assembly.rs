@@ -1,8 +1,21 @@
 //! Reassembly of chunked transfers: snapshots (full configuration transfer) and superseded
 //! reports.
 
-use roost_wire::{MemberId, RevisionId};
+use roost_wire::{RequestRecord, RevisionId};
 use std::collections::BTreeMap;
+
+/// The one chunker of both transfers: `bytes` as (offset, piece) of at most `size` bytes each,
+/// in order. An empty transfer is one empty piece at offset 0, so that it is still sent (and
+/// [`Assembly::is_complete`] accepts it).
+pub(super) fn chunks(bytes: &[u8], size: usize) -> impl Iterator<Item = (u32, &[u8])> {
+    let empty = bytes.is_empty().then_some((0, &bytes[..0]));
+    empty.into_iter().chain(
+        bytes
+            .chunks(size)
+            .enumerate()
+            .map(move |(k, piece)| ((k * size) as u32, piece)),
+    )
+}
 
 /// Chunks received so far of the transfer at `head` (for a snapshot, with the lineage and
 /// request ids it carries; empty for a superseded report).
@@ -10,7 +23,7 @@ use std::collections::BTreeMap;
 pub(super) struct Assembly {
     pub head: RevisionId,
     pub lineage: Vec<RevisionId>,
-    pub requests: Vec<(RevisionId, MemberId, u64)>,
+    pub requests: Vec<RequestRecord>,
     pub total_len: u32,
     chunks: BTreeMap<u32, Vec<u8>>,
     stored: usize,
@@ -20,7 +33,7 @@ impl Assembly {
     pub fn new(
         head: RevisionId,
         lineage: Vec<RevisionId>,
-        requests: Vec<(RevisionId, MemberId, u64)>,
+        requests: Vec<RequestRecord>,
         total_len: u32,
     ) -> Assembly {
         Assembly {

@@ -1,9 +1,10 @@
-//! Shared by the replication tests: a tiny `ConfigState` and a simulated cluster of bare
-//! `Replication` cores (messages held in flight by the harness, time simulated).
+//! Shared by the core's test binaries (`mod support;`; a directory, so Cargo builds no test
+//! binary of its own): the one test `ConfigState` (`Kv`), member ids, and helpers that drive
+//! bare `Replication` cores by hand. Each binary uses a part of it.
 #![allow(dead_code)]
 
-use roost_core::{Command, ConfigState, Notification, Replication, ReplicationSettings};
-use roost_wire::{MemberId, MemberMessage, ReplicationMessage, RevisionId};
+use roost_core::{ConfigState, Replication, ReplicationOutput, ReplicationSettings};
+use roost_wire::{MemberId, ReplicationMessage, RevisionId};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -68,43 +69,59 @@ pub fn fresh(me: MemberId, settings: ReplicationSettings) -> Replication<Kv> {
     )
 }
 
-/// All commands queued by `r`.
-pub fn drain(r: &mut Replication<Kv>) -> Vec<Command> {
-    std::iter::from_fn(|| r.poll_command()).collect()
+/// What one step of a core emitted: its outputs, and apart from them its debug lines.
+#[derive(Clone, Debug, Default)]
+pub struct Drained {
+    pub outputs: Vec<ReplicationOutput>,
+    pub debug: Vec<String>,
 }
 
-/// Without `Debug` notifications.
-pub fn no_debug(cmds: Vec<Command>) -> Vec<Command> {
-    cmds.into_iter()
-        .filter(|c| !matches!(c, Command::Notify(Notification::Debug(_))))
-        .collect()
+impl std::ops::Deref for Drained {
+    type Target = [ReplicationOutput];
+    fn deref(&self) -> &[ReplicationOutput] {
+        &self.outputs
+    }
 }
 
-pub fn debugs(cmds: &[Command]) -> Vec<String> {
-    cmds.iter()
-        .filter_map(|c| match c {
-            Command::Notify(Notification::Debug(s)) => Some(s.clone()),
+impl PartialEq<Vec<ReplicationOutput>> for Drained {
+    fn eq(&self, other: &Vec<ReplicationOutput>) -> bool {
+        &self.outputs == other
+    }
+}
+
+impl IntoIterator for Drained {
+    type Item = ReplicationOutput;
+    type IntoIter = std::vec::IntoIter<ReplicationOutput>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.outputs.into_iter()
+    }
+}
+
+/// Everything `r` has queued: outputs and debug lines.
+pub fn drain(r: &mut Replication<Kv>) -> Drained {
+    Drained {
+        outputs: std::iter::from_fn(|| r.poll_output()).collect(),
+        debug: std::iter::from_fn(|| r.poll_debug()).collect(),
+    }
+}
+
+pub fn debugs(d: &Drained) -> Vec<String> {
+    d.debug.clone()
+}
+
+/// The replication messages in `outs`, as (to, msg).
+pub fn sends(outs: &[ReplicationOutput]) -> Vec<(MemberId, ReplicationMessage)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            ReplicationOutput::Send { to, msg } => Some((*to, msg.clone())),
             _ => None,
         })
         .collect()
 }
 
-/// The replication messages in `cmds`, as (to, msg).
-pub fn sends(cmds: &[Command]) -> Vec<(MemberId, ReplicationMessage)> {
-    cmds.iter()
-        .filter_map(|c| match c {
-            Command::Send {
-                to,
-                msg: MemberMessage::Replication(m),
-            } => Some((*to, m.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The replication messages in `cmds` addressed to `to`.
-pub fn to(member: MemberId, cmds: &[Command]) -> Vec<ReplicationMessage> {
-    sends(cmds)
+/// The replication messages in `outs` addressed to `to`.
+pub fn to(member: MemberId, outs: &[ReplicationOutput]) -> Vec<ReplicationMessage> {
+    sends(outs)
         .into_iter()
         .filter(|(t, _)| *t == member)
         .map(|(_, m)| m)
@@ -117,30 +134,29 @@ pub fn feed(
     from: MemberId,
     msgs: Vec<ReplicationMessage>,
     now: Duration,
-) -> Vec<Command> {
+) -> Drained {
     for m in msgs {
         r.handle_message(from, m, now);
     }
     drain(r)
 }
 
-pub fn commit_done(cmds: &[Command]) -> Vec<(u64, Result<RevisionId, String>)> {
-    cmds.iter()
-        .filter_map(|c| match c {
-            Command::Notify(Notification::CommitDone { request, result }) => {
-                Some((*request, result.clone()))
+/// The commit outcomes in `outs`, errors as the line the session shows.
+pub fn commit_done(outs: &[ReplicationOutput]) -> Vec<(u64, Result<RevisionId, String>)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            ReplicationOutput::CommitDone { request, result } => {
+                Some((*request, result.clone().map_err(|e| e.to_string())))
             }
             _ => None,
         })
         .collect()
 }
 
-pub fn records(cmds: &[Command]) -> Vec<(roost_wire::ClusterEvent, String)> {
-    cmds.iter()
-        .filter_map(|c| match c {
-            Command::Notify(Notification::Record { event, reason }) => {
-                Some((*event, reason.clone()))
-            }
+pub fn records(outs: &[ReplicationOutput]) -> Vec<(roost_wire::ClusterEvent, String)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            ReplicationOutput::Record { event, reason } => Some((*event, reason.clone())),
             _ => None,
         })
         .collect()
