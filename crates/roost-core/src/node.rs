@@ -46,6 +46,9 @@ pub struct Node<S: ConfigState> {
     deferred: bool,
     /// The head last known to be on disk (loaded at start, or the last confirmed `Persist`).
     durable: RevisionId,
+    /// The head of the last `ConfigApplied` handed to the driver: what the running
+    /// configuration the faces show is at (the replication head may be ahead, unsaved).
+    applied: RevisionId,
     /// The latest `now` an input brought (stamps history records held behind a `Persist`).
     now: Instant,
 }
@@ -66,6 +69,7 @@ impl<S: ConfigState> Node<S> {
             persisting: None,
             deferred: false,
             durable: head,
+            applied: head,
             now,
         };
         node.pump(now);
@@ -137,6 +141,8 @@ impl<S: ConfigState> Node<S> {
     /// it follows the cluster's live master instead of competing with it.
     pub fn replace_replication(&mut self, replication: Replication<S>, now: Instant) {
         self.replication = replication;
+        self.applied = self.replication.head();
+        self.durable = self.applied;
         self.alive.clear();
         self.election.handle_rejoin(now);
         self.pump(now);
@@ -206,6 +212,7 @@ impl<S: ConfigState> Node<S> {
             Out::Command(mut cmd) => {
                 match &mut cmd {
                     Command::Persist { head, .. } => self.persisting = Some(*head),
+                    Command::Notify(Notification::ConfigApplied { head }) => self.applied = *head,
                     Command::Send {
                         msg: MemberMessage::Hello(h),
                         ..
@@ -269,6 +276,13 @@ impl<S: ConfigState> Node<S> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// The revision the running configuration is at, as the driver has been told
+    /// (`ConfigApplied`): what status views report. With deferred saves the replication head
+    /// can be ahead of it until the save is confirmed.
+    pub fn applied_head(&self) -> RevisionId {
+        self.applied
     }
 
     pub fn master(&self) -> Option<MemberId> {

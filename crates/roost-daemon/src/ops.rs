@@ -115,7 +115,7 @@ impl Controller {
     pub async fn revisions_async(&self) -> RevisionsView {
         self.rt
             .query(|node, _| RevisionsView {
-                head: node.replication.head(),
+                head: node.applied_head(),
                 revisions: node.replication.log().to_vec(),
                 superseded: node.replication.superseded().to_vec(),
                 lineage: node.replication.lineage().to_vec(),
@@ -133,7 +133,7 @@ impl Controller {
         let view = self.view().await;
         let head = self
             .rt
-            .query(|node, _| node.replication.head())
+            .query(|node, _| node.applied_head())
             .await
             .unwrap_or(RevisionId::ZERO);
         match view {
@@ -338,7 +338,7 @@ impl roost_api::ApiBackend for Controller {
     }
     fn metrics(&self) -> roost_api::metrics::MetricsInput {
         let rt = &self.rt;
-        let at_once = rt.query(|n, now| (n.election.view(now), n.replication.head()));
+        let at_once = rt.query(|n, now| (n.election.view(now), n.applied_head()));
         let (view, head) = match self.block_on(at_once) {
             Some((v, head)) => (Some(v), head),
             None => (None, RevisionId::ZERO),

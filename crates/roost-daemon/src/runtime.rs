@@ -211,7 +211,7 @@ impl MemberRuntime {
     pub async fn wait_applied(&self, rev: RevisionId) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
         while tokio::time::Instant::now() < deadline {
-            match self.query(|n, _| n.replication.head()).await {
+            match self.query(|n, _| n.applied_head()).await {
                 Some(head) if head.number < rev.number => {
                     tokio::time::sleep(Duration::from_millis(2)).await
                 }

@@ -942,7 +942,13 @@ fn full_disk_on_a_standby_does_not_acknowledge_and_catches_up_when_space_returns
     std::fs::remove_file(point.join("filler")).unwrap();
     wait_steady(&[&c1, &c2]);
     let running = run(&c2, &["show running-config"]);
-    assert!(running.contains(&format!("wlan fill-{last}-99\n")));
+    assert!(
+        running.contains(&format!("wlan fill-{last}-99\n")),
+        "standby at revision {} of {}:\n{}",
+        revision(&c2),
+        revision(&c1),
+        c2.log_tail(40)
+    );
 }
 
 #[test]
