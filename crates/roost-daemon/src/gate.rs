@@ -444,26 +444,14 @@ fn worker(inner: Arc<Inner>) {
     }
 }
 
-/// Lowers the calling thread's scheduling priority (Linux: `setpriority` on the thread id
-/// sets that thread only).
+/// Lowers the calling thread's scheduling priority.
 fn lower_priority(nice: i32) {
-    #[cfg(target_os = "linux")]
-    if nice != 0 {
-        // SAFETY: plain syscalls on the calling thread's own id.
-        let r = unsafe {
-            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            libc::setpriority(libc::PRIO_PROCESS, tid, nice)
-        };
-        if r != 0 {
-            tracing::warn!(
-                nice,
-                error = %std::io::Error::last_os_error(),
-                "cannot lower the priority of a password-check thread"
-            );
-        }
+    if nice == 0 {
+        return;
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = nice;
+    if let Err(error) = crate::priority::set_thread_nice(nice) {
+        tracing::warn!(nice, %error, "cannot lower the priority of a password-check thread");
+    }
 }
 
 /// The calling thread's nice value (Linux), for tests.

@@ -7,6 +7,8 @@
 //! * [`shutdown`]: stopping on request (`wait_shutdown`) or on a fatal error (`FailStop`,
 //!   exit 70).
 //! * [`data_dir`]: open or seed the data dir, refuse contradicting flags (`StartupError`).
+//! * [`priority`]: per-thread nice values (member and store threads raised, password checks
+//!   lowered).
 //! * [`counters`]: what `/metrics` counts (atomics: the member channel's `ChannelStats` and
 //!   `Counters`), and `metrics_input`, which reads them into the API's plain `MetricsInput`.
 //! * [`gate`]: `AuthGate`, where every password check runs: a few low-priority threads, a
@@ -29,6 +31,7 @@ pub mod join;
 pub mod ops;
 pub mod options;
 pub mod persist;
+pub mod priority;
 pub mod runtime;
 pub mod shutdown;
 pub mod startup;

@@ -46,6 +46,8 @@ impl Persister {
         std::thread::Builder::new()
             .name("roost-store".into())
             .spawn(move || {
+                // As raised as the member thread: a commit waits for this thread.
+                crate::priority::raise("store");
                 while let Ok(job) = rx.recv() {
                     run(&store, job, &done);
                 }

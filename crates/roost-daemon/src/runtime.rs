@@ -157,7 +157,8 @@ impl MemberRuntime {
         std::thread::Builder::new()
             .name("roost-member".into())
             .spawn(move || {
-                raise_thread_priority();
+                // Raised, so that a busy machine cannot delay hellos and dead timers.
+                crate::priority::raise("member");
                 runtime.block_on(task.run(socket, rx, shutdown));
             })
             .map_err(thread_err)?;
@@ -303,21 +304,6 @@ pub fn election_settings(
 pub fn software_version() -> String {
     std::env::var("ROOST_SOFTWARE_VERSION")
         .unwrap_or_else(|_| roost_wire::SOFTWARE_VERSION.to_string())
-}
-
-/// The member thread runs at a raised priority (nice -10) so that a busy machine cannot delay
-/// hellos and dead timers; without the privilege (not root, no CAP_SYS_NICE) it stays at the
-/// default priority.
-fn raise_thread_priority() {
-    // SAFETY: plain syscalls on the calling thread (gettid, setpriority on that tid).
-    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::id_t;
-    let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, -10) };
-    if r != 0 {
-        tracing::debug!(
-            "member thread keeps the default priority: {}",
-            std::io::Error::last_os_error()
-        );
-    }
 }
 
 /// How many queued datagrams the member task reads before it handles an overdue timer.
