@@ -3,26 +3,12 @@
 //! empty database next to a startup-config, and a startup-config that is not text.
 
 use roost_store::{Store, StoreError};
-use roost_wire::{MemberId, Revision, RevisionId};
+
 use std::path::Path;
 
-fn rid(n: u64) -> RevisionId {
-    let mut hash = [0u8; 32];
-    hash[..8].copy_from_slice(&n.to_be_bytes());
-    RevisionId { number: n, hash }
-}
+mod support;
 
-fn rev(n: u64) -> Revision {
-    Revision {
-        id: rid(n),
-        parent: rid(n - 1),
-        origin: MemberId(1),
-        request: n,
-        user: "admin".into(),
-        wall_ms: n,
-        change: format!("wlan w{n}\n"),
-    }
-}
+use support::{rev, rid};
 
 /// A data dir with some revisions, a startup-config and history; returns its database bytes.
 fn healthy(dir: &Path) -> Vec<u8> {

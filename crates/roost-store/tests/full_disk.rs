@@ -4,28 +4,14 @@
 //! again, without being reopened by its owner.
 
 use roost_store::{Store, StoreError};
-use roost_wire::{ClusterEvent, HistoryEvent, MemberId, Revision, RevisionId};
+use roost_wire::{ClusterEvent, HistoryEvent, MemberId};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn rid(n: u64) -> RevisionId {
-    let mut hash = [0u8; 32];
-    hash[..8].copy_from_slice(&n.to_be_bytes());
-    RevisionId { number: n, hash }
-}
+mod support;
 
-fn rev(n: u64) -> Revision {
-    Revision {
-        id: rid(n),
-        parent: rid(n - 1),
-        origin: MemberId(1),
-        request: n,
-        user: "admin".into(),
-        wall_ms: n,
-        change: format!("wlan w{n}\n"),
-    }
-}
+use support::{rev, rid};
 
 fn text(n: u64) -> String {
     format!("! revision {n}\n{}", "wlan w\n ssid s\n".repeat(20_000))
