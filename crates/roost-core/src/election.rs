@@ -87,8 +87,10 @@ pub enum ElectionOutput {
     MasterChanged { master: Option<MemberId> },
     /// This member's operational state changed.
     OperStateChanged { state: OperState },
-    /// This member's timers ran `late` past their deadline (see "Stalls").
-    Stalled { late: Duration },
+    /// This member's timers ran `late` past their deadline (see "Stalls"). `yielded`: it was
+    /// master and gave up its claim; what it created as master and has not confirmed yet is in
+    /// doubt until the resume hold ends (`Node` holds those replies).
+    Stalled { late: Duration, yielded: bool },
 }
 
 /// How many events the cluster history keeps (newest kept); the store keeps as many.
@@ -203,9 +205,15 @@ pub const LOST_CAPACITY: usize = 64;
 ///   into a commit hold in the replication core (a master creates no revision before it has
 ///   read what arrived and heard a round of hellos).
 ///
-/// An existing master claim is kept through the hold: if the peers elected another master
-/// meanwhile, the usual rule between competing claimants decides, and the replication core
-/// fast-forwards the winner to a lineage that extends its own.
+/// A master that resumes gives up its claim at once, before it sends a hello or reads its
+/// inbox, and reports `Stalled { yielded: true }`: its peers may have lost it, elected another
+/// master and acknowledged commits on top of the last revision they had, and a resumed claim
+/// that outranks that master would make it step down, so that the heal supersedes its
+/// acknowledged commits with revisions the paused master never got to confirm. (Detecting a
+/// stall takes two hello intervals of silence, within one hello interval of the dead interval
+/// with the defaults; and the hold stops its commits anyway, so the claim is worth nothing
+/// until the hold ends.) Through the hold it follows any master it hears of; if none is
+/// claimed when the hold ends, it is elected again as usual.
 ///
 /// # Time and evaluation order
 /// Every input is followed by one evaluation pass: expire dead peers (and the startup hold),
@@ -678,7 +686,19 @@ impl Election {
             late.as_millis(),
             self.dead_interval().as_millis()
         ));
-        self.notify(ElectionOutput::Stalled { late });
+        let yielded = self.is_master;
+        self.notify(ElectionOutput::Stalled { late, yielded });
+        if yielded {
+            self.is_master = false;
+            let line = format!(
+                "paused for {} ms: another master may have been elected meanwhile; giving up \
+                 mastership until the cluster is heard",
+                late.as_millis()
+            );
+            self.debug(line.clone());
+            self.record(ClusterEvent::StartElection, line, now);
+            self.set_master(None);
+        }
     }
 
     /// Why a hello's sender cannot be a member of our cluster, if it cannot.

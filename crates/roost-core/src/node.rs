@@ -22,12 +22,23 @@
 //! `Persist` (replies, acknowledgements, pushes, the next `Persist`) waits for it, in order.
 //! Hellos never advertise a head that is not on disk yet: while a `Persist` is pending they carry
 //! the last head the driver confirmed.
+//!
+//! **Replies in doubt after a stall.** A master paused long enough to be replaced gives up its
+//! claim on resume (`ElectionOutput::Stalled { yielded: true }`). Any success reply it had
+//! queued and not handed out yet (a `CommitDone` or `CommitResult` Ok, waiting behind a save)
+//! is for a revision no peer has: it is held until the resume hold ends. If this member is
+//! master again then (nobody took over), the replies go out as they were; otherwise the
+//! cluster went on without those revisions (the heal supersedes them here): a local commit
+//! fails with [`CommitError::Unconfirmed`] and a peer's result is dropped (the requester is
+//! still retrying, and its retry reaches the new master).
 
 use crate::{
     Command, ConfigState, Election, ElectionOutput, Instant, Notification, Replication,
     ReplicationOutput,
 };
-use roost_wire::{ClusterEvent, MemberId, MemberMessage, ReplicationMessage, RevisionId};
+use roost_wire::{
+    ClusterEvent, CommitError, MemberId, MemberMessage, ReplicationMessage, RevisionId,
+};
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 #[derive(Debug)]
@@ -51,6 +62,8 @@ pub struct Node<S: ConfigState> {
     applied: RevisionId,
     /// The latest `now` an input brought (stamps history records held behind a `Persist`).
     now: Instant,
+    /// Success replies are held in [`Lane::InDoubt`] until the resume hold ends.
+    in_doubt: bool,
 }
 
 impl<S: ConfigState> Node<S> {
@@ -71,6 +84,7 @@ impl<S: ConfigState> Node<S> {
             durable: head,
             applied: head,
             now,
+            in_doubt: false,
         };
         node.pump(now);
         node
@@ -116,7 +130,9 @@ impl<S: ConfigState> Node<S> {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.election.handle_timeout(now);
+        // The election first: a stall's hold (and a yielded claim) reaches the replication
+        // core before it acts on its own timers.
+        self.observe_time(now);
         self.replication.handle_timeout(now);
         self.pump(now);
     }
@@ -161,6 +177,9 @@ impl<S: ConfigState> Node<S> {
     /// The driver saved the `Persist` of `head` (deferred mode). What waited for it is released
     /// to `poll_command`. A head that is not the outstanding one changes nothing.
     pub fn handle_persisted(&mut self, head: RevisionId, now: Instant) {
+        // A save that completes as the first thing after a stall: the stall is noticed (and
+        // what it puts in doubt held) before what waited for the save is released.
+        self.observe_time(now);
         if self.persisting == Some(head) {
             self.persisting = None;
             self.confirm(head);
@@ -192,7 +211,8 @@ impl<S: ConfigState> Node<S> {
             let i = self.out.iter().position(|(l, _)| *l == Lane::Election)?;
             self.out.remove(i)?.1
         } else {
-            self.out.pop_front()?.1
+            let i = self.out.iter().position(|(l, _)| *l != Lane::InDoubt)?;
+            self.out.remove(i)?.1
         };
         match next {
             Out::Record { event, reason } => {
@@ -300,11 +320,18 @@ impl<S: ConfigState> Node<S> {
             }
             while let Some(o) = self.election.poll_output() {
                 progressed = true;
-                if let ElectionOutput::MasterChanged { master } = &o {
-                    self.master = *master;
-                    self.replication.handle_master(*master, now);
+                match &o {
+                    ElectionOutput::MasterChanged { master } => {
+                        self.master = *master;
+                        self.replication.handle_master(*master, now);
+                    }
+                    ElectionOutput::Stalled { yielded: true, .. } => self.hold_success_replies(),
+                    _ => {}
                 }
                 self.push(Lane::Election, election_command(o));
+            }
+            if self.in_doubt && !self.election.resuming() {
+                self.settle_replies_in_doubt();
             }
             self.replication.handle_hold(self.election.resuming(), now);
             let alive: BTreeSet<MemberId> = self
@@ -353,6 +380,43 @@ impl<S: ConfigState> Node<S> {
 }
 
 impl<S: ConfigState> Node<S> {
+    /// The master gave up its claim after a stall: its queued success replies are in doubt
+    /// (see the module docs).
+    fn hold_success_replies(&mut self) {
+        for (lane, out) in self.out.iter_mut() {
+            if *lane == Lane::Replication && matches!(out, Out::Command(c) if success_reply(c)) {
+                *lane = Lane::InDoubt;
+                self.in_doubt = true;
+            }
+        }
+    }
+
+    /// The resume hold is over: the replies in doubt go out if this member is master again,
+    /// else they are turned into what they are now (see the module docs).
+    fn settle_replies_in_doubt(&mut self) {
+        self.in_doubt = false;
+        let kept = self.election.is_master();
+        let master = self.election.master();
+        self.out.retain_mut(|(lane, out)| {
+            if *lane != Lane::InDoubt {
+                return true;
+            }
+            if kept {
+                *lane = Lane::Replication;
+                return true;
+            }
+            match out {
+                Out::Command(Command::Notify(Notification::CommitDone { result, .. })) => {
+                    *result = Err(CommitError::Unconfirmed { master });
+                    // A refusal waits for no save (a later one may be pending by now).
+                    *lane = Lane::Election;
+                    true
+                }
+                _ => false,
+            }
+        });
+    }
+
     fn push(&mut self, lane: Lane, cmd: Command) {
         self.out.push_back((lane, Out::Command(cmd)));
     }
@@ -394,6 +458,21 @@ fn keep_after_failure(
     }
 }
 
+/// A commit's success, to a local session or to a requesting peer.
+fn success_reply(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Notify(Notification::CommitDone { result: Ok(_), .. })
+            | Command::Send {
+                msg: MemberMessage::Replication(ReplicationMessage::CommitResult {
+                    result: Ok(_),
+                    ..
+                }),
+                ..
+            }
+    )
+}
+
 /// Whether a replication message carries or acknowledges one of the `void` revisions.
 fn depends_on(msg: &ReplicationMessage, void: &HashSet<RevisionId>) -> bool {
     match msg {
@@ -408,11 +487,14 @@ fn depends_on(msg: &ReplicationMessage, void: &HashSet<RevisionId>) -> bool {
     }
 }
 
-/// Which core an output came from: the election's are never held behind a pending `Persist`.
+/// Which core an output came from: the election's are never held behind a pending `Persist`
+/// (nor is a refusal that a resume hold settled).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Lane {
     Election,
     Replication,
+    /// A replication success reply held through a resume hold (see the module docs).
+    InDoubt,
 }
 
 /// Node's queue: driver commands, and history records held back behind a `Persist` (stamped
@@ -435,7 +517,7 @@ fn election_command(o: ElectionOutput) -> Command {
         ElectionOutput::OperStateChanged { state } => {
             Command::Notify(Notification::OperStateChanged { state })
         }
-        ElectionOutput::Stalled { late } => Command::Notify(Notification::Stalled { late }),
+        ElectionOutput::Stalled { late, .. } => Command::Notify(Notification::Stalled { late }),
     }
 }
 

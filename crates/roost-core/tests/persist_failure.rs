@@ -35,6 +35,9 @@ struct Pair {
     now: Duration,
     /// In flight: (to index, from id, message).
     net: Vec<(usize, MemberId, MemberMessage)>,
+    /// Member stopped (SIGSTOP): it handles nothing; what reaches it waits in `inbox`.
+    stalled: Option<usize>,
+    inbox: Vec<(MemberId, MemberMessage)>,
 }
 
 fn member(last: u8, priority: u8) -> Member {
@@ -81,6 +84,8 @@ impl Pair {
             m: [member(0x16, 250), member(0x17, 100)],
             now: Duration::ZERO,
             net: Vec::new(),
+            stalled: None,
+            inbox: Vec::new(),
         };
         p.drain(0);
         p.drain(1);
@@ -131,10 +136,17 @@ impl Pair {
             self.now += Duration::from_millis(5);
             let now = self.now;
             for (to, from, msg) in std::mem::take(&mut self.net) {
+                if self.stalled == Some(to) {
+                    self.inbox.push((from, msg));
+                    continue;
+                }
                 self.m[to].node.handle_message(from, msg, now);
                 out[to].extend(self.drain(to));
             }
             for (i, polled) in out.iter_mut().enumerate() {
+                if self.stalled == Some(i) {
+                    continue;
+                }
                 if self.m[i].node.poll_timeout().is_some_and(|t| t <= now) {
                     self.m[i].node.handle_timeout(now);
                 }
@@ -142,6 +154,20 @@ impl Pair {
             }
         }
         out
+    }
+
+    /// Member `i` resumes as a paused process does: overdue timers first, then its inbox.
+    /// Returns what it polled.
+    fn resume(&mut self, i: usize) -> Vec<Command> {
+        assert_eq!(self.stalled.take(), Some(i));
+        let now = self.now;
+        self.m[i].node.handle_timeout(now);
+        let mut polled = self.drain(i);
+        for (from, msg) in std::mem::take(&mut self.inbox) {
+            self.m[i].node.handle_message(from, msg, now);
+            polled.extend(self.drain(i));
+        }
+        polled
     }
 
     /// The store thread of member `i` reports its oldest outstanding save: done, or failed
@@ -523,4 +549,107 @@ fn a_slow_save_that_fails_refuses_the_commit_after_the_hellos_went_on() {
     assert_eq!(commit_done(&got), vec![(2, Ok(new))]);
     p.run(Duration::from_millis(500));
     assert_eq!(p.head(1), new);
+}
+
+fn claims_master(cmds: &[Command]) -> Vec<bool> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Broadcast {
+                msg: MemberMessage::Hello(h),
+            } => Some(h.is_master),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The case the stall simulation found (seed 332 with a slow disk), scripted: A (master)
+/// is stopped while its save of revision `r` is in flight, long enough for B to lose it, take
+/// over and acknowledge a commit of its own on the parent. A resumes still outranking B; it
+/// must give up its claim before its first hello (or B would step down and the heal would
+/// supersede B's acknowledged commit), and when the save completes and the resume hold ends,
+/// its session is told the commit was not confirmed, not `[OK]`. The cluster keeps B's lineage;
+/// A's unconfirmed revision is superseded (kept, listed), never acknowledged.
+#[test]
+fn a_master_stopped_while_saving_gives_up_its_claim_and_does_not_acknowledge() {
+    let mut p = Pair::new();
+    p.m[0].node.defer_persist_confirmations();
+    let parent = p.head(0);
+    let got = p.commit(0, 1, "set a 1");
+    let r = p.head(0);
+    assert_eq!(persisted(&got), vec![r]);
+    assert!(commit_done(&got).is_empty());
+    p.stalled = Some(0);
+    p.run(Duration::from_millis(1000));
+    let b = p.m[1].id;
+    assert_eq!(p.m[1].node.master(), Some(b), "B took over");
+    let got = p.commit(1, 2, "set b 2");
+    let r2 = p.head(1);
+    assert_eq!(commit_done(&got), vec![(2, Ok(r2))]);
+    assert_eq!(r2.number, parent.number + 1);
+
+    let got = p.resume(0);
+    assert!(
+        claims_master(&got).iter().all(|c| !c),
+        "no claim goes out: {got:?}"
+    );
+    assert!(!p.m[0].node.election.is_master());
+    assert_eq!(p.m[0].node.master(), Some(b), "A follows B");
+    assert!(p
+        .history(0)
+        .iter()
+        .any(|(e, why)| *e == ClusterEvent::StartElection && why.contains("giving up mastership")));
+    // The save completes during the hold: nothing is acknowledged yet.
+    let got = p.finish_save(0);
+    assert!(commit_done(&got).is_empty(), "{got:?}");
+    let mut a = p.run(Duration::from_millis(600))[0].clone();
+    a.extend(got);
+    let unconfirmed = CommitError::Unconfirmed { master: Some(b) }.to_string();
+    assert_eq!(commit_done(&a), vec![(1, Err(unconfirmed))]);
+    p.run(Duration::from_secs(2));
+    assert_eq!(p.m[0].node.master(), Some(b));
+    assert_eq!(p.m[1].node.master(), Some(b));
+    assert_eq!(p.head(0), r2);
+    assert_eq!(p.head(1), r2);
+    for i in 0..2 {
+        let heads: Vec<RevisionId> = p.m[i]
+            .node
+            .replication
+            .superseded()
+            .iter()
+            .map(|s| s.head)
+            .collect();
+        assert_eq!(
+            heads,
+            vec![r],
+            "m{i} keeps (only) the unconfirmed revision as superseded"
+        );
+    }
+}
+
+/// The same stop, shorter: long enough that B may have lost A (A gives up its claim), but B
+/// did not (its dead interval had not run out). Nobody claims during A's resume hold; at its
+/// end A is elected again and the commit it saved meanwhile is acknowledged after all.
+#[test]
+fn a_master_stopped_while_saving_that_was_not_replaced_acknowledges_after_the_hold() {
+    let mut p = Pair::new();
+    p.m[0].node.defer_persist_confirmations();
+    let a_id = p.m[0].id;
+    let got = p.commit(0, 1, "set a 1");
+    let r = p.head(0);
+    assert_eq!(persisted(&got), vec![r]);
+    p.stalled = Some(0);
+    p.run(Duration::from_millis(230));
+    assert_eq!(p.m[1].node.master(), Some(a_id), "B did not lose A");
+    let got = p.resume(0);
+    assert!(claims_master(&got).iter().all(|c| !c), "{got:?}");
+    assert_eq!(p.m[0].node.master(), None);
+    let got = p.finish_save(0);
+    assert!(commit_done(&got).is_empty(), "{got:?}");
+    let [a, _] = p.run(Duration::from_millis(600));
+    assert_eq!(commit_done(&a), vec![(1, Ok(r))]);
+    assert_eq!(p.m[0].node.master(), Some(a_id));
+    p.run(Duration::from_secs(1));
+    assert_eq!(p.m[1].node.master(), Some(a_id));
+    assert_eq!(p.head(1), r);
+    assert!(p.m[0].node.replication.superseded().is_empty());
 }

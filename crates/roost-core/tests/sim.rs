@@ -943,12 +943,14 @@ fn revisions_known_only_as_ancestors_are_kept_by_a_superseded_config() {
 /// the winning lineage and nothing is superseded. (Overlapping stalls are a split like any
 /// other: a member that resumes and then hears nothing from a peer for a dead interval may
 /// rightly go on alone, and the seeded fault mix covers them.)
-fn run_stall_seed(seed: u64, faults: usize) {
+///
+/// `disk`: the longest save, in ms (0: saves in line). A stall that lands while a master's own
+/// save is in flight is the hard case: it must give up its claim and not acknowledge what the
+/// cluster went on without.
+fn run_stall_seed(seed: u64, faults: usize, disk: u64) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x57a1);
     let n = rng.gen_range(2..=5);
-    // Saves in line: a stall while a master's save is in flight is a known open case (see
-    // ARCHITECTURE.md, "Known gaps"; ROOST_SIM_SEED=332 with a 40 ms deferred disk shows it).
-    let mut sim = Sim::new(seed, n);
+    let mut sim = Sim::with_disk(seed, n, disk);
     sim.max_delay_ms = [1, 5, 20][rng.gen_range(0..3)];
     sim.run_until(Duration::from_secs(1));
     for _ in 0..faults {
@@ -983,22 +985,40 @@ fn run_stall_seed(seed: u64, faults: usize) {
             "seed {seed}: revision {id} acknowledged on m{i} is not in the running lineage after stalls alone"
         );
     }
-    assert!(
-        sim.supersessions.is_empty(),
-        "seed {seed}: stalls alone superseded configurations: {:?}",
-        sim.supersessions
-    );
+    // With saves in line no revision is ever in doubt at a stall: nothing is superseded. With
+    // a slow disk, a master stopped mid-save may be replaced; what it had not confirmed is
+    // superseded (and was never acknowledged: checked above).
+    if disk == 0 {
+        assert!(
+            sim.supersessions.is_empty(),
+            "seed {seed}: stalls alone superseded configurations: {:?}",
+            sim.supersessions
+        );
+    }
 }
 
 #[test]
 fn stalls_never_lose_an_acknowledged_commit() {
     for seed in seeds() {
-        let r = std::panic::catch_unwind(|| run_stall_seed(seed, 60));
+        let disk = [0, 5, 40][StdRng::seed_from_u64(seed ^ 0xd15c).gen_range(0..3)];
+        let r = std::panic::catch_unwind(|| run_stall_seed(seed, 60, disk));
         if let Err(e) = r {
-            eprintln!("stall simulation failed for seed {seed}; replay with ROOST_SIM_SEED={seed}");
+            eprintln!(
+                "stall simulation failed for seed {seed} (disk {disk} ms); replay with \
+                 ROOST_SIM_SEED={seed}"
+            );
             std::panic::resume_unwind(e);
         }
     }
+}
+
+/// Found by the stall simulation with a slow disk: the master (m0) is stopped while its save
+/// of a fresh revision is in flight; the others elect a new master and acknowledge a commit on
+/// the last revision they had; m0 resumes still outranking it. m0 must give up its claim before
+/// it sends a hello, and must not acknowledge the revision the cluster went on without.
+#[test]
+fn regression_stall_while_the_master_saves_seed_332() {
+    run_stall_seed(332, 60, 40);
 }
 
 /// The hostile test's item 1, scripted: three members, m0 master (priority 250). m0 is

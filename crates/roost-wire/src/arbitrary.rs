@@ -205,6 +205,7 @@ pub fn commit_error() -> impl Strategy<Value = CommitError> {
         member_id().prop_map(|master| CommitError::MasterSilent { master }),
         Just(CommitError::NoMaster),
         Just(CommitError::Resynchronising),
+        prop::option::of(member_id()).prop_map(|master| CommitError::Unconfirmed { master }),
     ]
 }
 

@@ -106,6 +106,16 @@ pub enum CommitError {
     /// the whole commit timeout.
     #[error("the cluster master (this member) is still resynchronising with its peers")]
     Resynchronising,
+    /// This member was master, created the revision, and was paused (SIGSTOP, a VM pause)
+    /// before it had saved and sent it, long enough for its peers to elect another master:
+    /// the cluster went on without the revision, so the commit is not confirmed.
+    #[error(
+        "commit not confirmed: this controller was paused before it could save and send it, and \
+         the cluster went on without it (master is {}); check the running configuration and \
+         commit again",
+        master_name(master)
+    )]
+    Unconfirmed { master: Option<MemberId> },
 }
 
 impl CommitError {
@@ -386,6 +396,12 @@ mod tests {
             (
                 CommitError::Resynchronising,
                 "the cluster master (this member) is still resynchronising with its peers",
+            ),
+            (
+                CommitError::Unconfirmed { master: Some(a) },
+                "commit not confirmed: this controller was paused before it could save and send \
+                 it, and the cluster went on without it (master is 12.E1.EE.16); check the \
+                 running configuration and commit again",
             ),
         ];
         for (e, line) in lines {

@@ -1291,7 +1291,8 @@ fn late_and_early_timeouts_are_handled() {
     assert_eq!(hellos(&c).len(), 1);
     assert!(records(&c).is_empty(), "{:?}", records(&c));
     assert!(c.contains(&ElectionOutput::Stalled {
-        late: ms(5000) - ms(250)
+        late: ms(5000) - ms(250),
+        yielded: false,
     }));
     assert!(e.resuming());
     assert_eq!(e.alive_peers().len(), 1);
@@ -1528,6 +1529,50 @@ proptest! {
             } else if e.oper_state() == OperState::Active {
                 prop_assert!(e.view(net.now).force_configured_state_at.is_some());
             }
+        }
+    }
+}
+
+/// A master stopped long enough to notice (its peers may have lost it) gives up its claim
+/// before its first hello after the stall: a resumed claim that outranks a master elected meanwhile would make that master
+/// step down. It follows the new master; with none claimed, it is elected again after the hold.
+#[test]
+fn a_master_stopped_for_a_dead_interval_gives_up_its_claim_before_its_first_hello() {
+    for replaced in [true, false] {
+        let mut e = Election::new(settings(E1EE16, 250, ClusterMode::Active), ms(0), WALL0);
+        let peer = settings(A3AA117, 128, ClusterMode::Active);
+        for t in (5..=405).step_by(100) {
+            e.handle_hello(peer_hello(&peer, false), ms(t));
+            e.handle_timeout(ms(t));
+        }
+        assert!(e.is_master());
+        drain(&mut e);
+        // Its last hello went out at 400 ms; stopped until 700 ms (peers lose it at 700 ms).
+        e.handle_timeout(ms(700));
+        let c = drain(&mut e);
+        assert!(c
+            .iter()
+            .any(|o| matches!(o, ElectionOutput::Stalled { yielded: true, .. })));
+        assert_eq!(
+            hellos(&c).iter().map(|h| h.is_master).collect::<Vec<_>>(),
+            vec![false],
+            "the first hello after the stall claims nothing"
+        );
+        assert_eq!(master_changes(&c), vec![None]);
+        assert!(records(&c).iter().any(|(m, ev, why)| *m == id(E1EE16)
+            && *ev == ClusterEvent::StartElection
+            && why.contains("giving up mastership")));
+        // The inbox: the peer's claim (it took over), or its plain hellos.
+        for t in (701..1100).step_by(100) {
+            e.handle_hello(peer_hello(&peer, replaced), ms(t));
+            e.handle_timeout(ms(t));
+        }
+        assert!(!e.resuming());
+        if replaced {
+            assert!(!e.is_master());
+            assert_eq!(e.master(), Some(id(A3AA117)));
+        } else {
+            assert!(e.is_master());
         }
     }
 }
