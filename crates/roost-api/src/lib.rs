@@ -24,18 +24,15 @@ pub mod types;
 pub use server::{bind, router, serve, serve_with_options, ApiDoc, ServeOptions, ROUTES};
 pub use tls::{load_or_create_identity, TlsIdentity};
 
-use roost_config::{ClusterStatus, HistoryRow, MemberRow, RevisionsView};
+use roost_config::MemberSnapshot;
+use std::sync::Arc;
 
-/// What the API needs from the controller beyond the CLI service. Every method may block: the
-/// server calls them from `tokio::task::spawn_blocking`.
+/// What the API needs from the controller beyond the CLI service: the member's published
+/// state, which every JSON resource renders (cheap: a shared pointer, never waits on the
+/// member task), and the numbers `GET /metrics` shows (rendered from the same snapshot plus
+/// the controller's counters).
 pub trait ApiBackend: roost_config::CliService {
-    fn cluster_status(&self) -> ClusterStatus;
-    fn cluster_members(&self) -> Vec<MemberRow>;
-    fn cluster_history(&self) -> Vec<HistoryRow>;
-    /// `show running-config` text.
-    fn running_config(&self) -> String;
-    fn revisions(&self) -> RevisionsView;
-    /// The numbers `GET /metrics` shows.
+    fn snapshot(&self) -> Arc<MemberSnapshot>;
     fn metrics(&self) -> metrics::MetricsInput;
 }
 

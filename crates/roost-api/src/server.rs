@@ -491,8 +491,7 @@ async fn openapi() -> Response {
               (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
               (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)")))]
 async fn cluster_status(State(st): State<AppState>) -> HResult<Response> {
-    let b = st.backend.clone();
-    Ok(Json(blocking(move || b.cluster_status()).await?).into_response())
+    Ok(Json(&st.backend.snapshot().status).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/cluster/members", tag = "cluster",
@@ -501,8 +500,7 @@ async fn cluster_status(State(st): State<AppState>) -> HResult<Response> {
               (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
               (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)")))]
 async fn cluster_members(State(st): State<AppState>) -> HResult<Response> {
-    let b = st.backend.clone();
-    Ok(Json(blocking(move || b.cluster_members()).await?).into_response())
+    Ok(Json(&st.backend.snapshot().members).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/cluster/history", tag = "cluster",
@@ -511,8 +509,7 @@ async fn cluster_members(State(st): State<AppState>) -> HResult<Response> {
               (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
               (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)")))]
 async fn cluster_history(State(st): State<AppState>) -> HResult<Response> {
-    let b = st.backend.clone();
-    Ok(Json(blocking(move || b.cluster_history()).await?).into_response())
+    Ok(Json(&*st.backend.snapshot().history).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/cluster/revisions", tag = "config",
@@ -524,12 +521,12 @@ async fn cluster_revisions(
     State(st): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> HResult<Response> {
-    let b = st.backend.clone();
-    let mut view = blocking(move || b.revisions()).await?;
+    let revisions = st.backend.snapshot().revisions.clone();
     if caller.role == Role::Monitor {
-        view = view.without_credentials();
+        let view = blocking(move || (*revisions).clone().without_credentials()).await?;
+        return Ok(Json(view).into_response());
     }
-    Ok(Json(view).into_response())
+    Ok(Json(&*revisions).into_response())
 }
 
 fn wants_text(headers: &HeaderMap) -> bool {
@@ -551,12 +548,18 @@ async fn running_config(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
 ) -> HResult<Response> {
-    let b = st.backend.clone();
-    let mut text = blocking(move || b.running_config()).await?;
-    if caller.role == Role::Monitor {
-        // Monitors read the configuration, not its password hashes.
-        text = roost_config::hide_credentials(&text);
-    }
+    let running = st.backend.snapshot().running.clone();
+    let monitor = caller.role == Role::Monitor;
+    let text = blocking(move || {
+        let text = running.to_text();
+        if monitor {
+            // Monitors read the configuration, not its password hashes.
+            roost_config::hide_credentials(&text)
+        } else {
+            text
+        }
+    })
+    .await?;
     Ok(if wants_text(&headers) {
         ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
     } else {
@@ -784,7 +787,6 @@ async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> HResult<Resp
     let format = crate::metrics::Format::from_accept(
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
     );
-    let b = st.backend.clone();
-    let text = blocking(move || crate::metrics::render(&b.metrics(), format)).await?;
+    let text = crate::metrics::render(&st.backend.metrics(), format);
     Ok(([(header::CONTENT_TYPE, format.content_type())], text).into_response())
 }

@@ -229,17 +229,17 @@ impl roost_core::ConfigState for ClusterConfig {
 pub trait ControllerOps {
     /// Identity of the member the session runs on.
     fn identity(&self) -> Identity;
-    /// The current running (committed, replicated) configuration.
-    fn running_config(&self) -> ClusterConfig;
+    /// The member's state at the latest moment published: every `show` renders from it.
+    fn snapshot(&self) -> std::sync::Arc<MemberSnapshot>;
+    /// The current running (committed, replicated) configuration, to edit.
+    fn running_config(&self) -> ClusterConfig {
+        (*self.snapshot().running).clone()
+    }
     /// Commits `change` (the engine's change text) cluster-wide through the master.
     fn commit(&self, user: &str, change: &str) -> Result<RevisionId, String>;
     /// Saves `text` as this member's startup-config.
     fn write_startup_config(&self, text: &str) -> Result<(), String>;
     fn startup_config(&self) -> Result<String, String>;
-    fn cluster_status(&self) -> ClusterStatus;
-    fn cluster_members(&self) -> Vec<MemberRow>;
-    fn cluster_history(&self) -> Vec<HistoryRow>;
-    fn revisions(&self) -> RevisionsView;
     /// Runs join-cluster; `progress` receives the `... connecting to <ip>` lines as they happen.
     fn join_cluster(
         &self,
@@ -254,16 +254,6 @@ pub trait ControllerOps {
     }
     /// `debug cfgd cluster` / `logging monitor debugging` for this session on or off.
     fn set_debug(&self, cluster_debug: bool, monitor: bool);
-    /// Licences each connected member brings (self first), for `show licenses`: AP/AAP are
-    /// pooled, ADSEC is per member.
-    fn member_licences(&self) -> Vec<MemberLicences> {
-        Vec::new()
-    }
-    /// Member channel counters for `show cluster traffic`: (label, value), e.g. datagrams
-    /// dropped because they failed authentication.
-    fn channel_statistics(&self) -> Vec<(String, u64)> {
-        Vec::new()
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

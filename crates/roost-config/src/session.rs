@@ -388,7 +388,7 @@ impl Session {
             }
         }
         match act {
-            Act::ShowClusterStatus => ok(render_cluster_status(&ops.cluster_status())),
+            Act::ShowClusterStatus => ok(render_cluster_status(&ops.snapshot().status)),
             Act::ShowClusterConfiguration => {
                 let id = ops.identity();
                 let s = ops
@@ -397,11 +397,11 @@ impl Session {
                     .unwrap_or_else(|| DeviceSettings::default_for(id.mac, id.model));
                 ok(render_cluster_configuration(&s))
             }
-            Act::ShowClusterMembers => ok(render_cluster_members(&ops.cluster_members())),
-            Act::ShowClusterHistory => ok(render_cluster_history(&ops.cluster_history())),
-            Act::ShowClusterRevisions => ok(render_revisions(&ops.revisions())),
+            Act::ShowClusterMembers => ok(render_cluster_members(&ops.snapshot().members)),
+            Act::ShowClusterHistory => ok(render_cluster_history(&ops.snapshot().history)),
+            Act::ShowClusterRevisions => ok(render_revisions(&ops.snapshot().revisions)),
             Act::ShowClusterStatistics => {
-                ok(crate::views::render_statistics(&ops.channel_statistics()))
+                ok(crate::views::render_statistics(&ops.snapshot().traffic))
             }
             Act::ShowRunning | Act::WriteTerminal => ok(self.shown(ops.running_config().to_text())),
             Act::ShowHistory => ok(self
@@ -419,11 +419,14 @@ impl Session {
                 Err(e) => fail(format!("% Error: {e}")),
             },
             Act::ShowVersion => ok(render_version(&ops.identity())),
-            Act::ShowLicenses => ok(render_licenses(
-                &ops.cluster_status(),
-                &ops.identity(),
-                &ops.member_licences(),
-            )),
+            Act::ShowLicenses => {
+                let snap = ops.snapshot();
+                ok(render_licenses(
+                    &snap.status,
+                    &ops.identity(),
+                    &snap.licences,
+                ))
+            }
             Act::ShowClock => ok(format!(
                 "{}\n",
                 chrono::Local::now().format("%Y-%m-%d %H:%M:%S %:z")
@@ -747,7 +750,7 @@ impl Session {
             Err(e) => return fail(format!("% Error: {e}")),
         };
         let prefix = args.get(3).map(|p| p.to_ascii_lowercase());
-        let view = ops.revisions();
+        let view = ops.snapshot().revisions.clone();
         let found: Vec<_> = view
             .superseded
             .iter()

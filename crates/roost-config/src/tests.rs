@@ -209,9 +209,6 @@ impl ControllerOps for Fake {
     fn identity(&self) -> Identity {
         self.id.clone()
     }
-    fn running_config(&self) -> ClusterConfig {
-        self.cfg.borrow().clone()
-    }
     fn commit(&self, user: &str, change: &str) -> Result<RevisionId, String> {
         self.calls
             .borrow_mut()
@@ -234,22 +231,22 @@ impl ControllerOps for Fake {
             .clone()
             .ok_or_else(|| "no startup-config".to_string())
     }
-    fn cluster_status(&self) -> ClusterStatus {
-        seed_status("active")
-    }
-    fn cluster_members(&self) -> Vec<MemberRow> {
-        seed_members()
-    }
-    fn cluster_history(&self) -> Vec<HistoryRow> {
-        seed_history()
-    }
-    fn revisions(&self) -> RevisionsView {
-        RevisionsView {
-            head: rid(25, 0x1a),
-            revisions: vec![],
-            superseded: self.superseded.clone(),
-            lineage: vec![rid(25, 0x1a)],
-        }
+    fn snapshot(&self) -> std::sync::Arc<MemberSnapshot> {
+        std::sync::Arc::new(MemberSnapshot {
+            status: seed_status("active"),
+            members: seed_members(),
+            history: std::sync::Arc::new(seed_history()),
+            revisions: std::sync::Arc::new(RevisionsView {
+                head: rid(25, 0x1a),
+                revisions: vec![],
+                superseded: self.superseded.clone(),
+                lineage: vec![rid(25, 0x1a)],
+            }),
+            running: std::sync::Arc::new(self.cfg.borrow().clone()),
+            running_head: roost_wire::RevisionId::ZERO,
+            licences: Vec::new(),
+            traffic: Vec::new(),
+        })
     }
     fn join_cluster(
         &self,
@@ -1364,7 +1361,7 @@ fn show_commands() {
     );
     assert_eq!(
         s.execute("show cluster revisions", &ops).text,
-        render_revisions(&ops.revisions())
+        render_revisions(&ops.snapshot().revisions)
     );
     let v = s.execute("show version", &ops).text;
     assert_eq!(

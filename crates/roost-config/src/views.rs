@@ -1,8 +1,66 @@
 //! Data for `show cluster …` and their renderers in the seed's layout.
 
-use crate::{DeviceSettings, Identity};
+use crate::{ClusterConfig, DeviceSettings, Identity};
 use roost_wire::{Revision, RevisionId, SupersededConfig};
 use serde::Serialize;
+use std::sync::Arc;
+
+/// The member's state at one moment, as every face renders it: `show cluster …`, the API's
+/// JSON, `/metrics` (and, later, the web UI). The daemon's member task publishes a new one
+/// after it has handled an input (roost-daemon's `snapshot.rs`), so a status, its member list
+/// and the running configuration always belong together. Parts that are large and change
+/// rarely (history, revisions, the configuration) sit behind their own `Arc`: a publish
+/// shares what did not change.
+#[derive(Clone, Debug)]
+pub struct MemberSnapshot {
+    pub status: ClusterStatus,
+    /// `show cluster members`, in its order.
+    pub members: Vec<MemberRow>,
+    /// `show cluster history`, newest first.
+    pub history: Arc<Vec<HistoryRow>>,
+    pub revisions: Arc<RevisionsView>,
+    /// The running configuration.
+    pub running: Arc<ClusterConfig>,
+    /// The revision `running` is at. `revisions.head` (what status views report) can be one
+    /// behind it for a moment: the revision whose save is being confirmed.
+    pub running_head: RevisionId,
+    /// Licences each connected member brings (self first), for `show licenses`.
+    pub licences: Vec<MemberLicences>,
+    /// Member channel counters for `show cluster traffic`: (label, value).
+    pub traffic: Vec<(String, u64)>,
+}
+
+impl MemberSnapshot {
+    /// What a member shows before its member task has published (and a test's starting point).
+    pub fn empty(max_aps: u32) -> MemberSnapshot {
+        MemberSnapshot {
+            status: ClusterStatus {
+                protocol_version: roost_wire::PROTOCOL_VERSION,
+                oper_state: "unknown".into(),
+                ap_license: 0,
+                aap_license: 0,
+                ap_count: 0,
+                aap_count: 0,
+                max_ap_adoption_capacity: max_aps,
+                connected_members: 0,
+                master: None,
+                config_revision: 0,
+            },
+            members: Vec::new(),
+            history: Arc::default(),
+            revisions: Arc::new(RevisionsView {
+                head: RevisionId::ZERO,
+                revisions: Vec::new(),
+                superseded: Vec::new(),
+                lineage: Vec::new(),
+            }),
+            running: Arc::default(),
+            running_head: RevisionId::ZERO,
+            licences: Vec::new(),
+            traffic: Vec::new(),
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ClusterStatus {

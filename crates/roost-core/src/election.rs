@@ -266,6 +266,10 @@ pub struct Election {
     resume_hold_until: Option<Instant>,
     /// Members that were alive and are not any more (newest last), for the view.
     lost: VecDeque<LostMember>,
+    /// See [`Election::changes`].
+    changes: u64,
+    /// See [`Election::history_changes`].
+    history_changes: u64,
 }
 
 #[derive(Debug)]
@@ -336,6 +340,8 @@ impl Election {
             resumed_at: None,
             resume_hold_until: None,
             lost: VecDeque::new(),
+            changes: 0,
+            history_changes: 0,
         };
         let me = e.settings.member;
         e.debug(format!(
@@ -386,6 +392,7 @@ impl Election {
         self.check_stall(now);
         if self.is_master {
             self.is_master = false;
+            self.changes += 1;
             self.debug("joined another cluster; no longer claiming mastership".into());
         }
         self.in_startup_hold = true;
@@ -410,6 +417,7 @@ impl Election {
             return;
         }
         let old = std::mem::replace(&mut self.settings, settings);
+        self.changes += 1;
         let new = &self.settings;
         if (
             old.master_priority,
@@ -470,6 +478,7 @@ impl Election {
     /// queued but not yet polled (the first hello, queued by [`Election::new`] before the
     /// driver could tell the head, must not advertise an empty configuration).
     pub fn set_config_head(&mut self, head: RevisionId) {
+        self.changes += u64::from(self.config_head != head);
         self.config_head = head;
         for o in self.outputs.iter_mut() {
             if let ElectionOutput::Hello(h) = o {
@@ -534,6 +543,22 @@ impl Election {
         self.master
     }
 
+    /// Counts changes to what [`Election::view`] shows, apart from the peers' last-seen times:
+    /// a driver that publishes the view needs to rebuild it only when this moves.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Counts changes to the history (a subset of [`Election::changes`]).
+    pub fn history_changes(&self) -> u64 {
+        self.history_changes
+    }
+
+    /// The history, newest first (what [`Election::view`] copies into `history`).
+    pub fn history(&self) -> impl Iterator<Item = &HistoryEvent> {
+        self.history.values().rev()
+    }
+
     pub fn is_master(&self) -> bool {
         self.is_master
     }
@@ -553,6 +578,14 @@ impl Election {
     /// The state as of the latest input (call `handle_timeout` first for a fresh one; `now` is
     /// not used to second-guess liveness, so the view always agrees with [`Election::master`]).
     pub fn view(&self, now: Instant) -> ClusterView {
+        let mut v = self.view_without_history(now);
+        v.history = self.history().cloned().collect();
+        v
+    }
+
+    /// [`Election::view`] with an empty `history` (read it with [`Election::history`]): what a
+    /// driver that publishes often copies, since the history is large and changes rarely.
+    pub fn view_without_history(&self, now: Instant) -> ClusterView {
         let _ = now;
         let s = &self.settings;
         let mut members = vec![MemberView {
@@ -574,7 +607,7 @@ impl Election {
             oper_state: self.oper_state,
             master: self.master,
             members,
-            history: self.history.values().rev().cloned().collect(),
+            history: Vec::new(),
             force_configured_state_at: self.fallback_at,
             lost: self.lost.iter().cloned().collect(),
         }
@@ -690,6 +723,7 @@ impl Election {
         self.notify(ElectionOutput::Stalled { late, yielded });
         if yielded {
             self.is_master = false;
+            self.changes += 1;
             let line = format!(
                 "paused for {} ms: another master may have been elected meanwhile; giving up \
                  mastership until the cluster is heard",
@@ -735,6 +769,7 @@ impl Election {
 
     fn drop_peer(&mut self, peer: MemberId, reason: String, now: Instant) {
         if let Some(p) = self.peers.remove(&peer) {
+            self.changes += 1;
             self.debug(format!("member {peer} lost"));
             self.record(ClusterEvent::MemberDown, reason, now);
             self.lost.retain(|l| l.last.member != peer);
@@ -791,8 +826,10 @@ impl Election {
                 let was_master = p.hello.is_master;
                 let now_master = hello.is_master;
                 let prio = hello.master_priority;
+                let differs = p.hello != hello;
                 p.hello = hello;
                 p.last_seen = now;
+                self.changes += u64::from(differs);
                 if was_master != now_master {
                     let line = if now_master {
                         format!("member {id} claims master (prio {prio})")
@@ -820,6 +857,7 @@ impl Election {
                     },
                 );
                 self.lost.retain(|l| l.last.member != id);
+                self.changes += 1;
                 // Answer at once, so the newcomer learns about us (and our claim) right away.
                 self.hello_due = true;
                 self.members_changed = true;
@@ -841,6 +879,8 @@ impl Election {
     /// Seeds the history with events persisted before a restart (or kept across a rejoin), so
     /// `show cluster history` survives restarts. Not emitted again: they are already stored.
     pub fn restore_history(&mut self, events: Vec<HistoryEvent>) {
+        self.changes += 1;
+        self.history_changes += 1;
         for ev in events {
             // Our own events from before a rebuild with the same boot (join-cluster): continue
             // after them so new events are not mistaken for known ones.
@@ -863,6 +903,8 @@ impl Election {
             return;
         }
         let key = (ev.wall_ms, ev.member, ev.seq);
+        self.changes += 1;
+        self.history_changes += 1;
         self.history.insert(key, ev.clone());
         if self.history.len() > HISTORY_CAPACITY {
             if let Some((oldest, _)) = self.history.pop_first() {
@@ -880,6 +922,7 @@ impl Election {
             return;
         }
         self.master = master;
+        self.changes += 1;
         match master {
             Some(m) if m != self.settings.member => {
                 self.debug(format!("completed election master is {m}"))
@@ -910,6 +953,7 @@ impl Election {
             self.best_logged = None;
             if self.is_master && claimant != me {
                 self.is_master = false;
+                self.changes += 1;
                 self.hello_due = true;
                 let line = format!(
                     "member {claimant} (prio {}) also claims master and ranks higher; stepping down",
@@ -944,6 +988,7 @@ impl Election {
         }
         if best == me && !self.in_startup_hold && !self.resuming() {
             self.is_master = true;
+            self.changes += 1;
             self.hello_due = true;
             self.debug("Announcing self as master".into());
             self.record(
@@ -966,6 +1011,7 @@ impl Election {
     fn set_oper_state(&mut self, state: OperState) {
         if self.oper_state != state {
             self.oper_state = state;
+            self.changes += 1;
             self.hello_due = true;
             self.notify(ElectionOutput::OperStateChanged { state });
         }

@@ -11,8 +11,9 @@ use roost_api::metrics::{
     MetricsInput,
 };
 use roost_config::Face;
-use roost_core::ClusterView;
-use roost_wire::{ClusterEvent, HistoryEvent, MemberId, RevisionId};
+use roost_config::MemberSnapshot;
+use roost_wire::OperState;
+use roost_wire::{ClusterEvent, HistoryEvent, MemberId};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -129,32 +130,32 @@ pub fn missed_peer(me: MemberId, ev: &HistoryEvent) -> Option<MemberId> {
         .flatten()
 }
 
-/// Everything `/metrics` shows, from the counters, the channel's stats and one view of the
-/// node (`None` when the member task is gone: members are then unknown).
+/// Everything `/metrics` shows, from the counters, the channel's stats and the published
+/// snapshot (its member rows: connected members, then the lost ones, shown as down).
 pub fn metrics_input(
     counters: &Counters,
     channel: &ChannelStats,
-    view: Option<&ClusterView>,
-    head: RevisionId,
+    snapshot: &MemberSnapshot,
     version: String,
 ) -> MetricsInput {
-    let members = view
-        .map(|v| {
-            let up = v.members.iter().map(|m| MemberMetrics {
-                member: m.member,
-                up: true,
-                master: m.is_master,
-                oper_state: Some(m.oper_state),
-            });
-            let lost = v.lost.iter().map(|l| MemberMetrics {
-                member: l.last.member,
-                up: false,
-                master: false,
-                oper_state: None,
-            });
-            up.chain(lost).collect()
+    let members = snapshot
+        .members
+        .iter()
+        .filter_map(|row| {
+            let up = row.oper_state != "down";
+            Some(MemberMetrics {
+                member: row.member_id.parse().ok()?,
+                up,
+                master: row.master,
+                oper_state: match row.oper_state.as_str() {
+                    "active" => Some(OperState::Active),
+                    "standby" => Some(OperState::Standby),
+                    _ => None,
+                },
+            })
         })
-        .unwrap_or_default();
+        .collect();
+    let head = snapshot.revisions.head;
     let c = channel;
     MetricsInput {
         version,

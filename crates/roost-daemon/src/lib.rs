@@ -15,9 +15,12 @@
 //!   bounded queue, and backoff per (face, source address).
 //! * [`persist`]: the store thread: every write the member task asks for, in order, off the
 //!   member thread, so that an fsync never delays a hello.
+//! * [`snapshot`]: the member's published state (`Publisher`): rebuilt after the inputs that
+//!   change it, read by every face without asking the member task.
 //! * [`runtime`]: the member task. Owns the `roost_core::Node`, the UDP 24576 socket and the
 //!   store; moves datagrams and time in, and carries out the node's commands (send, persist,
-//!   notify). Sessions talk to it through a request channel.
+//!   notify), and publishes the snapshot. Commits and join-cluster reach it through a request
+//!   channel.
 //! * [`join`]: join-cluster: admission (a pure function), the server side (TLS on TCP 5349)
 //!   and the client side.
 //! * [`ops`]: the controller as the command engine sees it (`ControllerOps`), and as the SSH
@@ -34,6 +37,7 @@ pub mod persist;
 pub mod priority;
 pub mod runtime;
 pub mod shutdown;
+pub mod snapshot;
 pub mod startup;
 
 pub use data_dir::StartupError;

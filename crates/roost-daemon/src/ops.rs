@@ -7,11 +7,9 @@ use crate::gate::{AuthGate, GateConfig};
 use crate::options::ControllerOptions;
 use crate::runtime::{software_version, MemberRuntime};
 use roost_config::{
-    CliService, CliSession, ClusterConfig, ClusterStatus, Completion, ControllerOps, HistoryRow,
-    Identity, JoinClusterRequest, LoginError, LoginFuture, LoginSource, MemberRow, Output,
-    RevisionsView, Role, Session,
+    CliService, CliSession, ClusterConfig, Completion, ControllerOps, Identity, JoinClusterRequest,
+    LoginError, LoginFuture, LoginSource, MemberSnapshot, Output, Role, Session,
 };
-use roost_core::ClusterView;
 use roost_wire::RevisionId;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -108,64 +106,9 @@ impl Controller {
         self.handle.block_on(f)
     }
 
-    pub async fn view(&self) -> Option<ClusterView> {
-        self.rt.query(|node, now| node.election.view(now)).await
-    }
-
-    pub async fn revisions_async(&self) -> RevisionsView {
-        self.rt
-            .query(|node, _| RevisionsView {
-                head: node.applied_head(),
-                revisions: node.replication.log().to_vec(),
-                superseded: node.replication.superseded().to_vec(),
-                lineage: node.replication.lineage().to_vec(),
-            })
-            .await
-            .unwrap_or(RevisionsView {
-                head: RevisionId::ZERO,
-                revisions: vec![],
-                superseded: vec![],
-                lineage: vec![],
-            })
-    }
-
-    pub async fn status_async(&self) -> ClusterStatus {
-        let view = self.view().await;
-        let head = self
-            .rt
-            .query(|node, _| node.applied_head())
-            .await
-            .unwrap_or(RevisionId::ZERO);
-        match view {
-            Some(v) => status_from_view(&v, self.rt.model.max_aps(), head),
-            None => ClusterStatus {
-                protocol_version: roost_wire::PROTOCOL_VERSION,
-                oper_state: "unknown".into(),
-                ap_license: 0,
-                aap_license: 0,
-                ap_count: 0,
-                aap_count: 0,
-                max_ap_adoption_capacity: self.rt.model.max_aps(),
-                connected_members: 0,
-                master: None,
-                config_revision: head.number,
-            },
-        }
-    }
-
-    pub async fn members_async(&self) -> Vec<MemberRow> {
-        let now = self.rt.now();
-        self.view()
-            .await
-            .map(|v| member_rows(&v, now))
-            .unwrap_or_default()
-    }
-
-    pub async fn history_async(&self) -> Vec<HistoryRow> {
-        self.view()
-            .await
-            .map(|v| history_rows(&v))
-            .unwrap_or_default()
+    /// The member's state as last published (see [`crate::snapshot`]).
+    pub fn snapshot(&self) -> Arc<MemberSnapshot> {
+        self.rt.snapshot()
     }
 
     /// A password login through the gate: refused at once while `source` backs off, answered
@@ -209,71 +152,6 @@ impl Controller {
             }
         }
     }
-}
-
-/// Pooled licences and counts over the connected members (ADSEC is per member, not pooled).
-pub fn status_from_view(v: &ClusterView, max_aps: u32, head: RevisionId) -> ClusterStatus {
-    let sum = |f: fn(&roost_wire::LicenceCounts) -> u32| {
-        v.members.iter().map(|m| f(&m.licences)).sum::<u32>()
-    };
-    ClusterStatus {
-        protocol_version: roost_wire::PROTOCOL_VERSION,
-        oper_state: v.oper_state.to_string(),
-        ap_license: sum(|l| l.ap_licenses),
-        aap_license: sum(|l| l.aap_licenses),
-        ap_count: sum(|l| l.ap_count),
-        aap_count: sum(|l| l.aap_count),
-        max_ap_adoption_capacity: max_aps,
-        // As in the seed: the number of *other* members this one is connected to.
-        connected_members: v.members.len().saturating_sub(1) as u32,
-        master: v.master.map(|m| m.to_string()),
-        config_revision: head.number,
-    }
-}
-
-/// `show cluster members`: the master first (as in the seed), then the other connected
-/// members by member id, then the members lost since this one started, shown as down.
-pub fn member_rows(v: &ClusterView, now: roost_core::Instant) -> Vec<MemberRow> {
-    let row = |m: &roost_core::MemberView, down: bool| MemberRow {
-        hostname: m.hostname.clone(),
-        member_id: m.member.to_string(),
-        mac: m.mac.to_string(),
-        master: m.is_master && !down,
-        oper_state: if down {
-            "down".to_string()
-        } else {
-            m.oper_state.to_string()
-        },
-        last_seen_secs: m.last_seen.map(|t| now.saturating_sub(t).as_secs()),
-    };
-    let mut connected: Vec<&roost_core::MemberView> = v.members.iter().collect();
-    connected.sort_by_key(|m| (Some(m.member) != v.master, m.member));
-    let mut lost: Vec<&roost_core::LostMember> = v.lost.iter().collect();
-    lost.sort_by_key(|l| l.last.member);
-    connected
-        .into_iter()
-        .map(|m| row(m, false))
-        .chain(lost.into_iter().map(|l| row(&l.last, true)))
-        .collect()
-}
-
-pub fn history_rows(v: &ClusterView) -> Vec<HistoryRow> {
-    v.history
-        .iter()
-        .map(|e| HistoryRow {
-            hostname: e.hostname.clone(),
-            member_id: e.member.to_string(),
-            event: e.event.to_string(),
-            timestamp: chrono::DateTime::from_timestamp_millis(e.wall_ms as i64)
-                .map(|t| {
-                    t.with_timezone(&chrono::Local)
-                        .format("%Y-%m-%d %H:%M:%S")
-                        .to_string()
-                })
-                .unwrap_or_default(),
-            reason: e.reason.clone(),
-        })
-        .collect()
 }
 
 impl CliService for Controller {
@@ -321,30 +199,13 @@ fn normalise_key(k: &str) -> String {
 }
 
 impl roost_api::ApiBackend for Controller {
-    fn cluster_status(&self) -> ClusterStatus {
-        self.block_on(self.status_async())
-    }
-    fn cluster_members(&self) -> Vec<MemberRow> {
-        self.block_on(self.members_async())
-    }
-    fn cluster_history(&self) -> Vec<HistoryRow> {
-        self.block_on(self.history_async())
-    }
-    fn running_config(&self) -> String {
-        self.rt.running().to_text()
-    }
-    fn revisions(&self) -> RevisionsView {
-        self.block_on(self.revisions_async())
+    fn snapshot(&self) -> Arc<MemberSnapshot> {
+        self.rt.snapshot()
     }
     fn metrics(&self) -> roost_api::metrics::MetricsInput {
         let rt = &self.rt;
-        let at_once = rt.query(|n, now| (n.election.view(now), n.applied_head()));
-        let (view, head) = match self.block_on(at_once) {
-            Some((v, head)) => (Some(v), head),
-            None => (None, RevisionId::ZERO),
-        };
-        let version = software_version();
-        crate::counters::metrics_input(&rt.counters, &rt.stats, view.as_ref(), head, version)
+        let snapshot = rt.snapshot();
+        crate::counters::metrics_input(&rt.counters, &rt.stats, &snapshot, software_version())
     }
 }
 
@@ -400,8 +261,8 @@ impl ControllerOps for SessionOps {
         }
     }
 
-    fn running_config(&self) -> ClusterConfig {
-        (*self.c.rt.running()).clone()
+    fn snapshot(&self) -> Arc<MemberSnapshot> {
+        self.c.rt.snapshot()
     }
 
     fn commit(&self, user: &str, change: &str) -> Result<RevisionId, String> {
@@ -430,22 +291,6 @@ impl ControllerOps for SessionOps {
             .ok_or_else(|| "no startup-config saved".to_string())
     }
 
-    fn cluster_status(&self) -> ClusterStatus {
-        self.c.block_on(self.c.status_async())
-    }
-
-    fn cluster_members(&self) -> Vec<MemberRow> {
-        self.c.block_on(self.c.members_async())
-    }
-
-    fn cluster_history(&self) -> Vec<HistoryRow> {
-        self.c.block_on(self.c.history_async())
-    }
-
-    fn revisions(&self) -> RevisionsView {
-        self.c.block_on(self.c.revisions_async())
-    }
-
     fn join_cluster(
         &self,
         req: JoinClusterRequest,
@@ -457,33 +302,6 @@ impl ControllerOps for SessionOps {
     fn join_server_keys(&self) -> Option<roost_wire::pake::ServerKeys> {
         let key = self.c.rt.store.cluster_key().ok()??;
         Some(roost_wire::pake::ServerKeys::derive(&key))
-    }
-
-    fn member_licences(&self) -> Vec<roost_config::MemberLicences> {
-        let view = self.c.block_on(self.c.view());
-        view.map(|v| {
-            v.members
-                .iter()
-                .map(|m| roost_config::MemberLicences {
-                    hostname: m.hostname.clone(),
-                    member_id: m.member.to_string(),
-                    ap: m.licences.ap_licenses,
-                    aap: m.licences.aap_licenses,
-                    adsec: m.licences.adsec,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-    }
-
-    fn channel_statistics(&self) -> Vec<(String, u64)> {
-        self.c
-            .rt
-            .stats
-            .snapshot()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect()
     }
 
     fn set_debug(&self, cluster_debug: bool, monitor: bool) {

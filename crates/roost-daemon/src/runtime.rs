@@ -18,7 +18,8 @@ use crate::data_dir::{PreparedDataDir, StartupError};
 use crate::options::ControllerOptions;
 use crate::persist::{Persister, StoreJob};
 use crate::shutdown::{wait_shutdown, FailStop, Fatal};
-use roost_config::{ClusterConfig, DeviceSettings};
+use crate::snapshot::Publisher;
+use roost_config::{ClusterConfig, DeviceSettings, MemberSnapshot};
 use roost_core::{
     Command, Election, ElectionSettings, Instant, Node, Notification, Replication,
     ReplicationSettings,
@@ -41,8 +42,6 @@ pub use crate::options::{JOIN_PORT, MEMBER_PORT};
 
 pub use crate::counters::ChannelStats;
 
-type Query = Box<dyn FnOnce(&Node<ClusterConfig>, Instant) + Send>;
-
 /// What the rest of the daemon asks of the member task.
 pub enum NodeRequest {
     Commit {
@@ -50,8 +49,6 @@ pub enum NodeRequest {
         change: String,
         reply: oneshot::Sender<Result<RevisionId, String>>,
     },
-    /// Runs a closure against the node (reads only): status views.
-    Query(Query),
     /// Record a `show cluster history` event of this member (join-cluster's sync events).
     Record {
         event: roost_wire::ClusterEvent,
@@ -84,6 +81,8 @@ pub struct MemberRuntime {
     /// What `/metrics` counts beyond `stats` (shared with the gate, join-cluster, the faces).
     pub counters: Arc<crate::counters::Counters>,
     requests: mpsc::UnboundedSender<NodeRequest>,
+    /// The member's state as the member task last published it (see [`crate::snapshot`]).
+    snapshot: watch::Receiver<Arc<MemberSnapshot>>,
     debug_sinks: Mutex<Vec<(u64, DebugSink)>>,
     next_sink: AtomicU64,
 }
@@ -106,6 +105,7 @@ impl MemberRuntime {
         let persisted = store.load_config()?;
         let superseded = store.superseded()?;
         let (tx, rx) = mpsc::unbounded_channel();
+        let (publisher, snapshot) = Publisher::new(identity.model.max_aps());
         let rt = Arc::new(MemberRuntime {
             member: identity.mac.member_id(),
             mac: identity.mac,
@@ -119,6 +119,7 @@ impl MemberRuntime {
             fail_stop: FailStop::new(),
             counters: Arc::default(),
             requests: tx,
+            snapshot,
             debug_sinks: Mutex::new(Vec::new()),
             next_sink: AtomicU64::new(1),
         });
@@ -143,6 +144,7 @@ impl MemberRuntime {
             key,
             opts,
             persister,
+            publisher,
         );
         task.node.replication.restore_requests(requests);
         // The member task's own runtime, and the socket moved onto its reactor.
@@ -194,31 +196,17 @@ impl MemberRuntime {
             .map_err(|_| "controller is shutting down".to_string())?
     }
 
-    /// Runs `f` against the node in the member task.
-    pub async fn query<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Node<ClusterConfig>, Instant) -> T + Send + 'static,
-    ) -> Option<T> {
-        let (reply, rx) = oneshot::channel();
-        let q: Query = Box::new(move |node, now| {
-            let _ = reply.send(f(node, now));
-        });
-        self.requests.send(NodeRequest::Query(q)).ok()?;
-        rx.await.ok()
+    /// The member's state as last published: what every face renders.
+    pub fn snapshot(&self) -> Arc<MemberSnapshot> {
+        self.snapshot.borrow().clone()
     }
 
     /// Waits (at most 3 s) until this member's running configuration holds revision `rev`,
     /// which a commit through a master on another member reaches a moment later.
     pub async fn wait_applied(&self, rev: RevisionId) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-        while tokio::time::Instant::now() < deadline {
-            match self.query(|n, _| n.applied_head()).await {
-                Some(head) if head.number < rev.number => {
-                    tokio::time::sleep(Duration::from_millis(2)).await
-                }
-                _ => return,
-            }
-        }
+        let mut rx = self.snapshot.clone();
+        let reached = rx.wait_for(|s| s.revisions.head.number >= rev.number);
+        let _ = tokio::time::timeout(Duration::from_secs(3), reached).await;
     }
 
     pub async fn rejoin(
@@ -331,6 +319,10 @@ struct MemberTask {
     save_failing: bool,
     /// The store thread: every write, in order, off this thread.
     persister: Persister,
+    /// Publishes the member's state for the faces after every input handled.
+    publisher: Publisher,
+    /// The revision `rt.running` is at.
+    running_head: RevisionId,
 }
 
 impl MemberTask {
@@ -346,6 +338,7 @@ impl MemberTask {
         key: ClusterKey,
         opts: ControllerOptions,
         persister: Persister,
+        publisher: Publisher,
     ) -> MemberTask {
         let node = build_node(&rt, &config, head, log, lineage, superseded, history);
         let device = config.device(rt.mac);
@@ -367,6 +360,8 @@ impl MemberTask {
             registering: None,
             save_failing: false,
             persister,
+            publisher,
+            running_head: head,
         };
         t.node.defer_persist_confirmations();
         t.refresh_peers(&config);
@@ -385,6 +380,7 @@ impl MemberTask {
         let sd = wait_shutdown(shutdown);
         tokio::pin!(sd);
         self.drain().await;
+        self.publish();
         loop {
             let deadline = self
                 .node
@@ -425,6 +421,7 @@ impl MemberTask {
                 }
             }
             self.drain().await;
+            self.publish();
         }
         for (_, reply) in self.pending.drain() {
             let _ = reply.send(Err("controller is shutting down".into()));
@@ -482,7 +479,6 @@ impl MemberTask {
                 self.pending.insert(id, reply);
                 self.node.handle_local_commit(id, user, change, now);
             }
-            NodeRequest::Query(q) => q(&self.node, now),
             NodeRequest::Record { event, reason } => self.node.election.record(event, reason, now),
             NodeRequest::Rejoin {
                 key,
@@ -504,6 +500,7 @@ impl MemberTask {
                 self.own_section = own_section(&config, self.rt.mac);
                 self.refresh_peers(&config);
                 *self.rt.running.write().unwrap() = Arc::new(config);
+                self.running_head = head;
                 self.node.election.record(
                     roost_wire::ClusterEvent::ConfigUpdateSuccess,
                     "successfully applied config".into(),
@@ -560,6 +557,14 @@ impl MemberTask {
                 Command::Notify(n) => self.on_notification(n),
             }
         }
+    }
+
+    /// Publishes the member's state for the faces, if it changed (see [`crate::snapshot`]).
+    fn publish(&mut self) {
+        let now = self.rt.now();
+        let running = (self.running_head, self.rt.running());
+        self.publisher
+            .publish(&self.node, &running, &self.rt.stats, now);
     }
 
     /// The outcome of saving revision `head`. A full disk (ENOSPC, EDQUOT) changed nothing on
@@ -687,6 +692,7 @@ impl MemberTask {
         }
         self.refresh_peers(&config);
         *self.rt.running.write().unwrap() = Arc::new(config);
+        self.running_head = self.node.replication.head();
     }
 
     /// Peers = every `cluster member ip` of every device in the cluster config, but us.

@@ -548,14 +548,23 @@ fn monitor_user_can_read_not_configure_and_bad_input_changes_nothing() {
     sock.send_to(&hdr, "127.0.0.81:24576").unwrap();
     assert_eq!(status(&c1)["oper_state"], "active");
     assert_eq!(run(&c1, &["show running-config"]), before);
-    let stats = run(&c1, &["show cluster traffic"]);
-    let count = |label: &str| -> u64 {
+    // Counters reach the published snapshot within its refresh interval (200 ms).
+    let count_in = |stats: &str, label: &str| -> u64 {
         stats
             .lines()
             .find(|l| l.contains(label))
             .and_then(|l| l.rsplit(':').next()?.trim().parse().ok())
             .unwrap_or(0)
     };
+    let mut stats = run(&c1, &["show cluster traffic"]);
+    for _ in 0..30 {
+        if count_in(&stats, "Datagrams received") >= 201 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        stats = run(&c1, &["show cluster traffic"]);
+    }
+    let count = |label: &str| count_in(&stats, label);
     assert_eq!(count("Datagrams received"), 201, "{stats}");
     assert_eq!(count("Datagrams accepted"), 0, "{stats}");
     assert_eq!(

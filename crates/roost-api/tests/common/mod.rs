@@ -45,7 +45,8 @@ impl Fake {
 }
 
 /// A password hash as it appears in configuration text (what monitors must not see).
-pub const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
+pub const HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$tcvz78iK+sbbNhLYjx8WYg$F0Bsn3KvDLW07RiV6GRo6Orpi2Hed6IocBauWz3PrYA";
 
 pub const USERS: &[(&str, &str, Role)] = &[
     ("admin", "secret", Role::Superuser),
@@ -224,8 +225,8 @@ pub fn revision(n: u64) -> Revision {
     }
 }
 
-impl ApiBackend for Fake {
-    fn cluster_status(&self) -> ClusterStatus {
+impl Fake {
+    pub fn cluster_status(&self) -> ClusterStatus {
         ClusterStatus {
             protocol_version: 1,
             oper_state: "active".into(),
@@ -239,7 +240,7 @@ impl ApiBackend for Fake {
             config_revision: 7,
         }
     }
-    fn cluster_members(&self) -> Vec<MemberRow> {
+    pub fn cluster_members(&self) -> Vec<MemberRow> {
         vec![
             MemberRow {
                 hostname: "vx9000-E1EE16".into(),
@@ -259,7 +260,7 @@ impl ApiBackend for Fake {
             },
         ]
     }
-    fn cluster_history(&self) -> Vec<HistoryRow> {
+    pub fn cluster_history(&self) -> Vec<HistoryRow> {
         vec![HistoryRow {
             hostname: "vx9000-E1EE16".into(),
             member_id: "12.E1.EE.16".into(),
@@ -268,13 +269,13 @@ impl ApiBackend for Fake {
             reason: "-".into(),
         }]
     }
-    fn running_config(&self) -> String {
+    pub fn running_config(&self) -> String {
         format!(
-            "!\nhostname roost\ncluster master-priority {}\n!\nuser-management\n user admin password 1 {HASH} role superuser\n!\n",
+            "!\nuser-management\n user admin password 1 {HASH} role superuser\n!\nvx9000 52-54-00-E1-EE-16\n hostname roost\n cluster master-priority {}\n!\nend\n",
             self.priority()
         )
     }
-    fn revisions(&self) -> RevisionsView {
+    pub fn revisions(&self) -> RevisionsView {
         RevisionsView {
             head: rev(2),
             revisions: vec![revision(1), revision(2)],
@@ -289,6 +290,23 @@ impl ApiBackend for Fake {
             }],
             lineage: vec![rev(1), rev(2)],
         }
+    }
+}
+
+impl ApiBackend for Fake {
+    fn snapshot(&self) -> std::sync::Arc<roost_config::MemberSnapshot> {
+        let running = roost_config::ClusterConfig::parse(&self.running_config())
+            .expect("the fake's running configuration parses");
+        std::sync::Arc::new(roost_config::MemberSnapshot {
+            status: self.cluster_status(),
+            members: self.cluster_members(),
+            history: std::sync::Arc::new(self.cluster_history()),
+            revisions: std::sync::Arc::new(self.revisions()),
+            running: std::sync::Arc::new(running),
+            running_head: roost_wire::RevisionId::ZERO,
+            licences: Vec::new(),
+            traffic: Vec::new(),
+        })
     }
     fn metrics(&self) -> roost_api::metrics::MetricsInput {
         roost_api::metrics::MetricsInput {

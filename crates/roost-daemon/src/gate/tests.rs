@@ -303,8 +303,7 @@ fn failed_checks_are_counted_per_face_and_nothing_else_is() {
     let m = crate::counters::metrics_input(
         &counters,
         &crate::runtime::ChannelStats::default(),
-        None,
-        roost_wire::RevisionId::ZERO,
+        &roost_config::MemberSnapshot::empty(1024),
         String::new(),
     );
     assert_eq!(

@@ -311,10 +311,8 @@ impl JoinServer {
         // Wait until this member's running config holds the revision (the master may be
         // another).
         rt.wait_applied(rev).await;
-        let (config, head) = rt
-            .query(|n, _| (n.replication.config().to_text(), n.replication.head()))
-            .await
-            .unwrap_or_default();
+        let snapshot = rt.snapshot();
+        let (config, head) = (snapshot.running.to_text(), snapshot.running_head);
         let key = match rt.store.cluster_key() {
             Ok(Some(k)) => k,
             _ => return Err(JoinRefusal::NoClusterKey),
