@@ -11,6 +11,9 @@
 //!   `show` commands, join-cluster.
 //! * [`views`]: the data the daemon hands to `show` commands, and their WiNG-layout renderers.
 
+// No unsafe code here: what needs a libc call lives in the daemon and the binaries.
+#![forbid(unsafe_code)]
+
 mod change;
 mod grammar;
 pub mod howto;

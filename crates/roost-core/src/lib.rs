@@ -12,6 +12,9 @@
 //!   divergence after a partition (superseded configs are kept, never lost).
 //! * [`Node`]: one member = both of the above, wired together; what the daemon drives.
 
+// No unsafe code here: what needs a libc call lives in the daemon and the binaries.
+#![forbid(unsafe_code)]
+
 pub mod election;
 pub mod fallback;
 pub mod node;

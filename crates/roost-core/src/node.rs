@@ -239,10 +239,8 @@ impl<S: ConfigState> Node<S> {
                     }
                     | Command::Broadcast {
                         msg: MemberMessage::Hello(h),
-                    } => {
-                        if h.config_head != self.durable && self.persist_ahead() {
-                            h.config_head = self.durable;
-                        }
+                    } if h.config_head != self.durable && self.persist_ahead() => {
+                        h.config_head = self.durable;
                     }
                     _ => {}
                 }
@@ -500,6 +498,8 @@ enum Lane {
 /// Node's queue: driver commands, and history records held back behind a `Persist` (stamped
 /// by the election when they are polled).
 #[derive(Debug)]
+// Records are rare and small; boxing every command instead would allocate once per output.
+#[allow(clippy::large_enum_variant)]
 enum Out {
     Command(Command),
     Record { event: ClusterEvent, reason: String },

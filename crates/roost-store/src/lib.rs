@@ -18,6 +18,9 @@
 //! current configuration text, its head and lineage, and a bounded log of the revisions that
 //! led to it, which always forms a contiguous chain ending at the head.
 
+// No unsafe code here: what needs a libc call lives in the daemon and the binaries.
+#![forbid(unsafe_code)]
+
 pub mod fs;
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};

@@ -5,6 +5,9 @@
 //! A crate of its own (not a module of the binary pulled into tests by `#[path]`), so the
 //! tests, `roost demo` and `roost bench` share one copy, compiled once.
 
+// No unsafe code here: what needs a libc call lives in the daemon and the binaries.
+#![forbid(unsafe_code)]
+
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use std::io::{BufRead, BufReader};

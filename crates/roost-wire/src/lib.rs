@@ -14,6 +14,9 @@
 //!
 //! Decoding never panics: malformed or unknown input is a [`WireError`].
 
+// No unsafe code here: what needs a libc call lives in the daemon and the binaries.
+#![forbid(unsafe_code)]
+
 #[cfg(any(test, feature = "arbitrary"))]
 pub mod arbitrary;
 pub mod frame;
