@@ -13,7 +13,7 @@ pub(crate) enum Act {
     ShowClusterMembers,
     ShowClusterHistory,
     ShowClusterRevisions,
-    ShowClusterStatistics,
+    ShowClusterTraffic,
     ShowRunning,
     ShowStartup,
     ShowVersion,
@@ -374,7 +374,7 @@ const SHOW: &[(&str, Act)] = &[
     ("show cluster members", Act::ShowClusterMembers),
     ("show cluster history", Act::ShowClusterHistory),
     ("show cluster revisions", Act::ShowClusterRevisions),
-    ("show cluster traffic", Act::ShowClusterStatistics),
+    ("show cluster traffic", Act::ShowClusterTraffic),
     ("show version", Act::ShowVersion),
     ("show licenses", Act::ShowLicenses),
     ("show clock", Act::ShowClock),
@@ -586,7 +586,7 @@ pub(crate) fn filterable(act: Act) -> bool {
             | Act::ShowClusterMembers
             | Act::ShowClusterHistory
             | Act::ShowClusterRevisions
-            | Act::ShowClusterStatistics
+            | Act::ShowClusterTraffic
             | Act::ShowRunning
             | Act::ShowStartup
             | Act::ShowVersion

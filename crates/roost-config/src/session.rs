@@ -400,9 +400,7 @@ impl Session {
             Act::ShowClusterMembers => ok(render_cluster_members(&ops.snapshot().members)),
             Act::ShowClusterHistory => ok(render_cluster_history(&ops.snapshot().history)),
             Act::ShowClusterRevisions => ok(render_revisions(&ops.snapshot().revisions)),
-            Act::ShowClusterStatistics => {
-                ok(crate::views::render_statistics(&ops.snapshot().traffic))
-            }
+            Act::ShowClusterTraffic => ok(crate::views::render_traffic(&ops.snapshot().traffic)),
             Act::ShowRunning | Act::WriteTerminal => ok(self.shown(ops.running_config().to_text())),
             Act::ShowHistory => ok(self
                 .history

@@ -489,7 +489,7 @@ pub fn render_licenses(s: &ClusterStatus, id: &Identity, members: &[MemberLicenc
 }
 
 /// `show cluster traffic` (Roost): member channel counters, in the status layout.
-pub fn render_statistics(counters: &[(String, u64)]) -> String {
+pub fn render_traffic(counters: &[(String, u64)]) -> String {
     let mut o = String::from("\nMember Channel Statistics (UDP 24576)\n");
     for (label, value) in counters {
         o += &format!(" {:<29}: {}\n", label, value);

@@ -1,4 +1,4 @@
-//! What the daemon counts for `/metrics`, beyond the member channel's `ChannelStats`: plain
+//! What the daemon counts for `/metrics`, beyond the member channel's `TrafficCounters`: plain
 //! atomics shared by the member task, the `AuthGate`, join-cluster and the faces. Counting
 //! here decides nothing; every number comes from an outcome some other part already decided
 //! (a notification of the node, a commit's reply, a login check, a join's answer).
@@ -134,7 +134,7 @@ pub fn missed_peer(me: MemberId, ev: &HistoryEvent) -> Option<MemberId> {
 /// snapshot (its member rows: connected members, then the lost ones, shown as down).
 pub fn metrics_input(
     counters: &Counters,
-    channel: &ChannelStats,
+    channel: &TrafficCounters,
     snapshot: &MemberSnapshot,
     version: String,
 ) -> MetricsInput {
@@ -298,7 +298,7 @@ mod tests {
 
 /// Counters of what the member channel refused (never acted on).
 #[derive(Debug, Default)]
-pub struct ChannelStats {
+pub struct TrafficCounters {
     pub received: AtomicU64,
     pub accepted: AtomicU64,
     pub dropped_auth: AtomicU64,
@@ -309,7 +309,7 @@ pub struct ChannelStats {
     pub send_errors: AtomicU64,
 }
 
-impl ChannelStats {
+impl TrafficCounters {
     pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
         vec![
             ("Datagrams received", self.received.load(Ordering::Relaxed)),

@@ -9,7 +9,7 @@
 //! * [`data_dir`]: open or seed the data dir, refuse contradicting flags (`StartupError`).
 //! * [`priority`]: per-thread nice values (member and store threads raised, password checks
 //!   lowered).
-//! * [`counters`]: what `/metrics` counts (atomics: the member channel's `ChannelStats` and
+//! * [`counters`]: what `/metrics` counts (atomics: the member channel's `TrafficCounters` and
 //!   `Counters`), and `metrics_input`, which reads them into the API's plain `MetricsInput`.
 //! * [`gate`]: `AuthGate`, where every password check runs: a few low-priority threads, a
 //!   bounded queue, and backoff per (face, source address).

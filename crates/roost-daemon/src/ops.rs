@@ -205,7 +205,7 @@ impl roost_api::ApiBackend for Controller {
     fn metrics(&self) -> roost_api::metrics::MetricsInput {
         let rt = &self.rt;
         let snapshot = rt.snapshot();
-        crate::counters::metrics_input(&rt.counters, &rt.stats, &snapshot, software_version())
+        crate::counters::metrics_input(&rt.counters, &rt.traffic, &snapshot, software_version())
     }
 }
 

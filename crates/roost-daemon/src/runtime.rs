@@ -40,7 +40,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use crate::data_dir::{wall_ms, Licences};
 pub use crate::options::{JOIN_PORT, MEMBER_PORT};
 
-pub use crate::counters::ChannelStats;
+pub use crate::counters::TrafficCounters;
 
 /// What the rest of the daemon asks of the member task.
 pub enum NodeRequest {
@@ -75,7 +75,7 @@ pub struct MemberRuntime {
     pub started: std::time::Instant,
     pub store: Arc<Store>,
     pub running: RwLock<Arc<ClusterConfig>>,
-    pub stats: ChannelStats,
+    pub traffic: TrafficCounters,
     /// Where a fatal error goes (fail-stop): `roost` main exits 70 on it.
     pub fail_stop: FailStop,
     /// What `/metrics` counts beyond `stats` (shared with the gate, join-cluster, the faces).
@@ -115,7 +115,7 @@ impl MemberRuntime {
             started: std::time::Instant::now(),
             store: Arc::new(store),
             running: RwLock::new(Arc::new(config.clone())),
-            stats: ChannelStats::default(),
+            traffic: TrafficCounters::default(),
             fail_stop: FailStop::new(),
             counters: Arc::default(),
             requests: tx,
@@ -429,7 +429,7 @@ impl MemberTask {
     }
 
     fn on_datagram(&mut self, bytes: &[u8], from: SocketAddr) {
-        let stats = &self.rt.stats;
+        let stats = &self.rt.traffic;
         stats.received.fetch_add(1, Ordering::Relaxed);
         let (header, msg) = match roost_wire::open(&self.key, bytes) {
             Ok(x) => x,
@@ -564,7 +564,7 @@ impl MemberTask {
         let now = self.rt.now();
         let running = (self.running_head, self.rt.running());
         self.publisher
-            .publish(&self.node, &running, &self.rt.stats, now);
+            .publish(&self.node, &running, &self.rt.traffic, now);
     }
 
     /// The outcome of saving revision `head`. A full disk (ENOSPC, EDQUOT) changed nothing on
@@ -723,10 +723,10 @@ impl MemberTask {
                 .await
             {
                 Ok(_) => {
-                    self.rt.stats.sent.fetch_add(1, Ordering::Relaxed);
+                    self.rt.traffic.sent.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => {
-                    self.rt.stats.send_errors.fetch_add(1, Ordering::Relaxed);
+                    self.rt.traffic.send_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::trace!(%to, "send failed: {e}");
                 }
             },

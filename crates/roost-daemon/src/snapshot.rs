@@ -11,7 +11,7 @@
 //! The history rows and the revisions are rebuilt only when they changed; otherwise the new
 //! snapshot shares them with the previous one.
 
-use crate::counters::ChannelStats;
+use crate::counters::TrafficCounters;
 use roost_config::{
     ClusterConfig, ClusterStatus, HistoryRow, MemberLicences, MemberRow, MemberSnapshot,
     RevisionsView,
@@ -91,7 +91,7 @@ impl Publisher {
         &mut self,
         node: &Node<ClusterConfig>,
         running: &(RevisionId, Arc<ClusterConfig>),
-        traffic: &ChannelStats,
+        traffic: &TrafficCounters,
         now: Instant,
     ) {
         let sources = Sources {
@@ -268,7 +268,7 @@ mod tests {
     fn publishing_costs_what_changed() {
         let mut n = node();
         let running = (RevisionId::ZERO, Arc::new(ClusterConfig::default()));
-        let stats = ChannelStats::default();
+        let stats = TrafficCounters::default();
         let (mut p, rx) = Publisher::new(1024);
         let empty = rx.borrow().clone();
         p.publish(&n, &running, &stats, ms(1));
