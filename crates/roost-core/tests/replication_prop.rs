@@ -525,3 +525,43 @@ fn regression_commit_lost_after_partitions() {
     }
     sim.check_converged(1, true).unwrap();
 }
+
+/// Found by `PROPTEST_CASES=4000` run many times (1 case in ~90,000): with a two-revision log,
+/// member 3 stayed at revision 1 after the heal while the master was at 2.
+#[test]
+fn regression_tiny_log_member_stuck_behind_after_heal() {
+    use Op::*;
+    let c = |at| Commit {
+        at,
+        key: 0,
+        val: 0,
+        fail: false,
+        big: false,
+    };
+    let ops = vec![
+        Run { ticks: 49 },
+        View {
+            at: 2,
+            master: Some(2),
+        },
+        c(0),
+        Run { ticks: 23 },
+        c(2),
+        View {
+            at: 2,
+            master: None,
+        },
+        Run { ticks: 35 },
+        Run { ticks: 64 },
+    ];
+    let mut sim = Sim::new(4, 6803111269729069671, 8, 0, 12, 2);
+    for op in ops {
+        sim.run(op);
+    }
+    sim.faults = false;
+    sim.heal(0);
+    for _ in 0..600 {
+        sim.step();
+    }
+    sim.check_converged(0, false).unwrap();
+}

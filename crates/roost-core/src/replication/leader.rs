@@ -10,7 +10,9 @@
 //! **Fast-forward, never supersede an extension.** A master that hears a peer advertise a head
 //! newer than its own and unknown to it asks for it (`Pull { after: its head }`) before
 //! anything else, and creates no revision meanwhile (one pull at a time, retransmitted every
-//! `retransmit_interval`, given up after `commit_timeout`, when the peer counts as diverged).
+//! `retransmit_interval`, given up after `commit_timeout`: the peer then gets a snapshot, and
+//! the pull is tried again one `commit_timeout` later if it still advertises that head (a peer
+//! that extends our head ignores our snapshots, so giving up for good would leave it behind).
 //! The peer answers with what follows (or a snapshot) if its lineage contains the master's
 //! head, and the master applies it as its own and pushes it on; a `PullRefused` (both sides
 //! committed after they split) gets the peer a snapshot, and its configuration is superseded.
@@ -48,17 +50,20 @@ pub(super) struct Pull {
 pub(super) const FAILED_CACHE_MAX: usize = 256;
 
 impl<S: ConfigState> Replication<S> {
-    /// The fast-forward under way: retransmit, or give up (the peer counts as diverged).
+    /// The fast-forward under way: retransmit, or give up for a while (see the module docs).
     pub(super) fn pull_timeout(&mut self, now: Instant) {
         let interval = self.settings.retransmit_interval;
         // The fast-forward under way: retransmit, or give up.
         if let Some(p) = self.pull.clone() {
             if now >= p.deadline {
                 self.pull = None;
-                self.diverged.insert(p.from, p.target);
+                self.unanswered.insert(p.from, (p.target, now));
                 self.debug(format!(
-                    "member {} did not send revision {} in time; treating it as diverged",
-                    p.from, p.target
+                    "member {} did not send revision {} in time; sending it a snapshot, \
+                     asking again in {} ms",
+                    p.from,
+                    p.target,
+                    self.settings.commit_timeout.as_millis()
                 ));
                 self.release_if_free(now);
             } else if now >= p.last_sent + interval {
@@ -89,13 +94,24 @@ impl<S: ConfigState> Replication<S> {
         if self.diverged.get(&peer).is_some_and(|h| *h != head) {
             self.diverged.remove(&peer);
         }
+        let timeout = self.settings.commit_timeout;
+        if self
+            .unanswered
+            .get(&peer)
+            .is_some_and(|(h, at)| *h != head || now >= *at + timeout)
+        {
+            self.unanswered.remove(&peer);
+        }
         if head == self.head {
             if self.pull.as_ref().is_some_and(|p| p.from == peer) {
                 self.finish_pull(now);
             }
             return;
         }
-        if head.number > self.head.number && self.diverged.get(&peer) != Some(&head) {
+        if head.number > self.head.number
+            && self.diverged.get(&peer) != Some(&head)
+            && !self.unanswered.contains_key(&peer)
+        {
             // Newer than ours and unknown here: it may extend our lineage (it committed while
             // this member was cut off or paused). Ask before overwriting it with a snapshot.
             self.start_pull(peer, head, now);
@@ -117,6 +133,7 @@ impl<S: ConfigState> Replication<S> {
     pub fn handle_peer_down(&mut self, peer: MemberId, now: Instant) {
         self.peers.remove(&peer);
         self.diverged.remove(&peer);
+        self.unanswered.remove(&peer);
         self.superseded_assemblies
             .retain(|(from, _), _| *from != peer);
         if self.pull.as_ref().is_some_and(|p| p.from == peer) {

@@ -187,6 +187,12 @@ pub struct Replication<S: ConfigState> {
     /// Master: peers that answered a pull with `PullRefused`, with the head they had then
     /// (they get a snapshot; their configuration is superseded, and kept).
     diverged: BTreeMap<MemberId, RevisionId>,
+    /// Master: peers that did not answer a pull in time, with the head asked for and when it
+    /// was given up. They get a snapshot meanwhile (if their lineage lacks our head, that
+    /// settles it); after `commit_timeout` the pull is tried again, since a peer that did not
+    /// answer (it did not recognise this master yet, or the answer was lost) may well extend
+    /// our head, and then it ignores our snapshots.
+    unanswered: BTreeMap<MemberId, (RevisionId, Instant)>,
     /// `Persist`s the driver has not confirmed yet, oldest first.
     unsaved: VecDeque<Unsaved<S>>,
     /// A save failed and none has succeeded since (`config-update-failed` recorded once).
@@ -253,6 +259,7 @@ impl<S: ConfigState> Replication<S> {
             held: false,
             pull: None,
             diverged: BTreeMap::new(),
+            unanswered: BTreeMap::new(),
             unsaved: VecDeque::new(),
             save_failing: false,
         };
@@ -276,6 +283,7 @@ impl<S: ConfigState> Replication<S> {
         self.superseded_assemblies.clear();
         self.pull = None;
         self.diverged.clear();
+        self.unanswered.clear();
         match master {
             None => self.debug("no cluster master; commits wait for an election".to_string()),
             Some(m) if m == self.me => {
