@@ -452,7 +452,12 @@ fn static_configuration_forms_the_same_cluster() {
         run(&c2, &["show cluster members"]),
         run(&c2, &["show running-config"])
     );
-    // Both device sections survived (the loser re-registered its own).
+    // Both device sections survived: the loser re-registers its own once it has the master's
+    // configuration (a commit of its own, a moment after it turned standby).
+    let _ = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        let rc = run(&c1, &["show running-config"]);
+        (rc.contains("52-54-00-E1-EE-61") && rc.contains("52-54-00-3A-A1-62")).then_some(())
+    });
     let rc = run(&c1, &["show running-config"]);
     assert!(
         rc.contains("52-54-00-E1-EE-61") && rc.contains("52-54-00-3A-A1-62"),
