@@ -459,19 +459,22 @@ fn failure_of_a_persist_not_just_polled_is_not_undone() {
     assert_eq!(p.head(0), head);
 }
 
+/// The hellos among `cmds`, in order.
+fn hellos(cmds: &[Command]) -> impl Iterator<Item = &roost_wire::Hello> {
+    cmds.iter().filter_map(|c| match c {
+        Command::Send {
+            msg: MemberMessage::Hello(h),
+            ..
+        }
+        | Command::Broadcast {
+            msg: MemberMessage::Hello(h),
+        } => Some(h),
+        _ => None,
+    })
+}
+
 fn hello_heads(cmds: &[Command]) -> Vec<RevisionId> {
-    cmds.iter()
-        .filter_map(|c| match c {
-            Command::Send {
-                msg: MemberMessage::Hello(h),
-                ..
-            }
-            | Command::Broadcast {
-                msg: MemberMessage::Hello(h),
-            } => Some(h.config_head),
-            _ => None,
-        })
-        .collect()
+    hellos(cmds).map(|h| h.config_head).collect()
 }
 
 fn persisted(cmds: &[Command]) -> Vec<RevisionId> {
@@ -552,14 +555,7 @@ fn a_slow_save_that_fails_refuses_the_commit_after_the_hellos_went_on() {
 }
 
 fn claims_master(cmds: &[Command]) -> Vec<bool> {
-    cmds.iter()
-        .filter_map(|c| match c {
-            Command::Broadcast {
-                msg: MemberMessage::Hello(h),
-            } => Some(h.is_master),
-            _ => None,
-        })
-        .collect()
+    hellos(cmds).map(|h| h.is_master).collect()
 }
 
 /// The case the stall simulation found (seed 332 with a slow disk), scripted: A (master)

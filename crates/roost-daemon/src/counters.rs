@@ -196,28 +196,9 @@ pub fn metrics_input(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roost_core::{Election, ElectionOutput, ElectionSettings};
-    use roost_wire::{ClusterMode, Hello, LicenceCounts, Mac, Model};
-
-    fn settings(mac: &str, name: &str) -> ElectionSettings {
-        let mac: Mac = mac.parse().unwrap();
-        ElectionSettings {
-            member: mac.member_id(),
-            mac,
-            hostname: name.into(),
-            model: Model::Vx9000,
-            software_version: "1".into(),
-            boot: 1,
-            cluster_name: String::new(),
-            master_priority: 128,
-            configured_mode: ClusterMode::Active,
-            force_configured_state: false,
-            force_configured_state_delay: Duration::from_secs(300),
-            hello_interval: Duration::from_millis(100),
-            dead_interval: Duration::from_millis(300),
-            licences: LicenceCounts::default(),
-        }
-    }
+    use crate::test_support::election_settings;
+    use roost_core::{Election, ElectionOutput};
+    use roost_wire::Hello;
 
     /// Drives two real elections until `a` has heard `b`, then silences `b`: the history event
     /// `a` emits when `b`'s dead interval expires must count as a miss of `b` (this pins the
@@ -225,8 +206,8 @@ mod tests {
     #[test]
     fn a_peer_lost_to_silence_counts_one_hello_miss() {
         let (sa, sb) = (
-            settings("52-54-00-E1-EE-16", "a"),
-            settings("52-54-00-3A-A1-17", "b"),
+            election_settings("52-54-00-E1-EE-16", "a"),
+            election_settings("52-54-00-3A-A1-17", "b"),
         );
         let (me, peer) = (sa.member, sb.member);
         let mut a = Election::new(sa, Duration::ZERO, 0);

@@ -40,6 +40,9 @@ pub mod shutdown;
 pub mod snapshot;
 pub mod startup;
 
+#[cfg(test)]
+mod test_support;
+
 pub use data_dir::StartupError;
 pub use options::ControllerOptions;
 pub use shutdown::{Fatal, FATAL_EXIT_CODE};

@@ -100,13 +100,15 @@ impl Publisher {
             revisions: revisions_key(node),
             running: Arc::as_ptr(&running.1) as usize,
         };
-        let previous = self.tx.borrow().clone();
         let (history, revisions) = match self.built {
             Some((built, at)) if built == sources && now < at + REFRESH_INTERVAL => return,
-            Some((built, _)) => (
-                (built.history == sources.history).then(|| previous.history.clone()),
-                (built.revisions == sources.revisions).then(|| previous.revisions.clone()),
-            ),
+            Some((built, _)) => {
+                let previous = self.tx.borrow();
+                (
+                    (built.history == sources.history).then(|| previous.history.clone()),
+                    (built.revisions == sources.revisions).then(|| previous.revisions.clone()),
+                )
+            }
             None => (None, None),
         };
         let view = node.election.view_without_history(now);
@@ -221,30 +223,15 @@ fn licences(v: &ClusterView) -> Vec<MemberLicences> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roost_core::{Election, ElectionSettings, Replication, ReplicationSettings};
-    use roost_wire::{ClusterEvent, ClusterMode, LicenceCounts, Mac, Model};
+    use roost_core::{Election, Replication, ReplicationSettings};
+    use roost_wire::ClusterEvent;
 
     fn node() -> Node<ClusterConfig> {
-        let mac = Mac([0x52, 0x54, 0x00, 0xE1, 0xEE, 0x16]);
-        let settings = ElectionSettings {
-            member: mac.member_id(),
-            mac,
-            hostname: "vx9000-1".into(),
-            model: Model::Vx9000,
-            software_version: "test".into(),
-            boot: 1,
-            cluster_name: String::new(),
-            master_priority: 128,
-            configured_mode: ClusterMode::Active,
-            force_configured_state: false,
-            force_configured_state_delay: Duration::from_secs(300),
-            hello_interval: Duration::from_millis(100),
-            dead_interval: Duration::from_millis(300),
-            licences: LicenceCounts::default(),
-        };
+        let settings = crate::test_support::election_settings("52-54-00-E1-EE-16", "vx9000-1");
+        let member = settings.member;
         let election = Election::new(settings, Duration::ZERO, 1_700_000_000_000);
         let replication = Replication::new(
-            mac.member_id(),
+            member,
             ReplicationSettings::default(),
             ClusterConfig::default(),
             RevisionId::ZERO,
