@@ -91,6 +91,18 @@ pub enum ElectionOutput {
     /// master and gave up its claim; what it created as master and has not confirmed yet is in
     /// doubt until the resume hold ends (`Node` holds those replies).
     Stalled { late: Duration, yielded: bool },
+    /// A peer that was alive is not any more (`show cluster history` has the line too).
+    PeerLost { peer: MemberId, cause: LossCause },
+}
+
+/// Why a peer stopped counting as a member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LossCause {
+    /// Its dead interval ran out without a hello: a hello miss.
+    Silence,
+    /// Its hellos turned incompatible (another release, model or cluster name): it missed no
+    /// hello.
+    Incompatible,
 }
 
 /// How many events the cluster history keeps (newest kept); the store keeps as many.
@@ -767,11 +779,12 @@ impl Election {
         }
     }
 
-    fn drop_peer(&mut self, peer: MemberId, reason: String, now: Instant) {
+    fn drop_peer(&mut self, peer: MemberId, cause: LossCause, reason: String, now: Instant) {
         if let Some(p) = self.peers.remove(&peer) {
             self.changes += 1;
             self.debug(format!("member {peer} lost"));
             self.record(ClusterEvent::MemberDown, reason, now);
+            self.notify(ElectionOutput::PeerLost { peer, cause });
             self.lost.retain(|l| l.last.member != peer);
             self.lost.push_back(LostMember {
                 last: p.view(),
@@ -792,7 +805,8 @@ impl Election {
             .collect();
         for (id, last) in expired {
             let ms = now.saturating_sub(last).as_millis();
-            self.drop_peer(id, format!("member {id} lost (no hello for {ms} ms)"), now);
+            let reason = format!("member {id} lost (no hello for {ms} ms)");
+            self.drop_peer(id, LossCause::Silence, reason, now);
         }
         let incompatible: Vec<(MemberId, String)> = self
             .peers
@@ -800,7 +814,12 @@ impl Election {
             .filter_map(|(id, p)| self.incompatibility(&p.hello).map(|why| (*id, why)))
             .collect();
         for (id, why) in incompatible {
-            self.drop_peer(id, format!("member {id} lost ({why})"), now);
+            self.drop_peer(
+                id,
+                LossCause::Incompatible,
+                format!("member {id} lost ({why})"),
+                now,
+            );
         }
     }
 
@@ -812,7 +831,12 @@ impl Election {
         }
         if let Some(why) = self.incompatibility(&hello) {
             self.log_ignored(id, &why, now);
-            self.drop_peer(id, format!("member {id} lost ({why})"), now);
+            self.drop_peer(
+                id,
+                LossCause::Incompatible,
+                format!("member {id} lost ({why})"),
+                now,
+            );
             return;
         }
         let known_boot = self.boots.get(&id).copied();

@@ -21,7 +21,7 @@ pub mod node;
 pub mod replication;
 
 pub use election::{
-    ClusterView, Election, ElectionOutput, ElectionSettings, LostMember, MemberView,
+    ClusterView, Election, ElectionOutput, ElectionSettings, LossCause, LostMember, MemberView,
 };
 pub use fallback::fallback_delay;
 pub use node::Node;
@@ -83,4 +83,6 @@ pub enum Notification {
     /// This member's timers ran `late` past their deadline: the process was paused or starved
     /// (see the election's stall rules). The daemon logs it as a warning.
     Stalled { late: std::time::Duration },
+    /// A peer that was alive is not any more, and why (`/metrics` counts the hello misses).
+    PeerLost { peer: MemberId, cause: LossCause },
 }

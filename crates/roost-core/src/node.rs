@@ -518,6 +518,9 @@ fn election_command(o: ElectionOutput) -> Command {
             Command::Notify(Notification::OperStateChanged { state })
         }
         ElectionOutput::Stalled { late, .. } => Command::Notify(Notification::Stalled { late }),
+        ElectionOutput::PeerLost { peer, cause } => {
+            Command::Notify(Notification::PeerLost { peer, cause })
+        }
     }
 }
 

@@ -3,17 +3,16 @@
 //! here decides nothing; every number comes from an outcome some other part already decided
 //! (a notification of the node, a commit's reply, a login check, a join's answer).
 //!
-//! [`metrics_input`] reads them, with one view of the node, into the API's plain
+//! [`metrics_input`] reads them, with the published snapshot, into the API's plain
 //! [`MetricsInput`], so the renderer never sees where the numbers come from.
 
 use roost_api::metrics::{
     ChannelMetrics, CommitMetrics, HistogramData, JoinMetrics, LoginFailures, MemberMetrics,
     MetricsInput,
 };
-use roost_config::Face;
-use roost_config::MemberSnapshot;
-use roost_wire::OperState;
-use roost_wire::{ClusterEvent, HistoryEvent, MemberId};
+use roost_config::{Face, MemberSnapshot};
+use roost_core::LossCause;
+use roost_wire::{MemberId, OperState};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -80,9 +79,10 @@ impl Counters {
         self.commit_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
-    /// A history event the node emitted: counts a peer this member declared lost.
-    pub fn history(&self, me: MemberId, ev: &HistoryEvent) {
-        if let Some(peer) = missed_peer(me, ev) {
+    /// This member declared `peer` lost: a hello miss if it was lost to silence (a peer
+    /// dropped as incompatible missed no hello).
+    pub fn peer_lost(&self, peer: MemberId, cause: LossCause) {
+        if cause == LossCause::Silence {
             let mut misses = self.hello_misses.lock().unwrap_or_else(|e| e.into_inner());
             *misses.entry(peer).or_default() += 1;
         }
@@ -113,21 +113,6 @@ impl Counters {
             },
         }
     }
-}
-
-/// The peer a `member-down` event of this member names, if it was lost to silence (its dead
-/// interval expired). The election records "member <id> lost (no hello for N ms)"; a peer
-/// dropped as incompatible (another release, model or cluster name) missed no hello.
-/// Events of other members (merged from their hellos) are theirs to count.
-pub fn missed_peer(me: MemberId, ev: &HistoryEvent) -> Option<MemberId> {
-    if ev.member != me || ev.event != ClusterEvent::MemberDown {
-        return None;
-    }
-    let rest = ev.reason.strip_prefix("member ")?;
-    let (id, why) = rest.split_once(' ')?;
-    why.starts_with("lost (no hello")
-        .then(|| id.parse().ok())
-        .flatten()
 }
 
 /// Everything `/metrics` shows, from the counters, the channel's stats and the published
@@ -196,69 +181,16 @@ pub fn metrics_input(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::election_settings;
-    use roost_core::{Election, ElectionOutput};
-    use roost_wire::Hello;
 
-    /// Drives two real elections until `a` has heard `b`, then silences `b`: the history event
-    /// `a` emits when `b`'s dead interval expires must count as a miss of `b` (this pins the
-    /// election's wording that [`missed_peer`] reads).
     #[test]
-    fn a_peer_lost_to_silence_counts_one_hello_miss() {
-        let (sa, sb) = (
-            election_settings("52-54-00-E1-EE-16", "a"),
-            election_settings("52-54-00-3A-A1-17", "b"),
-        );
-        let (me, peer) = (sa.member, sb.member);
-        let mut a = Election::new(sa, Duration::ZERO, 0);
-        let mut b = Election::new(sb, Duration::ZERO, 0);
-        let counters = Counters::default();
-        let mut events = Vec::new();
-        let drain = |e: &mut Election, events: &mut Vec<HistoryEvent>| {
-            let mut hellos = Vec::new();
-            while e.poll_debug().is_some() {}
-            while let Some(o) = e.poll_output() {
-                match o {
-                    ElectionOutput::History(ev) => events.push(ev),
-                    ElectionOutput::Hello(h) => hellos.push(h),
-                    _ => {}
-                }
-            }
-            hellos
-        };
-        let mut now = Duration::ZERO;
-        // Both talk for a second.
-        while now < Duration::from_secs(1) {
-            now += Duration::from_millis(50);
-            a.handle_timeout(now);
-            b.handle_timeout(now);
-            let from_b: Vec<Hello> = drain(&mut b, &mut Vec::new());
-            for h in from_b {
-                a.handle_hello(h, now);
-            }
-            let from_a = drain(&mut a, &mut events);
-            for h in from_a {
-                b.handle_hello(h, now);
-            }
-        }
-        assert!(a.view(now).members.iter().any(|m| m.member == peer));
-        // b goes silent.
-        while now < Duration::from_secs(2) {
-            now += Duration::from_millis(50);
-            a.handle_timeout(now);
-            drain(&mut a, &mut events);
-        }
-        for ev in &events {
-            counters.history(me, ev);
-        }
-        let misses = counters.hello_misses.lock().unwrap().clone();
-        assert_eq!(misses, BTreeMap::from([(peer, 1)]), "{events:#?}");
-        // The same event merged into another member's history is not ours to count.
-        let down = events
-            .iter()
-            .find(|e| e.event == ClusterEvent::MemberDown)
-            .unwrap();
-        assert_eq!(missed_peer(peer, down), None);
+    fn only_peers_lost_to_silence_count_as_hello_misses() {
+        let (a, b) = (MemberId(0x12E1_EE16), MemberId(0x123A_A117));
+        let c = Counters::default();
+        c.peer_lost(a, LossCause::Silence);
+        c.peer_lost(a, LossCause::Silence);
+        c.peer_lost(b, LossCause::Incompatible);
+        let misses = c.hello_misses.lock().unwrap().clone();
+        assert_eq!(misses, BTreeMap::from([(a, 2)]));
     }
 
     #[test]

@@ -605,7 +605,6 @@ impl MemberTask {
     fn on_notification(&mut self, n: Notification) {
         match n {
             Notification::History(ev) => {
-                self.rt.counters.history(self.rt.member, &ev);
                 self.rt.debug(&format!(
                     "history: {} {} {} {}",
                     ev.hostname, ev.member, ev.event, ev.reason
@@ -646,6 +645,7 @@ impl MemberTask {
                 }
             }
             Notification::Debug(line) => self.rt.debug(&line),
+            Notification::PeerLost { peer, cause } => self.rt.counters.peer_lost(peer, cause),
             Notification::Stalled { late } => {
                 tracing::warn!(
                     "member task ran {} ms late (process paused or starved); peers are given \

@@ -1576,3 +1576,38 @@ fn a_master_stopped_for_a_dead_interval_gives_up_its_claim_before_its_first_hell
         }
     }
 }
+
+/// A lost peer is reported with its cause: silence (a hello miss, `/metrics` counts it), or
+/// hellos that turned incompatible (no hello was missed).
+#[test]
+fn a_lost_peer_is_reported_with_its_cause() {
+    let lost = |outs: &[ElectionOutput]| -> Vec<(MemberId, LossCause)> {
+        outs.iter()
+            .filter_map(|o| match o {
+                ElectionOutput::PeerLost { peer, cause } => Some((*peer, *cause)),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut e = Election::new(settings(E1EE16, 250, ClusterMode::Active), ms(0), WALL0);
+    let peer = settings(A3AA117, 128, ClusterMode::Active);
+    e.handle_hello(peer_hello(&peer, false), ms(5));
+    drain(&mut e);
+    for t in [100, 200, 300, 305] {
+        e.handle_timeout(ms(t));
+    }
+    assert_eq!(
+        lost(&drain(&mut e)),
+        vec![(id(A3AA117), LossCause::Silence)]
+    );
+    // Back, then on another release.
+    e.handle_hello(peer_hello(&peer, false), ms(400));
+    drain(&mut e);
+    let mut other = peer.clone();
+    other.software_version = "another".into();
+    e.handle_hello(peer_hello(&other, false), ms(450));
+    assert_eq!(
+        lost(&drain(&mut e)),
+        vec![(id(A3AA117), LossCause::Incompatible)]
+    );
+}
