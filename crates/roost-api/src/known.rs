@@ -13,6 +13,7 @@ pub const ENV: &str = "ROOST_KNOWN_CONTROLLERS";
 
 /// Errors reading or writing the known-controllers file; Display is the line the user sees.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KnownError {
     #[error("{path}: {source}")]
     Io {

@@ -38,6 +38,7 @@ pub trait ApiBackend: roost_config::CliService {
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApiError {
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),

@@ -265,6 +265,8 @@ fn login_failure(e: LoginError) -> Response {
             retry_after_secs, ..
         } => (StatusCode::TOO_MANY_REQUESTS, Some(*retry_after_secs)),
         LoginError::Busy => (StatusCode::SERVICE_UNAVAILABLE, Some(1)),
+        // A refusal added later: refused, nothing to retry after.
+        _ => (StatusCode::UNAUTHORIZED, None),
     };
     let mut resp = Failure(status, e.to_string()).into_response();
     if let Some(secs) = retry {

@@ -42,6 +42,7 @@ pub enum Role {
 
 /// Errors of the config model, with the line at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     #[error("line {line}: {message}")]
     Parse { line: usize, message: String },
@@ -341,6 +342,7 @@ pub struct LoginSource {
 
 /// Why a password login did not succeed. The Display is the line the client sees.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoginError {
     /// Wrong user name or password (which of the two is never said).
     #[error("invalid user name or password")]

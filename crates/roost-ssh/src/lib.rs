@@ -52,6 +52,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// Errors of the SSH server.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SshError {
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

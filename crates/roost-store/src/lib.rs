@@ -68,6 +68,7 @@ pub const DAMAGED_ADVICE: &str = "move the data dir aside, start with an empty o
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     #[error("data dir {} is in use by another Roost process", path.display())]
     Locked { path: PathBuf },

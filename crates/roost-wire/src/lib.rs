@@ -42,6 +42,7 @@ pub const SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Why a byte string was not accepted. Every decoder in this crate returns these, never panics.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum WireError {
     #[error("datagram too short ({len} bytes, need at least {min})")]
     TooShort { len: usize, min: usize },

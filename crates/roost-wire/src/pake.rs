@@ -44,6 +44,7 @@ impl CipherSuite for JoinSuite {
 /// Errors of the exchange. Deliberately coarse: a wrong password, an unknown user and a
 /// primary without the record all look the same ([`PakeError::AuthenticationFailed`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PakeError {
     #[error("malformed {0}")]
     Malformed(&'static str),
