@@ -217,14 +217,15 @@ impl DeviceSettings {
 }
 
 impl roost_core::ConfigState for ClusterConfig {
-    fn apply(&mut self, change: &str) -> Result<(), String> {
-        self.apply_change(change).map_err(|e| e.to_string())
+    type Error = ConfigError;
+    fn apply(&mut self, change: &str) -> Result<(), ConfigError> {
+        self.apply_change(change)
     }
     fn text(&self) -> String {
         self.to_text()
     }
-    fn load(text: &str) -> Result<Self, String> {
-        ClusterConfig::parse(text).map_err(|e| e.to_string())
+    fn load(text: &str) -> Result<Self, ConfigError> {
+        ClusterConfig::parse(text)
     }
 }
 

@@ -216,7 +216,10 @@ impl ControllerOps for Fake {
         if let Some(e) = self.commit_error.borrow().clone() {
             return Err(e);
         }
-        self.cfg.borrow_mut().apply(change)?;
+        self.cfg
+            .borrow_mut()
+            .apply(change)
+            .map_err(|e| e.to_string())?;
         *self.revision.borrow_mut() += 1;
         Ok(rid(*self.revision.borrow(), 0xaa))
     }
@@ -653,7 +656,7 @@ fn apply_is_atomic_and_names_the_line() {
     let mut c = ClusterConfig::parse(&base_text()).unwrap();
     let before = c.clone();
     let change = format!("vx9000 {MAC1}\n hostname changed\n cluster master-priority 0\n");
-    let e = c.apply(&change).unwrap_err();
+    let e = c.apply(&change).unwrap_err().to_string();
     assert!(e.starts_with("line 3: 'cluster master-priority 0'"), "{e}");
     assert_eq!(c, before);
     // Cross-setting validation happens after the whole change: order within it is free.
@@ -663,7 +666,8 @@ fn apply_is_atomic_and_names_the_line() {
     // Plain passwords are refused in change text (replay must be deterministic).
     let e = c
         .apply("user-management\n user x password 0 hunter2 role monitor\n")
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(!e.contains("hunter2") && e.contains("clear-text"), "{e}");
 }
 
@@ -677,7 +681,10 @@ fn replace_config_change() {
     c.apply(&change).unwrap();
     assert_eq!(c, other);
     let before = c.clone();
-    let e = c.apply("replace-config\nversion 1\nbogus\n").unwrap_err();
+    let e = c
+        .apply("replace-config\nversion 1\nbogus\n")
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("line 3:"), "{e}");
     assert_eq!(c, before);
     assert_eq!(ClusterConfig::load(&c.text()).unwrap(), c);
@@ -686,7 +693,10 @@ fn replace_config_change() {
 #[test]
 fn last_superuser_cannot_be_removed() {
     let mut c = ClusterConfig::parse(&base_text()).unwrap();
-    let e = c.apply("user-management\n no user admin\n").unwrap_err();
+    let e = c
+        .apply("user-management\n no user admin\n")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("last superuser"), "{e}");
     c.apply("user-management\n no user noc\n").unwrap();
     assert_eq!(c.users().len(), 1);

@@ -175,7 +175,8 @@ impl<S: ConfigState> Replication<S> {
         now: Instant,
     ) -> Result<Revision, CommitError> {
         let mut next = self.config.clone();
-        next.apply(&change).map_err(CommitError::Rejected)?;
+        next.apply(&change)
+            .map_err(|e| CommitError::Rejected(e.to_string()))?;
         let id = revision_id(&self.head, origin, request, &change);
         let rev = Revision {
             id,

@@ -31,12 +31,16 @@ use std::time::Duration;
 /// opaque change text, and has a full text form. Implemented by `roost_config::ClusterConfig`,
 /// and by small models in tests.
 pub trait ConfigState: Clone {
+    /// Why a change or a configuration text does not apply, in the config engine's own words
+    /// (its `Display` is the line a refused commit shows; it crosses the wire as that text,
+    /// `CommitError::Rejected`).
+    type Error: std::fmt::Display;
     /// Applies a committed change; an error leaves `self` unchanged.
-    fn apply(&mut self, change: &str) -> Result<(), String>;
+    fn apply(&mut self, change: &str) -> Result<(), Self::Error>;
     /// The full configuration text (the `show running-config` form).
     fn text(&self) -> String;
     /// Parses a full configuration text.
-    fn load(text: &str) -> Result<Self, String>
+    fn load(text: &str) -> Result<Self, Self::Error>
     where
         Self: Sized;
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 pub struct Kv(pub BTreeMap<String, String>);
 
 impl ConfigState for Kv {
+    type Error = String;
     fn apply(&mut self, change: &str) -> Result<(), String> {
         let mut words = change.splitn(3, ' ');
         match (words.next(), words.next(), words.next()) {
