@@ -250,13 +250,8 @@ pub struct Election {
     master: Option<MemberId>,
     /// Last best candidate reported in a debug line (no claimant case).
     best_logged: Option<MemberId>,
-    oper_state: OperState,
-    fallback_at: Option<Instant>,
-    stay_active_logged: bool,
-    /// Configured for standby while active with no active member to hand over to (a
-    /// join-cluster or a `cluster mode standby` on a lone member): this member never failed
-    /// over, so it becomes standby as soon as an active member appears, without a delay.
-    standby_when_active_appears: bool,
+    /// The operational state and what it waits for.
+    phase: OperPhase,
     /// A member joined since the last election pass (for the "no change in master" line).
     members_changed: bool,
     config_head: RevisionId,
@@ -318,9 +313,9 @@ impl Election {
     /// `wall_ms_at_now`: wall clock (ms since the Unix epoch) at `now`, to stamp history.
     pub fn new(settings: ElectionSettings, now: Instant, wall_ms_at_now: u64) -> Election {
         let hold = settings.dead_interval.max(MIN_INTERVAL);
-        let oper_state = match settings.configured_mode {
-            ClusterMode::Active => OperState::Active,
-            ClusterMode::Standby => OperState::Standby,
+        let phase = match settings.configured_mode {
+            ClusterMode::Active => OperPhase::Active,
+            ClusterMode::Standby => OperPhase::Standby,
         };
         let mut e = Election {
             next_seq: (settings.boot as u64) << 32 | 1,
@@ -335,10 +330,7 @@ impl Election {
             is_master: false,
             master: None,
             best_logged: None,
-            oper_state,
-            fallback_at: None,
-            stay_active_logged: false,
-            standby_when_active_appears: false,
+            phase,
             members_changed: false,
             config_head: RevisionId::ZERO,
             next_hello: now,
@@ -367,7 +359,7 @@ impl Election {
             format!("new member {me} joined"),
             now,
         );
-        match oper_state {
+        match phase.state() {
             OperState::Active => e.record(
                 ClusterEvent::IsActive,
                 "Configured for active, stay active".into(),
@@ -454,9 +446,10 @@ impl Election {
         // A delay changed while the fallback timer runs (e.g. the primary's delay arrived with
         // the first config sync): keep the moment it was armed, apply the new delay.
         if old.force_configured_state_delay != self.settings.force_configured_state_delay {
-            if let Some(at) = self.fallback_at {
+            if let OperPhase::FallingBack { at } = self.phase {
                 let armed = at.saturating_sub(old.force_configured_state_delay);
-                self.fallback_at = Some(armed + self.settings.force_configured_state_delay);
+                let at = armed + self.settings.force_configured_state_delay;
+                self.set_phase(OperPhase::FallingBack { at });
             }
         }
         if old.boot != self.settings.boot {
@@ -465,11 +458,11 @@ impl Election {
         // Leaving active mode: standby at once if an active member is there to take over.
         if old.configured_mode == ClusterMode::Active
             && self.settings.configured_mode == ClusterMode::Standby
-            && self.oper_state == OperState::Active
+            && self.phase.state() == OperState::Active
         {
             self.expire_peers(now);
             if self.active_peer_alive() {
-                self.set_oper_state(OperState::Standby);
+                self.set_phase(OperPhase::Standby);
                 self.record(
                     ClusterEvent::IsStandby,
                     "Configured for standby, become standby".into(),
@@ -479,7 +472,7 @@ impl Election {
                 self.debug(
                     "configured for standby but no active member is connected; stay active".into(),
                 );
-                self.standby_when_active_appears = true;
+                self.set_phase(OperPhase::StandbyWhenActiveAppears);
             }
         }
         self.hello_due = true;
@@ -520,7 +513,7 @@ impl Election {
         if let Some(until) = self.resume_hold_until {
             t = t.min(until);
         }
-        if let Some(at) = self.fallback_at {
+        if let Some(at) = self.phase.fallback_at() {
             t = t.min(at);
         }
         Some(t)
@@ -551,7 +544,7 @@ impl Election {
     }
 
     pub fn oper_state(&self) -> OperState {
-        self.oper_state
+        self.phase.state()
     }
 
     /// Alive peers (not self) and their advertised config heads.
@@ -581,7 +574,7 @@ impl Election {
             hostname: s.hostname.clone(),
             model: s.model,
             is_master: self.is_master,
-            oper_state: self.oper_state,
+            oper_state: self.phase.state(),
             configured_mode: s.configured_mode,
             master_priority: s.master_priority,
             config_head: self.config_head,
@@ -591,11 +584,11 @@ impl Election {
         members.extend(self.peers.values().map(Peer::view));
         ClusterView {
             me: s.member,
-            oper_state: self.oper_state,
+            oper_state: self.phase.state(),
             master: self.master,
             members,
             history: Vec::new(),
-            force_configured_state_at: self.fallback_at,
+            force_configured_state_at: self.phase.fallback_at(),
             lost: self.lost.iter().cloned().collect(),
         }
     }
@@ -622,7 +615,7 @@ impl Election {
             cluster_name: s.cluster_name.clone(),
             master_priority: s.master_priority,
             configured_mode: s.configured_mode,
-            oper_state: self.oper_state,
+            oper_state: self.phase.state(),
             is_master: self.is_master,
             master: self.master,
             force_configured_state: s.force_configured_state,
@@ -683,5 +676,6 @@ mod history;
 mod master;
 mod membership;
 mod oper;
+use oper::OperPhase;
 #[cfg(test)]
 mod tests;
