@@ -422,7 +422,7 @@ impl Session {
                 ok(render_licenses(
                     &snap.status,
                     &ops.identity(),
-                    &snap.licences,
+                    &snap.licenses,
                 ))
             }
             Act::ShowClock => ok(format!(

@@ -5,7 +5,7 @@
 
 use crate::{ClusterConfig, DeviceSettings};
 use roost_core::ElectionSettings;
-use roost_wire::{LicenceCounts, Mac, MemberId, Model};
+use roost_wire::{LicenseCounts, Mac, MemberId, Model};
 use std::time::Duration;
 
 /// What a member's election runs with that is not configuration: who it is.
@@ -16,8 +16,8 @@ pub struct MemberFacts {
     pub model: Model,
     pub software_version: String,
     pub boot: u32,
-    /// Installed licences (counts of adopted APs are 0: adoption is not there yet).
-    pub licences: LicenceCounts,
+    /// Installed licenses (counts of adopted APs are 0: adoption is not there yet).
+    pub licenses: LicenseCounts,
 }
 
 /// The election settings of member `me` under `cluster`: from its device section `device`
@@ -49,7 +49,7 @@ pub fn election_settings(
         force_configured_state_delay: fallback_delay(d, cluster),
         hello_interval: d.hello_interval,
         dead_interval: d.dead_interval,
-        licences: me.licences,
+        licenses: me.licenses,
     }
 }
 
@@ -99,9 +99,9 @@ mod tests {
             model: Model::Vx9000,
             software_version: "5.9.1".into(),
             boot: 3,
-            licences: LicenceCounts {
+            licenses: LicenseCounts {
                 ap_licenses: 64,
-                ..LicenceCounts::default()
+                ..LicenseCounts::default()
             },
         }
     }
@@ -123,7 +123,7 @@ mod tests {
         assert_eq!(s.hello_interval, Duration::from_millis(100));
         assert_eq!(s.dead_interval, Duration::from_millis(300));
         assert_eq!(s.cluster_name, "");
-        assert_eq!((s.boot, s.licences.ap_licenses), (3, 64));
+        assert_eq!((s.boot, s.licenses.ap_licenses), (3, 64));
         // The same defaults as a section that sets nothing.
         let c = config(&format!("vx9000 {A}\n"));
         let d = c.device(facts().mac).unwrap();

@@ -247,7 +247,7 @@ impl ControllerOps for Fake {
             }),
             running: std::sync::Arc::new(self.cfg.borrow().clone()),
             running_head: roost_wire::RevisionId::ZERO,
-            licences: Vec::new(),
+            licenses: Vec::new(),
             traffic: Vec::new(),
         })
     }

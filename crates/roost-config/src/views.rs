@@ -24,8 +24,8 @@ pub struct MemberSnapshot {
     /// The revision `running` is at. `revisions.head` (what status views report) can be one
     /// behind it for a moment: the revision whose save is being confirmed.
     pub running_head: RevisionId,
-    /// Licences each connected member brings (self first), for `show licenses`.
-    pub licences: Vec<MemberLicences>,
+    /// Licenses each connected member brings (self first), for `show licenses`.
+    pub licenses: Vec<MemberLicenses>,
     /// Member channel counters for `show cluster traffic`: (label, value).
     pub traffic: Vec<(String, u64)>,
 }
@@ -56,7 +56,7 @@ impl MemberSnapshot {
             }),
             running: Arc::default(),
             running_head: RevisionId::ZERO,
-            licences: Vec::new(),
+            licenses: Vec::new(),
             traffic: Vec::new(),
         }
     }
@@ -432,10 +432,10 @@ pub fn render_version(id: &Identity) -> String {
     )
 }
 
-/// `show licenses`: AP/AAP licences are pooled across the cluster; ADSEC is per member.
-/// One member's installed licences (`show licenses`).
+/// `show licenses`: AP/AAP licenses are pooled across the cluster; ADSEC is per member.
+/// One member's installed licenses (`show licenses`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct MemberLicences {
+pub struct MemberLicenses {
     pub hostname: String,
     pub member_id: String,
     pub ap: u32,
@@ -443,7 +443,7 @@ pub struct MemberLicences {
     pub adsec: bool,
 }
 
-pub fn render_licenses(s: &ClusterStatus, id: &Identity, members: &[MemberLicences]) -> String {
+pub fn render_licenses(s: &ClusterStatus, id: &Identity, members: &[MemberLicenses]) -> String {
     let mut o = String::from("\nCluster License Information\n");
     o += &field("AP license (pooled)", s.ap_license);
     o += &field("AAP license (pooled)", s.aap_license);

@@ -4,7 +4,7 @@
 
 use crate::Instant;
 use roost_wire::{
-    ClusterEvent, ClusterMode, Hello, HistoryEvent, LicenceCounts, Mac, MemberId, Model, OperState,
+    ClusterEvent, ClusterMode, Hello, HistoryEvent, LicenseCounts, Mac, MemberId, Model, OperState,
     RevisionId,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -29,7 +29,7 @@ pub struct ElectionSettings {
     pub hello_interval: Duration,
     /// A peer not heard from for this long is down.
     pub dead_interval: Duration,
-    pub licences: LicenceCounts,
+    pub licenses: LicenseCounts,
 }
 
 /// One member as seen by this member (for `show cluster members`).
@@ -44,7 +44,7 @@ pub struct MemberView {
     pub configured_mode: ClusterMode,
     pub master_priority: u8,
     pub config_head: RevisionId,
-    pub licences: LicenceCounts,
+    pub licenses: LicenseCounts,
     /// None for self; else when the last hello arrived.
     pub last_seen: Option<Instant>,
 }
@@ -124,7 +124,7 @@ pub const LOST_CAPACITY: usize = 64;
 /// * A member broadcasts a [`Hello`] with its complete election state (identity, model,
 ///   software version, boot, cluster name, master priority, configured mode, operational
 ///   state, whether it claims mastership, whom it follows, force-configured-state, config head,
-///   licence counts and its own ≤ [`HELLO_HISTORY`] most recent history events) every
+///   license counts and its own ≤ [`HELLO_HISTORY`] most recent history events) every
 ///   `hello_interval`, immediately at start, and immediately whenever something peers act on
 ///   changes (its master claim, whom it follows, its operational state, its settings), so a
 ///   failover or step-down reaches the peers within one message delay, not one interval. It
@@ -298,7 +298,7 @@ impl Peer {
             configured_mode: h.configured_mode,
             master_priority: h.master_priority,
             config_head: h.config_head,
-            licences: h.licences,
+            licenses: h.licenses,
             last_seen: Some(self.last_seen),
         }
     }
@@ -413,7 +413,7 @@ impl Election {
         self.resume_hold_until.is_some()
     }
 
-    /// The local device's cluster settings changed (commit), or licences changed.
+    /// The local device's cluster settings changed (commit), or licenses changed.
     pub fn handle_settings(&mut self, settings: ElectionSettings, now: Instant) {
         self.check_stall(now);
         if settings == self.settings {
@@ -578,7 +578,7 @@ impl Election {
             configured_mode: s.configured_mode,
             master_priority: s.master_priority,
             config_head: self.config_head,
-            licences: s.licences,
+            licenses: s.licenses,
             last_seen: None,
         }];
         members.extend(self.peers.values().map(Peer::view));
@@ -620,7 +620,7 @@ impl Election {
             master: self.master,
             force_configured_state: s.force_configured_state,
             config_head: self.config_head,
-            licences: s.licences,
+            licenses: s.licenses,
             history: self.own_recent.iter().cloned().collect(),
         }
     }

@@ -10,7 +10,7 @@ use roost_core::{
     ReplicationSettings,
 };
 use roost_wire::{
-    ClusterEvent, ClusterMode, LicenceCounts, Mac, MemberId, MemberMessage, Model,
+    ClusterEvent, ClusterMode, LicenseCounts, Mac, MemberId, MemberMessage, Model,
     ReplicationMessage, RevisionId,
 };
 use std::time::Duration;
@@ -56,7 +56,7 @@ fn member(last: u8, priority: u8) -> Member {
         force_configured_state_delay: Duration::from_secs(300),
         hello_interval: Duration::from_millis(100),
         dead_interval: Duration::from_millis(300),
-        licences: LicenceCounts::default(),
+        licenses: LicenseCounts::default(),
     };
     let election = Election::new(settings, Duration::ZERO, 1_700_000_000_000);
     let replication = Replication::new(

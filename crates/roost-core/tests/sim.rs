@@ -34,7 +34,7 @@ use roost_core::{
     ReplicationSettings,
 };
 use roost_wire::{
-    ClusterMode, LicenceCounts, Mac, MemberId, MemberMessage, Model, Revision, RevisionId,
+    ClusterMode, LicenseCounts, Mac, MemberId, MemberMessage, Model, Revision, RevisionId,
     SupersededConfig,
 };
 use std::cmp::Reverse;
@@ -134,7 +134,7 @@ fn settings(m: &Member) -> ElectionSettings {
         force_configured_state_delay: Duration::from_secs(5),
         hello_interval: HELLO,
         dead_interval: DEAD,
-        licences: LicenceCounts::default(),
+        licenses: LicenseCounts::default(),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The data dir at start-up: open it, seed a new one (identity, cluster key, the initial
-//! configuration with user `admin`, licences), and refuse flags that contradict what an
+//! configuration with user `admin`, licenses), and refuse flags that contradict what an
 //! existing one holds.
 
 use crate::options::ControllerOptions;
@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// Licences installed on this member (seeded by flags at data-dir creation, `licences.json`).
+/// Licenses installed on this member (seeded by flags at data-dir creation, `licenses.json`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Licences {
+pub struct Licenses {
     pub ap: u32,
     pub aap: u32,
     pub adsec: bool,
@@ -74,7 +74,7 @@ pub struct PreparedDataDir {
     pub store: Store,
     pub identity: Identity,
     pub config: ClusterConfig,
-    pub licences: Licences,
+    pub licenses: Licenses,
     pub key: ClusterKey,
 }
 
@@ -119,7 +119,12 @@ pub fn prepare_data_dir_with_warnings(
     };
     std::fs::create_dir_all(&opts.data_dir).map_err(dir_err)?;
     let store = Store::open(&opts.data_dir)?;
-    let licences_path = opts.data_dir.join("licences.json");
+    let licenses_path = opts.data_dir.join("licenses.json");
+    // Data dirs made before the file took WiNG's spelling ("licences.json"): renamed once.
+    let legacy = opts.data_dir.join("licences.json");
+    if !licenses_path.exists() && legacy.exists() {
+        std::fs::rename(&legacy, &licenses_path).map_err(dir_err)?;
+    }
     let contradicts = |flag, given: String, saved: String, hint| StartupError::Contradicts {
         flag,
         given,
@@ -142,7 +147,7 @@ pub fn prepare_data_dir_with_warnings(
             k
         }
     };
-    let (identity, licences) = match store.identity()? {
+    let (identity, licenses) = match store.identity()? {
         None => {
             let password = opts
                 .admin_password
@@ -167,16 +172,16 @@ pub fn prepare_data_dir_with_warnings(
                 &password,
                 &roost_wire::pake::ServerKeys::derive(&key),
             );
-            let licences = Licences {
+            let licenses = Licenses {
                 ap: opts.ap_licenses.unwrap_or(0),
                 aap: opts.aap_licenses.unwrap_or(0),
                 adsec: opts.adsec,
             };
-            let json = serde_json::to_vec_pretty(&licences).expect("licences serialize");
-            roost_store::fs::write_atomic(&licences_path, &json).map_err(dir_err)?;
+            let json = serde_json::to_vec_pretty(&licenses).expect("licenses serialize");
+            roost_store::fs::write_atomic(&licenses_path, &json).map_err(dir_err)?;
             store.write_startup_config(&config.to_text())?;
             store.set_identity(&id)?;
-            (id, licences)
+            (id, licenses)
         }
         Some(id) => {
             if opts.admin_password.is_some() {
@@ -198,31 +203,31 @@ pub fn prepare_data_dir_with_warnings(
                     "start without --model, or use a new --data-dir",
                 ));
             }
-            let licences: Licences = match std::fs::read(&licences_path) {
+            let licenses: Licenses = match std::fs::read(&licenses_path) {
                 Ok(b) => serde_json::from_slice(&b).map_err(|e| StartupError::Damaged {
-                    what: "licences.json",
+                    what: "licenses.json",
                     message: e.to_string(),
                 })?,
-                Err(_) => Licences::default(),
+                Err(_) => Licenses::default(),
             };
-            let fixed = "licences are fixed when a data dir is created";
+            let fixed = "licenses are fixed when a data dir is created";
             for (flag, given, saved) in [
-                ("--ap-licenses", opts.ap_licenses, licences.ap),
-                ("--aap-licenses", opts.aap_licenses, licences.aap),
+                ("--ap-licenses", opts.ap_licenses, licenses.ap),
+                ("--aap-licenses", opts.aap_licenses, licenses.aap),
             ] {
                 if let Some(g) = given.filter(|g| *g != saved) {
                     return Err(contradicts(flag, g.to_string(), saved.to_string(), fixed));
                 }
             }
-            if opts.adsec && !licences.adsec {
+            if opts.adsec && !licenses.adsec {
                 return Err(contradicts(
                     "--adsec",
                     "".into(),
-                    "no ADSEC licence".into(),
+                    "no ADSEC license".into(),
                     fixed,
                 ));
             }
-            (id, licences)
+            (id, licenses)
         }
     };
     // The running configuration: the last committed revision if any, else the startup-config.
@@ -261,7 +266,7 @@ pub fn prepare_data_dir_with_warnings(
             store,
             identity,
             config,
-            licences,
+            licenses,
             key,
         },
         warnings,
@@ -289,5 +294,25 @@ mod tests {
         drop(again);
         opts.admin_password = None;
         assert!(prepare_data_dir_with_warnings(&opts).unwrap().1.is_empty());
+    }
+
+    /// A data dir made before the file took WiNG's spelling keeps its licenses: the old
+    /// `licences.json` is renamed, and its counts rule.
+    #[test]
+    fn a_data_dir_with_the_old_licences_file_keeps_its_licenses() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = ControllerOptions::new(dir.path().join("d"), "127.0.0.1".parse().unwrap());
+        opts.admin_password = Some("first-pw".into());
+        opts.ap_licenses = Some(64);
+        drop(prepare_data_dir_with_warnings(&opts).unwrap());
+        let (new, old) = (
+            opts.data_dir.join("licenses.json"),
+            opts.data_dir.join("licences.json"),
+        );
+        std::fs::rename(&new, &old).unwrap();
+        opts.ap_licenses = None;
+        let (again, _) = prepare_data_dir_with_warnings(&opts).unwrap();
+        assert_eq!(again.licenses.ap, 64);
+        assert!(new.exists() && !old.exists());
     }
 }

@@ -14,7 +14,7 @@ pub const SSH_PORT: u16 = 22;
 /// The HTTPS API's default port.
 pub const API_PORT: u16 = 443;
 
-/// `roost controller` flags. Identity flags (`mac`, `model`, `hostname`, licences) seed a new
+/// `roost controller` flags. Identity flags (`mac`, `model`, `hostname`, licenses) seed a new
 /// data dir; afterwards the saved state rules and a contradicting flag is refused.
 #[derive(Clone, Debug)]
 pub struct ControllerOptions {

@@ -26,7 +26,7 @@ use roost_core::{
 };
 use roost_store::Store;
 use roost_wire::{
-    ClusterKey, FrameHeader, HistoryEvent, LicenceCounts, Mac, MemberId, MemberMessage, Model,
+    ClusterKey, FrameHeader, HistoryEvent, LicenseCounts, Mac, MemberId, MemberMessage, Model,
     ReplayWindow, RevisionId, WireError, MAX_DATAGRAM,
 };
 use std::collections::{BTreeSet, HashMap};
@@ -37,7 +37,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use crate::data_dir::{wall_ms, Licences};
+pub use crate::data_dir::{wall_ms, Licenses};
 pub use crate::options::{JOIN_PORT, MEMBER_PORT};
 
 pub use crate::counters::TrafficCounters;
@@ -71,7 +71,7 @@ pub struct MemberRuntime {
     pub mac: Mac,
     pub model: Model,
     pub boot: u32,
-    pub licences: Licences,
+    pub licenses: Licenses,
     pub started: std::time::Instant,
     pub store: Arc<Store>,
     pub running: RwLock<Arc<ClusterConfig>>,
@@ -98,7 +98,7 @@ impl MemberRuntime {
             store,
             identity,
             config,
-            licences,
+            licenses,
             key,
         } = data;
         let boot = store.next_boot()?;
@@ -111,7 +111,7 @@ impl MemberRuntime {
             mac: identity.mac,
             model: identity.model,
             boot,
-            licences,
+            licenses,
             started: std::time::Instant::now(),
             store: Arc::new(store),
             running: RwLock::new(Arc::new(config.clone())),
@@ -276,12 +276,12 @@ pub fn election_settings(
         model: rt.model,
         software_version: software_version(),
         boot: rt.boot,
-        licences: LicenceCounts {
-            ap_licenses: rt.licences.ap,
-            aap_licenses: rt.licences.aap,
+        licenses: LicenseCounts {
+            ap_licenses: rt.licenses.ap,
+            aap_licenses: rt.licenses.aap,
             ap_count: 0,
             aap_count: 0,
-            adsec: rt.licences.adsec,
+            adsec: rt.licenses.adsec,
         },
     };
     roost_config::settings::election_settings(&me, device, cluster)

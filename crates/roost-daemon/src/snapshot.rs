@@ -13,7 +13,7 @@
 
 use crate::counters::TrafficCounters;
 use roost_config::{
-    ClusterConfig, ClusterStatus, HistoryRow, MemberLicences, MemberRow, MemberSnapshot,
+    ClusterConfig, ClusterStatus, HistoryRow, MemberLicenses, MemberRow, MemberSnapshot,
     RevisionsView,
 };
 use roost_core::{ClusterView, ConfigState, Instant, Node};
@@ -130,7 +130,7 @@ impl Publisher {
             revisions,
             running: running.1.clone(),
             running_head: running.0,
-            licences: licences(&view),
+            licenses: licenses(&view),
             traffic: traffic
                 .snapshot()
                 .into_iter()
@@ -142,11 +142,11 @@ impl Publisher {
     }
 }
 
-/// `show cluster status`: pooled licences and counts over the connected members (ADSEC is per
+/// `show cluster status`: pooled licenses and counts over the connected members (ADSEC is per
 /// member, not pooled).
 pub fn status(v: &ClusterView, max_aps: u32, head: RevisionId) -> ClusterStatus {
-    let sum = |f: fn(&roost_wire::LicenceCounts) -> u32| {
-        v.members.iter().map(|m| f(&m.licences)).sum::<u32>()
+    let sum = |f: fn(&roost_wire::LicenseCounts) -> u32| {
+        v.members.iter().map(|m| f(&m.licenses)).sum::<u32>()
     };
     ClusterStatus {
         protocol_version: roost_wire::PROTOCOL_VERSION,
@@ -207,15 +207,15 @@ pub fn history_row(e: &roost_wire::HistoryEvent) -> HistoryRow {
 }
 
 /// `show licenses`: what each connected member brings (self first).
-fn licences(v: &ClusterView) -> Vec<MemberLicences> {
+fn licenses(v: &ClusterView) -> Vec<MemberLicenses> {
     v.members
         .iter()
-        .map(|m| MemberLicences {
+        .map(|m| MemberLicenses {
             hostname: m.hostname.clone(),
             member_id: m.member.to_string(),
-            ap: m.licences.ap_licenses,
-            aap: m.licences.aap_licenses,
-            adsec: m.licences.adsec,
+            ap: m.licenses.ap_licenses,
+            aap: m.licenses.aap_licenses,
+            adsec: m.licenses.adsec,
         })
         .collect()
 }

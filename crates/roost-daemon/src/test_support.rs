@@ -1,7 +1,7 @@
 //! Fixtures shared by the daemon's unit tests.
 
 use roost_core::ElectionSettings;
-use roost_wire::{ClusterMode, LicenceCounts, Mac, Model};
+use roost_wire::{ClusterMode, LicenseCounts, Mac, Model};
 use std::time::Duration;
 
 /// A member's election settings at the defaults (hello 100 ms, dead 300 ms, priority 128,
@@ -22,6 +22,6 @@ pub fn election_settings(mac: &str, hostname: &str) -> ElectionSettings {
         force_configured_state_delay: Duration::from_secs(300),
         hello_interval: Duration::from_millis(100),
         dead_interval: Duration::from_millis(300),
-        licences: LicenceCounts::default(),
+        licenses: LicenseCounts::default(),
     }
 }

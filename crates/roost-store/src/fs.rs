@@ -1,5 +1,5 @@
 //! Crash-safe replacement of small files: the one writer for every file Roost keeps outside
-//! its database (startup-config, licences, the TLS and SSH keys, `roost cli`'s
+//! its database (startup-config, licenses, the TLS and SSH keys, `roost cli`'s
 //! known-controllers file), so they all get the same durability.
 
 use std::fs::{self, File, OpenOptions};
@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn the_directory_holds_the_complete_file_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("licences.json");
+        let p = dir.path().join("licenses.json");
         let big = vec![b'x'; 1 << 20];
         write_atomic(&p, &big).unwrap();
         write_atomic(&p, b"{}").unwrap();
@@ -107,7 +107,7 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert_eq!(names, vec!["licences.json".to_string()]);
+        assert_eq!(names, vec!["licenses.json".to_string()]);
     }
 
     #[cfg(unix)]

@@ -25,7 +25,7 @@ pub struct Spec {
     pub ssh_port: u16,
     pub api_port: u16,
     pub admin_password: String,
-    /// Extra flags (`--mac`, `--model`, `--hostname`, licences…).
+    /// Extra flags (`--mac`, `--model`, `--hostname`, licenses…).
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     /// Run inside this network namespace (`ip netns exec NS …`).

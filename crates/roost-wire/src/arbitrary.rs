@@ -7,7 +7,7 @@
 use crate::frame::{ClusterKey, FrameHeader};
 use crate::join::{JoinAccepted, JoinRequest, JoinResponse};
 use crate::{
-    ClusterEvent, ClusterMode, CommitError, Hello, HistoryEvent, LicenceCounts, Mac, MemberId,
+    ClusterEvent, ClusterMode, CommitError, Hello, HistoryEvent, LicenseCounts, Mac, MemberId,
     MemberMessage, MintLevel, Model, OperState, ReplicationMessage, RequestRecord, Revision,
     RevisionId, SupersededConfig,
 };
@@ -104,7 +104,7 @@ pub fn history_event() -> impl Strategy<Value = HistoryEvent> {
         )
 }
 
-pub fn licence_counts() -> impl Strategy<Value = LicenceCounts> {
+pub fn license_counts() -> impl Strategy<Value = LicenseCounts> {
     (
         any::<u32>(),
         any::<u32>(),
@@ -113,7 +113,7 @@ pub fn licence_counts() -> impl Strategy<Value = LicenceCounts> {
         any::<bool>(),
     )
         .prop_map(
-            |(ap_licenses, aap_licenses, ap_count, aap_count, adsec)| LicenceCounts {
+            |(ap_licenses, aap_licenses, ap_count, aap_count, adsec)| LicenseCounts {
                 ap_licenses,
                 aap_licenses,
                 ap_count,
@@ -141,7 +141,7 @@ pub fn hello() -> impl Strategy<Value = Hello> {
         proptest::option::of(member_id()),
         any::<bool>(),
         revision_id(),
-        licence_counts(),
+        license_counts(),
         vec(history_event(), 0..4),
     );
     (who, state).prop_map(
@@ -154,7 +154,7 @@ pub fn hello() -> impl Strategy<Value = Hello> {
                 master,
                 force_configured_state,
                 config_head,
-                licences,
+                licenses,
                 history,
             ),
         )| Hello {
@@ -172,7 +172,7 @@ pub fn hello() -> impl Strategy<Value = Hello> {
             master,
             force_configured_state,
             config_head,
-            licences,
+            licenses,
             history,
         },
     )

@@ -133,7 +133,7 @@ impl Model {
         Model::Rfs4000,
     ];
 
-    /// Maximum number of access points this platform can adopt, whatever its licences.
+    /// Maximum number of access points this platform can adopt, whatever its licenses.
     pub fn max_aps(self) -> u32 {
         match self {
             Model::Vx9000 => 25_600,

@@ -1,7 +1,7 @@
 //! Member protocol messages (carried sealed in datagrams on UDP 24576, see [`crate::frame`]).
 //!
 //! One channel carries every kind of cluster state: hellos (liveness, election inputs, pooled
-//! licence counts, recent history) and config replication. Later features (adopted-AP table,
+//! license counts, recent history) and config replication. Later features (adopted-AP table,
 //! DHCP leases) arrive as new variants of [`MemberMessage`], not as new protocols.
 
 use crate::{ClusterMode, Mac, MemberId, Model, OperState, WireError};
@@ -196,14 +196,14 @@ pub struct HistoryEvent {
     pub reason: String,
 }
 
-/// Licence and AP counters a member contributes to the cluster pool.
+/// License and AP counters a member contributes to the cluster pool.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LicenceCounts {
+pub struct LicenseCounts {
     pub ap_licenses: u32,
     pub aap_licenses: u32,
     pub ap_count: u32,
     pub aap_count: u32,
-    /// Advanced-security licence: per member, never pooled.
+    /// Advanced-security license: per member, never pooled.
     pub adsec: bool,
 }
 
@@ -229,7 +229,7 @@ pub struct Hello {
     pub force_configured_state: bool,
     /// The sender's newest applied configuration revision.
     pub config_head: RevisionId,
-    pub licences: LicenceCounts,
+    pub licenses: LicenseCounts,
     /// The sender's most recent history events (bounded), merged by receivers.
     pub history: Vec<HistoryEvent>,
 }

@@ -91,7 +91,7 @@ fn valid_messages() -> Vec<MemberMessage> {
         master: Some(MemberId(0x123AA117)),
         force_configured_state: false,
         config_head: rev(2),
-        licences: LicenceCounts {
+        licenses: LicenseCounts {
             ap_licenses: 64,
             aap_licenses: 0,
             ap_count: 3,

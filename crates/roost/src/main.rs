@@ -58,13 +58,13 @@ pub struct ControllerArgs {
     /// appears neither on the command line nor in the environment.
     #[arg(long, value_name = "PATH", conflicts_with = "admin_password")]
     admin_password_file: Option<PathBuf>,
-    /// AP (thin AP) licences installed on this controller.
+    /// AP (thin AP) licenses installed on this controller.
     #[arg(long)]
     ap_licenses: Option<u32>,
-    /// AAP (adaptive AP) licences installed on this controller.
+    /// AAP (adaptive AP) licenses installed on this controller.
     #[arg(long)]
     aap_licenses: Option<u32>,
-    /// Advanced-security licence (per member, never pooled).
+    /// Advanced-security license (per member, never pooled).
     #[arg(long)]
     adsec: bool,
     #[arg(long, default_value_t = 22)]

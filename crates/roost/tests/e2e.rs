@@ -104,7 +104,7 @@ fn seed_howto_join_show_and_sync() {
             && m1.contains("LAST-SEEN")
     );
 
-    // show cluster status on the standby: the seed's labels, pooled AAP licences.
+    // show cluster status on the standby: the seed's labels, pooled AAP licenses.
     let s2 = run(&c2, &["show cluster status"]);
     for want in [
         "Cluster Runtime Information",

@@ -304,7 +304,7 @@ impl ApiBackend for Fake {
             revisions: std::sync::Arc::new(self.revisions()),
             running: std::sync::Arc::new(running),
             running_head: roost_wire::RevisionId::ZERO,
-            licences: Vec::new(),
+            licenses: Vec::new(),
             traffic: Vec::new(),
         })
     }

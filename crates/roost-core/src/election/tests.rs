@@ -38,7 +38,7 @@ fn settings(mac: [u8; 6], prio: u8, mode: ClusterMode) -> ElectionSettings {
         force_configured_state_delay: FCS_DELAY,
         hello_interval: HELLO,
         dead_interval: DEAD,
-        licences: LicenceCounts::default(),
+        licenses: LicenseCounts::default(),
     }
 }
 
