@@ -17,25 +17,26 @@
 //!   member thread, so that an fsync never delays a hello.
 //! * [`snapshot`]: the member's published state (`Publisher`): rebuilt after the inputs that
 //!   change it, read by every face without asking the member task.
-//! * [`runtime`]: the member task. Owns the `roost_core::Node`, the UDP 24576 socket and the
+//! * [`member`]: the member task and its handle (`MemberHandle`, what the rest of the daemon
+//!   holds: identity, the published snapshot, the request channel). The task owns the `roost_core::Node`, the UDP 24576 socket and the
 //!   store; moves datagrams and time in, and carries out the node's commands (send, persist,
 //!   notify), and publishes the snapshot. Commits and join-cluster reach it through a request
 //!   channel.
 //! * [`join`]: join-cluster: admission (a pure function), the server side (TLS on TCP 5349)
 //!   and the client side.
-//! * [`ops`]: the controller as the command engine sees it (`ControllerOps`), and as the SSH
+//! * [`faces`]: the controller as the command engine sees it (`ControllerOps`), and as the SSH
 //!   and HTTPS transports see it (`CliService`, `ApiBackend`).
 //! * [`startup`]: composition: starts every listener.
 
 pub mod counters;
 pub mod data_dir;
+pub mod faces;
 pub mod gate;
 pub mod join;
-pub mod ops;
+pub mod member;
 pub mod options;
 pub mod persist;
 pub mod priority;
-pub mod runtime;
 pub mod shutdown;
 pub mod snapshot;
 pub mod startup;

@@ -3,9 +3,9 @@
 
 use crate::data_dir::prepare_data_dir;
 pub use crate::data_dir::StartupError;
-use crate::ops::Controller;
+use crate::faces::Controller;
+use crate::member::MemberHandle;
 use crate::options::ControllerOptions;
-use crate::runtime::MemberRuntime;
 use crate::shutdown::{wait_shutdown, Fatal};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ impl StartedController {
     /// Resolves when the controller stopped itself (fail-stop); `roost` main prints the error
     /// and exits with [`crate::shutdown::FATAL_EXIT_CODE`]. Pending while it runs.
     pub async fn fatal(&self) -> Arc<Fatal> {
-        self.controller.rt.fail_stop.wait().await
+        self.controller.member.fail_stop.wait().await
     }
 }
 
@@ -50,8 +50,8 @@ pub async fn run_controller(
             what: "TLS identity",
             message: e.to_string(),
         })?;
-    let rt = MemberRuntime::start(data, socket, opts.clone(), shutdown.clone())?;
-    let controller = Arc::new(Controller::new(rt, opts.clone()));
+    let member = MemberHandle::start(data, socket, opts.clone(), shutdown.clone())?;
+    let controller = Arc::new(Controller::new(member, opts.clone()));
 
     let join_addr = SocketAddr::new(opts.ip, opts.join_port);
     let join_listener = tokio::net::TcpListener::bind(join_addr)
@@ -63,7 +63,7 @@ pub async fn run_controller(
     tokio::spawn(crate::join::serve(
         join_listener,
         tls.server_config(),
-        controller.rt.clone(),
+        controller.member.clone(),
         opts.clone(),
         shutdown.clone(),
     ));
@@ -129,5 +129,5 @@ pub async fn run_controller(
 }
 
 fn identity_line(c: &Controller) -> String {
-    format!("{} {}", c.rt.member, c.rt.mac)
+    format!("{} {}", c.member.id, c.member.mac)
 }

@@ -53,7 +53,7 @@ impl Spec {
 }
 
 /// One running controller process.
-pub struct Controller {
+pub struct ControllerProcess {
     pub spec: Spec,
     pub child: Option<Child>,
     /// The `roost controller ready …` line's fields.
@@ -91,9 +91,9 @@ pub fn roost_bin() -> PathBuf {
     std::env::current_exe().expect("current exe")
 }
 
-impl Controller {
+impl ControllerProcess {
     /// Starts the process and waits (bounded) for its ready line.
-    pub fn spawn(bin: &Path, spec: Spec) -> Result<Controller> {
+    pub fn spawn(bin: &Path, spec: Spec) -> Result<ControllerProcess> {
         std::fs::create_dir_all(spec.data_dir.parent().unwrap_or(Path::new("/tmp")))?;
         let log = spec.data_dir.with_extension("log");
         let logf = std::fs::OpenOptions::new()
@@ -146,7 +146,7 @@ impl Controller {
                 sink.clear();
             }
         });
-        let mut c = Controller {
+        let mut c = ControllerProcess {
             spec,
             child: Some(child),
             ready: Vec::new(),
@@ -255,7 +255,7 @@ impl Controller {
     }
 }
 
-impl Drop for Controller {
+impl Drop for ControllerProcess {
     fn drop(&mut self) {
         self.kill9();
     }
@@ -302,7 +302,7 @@ pub fn wait_for<T>(
 
 /// For tests: runs commands through the API and panics (with the controller's log tail) if
 /// any failed.
-pub fn run(c: &Controller, cmds: &[&str]) -> String {
+pub fn run(c: &ControllerProcess, cmds: &[&str]) -> String {
     let r = c
         .exec(cmds)
         .unwrap_or_else(|e| panic!("{}: {e:#}\n{}", c.spec.name, c.log_tail(30)));
@@ -317,14 +317,14 @@ pub fn run(c: &Controller, cmds: &[&str]) -> String {
 }
 
 /// For tests: `GET /api/v1/cluster/status`.
-pub fn status(c: &Controller) -> serde_json::Value {
+pub fn status(c: &ControllerProcess) -> serde_json::Value {
     c.status()
         .unwrap_or_else(|e| panic!("{}: {e:#}\n{}", c.spec.name, c.log_tail(30)))
 }
 
 /// Is the cluster steady: every member connected to all the others, one agreed master, the
 /// same configuration revision everywhere?
-pub fn is_steady(cs: &[&Controller]) -> bool {
+pub fn is_steady(cs: &[&ControllerProcess]) -> bool {
     let Some(st) = cs
         .iter()
         .map(|c| c.status().ok())
@@ -343,7 +343,7 @@ pub fn is_steady(cs: &[&Controller]) -> bool {
 
 /// For tests: waits (at most 15 s) until the cluster is steady ([`is_steady`]); panics with
 /// the members' states and logs otherwise.
-pub fn wait_steady(cs: &[&Controller]) {
+pub fn wait_steady(cs: &[&ControllerProcess]) {
     let ok = wait_for(Duration::from_secs(15), Duration::from_millis(20), || {
         is_steady(cs).then_some(())
     });

@@ -18,7 +18,7 @@
 //!   in from 127.0.0.1 (see `bench_flood.rs`; `--flood-secs`, default 30).
 
 use anyhow::{bail, Context, Result};
-use roost_testkit::{is_steady, roost_bin, wait_for, Controller, Spec};
+use roost_testkit::{is_steady, roost_bin, wait_for, ControllerProcess, Spec};
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
@@ -53,8 +53,8 @@ fn ips(base: &str) -> Result<(String, String)> {
 }
 
 struct Pair {
-    a: Controller,
-    b: Controller,
+    a: ControllerProcess,
+    b: ControllerProcess,
     dir: std::path::PathBuf,
 }
 
@@ -76,14 +76,14 @@ fn spawn_pair(base: &str, tag: &str) -> Result<Pair> {
         s.env.push(("RUST_LOG".into(), "warn".into()));
         s
     };
-    let a = Controller::spawn(
+    let a = ControllerProcess::spawn(
         &bin,
         quiet(
             Spec::new("a", &ip1, &dir.join("a"))
                 .arg("--mac 52-54-00-00-00-a1 --hostname bench-a --aap-licenses 64"),
         ),
     )?;
-    let b = Controller::spawn(
+    let b = ControllerProcess::spawn(
         &bin,
         quiet(
             Spec::new("b", &ip2, &dir.join("b")).arg("--mac 52-54-00-00-00-b2 --hostname bench-b"),
@@ -162,14 +162,14 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[i]
 }
 
-fn history(c: &Controller) -> Result<Vec<serde_json::Value>> {
+fn history(c: &ControllerProcess) -> Result<Vec<serde_json::Value>> {
     Ok(c.get_json("/api/v1/cluster/history")?
         .as_array()
         .cloned()
         .unwrap_or_default())
 }
 
-pub(crate) fn failovers(c: &Controller) -> Result<Vec<String>> {
+pub(crate) fn failovers(c: &ControllerProcess) -> Result<Vec<String>> {
     Ok(history(c)?
         .into_iter()
         .filter(|e| {
@@ -214,7 +214,7 @@ fn measure_failover(p: &mut Pair) -> Result<f64> {
     // Restart a (same data dir) for the next round.
     let bin = roost_bin();
     let spec = p.a.spec.clone();
-    p.a = Controller::spawn(&bin, spec)?;
+    p.a = ControllerProcess::spawn(&bin, spec)?;
     Ok(took.as_secs_f64() * 1000.0)
 }
 

@@ -11,7 +11,7 @@
 //!   attempts the clients completed (refused at once or after a check), for context.
 
 use anyhow::{Context, Result};
-use roost_testkit::Controller;
+use roost_testkit::ControllerProcess;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -113,7 +113,7 @@ async fn join_attempt(src: IpAddr, to: SocketAddr, tls: &tokio_rustls::TlsConnec
     };
     let hello = JoinHello {
         protocol_version: roost_wire::PROTOCOL_VERSION,
-        software_version: roost_daemon::runtime::software_version(),
+        software_version: roost_daemon::member::software_version(),
         user: "admin".into(),
         ke1: hex(&ke1),
     };
@@ -151,7 +151,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// An OpenSSH login of the right user from 127.0.0.1, running one command; its duration.
-fn operator_ssh_login(master: &Controller, askpass: &std::path::Path) -> Result<Duration> {
+fn operator_ssh_login(master: &ControllerProcess, askpass: &std::path::Path) -> Result<Duration> {
     let t = Instant::now();
     let out = std::process::Command::new("ssh")
         .args(["-F", "/dev/null", "-b", "127.0.0.1"])
@@ -190,12 +190,12 @@ fn operator_ssh_login(master: &Controller, askpass: &std::path::Path) -> Result<
 /// Runs the flood against `master` (its peer is `standby`) for `secs` seconds and prints the
 /// figures.
 pub fn run(
-    master: &Controller,
-    standby: &Controller,
+    master: &ControllerProcess,
+    standby: &ControllerProcess,
     secs: u64,
     dir: &std::path::Path,
 ) -> Result<()> {
-    let failovers = |c: &Controller| crate::bench::failovers(c).map(|v| v.len());
+    let failovers = |c: &ControllerProcess| crate::bench::failovers(c).map(|v| v.len());
     let before = failovers(master)? + failovers(standby)?;
     let askpass = dir.join("askpass-flood.sh");
     std::fs::write(

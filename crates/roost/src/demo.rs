@@ -1,7 +1,7 @@
 //! `roost demo`: the seed's how-to, live, on two loopback addresses.
 
 use anyhow::{bail, Result};
-use roost_testkit::{is_steady, roost_bin, wait_for, Controller, Spec};
+use roost_testkit::{is_steady, roost_bin, wait_for, ControllerProcess, Spec};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,7 +58,7 @@ macro_rules! eprintln {
 pub fn run(a: DemoArgs) -> Result<i32> {
     let dir = std::env::temp_dir().join(format!("roost-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let started: Arc<Mutex<Vec<Controller>>> = Arc::new(Mutex::new(Vec::new()));
+    let started: Arc<Mutex<Vec<ControllerProcess>>> = Arc::new(Mutex::new(Vec::new()));
     // Ctrl-C: stop every process we started (by PID), remove the temp dir, exit.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -88,12 +88,16 @@ pub fn run(a: DemoArgs) -> Result<i32> {
     result
 }
 
-fn show(c: &Controller, host: &str, cmd: &str) -> Result<String> {
+fn show(c: &ControllerProcess, host: &str, cmd: &str) -> Result<String> {
     let r = c.exec(&[cmd])?;
     Ok(format!("{host}#{cmd}\n{}", r.text()))
 }
 
-fn demo(a: &DemoArgs, dir: &std::path::Path, started: &Arc<Mutex<Vec<Controller>>>) -> Result<i32> {
+fn demo(
+    a: &DemoArgs,
+    dir: &std::path::Path,
+    started: &Arc<Mutex<Vec<ControllerProcess>>>,
+) -> Result<i32> {
     let bin = roost_bin();
     let mk = |name: &str, ip: &str, mac: &str, extra: &str| {
         let mut s = Spec::new(name, ip, &dir.join(name))
@@ -105,7 +109,7 @@ fn demo(a: &DemoArgs, dir: &std::path::Path, started: &Arc<Mutex<Vec<Controller>
     };
     println!("Starting two Roost controllers in {}", dir.display());
     let t0 = Instant::now();
-    let c1 = Controller::spawn(
+    let c1 = ControllerProcess::spawn(
         &bin,
         mk(
             "vx9000-1",
@@ -115,7 +119,7 @@ fn demo(a: &DemoArgs, dir: &std::path::Path, started: &Arc<Mutex<Vec<Controller>
         ),
     )?;
     started.lock().unwrap().push(c1);
-    let c2 = Controller::spawn(
+    let c2 = ControllerProcess::spawn(
         &bin,
         mk("vx9000-2", &a.secondary_ip, "52-54-00-3A-A1-17", ""),
     )?;

@@ -156,8 +156,8 @@ fn run_controller(a: ControllerArgs) -> Result<i32> {
         // One machine-readable line for scripts, tests and the demo.
         println!(
             "roost controller ready member={} mac={} member-channel={} join={} ssh={} api={} api-fingerprint={}",
-            started.controller.rt.member,
-            started.controller.rt.mac,
+            started.controller.member.id,
+            started.controller.member.mac,
             started.member_addr,
             started.join_addr,
             started.ssh_addr,

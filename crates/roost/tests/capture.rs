@@ -10,7 +10,7 @@
 
 use roost_testkit as harness;
 
-use harness::{run, wait_for, wait_steady, Controller, Spec};
+use harness::{run, wait_for, wait_steady, ControllerProcess, Spec};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -234,8 +234,8 @@ fn now_epoch() -> f64 {
         .as_secs_f64()
 }
 
-fn spawn(dir: &Path, name: &str, ip: &str, mac: &str) -> Controller {
-    Controller::spawn(
+fn spawn(dir: &Path, name: &str, ip: &str, mac: &str) -> ControllerProcess {
+    ControllerProcess::spawn(
         &bin(),
         Spec::new(name, ip, &dir.join(name)).arg(&format!("--mac {mac} --hostname {name}")),
     )

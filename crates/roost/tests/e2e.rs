@@ -3,7 +3,7 @@
 
 use roost_testkit as harness;
 
-use harness::{run, status, wait_for, wait_steady, Controller, Spec};
+use harness::{run, status, wait_for, wait_steady, ControllerProcess, Spec};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -25,12 +25,12 @@ impl Lab {
         Spec::new(name, ip, &self.dir.path().join(name))
             .arg(&format!("--mac {mac} --hostname {name}"))
     }
-    fn start(&self, name: &str, ip: &str, mac: &str, extra: &str) -> Controller {
-        Controller::spawn(&bin(), self.spec(name, ip, mac).arg(extra)).unwrap()
+    fn start(&self, name: &str, ip: &str, mac: &str, extra: &str) -> ControllerProcess {
+        ControllerProcess::spawn(&bin(), self.spec(name, ip, mac).arg(extra)).unwrap()
     }
 }
 
-fn configure_primary(c: &Controller, extra: &[&str]) {
+fn configure_primary(c: &ControllerProcess, extra: &[&str]) {
     let mut cmds = roost_config::howto::SEED_PRIMARY_STEPS.to_vec();
     cmds.push("cluster force-configured-state-delay 2 seconds");
     cmds.extend_from_slice(extra);
@@ -38,7 +38,7 @@ fn configure_primary(c: &Controller, extra: &[&str]) {
     run(c, &cmds);
 }
 
-fn join(c: &Controller, primary: &Controller, mode: &str) -> harness::ExecResponse {
+fn join(c: &ControllerProcess, primary: &ControllerProcess, mode: &str) -> harness::ExecResponse {
     let cmd = format!(
         "join-cluster {} user admin password admin123 level 1 mode {mode}",
         primary.spec.ip
@@ -228,7 +228,7 @@ fn failover_and_force_configured_state_failback() {
     // The primary comes back: after the force-configured-state delay (2 s) vx9000-2 goes back
     // to standby.
     let spec = c1.spec.clone();
-    let c1 = Controller::spawn(&bin(), spec).unwrap();
+    let c1 = ControllerProcess::spawn(&bin(), spec).unwrap();
     wait_steady(&[&c1, &c2]);
     let back = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
         (status(&c2)["oper_state"] == "standby").then_some(())
@@ -267,7 +267,7 @@ fn without_force_configured_state_the_failed_over_member_stays_active() {
         (status(&c2)["oper_state"] == "active").then_some(())
     })
     .expect("failover");
-    let c1 = Controller::spawn(&bin(), c1.spec.clone()).unwrap();
+    let c1 = ControllerProcess::spawn(&bin(), c1.spec.clone()).unwrap();
     wait_steady(&[&c1, &c2]);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(status(&c2)["oper_state"], "active");
@@ -280,7 +280,7 @@ fn refused_joins_change_nothing() {
     configure_primary(&c1, &[]);
     let before1 = run(&c1, &["show running-config"]);
 
-    let check = |joiner: &Controller, cmd: &str, want: &str| {
+    let check = |joiner: &ControllerProcess, cmd: &str, want: &str| {
         let before2 = run(joiner, &["show running-config"]);
         let r = joiner.exec(&[cmd]).unwrap();
         assert!(r.error, "join should fail: {cmd}: {}", r.text());
@@ -326,7 +326,7 @@ fn refused_joins_change_nothing() {
     let mut odd = lab.spec("vx9000-3", "127.0.0.53", "52-54-00-3A-A1-53");
     odd.env
         .push(("ROOST_SOFTWARE_VERSION".into(), "9.9.9".into()));
-    let c3 = Controller::spawn(&bin(), odd).unwrap();
+    let c3 = ControllerProcess::spawn(&bin(), odd).unwrap();
     check(
         &c3,
         "join-cluster 127.0.0.51 user admin password admin123 level 1 mode standby",
@@ -354,7 +354,7 @@ fn refused_joins_change_nothing() {
         ],
     );
     let before1 = run(&c1, &["show running-config"]);
-    let check2 = |joiner: &Controller, cmd: &str, want: &str, before1: &str| {
+    let check2 = |joiner: &ControllerProcess, cmd: &str, want: &str, before1: &str| {
         let r = joiner.exec(&[cmd]).unwrap();
         assert!(r.error && r.text().contains(want), "{cmd}: {}", r.text());
         assert_eq!(run(&c1, &["show running-config"]), before1);
@@ -632,7 +632,7 @@ fn debug_cfgd_cluster_streams_into_the_session() {
 fn contradicting_flags_are_refused_and_change_nothing() {
     let lab = Lab::new();
     let dir = lab.dir.path().join("c");
-    let mut c = Controller::spawn(
+    let mut c = ControllerProcess::spawn(
         &bin(),
         Spec::new("c", "127.0.0.95", &dir).arg("--mac 52-54-00-E1-EE-95 --model RFS4000"),
     )
@@ -699,7 +699,7 @@ fn contradicting_flags_are_refused_and_change_nothing() {
     assert_eq!(code, Some(1));
     assert!(err.contains("needs --admin-password"), "{err}");
     // The saved identity still rules: it starts as before without the flags.
-    let c = Controller::spawn(&bin(), Spec::new("c", "127.0.0.95", &dir)).unwrap();
+    let c = ControllerProcess::spawn(&bin(), Spec::new("c", "127.0.0.95", &dir)).unwrap();
     assert!(run(&c, &["show version"]).contains("RFS4000"));
 }
 
@@ -717,7 +717,7 @@ fn a_peer_on_another_version_never_becomes_a_member() {
         .arg("--cluster-secret same");
     odd.env
         .push(("ROOST_SOFTWARE_VERSION".into(), "9.9.9".into()));
-    let c2 = Controller::spawn(&bin(), odd).unwrap();
+    let c2 = ControllerProcess::spawn(&bin(), odd).unwrap();
     run(
         &c1,
         &[
@@ -822,7 +822,7 @@ fn wlan_batch(round: usize, n: usize) -> Vec<String> {
     cmds
 }
 
-fn exec_strings(c: &Controller, cmds: &[String]) -> harness::ExecResponse {
+fn exec_strings(c: &ControllerProcess, cmds: &[String]) -> harness::ExecResponse {
     let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
     c.exec(&refs)
         .unwrap_or_else(|e| panic!("{}: {e:#}\n{}", c.spec.name, c.log_tail(30)))
@@ -896,7 +896,7 @@ fn full_disk_refuses_the_commit_keeps_running_and_recovers() {
 
     // A restart keeps every acknowledged commit.
     c1.terminate();
-    let c1 = Controller::spawn(&bin(), c1.spec.clone()).unwrap();
+    let c1 = ControllerProcess::spawn(&bin(), c1.spec.clone()).unwrap();
     let running = run(&c1, &["show running-config"]);
     for n in &acknowledged {
         assert!(
@@ -926,7 +926,7 @@ fn full_disk_on_a_standby_does_not_acknowledge_and_catches_up_when_space_returns
     wait_steady(&[&c1, &c2]);
 
     fill_disk(&point.join("filler"));
-    let revision = |c: &Controller| status(c)["config_revision"].as_u64().unwrap();
+    let revision = |c: &ControllerProcess| status(c)["config_revision"].as_u64().unwrap();
     // Commits on the primary (whose disk is fine) until the standby cannot keep up (bounded).
     let mut last = 0;
     let mut behind = false;

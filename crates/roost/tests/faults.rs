@@ -3,7 +3,7 @@
 
 use roost_testkit as harness;
 
-use harness::{run, status, wait_for, wait_steady, Controller, Spec};
+use harness::{run, status, wait_for, wait_steady, ControllerProcess, Spec};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::path::PathBuf;
@@ -16,9 +16,9 @@ fn bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_roost")))
 }
 
-fn start(dir: &std::path::Path, name: &str, ip: &str, mac: &str) -> Controller {
+fn start(dir: &std::path::Path, name: &str, ip: &str, mac: &str) -> ControllerProcess {
     let spec = Spec::new(name, ip, &dir.join(name)).arg(&format!("--mac {mac} --hostname {name}"));
-    Controller::spawn(&bin(), spec).unwrap()
+    ControllerProcess::spawn(&bin(), spec).unwrap()
 }
 
 /// These tests load the machine on purpose (a stopped process, a login flood): one at a time,
@@ -28,11 +28,11 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn signal(c: &Controller, s: Signal) {
+fn signal(c: &ControllerProcess, s: Signal) {
     kill(Pid::from_raw(c.pid().expect("running") as i32), s).unwrap();
 }
 
-fn join(c: &Controller, primary: &Controller) {
+fn join(c: &ControllerProcess, primary: &ControllerProcess) {
     let cmd = format!(
         "join-cluster {} user admin password admin123 level 1 mode standby",
         primary.spec.ip
@@ -44,7 +44,7 @@ fn join(c: &Controller, primary: &Controller) {
 /// A dead interval of one second on every member: these tests load a 2-core machine on
 /// purpose (debug builds, the rest of the suite, a flood), where a synchronous fsync on the
 /// member thread can delay a hello by a few hundred ms; the stall itself (2 s) is far longer.
-fn slow_dead_interval(cs: &[&Controller]) {
+fn slow_dead_interval(cs: &[&ControllerProcess]) {
     for c in cs {
         let out = run(
             c,
@@ -59,7 +59,7 @@ fn slow_dead_interval(cs: &[&Controller]) {
     }
 }
 
-fn commit_wlan(c: &Controller, name: &str) -> String {
+fn commit_wlan(c: &ControllerProcess, name: &str) -> String {
     run(
         c,
         &[
@@ -183,7 +183,7 @@ fn a_higher_ranked_joiner_does_not_take_mastership() {
     }
     // `show cluster members` lists the master first (as in the seed), on every member, and a
     // lost member stays listed, as down.
-    let rows = |c: &Controller| -> Vec<String> {
+    let rows = |c: &ControllerProcess| -> Vec<String> {
         run(c, &["show cluster members"])
             .lines()
             .filter(|l| l.contains("vx9000-"))
@@ -298,7 +298,7 @@ fn login_flood_loses_no_commit_and_forces_no_failover() {
             );
         }
         let h = run(c, &["show cluster history"]);
-        let late = |c: &Controller| -> String {
+        let late = |c: &ControllerProcess| -> String {
             c.log_tail(5000)
                 .lines()
                 .filter(|l| l.contains("late") || l.contains(" lost"))

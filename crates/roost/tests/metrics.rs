@@ -4,7 +4,7 @@
 
 use roost_testkit as harness;
 
-use harness::{http_client, run, status, wait_for, wait_steady, Controller, Spec};
+use harness::{http_client, run, status, wait_for, wait_steady, ControllerProcess, Spec};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -137,7 +137,7 @@ fn parse(text: &str, format: Format) -> Parsed {
     Parsed { families, samples }
 }
 
-fn get_metrics(c: &Controller, user: &str, password: &str, format: Format) -> (u16, String) {
+fn get_metrics(c: &ControllerProcess, user: &str, password: &str, format: Format) -> (u16, String) {
     let mut req = http_client()
         .unwrap()
         .get(format!("{}/metrics", c.api_url()))
@@ -167,7 +167,7 @@ fn get_metrics(c: &Controller, user: &str, password: &str, format: Format) -> (u
 }
 
 /// Scrapes `c` as the monitor user in both formats; both parsers must see the same samples.
-fn scrape(c: &Controller) -> Parsed {
+fn scrape(c: &ControllerProcess) -> Parsed {
     let (s, text) = get_metrics(c, "noc", "noc-pw", Format::Text);
     assert_eq!(s, 200, "{text}");
     let (s, om) = get_metrics(c, "noc", "noc-pw", Format::OpenMetrics);
@@ -202,7 +202,7 @@ fn scrape(c: &Controller) -> Parsed {
     a
 }
 
-fn member_ids(c: &Controller) -> BTreeMap<String, String> {
+fn member_ids(c: &ControllerProcess) -> BTreeMap<String, String> {
     let rows = c.get_json("/api/v1/cluster/members").unwrap();
     rows.as_array()
         .unwrap()
@@ -222,9 +222,10 @@ fn metrics_of_a_running_cluster_parse_and_count_what_happened() {
     let spec = |name: &str, ip: &str, mac: &str| {
         Spec::new(name, ip, &dir.path().join(name)).arg(&format!("--mac {mac} --hostname {name}"))
     };
-    let c1 = Controller::spawn(&bin(), spec("mx-1", "127.0.0.171", "52-54-00-71-00-01")).unwrap();
+    let c1 =
+        ControllerProcess::spawn(&bin(), spec("mx-1", "127.0.0.171", "52-54-00-71-00-01")).unwrap();
     let mut c2 =
-        Controller::spawn(&bin(), spec("mx-2", "127.0.0.172", "52-54-00-71-00-02")).unwrap();
+        ControllerProcess::spawn(&bin(), spec("mx-2", "127.0.0.172", "52-54-00-71-00-02")).unwrap();
     run(
         &c1,
         &[

@@ -4,7 +4,7 @@
 
 use roost_testkit as harness;
 
-use harness::{run, status, wait_for, wait_steady, Controller, Spec};
+use harness::{run, status, wait_for, wait_steady, ControllerProcess, Spec};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -222,9 +222,11 @@ impl Drop for Net {
     }
 }
 
-fn pair(net: &Net, dir: &std::path::Path) -> (Controller, Controller) {
-    let a = Controller::spawn(&bin(), net.spec(dir, 0, "vx9000-1", "52-54-00-E1-EE-01")).unwrap();
-    let b = Controller::spawn(&bin(), net.spec(dir, 1, "vx9000-2", "52-54-00-3A-A1-02")).unwrap();
+fn pair(net: &Net, dir: &std::path::Path) -> (ControllerProcess, ControllerProcess) {
+    let a = ControllerProcess::spawn(&bin(), net.spec(dir, 0, "vx9000-1", "52-54-00-E1-EE-01"))
+        .unwrap();
+    let b = ControllerProcess::spawn(&bin(), net.spec(dir, 1, "vx9000-2", "52-54-00-3A-A1-02"))
+        .unwrap();
     run(
         &a,
         &[
@@ -378,7 +380,7 @@ fn link_down_fails_over_and_link_up_heals() {
     let net = Net::new(3);
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = pair(&net, dir.path());
-    let c = Controller::spawn(
+    let c = ControllerProcess::spawn(
         &bin(),
         net.spec(dir.path(), 2, "vx9000-3", "52-54-00-3A-A1-03"),
     )

@@ -2,7 +2,7 @@
 
 use roost_testkit as harness;
 
-use harness::{Controller, Spec};
+use harness::{ControllerProcess, Spec};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ fn askpass(dir: &Path, password: &str) -> PathBuf {
 
 fn ssh(
     dir: &Path,
-    c: &Controller,
+    c: &ControllerProcess,
     password: &str,
     extra: &[&str],
     remote: Option<&str>,
@@ -59,11 +59,11 @@ fn ssh(
     cmd
 }
 
-fn start(dir: &Path, ip: &str) -> Controller {
+fn start(dir: &Path, ip: &str) -> ControllerProcess {
     let mut s = Spec::new("vx9000-1", ip, &dir.join("c1"))
         .arg("--mac 52-54-00-E1-EE-16 --hostname vx9000-1");
     s.ssh_port = ssh_port();
-    Controller::spawn(&bin(), s).unwrap()
+    ControllerProcess::spawn(&bin(), s).unwrap()
 }
 
 #[test]

@@ -302,7 +302,7 @@ fn failed_checks_are_counted_per_face_and_nothing_else_is() {
     drop(gate.admit(Face::Api, ip(4)).unwrap()); // not checked
     let m = crate::counters::metrics_input(
         &counters,
-        &crate::runtime::TrafficCounters::default(),
+        &crate::member::TrafficCounters::default(),
         &roost_config::MemberSnapshot::empty(1024),
         String::new(),
     );

@@ -3,8 +3,8 @@
 
 use super::admission::joiner_section;
 use super::{read_msg, write_msg, IO_TIMEOUT};
+use crate::member::{software_version, MemberHandle};
 use crate::options::ControllerOptions;
-use crate::runtime::{software_version, MemberRuntime};
 use roost_config::{ClusterConfig, JoinClusterRequest};
 use roost_wire::join::{
     decode_json, JoinChallenge, JoinHello, JoinOutcome, JoinProof, JoinRequest, JoinResponse,
@@ -19,18 +19,23 @@ use std::time::Duration;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The joiner's side, run from a CLI session thread. Prints the seed's progress lines.
 pub fn join_cluster(
-    rt: &Arc<MemberRuntime>,
+    member: &Arc<MemberHandle>,
     opts: &ControllerOptions,
     handle: &tokio::runtime::Handle,
     req: JoinClusterRequest,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), String> {
     progress(&format!("... connecting to {}", req.primary));
-    let running = rt.running();
-    let me = running.device(rt.mac);
+    let running = member.running();
+    let me = running.device(member.mac);
     let device = running
-        .device_change(rt.mac)
-        .map(|c| joiner_section(&c.to_text(), &format!("{} {}", rt.model.prefix(), rt.mac)))
+        .device_change(member.mac)
+        .map(|c| {
+            joiner_section(
+                &c.to_text(),
+                &format!("{} {}", member.model.prefix(), member.mac),
+            )
+        })
         .transpose()
         .map_err(|e| e.to_string())?
         .unwrap_or_default();
@@ -38,11 +43,11 @@ pub fn join_cluster(
         protocol_version: PROTOCOL_VERSION,
         software_version: software_version(),
         user: req.user.clone(),
-        model: rt.model,
-        mac: rt.mac,
+        model: member.model,
+        mac: member.mac,
         hostname: me
             .map(|d| d.hostname)
-            .unwrap_or_else(|| rt.mac.default_hostname(rt.model)),
+            .unwrap_or_else(|| member.mac.default_hostname(member.model)),
         ip: opts.ip.to_string(),
         level: req.level,
         mode: req.mode,
@@ -138,17 +143,22 @@ pub fn join_cluster(
         .map_err(|e| format!("bad cluster key from primary: {e}"))?;
     let config = ClusterConfig::parse(&accepted.config)
         .map_err(|e| format!("bad configuration from primary: {e}"))?;
-    if config.device(rt.mac).is_none() {
+    if config.device(member.mac).is_none() {
         return Err("the primary's configuration does not contain this controller".to_string());
     }
     progress("... committing the changes");
-    rt.store.set_cluster_key(&key).map_err(|e| e.to_string())?;
-    rt.store
+    member
+        .store
+        .set_cluster_key(&key)
+        .map_err(|e| e.to_string())?;
+    member
+        .store
         .save_config(accepted.head, &accepted.config, None, &[accepted.head])
         .map_err(|e| e.to_string())?;
-    handle.block_on(rt.rejoin(key, config, accepted.head))?;
+    handle.block_on(member.rejoin(key, config, accepted.head))?;
     progress("... saving the changes");
-    rt.store
+    member
+        .store
         .write_startup_config(&accepted.config)
         .map_err(|e| e.to_string())?;
     progress("[OK]");

@@ -9,8 +9,8 @@
 
 use super::admission::{admit, check_user, check_version, JoinRefusal, Primary};
 use super::{read_msg, write_msg, IO_TIMEOUT};
+use crate::member::{software_version, MemberHandle};
 use crate::options::ControllerOptions;
-use crate::runtime::{software_version, MemberRuntime};
 use crate::shutdown::wait_shutdown;
 use roost_wire::join::{
     decode_json, JoinAccepted, JoinChallenge, JoinHello, JoinOutcome, JoinProof, JoinRequest,
@@ -91,23 +91,25 @@ impl Default for Backoff {
 /// What one join connection on the primary works with: the member it adds the joiner to, and
 /// this controller's address (the joiner's member link points at it).
 struct JoinServer {
-    rt: Arc<MemberRuntime>,
+    member: Arc<MemberHandle>,
     primary: Primary,
 }
 
 /// Logs a refusal where the operator looks (the log, `debug cfgd cluster`) and gives the line
 /// the joiner is sent.
 struct Refuser<'a> {
-    rt: &'a MemberRuntime,
+    member: &'a MemberHandle,
     peer: SocketAddr,
 }
 
 impl Refuser<'_> {
     fn refuse(&self, refusal: JoinRefusal) -> String {
         let reason = refusal.to_string();
-        self.rt.counters.join(crate::counters::JoinResult::Refused);
+        self.member
+            .counters
+            .join(crate::counters::JoinResult::Refused);
         tracing::info!(peer = %self.peer, kind = refusal.kind(), "join-cluster refused: {reason}");
-        self.rt.debug(&format!(
+        self.member.debug(&format!(
             "cluster join from host {} refused: {reason}",
             self.peer.ip()
         ));
@@ -118,7 +120,7 @@ impl Refuser<'_> {
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
-    rt: Arc<MemberRuntime>,
+    member: Arc<MemberHandle>,
     opts: ControllerOptions,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -127,11 +129,11 @@ pub async fn serve(
     let backoff = Arc::new(Backoff::new());
     let server = Arc::new(JoinServer {
         primary: Primary {
-            mac: rt.mac,
-            model: rt.model,
+            mac: member.mac,
+            model: member.model,
             ip: opts.ip,
         },
-        rt,
+        member,
     });
     let sd = wait_shutdown(shutdown);
     tokio::pin!(sd);
@@ -142,7 +144,7 @@ pub async fn serve(
                 let (stream, peer) = match r { Ok(x) => x, Err(e) => { tracing::warn!("join accept: {e}"); continue; } };
                 let Ok(slot) = slots.clone().try_acquire_owned() else {
                     tracing::info!(%peer, "join-cluster connection refused: {MAX_HANDSHAKES} join handshakes already in progress");
-                    server.rt.counters.join(crate::counters::JoinResult::Refused);
+                    server.member.counters.join(crate::counters::JoinResult::Refused);
                     drop(stream);
                     continue;
                 };
@@ -151,7 +153,7 @@ pub async fn serve(
                 let backoff = backoff.clone();
                 tokio::spawn(async move {
                     let _slot = slot;
-                    server.rt.debug(&format!("CS server (cluster join) connection from {}", peer.ip()));
+                    server.member.debug(&format!("CS server (cluster join) connection from {}", peer.ip()));
                     let r = tokio::time::timeout(IO_TIMEOUT, async {
                         let mut tls = acceptor.accept(stream).await.map_err(|e| format!("TLS: {e}"))?;
                         server.serve_one(&backoff, &mut tls, peer).await?;
@@ -159,7 +161,7 @@ pub async fn serve(
                         Ok::<_, String>(())
                     }).await;
                     if !matches!(r, Ok(Ok(()))) {
-                        server.rt.counters.join(crate::counters::JoinResult::Error);
+                        server.member.counters.join(crate::counters::JoinResult::Error);
                     }
                     match r {
                         Ok(Ok(())) => {}
@@ -183,11 +185,11 @@ impl JoinServer {
         tls: &mut S,
         peer: SocketAddr,
     ) -> Result<(), String> {
-        let rt = &self.rt;
-        let refuser = Refuser { rt, peer };
+        let member = &self.member;
+        let refuser = Refuser { member, peer };
         let refuse = |r: JoinRefusal| refuser.refuse(r);
         let hello: JoinHello = read_msg(tls, MAX_PRE_AUTH_MESSAGE).await?;
-        rt.debug(&format!("CS_Server - cluster join from host {}", peer.ip()));
+        member.debug(&format!("CS_Server - cluster join from host {}", peer.ip()));
         if let Some(wait) = backoff.blocked(peer.ip(), Instant::now()) {
             let reason = refuse(JoinRefusal::Backoff {
                 source_ip: peer.ip(),
@@ -202,7 +204,7 @@ impl JoinServer {
         }
         // Credentials, by OPAQUE: the record of a user of this cluster. An unknown user gets a
         // fake challenge, so it looks like a wrong password.
-        let key = match rt.store.cluster_key() {
+        let key = match member.store.cluster_key() {
             Ok(Some(k)) => k,
             _ => {
                 let reason = refuse(JoinRefusal::NoClusterKey);
@@ -210,7 +212,7 @@ impl JoinServer {
             }
         };
         let keys = ServerKeys::derive(&key);
-        let config = rt.running();
+        let config = member.running();
         let (role, record) = match config.join_record(&hello.user) {
             Some((_, None)) => {
                 let reason = refuse(JoinRefusal::NoJoinCredential(hello.user.clone()));
@@ -240,7 +242,7 @@ impl JoinServer {
             Ok(p) => p,
             Err(e) => {
                 backoff.failed(peer.ip(), Instant::now());
-                self.rt.counters.login_failed(roost_config::Face::Join);
+                self.member.counters.login_failed(roost_config::Face::Join);
                 refuse(JoinRefusal::JoinerGaveUp {
                     user: hello.user.clone(),
                     error: e,
@@ -258,7 +260,7 @@ impl JoinServer {
             }
             _ => {
                 backoff.failed(peer.ip(), Instant::now());
-                self.rt.counters.login_failed(roost_config::Face::Join);
+                self.member.counters.login_failed(roost_config::Face::Join);
                 let reason = refuse(JoinRefusal::AuthenticationFailed(hello.user.clone()));
                 return write_msg(tls, &JoinOutcome::Refused { reason }).await;
             }
@@ -293,34 +295,34 @@ impl JoinServer {
 
     /// Once the joiner is authenticated: admit it, commit it in, hand out key + config.
     async fn join(&self, req: JoinRequest) -> Result<JoinAccepted, JoinRefusal> {
-        let rt = &self.rt;
-        let config = rt.running();
+        let member = &self.member;
+        let config = member.running();
         let change = admit(&req, &self.primary, &config)?;
         let cluster_name = config
-            .device(rt.mac)
+            .device(member.mac)
             .map(|d| d.cluster_name)
             .unwrap_or_default();
-        rt.debug(&format!(
+        member.debug(&format!(
             "cluster join, cluster member ip of [{}] is NOT configured, create override",
             req.mac
         ));
-        let rev = rt
+        let rev = member
             .commit("join-cluster", &change.to_text())
             .await
             .map_err(JoinRefusal::Commit)?;
         // Wait until this member's running config holds the revision (the master may be
         // another).
-        rt.wait_applied(rev).await;
-        let snapshot = rt.snapshot();
+        member.wait_applied(rev).await;
+        let snapshot = member.snapshot();
         let (config, head) = (snapshot.running.to_text(), snapshot.running_head);
-        let key = match rt.store.cluster_key() {
+        let key = match member.store.cluster_key() {
             Ok(Some(k)) => k,
             _ => return Err(JoinRefusal::NoClusterKey),
         };
         self.accepted(&req);
         Ok(JoinAccepted {
             cluster_key_hex: key.to_hex(),
-            primary: rt.member,
+            primary: member.id,
             cluster_name,
             config,
             head,
@@ -330,9 +332,11 @@ impl JoinServer {
     /// A joiner is in.
     fn accepted(&self, req: &JoinRequest) {
         tracing::info!(joiner = %req.mac, "join-cluster accepted");
-        self.rt.counters.join(crate::counters::JoinResult::Accepted);
-        self.rt.debug("sending OK with config");
-        self.rt.record(
+        self.member
+            .counters
+            .join(crate::counters::JoinResult::Accepted);
+        self.member.debug("sending OK with config");
+        self.member.record(
             roost_wire::ClusterEvent::ConfigUpdateSuccess,
             "config sync succeeded",
         );

@@ -1,4 +1,5 @@
-//! The member task: the tokio shell around `roost_core::Node`.
+//! The member task, the tokio shell around `roost_core::Node`, and [`MemberHandle`], what the
+//! rest of the daemon holds of it (identity, the published snapshot, the request channel).
 //!
 //! It only moves bytes and time: datagrams on the member channel are opened (authenticated,
 //! replay-checked) and handed to the node; the node's commands are carried out in order. Writes
@@ -66,8 +67,8 @@ pub enum NodeRequest {
 type DebugSink = Box<dyn Fn(String) + Send + Sync>;
 
 /// Shared, read-mostly state and the request channel: what sessions hold.
-pub struct MemberRuntime {
-    pub member: MemberId,
+pub struct MemberHandle {
+    pub id: MemberId,
     pub mac: Mac,
     pub model: Model,
     pub boot: u32,
@@ -87,13 +88,13 @@ pub struct MemberRuntime {
     next_sink: AtomicU64,
 }
 
-impl MemberRuntime {
+impl MemberHandle {
     pub fn start(
         data: PreparedDataDir,
         socket: UdpSocket,
         opts: ControllerOptions,
         shutdown: watch::Receiver<bool>,
-    ) -> Result<Arc<MemberRuntime>, StartupError> {
+    ) -> Result<Arc<MemberHandle>, StartupError> {
         let PreparedDataDir {
             store,
             identity,
@@ -106,8 +107,8 @@ impl MemberRuntime {
         let superseded = store.superseded()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let (publisher, snapshot) = Publisher::new(identity.model.max_aps());
-        let rt = Arc::new(MemberRuntime {
-            member: identity.mac.member_id(),
+        let member = Arc::new(MemberHandle {
+            id: identity.mac.member_id(),
             mac: identity.mac,
             model: identity.model,
             boot,
@@ -127,14 +128,14 @@ impl MemberRuntime {
             Some(p) => (p.head, p.log, p.lineage, p.requests),
             None => (RevisionId::ZERO, Vec::new(), Vec::new(), Vec::new()),
         };
-        let history = rt.store.history().unwrap_or_default();
+        let history = member.store.history().unwrap_or_default();
         let thread_err = |e: std::io::Error| StartupError::Component {
             what: "member task",
             message: e.to_string(),
         };
-        let persister = Persister::start(rt.store.clone()).map_err(thread_err)?;
+        let persister = Persister::start(member.store.clone()).map_err(thread_err)?;
         let mut task = MemberTask::new(
-            rt.clone(),
+            member.clone(),
             config,
             head,
             log,
@@ -164,7 +165,7 @@ impl MemberRuntime {
                 runtime.block_on(task.run(socket, rx, shutdown));
             })
             .map_err(thread_err)?;
-        Ok(rt)
+        Ok(member)
     }
 
     pub fn now(&self) -> Instant {
@@ -265,23 +266,23 @@ impl MemberRuntime {
 /// Election settings of this member from its device section (defaults if it has none):
 /// [`roost_config::settings::election_settings`].
 pub fn election_settings(
-    rt: &MemberRuntime,
+    member: &MemberHandle,
     device: Option<&DeviceSettings>,
     cluster: &ClusterConfig,
     _hostname_fallback: &str,
 ) -> ElectionSettings {
     let me = roost_config::settings::MemberFacts {
-        member: rt.member,
-        mac: rt.mac,
-        model: rt.model,
+        member: member.id,
+        mac: member.mac,
+        model: member.model,
         software_version: software_version(),
-        boot: rt.boot,
+        boot: member.boot,
         licenses: LicenseCounts {
-            ap_licenses: rt.licenses.ap,
-            aap_licenses: rt.licenses.aap,
+            ap_licenses: member.licenses.ap,
+            aap_licenses: member.licenses.aap,
             ap_count: 0,
             aap_count: 0,
-            adsec: rt.licenses.adsec,
+            adsec: member.licenses.adsec,
         },
     };
     roost_config::settings::election_settings(&me, device, cluster)
@@ -298,7 +299,7 @@ pub fn software_version() -> String {
 const DRAIN_BEFORE_TIMEOUT: usize = 4096;
 
 struct MemberTask {
-    rt: Arc<MemberRuntime>,
+    member: Arc<MemberHandle>,
     node: Node<ClusterConfig>,
     key: ClusterKey,
     socket: Option<Arc<UdpSocket>>,
@@ -321,14 +322,14 @@ struct MemberTask {
     persister: Persister,
     /// Publishes the member's state for the faces after every input handled.
     publisher: Publisher,
-    /// The revision `rt.running` is at.
+    /// The revision `member.running` is at.
     running_head: RevisionId,
 }
 
 impl MemberTask {
     #[allow(clippy::too_many_arguments)]
     fn new(
-        rt: Arc<MemberRuntime>,
+        member: Arc<MemberHandle>,
         config: ClusterConfig,
         head: RevisionId,
         log: Vec<roost_wire::Revision>,
@@ -340,11 +341,11 @@ impl MemberTask {
         persister: Persister,
         publisher: Publisher,
     ) -> MemberTask {
-        let node = build_node(&rt, &config, head, log, lineage, superseded, history);
-        let device = config.device(rt.mac);
-        let own_section = own_section(&config, rt.mac);
+        let node = build_node(&member, &config, head, log, lineage, superseded, history);
+        let device = config.device(member.mac);
+        let own_section = own_section(&config, member.mac);
         let mut t = MemberTask {
-            rt,
+            member,
             node,
             key,
             socket: None,
@@ -385,7 +386,7 @@ impl MemberTask {
             let deadline = self
                 .node
                 .poll_timeout()
-                .map(|t| tokio::time::Instant::from_std(self.rt.started + t));
+                .map(|t| tokio::time::Instant::from_std(self.member.started + t));
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d).await,
@@ -416,7 +417,7 @@ impl MemberTask {
                             Err(_) => break,
                         }
                     }
-                    let now = self.rt.now();
+                    let now = self.member.now();
                     self.node.handle_timeout(now);
                 }
             }
@@ -429,7 +430,7 @@ impl MemberTask {
     }
 
     fn on_datagram(&mut self, bytes: &[u8], from: SocketAddr) {
-        let stats = &self.rt.traffic;
+        let stats = &self.member.traffic;
         stats.received.fetch_add(1, Ordering::Relaxed);
         let (header, msg) = match roost_wire::open(&self.key, bytes) {
             Ok(x) => x,
@@ -447,7 +448,7 @@ impl MemberTask {
                 return;
             }
         };
-        if header.sender == self.rt.member {
+        if header.sender == self.member.id {
             stats.dropped_malformed.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -463,12 +464,12 @@ impl MemberTask {
         }
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         self.learned.insert(header.sender, from);
-        let now = self.rt.now();
+        let now = self.member.now();
         self.node.handle_message(header.sender, msg, now);
     }
 
     fn on_request(&mut self, req: NodeRequest) {
-        let now = self.rt.now();
+        let now = self.member.now();
         match req {
             NodeRequest::Commit {
                 user,
@@ -489,17 +490,23 @@ impl MemberTask {
                 self.key = key;
                 self.windows.clear();
                 let superseded = self.node.replication.superseded().to_vec();
-                let replication =
-                    build_replication(&self.rt, &config, head, Vec::new(), vec![head], superseded);
+                let replication = build_replication(
+                    &self.member,
+                    &config,
+                    head,
+                    Vec::new(),
+                    vec![head],
+                    superseded,
+                );
                 self.node.replace_replication(replication, now);
-                let device = config.device(self.rt.mac);
-                let fallback = self.rt.mac.default_hostname(self.rt.model);
-                let settings = election_settings(&self.rt, device.as_ref(), &config, &fallback);
+                let device = config.device(self.member.mac);
+                let fallback = self.member.mac.default_hostname(self.member.model);
+                let settings = election_settings(&self.member, device.as_ref(), &config, &fallback);
                 self.node.election.handle_settings(settings, now);
                 self.device = device;
-                self.own_section = own_section(&config, self.rt.mac);
+                self.own_section = own_section(&config, self.member.mac);
                 self.refresh_peers(&config);
-                *self.rt.running.write().unwrap() = Arc::new(config);
+                *self.member.running.write().unwrap() = Arc::new(config);
                 self.running_head = head;
                 self.node.election.record(
                     roost_wire::ClusterEvent::ConfigUpdateSuccess,
@@ -517,7 +524,7 @@ impl MemberTask {
     /// Unique across restarts: boot in the high half.
     fn request_id(&mut self) -> u64 {
         self.next_request += 1;
-        (self.rt.boot as u64) << 32 | self.next_request
+        (self.member.boot as u64) << 32 | self.next_request
     }
 
     async fn drain(&mut self) {
@@ -561,10 +568,10 @@ impl MemberTask {
 
     /// Publishes the member's state for the faces, if it changed (see [`crate::snapshot`]).
     fn publish(&mut self) {
-        let now = self.rt.now();
-        let running = (self.running_head, self.rt.running());
+        let now = self.member.now();
+        let running = (self.running_head, self.member.running());
         self.publisher
-            .publish(&self.node, &running, &self.rt.traffic, now);
+            .publish(&self.node, &running, &self.member.traffic, now);
     }
 
     /// The outcome of saving revision `head`. A full disk (ENOSPC, EDQUOT) changed nothing on
@@ -579,14 +586,14 @@ impl MemberTask {
                 if std::mem::take(&mut self.save_failing) {
                     tracing::info!("revisions are saved again (revision {head})");
                 }
-                let now = self.rt.now();
+                let now = self.member.now();
                 self.node.handle_persisted(head, now);
                 return;
             }
             Err(e) => e,
         };
         if let Some(reason) = e.no_space() {
-            let now = self.rt.now();
+            let now = self.member.now();
             if self.node.handle_persist_failed(head, reason, now) {
                 if !std::mem::replace(&mut self.save_failing, true) {
                     tracing::error!("cannot save revision {head}: {e}; refused, not acknowledged");
@@ -596,7 +603,7 @@ impl MemberTask {
                 return;
             }
         }
-        self.rt.fail_stop.stop_thread(Fatal::Persist {
+        self.member.fail_stop.stop_thread(Fatal::Persist {
             head,
             reason: e.to_string(),
         });
@@ -605,7 +612,7 @@ impl MemberTask {
     fn on_notification(&mut self, n: Notification) {
         match n {
             Notification::History(ev) => {
-                self.rt.debug(&format!(
+                self.member.debug(&format!(
                     "history: {} {} {} {}",
                     ev.hostname, ev.member, ev.event, ev.reason
                 ));
@@ -613,21 +620,21 @@ impl MemberTask {
                 self.persister.submit(StoreJob::History(ev));
             }
             Notification::MasterChanged { master } => {
-                self.rt.counters.master_changed();
+                self.member.counters.master_changed();
                 // The election emits "completed election master is X" itself.
                 if master.is_none() {
-                    self.rt.debug("no cluster master");
+                    self.member.debug("no cluster master");
                 }
                 tracing::info!(master = %master.map_or("none".into(), |m| m.to_string()), "cluster master changed");
             }
             Notification::OperStateChanged { state } => {
-                self.rt
+                self.member
                     .debug(&format!("publish own cluster status=[{state}] internally"));
                 tracing::info!(%state, "operational state changed");
             }
             Notification::ConfigApplied { head } => {
                 let config = self.node.replication.config().clone();
-                self.rt.debug(&format!(
+                self.member.debug(&format!(
                     "%SYSTEM-6-CONFIG_REVISION: Configuration revision updated to {}",
                     head.number
                 ));
@@ -644,8 +651,8 @@ impl MemberTask {
                     let _ = reply.send(result.map_err(|e| e.to_string()));
                 }
             }
-            Notification::Debug(line) => self.rt.debug(&line),
-            Notification::PeerLost { peer, cause } => self.rt.counters.peer_lost(peer, cause),
+            Notification::Debug(line) => self.member.debug(&line),
+            Notification::PeerLost { peer, cause } => self.member.counters.peer_lost(peer, cause),
             Notification::Stalled { late } => {
                 tracing::warn!(
                     "member task ran {} ms late (process paused or starved); peers are given \
@@ -659,11 +666,11 @@ impl MemberTask {
     /// A new running configuration: publish it, re-read our settings and peers, and make sure
     /// the cluster knows our device section.
     fn on_config(&mut self, config: ClusterConfig) {
-        let now = self.rt.now();
-        match config.device(self.rt.mac) {
+        let now = self.member.now();
+        match config.device(self.member.mac) {
             Some(d) => {
-                self.own_section = own_section(&config, self.rt.mac);
-                let s = election_settings(&self.rt, Some(&d), &config, &d.hostname);
+                self.own_section = own_section(&config, self.member.mac);
+                let s = election_settings(&self.member, Some(&d), &config, &d.hostname);
                 if self.node.election.settings() != &s {
                     self.node.election.handle_settings(s, now);
                 }
@@ -674,7 +681,7 @@ impl MemberTask {
                 // that never saw our join): commit our section through it, once at a time.
                 if let Some(section) = roost_config::settings::registration(
                     &config,
-                    self.rt.mac,
+                    self.member.mac,
                     self.own_section.as_deref(),
                     self.registering.is_some(),
                     self.node.election.is_master(),
@@ -682,7 +689,7 @@ impl MemberTask {
                     let section = section.to_string();
                     let id = self.request_id();
                     self.registering = Some(id);
-                    self.rt.debug(
+                    self.member.debug(
                         "own device section missing in cluster configuration, registering it",
                     );
                     self.node
@@ -691,7 +698,7 @@ impl MemberTask {
             }
         }
         self.refresh_peers(&config);
-        *self.rt.running.write().unwrap() = Arc::new(config);
+        *self.member.running.write().unwrap() = Arc::new(config);
         self.running_head = self.node.replication.head();
     }
 
@@ -710,8 +717,8 @@ impl MemberTask {
     async fn send(&mut self, msg: &MemberMessage, to: SocketAddr) {
         self.seq = self.seq.wrapping_add(1);
         let header = FrameHeader {
-            sender: self.rt.member,
-            boot: self.rt.boot,
+            sender: self.member.id,
+            boot: self.member.boot,
             seq: self.seq,
         };
         match roost_wire::seal(&self.key, header, msg) {
@@ -723,10 +730,13 @@ impl MemberTask {
                 .await
             {
                 Ok(_) => {
-                    self.rt.traffic.sent.fetch_add(1, Ordering::Relaxed);
+                    self.member.traffic.sent.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => {
-                    self.rt.traffic.send_errors.fetch_add(1, Ordering::Relaxed);
+                    self.member
+                        .traffic
+                        .send_errors
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::trace!(%to, "send failed: {e}");
                 }
             },
@@ -736,7 +746,7 @@ impl MemberTask {
 }
 
 fn build_node(
-    rt: &MemberRuntime,
+    member: &MemberHandle,
     config: &ClusterConfig,
     head: RevisionId,
     log: Vec<roost_wire::Revision>,
@@ -744,18 +754,18 @@ fn build_node(
     superseded: Vec<roost_wire::SupersededConfig>,
     history: Vec<HistoryEvent>,
 ) -> Node<ClusterConfig> {
-    let now = rt.now();
-    let device = config.device(rt.mac);
-    let fallback = rt.mac.default_hostname(rt.model);
-    let settings = election_settings(rt, device.as_ref(), config, &fallback);
+    let now = member.now();
+    let device = config.device(member.mac);
+    let fallback = member.mac.default_hostname(member.model);
+    let settings = election_settings(member, device.as_ref(), config, &fallback);
     let mut election = Election::new(settings, now, wall_ms());
     election.restore_history(history);
-    let replication = build_replication(rt, config, head, log, lineage, superseded);
+    let replication = build_replication(member, config, head, log, lineage, superseded);
     Node::new(election, replication, now)
 }
 
 fn build_replication(
-    rt: &MemberRuntime,
+    member: &MemberHandle,
     config: &ClusterConfig,
     head: RevisionId,
     log: Vec<roost_wire::Revision>,
@@ -763,7 +773,7 @@ fn build_replication(
     superseded: Vec<roost_wire::SupersededConfig>,
 ) -> Replication<ClusterConfig> {
     let mut replication = Replication::new(
-        rt.member,
+        member.id,
         ReplicationSettings::default(),
         config.clone(),
         head,
@@ -771,7 +781,7 @@ fn build_replication(
         lineage,
         superseded,
     );
-    replication.set_wall_clock(wall_ms(), rt.now());
+    replication.set_wall_clock(wall_ms(), member.now());
     replication
 }
 

@@ -1,11 +1,11 @@
 //! The controller as its faces see it: [`Controller`] implements `CliService` (SSH, and the
 //! API's command resources) and `ApiBackend` (the API's JSON resources); each CLI session gets a
-//! [`SessionOps`] implementing the engine's `ControllerOps`. All three read the same member
-//! runtime, so the CLI and the API cannot disagree.
+//! [`SessionOps`] implementing the engine's `ControllerOps`. All three render the same
+//! published snapshot of the member, so the CLI and the API cannot disagree.
 
 use crate::gate::{AuthGate, GateConfig};
+use crate::member::{software_version, MemberHandle};
 use crate::options::ControllerOptions;
-use crate::runtime::{software_version, MemberRuntime};
 use roost_config::{
     CliService, CliSession, ClusterConfig, Completion, ControllerOps, Identity, JoinClusterRequest,
     LoginError, LoginFuture, LoginSource, MemberSnapshot, Output, Role, Session,
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 #[derive(Clone)]
 pub struct Controller {
-    pub rt: Arc<MemberRuntime>,
+    pub member: Arc<MemberHandle>,
     pub opts: ControllerOptions,
     handle: tokio::runtime::Handle,
     auth_cache: Arc<AuthCache>,
@@ -90,10 +90,10 @@ impl AuthCache {
 }
 
 impl Controller {
-    pub fn new(rt: Arc<MemberRuntime>, opts: ControllerOptions) -> Controller {
-        let gate = AuthGate::with_counters(GateConfig::default(), rt.counters.clone());
+    pub fn new(member: Arc<MemberHandle>, opts: ControllerOptions) -> Controller {
+        let gate = AuthGate::with_counters(GateConfig::default(), member.counters.clone());
         Controller {
-            rt,
+            member,
             opts,
             handle: tokio::runtime::Handle::current(),
             auth_cache: Arc::new(AuthCache::new()),
@@ -108,7 +108,7 @@ impl Controller {
 
     /// The member's state as last published (see [`crate::snapshot`]).
     pub fn snapshot(&self) -> Arc<MemberSnapshot> {
-        self.rt.snapshot()
+        self.member.snapshot()
     }
 
     /// A password login through the gate: refused at once while `source` backs off, answered
@@ -128,7 +128,7 @@ impl Controller {
                 return Err(e);
             }
         };
-        let config = self.rt.running();
+        let config = self.member.running();
         if let Some(role) = self.auth_cache.lookup(&config, user, password) {
             attempt.succeeded();
             return Ok(role);
@@ -161,7 +161,7 @@ impl CliService for Controller {
     }
 
     fn check_public_key(&self, user: &str, key_openssh: &str) -> Option<Role> {
-        let config = self.rt.running();
+        let config = self.member.running();
         let wanted = normalise_key(key_openssh);
         let authorised = config
             .ssh_keys(user)
@@ -200,12 +200,17 @@ fn normalise_key(k: &str) -> String {
 
 impl roost_api::ApiBackend for Controller {
     fn snapshot(&self) -> Arc<MemberSnapshot> {
-        self.rt.snapshot()
+        self.member.snapshot()
     }
     fn metrics(&self) -> roost_api::metrics::MetricsInput {
-        let rt = &self.rt;
-        let snapshot = rt.snapshot();
-        crate::counters::metrics_input(&rt.counters, &rt.traffic, &snapshot, software_version())
+        let member = &self.member;
+        let snapshot = member.snapshot();
+        crate::counters::metrics_input(
+            &member.counters,
+            &member.traffic,
+            &snapshot,
+            software_version(),
+        )
     }
 }
 
@@ -240,43 +245,43 @@ pub struct SessionOps {
 impl Drop for SessionOps {
     fn drop(&mut self) {
         if let Some(id) = self.sink_id.lock().unwrap().take() {
-            self.c.rt.remove_debug_sink(id);
+            self.c.member.remove_debug_sink(id);
         }
     }
 }
 
 impl ControllerOps for SessionOps {
     fn identity(&self) -> Identity {
-        let config = self.c.rt.running();
+        let config = self.c.member.running();
         Identity {
-            mac: self.c.rt.mac,
-            model: self.c.rt.model,
+            mac: self.c.member.mac,
+            model: self.c.member.model,
             hostname: config
-                .device(self.c.rt.mac)
+                .device(self.c.member.mac)
                 .map(|d| d.hostname)
-                .unwrap_or_else(|| self.c.rt.mac.default_hostname(self.c.rt.model)),
+                .unwrap_or_else(|| self.c.member.mac.default_hostname(self.c.member.model)),
             software_version: software_version(),
-            uptime_secs: self.c.rt.started.elapsed().as_secs(),
+            uptime_secs: self.c.member.started.elapsed().as_secs(),
             ip: Some(self.c.opts.ip),
         }
     }
 
     fn snapshot(&self) -> Arc<MemberSnapshot> {
-        self.c.rt.snapshot()
+        self.c.member.snapshot()
     }
 
     fn commit(&self, user: &str, change: &str) -> Result<RevisionId, String> {
-        let rt = &self.c.rt;
-        let rev = self.c.block_on(rt.commit(user, change))?;
+        let member = &self.c.member;
+        let rev = self.c.block_on(member.commit(user, change))?;
         // Return once the change is in this member's running config, so the next `show` in
         // this session sees it even when the master is another member.
-        self.c.block_on(rt.wait_applied(rev));
+        self.c.block_on(member.wait_applied(rev));
         Ok(rev)
     }
 
     fn write_startup_config(&self, text: &str) -> Result<(), String> {
         self.c
-            .rt
+            .member
             .store
             .write_startup_config(text)
             .map_err(|e| e.to_string())
@@ -284,7 +289,7 @@ impl ControllerOps for SessionOps {
 
     fn startup_config(&self) -> Result<String, String> {
         self.c
-            .rt
+            .member
             .store
             .startup_config()
             .map_err(|e| e.to_string())?
@@ -296,11 +301,11 @@ impl ControllerOps for SessionOps {
         req: JoinClusterRequest,
         progress: &mut dyn FnMut(&str),
     ) -> Result<(), String> {
-        crate::join::join_cluster(&self.c.rt, &self.c.opts, &self.c.handle, req, progress)
+        crate::join::join_cluster(&self.c.member, &self.c.opts, &self.c.handle, req, progress)
     }
 
     fn join_server_keys(&self) -> Option<roost_wire::pake::ServerKeys> {
-        let key = self.c.rt.store.cluster_key().ok()??;
+        let key = self.c.member.store.cluster_key().ok()??;
         Some(roost_wire::pake::ServerKeys::derive(&key))
     }
 
@@ -309,10 +314,14 @@ impl ControllerOps for SessionOps {
         match (cluster_debug && monitor, *id) {
             (true, None) => {
                 let sink = self.sink.clone();
-                *id = Some(self.c.rt.add_debug_sink(Box::new(move |line| sink(line))));
+                *id = Some(
+                    self.c
+                        .member
+                        .add_debug_sink(Box::new(move |line| sink(line))),
+                );
             }
             (false, Some(i)) => {
-                self.c.rt.remove_debug_sink(i);
+                self.c.member.remove_debug_sink(i);
                 *id = None;
             }
             _ => {}
