@@ -359,3 +359,34 @@ pub fn wait_steady(cs: &[&ControllerProcess]) {
         panic!("cluster did not settle");
     }
 }
+
+/// An `SSH_ASKPASS` script in `dir` that answers `password` (OpenSSH reads passwords only from
+/// a terminal or such a program). `name` tells scripts of several passwords apart.
+pub fn askpass_script(dir: &Path, name: &str, password: &str) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\nprintf '%s\\n' '{password}'\n"))
+        .with_context(|| format!("writing {}", p.display()))?;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700))?;
+    Ok(p)
+}
+
+/// OpenSSH (`ssh`, a client nobody here wrote) to `c` as `admin`, answering the password with
+/// `askpass` ([`askpass_script`]): no host-key checks or known-hosts file (each test's
+/// controller has a fresh key), one password prompt, a 10 s connect timeout. `options` go
+/// before the destination; add the remote command, if any, with `.arg`.
+pub fn openssh(c: &ControllerProcess, askpass: &Path, options: &[&str]) -> Command {
+    let mut cmd = Command::new("ssh");
+    cmd.args(options)
+        .args(["-p", &c.spec.ssh_port.to_string()])
+        .args(["-o", "StrictHostKeyChecking=no"])
+        .args(["-o", "UserKnownHostsFile=/dev/null"])
+        .args(["-o", "LogLevel=ERROR"])
+        .args(["-o", "ConnectTimeout=10", "-o", "NumberOfPasswordPrompts=1"])
+        .arg(format!("admin@{}", c.spec.ip))
+        .env("SSH_ASKPASS", askpass)
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .env("DISPLAY", ":0")
+        .stdin(Stdio::null());
+    cmd
+}

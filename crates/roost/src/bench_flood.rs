@@ -153,30 +153,21 @@ fn hex(bytes: &[u8]) -> String {
 /// An OpenSSH login of the right user from 127.0.0.1, running one command; its duration.
 fn operator_ssh_login(master: &ControllerProcess, askpass: &std::path::Path) -> Result<Duration> {
     let t = Instant::now();
-    let out = std::process::Command::new("ssh")
-        .args(["-F", "/dev/null", "-b", "127.0.0.1"])
-        .args(["-p", &master.spec.ssh_port.to_string()])
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-        ])
-        .args(["-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"])
-        .args([
+    let out = roost_testkit::openssh(
+        master,
+        askpass,
+        &[
+            "-F",
+            "/dev/null",
+            "-b",
+            "127.0.0.1",
             "-o",
             "PubkeyAuthentication=no",
-            "-o",
-            "NumberOfPasswordPrompts=1",
-        ])
-        .arg(format!("admin@{}", master.spec.ip))
-        .arg("show clock")
-        .env("SSH_ASKPASS", askpass)
-        .env("SSH_ASKPASS_REQUIRE", "force")
-        .env("DISPLAY", ":0")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .context("running ssh (is openssh-client installed?)")?;
+        ],
+    )
+    .arg("show clock")
+    .output()
+    .context("running ssh (is openssh-client installed?)")?;
     let took = t.elapsed();
     if !out.status.success() {
         anyhow::bail!(
@@ -197,18 +188,8 @@ pub fn run(
 ) -> Result<()> {
     let failovers = |c: &ControllerProcess| crate::bench::failovers(c).map(|v| v.len());
     let before = failovers(master)? + failovers(standby)?;
-    let askpass = dir.join("askpass-flood.sh");
-    std::fs::write(
-        &askpass,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' '{}'\n",
-            master.spec.admin_password
-        ),
-    )?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700))?;
-    }
+    let askpass =
+        roost_testkit::askpass_script(dir, "askpass-flood.sh", &master.spec.admin_password)?;
     let pid = master.pid().context("master has no pid")?;
     let api_url = format!("{}/api/v1/cluster/status", master.api_url());
     let ssh_addr = SocketAddr::new(master.spec.ip, master.spec.ssh_port);

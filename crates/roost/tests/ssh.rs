@@ -4,7 +4,6 @@ use roost_testkit as harness;
 
 use harness::{ControllerProcess, Spec};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,12 +22,10 @@ fn ssh_port() -> u16 {
 }
 
 fn askpass(dir: &Path, password: &str) -> PathBuf {
-    let p = dir.join("askpass.sh");
-    std::fs::write(&p, format!("#!/bin/sh\necho '{password}'\n")).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
-    p
+    roost_testkit::askpass_script(dir, "askpass.sh", password).unwrap()
 }
 
+/// OpenSSH as `admin` with `password` (see [`roost_testkit::openssh`]), then `remote`.
 fn ssh(
     dir: &Path,
     c: &ControllerProcess,
@@ -36,23 +33,7 @@ fn ssh(
     extra: &[&str],
     remote: Option<&str>,
 ) -> Command {
-    let mut cmd = Command::new("ssh");
-    cmd.args(["-p", &c.spec.ssh_port.to_string()])
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .args(["-o", "ConnectTimeout=10", "-o", "NumberOfPasswordPrompts=1"])
-        .args(extra)
-        .arg(format!("admin@{}", c.spec.ip))
-        .env("SSH_ASKPASS", askpass(dir, password))
-        .env("SSH_ASKPASS_REQUIRE", "force")
-        .env("DISPLAY", ":0")
-        .stdin(Stdio::null());
+    let mut cmd = roost_testkit::openssh(c, &askpass(dir, password), extra);
     if let Some(r) = remote {
         cmd.arg(r);
     }
