@@ -27,18 +27,18 @@ fn seed_members() -> Vec<MemberRow> {
     vec![
         MemberRow {
             hostname: "vx9000-1".into(),
-            member_id: "12.E1.EE.16".into(),
-            mac: MAC1.into(),
+            member_id: "12.E1.EE.16".parse().unwrap(),
+            mac: MAC1.parse().unwrap(),
             master: true,
-            oper_state: "active".into(),
+            oper_state: RowState::Active,
             last_seen_secs: None,
         },
         MemberRow {
             hostname: "vx9000-2".into(),
-            member_id: "12.3A.A1.17".into(),
-            mac: MAC2.into(),
+            member_id: "12.3A.A1.17".parse().unwrap(),
+            mac: MAC2.parse().unwrap(),
             master: false,
-            oper_state: "standby".into(),
+            oper_state: RowState::Standby,
             last_seen_secs: Some(91),
         },
     ]

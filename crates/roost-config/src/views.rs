@@ -1,8 +1,8 @@
 //! Data for `show cluster …` and their renderers in the seed's layout.
 
 use crate::{ClusterConfig, DeviceSettings, Identity};
-use roost_wire::{Revision, RevisionId, SupersededConfig};
-use serde::Serialize;
+use roost_wire::{Mac, MemberId, OperState, Revision, RevisionId, SupersededConfig};
+use serde::{Serialize, Serializer};
 use std::sync::Arc;
 
 /// The member's state at one moment, as every face renders it: `show cluster …`, the API's
@@ -81,12 +81,62 @@ pub struct ClusterStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MemberRow {
     pub hostname: String,
-    pub member_id: String,
-    pub mac: String,
+    /// In JSON as shown: `12.E1.EE.16`.
+    #[serde(serialize_with = "as_text")]
+    pub member_id: MemberId,
+    /// In JSON as shown: `52-54-00-E1-EE-16`.
+    #[serde(serialize_with = "as_text")]
+    pub mac: Mac,
     pub master: bool,
-    pub oper_state: String,
+    /// `active` / `standby`, or `down` for a member lost since this one started.
+    pub oper_state: RowState,
     /// None for self; else seconds since the last hello.
     pub last_seen_secs: Option<u64>,
+}
+
+/// A member row's state: what the member last said it is, or down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowState {
+    Active,
+    Standby,
+    Down,
+}
+
+impl RowState {
+    /// The operational state of a connected member (None when down).
+    pub fn oper_state(self) -> Option<OperState> {
+        match self {
+            RowState::Active => Some(OperState::Active),
+            RowState::Standby => Some(OperState::Standby),
+            RowState::Down => None,
+        }
+    }
+}
+
+impl From<OperState> for RowState {
+    fn from(s: OperState) -> RowState {
+        match s {
+            OperState::Active => RowState::Active,
+            OperState::Standby => RowState::Standby,
+        }
+    }
+}
+
+impl std::fmt::Display for RowState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so that the table's width specifiers apply.
+        f.pad(match self {
+            RowState::Active => "active",
+            RowState::Standby => "standby",
+            RowState::Down => "down",
+        })
+    }
+}
+
+/// Serializes an id as the text `show` prints (the API's JSON keeps the operator's form).
+fn as_text<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -247,8 +297,8 @@ pub fn render_cluster_members(rows: &[MemberRow]) -> String {
         let line = format!(
             "  {:>8}   {:>11}   {:>17}   {:<8}{:<18}{}",
             r.hostname,
-            r.member_id,
-            r.mac,
+            r.member_id.to_string(),
+            r.mac.to_string(),
             if r.master { "True" } else { "False" },
             r.oper_state,
             format_last_seen(r.last_seen_secs)

@@ -12,7 +12,7 @@ use roost_api::metrics::{
 };
 use roost_config::{Face, MemberSnapshot};
 use roost_core::LossCause;
-use roost_wire::{MemberId, OperState};
+use roost_wire::MemberId;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -126,18 +126,11 @@ pub fn metrics_input(
     let members = snapshot
         .members
         .iter()
-        .filter_map(|row| {
-            let up = row.oper_state != "down";
-            Some(MemberMetrics {
-                member: row.member_id.parse().ok()?,
-                up,
-                master: row.master,
-                oper_state: match row.oper_state.as_str() {
-                    "active" => Some(OperState::Active),
-                    "standby" => Some(OperState::Standby),
-                    _ => None,
-                },
-            })
+        .map(|row| MemberMetrics {
+            member: row.member_id,
+            up: row.oper_state.oper_state().is_some(),
+            master: row.master,
+            oper_state: row.oper_state.oper_state(),
         })
         .collect();
     let head = snapshot.revisions.head;

@@ -14,7 +14,7 @@
 use crate::counters::TrafficCounters;
 use roost_config::{
     ClusterConfig, ClusterStatus, HistoryRow, MemberLicenses, MemberRow, MemberSnapshot,
-    RevisionsView,
+    RevisionsView, RowState,
 };
 use roost_core::{ClusterView, ConfigState, Instant, Node};
 use roost_wire::{RevisionId, SupersededConfig};
@@ -168,13 +168,13 @@ pub fn status(v: &ClusterView, max_aps: u32, head: RevisionId) -> ClusterStatus 
 pub fn member_rows(v: &ClusterView, now: Instant) -> Vec<MemberRow> {
     let row = |m: &roost_core::MemberView, down: bool| MemberRow {
         hostname: m.hostname.clone(),
-        member_id: m.member.to_string(),
-        mac: m.mac.to_string(),
+        member_id: m.member,
+        mac: m.mac,
         master: m.is_master && !down,
         oper_state: if down {
-            "down".to_string()
+            RowState::Down
         } else {
-            m.oper_state.to_string()
+            m.oper_state.into()
         },
         last_seen_secs: m.last_seen.map(|t| now.saturating_sub(t).as_secs()),
     };

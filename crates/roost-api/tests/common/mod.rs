@@ -244,18 +244,18 @@ impl Fake {
         vec![
             MemberRow {
                 hostname: "vx9000-E1EE16".into(),
-                member_id: "12.E1.EE.16".into(),
-                mac: "52-54-00-E1-EE-16".into(),
+                member_id: "12.E1.EE.16".parse().unwrap(),
+                mac: "52-54-00-E1-EE-16".parse().unwrap(),
                 master: true,
-                oper_state: "active".into(),
+                oper_state: roost_config::RowState::Active,
                 last_seen_secs: None,
             },
             MemberRow {
                 hostname: "vx9000-3AA117".into(),
-                member_id: "12.3A.A1.17".into(),
-                mac: "52-54-00-3A-A1-17".into(),
+                member_id: "12.3A.A1.17".parse().unwrap(),
+                mac: "52-54-00-3A-A1-17".parse().unwrap(),
                 master: false,
-                oper_state: "standby".into(),
+                oper_state: roost_config::RowState::Standby,
                 last_seen_secs: Some(1),
             },
         ]
@@ -263,7 +263,7 @@ impl Fake {
     pub fn cluster_history(&self) -> Vec<HistoryRow> {
         vec![HistoryRow {
             hostname: "vx9000-E1EE16".into(),
-            member_id: "12.E1.EE.16".into(),
+            member_id: "12.E1.EE.16".parse().unwrap(),
             event: "Member-Connected".into(),
             timestamp: "2017-08-28 20:40:24".into(),
             reason: "-".into(),
