@@ -229,6 +229,24 @@ impl roost_core::ConfigState for ClusterConfig {
     }
 }
 
+/// A member's section is its device section (`<model> <MAC>`).
+impl roost_core::MemberConfig for ClusterConfig {
+    fn election_settings(
+        &self,
+        me: &roost_core::ElectionSettings,
+    ) -> Option<roost_core::ElectionSettings> {
+        let device = self.device(me.mac)?;
+        Some(settings::election_settings(
+            &settings::MemberFacts::of(me),
+            Some(&device),
+            self,
+        ))
+    }
+    fn own_section(&self, me: &roost_core::ElectionSettings) -> Option<String> {
+        self.device_change(me.mac).map(|c| c.to_text())
+    }
+}
+
 /// What a session asks of the controller it runs on. Implemented by the daemon; blocking calls
 /// (commit, join) are made from a blocking thread.
 pub trait ControllerOps {

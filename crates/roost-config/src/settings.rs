@@ -1,6 +1,7 @@
-//! Configuration → core settings, in pure code: what the election of one member runs with, the
-//! force-configured-state delay rule, and whether a member must re-register its own device
-//! section. The defaults are the config model's (a device without a section of its own has
+//! Configuration → core settings, in pure code: what the election of one member runs with and
+//! the force-configured-state delay rule (`Node` in roost-core applies them whenever a
+//! configuration is applied, through `MemberConfig`, and re-registers a missing device
+//! section). The defaults are the config model's (a device without a section of its own has
 //! the settings of [`DeviceSettings::default_for`]), so they are written down once.
 
 use crate::{ClusterConfig, DeviceSettings};
@@ -18,6 +19,20 @@ pub struct MemberFacts {
     pub boot: u32,
     /// Installed licenses (counts of adopted APs are 0: adoption is not there yet).
     pub licenses: LicenseCounts,
+}
+
+impl MemberFacts {
+    /// The facts of the member that runs `settings`.
+    pub fn of(settings: &ElectionSettings) -> MemberFacts {
+        MemberFacts {
+            member: settings.member,
+            mac: settings.mac,
+            model: settings.model,
+            software_version: settings.software_version.clone(),
+            boot: settings.boot,
+            licenses: settings.licenses,
+        }
+    }
 }
 
 /// The election settings of member `me` under `cluster`: from its device section `device`
@@ -63,24 +78,6 @@ pub fn fallback_delay(own: &DeviceSettings, cluster: &ClusterConfig) -> Duration
             .iter()
             .map(|d| (d.force_configured_state, d.force_configured_state_delay)),
     )
-}
-
-/// The change a member commits through the master when the running configuration lacks its
-/// device section (static clustering, or a master that never saw its join): `own_section`, its
-/// section as last seen. `None` when there is nothing to do: the section is there, one
-/// registration is already under way, the member is the master itself (its configuration is
-/// the cluster's), or it never had a section.
-pub fn registration<'a>(
-    config: &ClusterConfig,
-    mac: Mac,
-    own_section: Option<&'a str>,
-    registering: bool,
-    is_master: bool,
-) -> Option<&'a str> {
-    if registering || is_master || config.device(mac).is_some() {
-        return None;
-    }
-    own_section
 }
 
 #[cfg(test)]
@@ -160,19 +157,5 @@ mod tests {
         ));
         let a = c.device(facts().mac).unwrap();
         assert_eq!(fallback_delay(&a, &c), Duration::from_secs(600));
-    }
-
-    #[test]
-    fn only_a_follower_whose_section_is_missing_registers_it_once() {
-        let mac: Mac = A.parse().unwrap();
-        let section = format!("vx9000 {A}\n hostname rfs-1\n");
-        let without = config(&format!("vx9000 {B}\n"));
-        let with = config(&format!("vx9000 {A}\n"));
-        let own = Some(section.as_str());
-        assert_eq!(registration(&without, mac, own, false, false), own);
-        assert_eq!(registration(&without, mac, own, true, false), None);
-        assert_eq!(registration(&without, mac, own, false, true), None);
-        assert_eq!(registration(&without, mac, None, false, false), None);
-        assert_eq!(registration(&with, mac, own, false, false), None);
     }
 }

@@ -24,7 +24,7 @@ pub use election::{
     ClusterView, Election, ElectionOutput, ElectionSettings, LossCause, LostMember, MemberView,
 };
 pub use fallback::fallback_delay;
-pub use node::Node;
+pub use node::{MemberConfig, Node};
 pub use replication::{ConfigState, Replication, ReplicationOutput, ReplicationSettings};
 
 pub use roost_wire::{CommitError, RequestRecord};

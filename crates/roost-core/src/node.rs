@@ -23,6 +23,16 @@
 //! Hellos never advertise a head that is not on disk yet: while a `Persist` is pending they carry
 //! the last head the driver confirmed.
 //!
+//! **The member's own section.** What a configuration says about this member is the
+//! configuration's business ([`MemberConfig`]): the election settings its section gives it,
+//! and the section itself as a change. Whenever a configuration is applied (handed to the
+//! driver as `ConfigApplied`, so it is on disk), `Node` re-reads the election settings from it;
+//! if the configuration has no section for this member (static clustering, or a master that
+//! never saw its join: its snapshot replaced ours) and this member is not the master, it
+//! commits its section as last seen through the master, one registration at a time, and again
+//! after a failure when a configuration is next applied or a new master is known. Its outcome
+//! is a debug line, not a `CommitDone` (no session asked for it).
+//!
 //! **Replies in doubt after a stall.** A master paused long enough to be replaced gives up its
 //! claim on resume (`ElectionOutput::Stalled { yielded: true }`). Any success reply it had
 //! queued and not handed out yet (a `CommitDone` or `CommitResult` Ok, waiting behind a save)
@@ -32,6 +42,7 @@
 //! fails with [`CommitError::Unconfirmed`] and a peer's result is dropped (the requester is
 //! still retrying, and its retry reaches the new master).
 
+use crate::ElectionSettings;
 use crate::{
     Command, ConfigState, Election, ElectionOutput, Instant, Notification, Replication,
     ReplicationOutput,
@@ -41,8 +52,24 @@ use roost_wire::{
 };
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
+/// What a configuration says about one member, beyond replicating it: implemented by the config
+/// model (roost-config's `ClusterConfig`) and by the simulations' test config, so that the rules
+/// in [`Node`] that use it run in both.
+pub trait MemberConfig: ConfigState {
+    /// The election settings the section of member `me` gives it (`me` is what it runs now:
+    /// identity, model, boot and licenses come from there), or `None` when the configuration
+    /// has no section for `me`: then the member keeps what it runs.
+    fn election_settings(&self, me: &ElectionSettings) -> Option<ElectionSettings>;
+    /// The section of member `me` as a change that recreates it, or `None` if there is none.
+    fn own_section(&self, me: &ElectionSettings) -> Option<String>;
+}
+
+/// Request ids of registrations have this bit set (under the boot in the high half), so they
+/// never meet the driver's (boot << 32 | n, n counted from 1).
+const REGISTRATION: u64 = 1 << 31;
+
 #[derive(Debug)]
-pub struct Node<S: ConfigState> {
+pub struct Node<S: MemberConfig> {
     pub election: Election,
     pub replication: Replication<S>,
     out: VecDeque<(Lane, Out)>,
@@ -64,14 +91,21 @@ pub struct Node<S: ConfigState> {
     now: Instant,
     /// Success replies are held in [`Lane::InDoubt`] until the resume hold ends.
     in_doubt: bool,
+    /// This member's section as last seen in an applied configuration (kept when a snapshot
+    /// from a master that does not know us lacks it, until it is registered again).
+    own_section: Option<String>,
+    /// The request id of the registration under way.
+    registering: Option<u64>,
+    registrations: u64,
 }
 
-impl<S: ConfigState> Node<S> {
+impl<S: MemberConfig> Node<S> {
     pub fn new(mut election: Election, mut replication: Replication<S>, now: Instant) -> Self {
         let head = replication.head();
         election.set_config_head(head);
         let master = election.master();
         replication.handle_master(master, now);
+        let own_section = replication.config().own_section(election.settings());
         let mut node = Node {
             election,
             replication,
@@ -85,6 +119,9 @@ impl<S: ConfigState> Node<S> {
             applied: head,
             now,
             in_doubt: false,
+            own_section,
+            registering: None,
+            registrations: 0,
         };
         node.pump(now);
         node
@@ -161,6 +198,8 @@ impl<S: ConfigState> Node<S> {
         self.durable = self.applied;
         self.alive.clear();
         self.election.handle_rejoin(now);
+        self.registering = None;
+        self.config_applied(now);
         self.pump(now);
         self.master = self.election.master();
         self.replication.handle_master(self.master, now);
@@ -229,10 +268,23 @@ impl<S: ConfigState> Node<S> {
                 }
                 self.poll_command()
             }
+            Out::Command(Command::Notify(Notification::CommitDone { request, result }))
+                if self.registering == Some(request) =>
+            {
+                self.registering = None;
+                let line = match result {
+                    Ok(id) => format!("own device section registered in revision {id}"),
+                    Err(e) => format!("re-registering own device section failed: {e}"),
+                };
+                Some(Command::Notify(Notification::Debug(line)))
+            }
             Out::Command(mut cmd) => {
                 match &mut cmd {
                     Command::Persist { head, .. } => self.persisting = Some(*head),
-                    Command::Notify(Notification::ConfigApplied { head }) => self.applied = *head,
+                    Command::Notify(Notification::ConfigApplied { head }) => {
+                        self.applied = *head;
+                        self.config_applied(self.now);
+                    }
                     Command::Send {
                         msg: MemberMessage::Hello(h),
                         ..
@@ -307,6 +359,11 @@ impl<S: ConfigState> Node<S> {
         self.master
     }
 
+    /// This member's section as last seen in an applied configuration (see the module docs).
+    pub fn own_section(&self) -> Option<&str> {
+        self.own_section.as_deref()
+    }
+
     /// Moves outputs of both cores into `out`, feeding each core what the other decided, until
     /// both are quiet.
     fn pump(&mut self, now: Instant) {
@@ -322,6 +379,9 @@ impl<S: ConfigState> Node<S> {
                     ElectionOutput::MasterChanged { master } => {
                         self.master = *master;
                         self.replication.handle_master(*master, now);
+                        if master.is_some() && self.section_missing() {
+                            self.register(now);
+                        }
                     }
                     ElectionOutput::Stalled { yielded: true, .. } => self.hold_success_replies(),
                     _ => {}
@@ -377,7 +437,58 @@ impl<S: ConfigState> Node<S> {
     }
 }
 
-impl<S: ConfigState> Node<S> {
+impl<S: MemberConfig> Node<S> {
+    /// A configuration was applied (see the module docs): the election runs what it says about
+    /// this member, or this member's section is registered again.
+    fn config_applied(&mut self, now: Instant) {
+        let config = self.replication.config();
+        let me = self.election.settings();
+        match config.own_section(me) {
+            Some(section) => {
+                let settings = config.election_settings(me);
+                self.own_section = Some(section);
+                if let Some(s) = settings.filter(|s| s != self.election.settings()) {
+                    self.election.handle_settings(s, now);
+                }
+            }
+            None => self.register(now),
+        }
+        self.pump(now);
+    }
+
+    fn section_missing(&self) -> bool {
+        self.own_section.is_some()
+            && self
+                .replication
+                .config()
+                .own_section(self.election.settings())
+                .is_none()
+    }
+
+    /// Commits this member's section as last seen through the master, unless one is under
+    /// way, this member is the master (its configuration is the cluster's), no master is known
+    /// or it never had one.
+    fn register(&mut self, now: Instant) {
+        if self.registering.is_some() || self.election.is_master() || self.master.is_none() {
+            return;
+        }
+        let Some(section) = self.own_section.clone() else {
+            return;
+        };
+        self.registrations += 1;
+        let request =
+            u64::from(self.election.settings().boot) << 32 | REGISTRATION | self.registrations;
+        self.registering = Some(request);
+        self.push(
+            Lane::Replication,
+            Command::Notify(Notification::Debug(
+                "own device section missing in cluster configuration, registering it".into(),
+            )),
+        );
+        self.replication
+            .handle_local_commit(request, "cluster".into(), section, now);
+    }
+
     /// The master gave up its claim after a stall: its queued success replies are in doubt
     /// (see the module docs).
     fn hold_success_replies(&mut self) {

@@ -30,8 +30,8 @@ mod support;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use roost_core::{
-    Command, ConfigState, Election, ElectionSettings, Instant, Node, Notification, Replication,
-    ReplicationSettings,
+    Command, ConfigState, Election, ElectionSettings, Instant, MemberConfig, Node, Notification,
+    Replication, ReplicationSettings,
 };
 use roost_wire::{
     ClusterMode, LicenseCounts, Mac, MemberId, MemberMessage, Model, Revision, RevisionId,
@@ -205,7 +205,9 @@ impl Sim {
             Kv::default()
         };
         let wall = 1_700_000_000_000 + now.as_millis() as u64;
-        let election = Election::new(settings(m), now, wall);
+        // As the daemon starts: the election settings its section (if any) gives it.
+        let base = settings(m);
+        let election = Election::new(config.election_settings(&base).unwrap_or(base), now, wall);
         let mut replication = Replication::new(
             m.id,
             ReplicationSettings::default(),
@@ -539,6 +541,12 @@ impl Sim {
     }
 
     fn commit(&mut self, i: usize) {
+        let request = (self.members[i].disk.boot as u64) << 32 | (self.members[i].next_request + 1);
+        self.commit_change(i, format!("set k{} v{}", request % 7, request));
+    }
+
+    /// A session on member `i` commits `change` (nothing if `i` is down or stopped).
+    fn commit_change(&mut self, i: usize, change: String) {
         let now = self.now;
         if self.is_stalled(i) {
             return;
@@ -547,7 +555,6 @@ impl Sim {
         let Some(node) = m.node.as_mut() else { return };
         m.next_request += 1;
         let request = (m.disk.boot as u64) << 32 | m.next_request;
-        let change = format!("set k{} v{}", request % 7, request);
         if trace() {
             eprintln!("{now:?} m{i}: COMMIT request {request:#x} {change:?}");
         }
@@ -759,6 +766,89 @@ fn run_seed(seed: u64, faults: usize) {
     let end = sim.now + Duration::from_secs(5);
     sim.run_until(end);
     sim.check_converged(seed);
+}
+
+/// Members with sections of their own (`member-<id>` keys in [`Kv`], whose value is the master
+/// priority the member runs): among the seed's faults, members commit their sections (with a
+/// new priority), also on the losing side of a partition. A configuration without some
+/// member's section may then win; every member that is not the master and has seen its section
+/// must register it again, and every member must run the priority its section says. Checked
+/// after the final heal, besides everything [`Sim::check_converged`] checks.
+fn run_sections_seed(seed: u64, faults: usize) {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5ec7);
+    let n = rng.gen_range(2..=5);
+    let mut sim = Sim::with_disk(seed, n, seeded_disk(seed, &[0, 5]));
+    sim.run_until(Duration::from_secs(1));
+    for _ in 0..faults {
+        let at = sim.now + Duration::from_millis(rng.gen_range(50..1500));
+        sim.run_until(at);
+        match rng.gen_range(0..8) {
+            0 => sim.kill(rng.gen_range(0..n)),
+            1 => {
+                let i = rng.gen_range(0..n);
+                if sim.members[i].node.is_none() {
+                    sim.start(i);
+                }
+            }
+            2 | 3 => {
+                let groups: Vec<u8> = (0..n).map(|_| rng.gen_range(0..2)).collect();
+                sim.group = groups;
+                sim.stable_since = sim.now;
+            }
+            4 => {
+                sim.group.iter_mut().for_each(|g| *g = 0);
+                sim.stable_since = sim.now;
+            }
+            5 | 6 => {
+                let i = rng.gen_range(0..n);
+                let priority = [50u8, 100, 150, 200][rng.gen_range(0..4)];
+                let change = format!("set {} {priority}", support::section_key(sim.members[i].id));
+                sim.commit_change(i, change);
+            }
+            _ => sim.commit(rng.gen_range(0..n)),
+        }
+    }
+    sim.heal_all();
+    let end = sim.now + Duration::from_secs(5);
+    sim.run_until(end);
+    sim.check_converged(seed);
+    let config = sim.members[0]
+        .node
+        .as_ref()
+        .unwrap()
+        .replication
+        .config()
+        .clone();
+    for (i, m) in sim.members.iter().enumerate() {
+        let node = m.node.as_ref().unwrap();
+        let own = config.own_section(node.election.settings());
+        if !node.election.is_master() && node.own_section().is_some() {
+            assert!(
+                own.is_some(),
+                "seed {seed}: m{i}'s section is missing from the cluster's configuration"
+            );
+        }
+        if let Some(s) = config.election_settings(node.election.settings()) {
+            assert_eq!(
+                node.election.settings().master_priority,
+                s.master_priority,
+                "seed {seed}: m{i} does not run the priority its section says"
+            );
+        }
+    }
+}
+
+#[test]
+fn members_keep_their_sections_and_run_what_they_say() {
+    for seed in seeds() {
+        let r = std::panic::catch_unwind(|| run_sections_seed(seed, 30));
+        if let Err(e) = r {
+            eprintln!(
+                "section simulation failed for seed {seed}; replay with ROOST_SIM_SEED={seed}"
+            );
+            std::panic::resume_unwind(e);
+        }
+    }
 }
 
 /// `ROOST_SIM_TRACE=1` prints every member's notifications and the fault events.

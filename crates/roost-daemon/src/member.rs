@@ -269,7 +269,6 @@ pub fn election_settings(
     member: &MemberHandle,
     device: Option<&DeviceSettings>,
     cluster: &ClusterConfig,
-    _hostname_fallback: &str,
 ) -> ElectionSettings {
     let me = roost_config::settings::MemberFacts {
         member: member.id,
@@ -310,12 +309,6 @@ struct MemberTask {
     peers: BTreeSet<SocketAddr>,
     pending: HashMap<u64, oneshot::Sender<Result<RevisionId, String>>>,
     next_request: u64,
-    /// Our device section's settings as last seen in the running config (kept when a snapshot
-    /// from a master that does not know us yet lacks it, until we re-register).
-    device: Option<DeviceSettings>,
-    /// Our own device section (config text) to re-register with a master that lacks it.
-    own_section: Option<String>,
-    registering: Option<u64>,
     /// The last save of a revision failed for lack of space (logged once until one succeeds).
     save_failing: bool,
     /// The store thread: every write, in order, off this thread.
@@ -342,8 +335,6 @@ impl MemberTask {
         publisher: Publisher,
     ) -> MemberTask {
         let node = build_node(&member, &config, head, log, lineage, superseded, history);
-        let device = config.device(member.mac);
-        let own_section = own_section(&config, member.mac);
         let mut t = MemberTask {
             member,
             node,
@@ -356,9 +347,6 @@ impl MemberTask {
             peers: BTreeSet::new(),
             pending: HashMap::new(),
             next_request: 0,
-            device,
-            own_section,
-            registering: None,
             save_failing: false,
             persister,
             publisher,
@@ -498,13 +486,8 @@ impl MemberTask {
                     vec![head],
                     superseded,
                 );
+                // The node re-reads our election settings from the cluster's configuration.
                 self.node.replace_replication(replication, now);
-                let device = config.device(self.member.mac);
-                let fallback = self.member.mac.default_hostname(self.member.model);
-                let settings = election_settings(&self.member, device.as_ref(), &config, &fallback);
-                self.node.election.handle_settings(settings, now);
-                self.device = device;
-                self.own_section = own_section(&config, self.member.mac);
                 self.refresh_peers(&config);
                 *self.member.running.write().unwrap() = Arc::new(config);
                 self.running_head = head;
@@ -641,12 +624,6 @@ impl MemberTask {
                 self.on_config(config);
             }
             Notification::CommitDone { request, result } => {
-                if self.registering == Some(request) {
-                    self.registering = None;
-                    if let Err(e) = &result {
-                        tracing::warn!("re-registering own device section failed: {e}");
-                    }
-                }
                 if let Some(reply) = self.pending.remove(&request) {
                     let _ = reply.send(result.map_err(|e| e.to_string()));
                 }
@@ -663,40 +640,9 @@ impl MemberTask {
         }
     }
 
-    /// A new running configuration: publish it, re-read our settings and peers, and make sure
-    /// the cluster knows our device section.
+    /// A new running configuration (the node has re-read our settings from it, or registers
+    /// our device section): publish it and re-read our peers.
     fn on_config(&mut self, config: ClusterConfig) {
-        let now = self.member.now();
-        match config.device(self.member.mac) {
-            Some(d) => {
-                self.own_section = own_section(&config, self.member.mac);
-                let s = election_settings(&self.member, Some(&d), &config, &d.hostname);
-                if self.node.election.settings() != &s {
-                    self.node.election.handle_settings(s, now);
-                }
-                self.device = Some(d);
-            }
-            None => {
-                // The master's configuration does not have us (static clustering, or a master
-                // that never saw our join): commit our section through it, once at a time.
-                if let Some(section) = roost_config::settings::registration(
-                    &config,
-                    self.member.mac,
-                    self.own_section.as_deref(),
-                    self.registering.is_some(),
-                    self.node.election.is_master(),
-                ) {
-                    let section = section.to_string();
-                    let id = self.request_id();
-                    self.registering = Some(id);
-                    self.member.debug(
-                        "own device section missing in cluster configuration, registering it",
-                    );
-                    self.node
-                        .handle_local_commit(id, "cluster".into(), section, now);
-                }
-            }
-        }
         self.refresh_peers(&config);
         *self.member.running.write().unwrap() = Arc::new(config);
         self.running_head = self.node.replication.head();
@@ -756,8 +702,7 @@ fn build_node(
 ) -> Node<ClusterConfig> {
     let now = member.now();
     let device = config.device(member.mac);
-    let fallback = member.mac.default_hostname(member.model);
-    let settings = election_settings(member, device.as_ref(), config, &fallback);
+    let settings = election_settings(member, device.as_ref(), config);
     let mut election = Election::new(settings, now, wall_ms());
     election.restore_history(history);
     let replication = build_replication(member, config, head, log, lineage, superseded);
@@ -783,9 +728,4 @@ fn build_replication(
     );
     replication.set_wall_clock(wall_ms(), member.now());
     replication
-}
-
-/// Our device section as change text (to re-register it with a master that lacks it).
-fn own_section(config: &ClusterConfig, mac: Mac) -> Option<String> {
-    config.device_change(mac).map(|c| c.to_text())
 }

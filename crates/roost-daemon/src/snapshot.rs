@@ -16,7 +16,7 @@ use roost_config::{
     ClusterConfig, ClusterStatus, HistoryRow, MemberLicenses, MemberRow, MemberSnapshot,
     RevisionsView, RowState,
 };
-use roost_core::{ClusterView, ConfigState, Instant, Node};
+use roost_core::{ClusterView, Instant, MemberConfig, Node};
 use roost_wire::{RevisionId, SupersededConfig};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +47,7 @@ struct RevisionsKey {
     superseded_revisions: usize,
 }
 
-fn revisions_key<S: ConfigState>(node: &Node<S>) -> RevisionsKey {
+fn revisions_key<S: MemberConfig>(node: &Node<S>) -> RevisionsKey {
     let r = &node.replication;
     let superseded = r.superseded();
     RevisionsKey {

@@ -3,13 +3,17 @@
 //! bare `Replication` cores by hand. Each binary uses a part of it.
 #![allow(dead_code)]
 
-use roost_core::{ConfigState, Replication, ReplicationOutput, ReplicationSettings};
+use roost_core::{
+    ConfigState, ElectionSettings, MemberConfig, Replication, ReplicationOutput,
+    ReplicationSettings,
+};
 use roost_wire::{MemberId, ReplicationMessage, RevisionId};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Key/value config. Changes: `set k v`, `del k` (error if absent), `fail` (always an error).
-/// Text: sorted `k v` lines. A line `corrupt` does not load.
+/// Text: sorted `k v` lines. A line `corrupt` does not load. A member's section is the key
+/// `member-<id>` (e.g. `member-12.E1.EE.16`), whose value is its master priority.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Kv(pub BTreeMap<String, String>);
 
@@ -43,6 +47,26 @@ impl ConfigState for Kv {
         }
         Ok(Kv(map))
     }
+}
+
+impl MemberConfig for Kv {
+    fn election_settings(&self, me: &ElectionSettings) -> Option<ElectionSettings> {
+        let priority = self.0.get(&section_key(me.member))?;
+        Some(ElectionSettings {
+            master_priority: priority.parse().ok()?,
+            ..me.clone()
+        })
+    }
+    fn own_section(&self, me: &ElectionSettings) -> Option<String> {
+        let key = section_key(me.member);
+        let value = self.0.get(&key)?;
+        Some(format!("set {key} {value}"))
+    }
+}
+
+/// The key of member `m`'s section in [`Kv`].
+pub fn section_key(m: MemberId) -> String {
+    format!("member-{m}")
 }
 
 pub const A: MemberId = MemberId(0x12E1_EE16);
