@@ -7,8 +7,9 @@ mod support;
 
 use proptest::prelude::*;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use roost_core::{Replication, ReplicationOutput, ReplicationSettings};
+use roost_simnet::{Chance, Delay, Faults, Net};
 use roost_wire::{MemberId, MemberMessage, ReplicationMessage, RevisionId};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -63,15 +64,16 @@ struct Sim {
     now: Duration,
     tick: u64,
     next_hello: u64,
-    /// (deliver at, from, to, msg)
-    inflight: Vec<(Duration, usize, usize, ReplicationMessage)>,
+    /// Replication messages between members, partitions and (while `faults`) loss,
+    /// duplication and delay.
+    net: Net<ReplicationMessage>,
+    /// Partition group of each member (for the peer-down calls a split makes).
     group: Vec<u8>,
     masters: Vec<Option<usize>>,
     rng: StdRng,
     faults: bool,
-    drop_pct: u32,
-    dup_pct: u32,
-    max_delay_ms: u64,
+    /// The faults while `faults` is on.
+    lossy: Faults,
     next_request: Vec<u64>,
     /// (origin index, request, id) of every commit reported Ok.
     ok: Vec<(usize, u64, RevisionId)>,
@@ -99,14 +101,20 @@ impl Sim {
             now: Duration::ZERO,
             tick: 0,
             next_hello: HELLO_EVERY,
-            inflight: vec![],
+            net: Net::new(n),
             group: vec![0; n],
             masters: vec![None; n],
             rng: StdRng::seed_from_u64(seed),
             faults: true,
-            drop_pct,
-            dup_pct,
-            max_delay_ms,
+            // Drawn as percentages and whole milliseconds, as the recorded seeds were.
+            lossy: Faults {
+                loss: Chance::Percent(drop_pct),
+                duplication: Chance::Percent(dup_pct),
+                delay: Delay::UpTo {
+                    max: Duration::from_millis(max_delay_ms),
+                    step: Duration::from_millis(1),
+                },
+            },
             next_request: vec![1; n],
             ok: vec![],
         };
@@ -139,6 +147,7 @@ impl Sim {
                 }
             }
         }
+        self.net.set_groups(&group);
         self.group = group;
     }
 
@@ -201,28 +210,12 @@ impl Sim {
                         panic!("send to unknown {to}")
                     };
                     assert_ne!(i, j, "send to self");
-                    let copies = if !self.faults {
-                        1
-                    } else if self.rng.gen_range(0..100) < self.drop_pct {
-                        0
-                    } else if self.rng.gen_range(0..100) < self.dup_pct {
-                        2
+                    self.net.faults = if self.faults {
+                        self.lossy
                     } else {
-                        1
+                        Faults::NONE
                     };
-                    for _ in 0..copies {
-                        let delay = if self.faults {
-                            self.rng.gen_range(0..=self.max_delay_ms)
-                        } else {
-                            0
-                        };
-                        self.inflight.push((
-                            self.now + Duration::from_millis(delay),
-                            i,
-                            j,
-                            msg.clone(),
-                        ));
-                    }
+                    self.net.send(&mut self.rng, self.now, i, j, msg);
                 }
                 ReplicationOutput::CommitDone {
                     request,
@@ -239,23 +232,11 @@ impl Sim {
     fn step(&mut self) {
         self.tick += 1;
         self.now += TICK;
-        // Deliver what is due (in delivery-time order; equal times in send order).
-        let mut due: Vec<_> = Vec::new();
-        let mut i = 0;
-        while i < self.inflight.len() {
-            if self.inflight[i].0 <= self.now {
-                due.push(self.inflight.remove(i));
-            } else {
-                i += 1;
-            }
-        }
-        due.sort_by_key(|d| d.0);
-        for (_, from, to, msg) in due {
-            if self.group[from] != self.group[to] {
-                continue; // partitioned
-            }
-            self.nodes[to].handle_message(self.ids[from], msg, self.now);
-            self.collect(to);
+        // Deliver what is due (in delivery-time order; equal times in send order; across a
+        // partition, dropped).
+        for d in self.net.take_due(self.now) {
+            self.nodes[d.to].handle_message(self.ids[d.from], d.msg, self.now);
+            self.collect(d.to);
         }
         // Hellos.
         if self.tick >= self.next_hello {
@@ -265,7 +246,7 @@ impl Sim {
                     if from == to || self.group[from] != self.group[to] {
                         continue;
                     }
-                    if self.faults && self.rng.gen_range(0..100) < self.drop_pct {
+                    if self.faults && self.lossy.loss.happens(&mut self.rng) {
                         continue;
                     }
                     let head = self.nodes[from].head();

@@ -33,12 +33,12 @@ use roost_core::{
     Command, ConfigState, Election, ElectionSettings, Instant, MemberConfig, Node, Notification,
     Replication, ReplicationSettings,
 };
+use roost_simnet::{Chance, Delay, Faults, Net};
 use roost_wire::{
     ClusterMode, LicenseCounts, Mac, MemberId, MemberMessage, Model, Revision, RevisionId,
     SupersededConfig,
 };
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 use support::Kv;
 
@@ -75,28 +75,14 @@ struct Save {
     cmd: Command,
 }
 
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct InFlight {
-    at: Instant,
-    seq: u64,
-    from: usize,
-    to: usize,
-    msg: Vec<u8>,
-}
-
 struct Sim {
     rng: StdRng,
     now: Instant,
     members: Vec<Member>,
-    /// Partition group of each member; members talk only within a group.
-    group: Vec<u8>,
     /// When each member's view of reachability last changed (kill/restart/partition).
     stable_since: Instant,
-    net: BinaryHeap<Reverse<InFlight>>,
-    seq: u64,
-    loss: f64,
-    dup: f64,
-    max_delay_ms: u64,
+    /// Datagrams between members (encoded, as on the wire), partitions and faults.
+    net: Net<Vec<u8>>,
     /// Every commit acknowledged as done: (member index, revision id).
     acked: Vec<(usize, RevisionId)>,
     /// The parent of every revision any member persisted (the harness sees them all; every
@@ -165,17 +151,14 @@ impl Sim {
                 queued_head: None,
             });
         }
+        let mut net = Net::new(n);
+        net.faults = faults(0.0, 0.0, 5);
         let mut sim = Sim {
             rng,
             now: Duration::ZERO,
             members,
-            group: vec![0; n],
             stable_since: Duration::ZERO,
-            net: BinaryHeap::new(),
-            seq: 0,
-            loss: 0.0,
-            dup: 0.0,
-            max_delay_ms: 5,
+            net,
             acked: Vec::new(),
             parents: BTreeMap::new(),
             origins: BTreeMap::new(),
@@ -284,27 +267,15 @@ impl Sim {
     }
 
     fn reachable(&self, a: usize, b: usize) -> bool {
-        self.group[a] == self.group[b]
-            && self.members[a].node.is_some()
-            && self.members[b].node.is_some()
+        self.net.linked(a, b) && self.members[a].node.is_some() && self.members[b].node.is_some()
     }
 
     fn send(&mut self, from: usize, to: usize, msg: &MemberMessage) {
-        if from == to || !self.reachable(from, to) || self.rng.gen_bool(self.loss) {
+        if from == to || !self.reachable(from, to) {
             return;
         }
-        let copies = if self.rng.gen_bool(self.dup) { 2 } else { 1 };
-        for _ in 0..copies {
-            let delay = Duration::from_micros(self.rng.gen_range(0..=self.max_delay_ms * 1000));
-            self.seq += 1;
-            self.net.push(Reverse(InFlight {
-                at: self.now + delay,
-                seq: self.seq,
-                from,
-                to,
-                msg: msg.encode(),
-            }));
-        }
+        self.net
+            .send(&mut self.rng, self.now, from, to, msg.encode());
     }
 
     fn drain(&mut self, i: usize) {
@@ -457,7 +428,7 @@ impl Sim {
 
     /// Advances to the next event (delivery or timer), at most until `until`.
     fn step(&mut self, until: Instant) {
-        let next_msg = self.net.peek().map(|Reverse(f)| f.at);
+        let next_msg = self.net.next_due();
         let next_timer = self
             .members
             .iter()
@@ -483,12 +454,8 @@ impl Sim {
         self.now = next;
         self.steps += 1;
         self.finish_saves();
-        while let Some(Reverse(f)) = self.net.peek() {
-            if f.at > self.now {
-                break;
-            }
-            let Reverse(f) = self.net.pop().unwrap();
-            // A partition or kill that happened while it was in flight drops it.
+        while let Some(f) = self.net.poll_due(self.now) {
+            // A partition (the net dropped it) or kill that happened while it was in flight.
             if !self.reachable(f.from, f.to) {
                 continue;
             }
@@ -562,24 +529,22 @@ impl Sim {
         self.drain(i);
     }
 
-    /// Groups of alive members that can all reach each other.
-    fn sides(&self) -> BTreeMap<u8, Vec<usize>> {
-        let mut s: BTreeMap<u8, Vec<usize>> = BTreeMap::new();
-        for (i, m) in self.members.iter().enumerate() {
-            if m.node.is_some() && !self.is_stalled(i) {
-                s.entry(self.group[i]).or_default().push(i);
-            }
-        }
-        s
+    /// Groups of alive members that can all reach each other (partitions here are groups, so
+    /// connected components are cliques).
+    fn sides(&self) -> Vec<Vec<usize>> {
+        let up: Vec<usize> = (0..self.members.len())
+            .filter(|&i| self.members[i].node.is_some() && !self.is_stalled(i))
+            .collect();
+        self.net.components(&up)
     }
 
     fn check_one_master_per_side(&self) {
         // Allow the dead interval plus a few hellos and the worst delivery delay to settle.
-        let settle = DEAD + HELLO * 3 + Duration::from_millis(self.max_delay_ms * 2);
-        if self.now < self.stable_since + settle || self.loss > 0.0 {
+        let settle = DEAD + HELLO * 3 + self.net.faults.delay.max() * 2;
+        if self.now < self.stable_since + settle || self.net.faults.loss.possible() {
             return;
         }
-        for (g, side) in self.sides() {
+        for (g, side) in self.sides().into_iter().enumerate() {
             let claimants: Vec<MemberId> = side
                 .iter()
                 .filter(|&&i| self.members[i].node.as_ref().unwrap().election.is_master())
@@ -597,9 +562,8 @@ impl Sim {
     }
 
     fn heal_all(&mut self) {
-        self.group.iter_mut().for_each(|g| *g = 0);
-        self.loss = 0.0;
-        self.dup = 0.0;
+        self.net.heal_all();
+        self.set_faults(0.0, 0.0, self.net.faults.delay.max().as_millis() as u64);
         for i in 0..self.members.len() {
             if self.is_stalled(i) {
                 self.resume(i);
@@ -611,6 +575,11 @@ impl Sim {
             }
         }
         self.stable_since = self.now;
+    }
+
+    /// Loss and duplication probabilities, and the longest delay (ms), from now on.
+    fn set_faults(&mut self, loss: f64, dup: f64, max_delay_ms: u64) {
+        self.net.faults = faults(loss, dup, max_delay_ms);
     }
 
     fn check_converged(&self, seed: u64) {
@@ -724,32 +693,29 @@ fn run_seed(seed: u64, faults: usize) {
             }
             2 | 3 => {
                 // Partition into two sides at random.
-                for g in sim.group.iter_mut() {
-                    *g = rng.gen_range(0..2);
-                }
+                let groups: Vec<u8> = (0..n).map(|_| rng.gen_range(0..2)).collect();
+                sim.net.set_groups(&groups);
                 sim.stable_since = sim.now;
                 if trace() {
-                    eprintln!("{:?} PARTITION {:?}", sim.now, sim.group);
+                    eprintln!("{:?} PARTITION {groups:?}", sim.now);
                 }
             }
             4 => {
                 if trace() {
                     eprintln!("{:?} HEAL", sim.now);
                 }
-                sim.group.iter_mut().for_each(|g| *g = 0);
+                sim.net.heal_all();
                 sim.stable_since = sim.now;
             }
             5 => {
-                sim.loss = [0.0, 0.05, 0.3][rng.gen_range(0..3)];
-                sim.dup = [0.0, 0.05][rng.gen_range(0..2)];
-                sim.max_delay_ms = [1, 5, 20][rng.gen_range(0..3)];
+                let loss = [0.0, 0.05, 0.3][rng.gen_range(0..3)];
+                let dup = [0.0, 0.05][rng.gen_range(0..2)];
+                let delay = [1, 5, 20][rng.gen_range(0..3)];
+                sim.set_faults(loss, dup, delay);
                 // Lost hellos make members declare each other dead: the side is not settled.
                 sim.stable_since = sim.now;
                 if trace() {
-                    eprintln!(
-                        "{:?} NET loss {} dup {} delay {}",
-                        sim.now, sim.loss, sim.dup, sim.max_delay_ms
-                    );
+                    eprintln!("{:?} NET {:?}", sim.now, sim.net.faults);
                 }
             }
             _ => {
@@ -762,7 +728,7 @@ fn run_seed(seed: u64, faults: usize) {
         eprintln!("{:?} HEAL ALL", sim.now);
     }
     sim.heal_all();
-    sim.max_delay_ms = 5;
+    sim.set_faults(0.0, 0.0, 5);
     let end = sim.now + Duration::from_secs(5);
     sim.run_until(end);
     sim.check_converged(seed);
@@ -792,11 +758,11 @@ fn run_sections_seed(seed: u64, faults: usize) {
             }
             2 | 3 => {
                 let groups: Vec<u8> = (0..n).map(|_| rng.gen_range(0..2)).collect();
-                sim.group = groups;
+                sim.net.set_groups(&groups);
                 sim.stable_since = sim.now;
             }
             4 => {
-                sim.group.iter_mut().for_each(|g| *g = 0);
+                sim.net.heal_all();
                 sim.stable_since = sim.now;
             }
             5 | 6 => {
@@ -848,6 +814,16 @@ fn members_keep_their_sections_and_run_what_they_say() {
             );
             std::panic::resume_unwind(e);
         }
+    }
+}
+
+/// The simulation's network faults: loss and duplication probabilities (drawn even when 0,
+/// as the seeds were recorded), delays up to `max_delay_ms` in microsecond steps.
+fn faults(loss: f64, dup: f64, max_delay_ms: u64) -> Faults {
+    Faults {
+        loss: Chance::Probability(loss),
+        duplication: Chance::Probability(dup),
+        delay: Delay::up_to_ms(max_delay_ms),
     }
 }
 
@@ -923,9 +899,8 @@ fn five_members_through_many_partitions() {
     let mut sim = Sim::new(seed, 5);
     sim.run_until(Duration::from_secs(1));
     for r in 0..rounds {
-        for g in sim.group.iter_mut() {
-            *g = rng.gen_range(0..3);
-        }
+        let groups: Vec<u8> = (0..5).map(|_| rng.gen_range(0..3)).collect();
+        sim.net.set_groups(&groups);
         sim.stable_since = sim.now;
         if r % 3 == 0 {
             let i = rng.gen_range(0..5);
@@ -959,7 +934,7 @@ fn revisions_known_only_as_ancestors_are_kept_by_a_superseded_config() {
         sim.start(i);
     }
     let split = |sim: &mut Sim, groups: [u8; 3]| {
-        sim.group = groups.to_vec();
+        sim.net.set_groups(&groups);
         sim.stable_since = sim.now;
     };
     let run = |sim: &mut Sim, ms: u64| {
@@ -1047,7 +1022,7 @@ fn run_stall_seed(seed: u64, faults: usize, disk: u64) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x57a1);
     let n = rng.gen_range(2..=5);
     let mut sim = Sim::with_disk(seed, n, disk);
-    sim.max_delay_ms = [1, 5, 20][rng.gen_range(0..3)];
+    sim.set_faults(0.0, 0.0, [1, 5, 20][rng.gen_range(0..3)]);
     sim.run_until(Duration::from_secs(1));
     for _ in 0..faults {
         let at = sim.now + Duration::from_millis(rng.gen_range(20..1200));
@@ -1064,7 +1039,7 @@ fn run_stall_seed(seed: u64, faults: usize, disk: u64) {
         }
     }
     sim.heal_all();
-    sim.max_delay_ms = 5;
+    sim.set_faults(0.0, 0.0, 5);
     let end = sim.now + Duration::from_secs(5);
     sim.run_until(end);
     sim.check_converged(seed);

@@ -3,6 +3,8 @@
 
 use super::*;
 use proptest::prelude::*;
+use rand::SeedableRng;
+use roost_simnet::Net as Links;
 use std::collections::BTreeMap;
 
 const HELLO: Duration = Duration::from_millis(100);
@@ -60,8 +62,10 @@ struct Slot {
 struct Net {
     now: Instant,
     slots: Vec<Slot>,
-    /// Symmetric link matrix.
-    link: Vec<Vec<bool>>,
+    /// The links, and the hellos in flight (fault-free: delivered at the instant they are sent).
+    links: Links<Hello>,
+    /// Unused by a fault-free network, which draws nothing.
+    rng: rand::rngs::StdRng,
     /// Per connected component (members, links inside): since when it has been that way.
     topo_since: BTreeMap<Topology, Instant>,
     /// Check "at most one claimant per stable, fully connected component" after every step.
@@ -83,7 +87,8 @@ impl Net {
                     out: Drained::default(),
                 })
                 .collect(),
-            link: vec![vec![true; n]; n],
+            links: Links::new(n),
+            rng: rand::rngs::StdRng::seed_from_u64(0),
             topo_since: BTreeMap::new(),
             check: false,
             checks: 0,
@@ -125,8 +130,7 @@ impl Net {
     }
 
     fn set_link(&mut self, a: usize, b: usize, up: bool) {
-        self.link[a][b] = up;
-        self.link[b][a] = up;
+        self.links.set_link(a, b, up);
         self.retopo();
     }
 
@@ -139,20 +143,13 @@ impl Net {
     }
 
     fn heal_all(&mut self) {
-        for row in &mut self.link {
-            row.iter_mut().for_each(|l| *l = true);
-        }
+        self.links.heal_all();
         self.retopo();
     }
 
     /// Splits into the given groups (members of different groups cannot talk).
     fn partition(&mut self, groups: &[&[usize]]) {
-        let group = |i: usize| groups.iter().position(|g| g.contains(&i));
-        for a in 0..self.slots.len() {
-            for b in 0..self.slots.len() {
-                self.link[a][b] = a == b || group(a) == group(b);
-            }
-        }
+        self.links.partition(groups);
         self.retopo();
     }
 
@@ -189,7 +186,6 @@ impl Net {
     /// Delivers until no instance has anything to send.
     fn deliver(&mut self) {
         loop {
-            let mut queue = vec![];
             let running: Vec<bool> = self.slots.iter().map(|s| s.e.is_some()).collect();
             for i in 0..self.slots.len() {
                 let slot = &mut self.slots[i];
@@ -198,21 +194,22 @@ impl Net {
                 while let Some(cmd) = e.poll_output() {
                     if let ElectionOutput::Hello(h) = &cmd {
                         for (j, up) in running.iter().enumerate() {
-                            if j != i && self.link[i][j] && *up {
-                                queue.push((j, h.clone()));
+                            if j != i && *up {
+                                self.links.send(&mut self.rng, self.now, i, j, h.clone());
                             }
                         }
                     }
                     slot.out.outputs.push(cmd);
                 }
             }
-            if queue.is_empty() {
+            let due = self.links.take_due(self.now);
+            if due.is_empty() {
                 break;
             }
-            for (j, h) in queue {
+            for d in due {
                 let now = self.now;
-                if let Some(e) = self.slots[j].e.as_mut() {
-                    e.handle_hello(h, now);
+                if let Some(e) = self.slots[d.to].e.as_mut() {
+                    e.handle_hello(d.msg, now);
                 }
             }
         }
@@ -255,27 +252,7 @@ impl Net {
 
     fn components(&self) -> Vec<Vec<usize>> {
         let alive: Vec<usize> = self.running().collect();
-        let mut seen = BTreeSet::new();
-        let mut out = vec![];
-        for &start in &alive {
-            if !seen.insert(start) {
-                continue;
-            }
-            let mut comp = vec![start];
-            let mut k = 0;
-            while k < comp.len() {
-                let a = comp[k];
-                for &b in &alive {
-                    if self.link[a][b] && seen.insert(b) {
-                        comp.push(b);
-                    }
-                }
-                k += 1;
-            }
-            comp.sort();
-            out.push(comp);
-        }
-        out
+        self.links.components(&alive)
     }
 
     fn retopo(&mut self) {
@@ -284,7 +261,7 @@ impl Net {
             let mut edges = vec![];
             for (x, &a) in comp.iter().enumerate() {
                 for &b in &comp[x + 1..] {
-                    if self.link[a][b] {
+                    if self.links.linked(a, b) {
                         edges.push((a, b));
                     }
                 }
