@@ -1,0 +1,129 @@
+//! Roost's own Vendor Specific elements (RFC 5415 4.6.39). A WTP that does not know them
+//! ignores them (the RFC lets a receiver skip an unknown vendor payload), so the AC sends them
+//! to every WTP and adopts any WTP without them.
+//!
+//! Roost has no IANA Private Enterprise Number yet; until it has one its elements carry
+//! [`ROOST_VENDOR_ID`] (RFC 5612's documentation number), which no shipping vendor uses.
+
+use crate::elements::VendorSpecificPayload;
+use crate::error::CapwapError;
+use std::time::Duration;
+
+/// The vendor id Roost's elements carry (see the module docs).
+pub const ROOST_VENDOR_ID: u32 = crate::VENDOR_ID_EXAMPLE;
+
+/// Element id of [`FastTimers`].
+pub const FAST_TIMERS: u16 = 1;
+
+/// Failure-detection timers finer than the RFC allows. CAPWAP Timers carry the echo interval
+/// in whole seconds, and the retransmit interval and count that decide how fast a WTP notices
+/// a dead AC are WTP-local variables (RetransmitInterval 3 s, MaxRetransmit 5). An AC sends
+/// this in its Join and Configuration Status Responses; a Roost WTP that receives it echoes
+/// every `echo_interval`, retransmits a request after `retransmit_interval`, and gives up on
+/// its AC after `max_retransmit` unanswered retransmissions.
+///
+/// Value: echo interval (ms, u32), retransmit interval (ms, u32), max retransmit (u8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FastTimers {
+    pub echo_interval: Duration,
+    pub retransmit_interval: Duration,
+    pub max_retransmit: u8,
+}
+
+impl FastTimers {
+    /// The shortest and longest intervals accepted (either way).
+    pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+    pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+
+    pub fn to_vendor(&self) -> VendorSpecificPayload {
+        let mut data = Vec::with_capacity(9);
+        data.extend_from_slice(&(self.echo_interval.as_millis() as u32).to_be_bytes());
+        data.extend_from_slice(&(self.retransmit_interval.as_millis() as u32).to_be_bytes());
+        data.push(self.max_retransmit);
+        VendorSpecificPayload {
+            vendor_id: ROOST_VENDOR_ID,
+            element_id: FAST_TIMERS,
+            data,
+        }
+    }
+
+    /// `Ok(None)` when `v` is not this element (another vendor's, or another of ours); an
+    /// error when it is but its value is malformed or out of range.
+    pub fn from_vendor(v: &VendorSpecificPayload) -> Result<Option<FastTimers>, CapwapError> {
+        if v.vendor_id != ROOST_VENDOR_ID || v.element_id != FAST_TIMERS {
+            return Ok(None);
+        }
+        let d = &v.data;
+        if d.len() != 9 {
+            return Err(CapwapError::BadElementLength {
+                element: "Roost Fast Timers",
+                len: d.len(),
+                expected: crate::error::Expected::Exactly(9),
+            });
+        }
+        let ms =
+            |b: &[u8]| Duration::from_millis(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64);
+        let t = FastTimers {
+            echo_interval: ms(&d[0..4]),
+            retransmit_interval: ms(&d[4..8]),
+            max_retransmit: d[8],
+        };
+        for (what, value) in [
+            ("Roost Fast Timers echo interval (ms)", t.echo_interval),
+            (
+                "Roost Fast Timers retransmit interval (ms)",
+                t.retransmit_interval,
+            ),
+        ] {
+            if !(Self::MIN_INTERVAL..=Self::MAX_INTERVAL).contains(&value) {
+                return Err(CapwapError::OutOfRange {
+                    what,
+                    value: value.as_millis() as u64,
+                    max: Self::MAX_INTERVAL.as_millis() as u64,
+                });
+            }
+        }
+        Ok(Some(t))
+    }
+
+    /// Finds the element among a message's vendor payloads (the first valid one wins).
+    pub fn find(payloads: &[VendorSpecificPayload]) -> Option<FastTimers> {
+        payloads
+            .iter()
+            .find_map(|v| FastTimers::from_vendor(v).ok().flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_what_is_malformed() {
+        let t = FastTimers {
+            echo_interval: Duration::from_millis(1000),
+            retransmit_interval: Duration::from_millis(300),
+            max_retransmit: 1,
+        };
+        let v = t.to_vendor();
+        assert_eq!(v.data, [0, 0, 3, 0xE8, 0, 0, 1, 0x2C, 1]);
+        assert_eq!(FastTimers::from_vendor(&v).unwrap(), Some(t));
+        assert_eq!(FastTimers::find(std::slice::from_ref(&v)), Some(t));
+        let other = VendorSpecificPayload {
+            vendor_id: 9,
+            ..v.clone()
+        };
+        assert_eq!(FastTimers::from_vendor(&other).unwrap(), None);
+        let short = VendorSpecificPayload {
+            data: vec![0; 8],
+            ..v.clone()
+        };
+        assert!(FastTimers::from_vendor(&short).is_err());
+        let zero = VendorSpecificPayload {
+            data: vec![0; 9],
+            ..v
+        };
+        assert!(FastTimers::from_vendor(&zero).is_err());
+        assert_eq!(FastTimers::find(&[zero]), None);
+    }
+}
