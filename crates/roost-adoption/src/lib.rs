@@ -1,0 +1,850 @@
+//! The access controller (AC) side of CAPWAP as a sans-IO core: one session per AP, from its
+//! Join to Run and until it is lost, with the placement rule ([`placement`]) asked at every
+//! Join. It is fed datagrams and time and emits datagrams and events; sockets, the clock and
+//! the cluster view belong to its driver (the daemon's adoption thread, or a simulation).
+//!
+//! Per AP (RFC 5415 2.3, without DTLS: control is plaintext, lab mode, until a later issue):
+//!
+//! 1. **Discovery** is stateless: a Discovery (or Primary Discovery) Request gets a Response
+//!    only while this member serves APs, at most one per source address per
+//!    [`AcSettings::discovery_holddown`] (no reflection amplifier). The response advertises
+//!    load (AC Descriptor Active/Max WTPs, WTP Count) so that a standard WTP can choose the
+//!    least loaded member.
+//! 2. **Join**: the placement rule decides ([`placement::admit`]); a refusal is a Join Response
+//!    with its Result Code, and an event. An accepted AP has a session (Configure) and holds
+//!    its license from now on. A Join for a MAC that has a session takes it over only from
+//!    the same address (the AP rebooted) or once the old session has been silent for the dead
+//!    interval; otherwise it is refused (Result Code 7), so that a spoofed Join cannot steal a
+//!    live AP. Half-open sessions (not in Run) are bounded ([`AcSettings::max_pending`]).
+//! 3. **Configure**: Configuration Status Response with the CAPWAP Timers, WTP Fallback and
+//!    the AC IPv4 List (every member: where the AP goes when this one dies, without a new
+//!    discovery), plus Roost's fast timers as a Vendor Specific element a foreign WTP ignores.
+//! 4. **Data Check**: Change State Event Response, then the AP's data keep-alive with its
+//!    Session ID (echoed back) puts it in **Run**.
+//! 5. **Run**: Echo Requests are answered; an AP silent for [`AcSettings::dead_interval`] is
+//!    released. Each state before Run has its RFC timer (WaitJoin, ChangeStatePending,
+//!    DataCheck); expiry releases the AP.
+//!
+//! Requests are answered once per sequence number: a retransmission gets the cached response
+//! again, an older one is ignored (RFC 5415 4.5.1). Malformed input, and messages for no
+//! session, are counted and dropped: never a panic, never a change.
+
+#![forbid(unsafe_code)]
+
+pub mod placement;
+
+use placement::{Admission, Held, LicenseKind, Refusal};
+use roost_capwap::elements::*;
+use roost_capwap::messages::*;
+use roost_capwap::types::*;
+use roost_capwap::vendor::FastTimers;
+use roost_capwap::{ControlMessage, ControlPacket, KeepAlive, MessageBody, RequestOrder, Sequence};
+use roost_wire::Mac;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// Monotonic time since an origin the driver chooses.
+pub type Instant = Duration;
+
+/// How this AC runs. Timers the AP runs are sent to it (CAPWAP Timers, whole seconds, and
+/// [`FastTimers`] when set).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AcSettings {
+    /// The AC Name (the member's hostname).
+    pub ac_name: String,
+    /// This member's address: CAPWAP Control and Local IPv4 Address.
+    pub control_ip: Ipv4Addr,
+    /// Every member's address, this one first: the AC IPv4 List an AP fails over along.
+    pub ac_list: Vec<Ipv4Addr>,
+    /// The echo interval an AP is told (CAPWAP Timers, rounded up to whole seconds).
+    pub echo_interval: Duration,
+    /// The discovery interval an AP is told.
+    pub discovery_interval: Duration,
+    /// Roost's sub-second timers for Roost WTPs (a foreign WTP ignores them).
+    pub fast_timers: Option<FastTimers>,
+    /// RFC 5415 4.7: WaitJoin (Join to Configuration Status), ChangeStatePendingTimer
+    /// (Configuration Status to Change State Event), DataCheckTimer (to the first keep-alive).
+    pub wait_join: Duration,
+    pub change_state_pending: Duration,
+    pub data_check: Duration,
+    /// At most this many sessions not in Run; further Joins are refused (Busy).
+    pub max_pending: usize,
+    /// At most one Discovery Response per source address per this interval.
+    pub discovery_holddown: Duration,
+    /// The software version advertised in the AC Descriptor.
+    pub software_version: String,
+}
+
+impl AcSettings {
+    /// The RFC's timers (echo 30 s, discovery 5 s, WaitJoin 60 s, ChangeStatePending 25 s,
+    /// DataCheck 30 s), no fast timers.
+    pub fn new(ac_name: &str, control_ip: Ipv4Addr) -> AcSettings {
+        AcSettings {
+            ac_name: ac_name.to_string(),
+            control_ip,
+            ac_list: vec![control_ip],
+            echo_interval: Duration::from_secs(30),
+            discovery_interval: Duration::from_secs(5),
+            fast_timers: None,
+            wait_join: Duration::from_secs(60),
+            change_state_pending: Duration::from_secs(25),
+            data_check: Duration::from_secs(30),
+            max_pending: 4096,
+            discovery_holddown: Duration::from_secs(1),
+            software_version: String::new(),
+        }
+    }
+
+    /// How long an AP in Run may be silent before it is released: three echo intervals, or
+    /// with fast timers the AP's own give-up time (echo plus every retransmission) and one
+    /// retransmit interval to spare.
+    pub fn dead_interval(&self) -> Duration {
+        match self.fast_timers {
+            Some(t) => t.echo_interval + t.retransmit_interval * (u32::from(t.max_retransmit) + 2),
+            None => self.echo_interval * 3,
+        }
+    }
+}
+
+/// A session's state, as `show wireless ap` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ApState {
+    /// Joined; waiting for its Configuration Status Request.
+    Configuring,
+    /// Configured; waiting for its Change State Event Request.
+    DataCheck,
+    /// Waiting for its first data keep-alive.
+    WaitKeepAlive,
+    Run,
+}
+
+impl std::fmt::Display for ApState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            ApState::Configuring => "configuring",
+            ApState::DataCheck => "data-check",
+            ApState::WaitKeepAlive => "data-check",
+            ApState::Run => "adopted",
+        })
+    }
+}
+
+/// One AP this member holds, as every face shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApView {
+    pub mac: Mac,
+    pub name: String,
+    pub model: String,
+    pub serial: String,
+    pub software_version: String,
+    /// Its control address.
+    pub addr: SocketAddr,
+    pub license: LicenseKind,
+    pub state: ApState,
+    /// When it joined.
+    pub joined: Instant,
+    /// When it reached Run.
+    pub run_since: Option<Instant>,
+}
+
+/// Why a session ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReleaseReason {
+    /// Silent in Run for the dead interval.
+    Lost,
+    /// A state timer before Run expired (which one).
+    Timeout(&'static str),
+    /// The AP joined again (rebooted, or moved address after silence).
+    Rejoined,
+}
+
+impl std::fmt::Display for ReleaseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReleaseReason::Lost => f.write_str("no echo within the dead interval"),
+            ReleaseReason::Timeout(t) => write!(f, "{t} expired"),
+            ReleaseReason::Rejoined => f.write_str("the AP joined again"),
+        }
+    }
+}
+
+/// What happened to an AP, for the history, the log and the AP table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdoptionEvent {
+    /// It reached Run.
+    Adopted { ap: ApView },
+    /// Its session ended; its license is free.
+    Released { mac: Mac, reason: ReleaseReason },
+    /// Its Join was refused.
+    Refused {
+        mac: Mac,
+        model: String,
+        addr: SocketAddr,
+        reason: Refusal,
+    },
+}
+
+/// What the core asks its driver to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdoptionOutput {
+    /// A datagram on the control socket (UDP 5246), DSCP CS6.
+    Control {
+        to: SocketAddr,
+        datagram: Vec<u8>,
+    },
+    /// A datagram on the data socket (UDP 5247).
+    Data {
+        to: SocketAddr,
+        datagram: Vec<u8>,
+    },
+    Event(AdoptionEvent),
+}
+
+/// Datagrams dropped, by cause (`show adoption status`, `/metrics`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AdoptionCounters {
+    pub discovery_answered: u64,
+    /// Not answered: not serving, or the per-source hold-down.
+    pub discovery_suppressed: u64,
+    pub joins_accepted: u64,
+    pub joins_refused: u64,
+    /// Could not be decoded (or a DTLS packet).
+    pub malformed: u64,
+    /// A control message (not Discovery or Join) from an address with no session, or a
+    /// keep-alive with an unknown Session ID.
+    pub unknown_session: u64,
+    /// A retransmitted request answered from the cache.
+    pub retransmissions: u64,
+    /// A request older than the last one seen.
+    pub stale: u64,
+    /// A message that makes no sense in the session's state (answered or ignored per RFC).
+    pub unexpected: u64,
+    pub released: u64,
+}
+
+struct Session {
+    view: ApView,
+    session_id: [u8; 16],
+    /// The last request's sequence number and the response it got.
+    last: Option<(Sequence, Vec<u8>)>,
+    /// The last time anything came from it.
+    heard: Instant,
+    /// When its current state's timer expires.
+    deadline: Instant,
+    /// Bumped when `deadline` moves, so stale heap entries are recognised.
+    generation: u64,
+    radios: Vec<WtpRadioInformation>,
+}
+
+/// The AC core. See the crate docs.
+pub struct Adoption {
+    settings: AcSettings,
+    admission: Admission,
+    sessions: HashMap<SocketAddr, Session>,
+    by_mac: HashMap<Mac, SocketAddr>,
+    by_session_id: HashMap<[u8; 16], SocketAddr>,
+    held: Held,
+    pending: usize,
+    timers: BinaryHeap<Reverse<(Instant, SocketAddr, u64)>>,
+    discovery_answered_at: HashMap<IpAddr, Instant>,
+    out: VecDeque<AdoptionOutput>,
+    counters: AdoptionCounters,
+    /// Bumped whenever the AP table changes (for the publisher).
+    changes: u64,
+}
+
+impl Adoption {
+    pub fn new(settings: AcSettings) -> Adoption {
+        Adoption {
+            settings,
+            admission: Admission::default(),
+            sessions: HashMap::new(),
+            by_mac: HashMap::new(),
+            by_session_id: HashMap::new(),
+            held: Held::default(),
+            pending: 0,
+            timers: BinaryHeap::new(),
+            discovery_answered_at: HashMap::new(),
+            out: VecDeque::new(),
+            counters: AdoptionCounters::default(),
+            changes: 0,
+        }
+    }
+
+    /// The cluster's view changed (operational state, licenses, what others hold).
+    pub fn handle_admission(&mut self, admission: Admission, _now: Instant) {
+        self.admission = admission;
+    }
+
+    /// New settings (member list, timers); sessions keep running.
+    pub fn handle_settings(&mut self, settings: AcSettings) {
+        self.settings = settings;
+    }
+
+    pub fn settings(&self) -> &AcSettings {
+        &self.settings
+    }
+
+    /// A datagram on the control port.
+    pub fn handle_control(&mut self, from: SocketAddr, datagram: &[u8], now: Instant) {
+        let packet = match ControlPacket::decode(datagram) {
+            Ok(p) => p,
+            Err(_) => {
+                self.counters.malformed += 1;
+                return;
+            }
+        };
+        let ControlMessage { seq, body } = packet.message;
+        match body {
+            MessageBody::DiscoveryRequest(req) => self.on_discovery(from, seq, req, false, now),
+            MessageBody::PrimaryDiscoveryRequest(req) => {
+                self.on_discovery(from, seq, req, true, now)
+            }
+            MessageBody::JoinRequest(req) => self.on_join(from, seq, req, now),
+            body => self.on_session_message(from, seq, body, now),
+        }
+    }
+
+    /// A datagram on the data port: a keep-alive puts its session in Run and is echoed.
+    pub fn handle_data(&mut self, from: SocketAddr, datagram: &[u8], now: Instant) {
+        let keep_alive = match KeepAlive::decode(datagram) {
+            Ok(k) => k,
+            Err(_) => {
+                self.counters.malformed += 1;
+                return;
+            }
+        };
+        let Some(addr) = self.by_session_id.get(&keep_alive.session_id.0).copied() else {
+            self.counters.unknown_session += 1;
+            return;
+        };
+        if addr.ip() != from.ip() {
+            // A Session ID from another host: not this AP's keep-alive.
+            self.counters.unknown_session += 1;
+            return;
+        }
+        let dead = self.settings.dead_interval();
+        let Some(s) = self.sessions.get_mut(&addr) else {
+            return;
+        };
+        s.heard = now;
+        let adopted = match s.view.state {
+            ApState::Run => None,
+            ApState::WaitKeepAlive | ApState::DataCheck => {
+                if s.view.state == ApState::DataCheck {
+                    // The keep-alive overtook the Change State Event: accepted all the same.
+                    self.counters.unexpected += 1;
+                }
+                s.view.state = ApState::Run;
+                s.view.run_since = Some(now);
+                self.pending = self.pending.saturating_sub(1);
+                self.changes += 1;
+                Some(s.view.clone())
+            }
+            ApState::Configuring => {
+                self.counters.unexpected += 1;
+                return;
+            }
+        };
+        self.arm(addr, now + dead);
+        // The echo first: the AP is waiting for it.
+        self.out.push_back(AdoptionOutput::Data {
+            to: from,
+            datagram: datagram.to_vec(),
+        });
+        if let Some(ap) = adopted {
+            self.out
+                .push_back(AdoptionOutput::Event(AdoptionEvent::Adopted { ap }));
+        }
+    }
+
+    /// Expires sessions whose state timer is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&Reverse((at, addr, generation))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(s) = self.sessions.get(&addr) else {
+                continue;
+            };
+            if s.generation != generation {
+                continue;
+            }
+            let reason = match s.view.state {
+                ApState::Configuring => ReleaseReason::Timeout("WaitJoin"),
+                ApState::DataCheck => ReleaseReason::Timeout("ChangeStatePendingTimer"),
+                ApState::WaitKeepAlive => ReleaseReason::Timeout("DataCheckTimer"),
+                ApState::Run => ReleaseReason::Lost,
+            };
+            self.release(addr, reason);
+        }
+        // Forget discovery hold-downs that are over (bounded memory under a flood).
+        if self.discovery_answered_at.len() > 65_536 {
+            let hold = self.settings.discovery_holddown;
+            self.discovery_answered_at.retain(|_, t| now < *t + hold);
+        }
+    }
+
+    /// When `handle_timeout` is next due (may be early: a timer that moved since).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    pub fn poll_output(&mut self) -> Option<AdoptionOutput> {
+        self.out.pop_front()
+    }
+
+    /// The APs this member holds, in no particular order.
+    pub fn aps(&self) -> impl Iterator<Item = &ApView> {
+        self.sessions.values().map(|s| &s.view)
+    }
+
+    /// Licenses held, by kind (every session past Join).
+    pub fn held(&self) -> Held {
+        self.held
+    }
+
+    /// APs in Run.
+    pub fn adopted(&self) -> usize {
+        self.sessions.len() - self.pending
+    }
+
+    pub fn counters(&self) -> AdoptionCounters {
+        self.counters
+    }
+
+    /// Bumped whenever an AP joins, reaches Run or leaves.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    fn on_discovery(
+        &mut self,
+        from: SocketAddr,
+        seq: u8,
+        req: DiscoveryRequest,
+        primary: bool,
+        now: Instant,
+    ) {
+        let hold = self.settings.discovery_holddown;
+        let recent = self
+            .discovery_answered_at
+            .get(&from.ip())
+            .is_some_and(|t| now < *t + hold);
+        if !self.admission.serving || recent {
+            self.counters.discovery_suppressed += 1;
+            return;
+        }
+        self.discovery_answered_at.insert(from.ip(), now);
+        self.counters.discovery_answered += 1;
+        let resp = DiscoveryResponse {
+            ac_descriptor: self.ac_descriptor(),
+            ac_name: AcName(self.settings.ac_name.clone()),
+            radios: req.radios,
+            control_ipv4: vec![self.control_address()],
+            control_ipv6: vec![],
+            vendor_specific: vec![],
+            other_elements: vec![],
+        };
+        let body = if primary {
+            MessageBody::PrimaryDiscoveryResponse(resp)
+        } else {
+            MessageBody::DiscoveryResponse(resp)
+        };
+        if let Some(d) = encode(seq, body) {
+            self.out.push_back(AdoptionOutput::Control {
+                to: from,
+                datagram: d,
+            });
+        }
+    }
+
+    fn on_join(&mut self, from: SocketAddr, seq: u8, req: JoinRequest, now: Instant) {
+        let Some(mac) = wtp_mac(&req) else {
+            // No base MAC: the RFC drops a malformed Join silently.
+            self.counters.malformed += 1;
+            return;
+        };
+        // A retransmitted Join of the session from this address: the cached response again.
+        if let Some(s) = self.sessions.get(&from) {
+            if s.view.mac == mac && s.session_id == req.session_id.0 {
+                if let Some((last, resp)) = &s.last {
+                    if last.0 == seq {
+                        let resp = resp.clone();
+                        self.counters.retransmissions += 1;
+                        self.out.push_back(AdoptionOutput::Control {
+                            to: from,
+                            datagram: resp,
+                        });
+                        return;
+                    }
+                }
+            }
+        }
+        let model = req.board_data.model_str().unwrap_or("").to_string();
+        if let Some(&old) = self.by_mac.get(&mac) {
+            let silent = self
+                .sessions
+                .get(&old)
+                .is_some_and(|s| now >= s.heard + self.settings.dead_interval());
+            if old == from || silent {
+                self.release(old, ReleaseReason::Rejoined);
+            } else {
+                self.refuse(
+                    from,
+                    seq,
+                    mac,
+                    model,
+                    Refusal::SessionInUse { other: old },
+                    &req,
+                );
+                return;
+            }
+        }
+        if self.sessions.contains_key(&from) {
+            // Another AP's session on this address (that AP moved away): it is gone.
+            self.release(from, ReleaseReason::Rejoined);
+        }
+        if self.pending >= self.settings.max_pending {
+            let max = self.settings.max_pending;
+            self.refuse(from, seq, mac, model, Refusal::Busy { max }, &req);
+            return;
+        }
+        let license = match placement::admit(&model, &self.admission, &self.held) {
+            Ok(l) => l,
+            Err(refusal) => {
+                self.refuse(from, seq, mac, model, refusal, &req);
+                return;
+            }
+        };
+        self.counters.joins_accepted += 1;
+        self.held.add(license);
+        self.pending += 1;
+        self.changes += 1;
+        let view = ApView {
+            mac,
+            name: req.wtp_name.0.clone(),
+            model,
+            serial: req.board_data.serial_str().unwrap_or("").to_string(),
+            software_version: req
+                .descriptor
+                .active_software_version_str()
+                .unwrap_or("")
+                .to_string(),
+            addr: from,
+            license,
+            state: ApState::Configuring,
+            joined: now,
+            run_since: None,
+        };
+        let resp = MessageBody::JoinResponse(JoinResponse {
+            result_code: ResultCode::Success,
+            ac_descriptor: self.ac_descriptor(),
+            ac_name: AcName(self.settings.ac_name.clone()),
+            radios: req.radios.clone(),
+            ecn_support: EcnSupport::Limited,
+            control_ipv4: Some(self.control_address()),
+            control_ipv6: None,
+            local_ipv4: Some(CapwapLocalIpv4Address(self.settings.control_ip)),
+            local_ipv6: None,
+            ac_ipv4_list: Some(AcIpv4List(self.settings.ac_list.clone())),
+            ac_ipv6_list: None,
+            transport_protocol: None,
+            image_identifier: None,
+            maximum_message_length: None,
+            vendor_specific: self.vendor_elements(),
+            other_elements: vec![],
+        });
+        let Some(datagram) = encode(seq, resp) else {
+            return;
+        };
+        self.by_mac.insert(mac, from);
+        self.by_session_id.insert(req.session_id.0, from);
+        self.sessions.insert(
+            from,
+            Session {
+                view,
+                session_id: req.session_id.0,
+                last: Some((Sequence(seq), datagram.clone())),
+                heard: now,
+                deadline: now,
+                generation: 0,
+                radios: req.radios,
+            },
+        );
+        self.arm(from, now + self.settings.wait_join);
+        self.out
+            .push_back(AdoptionOutput::Control { to: from, datagram });
+    }
+
+    fn refuse(
+        &mut self,
+        from: SocketAddr,
+        seq: u8,
+        mac: Mac,
+        model: String,
+        reason: Refusal,
+        req: &JoinRequest,
+    ) {
+        self.counters.joins_refused += 1;
+        let resp = MessageBody::JoinResponse(JoinResponse {
+            result_code: reason.result_code(),
+            ac_descriptor: self.ac_descriptor(),
+            ac_name: AcName(self.settings.ac_name.clone()),
+            radios: req.radios.clone(),
+            ecn_support: EcnSupport::Limited,
+            control_ipv4: Some(self.control_address()),
+            control_ipv6: None,
+            local_ipv4: Some(CapwapLocalIpv4Address(self.settings.control_ip)),
+            local_ipv6: None,
+            // Where else it may try.
+            ac_ipv4_list: Some(AcIpv4List(self.settings.ac_list.clone())),
+            ac_ipv6_list: None,
+            transport_protocol: None,
+            image_identifier: None,
+            maximum_message_length: None,
+            vendor_specific: vec![],
+            other_elements: vec![],
+        });
+        if let Some(datagram) = encode(seq, resp) {
+            self.out
+                .push_back(AdoptionOutput::Control { to: from, datagram });
+        }
+        self.out
+            .push_back(AdoptionOutput::Event(AdoptionEvent::Refused {
+                mac,
+                model,
+                addr: from,
+                reason,
+            }));
+    }
+
+    fn on_session_message(&mut self, from: SocketAddr, seq: u8, body: MessageBody, now: Instant) {
+        let is_request = body.message_type().is_request();
+        let Some(s) = self.sessions.get_mut(&from) else {
+            self.counters.unknown_session += 1;
+            return;
+        };
+        s.heard = now;
+        if !is_request {
+            // Responses to AC requests (none outstanding yet): nothing to do.
+            return;
+        }
+        if let Some((last, resp)) = &s.last {
+            match Sequence(seq).classify(Some(*last)) {
+                RequestOrder::Retransmission => {
+                    let resp = resp.clone();
+                    self.counters.retransmissions += 1;
+                    self.out.push_back(AdoptionOutput::Control {
+                        to: from,
+                        datagram: resp,
+                    });
+                    return;
+                }
+                RequestOrder::Stale => {
+                    self.counters.stale += 1;
+                    return;
+                }
+                RequestOrder::New => {}
+            }
+        }
+        let state = s.view.state;
+        let (reply, next) = match (state, body) {
+            (ApState::Configuring, MessageBody::ConfigurationStatusRequest(req)) => (
+                Some(MessageBody::ConfigurationStatusResponse(
+                    self.configuration_status_response(&req, from),
+                )),
+                Some((ApState::DataCheck, self.settings.change_state_pending)),
+            ),
+            (ApState::DataCheck, MessageBody::ChangeStateEventRequest(_)) => (
+                Some(MessageBody::ChangeStateEventResponse(
+                    ChangeStateEventResponse::default(),
+                )),
+                Some((ApState::WaitKeepAlive, self.settings.data_check)),
+            ),
+            (_, MessageBody::EchoRequest(_)) => (
+                Some(MessageBody::EchoResponse(EchoResponse::default())),
+                (state == ApState::Run).then_some((ApState::Run, self.settings.dead_interval())),
+            ),
+            (_, MessageBody::WtpEventRequest(_)) => (
+                Some(MessageBody::WtpEventResponse(WtpEventResponse::default())),
+                None,
+            ),
+            (_, MessageBody::Other { message_type, .. }) => {
+                // An unknown request: answered with its response type and Result Code 19,
+                // Unrecognized Request (RFC 5415 4.5.3).
+                self.counters.unexpected += 1;
+                let code = ResultCode::UnrecognizedRequest
+                    .to_raw()
+                    .to_be_bytes()
+                    .to_vec();
+                let reply = MessageBody::Other {
+                    message_type: message_type.wrapping_add(1),
+                    elements: vec![RawElement {
+                        element_type: ResultCode::TYPE,
+                        value: code,
+                    }],
+                };
+                (Some(reply), None)
+            }
+            _ => {
+                self.counters.unexpected += 1;
+                (None, None)
+            }
+        };
+        let Some(reply) = reply else {
+            return;
+        };
+        let Some(datagram) = encode(seq, reply) else {
+            return;
+        };
+        if let Some(s) = self.sessions.get_mut(&from) {
+            s.last = Some((Sequence(seq), datagram.clone()));
+            if let Some((state, timer)) = next {
+                s.view.state = state;
+                self.arm(from, now + timer);
+            }
+        }
+        self.out
+            .push_back(AdoptionOutput::Control { to: from, datagram });
+    }
+
+    fn configuration_status_response(
+        &self,
+        req: &ConfigurationStatusRequest,
+        from: SocketAddr,
+    ) -> ConfigurationStatusResponse {
+        let mut radios: Vec<u8> = req
+            .radio_admin_states
+            .iter()
+            .map(|r| r.radio_id)
+            .filter(|id| *id != 0xFF)
+            .collect();
+        if radios.is_empty() {
+            radios = self.sessions[&from]
+                .radios
+                .iter()
+                .map(|r| r.radio_id)
+                .collect();
+        }
+        if radios.is_empty() {
+            radios.push(1);
+        }
+        ConfigurationStatusResponse {
+            timers: CapwapTimers {
+                discovery: whole_seconds(self.settings.discovery_interval),
+                echo_request: whole_seconds(self.settings.echo_interval),
+            },
+            decryption_error_report_periods: radios
+                .into_iter()
+                .map(|radio_id| DecryptionErrorReportPeriod {
+                    radio_id,
+                    report_interval: 120,
+                })
+                .collect(),
+            idle_timeout: IdleTimeout(300),
+            wtp_fallback: WtpFallback::Enabled,
+            ac_ipv4_list: Some(AcIpv4List(self.settings.ac_list.clone())),
+            ac_ipv6_list: None,
+            static_ip: None,
+            radio_configurations: vec![],
+            tx_powers: vec![],
+            dsss_controls: vec![],
+            ofdm_controls: vec![],
+            vendor_specific: self.vendor_elements(),
+            other_elements: vec![],
+        }
+    }
+
+    fn vendor_elements(&self) -> Vec<VendorSpecificPayload> {
+        self.settings
+            .fast_timers
+            .iter()
+            .map(|t| t.to_vendor())
+            .collect()
+    }
+
+    fn ac_descriptor(&self) -> AcDescriptor {
+        AcDescriptor {
+            stations: 0,
+            limit: 0,
+            active_wtps: self.held.total().min(u16::MAX as u32) as u16,
+            max_wtps: self.admission.capacity.min(u16::MAX as u32) as u16,
+            // No DTLS yet (lab mode): no credential type is claimed.
+            security: AcSecurity::default(),
+            r_mac: RMacField::NotSupported,
+            dtls_policy: DtlsPolicy::CLEAR_DATA,
+            hardware_version: b"roost".to_vec(),
+            software_version: self.settings.software_version.as_bytes().to_vec(),
+            other_information: vec![],
+        }
+    }
+
+    fn control_address(&self) -> CapwapControlIpv4Address {
+        CapwapControlIpv4Address {
+            address: self.settings.control_ip,
+            wtp_count: self.held.total().min(u16::MAX as u32) as u16,
+        }
+    }
+
+    fn arm(&mut self, addr: SocketAddr, at: Instant) {
+        if let Some(s) = self.sessions.get_mut(&addr) {
+            // A deadline only ever moves later within a state; arming the same instant again
+            // adds nothing.
+            if s.deadline == at {
+                return;
+            }
+            s.generation += 1;
+            s.deadline = at;
+            self.timers.push(Reverse((at, addr, s.generation)));
+        }
+    }
+
+    fn release(&mut self, addr: SocketAddr, reason: ReleaseReason) {
+        let Some(s) = self.sessions.remove(&addr) else {
+            return;
+        };
+        if self.by_mac.get(&s.view.mac) == Some(&addr) {
+            self.by_mac.remove(&s.view.mac);
+        }
+        if self.by_session_id.get(&s.session_id) == Some(&addr) {
+            self.by_session_id.remove(&s.session_id);
+        }
+        self.held.remove(s.view.license);
+        if s.view.state != ApState::Run {
+            self.pending = self.pending.saturating_sub(1);
+        }
+        self.counters.released += 1;
+        self.changes += 1;
+        self.out
+            .push_back(AdoptionOutput::Event(AdoptionEvent::Released {
+                mac: s.view.mac,
+                reason,
+            }));
+    }
+}
+
+/// The AP's MAC: the Board Data's base MAC (EUI-48).
+fn wtp_mac(req: &JoinRequest) -> Option<Mac> {
+    match req.board_data.base_mac? {
+        roost_capwap::MacAddress::Eui48(b) => Some(Mac(b)),
+        _ => None,
+    }
+}
+
+fn whole_seconds(d: Duration) -> u8 {
+    d.as_secs_f64().ceil().clamp(1.0, 255.0) as u8
+}
+
+fn encode(seq: u8, body: MessageBody) -> Option<Vec<u8>> {
+    ControlPacket::new(ControlMessage::new(seq, body))
+        .encode()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,207 @@
+//! Who may adopt an AP, as pure functions of plain values: the composition feeds the cluster's
+//! view ([`Admission`]), the session core asks [`admit`] at every Join. The next issue's
+//! auto-provisioning policy and firmware gate slot in here.
+
+use std::fmt;
+
+/// The license an AP consumes: WiNG keeps two pooled counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LicenseKind {
+    /// A thin (dependent) AP license.
+    Ap,
+    /// An adaptive AP license.
+    Aap,
+}
+
+impl fmt::Display for LicenseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            LicenseKind::Ap => "AP",
+            LicenseKind::Aap => "AAP",
+        })
+    }
+}
+
+/// WiNG 5 models that take a thin-AP license. WiNG does not publish the mapping; Roost's rule
+/// (documented in the README): the older dependent models below take an AP license, every
+/// other model (the current AP7xxx/AP8xxx families, and any model not listed) an AAP license,
+/// so that the seed's VX9000, which carries only AAP licenses, adopts them.
+pub const THIN_AP_MODELS: &[&str] = &[
+    "AP6511", "AP6521", "AP6522", "AP6532", "AP6562", "AP621", "AP622", "AP650",
+];
+
+/// The license `model` (as the WTP reports it in its Board Data) consumes.
+pub fn license_kind(model: &str) -> LicenseKind {
+    if THIN_AP_MODELS.iter().any(|m| m.eq_ignore_ascii_case(model)) {
+        LicenseKind::Ap
+    } else {
+        LicenseKind::Aap
+    }
+}
+
+/// What the cluster lets this member adopt right now, computed by the composition from the
+/// election's view (operational state, the pool, what the others hold).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Admission {
+    /// This member adopts APs: it is active, or standby with no active member left.
+    pub serving: bool,
+    /// How many APs of each kind this member may hold in all (its share of the pool: the
+    /// pool less what the other members hold).
+    pub ap_licenses: u32,
+    pub aap_licenses: u32,
+    /// The platform's maximum number of adopted APs.
+    pub capacity: u32,
+}
+
+impl Admission {
+    pub fn licenses(&self, kind: LicenseKind) -> u32 {
+        match kind {
+            LicenseKind::Ap => self.ap_licenses,
+            LicenseKind::Aap => self.aap_licenses,
+        }
+    }
+}
+
+/// What this member holds now (sessions past Join, whatever their state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Held {
+    pub ap: u32,
+    pub aap: u32,
+}
+
+impl Held {
+    pub fn total(&self) -> u32 {
+        self.ap + self.aap
+    }
+
+    pub fn of(&self, kind: LicenseKind) -> u32 {
+        match kind {
+            LicenseKind::Ap => self.ap,
+            LicenseKind::Aap => self.aap,
+        }
+    }
+
+    pub fn add(&mut self, kind: LicenseKind) {
+        match kind {
+            LicenseKind::Ap => self.ap += 1,
+            LicenseKind::Aap => self.aap += 1,
+        }
+    }
+
+    pub fn remove(&mut self, kind: LicenseKind) {
+        match kind {
+            LicenseKind::Ap => self.ap = self.ap.saturating_sub(1),
+            LicenseKind::Aap => self.aap = self.aap.saturating_sub(1),
+        }
+    }
+}
+
+/// Why an AP was not adopted. `Display` is the reason `show wireless ap` and the API show.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    #[error("this controller is standby and an active controller serves APs")]
+    NotServing,
+    #[error("no {kind} license left (this controller holds {held} of the {allowed} the cluster pool allows it)")]
+    NoLicense {
+        kind: LicenseKind,
+        held: u32,
+        allowed: u32,
+    },
+    #[error("platform capacity reached ({max} APs)")]
+    Capacity { max: u32 },
+    #[error("too many APs joining at once ({max} half-open sessions)")]
+    Busy { max: usize },
+    #[error("already adopted from {other} and that session is alive")]
+    SessionInUse { other: std::net::SocketAddr },
+}
+
+impl Refusal {
+    /// The Join Response Result Code (RFC 5415 4.6.35).
+    pub fn result_code(&self) -> roost_capwap::types::ResultCode {
+        use roost_capwap::types::ResultCode;
+        match self {
+            Refusal::NotServing => ResultCode::JoinFailureUnspecified,
+            Refusal::NoLicense { .. } | Refusal::Capacity { .. } | Refusal::Busy { .. } => {
+                ResultCode::JoinFailureResourceDepletion
+            }
+            Refusal::SessionInUse { .. } => ResultCode::JoinFailureSessionIdInUse,
+        }
+    }
+}
+
+/// Whether this member adopts an AP of `model` now, and the license it takes.
+pub fn admit(model: &str, admission: &Admission, held: &Held) -> Result<LicenseKind, Refusal> {
+    if !admission.serving {
+        return Err(Refusal::NotServing);
+    }
+    if held.total() >= admission.capacity {
+        return Err(Refusal::Capacity {
+            max: admission.capacity,
+        });
+    }
+    let kind = license_kind(model);
+    let allowed = admission.licenses(kind);
+    if held.of(kind) >= allowed {
+        return Err(Refusal::NoLicense {
+            kind,
+            held: held.of(kind),
+            allowed,
+        });
+    }
+    Ok(kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serving(aap: u32, capacity: u32) -> Admission {
+        Admission {
+            serving: true,
+            ap_licenses: 0,
+            aap_licenses: aap,
+            capacity,
+        }
+    }
+
+    #[test]
+    fn current_models_take_an_aap_license_and_old_thin_ones_an_ap_license() {
+        assert_eq!(license_kind("AP7532"), LicenseKind::Aap);
+        assert_eq!(license_kind("AP8533"), LicenseKind::Aap);
+        assert_eq!(license_kind("XYZ-unknown"), LicenseKind::Aap);
+        assert_eq!(license_kind("ap6521"), LicenseKind::Ap);
+    }
+
+    #[test]
+    fn each_refusal_has_its_reason_and_result_code() {
+        let held = Held { ap: 0, aap: 2 };
+        assert_eq!(
+            admit("AP7532", &serving(3, 10), &held),
+            Ok(LicenseKind::Aap)
+        );
+        let standby = Admission {
+            serving: false,
+            ..serving(3, 10)
+        };
+        assert_eq!(admit("AP7532", &standby, &held), Err(Refusal::NotServing));
+        let full = admit("AP7532", &serving(2, 10), &held).unwrap_err();
+        assert_eq!(
+            full.to_string(),
+            "no AAP license left (this controller holds 2 of the 2 the cluster pool allows it)"
+        );
+        assert_eq!(full.result_code().to_raw(), 4);
+        let cap = admit("AP7532", &serving(100, 2), &held).unwrap_err();
+        assert_eq!(cap, Refusal::Capacity { max: 2 });
+        assert_eq!(cap.result_code().to_raw(), 4);
+        // A thin AP needs an AP license, of which there are none.
+        assert!(matches!(
+            admit("AP6521", &serving(100, 10), &held),
+            Err(Refusal::NoLicense {
+                kind: LicenseKind::Ap,
+                ..
+            })
+        ));
+        assert_eq!(Refusal::NotServing.result_code().to_raw(), 3);
+    }
+}

@@ -1,0 +1,629 @@
+//! Layer-1 tests of the AC core: a hand-built WTP conversation (messages made with the codec,
+//! not with any WTP code), simulated time, exact outputs decoded back.
+
+use super::*;
+use proptest::prelude::*;
+
+const AC_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
+const PEER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 12);
+
+fn ms(n: u64) -> Instant {
+    Duration::from_millis(n)
+}
+
+fn settings() -> AcSettings {
+    let mut s = AcSettings::new("vx9000-1", AC_IP);
+    s.ac_list = vec![AC_IP, PEER_IP];
+    s.software_version = "5.9.1.0".into();
+    s
+}
+
+fn serving(aap: u32) -> Admission {
+    Admission {
+        serving: true,
+        ap_licenses: 0,
+        aap_licenses: aap,
+        capacity: 10,
+    }
+}
+
+fn ac(aap: u32) -> Adoption {
+    let mut a = Adoption::new(settings());
+    a.handle_admission(serving(aap), ms(0));
+    a
+}
+
+fn ap_addr(n: u8) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 20, 0, n)), 40_000)
+}
+
+fn data_addr(n: u8) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 20, 0, n)), 40_001)
+}
+
+fn mac(n: u8) -> Mac {
+    Mac([0x00, 0x23, 0x68, 0x00, 0x00, n])
+}
+
+fn board(n: u8, model: &str) -> WtpBoardData {
+    WtpBoardData {
+        vendor_id: roost_capwap::VENDOR_ID_EXAMPLE,
+        model_number: model.as_bytes().to_vec(),
+        serial_number: format!("SIM{n:04}").into_bytes(),
+        board_id: None,
+        board_revision: None,
+        base_mac: Some(roost_capwap::MacAddress::Eui48(mac(n).0)),
+        other: vec![],
+    }
+}
+
+fn descriptor() -> WtpDescriptor {
+    WtpDescriptor {
+        max_radios: 1,
+        radios_in_use: 1,
+        encryption: vec![EncryptionCapability {
+            wbid: 1,
+            capabilities: EncryptionCapabilities::AES_CCMP,
+        }],
+        hardware_version: b"1.0".to_vec(),
+        active_software_version: b"5.9.1.0".to_vec(),
+        boot_version: b"1.0".to_vec(),
+        other_software_version: None,
+        vendor_descriptors: vec![],
+    }
+}
+
+fn radio() -> WtpRadioInformation {
+    WtpRadioInformation {
+        radio_id: 1,
+        radio_type: RadioType::B | RadioType::G,
+    }
+}
+
+fn packet(seq: u8, body: MessageBody) -> Vec<u8> {
+    encode(seq, body).expect("encodes")
+}
+
+fn discovery(n: u8) -> Vec<u8> {
+    packet(
+        0,
+        MessageBody::DiscoveryRequest(DiscoveryRequest {
+            discovery_type: DiscoveryType::Static,
+            board_data: board(n, "AP7532"),
+            descriptor: descriptor(),
+            frame_tunnel_mode: WtpFrameTunnelMode::LOCAL_BRIDGING,
+            mac_type: WtpMacType::Local,
+            radios: vec![radio()],
+            mtu_discovery_padding: None,
+            vendor_specific: vec![],
+            other_elements: vec![],
+        }),
+    )
+}
+
+fn session_id(n: u8) -> [u8; 16] {
+    [n; 16]
+}
+
+fn join(seq: u8, n: u8, model: &str) -> Vec<u8> {
+    packet(
+        seq,
+        MessageBody::JoinRequest(JoinRequest {
+            location: LocationData("lab".into()),
+            board_data: board(n, model),
+            descriptor: descriptor(),
+            wtp_name: WtpName(format!("ap{n}")),
+            session_id: SessionId(session_id(n)),
+            frame_tunnel_mode: WtpFrameTunnelMode::LOCAL_BRIDGING,
+            mac_type: WtpMacType::Local,
+            radios: vec![radio()],
+            ecn_support: EcnSupport::Limited,
+            local_ipv4: Some(CapwapLocalIpv4Address(Ipv4Addr::new(127, 20, 0, n))),
+            local_ipv6: None,
+            transport_protocol: None,
+            maximum_message_length: None,
+            reboot_statistics: None,
+            vendor_specific: vec![],
+            other_elements: vec![],
+        }),
+    )
+}
+
+fn configuration_status(seq: u8) -> Vec<u8> {
+    packet(
+        seq,
+        MessageBody::ConfigurationStatusRequest(ConfigurationStatusRequest {
+            ac_name: AcName("vx9000-1".into()),
+            radio_admin_states: vec![
+                RadioAdministrativeState {
+                    radio_id: 0xFF,
+                    admin_state: AdminState::Enabled,
+                },
+                RadioAdministrativeState {
+                    radio_id: 1,
+                    admin_state: AdminState::Enabled,
+                },
+            ],
+            statistics_timer: StatisticsTimer(120),
+            reboot_statistics: WtpRebootStatistics {
+                reboot_count: 0,
+                ac_initiated_count: 0,
+                link_failure_count: 0,
+                sw_failure_count: 0,
+                hw_failure_count: 0,
+                other_failure_count: 0,
+                unknown_failure_count: 0,
+                last_failure_type: RebootFailureType::from_raw(0),
+            },
+            ac_names_with_priority: vec![],
+            transport_protocol: None,
+            static_ip: None,
+            radios: vec![],
+            radio_configurations: vec![],
+            tx_powers: vec![],
+            dsss_controls: vec![],
+            ofdm_controls: vec![],
+            vendor_specific: vec![],
+            other_elements: vec![],
+        }),
+    )
+}
+
+fn change_state(seq: u8) -> Vec<u8> {
+    packet(
+        seq,
+        MessageBody::ChangeStateEventRequest(ChangeStateEventRequest {
+            radio_operational_states: vec![RadioOperationalState {
+                radio_id: 1,
+                state: OperationalState::from_raw(1),
+                cause: OperationalCause::from_raw(0),
+            }],
+            result_code: ResultCode::Success,
+            returned_elements: vec![],
+            radio_fail_alarms: vec![],
+            vendor_specific: vec![],
+            other_elements: vec![],
+        }),
+    )
+}
+
+fn echo(seq: u8) -> Vec<u8> {
+    packet(seq, MessageBody::EchoRequest(EchoRequest::default()))
+}
+
+fn keep_alive(n: u8) -> Vec<u8> {
+    KeepAlive::new(SessionId(session_id(n))).encode().unwrap()
+}
+
+fn drain(a: &mut Adoption) -> Vec<AdoptionOutput> {
+    std::iter::from_fn(|| a.poll_output()).collect()
+}
+
+/// The control messages in `outs` sent to `to`, decoded.
+fn replies(outs: &[AdoptionOutput], to: SocketAddr) -> Vec<ControlMessage> {
+    outs.iter()
+        .filter_map(|o| match o {
+            AdoptionOutput::Control { to: t, datagram } if *t == to => {
+                Some(ControlPacket::decode(datagram).unwrap().message)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn events(outs: &[AdoptionOutput]) -> Vec<AdoptionEvent> {
+    outs.iter()
+        .filter_map(|o| match o {
+            AdoptionOutput::Event(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// AP `n` from Join to Run at `t`; returns what the AC emitted at each step.
+fn adopt(a: &mut Adoption, n: u8, t: Instant) -> Vec<Vec<AdoptionOutput>> {
+    let mut steps = vec![];
+    a.handle_control(ap_addr(n), &join(1, n, "AP7532"), t);
+    steps.push(drain(a));
+    a.handle_control(ap_addr(n), &configuration_status(2), t);
+    steps.push(drain(a));
+    a.handle_control(ap_addr(n), &change_state(3), t);
+    steps.push(drain(a));
+    a.handle_data(data_addr(n), &keep_alive(n), t);
+    steps.push(drain(a));
+    steps
+}
+
+#[test]
+fn discovery_advertises_load_and_is_answered_once_per_holddown() {
+    let mut a = ac(10);
+    a.handle_control(ap_addr(1), &discovery(1), ms(0));
+    let out = drain(&mut a);
+    let r = replies(&out, ap_addr(1));
+    assert_eq!(r.len(), 1);
+    let MessageBody::DiscoveryResponse(d) = &r[0].body else {
+        panic!("{r:?}")
+    };
+    assert_eq!(d.ac_name.0, "vx9000-1");
+    assert_eq!(
+        (d.ac_descriptor.active_wtps, d.ac_descriptor.max_wtps),
+        (0, 10)
+    );
+    assert_eq!(
+        d.control_ipv4,
+        vec![CapwapControlIpv4Address {
+            address: AC_IP,
+            wtp_count: 0
+        }]
+    );
+    assert_eq!(d.radios, vec![radio()]);
+    // A second one from the same address within the hold-down: no answer (no amplifier).
+    a.handle_control(ap_addr(1), &discovery(1), ms(500));
+    assert!(drain(&mut a).is_empty());
+    a.handle_control(ap_addr(1), &discovery(1), ms(1000));
+    assert_eq!(drain(&mut a).len(), 1);
+    assert_eq!(a.counters().discovery_suppressed, 1);
+}
+
+#[test]
+fn a_standby_does_not_answer_discovery_and_refuses_a_join() {
+    let mut a = Adoption::new(settings());
+    a.handle_admission(
+        Admission {
+            serving: false,
+            ..serving(10)
+        },
+        ms(0),
+    );
+    a.handle_control(ap_addr(1), &discovery(1), ms(0));
+    assert!(drain(&mut a).is_empty());
+    a.handle_control(ap_addr(1), &join(1, 1, "AP7532"), ms(0));
+    let out = drain(&mut a);
+    let r = replies(&out, ap_addr(1));
+    let MessageBody::JoinResponse(j) = &r[0].body else {
+        panic!()
+    };
+    assert_eq!(j.result_code, ResultCode::JoinFailureUnspecified);
+    assert_eq!(
+        events(&out),
+        vec![AdoptionEvent::Refused {
+            mac: mac(1),
+            model: "AP7532".into(),
+            addr: ap_addr(1),
+            reason: Refusal::NotServing
+        }]
+    );
+    assert_eq!(a.aps().count(), 0);
+}
+
+#[test]
+fn join_to_run_answers_each_step_and_reports_the_adoption() {
+    let mut a = ac(10);
+    a.handle_settings(AcSettings {
+        fast_timers: Some(FastTimers {
+            echo_interval: ms(1000),
+            retransmit_interval: ms(300),
+            max_retransmit: 1,
+        }),
+        ..settings()
+    });
+    let steps = adopt(&mut a, 1, ms(10));
+    // Join Response: success, the AC list, the fast timers.
+    let r = replies(&steps[0], ap_addr(1));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].seq, 1);
+    let MessageBody::JoinResponse(j) = &r[0].body else {
+        panic!("{r:?}")
+    };
+    assert_eq!(j.result_code, ResultCode::Success);
+    assert_eq!(j.ac_ipv4_list, Some(AcIpv4List(vec![AC_IP, PEER_IP])));
+    assert_eq!(
+        FastTimers::find(&j.vendor_specific).map(|t| t.echo_interval),
+        Some(ms(1000))
+    );
+    assert_eq!(j.local_ipv4, Some(CapwapLocalIpv4Address(AC_IP)));
+    assert!(events(&steps[0]).is_empty(), "adopted only in Run");
+    // Configuration Status Response: timers in whole seconds, fallback on, the AC list.
+    let r = replies(&steps[1], ap_addr(1));
+    let MessageBody::ConfigurationStatusResponse(c) = &r[0].body else {
+        panic!("{r:?}")
+    };
+    assert_eq!(
+        c.timers,
+        CapwapTimers {
+            discovery: 5,
+            echo_request: 30
+        }
+    );
+    assert_eq!(c.wtp_fallback, WtpFallback::Enabled);
+    assert_eq!(c.ac_ipv4_list, Some(AcIpv4List(vec![AC_IP, PEER_IP])));
+    assert_eq!(c.decryption_error_report_periods.len(), 1);
+    assert_eq!(r[0].seq, 2);
+    // Change State Event Response.
+    let r = replies(&steps[2], ap_addr(1));
+    assert!(matches!(
+        r[0].body,
+        MessageBody::ChangeStateEventResponse(_)
+    ));
+    // The keep-alive is echoed on the data channel, and the AP is adopted.
+    assert_eq!(
+        steps[3][0],
+        AdoptionOutput::Data {
+            to: data_addr(1),
+            datagram: keep_alive(1)
+        }
+    );
+    let ev = events(&steps[3]);
+    let [AdoptionEvent::Adopted { ap }] = ev.as_slice() else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        (
+            ap.mac,
+            ap.name.as_str(),
+            ap.model.as_str(),
+            ap.serial.as_str()
+        ),
+        (mac(1), "ap1", "AP7532", "SIM0001")
+    );
+    assert_eq!(
+        (ap.state, ap.license, ap.run_since),
+        (ApState::Run, LicenseKind::Aap, Some(ms(10)))
+    );
+    assert_eq!(a.adopted(), 1);
+    assert_eq!(a.held(), Held { ap: 0, aap: 1 });
+    // Discovery now advertises the load.
+    a.handle_control(ap_addr(9), &discovery(9), ms(20));
+    let r = replies(&drain(&mut a), ap_addr(9));
+    let MessageBody::DiscoveryResponse(d) = &r[0].body else {
+        panic!()
+    };
+    assert_eq!(d.ac_descriptor.active_wtps, 1);
+    assert_eq!(d.control_ipv4[0].wtp_count, 1);
+}
+
+#[test]
+fn echo_keeps_an_ap_and_silence_releases_it_after_the_dead_interval() {
+    let mut a = ac(10);
+    adopt(&mut a, 1, ms(0));
+    let dead = a.settings().dead_interval();
+    assert_eq!(dead, Duration::from_secs(90));
+    a.handle_control(ap_addr(1), &echo(4), ms(60_000));
+    let r = replies(&drain(&mut a), ap_addr(1));
+    assert!(matches!(r[0].body, MessageBody::EchoResponse(_)));
+    assert_eq!(r[0].seq, 4);
+    // 90 s after the echo, not after the keep-alive.
+    a.handle_timeout(ms(90_000));
+    assert!(drain(&mut a).is_empty());
+    assert_eq!(a.poll_timeout().map(|t| t <= ms(150_000)), Some(true));
+    a.handle_timeout(ms(150_000));
+    assert_eq!(
+        events(&drain(&mut a)),
+        vec![AdoptionEvent::Released {
+            mac: mac(1),
+            reason: ReleaseReason::Lost
+        }]
+    );
+    assert_eq!(a.aps().count(), 0);
+    assert_eq!(a.held(), Held::default());
+}
+
+#[test]
+fn a_retransmitted_request_gets_the_cached_response_and_an_old_one_nothing() {
+    let mut a = ac(10);
+    adopt(&mut a, 1, ms(0));
+    a.handle_control(ap_addr(1), &echo(4), ms(100));
+    let first = drain(&mut a);
+    a.handle_control(ap_addr(1), &echo(4), ms(200));
+    assert_eq!(drain(&mut a), first);
+    a.handle_control(ap_addr(1), &echo(2), ms(300));
+    assert!(drain(&mut a).is_empty());
+    let c = a.counters();
+    assert_eq!((c.retransmissions, c.stale), (1, 1));
+    // A retransmitted Join is answered from the cache, not admitted twice.
+    let mut b = ac(10);
+    b.handle_control(ap_addr(2), &join(1, 2, "AP7532"), ms(0));
+    let first = drain(&mut b);
+    b.handle_control(ap_addr(2), &join(1, 2, "AP7532"), ms(10));
+    assert_eq!(drain(&mut b), first);
+    assert_eq!(b.held().total(), 1);
+}
+
+#[test]
+fn licenses_and_capacity_refuse_with_resource_depletion() {
+    let mut a = ac(1);
+    adopt(&mut a, 1, ms(0));
+    a.handle_control(ap_addr(2), &join(1, 2, "AP7532"), ms(10));
+    let out = drain(&mut a);
+    let r = replies(&out, ap_addr(2));
+    let MessageBody::JoinResponse(j) = &r[0].body else {
+        panic!()
+    };
+    assert_eq!(j.result_code, ResultCode::JoinFailureResourceDepletion);
+    let ev = events(&out);
+    let [AdoptionEvent::Refused { reason, .. }] = ev.as_slice() else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        reason.to_string(),
+        "no AAP license left (this controller holds 1 of the 1 the cluster pool allows it)"
+    );
+    let mut small = Adoption::new(settings());
+    small.handle_admission(
+        Admission {
+            capacity: 1,
+            ..serving(100)
+        },
+        ms(0),
+    );
+    adopt(&mut small, 1, ms(0));
+    small.handle_control(ap_addr(2), &join(1, 2, "AP7532"), ms(10));
+    let ev = events(&drain(&mut small));
+    assert!(matches!(
+        ev.as_slice(),
+        [AdoptionEvent::Refused {
+            reason: Refusal::Capacity { max: 1 },
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn a_join_for_a_live_ap_from_elsewhere_is_refused_and_from_its_own_address_takes_over() {
+    let mut a = ac(10);
+    adopt(&mut a, 1, ms(0));
+    // A spoofed Join for AP 1's MAC from another address while AP 1 is alive.
+    let spoof = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 30, 0, 1)), 40_000);
+    a.handle_control(spoof, &join(1, 1, "AP7532"), ms(1_000));
+    let out = drain(&mut a);
+    let MessageBody::JoinResponse(j) = &replies(&out, spoof)[0].body else {
+        panic!()
+    };
+    assert_eq!(j.result_code, ResultCode::JoinFailureSessionIdInUse);
+    assert_eq!(a.adopted(), 1);
+    // The AP itself rebooted: its new Join replaces the old session at once.
+    a.handle_control(ap_addr(1), &join(9, 1, "AP7532"), ms(2_000));
+    let ev = events(&drain(&mut a));
+    assert_eq!(
+        ev,
+        vec![AdoptionEvent::Released {
+            mac: mac(1),
+            reason: ReleaseReason::Rejoined
+        }]
+    );
+    assert_eq!(a.held().total(), 1);
+    // From elsewhere after the old session went silent for the dead interval: taken over.
+    let mut b = ac(10);
+    adopt(&mut b, 1, ms(0));
+    b.handle_control(spoof, &join(1, 1, "AP7532"), ms(90_000));
+    let out = drain(&mut b);
+    assert!(matches!(
+        events(&out).as_slice(),
+        [AdoptionEvent::Released { .. }]
+    ));
+    let MessageBody::JoinResponse(j) = &replies(&out, spoof)[0].body else {
+        panic!()
+    };
+    assert_eq!(j.result_code, ResultCode::Success);
+}
+
+#[test]
+fn a_state_timer_releases_an_ap_that_stops_half_way() {
+    let mut a = ac(10);
+    a.handle_control(ap_addr(1), &join(1, 1, "AP7532"), ms(0));
+    drain(&mut a);
+    assert_eq!(a.poll_timeout(), Some(ms(60_000)));
+    a.handle_timeout(ms(60_000));
+    assert_eq!(
+        events(&drain(&mut a)),
+        vec![AdoptionEvent::Released {
+            mac: mac(1),
+            reason: ReleaseReason::Timeout("WaitJoin")
+        }]
+    );
+    assert_eq!(a.held().total(), 0);
+}
+
+#[test]
+fn half_open_sessions_are_bounded() {
+    let mut a = Adoption::new(AcSettings {
+        max_pending: 2,
+        ..settings()
+    });
+    a.handle_admission(serving(100), ms(0));
+    for n in 1..=3 {
+        a.handle_control(ap_addr(n), &join(1, n, "AP7532"), ms(0));
+    }
+    let ev = events(&drain(&mut a));
+    assert!(matches!(
+        ev.as_slice(),
+        [AdoptionEvent::Refused {
+            reason: Refusal::Busy { max: 2 },
+            ..
+        }]
+    ));
+    assert_eq!(a.held().total(), 2);
+}
+
+#[test]
+fn input_for_no_session_and_malformed_input_change_nothing() {
+    let mut a = ac(10);
+    a.handle_control(ap_addr(1), &echo(1), ms(0));
+    a.handle_control(ap_addr(1), &[0x00, 0x10], ms(0));
+    a.handle_data(data_addr(1), &keep_alive(1), ms(0));
+    a.handle_data(data_addr(1), b"garbage", ms(0));
+    assert!(drain(&mut a).is_empty());
+    let c = a.counters();
+    assert_eq!((c.unknown_session, c.malformed), (2, 2));
+    // A keep-alive with AP 1's Session ID from another host does not put it in Run.
+    a.handle_control(ap_addr(1), &join(1, 1, "AP7532"), ms(0));
+    a.handle_control(ap_addr(1), &configuration_status(2), ms(0));
+    a.handle_control(ap_addr(1), &change_state(3), ms(0));
+    drain(&mut a);
+    let other = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 30, 0, 9)), 1);
+    a.handle_data(other, &keep_alive(1), ms(1));
+    assert!(drain(&mut a).is_empty());
+    assert_eq!(a.adopted(), 0);
+}
+
+proptest! {
+    // `PROPTEST_CASES` raises the count for local hunts.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
+
+    /// Whatever arrives, in any order, from a few addresses: no panic, and the license count
+    /// always equals the sessions held.
+    #[test]
+    fn arbitrary_input_never_panics_and_keeps_the_books(
+        inputs in prop::collection::vec((0u8..4, 0u8..8, any::<u8>(), prop::collection::vec(any::<u8>(), 0..64)), 1..60)
+    ) {
+        let mut a = ac(2);
+        let mut t = ms(0);
+        for (who, what, seq, noise) in inputs {
+            t += ms(700);
+            let n = who + 1;
+            match what {
+                0 => a.handle_control(ap_addr(n), &join(seq, n, "AP7532"), t),
+                1 => a.handle_control(ap_addr(n), &configuration_status(seq), t),
+                2 => a.handle_control(ap_addr(n), &change_state(seq), t),
+                3 => a.handle_data(data_addr(n), &keep_alive(n), t),
+                4 => a.handle_control(ap_addr(n), &echo(seq), t),
+                5 => a.handle_control(ap_addr(n), &noise, t),
+                6 => a.handle_data(data_addr(n), &noise, t),
+                _ => a.handle_timeout(t + ms(u64::from(seq) * 1000)),
+            }
+            drain(&mut a);
+            let held = a.held();
+            prop_assert_eq!(held.total() as usize, a.aps().count());
+            prop_assert!(held.aap <= 2);
+        }
+    }
+}
+
+#[test]
+fn an_unknown_request_is_answered_with_unrecognized_request() {
+    let mut a = ac(10);
+    adopt(&mut a, 1, ms(0));
+    // Clear Configuration Request (23), which this AC does not implement.
+    let req = packet(
+        4,
+        MessageBody::Other {
+            message_type: 23,
+            elements: vec![],
+        },
+    );
+    a.handle_control(ap_addr(1), &req, ms(10));
+    let r = replies(&drain(&mut a), ap_addr(1));
+    let MessageBody::Other {
+        message_type,
+        elements,
+    } = &r[0].body
+    else {
+        panic!("{r:?}")
+    };
+    assert_eq!(*message_type, 24);
+    assert_eq!(elements[0].element_type, 33);
+    assert_eq!(elements[0].value, 19u32.to_be_bytes());
+}
