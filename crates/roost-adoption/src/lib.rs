@@ -22,7 +22,8 @@
 //! 4. **Data Check**: Change State Event Response, then the AP's data keep-alive with its
 //!    Session ID (echoed back) puts it in **Run**.
 //! 5. **Run**: Echo Requests are answered; an AP silent for [`AcSettings::dead_interval`] is
-//!    released. Each state before Run has its RFC timer (WaitJoin, ChangeStatePending,
+//!    released (a Roost WTP tells the AC it runs the fast timers by sending the same
+//!    [`FastTimers`] element in its Join Request; the AC sends its own values back). Each state before Run has its RFC timer (WaitJoin, ChangeStatePending,
 //!    DataCheck); expiry releases the AP.
 //!
 //! Requests are answered once per sequence number: a retransmission gets the cached response
@@ -97,11 +98,11 @@ impl AcSettings {
         }
     }
 
-    /// How long an AP in Run may be silent before it is released: three echo intervals, or
-    /// with fast timers the AP's own give-up time (echo plus every retransmission) and one
-    /// retransmit interval to spare.
-    pub fn dead_interval(&self) -> Duration {
-        match self.fast_timers {
+    /// How long an AP in Run may be silent before it is released: three echo intervals, or,
+    /// for a WTP that said in its Join that it runs Roost's fast timers, its own give-up time
+    /// (echo plus every retransmission) and one retransmit interval to spare.
+    pub fn dead_interval(&self, fast: bool) -> Duration {
+        match self.fast_timers.filter(|_| fast) {
             Some(t) => t.echo_interval + t.retransmit_interval * (u32::from(t.max_retransmit) + 2),
             None => self.echo_interval * 3,
         }
@@ -232,6 +233,8 @@ struct Session {
     last: Option<(Sequence, Vec<u8>)>,
     /// The last time anything came from it.
     heard: Instant,
+    /// Its Join carried Roost's fast-timer element: it runs them (see [`FastTimers`]).
+    fast: bool,
     /// When its current state's timer expires.
     deadline: Instant,
     /// Bumped when `deadline` moves, so stale heap entries are recognised.
@@ -326,10 +329,10 @@ impl Adoption {
             self.counters.unknown_session += 1;
             return;
         }
-        let dead = self.settings.dead_interval();
         let Some(s) = self.sessions.get_mut(&addr) else {
             return;
         };
+        let dead = self.settings.dead_interval(s.fast);
         s.heard = now;
         let adopted = match s.view.state {
             ApState::Run => None,
@@ -490,7 +493,7 @@ impl Adoption {
             let silent = self
                 .sessions
                 .get(&old)
-                .is_some_and(|s| now >= s.heard + self.settings.dead_interval());
+                .is_some_and(|s| now >= s.heard + self.settings.dead_interval(s.fast));
             if old == from || silent {
                 self.release(old, ReleaseReason::Rejoined);
             } else {
@@ -571,6 +574,7 @@ impl Adoption {
                 session_id: req.session_id.0,
                 last: Some((Sequence(seq), datagram.clone())),
                 heard: now,
+                fast: FastTimers::find(&req.vendor_specific).is_some(),
                 deadline: now,
                 generation: 0,
                 radios: req.radios,
@@ -653,6 +657,7 @@ impl Adoption {
             }
         }
         let state = s.view.state;
+        let dead = self.settings.dead_interval(s.fast);
         let (reply, next) = match (state, body) {
             (ApState::Configuring, MessageBody::ConfigurationStatusRequest(req)) => (
                 Some(MessageBody::ConfigurationStatusResponse(
@@ -668,7 +673,7 @@ impl Adoption {
             ),
             (_, MessageBody::EchoRequest(_)) => (
                 Some(MessageBody::EchoResponse(EchoResponse::default())),
-                (state == ApState::Run).then_some((ApState::Run, self.settings.dead_interval())),
+                (state == ApState::Run).then_some((ApState::Run, dead)),
             ),
             (_, MessageBody::WtpEventRequest(_)) => (
                 Some(MessageBody::WtpEventResponse(WtpEventResponse::default())),

@@ -62,6 +62,44 @@ impl Admission {
     }
 }
 
+/// One connected member as the election sees it (from its hellos; this member included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolMember {
+    pub is_self: bool,
+    /// Operationally active.
+    pub active: bool,
+    /// Installed licenses and the APs it holds (`ap_count`, `aap_count`).
+    pub licenses: roost_wire::LicenseCounts,
+}
+
+/// What this member may adopt, from the connected members' view: it serves while it is
+/// active, or standby with no active member connected (WiNG's rule: only active members adopt;
+/// a standby takes over when no active is left). Its licenses are the cluster's pool (the sum
+/// of every connected member's installed licenses) less what the other members hold.
+///
+/// Two members that both serve (Active/Active) can each take the last free license before
+/// their next hellos cross: for at most a hello interval the pool can be short by what they
+/// admitted in it. The AP table replicated between members (a later step) closes this.
+pub fn admission(me_active: bool, members: &[PoolMember], capacity: u32) -> Admission {
+    let other_active = members.iter().any(|m| !m.is_self && m.active);
+    let sum = |f: fn(&roost_wire::LicenseCounts) -> u32| -> u32 {
+        members.iter().map(|m| f(&m.licenses)).sum()
+    };
+    let others = |f: fn(&roost_wire::LicenseCounts) -> u32| -> u32 {
+        members
+            .iter()
+            .filter(|m| !m.is_self)
+            .map(|m| f(&m.licenses))
+            .sum()
+    };
+    Admission {
+        serving: me_active || !other_active,
+        ap_licenses: sum(|l| l.ap_licenses).saturating_sub(others(|l| l.ap_count)),
+        aap_licenses: sum(|l| l.aap_licenses).saturating_sub(others(|l| l.aap_count)),
+        capacity,
+    }
+}
+
 /// What this member holds now (sessions past Join, whatever their state).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Held {
@@ -163,6 +201,37 @@ mod tests {
             aap_licenses: aap,
             capacity,
         }
+    }
+
+    fn member(is_self: bool, active: bool, aap: u32, aap_count: u32) -> PoolMember {
+        PoolMember {
+            is_self,
+            active,
+            licenses: roost_wire::LicenseCounts {
+                aap_licenses: aap,
+                aap_count,
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn the_pool_is_every_members_licenses_less_what_the_others_hold() {
+        // The seed: an active and a standby VX9000, 64 AAP licenses each.
+        let active = [member(true, true, 64, 10), member(false, false, 64, 0)];
+        let a = admission(true, &active, 10_240);
+        assert_eq!((a.serving, a.aap_licenses, a.capacity), (true, 128, 10_240));
+        // The standby does not serve while the active is there.
+        let standby = [member(true, false, 64, 0), member(false, true, 64, 10)];
+        let s = admission(false, &standby, 10_240);
+        assert_eq!((s.serving, s.aap_licenses), (false, 118));
+        // Alone (the active died): it serves, with its own licenses.
+        let alone = [member(true, false, 64, 0)];
+        assert!(admission(false, &alone, 10_240).serving);
+        assert_eq!(admission(false, &alone, 10_240).aap_licenses, 64);
+        // Others holding more than the pool leaves nothing (never below zero).
+        let over = [member(true, true, 0, 0), member(false, true, 1, 5)];
+        assert_eq!(admission(true, &over, 10).aap_licenses, 0);
     }
 
     #[test]

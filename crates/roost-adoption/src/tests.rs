@@ -386,7 +386,7 @@ fn join_to_run_answers_each_step_and_reports_the_adoption() {
 fn echo_keeps_an_ap_and_silence_releases_it_after_the_dead_interval() {
     let mut a = ac(10);
     adopt(&mut a, 1, ms(0));
-    let dead = a.settings().dead_interval();
+    let dead = a.settings().dead_interval(false);
     assert_eq!(dead, Duration::from_secs(90));
     a.handle_control(ap_addr(1), &echo(4), ms(60_000));
     let r = replies(&drain(&mut a), ap_addr(1));
@@ -626,4 +626,44 @@ fn an_unknown_request_is_answered_with_unrecognized_request() {
     assert_eq!(*message_type, 24);
     assert_eq!(elements[0].element_type, 33);
     assert_eq!(elements[0].value, 19u32.to_be_bytes());
+}
+
+#[test]
+fn a_wtp_that_announces_the_fast_timers_is_released_after_their_dead_interval() {
+    let fast = FastTimers {
+        echo_interval: ms(1000),
+        retransmit_interval: ms(300),
+        max_retransmit: 1,
+    };
+    let mut a = Adoption::new(AcSettings {
+        fast_timers: Some(fast),
+        ..settings()
+    });
+    a.handle_admission(serving(10), ms(0));
+    // AP 1 announces them in its Join; AP 2 (a foreign WTP) does not.
+    let mut req = ControlPacket::decode(&join(1, 1, "AP7532")).unwrap();
+    let MessageBody::JoinRequest(j) = &mut req.message.body else {
+        panic!()
+    };
+    j.vendor_specific.push(fast.to_vendor());
+    a.handle_control(ap_addr(1), &req.encode().unwrap(), ms(0));
+    a.handle_control(ap_addr(1), &configuration_status(2), ms(0));
+    a.handle_control(ap_addr(1), &change_state(3), ms(0));
+    a.handle_data(data_addr(1), &keep_alive(1), ms(0));
+    adopt(&mut a, 2, ms(0));
+    drain(&mut a);
+    assert_eq!(a.settings().dead_interval(true), ms(1900));
+    a.handle_timeout(ms(1900));
+    assert_eq!(
+        events(&drain(&mut a)),
+        vec![AdoptionEvent::Released {
+            mac: mac(1),
+            reason: ReleaseReason::Lost
+        }]
+    );
+    assert_eq!(
+        a.adopted(),
+        1,
+        "the foreign WTP keeps the RFC's dead interval"
+    );
 }
