@@ -291,6 +291,10 @@ impl Adoption {
         &self.settings
     }
 
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
     /// A datagram on the control port.
     pub fn handle_control(&mut self, from: SocketAddr, datagram: &[u8], now: Instant) {
         let packet = match ControlPacket::decode(datagram) {

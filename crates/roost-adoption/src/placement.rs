@@ -62,40 +62,57 @@ impl Admission {
     }
 }
 
-/// One connected member as the election sees it (from its hellos; this member included).
+/// One member as the election sees it (from its hellos; this member included; a lost member
+/// as its last hello described it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolMember {
     pub is_self: bool,
+    /// Its hellos arrive. A lost member's licenses stay in the pool (WiNG's grace period) for
+    /// the APs it held.
+    pub connected: bool,
     /// Operationally active.
     pub active: bool,
     /// Installed licenses and the APs it holds (`ap_count`, `aap_count`).
     pub licenses: roost_wire::LicenseCounts,
 }
 
-/// What this member may adopt, from the connected members' view: it serves while it is
-/// active, or standby with no active member connected (WiNG's rule: only active members adopt;
-/// a standby takes over when no active is left). Its licenses are the cluster's pool (the sum
-/// of every connected member's installed licenses) less what the other members hold.
+/// What this member may adopt, from the members' view: it serves while it is active, or
+/// standby with no active member connected (WiNG's rule: only active members adopt; a standby
+/// takes over when no active is left). Its licenses are the cluster's pool less what the other
+/// connected members hold. The pool is every connected member's installed licenses, plus, for
+/// each lost member, as many of its licenses as it held APs (so that its APs can fail over
+/// here, licensed from its grace share, and its unused licenses are used by nobody).
 ///
-/// Two members that both serve (Active/Active) can each take the last free license before
-/// their next hellos cross: for at most a hello interval the pool can be short by what they
-/// admitted in it. The AP table replicated between members (a later step) closes this.
+/// Known gaps, closed by the AP table replicated between members (a later step): two members
+/// that both serve (Active/Active) can each take the last free license before their next
+/// hellos cross; and in a partition the other side's APs stay there while this side may spend
+/// the lost member's grace share on other APs.
 pub fn admission(me_active: bool, members: &[PoolMember], capacity: u32) -> Admission {
-    let other_active = members.iter().any(|m| !m.is_self && m.active);
-    let sum = |f: fn(&roost_wire::LicenseCounts) -> u32| -> u32 {
-        members.iter().map(|m| f(&m.licenses)).sum()
-    };
-    let others = |f: fn(&roost_wire::LicenseCounts) -> u32| -> u32 {
-        members
-            .iter()
-            .filter(|m| !m.is_self)
-            .map(|m| f(&m.licenses))
-            .sum()
+    let other_active = members
+        .iter()
+        .any(|m| !m.is_self && m.connected && m.active);
+    let pool = |installed: fn(&roost_wire::LicenseCounts) -> u32,
+                held: fn(&roost_wire::LicenseCounts) -> u32|
+     -> u32 {
+        let mut total = 0u32;
+        let mut others = 0u32;
+        for m in members {
+            let l = &m.licenses;
+            if m.connected {
+                total = total.saturating_add(installed(l));
+                if !m.is_self {
+                    others = others.saturating_add(held(l));
+                }
+            } else {
+                total = total.saturating_add(installed(l).min(held(l)));
+            }
+        }
+        total.saturating_sub(others)
     };
     Admission {
         serving: me_active || !other_active,
-        ap_licenses: sum(|l| l.ap_licenses).saturating_sub(others(|l| l.ap_count)),
-        aap_licenses: sum(|l| l.aap_licenses).saturating_sub(others(|l| l.aap_count)),
+        ap_licenses: pool(|l| l.ap_licenses, |l| l.ap_count),
+        aap_licenses: pool(|l| l.aap_licenses, |l| l.aap_count),
         capacity,
     }
 }
@@ -206,6 +223,7 @@ mod tests {
     fn member(is_self: bool, active: bool, aap: u32, aap_count: u32) -> PoolMember {
         PoolMember {
             is_self,
+            connected: true,
             active,
             licenses: roost_wire::LicenseCounts {
                 aap_licenses: aap,
@@ -229,6 +247,15 @@ mod tests {
         let alone = [member(true, false, 64, 0)];
         assert!(admission(false, &alone, 10_240).serving);
         assert_eq!(admission(false, &alone, 10_240).aap_licenses, 64);
+        // The active died holding 10 APs: its grace share covers those 10, not its 54 unused.
+        let lost = PoolMember {
+            connected: false,
+            active: false,
+            ..member(false, true, 64, 10)
+        };
+        let after = [member(true, true, 0, 0), lost];
+        let a = admission(true, &after, 10_240);
+        assert_eq!((a.serving, a.aap_licenses), (true, 10));
         // Others holding more than the pool leaves nothing (never below zero).
         let over = [member(true, true, 0, 0), member(false, true, 1, 5)];
         assert_eq!(admission(true, &over, 10).aap_licenses, 0);

@@ -31,6 +31,11 @@
 //! | `roost_member_channel_send_errors_total` | counter | |
 //! | `roost_join_attempts_total` | counter | `result` (`accepted`, `refused`, `error`) |
 //! | `roost_login_failures_total` | counter | `face` (`ssh`, `api`, `join`) |
+//! | `roost_aps` | gauge | `state` (`adopted`, `joining`): APs this controller holds |
+//! | `roost_cluster_licenses` | gauge | `kind` (`ap`, `aap`): the pool over connected members |
+//! | `roost_cluster_licenses_used` | gauge | `kind`: APs the connected members hold |
+//! | `roost_adoption_joins_total` | counter | `result` (`accepted`, `refused`) |
+//! | `roost_adoption_dropped_packets_total` | counter | `reason` (`malformed`, `unknown_session`, `stale`) |
 
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -71,6 +76,23 @@ pub struct MetricsInput {
     pub joins: JoinMetrics,
     /// Passwords (or join-cluster proofs) checked and found wrong, per face.
     pub login_failures: LoginFailures,
+    pub aps: ApMetrics,
+}
+
+/// Access points: what this controller holds, the cluster's license pool, adoption counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApMetrics {
+    pub adopted: u64,
+    pub joining: u64,
+    pub ap_licenses: u64,
+    pub aap_licenses: u64,
+    pub ap_used: u64,
+    pub aap_used: u64,
+    pub joins_accepted: u64,
+    pub joins_refused: u64,
+    pub dropped_malformed: u64,
+    pub dropped_unknown_session: u64,
+    pub dropped_stale: u64,
 }
 
 /// One member as this controller sees it.
@@ -294,6 +316,57 @@ pub fn registry(m: &MetricsInput) -> Registry {
             (face("join"), ConstCounter::new(l.join)),
         ]),
     );
+
+    let a = &m.aps;
+    let gauge = |v: u64| ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
+    let label = |k: &'static str, v: &str| vec![(k, v.to_string())];
+    r.register(
+        "aps",
+        "Access points this controller holds, by state",
+        Series::new([
+            (label("state", "adopted"), gauge(a.adopted)),
+            (label("state", "joining"), gauge(a.joining)),
+        ]),
+    );
+    r.register(
+        "cluster_licenses",
+        "AP licenses pooled over the connected members, by kind",
+        Series::new([
+            (label("kind", "ap"), gauge(a.ap_licenses)),
+            (label("kind", "aap"), gauge(a.aap_licenses)),
+        ]),
+    );
+    r.register(
+        "cluster_licenses_used",
+        "AP licenses the connected members use (APs they hold), by kind",
+        Series::new([
+            (label("kind", "ap"), gauge(a.ap_used)),
+            (label("kind", "aap"), gauge(a.aap_used)),
+        ]),
+    );
+    r.register(
+        "adoption_joins",
+        "CAPWAP Join Requests this controller answered, by result",
+        Series::new([
+            (result("accepted"), ConstCounter::new(a.joins_accepted)),
+            (result("refused"), ConstCounter::new(a.joins_refused)),
+        ]),
+    );
+    r.register(
+        "adoption_dropped_packets",
+        "CAPWAP packets this controller dropped, by reason",
+        Series::new([
+            (
+                label("reason", "malformed"),
+                ConstCounter::new(a.dropped_malformed),
+            ),
+            (
+                label("reason", "unknown_session"),
+                ConstCounter::new(a.dropped_unknown_session),
+            ),
+            (label("reason", "stale"), ConstCounter::new(a.dropped_stale)),
+        ]),
+    );
     r
 }
 
@@ -420,6 +493,19 @@ mod tests {
                 api: 1,
                 join: 2,
             },
+            aps: ApMetrics {
+                adopted: 3,
+                joining: 1,
+                ap_licenses: 0,
+                aap_licenses: 128,
+                ap_used: 0,
+                aap_used: 4,
+                joins_accepted: 5,
+                joins_refused: 1,
+                dropped_malformed: 2,
+                dropped_unknown_session: 1,
+                dropped_stale: 0,
+            },
         }
     }
 
@@ -519,6 +605,27 @@ roost_join_attempts_total{result="error"} 0
 roost_login_failures_total{face="ssh"} 0
 roost_login_failures_total{face="api"} 1
 roost_login_failures_total{face="join"} 2
+# HELP roost_aps Access points this controller holds, by state.
+# TYPE roost_aps gauge
+roost_aps{state="adopted"} 3
+roost_aps{state="joining"} 1
+# HELP roost_cluster_licenses AP licenses pooled over the connected members, by kind.
+# TYPE roost_cluster_licenses gauge
+roost_cluster_licenses{kind="ap"} 0
+roost_cluster_licenses{kind="aap"} 128
+# HELP roost_cluster_licenses_used AP licenses the connected members use (APs they hold), by kind.
+# TYPE roost_cluster_licenses_used gauge
+roost_cluster_licenses_used{kind="ap"} 0
+roost_cluster_licenses_used{kind="aap"} 4
+# HELP roost_adoption_joins_total CAPWAP Join Requests this controller answered, by result.
+# TYPE roost_adoption_joins_total counter
+roost_adoption_joins_total{result="accepted"} 5
+roost_adoption_joins_total{result="refused"} 1
+# HELP roost_adoption_dropped_packets_total CAPWAP packets this controller dropped, by reason.
+# TYPE roost_adoption_dropped_packets_total counter
+roost_adoption_dropped_packets_total{reason="malformed"} 2
+roost_adoption_dropped_packets_total{reason="unknown_session"} 1
+roost_adoption_dropped_packets_total{reason="stale"} 0
 "#;
 
     /// [`small`] in OpenMetrics (`# UNIT`, the `info` type, `# EOF`).
@@ -583,6 +690,27 @@ roost_join_attempts_total{result="error"} 0
 roost_login_failures_total{face="ssh"} 0
 roost_login_failures_total{face="api"} 1
 roost_login_failures_total{face="join"} 2
+# HELP roost_aps Access points this controller holds, by state.
+# TYPE roost_aps gauge
+roost_aps{state="adopted"} 3
+roost_aps{state="joining"} 1
+# HELP roost_cluster_licenses AP licenses pooled over the connected members, by kind.
+# TYPE roost_cluster_licenses gauge
+roost_cluster_licenses{kind="ap"} 0
+roost_cluster_licenses{kind="aap"} 128
+# HELP roost_cluster_licenses_used AP licenses the connected members use (APs they hold), by kind.
+# TYPE roost_cluster_licenses_used gauge
+roost_cluster_licenses_used{kind="ap"} 0
+roost_cluster_licenses_used{kind="aap"} 4
+# HELP roost_adoption_joins CAPWAP Join Requests this controller answered, by result.
+# TYPE roost_adoption_joins counter
+roost_adoption_joins_total{result="accepted"} 5
+roost_adoption_joins_total{result="refused"} 1
+# HELP roost_adoption_dropped_packets CAPWAP packets this controller dropped, by reason.
+# TYPE roost_adoption_dropped_packets counter
+roost_adoption_dropped_packets_total{reason="malformed"} 2
+roost_adoption_dropped_packets_total{reason="unknown_session"} 1
+roost_adoption_dropped_packets_total{reason="stale"} 0
 # EOF
 "#;
 }

@@ -9,6 +9,7 @@
 //! | GET | `/api/v1/cluster/members` | `[MemberRow]` |
 //! | GET | `/api/v1/cluster/history` | `[HistoryRow]` |
 //! | GET | `/api/v1/cluster/revisions` | `RevisionsView` |
+//! | GET | `/api/v1/aps` | `[ApRow]` (`show wireless ap`) |
 //! | GET | `/api/v1/config/running` | `{"text"}` (or `text/plain` with `Accept: text/plain`) |
 //! | POST | `/api/v1/exec` | [`ExecRequest`] → [`ExecResponse`] |
 //! | POST | `/api/v1/sessions` | [`OpenSessionRequest`] → [`OpenSessionResponse`] |
@@ -60,6 +61,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/cluster/members"),
     ("get", "/api/v1/cluster/history"),
     ("get", "/api/v1/cluster/revisions"),
+    ("get", "/api/v1/aps"),
     ("get", "/api/v1/config/running"),
     ("post", "/api/v1/exec"),
     ("post", "/api/v1/sessions"),
@@ -210,6 +212,7 @@ fn router_with_sessions(
         .route("/api/v1/cluster/members", get(cluster_members))
         .route("/api/v1/cluster/history", get(cluster_history))
         .route("/api/v1/cluster/revisions", get(cluster_revisions))
+        .route("/api/v1/aps", get(aps))
         .route("/api/v1/config/running", get(running_config))
         .route("/api/v1/exec", post(exec))
         .route("/api/v1/sessions", post(open_session))
@@ -427,6 +430,7 @@ fn no_session() -> Failure {
         cluster_members,
         cluster_history,
         cluster_revisions,
+        aps,
         running_config,
         exec,
         open_session,
@@ -451,6 +455,7 @@ fn no_session() -> Failure {
         RunningConfig,
         views::ClusterStatus,
         views::MemberRow,
+        views::ApRow,
         views::HistoryRow,
         views::RevisionsView,
         views::Revision,
@@ -460,6 +465,7 @@ fn no_session() -> Failure {
     modifiers(&BasicAuth),
     security(("basic" = [])),
     tags((name = "cluster", description = "Cluster state"),
+         (name = "wireless", description = "Access points"),
          (name = "config", description = "Configuration"),
          (name = "cli", description = "Command execution through the CLI engine"),
          (name = "metrics", description = "Prometheus metrics"))
@@ -503,6 +509,15 @@ async fn cluster_status(State(st): State<AppState>) -> HResult<Response> {
               (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)")))]
 async fn cluster_members(State(st): State<AppState>) -> HResult<Response> {
     Ok(Json(&st.backend.snapshot().members).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/aps", tag = "wireless",
+    responses((status = 200, body = Vec<views::ApRow>, description = "`show wireless ap`: the APs this controller adopted (and those it refused recently)"),
+              (status = 401, body = ErrorBody, description = "Bad credentials (challenge `Roost-Basic`, which browsers ignore)"),
+              (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
+              (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)")))]
+async fn aps(State(st): State<AppState>) -> HResult<Response> {
+    Ok(Json(&st.backend.snapshot().aps.rows).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/cluster/history", tag = "cluster",

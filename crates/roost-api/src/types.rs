@@ -150,6 +150,27 @@ pub mod views {
         pub last_seen_secs: Option<u64>,
     }
 
+    /// One AP of `show wireless ap`.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+    pub struct ApRow {
+        pub hostname: String,
+        /// `00-23-68-00-00-01`.
+        pub mac: String,
+        pub model: String,
+        pub serial: String,
+        pub ip: String,
+        /// The controller's hostname (WiNG's ADOPTED-BY); empty when refused.
+        pub adopted_by: String,
+        /// `adopted`, `configuring`, `data-check` or `refused`.
+        pub state: String,
+        /// `AP` or `AAP`; empty when refused.
+        pub license: String,
+        /// Seconds in Run (null until then).
+        pub uptime_secs: Option<u64>,
+        /// Why it was refused (null otherwise).
+        pub reason: Option<String>,
+    }
+
     /// One row of `show cluster history`.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
     pub struct HistoryRow {

@@ -54,6 +54,14 @@ fn views_have_the_json_shape_of_the_view_structs() {
     assert_eq!(s, 200);
     assert_eq!(history[0]["event"], "Member-Connected");
 
+    let (s, aps) = get_json(&srv, "/api/v1/aps", "admin", "secret");
+    assert_eq!(s, 200);
+    assert_eq!(aps[0]["mac"], "00-23-68-00-00-01");
+    assert_eq!(aps[0]["adopted_by"], "vx9000-E1EE16");
+    assert_eq!(aps[0]["state"], "adopted");
+    assert_eq!(aps[0]["license"], "AAP");
+    assert_eq!(aps[0]["reason"], Value::Null);
+
     let (s, revs) = get_json(&srv, "/api/v1/cluster/revisions", "admin", "secret");
     assert_eq!(s, 200);
     assert_eq!(revs["head"]["number"], 2);
@@ -143,6 +151,7 @@ fn monitor_may_read_everything_and_gets_a_monitor_session() {
         "/api/v1/cluster/members",
         "/api/v1/cluster/history",
         "/api/v1/cluster/revisions",
+        "/api/v1/aps",
         "/api/v1/config/running",
     ] {
         let (s, v) = get_json(&srv, path, "mon", "watch");
@@ -603,6 +612,7 @@ fn openapi_document_lists_every_route_and_matches_the_views() {
             "HistoryRow",
             serde_json::to_value(&fake.cluster_history()[0]).unwrap(),
         ),
+        ("ApRow", serde_json::to_value(&fake.aps()[0]).unwrap()),
         (
             "RevisionsView",
             serde_json::to_value(fake.revisions()).unwrap(),

@@ -14,6 +14,8 @@ pub(crate) enum Act {
     ShowClusterHistory,
     ShowClusterRevisions,
     ShowClusterTraffic,
+    ShowWirelessAp,
+    ShowAdoptionStatus,
     ShowRunning,
     ShowStartup,
     ShowVersion,
@@ -272,6 +274,10 @@ fn describe_in(parent: &str, t: &str) -> &'static str {
         ("cluster", "history") => "Cluster state change history",
         ("cluster", "revisions") => "Configuration revisions and superseded configurations",
         ("cluster", "traffic") => "Member channel counters (accepted and dropped datagrams)",
+        ("show", "wireless") => "Wireless commands",
+        ("wireless", "ap") => "Access points this controller adopted or refused",
+        ("show", "adoption") => "Adoption information",
+        ("adoption", "status") => "Whether this controller adopts APs, and its adoption counters",
         ("cluster", "restore-revision") => "Restore a superseded configuration",
         ("cluster", "name") => "Configure cluster name",
         ("cluster", "mode") => "Configure cluster mode",
@@ -375,6 +381,8 @@ const SHOW: &[(&str, Act)] = &[
     ("show cluster history", Act::ShowClusterHistory),
     ("show cluster revisions", Act::ShowClusterRevisions),
     ("show cluster traffic", Act::ShowClusterTraffic),
+    ("show wireless ap", Act::ShowWirelessAp),
+    ("show adoption status", Act::ShowAdoptionStatus),
     ("show version", Act::ShowVersion),
     ("show licenses", Act::ShowLicenses),
     ("show clock", Act::ShowClock),
@@ -587,6 +595,8 @@ pub(crate) fn filterable(act: Act) -> bool {
             | Act::ShowClusterHistory
             | Act::ShowClusterRevisions
             | Act::ShowClusterTraffic
+            | Act::ShowWirelessAp
+            | Act::ShowAdoptionStatus
             | Act::ShowRunning
             | Act::ShowStartup
             | Act::ShowVersion

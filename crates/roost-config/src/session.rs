@@ -401,6 +401,10 @@ impl Session {
             Act::ShowClusterHistory => ok(render_cluster_history(&ops.snapshot().history)),
             Act::ShowClusterRevisions => ok(render_revisions(&ops.snapshot().revisions)),
             Act::ShowClusterTraffic => ok(crate::views::render_traffic(&ops.snapshot().traffic)),
+            Act::ShowWirelessAp => ok(crate::views::render_wireless_ap(&ops.snapshot().aps.rows)),
+            Act::ShowAdoptionStatus => {
+                ok(crate::views::render_adoption_status(&ops.snapshot().aps))
+            }
             Act::ShowRunning | Act::WriteTerminal => ok(self.shown(ops.running_config().to_text())),
             Act::ShowHistory => ok(self
                 .history

@@ -249,6 +249,17 @@ impl ControllerOps for Fake {
             running_head: roost_wire::RevisionId::ZERO,
             licenses: Vec::new(),
             traffic: Vec::new(),
+            aps: std::sync::Arc::new(ApTable {
+                rows: seed_aps(),
+                serving: true,
+                adopted: 1,
+                joining: 0,
+                stats: AdoptionStats {
+                    joins_refused: 1,
+                    ..Default::default()
+                },
+            }),
+            pool: Vec::new(),
         })
     }
     fn join_cluster(
@@ -298,6 +309,67 @@ fn admin() -> Session {
 }
 
 // ---------------------------------------------------------------- renderers (golden)
+
+fn seed_aps() -> Vec<ApRow> {
+    let row = |name: &str, mac: &str, state: &str, uptime, reason: Option<&str>| ApRow {
+        hostname: name.into(),
+        mac: mac.parse().unwrap(),
+        model: "AP7532".into(),
+        serial: "SIM0001".into(),
+        ip: "127.20.0.1".into(),
+        adopted_by: if reason.is_some() { "" } else { "vx9000-1" }.into(),
+        state: state.into(),
+        license: "AAP".into(),
+        uptime_secs: uptime,
+        reason: reason.map(str::to_string),
+    };
+    vec![
+        row(
+            "ap7532-1",
+            "00-23-68-00-00-01",
+            "adopted",
+            Some(93_784),
+            None,
+        ),
+        row(
+            "",
+            "00-23-68-00-00-02",
+            "refused",
+            None,
+            Some("no AAP license left"),
+        ),
+    ]
+}
+
+#[test]
+fn golden_wireless_ap_and_adoption_status() {
+    let expected = "\
++-----+----------+-------------------+--------+------------+------------+---------+-------------+
+| IDX | NAME     | MAC               | MODEL  | IP         | ADOPTED-BY | STATE   | UPTIME      |
++-----+----------+-------------------+--------+------------+------------+---------+-------------+
+|   1 | ap7532-1 | 00-23-68-00-00-01 | AP7532 | 127.20.0.1 | vx9000-1   | adopted | 1d 02:03:04 |
+|   2 |          | 00-23-68-00-00-02 | AP7532 | 127.20.0.1 |            | refused | -           |
++-----+----------+-------------------+--------+------------+------------+---------+-------------+
+Number of APs shown: 2
+";
+    assert_eq!(render_wireless_ap(&seed_aps()), expected);
+    assert_eq!(
+        render_wireless_ap(&[]),
+        "+-----+------+-----+-------+----+------------+-------+--------+\n| IDX | NAME | MAC | MODEL | IP | ADOPTED-BY | STATE | UPTIME |\n+-----+------+-----+-------+----+------------+-------+--------+\nNumber of APs shown: 0\n"
+    );
+    let ops = Fake::new();
+    let mut s = admin();
+    let out = run_ok(&mut s, &ops, &["show wireless ap", "show adoption status"]);
+    assert!(out.contains("Number of APs shown: 2"), "{out}");
+    assert!(
+        out.contains(" Adopting APs                 : yes\n"),
+        "{out}"
+    );
+    assert!(out.contains(" APs adopted                  : 1\n"), "{out}");
+    assert!(out.contains(" Joins refused                : 1\n"), "{out}");
+    let filtered = run_ok(&mut s, &ops, &["show wireless ap | include refused"]);
+    assert_eq!(filtered.lines().count(), 1, "{filtered}");
+}
 
 #[test]
 fn golden_cluster_status() {

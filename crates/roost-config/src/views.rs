@@ -28,6 +28,98 @@ pub struct MemberSnapshot {
     pub licenses: Vec<MemberLicenses>,
     /// Member channel counters for `show cluster traffic`: (label, value).
     pub traffic: Vec<(String, u64)>,
+    /// The APs this controller holds or refused, for `show wireless ap` (published by the
+    /// adoption thread, its own part).
+    pub aps: Arc<ApTable>,
+    /// Every connected member's operational state, licenses and AP counts (self first): what
+    /// the adoption thread decides admission from.
+    pub pool: Vec<PoolEntry>,
+}
+
+/// One member's share of the license pool, from its hellos (a lost member: its last one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolEntry {
+    pub member: MemberId,
+    pub hostname: String,
+    pub is_self: bool,
+    /// Its hellos arrive (false: lost since this member started, within the grace period).
+    pub connected: bool,
+    pub active: bool,
+    pub licenses: roost_wire::LicenseCounts,
+}
+
+/// `show wireless ap`, `show adoption status`: the APs this controller holds (and those it
+/// refused recently), and its adoption counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ApTable {
+    pub rows: Vec<ApRow>,
+    /// This controller adopts APs now (active, or standby with no active left).
+    pub serving: bool,
+    /// APs in Run, and APs past Join not in Run yet.
+    pub adopted: u64,
+    pub joining: u64,
+    pub stats: AdoptionStats,
+}
+
+/// The adoption thread's counters since start: what `show adoption status` and `/metrics`
+/// show.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AdoptionStats {
+    pub discovery_answered: u64,
+    /// Not answered: this controller is standby, or the per-source hold-down.
+    pub discovery_suppressed: u64,
+    pub joins_accepted: u64,
+    pub joins_refused: u64,
+    /// Packets that did not decode (or were DTLS).
+    pub malformed: u64,
+    /// Messages for no session.
+    pub unknown_session: u64,
+    /// Retransmitted requests answered from the cache.
+    pub retransmissions: u64,
+    /// Requests older than the last one.
+    pub stale: u64,
+    pub unexpected: u64,
+    pub released: u64,
+}
+
+impl AdoptionStats {
+    /// (label, value) in `show adoption status` order.
+    pub fn rows(&self) -> [(&'static str, u64); 10] {
+        [
+            ("Discovery answered", self.discovery_answered),
+            ("Discovery not answered", self.discovery_suppressed),
+            ("Joins accepted", self.joins_accepted),
+            ("Joins refused", self.joins_refused),
+            ("Malformed packets", self.malformed),
+            ("Unknown session", self.unknown_session),
+            ("Retransmissions answered", self.retransmissions),
+            ("Stale requests", self.stale),
+            ("Unexpected messages", self.unexpected),
+            ("APs released", self.released),
+        ]
+    }
+}
+
+/// One AP, as `show wireless ap` and `GET /api/v1/aps` show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApRow {
+    pub hostname: String,
+    /// `00-23-68-00-00-01`.
+    #[serde(serialize_with = "as_text")]
+    pub mac: Mac,
+    pub model: String,
+    pub serial: String,
+    pub ip: String,
+    /// The controller's hostname (WiNG's ADOPTED-BY); empty when refused.
+    pub adopted_by: String,
+    /// `adopted`, `configuring`, `data-check`, or `refused`.
+    pub state: String,
+    /// `AP` or `AAP`; empty when refused.
+    pub license: String,
+    /// Seconds in Run (None until it gets there).
+    pub uptime_secs: Option<u64>,
+    /// Why it was refused.
+    pub reason: Option<String>,
 }
 
 impl MemberSnapshot {
@@ -58,6 +150,8 @@ impl MemberSnapshot {
             running_head: RevisionId::ZERO,
             licenses: Vec::new(),
             traffic: Vec::new(),
+            aps: Arc::default(),
+            pool: Vec::new(),
         }
     }
 }
@@ -542,6 +636,106 @@ pub fn render_licenses(s: &ClusterStatus, id: &Identity, members: &[MemberLicens
 pub fn render_traffic(counters: &[(String, u64)]) -> String {
     let mut o = String::from("\nMember Channel Statistics (UDP 24576)\n");
     for (label, value) in counters {
+        o += &format!(" {:<29}: {}\n", label, value);
+    }
+    o.push('\n');
+    o
+}
+
+/// `show wireless ap`: a boxed table (WiNG-style: upper-case headers, `+---+` rules; the exact
+/// layout is Roost's, modelled on WiNG's), then `Number of APs shown: N`.
+pub fn render_wireless_ap(rows: &[ApRow]) -> String {
+    let header = [
+        "IDX",
+        "NAME",
+        "MAC",
+        "MODEL",
+        "IP",
+        "ADOPTED-BY",
+        "STATE",
+        "UPTIME",
+    ];
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            [
+                (i + 1).to_string(),
+                r.hostname.clone(),
+                r.mac.to_string(),
+                r.model.clone(),
+                r.ip.clone(),
+                r.adopted_by.clone(),
+                r.state.clone(),
+                r.uptime_secs
+                    .map(format_uptime)
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &cells {
+        for (w, c) in width.iter_mut().zip(row) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let rule: String = width.iter().fold(String::from("+"), |mut o, w| {
+        o += &"-".repeat(w + 2);
+        o.push('+');
+        o
+    });
+    let line = |cols: Vec<&str>| -> String {
+        let mut o = String::from("|");
+        for (i, (c, w)) in cols.iter().zip(&width).enumerate() {
+            if i == 0 {
+                o += &format!(" {c:>w$} |");
+            } else {
+                o += &format!(" {c:<w$} |");
+            }
+        }
+        o
+    };
+    let mut o = format!("{rule}\n{}\n{rule}\n", line(header.to_vec()));
+    for row in &cells {
+        o += &line(row.iter().map(|c| c.as_str()).collect());
+        o.push('\n');
+    }
+    if !cells.is_empty() {
+        o += &rule;
+        o.push('\n');
+    }
+    o += &format!("Number of APs shown: {}\n", rows.len());
+    o
+}
+
+/// `1d 02:03:04` or `02:03:04`.
+fn format_uptime(secs: u64) -> String {
+    let (d, h, m, s) = (
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
+    if d > 0 {
+        format!("{d}d {h:02}:{m:02}:{s:02}")
+    } else {
+        format!("{h:02}:{m:02}:{s:02}")
+    }
+}
+
+/// `show adoption status` (Roost's layout): whether this controller adopts now, what it holds,
+/// and its adoption counters (drops and refusals by cause).
+pub fn render_adoption_status(t: &ApTable) -> String {
+    let (adopted, joining) = (t.adopted, t.joining);
+    let mut o = String::from("\nAdoption Status\n");
+    o += &format!(
+        " {:<29}: {}\n",
+        "Adopting APs",
+        if t.serving { "yes" } else { "no (standby)" }
+    );
+    o += &format!(" {:<29}: {}\n", "APs adopted", adopted);
+    o += &format!(" {:<29}: {}\n", "APs joining", joining);
+    for (label, value) in t.stats.rows() {
         o += &format!(" {:<29}: {}\n", label, value);
     }
     o.push('\n');

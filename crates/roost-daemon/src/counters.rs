@@ -7,8 +7,8 @@
 //! [`MetricsInput`], so the renderer never sees where the numbers come from.
 
 use roost_api::metrics::{
-    ChannelMetrics, CommitMetrics, HistogramData, JoinMetrics, LoginFailures, MemberMetrics,
-    MetricsInput,
+    ApMetrics, ChannelMetrics, CommitMetrics, HistogramData, JoinMetrics, LoginFailures,
+    MemberMetrics, MetricsInput,
 };
 use roost_config::{Face, MemberSnapshot};
 use roost_core::LossCause;
@@ -168,6 +168,29 @@ pub fn metrics_input(
             api: read(&counters.login_failures[1]),
             join: read(&counters.login_failures[2]),
         },
+        aps: ap_metrics(snapshot),
+    }
+}
+
+/// The AP part of `/metrics`: the AP table and the connected members' license books.
+fn ap_metrics(snapshot: &MemberSnapshot) -> ApMetrics {
+    let t = &snapshot.aps;
+    let connected = || snapshot.pool.iter().filter(|m| m.connected);
+    let sum = |f: fn(&roost_wire::LicenseCounts) -> u32| -> u64 {
+        connected().map(|m| u64::from(f(&m.licenses))).sum()
+    };
+    ApMetrics {
+        adopted: t.adopted,
+        joining: t.joining,
+        ap_licenses: sum(|l| l.ap_licenses),
+        aap_licenses: sum(|l| l.aap_licenses),
+        ap_used: sum(|l| l.ap_count),
+        aap_used: sum(|l| l.aap_count),
+        joins_accepted: t.stats.joins_accepted,
+        joins_refused: t.stats.joins_refused,
+        dropped_malformed: t.stats.malformed,
+        dropped_unknown_session: t.stats.unknown_session,
+        dropped_stale: t.stats.stale,
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Controller {
     auth_cache: Arc<AuthCache>,
     /// Where every password check runs (bounded, low priority, per-source backoff).
     pub gate: Arc<AuthGate>,
+    /// The adoption thread's AP table.
+    pub wireless: crate::wireless::WirelessHandle,
 }
 
 /// Successful password checks, remembered for a short while. argon2 is slow on purpose
@@ -90,7 +92,11 @@ impl AuthCache {
 }
 
 impl Controller {
-    pub fn new(member: Arc<MemberHandle>, opts: ControllerOptions) -> Controller {
+    pub fn new(
+        member: Arc<MemberHandle>,
+        opts: ControllerOptions,
+        wireless: crate::wireless::WirelessHandle,
+    ) -> Controller {
         let gate = AuthGate::with_counters(GateConfig::default(), member.counters.clone());
         Controller {
             member,
@@ -98,6 +104,7 @@ impl Controller {
             handle: tokio::runtime::Handle::current(),
             auth_cache: Arc::new(AuthCache::new()),
             gate,
+            wireless,
         }
     }
 
@@ -106,9 +113,12 @@ impl Controller {
         self.handle.block_on(f)
     }
 
-    /// The member's state as last published (see [`crate::snapshot`]).
+    /// The member's state as last published (see [`crate::snapshot`]), with the adoption
+    /// thread's AP table as its `aps` part.
     pub fn snapshot(&self) -> Arc<MemberSnapshot> {
-        self.member.snapshot()
+        let mut s = (*self.member.snapshot()).clone();
+        s.aps = self.wireless.table();
+        Arc::new(s)
     }
 
     /// A password login through the gate: refused at once while `source` backs off, answered
@@ -200,11 +210,11 @@ fn normalise_key(k: &str) -> String {
 
 impl roost_api::ApiBackend for Controller {
     fn snapshot(&self) -> Arc<MemberSnapshot> {
-        self.member.snapshot()
+        Controller::snapshot(self)
     }
     fn metrics(&self) -> roost_api::metrics::MetricsInput {
         let member = &self.member;
-        let snapshot = member.snapshot();
+        let snapshot = Controller::snapshot(self);
         crate::counters::metrics_input(
             &member.counters,
             &member.traffic,
@@ -267,7 +277,7 @@ impl ControllerOps for SessionOps {
     }
 
     fn snapshot(&self) -> Arc<MemberSnapshot> {
-        self.c.member.snapshot()
+        self.c.snapshot()
     }
 
     fn commit(&self, user: &str, change: &str) -> Result<RevisionId, String> {

@@ -24,6 +24,8 @@
 //!   channel.
 //! * [`join`]: join-cluster: admission (a pure function), the server side (TLS on TCP 5349)
 //!   and the client side.
+//! * [`wireless`]: the adoption thread: CAPWAP (UDP 5246/5247) around `roost_adoption`'s AC
+//!   core, on a thread of its own; it reads the member's snapshot and publishes the AP table.
 //! * [`faces`]: the controller as the command engine sees it (`ControllerOps`), and as the SSH
 //!   and HTTPS transports see it (`CliService`, `ApiBackend`).
 //! * [`startup`]: composition: starts every listener.
@@ -40,6 +42,7 @@ pub mod priority;
 pub mod shutdown;
 pub mod snapshot;
 pub mod startup;
+pub mod wireless;
 
 #[cfg(test)]
 mod test_support;

@@ -55,6 +55,8 @@ pub enum NodeRequest {
         event: roost_wire::ClusterEvent,
         reason: String,
     },
+    /// The adoption thread holds this many APs (advertised in hellos: the pool's books).
+    SetApCounts { ap: u32, aap: u32 },
     /// join-cluster succeeded: adopt the cluster's key and configuration.
     Rejoin {
         key: ClusterKey,
@@ -200,6 +202,16 @@ impl MemberHandle {
     /// The member's state as last published: what every face renders.
     pub fn snapshot(&self) -> Arc<MemberSnapshot> {
         self.snapshot.borrow().clone()
+    }
+
+    /// Follows the published snapshots (the adoption thread's view of the cluster).
+    pub fn subscribe(&self) -> watch::Receiver<Arc<MemberSnapshot>> {
+        self.snapshot.clone()
+    }
+
+    /// Tells the member task how many APs this controller holds, so its hellos carry them.
+    pub fn set_ap_counts(&self, ap: u32, aap: u32) {
+        let _ = self.requests.send(NodeRequest::SetApCounts { ap, aap });
     }
 
     /// Waits (at most 3 s) until this member's running configuration holds revision `rev`,
@@ -469,6 +481,12 @@ impl MemberTask {
                 self.node.handle_local_commit(id, user, change, now);
             }
             NodeRequest::Record { event, reason } => self.node.election.record(event, reason, now),
+            NodeRequest::SetApCounts { ap, aap } => {
+                let mut s = self.node.election.settings().clone();
+                s.licenses.ap_count = ap;
+                s.licenses.aap_count = aap;
+                self.node.election.handle_settings(s, now);
+            }
             NodeRequest::Rejoin {
                 key,
                 config,

@@ -13,6 +13,8 @@ pub const JOIN_PORT: u16 = 5349;
 pub const SSH_PORT: u16 = 22;
 /// The HTTPS API's default port.
 pub const API_PORT: u16 = 443;
+/// CAPWAP control (the data channel is the next port, 5247).
+pub const CAPWAP_PORT: u16 = roost_capwap::CONTROL_PORT;
 
 /// `roost controller` flags. Identity flags (`mac`, `model`, `hostname`, licenses) seed a new
 /// data dir; afterwards the saved state rules and a contradicting flag is refused.
@@ -31,6 +33,8 @@ pub struct ControllerOptions {
     pub api_port: u16,
     pub member_port: u16,
     pub join_port: u16,
+    /// CAPWAP control port; the data channel listens on the next one.
+    pub capwap_port: u16,
     /// Static clustering without join-cluster: members started with the same secret share a
     /// cluster key (sha256 of a domain tag and the secret).
     pub cluster_secret: Option<String>,
@@ -52,6 +56,7 @@ impl ControllerOptions {
             api_port: API_PORT,
             member_port: MEMBER_PORT,
             join_port: JOIN_PORT,
+            capwap_port: CAPWAP_PORT,
             cluster_secret: None,
         }
     }

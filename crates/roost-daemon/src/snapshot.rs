@@ -13,7 +13,7 @@
 
 use crate::counters::TrafficCounters;
 use roost_config::{
-    ClusterConfig, ClusterStatus, HistoryRow, MemberLicenses, MemberRow, MemberSnapshot,
+    ClusterConfig, ClusterStatus, HistoryRow, MemberLicenses, MemberRow, MemberSnapshot, PoolEntry,
     RevisionsView, RowState,
 };
 use roost_core::{ClusterView, Instant, MemberConfig, Node};
@@ -131,6 +131,8 @@ impl Publisher {
             running: running.1.clone(),
             running_head: running.0,
             licenses: licenses(&view),
+            aps: Arc::default(),
+            pool: pool(&view),
             traffic: traffic
                 .snapshot()
                 .into_iter()
@@ -204,6 +206,28 @@ pub fn history_row(e: &roost_wire::HistoryEvent) -> HistoryRow {
             .unwrap_or_default(),
         reason: e.reason.clone(),
     }
+}
+
+/// The license pool's members: the connected ones (self first), then those lost since this
+/// member started, as their last hello described them.
+fn pool(v: &ClusterView) -> Vec<PoolEntry> {
+    let connected = v.members.iter().map(|m| (m, true));
+    let lost = v
+        .lost
+        .iter()
+        .filter(|l| !v.members.iter().any(|m| m.member == l.last.member))
+        .map(|l| (&l.last, false));
+    connected
+        .chain(lost)
+        .map(|(m, connected)| PoolEntry {
+            member: m.member,
+            hostname: m.hostname.clone(),
+            is_self: m.last_seen.is_none() && connected,
+            connected,
+            active: connected && m.oper_state == roost_wire::OperState::Active,
+            licenses: m.licenses,
+        })
+        .collect()
 }
 
 /// `show licenses`: what each connected member brings (self first).

@@ -51,7 +51,10 @@ pub async fn run_controller(
             message: e.to_string(),
         })?;
     let member = MemberHandle::start(data, socket, opts.clone(), shutdown.clone())?;
-    let controller = Arc::new(Controller::new(member, opts.clone()));
+    let capwap_addr = SocketAddr::new(opts.ip, opts.capwap_port);
+    let wireless = crate::wireless::start(member.clone(), &opts, shutdown.clone())
+        .map_err(bind_err("CAPWAP UDP", capwap_addr))?;
+    let controller = Arc::new(Controller::new(member, opts.clone(), wireless));
 
     let join_addr = SocketAddr::new(opts.ip, opts.join_port);
     let join_listener = tokio::net::TcpListener::bind(join_addr)

@@ -77,6 +77,9 @@ pub struct ControllerArgs {
     /// join-cluster TCP port.
     #[arg(long, default_value_t = 5349)]
     join_port: u16,
+    /// CAPWAP control UDP port for APs; the data channel is the next port.
+    #[arg(long, default_value_t = 5246)]
+    capwap_port: u16,
     /// Static clustering without join-cluster: members started with the same secret share a
     /// cluster key (or ROOST_CLUSTER_SECRET).
     #[arg(long, env = "ROOST_CLUSTER_SECRET", hide_env_values = true)]
@@ -145,6 +148,7 @@ fn run_controller(a: ControllerArgs) -> Result<i32> {
     opts.api_port = a.api_port;
     opts.member_port = a.member_port;
     opts.join_port = a.join_port;
+    opts.capwap_port = a.capwap_port;
     opts.cluster_secret = a.cluster_secret;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -240,6 +240,20 @@ impl Fake {
             config_revision: 7,
         }
     }
+    pub fn aps(&self) -> Vec<roost_config::ApRow> {
+        vec![roost_config::ApRow {
+            hostname: "ap7532-1".into(),
+            mac: "00-23-68-00-00-01".parse().unwrap(),
+            model: "AP7532".into(),
+            serial: "SIM0001".into(),
+            ip: "127.20.0.1".into(),
+            adopted_by: "vx9000-E1EE16".into(),
+            state: "adopted".into(),
+            license: "AAP".into(),
+            uptime_secs: Some(12),
+            reason: None,
+        }]
+    }
     pub fn cluster_members(&self) -> Vec<MemberRow> {
         vec![
             MemberRow {
@@ -306,6 +320,14 @@ impl ApiBackend for Fake {
             running_head: roost_wire::RevisionId::ZERO,
             licenses: Vec::new(),
             traffic: Vec::new(),
+            aps: std::sync::Arc::new(roost_config::ApTable {
+                rows: self.aps(),
+                serving: true,
+                adopted: 1,
+                joining: 0,
+                stats: Default::default(),
+            }),
+            pool: Vec::new(),
         })
     }
     fn metrics(&self) -> roost_api::metrics::MetricsInput {

@@ -1,0 +1,351 @@
+//! The adoption thread: CAPWAP on UDP 5246 (control, DSCP CS6) and 5247 (data) around the
+//! sans-IO AC core (`roost_adoption::Adoption`). It has a thread and a runtime of its own, so
+//! that thousands of AP sessions never queue in front of the member thread's hellos; it meets
+//! the member task only through the published snapshot (the cluster's view: who is active, the
+//! license pool) and one request (how many APs it holds, which the member's hellos carry).
+//! Like the member task it decides nothing: admission is `roost_adoption::placement`.
+
+use crate::member::MemberHandle;
+use crate::options::ControllerOptions;
+use roost_adoption::placement::{admission, PoolMember};
+use roost_adoption::{AcSettings, Adoption, AdoptionEvent, AdoptionOutput, ApState, ApView};
+use roost_capwap::vendor::FastTimers;
+use roost_config::{AdoptionStats, ApRow, ApTable, MemberSnapshot};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+
+/// How often the AP table is republished at most (25,600 rows are not rebuilt per datagram).
+const PUBLISH_INTERVAL: Duration = Duration::from_millis(200);
+/// Refused APs kept for `show wireless ap` (the most recent, one row per MAC).
+const REFUSED_KEPT: usize = 1024;
+
+/// Roost's failure-detection timers for Roost WTPs (the RFC's apply to any other).
+pub const FAST_TIMERS: FastTimers = FastTimers {
+    echo_interval: Duration::from_millis(1000),
+    retransmit_interval: Duration::from_millis(300),
+    max_retransmit: 1,
+};
+
+/// The faces' handle: the latest AP table.
+#[derive(Clone)]
+pub struct WirelessHandle {
+    table: watch::Receiver<Arc<ApTable>>,
+    pub control_addr: SocketAddr,
+    pub data_addr: SocketAddr,
+}
+
+impl WirelessHandle {
+    pub fn table(&self) -> Arc<ApTable> {
+        self.table.borrow().clone()
+    }
+}
+
+/// Binds the CAPWAP sockets on `opts.ip` and starts the adoption thread.
+pub fn start(
+    member: Arc<MemberHandle>,
+    opts: &ControllerOptions,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<WirelessHandle> {
+    let IpAddr::V4(ip) = opts.ip else {
+        return Err(std::io::Error::other("CAPWAP needs an IPv4 --ip"));
+    };
+    let control = std::net::UdpSocket::bind(SocketAddr::new(opts.ip, opts.capwap_port))?;
+    let data_port = if opts.capwap_port == 0 {
+        0
+    } else {
+        opts.capwap_port + 1
+    };
+    let data = std::net::UdpSocket::bind(SocketAddr::new(opts.ip, data_port))?;
+    control.set_nonblocking(true)?;
+    data.set_nonblocking(true)?;
+    let control_addr = control.local_addr()?;
+    let data_addr = data.local_addr()?;
+    let (tx, rx) = watch::channel(Arc::new(ApTable::default()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (control, data) = {
+        let _on = runtime.enter();
+        let control = UdpSocket::from_std(control)?;
+        // DSCP CS6 on control packets (RFC 5415 4.5.2.1).
+        let _ = control.set_tos_v4(u32::from(roost_capwap::TOS_CS6));
+        (control, UdpSocket::from_std(data)?)
+    };
+    let member_port = opts.member_port;
+    std::thread::Builder::new()
+        .name("roost-capwap".into())
+        .spawn(move || {
+            runtime.block_on(run(member, ip, member_port, control, data, tx, shutdown));
+        })?;
+    Ok(WirelessHandle {
+        table: rx,
+        control_addr,
+        data_addr,
+    })
+}
+
+struct Task {
+    member: Arc<MemberHandle>,
+    core: Adoption,
+    started: std::time::Instant,
+    control: UdpSocket,
+    data: UdpSocket,
+    tx: watch::Sender<Arc<ApTable>>,
+    /// Refused APs, most recent last.
+    refused: Vec<ApRow>,
+    published: Option<(u64, std::time::Instant)>,
+    hostname: String,
+    counts: (u32, u32),
+}
+
+async fn run(
+    member: Arc<MemberHandle>,
+    ip: Ipv4Addr,
+    _member_port: u16,
+    control: UdpSocket,
+    data: UdpSocket,
+    tx: watch::Sender<Arc<ApTable>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut snapshots = member.subscribe();
+    let mut settings = AcSettings::new("", ip);
+    settings.fast_timers = Some(FAST_TIMERS);
+    settings.software_version = crate::member::software_version();
+    let mut t = Task {
+        member,
+        core: Adoption::new(settings),
+        started: std::time::Instant::now(),
+        control,
+        data,
+        tx,
+        refused: Vec::new(),
+        published: None,
+        hostname: String::new(),
+        counts: (0, 0),
+    };
+    let snap = t.member.snapshot();
+    t.on_snapshot(&snap);
+    let mut cbuf = vec![0u8; 65_536];
+    let mut dbuf = vec![0u8; 65_536];
+    let mut tick = tokio::time::interval(PUBLISH_INTERVAL);
+    loop {
+        let wake = t
+            .core
+            .poll_timeout()
+            .map(|at| t.started + at)
+            .unwrap_or_else(|| std::time::Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            r = t.control.recv_from(&mut cbuf) => {
+                if let Ok((n, from)) = r {
+                    let now = t.now();
+                    t.core.handle_control(from, &cbuf[..n], now);
+                }
+            }
+            r = t.data.recv_from(&mut dbuf) => {
+                if let Ok((n, from)) = r {
+                    let now = t.now();
+                    t.core.handle_data(from, &dbuf[..n], now);
+                }
+            }
+            _ = tokio::time::sleep_until(wake.into()) => {
+                let now = t.now();
+                t.core.handle_timeout(now);
+            }
+            r = snapshots.changed() => {
+                if r.is_err() {
+                    return;
+                }
+                let snap = snapshots.borrow_and_update().clone();
+                t.on_snapshot(&snap);
+            }
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    return;
+                }
+            }
+        }
+        t.drain().await;
+        t.publish();
+    }
+}
+
+impl Task {
+    fn now(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The cluster's view changed: admission, the AC list and the AC name follow it.
+    fn on_snapshot(&mut self, snap: &MemberSnapshot) {
+        let now = self.now();
+        let me = snap.pool.iter().find(|m| m.is_self);
+        let members: Vec<PoolMember> = snap
+            .pool
+            .iter()
+            .map(|m| PoolMember {
+                is_self: m.is_self,
+                connected: m.connected,
+                active: m.active,
+                licenses: m.licenses,
+            })
+            .collect();
+        let me_active = me.is_some_and(|m| m.active);
+        let capacity = snap.status.max_ap_adoption_capacity;
+        self.core
+            .handle_admission(admission(me_active, &members, capacity), now);
+        if let Some(me) = me {
+            self.hostname = me.hostname.clone();
+        }
+        let mut settings = self.core.settings().clone();
+        settings.ac_name = if self.hostname.is_empty() {
+            "roost".into()
+        } else {
+            self.hostname.clone()
+        };
+        let own = settings.control_ip;
+        let mut list = vec![own];
+        for d in snap.running.devices() {
+            for (ip, _) in &d.member_ips {
+                if let IpAddr::V4(v4) = ip {
+                    if !list.contains(v4) {
+                        list.push(*v4);
+                    }
+                }
+            }
+        }
+        settings.ac_list = list;
+        if &settings != self.core.settings() {
+            self.core.handle_settings(settings);
+        }
+    }
+
+    async fn drain(&mut self) {
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                AdoptionOutput::Control { to, datagram } => {
+                    let _ = self.control.send_to(&datagram, to).await;
+                }
+                AdoptionOutput::Data { to, datagram } => {
+                    let _ = self.data.send_to(&datagram, to).await;
+                }
+                AdoptionOutput::Event(e) => self.on_event(e),
+            }
+        }
+        let held = self.core.held();
+        if (held.ap, held.aap) != self.counts {
+            self.counts = (held.ap, held.aap);
+            self.member.set_ap_counts(held.ap, held.aap);
+        }
+    }
+
+    fn on_event(&mut self, e: AdoptionEvent) {
+        match e {
+            AdoptionEvent::Adopted { ap } => {
+                tracing::info!(mac = %ap.mac, model = %ap.model, addr = %ap.addr, "AP adopted");
+                self.member.debug(&format!(
+                    "%ADOPTION-6-ADOPTED: AP {} ({}) adopted from {}",
+                    ap.mac, ap.model, ap.addr
+                ));
+                self.refused.retain(|r| r.mac != ap.mac);
+            }
+            AdoptionEvent::Released { mac, reason } => {
+                tracing::info!(%mac, %reason, "AP un-adopted");
+                self.member.debug(&format!(
+                    "%ADOPTION-6-UNADOPTED: AP {mac} un-adopted: {reason}"
+                ));
+            }
+            AdoptionEvent::Refused {
+                mac,
+                model,
+                addr,
+                reason,
+            } => {
+                tracing::warn!(%mac, %model, %addr, %reason, "AP refused");
+                self.refused.retain(|r| r.mac != mac);
+                if self.refused.len() >= REFUSED_KEPT {
+                    self.refused.remove(0);
+                }
+                self.refused.push(ApRow {
+                    hostname: String::new(),
+                    mac,
+                    model,
+                    serial: String::new(),
+                    ip: addr.ip().to_string(),
+                    adopted_by: String::new(),
+                    state: "refused".into(),
+                    license: String::new(),
+                    uptime_secs: None,
+                    reason: Some(reason.to_string()),
+                });
+            }
+        }
+    }
+
+    /// Republishes the AP table when it changed, at most every [`PUBLISH_INTERVAL`] (uptimes
+    /// move on with the tick).
+    fn publish(&mut self) {
+        let now = std::time::Instant::now();
+        let changes = self.core.changes();
+        if let Some((c, at)) = self.published {
+            let gap = if c == changes {
+                PUBLISH_INTERVAL
+            } else {
+                PUBLISH_INTERVAL / 4
+            };
+            if now < at + gap {
+                return;
+            }
+        }
+        let t = self.now();
+        let mut rows: Vec<ApRow> = self
+            .core
+            .aps()
+            .map(|ap| row(ap, &self.hostname, t))
+            .collect();
+        rows.sort_by(|a, b| (&a.hostname, a.mac).cmp(&(&b.hostname, b.mac)));
+        rows.extend(self.refused.iter().cloned());
+        let c = self.core.counters();
+        let stats = AdoptionStats {
+            discovery_answered: c.discovery_answered,
+            discovery_suppressed: c.discovery_suppressed,
+            joins_accepted: c.joins_accepted,
+            joins_refused: c.joins_refused,
+            malformed: c.malformed,
+            unknown_session: c.unknown_session,
+            retransmissions: c.retransmissions,
+            stale: c.stale,
+            unexpected: c.unexpected,
+            released: c.released,
+        };
+        let adopted = self.core.adopted() as u64;
+        self.tx.send_replace(Arc::new(ApTable {
+            rows,
+            serving: self.core.admission().serving,
+            adopted,
+            joining: self.core.held().total() as u64 - adopted,
+            stats,
+        }));
+        self.published = Some((changes, now));
+    }
+}
+
+fn row(ap: &ApView, adopted_by: &str, now: Duration) -> ApRow {
+    ApRow {
+        hostname: ap.name.clone(),
+        mac: ap.mac,
+        model: ap.model.clone(),
+        serial: ap.serial.clone(),
+        ip: ap.addr.ip().to_string(),
+        adopted_by: adopted_by.to_string(),
+        state: ap.state.to_string(),
+        license: ap.license.to_string(),
+        uptime_secs: match ap.state {
+            ApState::Run => ap.run_since.map(|s| now.saturating_sub(s).as_secs()),
+            _ => None,
+        },
+        reason: None,
+    }
+}

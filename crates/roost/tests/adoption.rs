@@ -1,0 +1,290 @@
+//! Layer 3: APs adopted by real `roost controller` processes over real UDP, failing over when
+//! the active controller dies. The APs here are a minimal CAPWAP conversation written with the
+//! codec alone (no WTP code of Roost's), so what is tested is the controller.
+
+use harness::{run, status, wait_for, wait_steady, ControllerProcess, Spec};
+use roost_capwap::elements::*;
+use roost_capwap::messages::*;
+use roost_capwap::types::*;
+use roost_capwap::{ControlMessage, ControlPacket, KeepAlive, MacAddress, MessageBody};
+use roost_testkit as harness;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_roost"))
+}
+
+/// One AP: a control and a data socket on its own loopback address.
+struct Ap {
+    n: u8,
+    control: UdpSocket,
+    data: UdpSocket,
+    seq: u8,
+}
+
+impl Ap {
+    fn new(base: [u8; 3], n: u8) -> Ap {
+        let ip = Ipv4Addr::new(127, base[1], base[2], n);
+        let control = UdpSocket::bind((ip, 0)).unwrap();
+        let data = UdpSocket::bind((ip, 0)).unwrap();
+        for s in [&control, &data] {
+            s.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+        }
+        Ap {
+            n,
+            control,
+            data,
+            seq: 0,
+        }
+    }
+
+    fn mac(&self) -> [u8; 6] {
+        [0x00, 0x23, 0x68, 0x01, 0x00, self.n]
+    }
+
+    /// Sends a request and waits for its response (one retransmission).
+    fn request(&mut self, ac: Ipv4Addr, body: MessageBody) -> Option<MessageBody> {
+        self.seq = self.seq.wrapping_add(1);
+        let bytes = ControlPacket::new(ControlMessage::new(self.seq, body))
+            .encode()
+            .unwrap();
+        for _ in 0..2 {
+            self.control.send_to(&bytes, (ac, 5246)).unwrap();
+            let mut buf = [0u8; 4096];
+            while let Ok((n, _)) = self.control.recv_from(&mut buf) {
+                let p = ControlPacket::decode(&buf[..n]).expect("the controller's packet decodes");
+                if p.message.seq == self.seq {
+                    return Some(p.message.body);
+                }
+            }
+        }
+        None
+    }
+
+    fn board(&self) -> WtpBoardData {
+        WtpBoardData {
+            vendor_id: roost_capwap::VENDOR_ID_EXAMPLE,
+            model_number: b"AP7532".to_vec(),
+            serial_number: format!("T{:05}", self.n).into_bytes(),
+            board_id: None,
+            board_revision: None,
+            base_mac: Some(MacAddress::Eui48(self.mac())),
+            other: vec![],
+        }
+    }
+
+    /// Join → Configure → Data Check → Run on `ac`; the Join's Result Code.
+    fn adopt(&mut self, ac: Ipv4Addr) -> Result<(), ResultCode> {
+        let local = match self.control.local_addr().unwrap() {
+            SocketAddr::V4(a) => *a.ip(),
+            _ => unreachable!(),
+        };
+        let radio = WtpRadioInformation {
+            radio_id: 1,
+            radio_type: RadioType::B | RadioType::G,
+        };
+        let join = JoinRequest {
+            location: LocationData("lab".into()),
+            board_data: self.board(),
+            descriptor: WtpDescriptor {
+                max_radios: 1,
+                radios_in_use: 1,
+                encryption: vec![EncryptionCapability {
+                    wbid: 1,
+                    capabilities: EncryptionCapabilities::AES_CCMP,
+                }],
+                hardware_version: b"1.0".to_vec(),
+                active_software_version: b"5.9.1.0".to_vec(),
+                boot_version: b"1.0".to_vec(),
+                other_software_version: None,
+                vendor_descriptors: vec![],
+            },
+            wtp_name: WtpName(format!("ap-{}", self.n)),
+            session_id: SessionId([self.n; 16]),
+            frame_tunnel_mode: WtpFrameTunnelMode::LOCAL_BRIDGING,
+            mac_type: WtpMacType::Local,
+            radios: vec![radio],
+            ecn_support: EcnSupport::Limited,
+            local_ipv4: Some(CapwapLocalIpv4Address(local)),
+            local_ipv6: None,
+            transport_protocol: None,
+            maximum_message_length: None,
+            reboot_statistics: None,
+            vendor_specific: vec![],
+            other_elements: vec![],
+        };
+        let Some(MessageBody::JoinResponse(j)) = self.request(ac, MessageBody::JoinRequest(join))
+        else {
+            return Err(ResultCode::JoinFailureUnspecified);
+        };
+        if j.result_code != ResultCode::Success {
+            return Err(j.result_code);
+        }
+        let status = ConfigurationStatusRequest {
+            ac_name: j.ac_name.clone(),
+            radio_admin_states: vec![RadioAdministrativeState {
+                radio_id: 0xFF,
+                admin_state: AdminState::Enabled,
+            }],
+            statistics_timer: StatisticsTimer(120),
+            reboot_statistics: WtpRebootStatistics {
+                reboot_count: 0,
+                ac_initiated_count: 0,
+                link_failure_count: 0,
+                sw_failure_count: 0,
+                hw_failure_count: 0,
+                other_failure_count: 0,
+                unknown_failure_count: 0,
+                last_failure_type: RebootFailureType::from_raw(0),
+            },
+            ac_names_with_priority: vec![],
+            transport_protocol: None,
+            static_ip: None,
+            radios: vec![],
+            radio_configurations: vec![],
+            tx_powers: vec![],
+            dsss_controls: vec![],
+            ofdm_controls: vec![],
+            vendor_specific: vec![],
+            other_elements: vec![],
+        };
+        let Some(MessageBody::ConfigurationStatusResponse(c)) =
+            self.request(ac, MessageBody::ConfigurationStatusRequest(status))
+        else {
+            return Err(ResultCode::ConfigurationFailureServiceNotProvided);
+        };
+        assert_eq!(c.wtp_fallback, WtpFallback::Enabled);
+        let change = ChangeStateEventRequest {
+            radio_operational_states: vec![RadioOperationalState {
+                radio_id: 1,
+                state: OperationalState::from_raw(1),
+                cause: OperationalCause::from_raw(0),
+            }],
+            result_code: ResultCode::Success,
+            returned_elements: vec![],
+            radio_fail_alarms: vec![],
+            vendor_specific: vec![],
+            other_elements: vec![],
+        };
+        let Some(MessageBody::ChangeStateEventResponse(_)) =
+            self.request(ac, MessageBody::ChangeStateEventRequest(change))
+        else {
+            return Err(ResultCode::InvalidInCurrentState);
+        };
+        let ka = KeepAlive::new(SessionId([self.n; 16])).encode().unwrap();
+        for _ in 0..3 {
+            self.data.send_to(&ka, (ac, 5247)).unwrap();
+            let mut buf = [0u8; 512];
+            if let Ok((n, _)) = self.data.recv_from(&mut buf) {
+                assert_eq!(&buf[..n], &ka[..], "the keep-alive comes back unchanged");
+                return Ok(());
+            }
+        }
+        Err(ResultCode::JoinFailureUnspecified)
+    }
+
+    fn echo(&mut self, ac: Ipv4Addr) -> bool {
+        matches!(
+            self.request(ac, MessageBody::EchoRequest(EchoRequest::default())),
+            Some(MessageBody::EchoResponse(_))
+        )
+    }
+}
+
+fn start(dir: &std::path::Path, name: &str, ip: &str, mac: &str, extra: &str) -> ControllerProcess {
+    let spec =
+        Spec::new(name, ip, &dir.join(name)).arg(&format!("--mac {mac} --hostname {name} {extra}"));
+    ControllerProcess::spawn(&bin(), spec).unwrap()
+}
+
+/// The seed's pair (vx9000-1 active with 128 AAP licenses, vx9000-2 joined as standby), and
+/// 12 APs: they adopt to the active only; the standby refuses them; when the active is killed
+/// they join the standby (which has become active) from the AC list their Configuration Status
+/// Response gave them, without a new discovery.
+#[test]
+fn aps_adopt_to_the_active_and_fail_over_to_the_standby() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c1 = start(
+        dir.path(),
+        "vx9000-1",
+        "127.0.0.71",
+        "52-54-00-E1-EE-71",
+        "--aap-licenses 128",
+    );
+    let c2 = start(
+        dir.path(),
+        "vx9000-2",
+        "127.0.0.72",
+        "52-54-00-3A-A1-72",
+        "",
+    );
+    let mut cmds = roost_config::howto::SEED_PRIMARY_STEPS.to_vec();
+    cmds.push("commit write");
+    run(&c1, &cmds);
+    let r = c2
+        .exec(&["join-cluster 127.0.0.71 user admin password admin123 level 1 mode standby"])
+        .unwrap();
+    assert!(!r.error, "{:#?}", r.outputs);
+    wait_steady(&[&c1, &c2]);
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        (status(&c1)["oper_state"] == "active" && status(&c2)["oper_state"] == "standby")
+            .then_some(())
+    })
+    .expect("active and standby");
+    let (active, standby) = (Ipv4Addr::new(127, 0, 0, 71), Ipv4Addr::new(127, 0, 0, 72));
+    let mut aps: Vec<Ap> = (1..=12).map(|n| Ap::new([127, 21, 0], n)).collect();
+    // The standby refuses while the active serves.
+    assert_eq!(
+        aps[0].adopt(standby),
+        Err(ResultCode::JoinFailureUnspecified)
+    );
+    for ap in aps.iter_mut() {
+        ap.adopt(active).expect("adopted by the active");
+    }
+    let shown = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let t = run(&c1, &["show wireless ap"]);
+        t.contains("Number of APs shown: 13").then_some(t)
+    })
+    .unwrap_or_else(|| run(&c1, &["show wireless ap"]));
+    assert!(shown.contains("| IDX | NAME"), "{shown}");
+    assert_eq!(shown.matches("| adopted ").count(), 12, "{shown}");
+    assert!(shown.contains("vx9000-1"), "{shown}");
+    // The standby's refusal is listed there, with its reason.
+    let on2 = run(&c2, &["show wireless ap"]);
+    assert!(on2.contains("refused"), "{on2}");
+    // The pool's books: the active's AAP count reaches the standby through hellos.
+    wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        run(&c2, &["show cluster status"])
+            .contains("AAP count                    : 12")
+            .then_some(())
+    })
+    .expect("AAP count 12 on the standby");
+    for ap in aps.iter_mut() {
+        assert!(ap.echo(active));
+    }
+
+    // Kill the active: every AP notices (no echo answer) and joins the next AC it was given.
+    c1.kill9();
+    let killed = Instant::now();
+    for ap in aps.iter_mut() {
+        assert!(!ap.echo(active), "the active is gone");
+        let adopted = wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+            ap.adopt(standby).ok()
+        });
+        assert!(adopted.is_some(), "AP {} not adopted by the standby", ap.n);
+    }
+    let took = killed.elapsed();
+    let t2 = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let t = run(&c2, &["show wireless ap"]);
+        (t.matches("| adopted ").count() == 12).then_some(t)
+    })
+    .unwrap_or_else(|| run(&c2, &["show wireless ap"]));
+    assert_eq!(t2.matches("| adopted ").count(), 12, "{t2}");
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    let st = run(&c2, &["show adoption status"]);
+    assert!(st.contains("Adopting APs                 : yes"), "{st}");
+    assert!(st.contains("APs adopted                  : 12"), "{st}");
+}
