@@ -582,8 +582,12 @@ pub fn render_version(id: &Identity) -> String {
 pub struct MemberLicenses {
     pub hostname: String,
     pub member_id: String,
+    /// Installed.
     pub ap: u32,
     pub aap: u32,
+    /// APs it holds on each kind of license (from its hellos).
+    pub ap_used: u32,
+    pub aap_used: u32,
     pub adsec: bool,
 }
 
@@ -593,6 +597,14 @@ pub fn render_licenses(s: &ClusterStatus, id: &Identity, members: &[MemberLicens
     o += &field("AAP license (pooled)", s.aap_license);
     o += &field("AP count", s.ap_count);
     o += &field("AAP count", s.aap_count);
+    o += &field(
+        "AP license remaining",
+        s.ap_license.saturating_sub(s.ap_count),
+    );
+    o += &field(
+        "AAP license remaining",
+        s.aap_license.saturating_sub(s.aap_count),
+    );
     o += &field("Max AP adoption capacity", s.max_ap_adoption_capacity);
     o += &format!(
         "\nDevice License Information ({} {})\n",
@@ -613,15 +625,15 @@ pub fn render_licenses(s: &ClusterStatus, id: &Identity, members: &[MemberLicens
         o += "\nMember License Information\n";
         o += &format!("{MEMBERS_RULE}\n");
         o += &format!(
-            "  {:>16}   {:>11}   {:>8}   {:>8}   {:<13}\n",
-            "HOSTNAME", "MEMBER-ID", "AP", "AAP", "ADSEC"
+            "  {:>16}   {:>11}   {:>6}   {:>7}   {:>6}   {:>8}   {:<9}\n",
+            "HOSTNAME", "MEMBER-ID", "AP", "AP-USED", "AAP", "AAP-USED", "ADSEC"
         );
         o += &format!("{MEMBERS_RULE}\n");
         for m in members {
             let adsec = if m.adsec { "installed" } else { "-" };
             let row = format!(
-                "  {:>16}   {:>11}   {:>8}   {:>8}   {:<13}",
-                m.hostname, m.member_id, m.ap, m.aap, adsec
+                "  {:>16}   {:>11}   {:>6}   {:>7}   {:>6}   {:>8}   {:<9}",
+                m.hostname, m.member_id, m.ap, m.ap_used, m.aap, m.aap_used, adsec
             );
             o += row.trim_end();
             o.push('\n');

@@ -239,6 +239,8 @@ fn licenses(v: &ClusterView) -> Vec<MemberLicenses> {
             member_id: m.member.to_string(),
             ap: m.licenses.ap_licenses,
             aap: m.licenses.aap_licenses,
+            ap_used: m.licenses.ap_count,
+            aap_used: m.licenses.aap_count,
             adsec: m.licenses.adsec,
         })
         .collect()

@@ -262,6 +262,27 @@ fn aps_adopt_to_the_active_and_fail_over_to_the_standby() {
             .then_some(())
     })
     .expect("AAP count 12 on the standby");
+    let l2 = run(&c2, &["show licenses"]);
+    assert!(l2.contains("AAP license remaining        : 116"), "{l2}");
+    let row = l2
+        .lines()
+        .find(|l| l.contains("vx9000-1") && l.contains("12.E1.EE.71"))
+        .unwrap_or_else(|| panic!("{l2}"));
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["vx9000-1", "12.E1.EE.71", "0", "0", "128", "12", "-"],
+        "{l2}"
+    );
+    // /metrics counts them too.
+    let m1 = harness::http_client()
+        .unwrap()
+        .get(format!("{}/metrics", c1.api_url()))
+        .basic_auth("admin", Some(&c1.spec.admin_password))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(m1.contains("roost_aps{state=\"adopted\"} 12"), "{m1}");
     for ap in aps.iter_mut() {
         assert!(ap.echo(active));
     }
