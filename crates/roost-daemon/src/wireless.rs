@@ -19,6 +19,9 @@ use tokio::sync::watch;
 
 /// How often the AP table is republished at most (25,600 rows are not rebuilt per datagram).
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(200);
+/// The AP counts go to the member task (for its hellos) at most this often: an adoption storm
+/// must not become a storm of settings changes on the member thread.
+const COUNTS_INTERVAL: Duration = Duration::from_millis(100);
 /// Refused APs kept for `show wireless ap` (the most recent, one row per MAC).
 const REFUSED_KEPT: usize = 1024;
 
@@ -99,6 +102,7 @@ struct Task {
     published: Option<(u64, std::time::Instant)>,
     hostname: String,
     counts: (u32, u32),
+    counts_sent: std::time::Instant,
 }
 
 async fn run(
@@ -125,6 +129,7 @@ async fn run(
         published: None,
         hostname: String::new(),
         counts: (0, 0),
+        counts_sent: std::time::Instant::now(),
     };
     let snap = t.member.snapshot();
     t.on_snapshot(&snap);
@@ -235,8 +240,9 @@ impl Task {
             }
         }
         let held = self.core.held();
-        if (held.ap, held.aap) != self.counts {
+        if (held.ap, held.aap) != self.counts && self.counts_sent.elapsed() >= COUNTS_INTERVAL {
             self.counts = (held.ap, held.aap);
+            self.counts_sent = std::time::Instant::now();
             self.member.set_ap_counts(held.ap, held.aap);
         }
     }
