@@ -67,9 +67,13 @@ impl Admission {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolMember {
     pub is_self: bool,
-    /// Its hellos arrive. A lost member's licenses stay in the pool (WiNG's grace period) for
-    /// the APs it held.
+    /// Its hellos arrive. A lost member's licenses stay in the pool (WiNG's grace period): see
+    /// [`admission`].
     pub connected: bool,
+    /// For a lost member: this side's master outranks it (the election's order: higher
+    /// master-priority, then lower member id), so this side is the one the election would keep
+    /// and takes its unused licenses too.
+    pub outranked: bool,
     /// Operationally active.
     pub active: bool,
     /// Installed licenses and the APs it holds (`ap_count`, `aap_count`).
@@ -81,7 +85,10 @@ pub struct PoolMember {
 /// takes over when no active is left). Its licenses are the cluster's pool less what the other
 /// connected members hold. The pool is every connected member's installed licenses, plus, for
 /// each lost member, as many of its licenses as it held APs (so that its APs can fail over
-/// here, licensed from its grace share, and its unused licenses are used by nobody).
+/// here, licensed from its grace share), and its unused licenses too if this side's master
+/// outranks it: of two sides of a partition exactly one is the side the election would keep,
+/// so a lost member's unused licenses go to one side only, and a member that dies does not
+/// take from the survivors the licenses it lent them.
 ///
 /// Known gaps, closed by the AP table replicated between members (a later step): two members
 /// that both serve (Active/Active) can each take the last free license before their next
@@ -103,6 +110,8 @@ pub fn admission(me_active: bool, members: &[PoolMember], capacity: u32) -> Admi
                 if !m.is_self {
                     others = others.saturating_add(held(l));
                 }
+            } else if m.outranked {
+                total = total.saturating_add(installed(l));
             } else {
                 total = total.saturating_add(installed(l).min(held(l)));
             }
@@ -224,6 +233,7 @@ mod tests {
         PoolMember {
             is_self,
             connected: true,
+            outranked: false,
             active,
             licenses: roost_wire::LicenseCounts {
                 aap_licenses: aap,
@@ -256,6 +266,13 @@ mod tests {
         let after = [member(true, true, 0, 0), lost];
         let a = admission(true, &after, 10_240);
         assert_eq!((a.serving, a.aap_licenses), (true, 10));
+        // A lower-ranked member died: this side keeps all of its licenses.
+        let lender = PoolMember {
+            outranked: true,
+            ..lost
+        };
+        let a = admission(true, &[member(true, true, 0, 0), lender], 10_240);
+        assert_eq!(a.aap_licenses, 64);
         // Others holding more than the pool leaves nothing (never below zero).
         let over = [member(true, true, 0, 0), member(false, true, 1, 5)];
         assert_eq!(admission(true, &over, 10).aap_licenses, 0);

@@ -45,6 +45,10 @@ pub struct PoolEntry {
     /// Its hellos arrive (false: lost since this member started, within the grace period).
     pub connected: bool,
     pub active: bool,
+    /// It is this side's master (connected members only).
+    pub is_master: bool,
+    /// Its master priority (the election's rank, with the member id).
+    pub master_priority: u8,
     pub licenses: roost_wire::LicenseCounts,
 }
 

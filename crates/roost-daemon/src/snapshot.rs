@@ -225,6 +225,8 @@ fn pool(v: &ClusterView) -> Vec<PoolEntry> {
             is_self: m.last_seen.is_none() && connected,
             connected,
             active: connected && m.oper_state == roost_wire::OperState::Active,
+            is_master: connected && m.is_master,
+            master_priority: m.master_priority,
             licenses: m.licenses,
         })
         .collect()

@@ -187,12 +187,16 @@ impl Task {
     fn on_snapshot(&mut self, snap: &MemberSnapshot) {
         let now = self.now();
         let me = snap.pool.iter().find(|m| m.is_self);
+        // The election's order: higher priority first, then lower member id.
+        let rank = |m: &roost_config::PoolEntry| (std::cmp::Reverse(m.master_priority), m.member);
+        let master = snap.pool.iter().find(|m| m.is_master).map(rank);
         let members: Vec<PoolMember> = snap
             .pool
             .iter()
             .map(|m| PoolMember {
                 is_self: m.is_self,
                 connected: m.connected,
+                outranked: !m.connected && master.is_some_and(|r| r < rank(m)),
                 active: m.active,
                 licenses: m.licenses,
             })

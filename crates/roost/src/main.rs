@@ -6,6 +6,7 @@ use roost_wire::{Mac, Model};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+mod ap;
 mod bench;
 mod bench_flood;
 mod demo;
@@ -31,6 +32,8 @@ enum Cmd {
     Demo(demo::DemoArgs),
     /// Measure join, failover and commit latency on loopback; prints one figure per line.
     Bench(bench::BenchArgs),
+    /// Run a fleet of simulated access points (CAPWAP WTPs) against controllers.
+    Ap(ap::ApArgs),
 }
 
 #[derive(clap::Args, Clone)]
@@ -105,6 +108,7 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Cli(a) => roost_api::client::run_cli(a),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Bench(a) => bench::run(a),
+        Cmd::Ap(a) => ap::run(a),
     }
 }
 
