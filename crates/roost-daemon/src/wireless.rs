@@ -64,6 +64,8 @@ pub fn start(
     let data = std::net::UdpSocket::bind(SocketAddr::new(opts.ip, data_port))?;
     control.set_nonblocking(true)?;
     data.set_nonblocking(true)?;
+    large_buffers(&control);
+    large_buffers(&data);
     let control_addr = control.local_addr()?;
     let data_addr = data.local_addr()?;
     let (tx, rx) = watch::channel(Arc::new(ApTable::default()));
@@ -88,6 +90,18 @@ pub fn start(
         control_addr,
         data_addr,
     })
+}
+
+/// Receive buffers for an adoption storm (25,600 APs joining at once): SO_RCVBUFFORCE where
+/// allowed (root, CAP_NET_ADMIN), else as much as `net.core.rmem_max` allows.
+fn large_buffers(s: &std::net::UdpSocket) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    const RECEIVE: usize = 64 << 20;
+    const SEND: usize = 8 << 20;
+    if setsockopt(s, sockopt::RcvBufForce, &RECEIVE).is_err() {
+        let _ = setsockopt(s, sockopt::RcvBuf, &RECEIVE);
+    }
+    let _ = setsockopt(s, sockopt::SndBuf, &SEND);
 }
 
 struct Task {

@@ -309,3 +309,90 @@ fn aps_adopt_to_the_active_and_fail_over_to_the_standby() {
     assert!(st.contains("Adopting APs                 : yes"), "{st}");
     assert!(st.contains("APs adopted                  : 12"), "{st}");
 }
+
+/// `roost ap` (the fleet of simulated APs, a client of its own) against the seed's pair: 300
+/// APs adopt to the active; the active is killed; every AP is in Run on the standby within 2 s
+/// of noticing the loss (fast timers), as the fleet's own JSON summary reports.
+#[test]
+fn a_roost_ap_fleet_fails_over_to_the_standby() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c1 = start(
+        dir.path(),
+        "vx9000-1",
+        "127.0.0.81",
+        "52-54-00-E1-EE-81",
+        "--aap-licenses 512",
+    );
+    let c2 = start(
+        dir.path(),
+        "vx9000-2",
+        "127.0.0.82",
+        "52-54-00-3A-A1-82",
+        "",
+    );
+    let mut cmds = roost_config::howto::SEED_PRIMARY_STEPS.to_vec();
+    cmds.push("commit write");
+    run(&c1, &cmds);
+    let r = c2
+        .exec(&["join-cluster 127.0.0.81 user admin password admin123 level 1 mode standby"])
+        .unwrap();
+    assert!(!r.error, "{:#?}", r.outputs);
+    wait_steady(&[&c1, &c2]);
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        (status(&c1)["oper_state"] == "active" && status(&c2)["oper_state"] == "standby")
+            .then_some(())
+    })
+    .expect("active and standby");
+    let fleet = std::process::Command::new(bin())
+        .args([
+            "ap",
+            "--count",
+            "300",
+            "--controller-list",
+            "pool1=127.0.0.81,127.0.0.82;level=1",
+            "--base-ip",
+            "127.23.0.1",
+            "--seed",
+            "7",
+            "--duration",
+            "14",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Child(Option<std::process::Child>);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            if let Some(mut c) = self.0.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut fleet = Child(Some(fleet));
+    let adopted = |c: &ControllerProcess, n: usize| {
+        run(c, &["show adoption status"]).contains(&format!("APs adopted                  : {n}\n"))
+    };
+    wait_for(Duration::from_secs(8), Duration::from_millis(100), || {
+        adopted(&c1, 300).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c1, &["show adoption status"])));
+    c1.kill9();
+    wait_for(Duration::from_secs(5), Duration::from_millis(100), || {
+        adopted(&c2, 300).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c2, &["show adoption status"])));
+    let out = fleet.0.take().unwrap().wait_with_output().unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(summary["in_run"], 300, "{summary:#}");
+    assert_eq!(
+        summary["run_per_controller"]["127.0.0.82"], 300,
+        "{summary:#}"
+    );
+    let readopt = &summary["time_to_readopt"];
+    assert_eq!(readopt["count"], 300, "{summary:#}");
+    assert!(readopt["max_ms"].as_f64().unwrap() < 2000.0, "{summary:#}");
+}
