@@ -16,6 +16,12 @@
 //!   that configuration, after the commits.
 //! * `flood_*`: a login flood from 127.0.0.200-249 against the master while the operator logs
 //!   in from 127.0.0.1 (see `bench_flood.rs`; `--flood-secs`, default 30).
+//! * `ap_*`: a `roost ap` fleet of `--ap-count` APs (default 25,600, a full VX9000) with
+//!   Roost's fast timers against the pair: cold start to every AP in Run (the fleet's own
+//!   time to adopt, from its start, pacing included), the active's resident memory and CPU in
+//!   steady state (echo every second), then the active killed and the slowest AP's time from
+//!   noticing the loss to Run on the standby (`ap_failover_readopt_max_ms`) and from the kill
+//!   (`ap_failover_from_kill_ms`).
 
 use anyhow::{bail, Context, Result};
 use roost_testkit::{is_steady, roost_bin, wait_for, ControllerProcess, Spec};
@@ -41,6 +47,12 @@ pub struct BenchArgs {
     /// Run only the login flood.
     #[arg(long)]
     flood_only: bool,
+    /// APs in the adoption benchmark.
+    #[arg(long, default_value_t = 25_600)]
+    ap_count: usize,
+    /// Run only the adoption benchmark.
+    #[arg(long)]
+    ap_only: bool,
 }
 
 fn ips(base: &str) -> Result<(String, String)> {
@@ -219,8 +231,13 @@ fn measure_failover(p: &mut Pair) -> Result<f64> {
 }
 
 pub fn run(a: BenchArgs) -> Result<i32> {
+    if a.ap_only {
+        run_aps(&a)?;
+        return Ok(0);
+    }
     if !a.flood_only {
         run_main(&a)?;
+        run_aps(&a)?;
     }
     // 5. login flood against the master.
     {
@@ -233,6 +250,126 @@ pub fn run(a: BenchArgs) -> Result<i32> {
         crate::bench_flood::run(&p.a, &p.b, a.flood_secs, &p.dir)?;
     }
     Ok(0)
+}
+
+/// CPU seconds (user + system) a process has used.
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// 6. APs: adoption from cold, steady state, failover (see the module docs).
+fn run_aps(a: &BenchArgs) -> Result<()> {
+    let n = a.ap_count;
+    let (ip1, ip2) = ips(&a.base_ip)?;
+    let dir = std::env::temp_dir().join(format!("roost-bench-{}-aps", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let quiet = |mut s: Spec| {
+        s.env.push(("RUST_LOG".into(), "warn".into()));
+        s
+    };
+    let bin = roost_bin();
+    let licenses = format!("--mac 52-54-00-00-00-a1 --hostname bench-a --aap-licenses {n}");
+    let mut p = Pair {
+        a: ControllerProcess::spawn(
+            &bin,
+            quiet(Spec::new("a", &ip1, &dir.join("a")).arg(&licenses)),
+        )?,
+        b: ControllerProcess::spawn(
+            &bin,
+            quiet(
+                Spec::new("b", &ip2, &dir.join("b"))
+                    .arg("--mac 52-54-00-00-00-b2 --hostname bench-b"),
+            ),
+        )?,
+        dir,
+    };
+    configure_and_join(&p, &[])?;
+    wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
+        (p.b.status().ok()?["oper_state"] == "standby").then_some(())
+    })
+    .context("b not standby")?;
+    let list = format!("pool1={ip1},{ip2}");
+    let fleet = std::process::Command::new(&bin)
+        .args(["ap", "--count", &n.to_string(), "--controller-list", &list])
+        .args(["--base-ip", "127.24.0.1", "--seed", "1", "--json"])
+        .args([
+            "--start-rate",
+            "20000",
+            "--discovery-interval",
+            "1",
+            "--duration",
+            "40",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    struct Fleet(Option<std::process::Child>);
+    impl Drop for Fleet {
+        fn drop(&mut self) {
+            if let Some(mut c) = self.0.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut fleet = Fleet(Some(fleet));
+    let adopted = |c: &ControllerProcess| -> Option<usize> {
+        let r = c.exec(&["show adoption status"]).ok()?;
+        let t = r.text();
+        let line = t.lines().find(|l| l.contains("APs adopted"))?;
+        line.rsplit(':').next()?.trim().parse().ok()
+    };
+    wait_for(Duration::from_secs(20), Duration::from_millis(100), || {
+        (adopted(&p.a)? == n).then_some(())
+    })
+    .with_context(|| format!("not every AP adopted by a: {:?}", adopted(&p.a)))?;
+    let pid = p.a.pid().context("a's pid")?;
+    println!("ap_controller_rss_kib {}", rss_kib(pid).unwrap_or(0));
+    // Steady state: every AP echoes once a second.
+    std::thread::sleep(Duration::from_secs(2));
+    let (c0, t0) = (cpu_secs(pid).unwrap_or(0.0), Instant::now());
+    std::thread::sleep(Duration::from_secs(5));
+    let busy = (cpu_secs(pid).unwrap_or(0.0) - c0) / t0.elapsed().as_secs_f64() * 100.0;
+    println!("ap_controller_cpu_pct {busy:.1}");
+    println!(
+        "ap_controller_cpu_pct_per_10k_aps {:.2}",
+        busy / (n as f64 / 10_000.0)
+    );
+    let killed = Instant::now();
+    p.a.kill9();
+    wait_for(Duration::from_secs(15), Duration::from_millis(20), || {
+        (adopted(&p.b)? == n).then_some(())
+    })
+    .with_context(|| format!("not every AP on b: {:?}", adopted(&p.b)))?;
+    println!(
+        "ap_failover_from_kill_ms {:.1}",
+        killed.elapsed().as_secs_f64() * 1000.0
+    );
+    let out = fleet.0.take().context("fleet")?.wait_with_output()?;
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).context("fleet summary")?;
+    println!(
+        "ap_cold_to_run_max_ms {:.1}",
+        s["time_to_adopt"]["max_ms"].as_f64().unwrap_or(-1.0)
+    );
+    println!(
+        "ap_cold_to_run_p50_ms {:.1}",
+        s["time_to_adopt"]["p50_ms"].as_f64().unwrap_or(-1.0)
+    );
+    println!(
+        "ap_failover_readopt_max_ms {:.1}",
+        s["time_to_readopt"]["max_ms"].as_f64().unwrap_or(-1.0)
+    );
+    println!(
+        "ap_failover_readopt_p50_ms {:.1}",
+        s["time_to_readopt"]["p50_ms"].as_f64().unwrap_or(-1.0)
+    );
+    println!("ap_in_run_at_end {}", s["in_run"].as_u64().unwrap_or(0));
+    Ok(())
 }
 
 fn run_main(a: &BenchArgs) -> Result<()> {
