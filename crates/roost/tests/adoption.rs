@@ -379,6 +379,14 @@ fn a_roost_ap_fleet_fails_over_to_the_standby() {
         adopted(&c1, 300).then_some(())
     })
     .unwrap_or_else(|| panic!("{}", run(&c1, &["show adoption status"])));
+    // The standby licenses the APs that fail over from what the active's hellos said it held:
+    // kill it once they have said so.
+    wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        run(&c2, &["show cluster status"])
+            .contains("AAP count                    : 300")
+            .then_some(())
+    })
+    .expect("AAP count 300 on the standby");
     c1.kill9();
     wait_for(Duration::from_secs(5), Duration::from_millis(100), || {
         adopted(&c2, 300).then_some(())
