@@ -22,6 +22,8 @@ const PUBLISH_INTERVAL: Duration = Duration::from_millis(200);
 /// The AP counts go to the member task (for its hellos) at most this often: an adoption storm
 /// must not become a storm of settings changes on the member thread.
 const COUNTS_INTERVAL: Duration = Duration::from_millis(100);
+/// Datagrams read from a socket per wake-up (then the outputs go out and timers run).
+const BATCH: usize = 256;
 /// Refused APs kept for `show wireless ap` (the most recent, one row per MAC).
 const REFUSED_KEPT: usize = 1024;
 
@@ -161,12 +163,21 @@ async fn run(
                 if let Ok((n, from)) = r {
                     let now = t.now();
                     t.core.handle_control(from, &cbuf[..n], now);
+                    // What else is queued, without a wake-up each (an adoption storm).
+                    for _ in 1..BATCH {
+                        let Ok((n, from)) = t.control.try_recv_from(&mut cbuf) else { break };
+                        t.core.handle_control(from, &cbuf[..n], now);
+                    }
                 }
             }
             r = t.data.recv_from(&mut dbuf) => {
                 if let Ok((n, from)) = r {
                     let now = t.now();
                     t.core.handle_data(from, &dbuf[..n], now);
+                    for _ in 1..BATCH {
+                        let Ok((n, from)) = t.data.try_recv_from(&mut dbuf) else { break };
+                        t.core.handle_data(from, &dbuf[..n], now);
+                    }
                 }
             }
             _ = tokio::time::sleep_until(wake.into()) => {
@@ -240,6 +251,9 @@ impl Task {
             }
         }
         settings.ac_list = list;
+        // A cold start of a full platform is that many Joins at once: half-open sessions are
+        // bounded by the platform's capacity, not below it.
+        settings.max_pending = (capacity as usize).max(4096);
         if &settings != self.core.settings() {
             self.core.handle_settings(settings);
         }
@@ -249,10 +263,18 @@ impl Task {
         while let Some(out) = self.core.poll_output() {
             match out {
                 AdoptionOutput::Control { to, datagram } => {
-                    let _ = self.control.send_to(&datagram, to).await;
+                    if let Err(e) = self.control.try_send_to(&datagram, to) {
+                        if e.kind() == std::io::ErrorKind::WouldBlock {
+                            let _ = self.control.send_to(&datagram, to).await;
+                        }
+                    }
                 }
                 AdoptionOutput::Data { to, datagram } => {
-                    let _ = self.data.send_to(&datagram, to).await;
+                    if let Err(e) = self.data.try_send_to(&datagram, to) {
+                        if e.kind() == std::io::ErrorKind::WouldBlock {
+                            let _ = self.data.send_to(&datagram, to).await;
+                        }
+                    }
                 }
                 AdoptionOutput::Event(e) => self.on_event(e),
             }
