@@ -17,8 +17,12 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
-/// How often the AP table is republished at most (25,600 rows are not rebuilt per datagram).
+/// How often the AP table is republished at most when it changed (25,600 rows are not rebuilt
+/// per datagram).
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(200);
+/// How often it is republished when nothing but the uptimes moved: publishing costs what
+/// changed, and a steady table of 25,600 APs is not rebuilt five times a second.
+const UPTIME_REFRESH: Duration = Duration::from_secs(5);
 /// The AP counts go to the member task (for its hellos) at most this often: an adoption storm
 /// must not become a storm of settings changes on the member thread.
 const COUNTS_INTERVAL: Duration = Duration::from_millis(100);
@@ -330,16 +334,16 @@ impl Task {
         }
     }
 
-    /// Republishes the AP table when it changed, at most every [`PUBLISH_INTERVAL`] (uptimes
-    /// move on with the tick).
+    /// Republishes the AP table when it changed, at most every [`PUBLISH_INTERVAL`], and
+    /// otherwise every [`UPTIME_REFRESH`] (uptimes move on).
     fn publish(&mut self) {
         let now = std::time::Instant::now();
         let changes = self.core.changes();
         if let Some((c, at)) = self.published {
             let gap = if c == changes {
-                PUBLISH_INTERVAL
+                UPTIME_REFRESH
             } else {
-                PUBLISH_INTERVAL / 4
+                PUBLISH_INTERVAL
             };
             if now < at + gap {
                 return;

@@ -21,7 +21,8 @@
 //!   time to adopt, from its start, pacing included), the active's resident memory and CPU in
 //!   steady state (echo every second), then the active killed and the slowest AP's time from
 //!   noticing the loss to Run on the standby (`ap_failover_readopt_max_ms`) and from the kill
-//!   (`ap_failover_from_kill_ms`).
+//!   (`ap_failover_from_kill_ms`); then the same fleet as foreign WTPs (the RFC's 30 s echo)
+//!   against one controller: its CPU in steady state (`ap_controller_cpu_pct_per_10k_aps_rfc_echo`).
 
 use anyhow::{bail, Context, Result};
 use roost_testkit::{is_steady, roost_bin, wait_for, ControllerProcess, Spec};
@@ -369,6 +370,60 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
         s["time_to_readopt"]["p50_ms"].as_f64().unwrap_or(-1.0)
     );
     println!("ap_in_run_at_end {}", s["in_run"].as_u64().unwrap_or(0));
+    drop(p);
+    rfc_echo_cpu(a)
+}
+
+/// The controller's CPU with the same fleet behaving as foreign WTPs (the RFC's 30 s echo),
+/// averaged over 30 s of steady state.
+fn rfc_echo_cpu(a: &BenchArgs) -> Result<()> {
+    let n = a.ap_count;
+    let (ip1, _) = ips(&a.base_ip)?;
+    let dir = std::env::temp_dir().join(format!("roost-bench-{}-rfc", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let mut spec = Spec::new("a", &ip1, &dir.join("a")).arg(&format!(
+        "--mac 52-54-00-00-00-a1 --hostname bench-a --aap-licenses {n}"
+    ));
+    spec.env.push(("RUST_LOG".into(), "warn".into()));
+    let mut c = ControllerProcess::spawn(&roost_bin(), spec)?;
+    let list = format!("pool1={ip1}");
+    let mut fleet = std::process::Command::new(roost_bin())
+        .args(["ap", "--count", &n.to_string(), "--controller-list", &list])
+        .args(["--base-ip", "127.25.0.1", "--seed", "2", "--no-fast-timers"])
+        .args([
+            "--start-rate",
+            "20000",
+            "--discovery-interval",
+            "1",
+            "--duration",
+            "90",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let result = (|| -> Result<f64> {
+        wait_for(Duration::from_secs(30), Duration::from_millis(200), || {
+            let t = c.exec(&["show adoption status"]).ok()?.text();
+            let line = t.lines().find(|l| l.contains("APs adopted"))?.to_string();
+            (line.rsplit(':').next()?.trim().parse::<usize>().ok()? == n).then_some(())
+        })
+        .context("not every AP adopted (RFC timers)")?;
+        let pid = c.pid().context("pid")?;
+        std::thread::sleep(Duration::from_secs(5));
+        let (c0, t0) = (cpu_secs(pid).unwrap_or(0.0), Instant::now());
+        std::thread::sleep(Duration::from_secs(30));
+        Ok((cpu_secs(pid).unwrap_or(0.0) - c0) / t0.elapsed().as_secs_f64() * 100.0)
+    })();
+    let _ = fleet.kill();
+    let _ = fleet.wait();
+    c.kill9();
+    let _ = std::fs::remove_dir_all(&dir);
+    let busy = result?;
+    println!(
+        "ap_controller_cpu_pct_per_10k_aps_rfc_echo {:.2}",
+        busy / (n as f64 / 10_000.0)
+    );
     Ok(())
 }
 
