@@ -66,18 +66,27 @@ impl Admission {
 /// as its last hello described it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolMember {
+    pub member: roost_wire::MemberId,
     pub is_self: bool,
     /// Its hellos arrive. A lost member's licenses stay in the pool (WiNG's grace period): see
     /// [`admission`].
     pub connected: bool,
-    /// For a lost member: this side's master outranks it (the election's order: higher
-    /// master-priority, then lower member id), so this side is the one the election would keep
-    /// and takes its unused licenses too.
-    pub outranked: bool,
+    /// The connected master of this side.
+    pub is_master: bool,
+    /// Its configured master-priority (the election's order, for [`outranks`]).
+    pub master_priority: u8,
     /// Operationally active.
     pub active: bool,
     /// Installed licenses and the APs it holds (`ap_count`, `aap_count`).
     pub licenses: roost_wire::LicenseCounts,
+}
+
+/// Whether `a` comes before `b` in the election's order for master (higher master-priority,
+/// then the lower member id). Of two sides of a partition exactly one has the master that
+/// outranks the other's members: that side takes a lost member's unused licenses.
+pub fn outranks(a: &PoolMember, b: &PoolMember) -> bool {
+    (std::cmp::Reverse(a.master_priority), a.member)
+        < (std::cmp::Reverse(b.master_priority), b.member)
 }
 
 /// What this member may adopt, from the members' view: it serves while it is active, or
@@ -86,9 +95,9 @@ pub struct PoolMember {
 /// connected members hold. The pool is every connected member's installed licenses, plus, for
 /// each lost member, as many of its licenses as it held APs (so that its APs can fail over
 /// here, licensed from its grace share), and its unused licenses too if this side's master
-/// outranks it: of two sides of a partition exactly one is the side the election would keep,
-/// so a lost member's unused licenses go to one side only, and a member that dies does not
-/// take from the survivors the licenses it lent them.
+/// outranks it ([`outranks`]): of two sides of a partition exactly one is the side the
+/// election would keep, so a lost member's unused licenses go to one side only, and a member
+/// that dies does not take from the survivors the licenses it lent them.
 ///
 /// Known gaps, closed by the AP table replicated between members (a later step): two members
 /// that both serve (Active/Active) can each take the last free license before their next
@@ -98,6 +107,7 @@ pub fn admission(me_active: bool, members: &[PoolMember], capacity: u32) -> Admi
     let other_active = members
         .iter()
         .any(|m| !m.is_self && m.connected && m.active);
+    let master = members.iter().find(|m| m.connected && m.is_master);
     let pool = |installed: fn(&roost_wire::LicenseCounts) -> u32,
                 held: fn(&roost_wire::LicenseCounts) -> u32|
      -> u32 {
@@ -110,7 +120,7 @@ pub fn admission(me_active: bool, members: &[PoolMember], capacity: u32) -> Admi
                 if !m.is_self {
                     others = others.saturating_add(held(l));
                 }
-            } else if m.outranked {
+            } else if master.is_some_and(|master| outranks(master, m)) {
                 total = total.saturating_add(installed(l));
             } else {
                 total = total.saturating_add(installed(l).min(held(l)));
@@ -231,9 +241,11 @@ mod tests {
 
     fn member(is_self: bool, active: bool, aap: u32, aap_count: u32) -> PoolMember {
         PoolMember {
+            member: roost_wire::MemberId(if is_self { 1 } else { 2 }),
             is_self,
             connected: true,
-            outranked: false,
+            is_master: active,
+            master_priority: 128,
             active,
             licenses: roost_wire::LicenseCounts {
                 aap_licenses: aap,
@@ -261,6 +273,8 @@ mod tests {
         let lost = PoolMember {
             connected: false,
             active: false,
+            is_master: false,
+            member: roost_wire::MemberId(0),
             ..member(false, true, 64, 10)
         };
         let after = [member(true, true, 0, 0), lost];
@@ -268,7 +282,7 @@ mod tests {
         assert_eq!((a.serving, a.aap_licenses), (true, 10));
         // A lower-ranked member died: this side keeps all of its licenses.
         let lender = PoolMember {
-            outranked: true,
+            member: roost_wire::MemberId(9),
             ..lost
         };
         let a = admission(true, &[member(true, true, 0, 0), lender], 10_240);

@@ -178,10 +178,13 @@ impl Sim {
                 .iter()
                 .enumerate()
                 .map(|(j, &(connected, licenses, held))| PoolMember {
+                    // Equal priorities: the master is the lowest live id, and outranks
+                    // every higher one.
+                    member: roost_wire::MemberId(j as u32 + 1),
                     is_self: i == j,
                     connected,
-                    // The master is the lowest live index, and outranks every higher one.
-                    outranked: !connected && active.is_some_and(|m| m < j),
+                    is_master: Some(j) == active,
+                    master_priority: 128,
                     active: Some(j) == active,
                     licenses: roost_wire::LicenseCounts {
                         aap_licenses: licenses,
@@ -490,20 +493,9 @@ fn run_seed(seed: u64, faults: usize) {
     sim.check_settled(seed);
 }
 
-fn seeds() -> Vec<u64> {
-    if let Ok(s) = std::env::var("ROOST_SIM_SEED") {
-        return vec![s.parse().expect("ROOST_SIM_SEED must be a number")];
-    }
-    let n: u64 = std::env::var("ROOST_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(12);
-    (1..=n).collect()
-}
-
 #[test]
 fn controllers_and_aps_under_faults_keep_the_books_and_settle_on_one_adopter() {
-    for seed in seeds() {
+    for seed in roost_simnet::seeds(12) {
         let r = std::panic::catch_unwind(|| run_seed(seed, 20));
         if let Err(e) = r {
             eprintln!("AP simulation failed for seed {seed}; replay with ROOST_SIM_SEED={seed}");

@@ -806,7 +806,7 @@ fn run_sections_seed(seed: u64, faults: usize) {
 
 #[test]
 fn members_keep_their_sections_and_run_what_they_say() {
-    for seed in seeds() {
+    for seed in roost_simnet::seeds(40) {
         let r = std::panic::catch_unwind(|| run_sections_seed(seed, 30));
         if let Err(e) = r {
             eprintln!(
@@ -839,20 +839,9 @@ fn seeded_disk(seed: u64, choices: &[u64]) -> u64 {
     choices[StdRng::seed_from_u64(seed ^ 0xd15c).gen_range(0..choices.len())]
 }
 
-fn seeds() -> Vec<u64> {
-    if let Ok(s) = std::env::var("ROOST_SIM_SEED") {
-        return vec![s.parse().expect("ROOST_SIM_SEED must be a number")];
-    }
-    let n: u64 = std::env::var("ROOST_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(40);
-    (1..=n).collect()
-}
-
 #[test]
 fn seeded_faults_converge_without_losing_commits() {
-    for seed in seeds() {
+    for seed in roost_simnet::seeds(40) {
         let r = std::panic::catch_unwind(|| run_seed(seed, 60));
         if let Err(e) = r {
             eprintln!("simulation failed for seed {seed}; replay with ROOST_SIM_SEED={seed}");
@@ -1070,7 +1059,7 @@ fn run_stall_seed(seed: u64, faults: usize, disk: u64) {
 
 #[test]
 fn stalls_never_lose_an_acknowledged_commit() {
-    for seed in seeds() {
+    for seed in roost_simnet::seeds(40) {
         let disk = seeded_disk(seed, &[0, 5, 40]);
         let r = std::panic::catch_unwind(|| run_stall_seed(seed, 60, disk));
         if let Err(e) = r {

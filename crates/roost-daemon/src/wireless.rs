@@ -216,16 +216,15 @@ impl Task {
     fn on_snapshot(&mut self, snap: &MemberSnapshot) {
         let now = self.now();
         let me = snap.pool.iter().find(|m| m.is_self);
-        // The election's order: higher priority first, then lower member id.
-        let rank = |m: &roost_config::PoolEntry| (std::cmp::Reverse(m.master_priority), m.member);
-        let master = snap.pool.iter().find(|m| m.is_master).map(rank);
         let members: Vec<PoolMember> = snap
             .pool
             .iter()
             .map(|m| PoolMember {
+                member: m.member,
                 is_self: m.is_self,
                 connected: m.connected,
-                outranked: !m.connected && master.is_some_and(|r| r < rank(m)),
+                is_master: m.is_master,
+                master_priority: m.master_priority,
                 active: m.active,
                 licenses: m.licenses,
             })

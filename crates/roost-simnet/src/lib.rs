@@ -315,6 +315,20 @@ impl<M: Clone> Net<M> {
     }
 }
 
+/// The seeds a seeded simulation runs: `ROOST_SIM_SEED=<s>` replays one, `ROOST_SIM_SEEDS=<n>`
+/// runs seeds 1..=n, and otherwise 1..=`default` (what CI runs). A malformed variable is a
+/// test failure, not a silent default.
+pub fn seeds(default: u64) -> Vec<u64> {
+    if let Ok(s) = std::env::var("ROOST_SIM_SEED") {
+        return vec![s.parse().expect("ROOST_SIM_SEED must be a number")];
+    }
+    let n = match std::env::var("ROOST_SIM_SEEDS") {
+        Ok(s) => s.parse().expect("ROOST_SIM_SEEDS must be a number"),
+        Err(_) => default,
+    };
+    (1..=n).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,3 +396,4 @@ mod tests {
         assert!(got.windows(2).any(|w| w[0].msg > w[1].msg), "reordered");
     }
 }
+
