@@ -32,9 +32,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod directory;
 pub mod placement;
 
-use placement::{Admission, Held, LicenseKind, Refusal};
+use placement::{Admission, Held, LicenseKind, Licensed, Refusal};
 use roost_capwap::elements::*;
 use roost_capwap::messages::*;
 use roost_capwap::types::*;
@@ -44,6 +45,7 @@ use roost_wire::Mac;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Monotonic time since an origin the driver chooses.
@@ -160,6 +162,8 @@ pub enum ReleaseReason {
     Timeout(&'static str),
     /// The AP joined again (rebooted, or moved address after silence).
     Rejoined,
+    /// Another member's later claim on it won (the cluster-wide AP table's duplicate rule).
+    ClaimedElsewhere,
 }
 
 impl std::fmt::Display for ReleaseReason {
@@ -168,6 +172,9 @@ impl std::fmt::Display for ReleaseReason {
             ReleaseReason::Lost => f.write_str("no echo within the dead interval"),
             ReleaseReason::Timeout(t) => write!(f, "{t} expired"),
             ReleaseReason::Rejoined => f.write_str("the AP joined again"),
+            ReleaseReason::ClaimedElsewhere => {
+                f.write_str("another member adopted it later (duplicate resolved)")
+            }
         }
     }
 }
@@ -175,6 +182,9 @@ impl std::fmt::Display for ReleaseReason {
 /// What happened to an AP, for the history, the log and the AP table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AdoptionEvent {
+    /// Its Join was accepted: it holds a license here from now on (the cluster-wide AP
+    /// table's row starts here).
+    Joined { ap: ApView },
     /// It reached Run.
     Adopted { ap: ApView },
     /// Its session ended; its license is free.
@@ -250,6 +260,8 @@ pub struct Adoption {
     by_mac: HashMap<Mac, SocketAddr>,
     by_session_id: HashMap<[u8; 16], SocketAddr>,
     held: Held,
+    /// Of `held`, the APs licensed from a lost member's grace share.
+    on_grace: Held,
     pending: usize,
     timers: BinaryHeap<Reverse<(Instant, SocketAddr, u64)>>,
     discovery_answered_at: HashMap<IpAddr, Instant>,
@@ -268,6 +280,7 @@ impl Adoption {
             by_mac: HashMap::new(),
             by_session_id: HashMap::new(),
             held: Held::default(),
+            on_grace: Held::default(),
             pending: 0,
             timers: BinaryHeap::new(),
             discovery_answered_at: HashMap::new(),
@@ -279,7 +292,37 @@ impl Adoption {
 
     /// The cluster's view changed (operational state, licenses, what others hold).
     pub fn handle_admission(&mut self, admission: Admission, _now: Instant) {
+        // Which sessions a grace share licenses follows the table, not the moment of Join:
+        // a lost member that restarted or came back takes its share back.
+        if !Arc::ptr_eq(&admission.grace, &self.admission.grace) {
+            let mut on_grace = Held::default();
+            let (small, large) = (admission.grace.len(), self.by_mac.len());
+            if small <= large {
+                for (mac, kind) in admission.grace.iter() {
+                    if self.by_mac.contains_key(mac) {
+                        on_grace.add(*kind);
+                    }
+                }
+            } else {
+                for (mac, addr) in &self.by_mac {
+                    if admission.grace.contains_key(mac) {
+                        if let Some(s) = self.sessions.get(addr) {
+                            on_grace.add(s.view.license);
+                        }
+                    }
+                }
+            }
+            self.on_grace = on_grace;
+        }
         self.admission = admission;
+    }
+
+    /// Drops this member's session for `mac`, without a word to the AP: another member's
+    /// later claim won (`directory::DirectoryOutput::Release`), so the AP is there.
+    pub fn handle_release(&mut self, mac: Mac, reason: ReleaseReason, _now: Instant) {
+        if let Some(&addr) = self.by_mac.get(&mac) {
+            self.release(addr, reason);
+        }
     }
 
     /// New settings (member list, timers); sessions keep running.
@@ -521,7 +564,10 @@ impl Adoption {
             self.refuse(from, seq, mac, model, Refusal::Busy { max }, &req);
             return;
         }
-        let license = match placement::admit(&model, &self.admission, &self.held) {
+        let Licensed {
+            kind: license,
+            grace,
+        } = match placement::admit(mac, &model, &self.admission, &self.held, &self.on_grace) {
             Ok(l) => l,
             Err(refusal) => {
                 self.refuse(from, seq, mac, model, refusal, &req);
@@ -530,6 +576,9 @@ impl Adoption {
         };
         self.counters.joins_accepted += 1;
         self.held.add(license);
+        if grace {
+            self.on_grace.add(license);
+        }
         self.pending += 1;
         self.changes += 1;
         let view = ApView {
@@ -571,6 +620,10 @@ impl Adoption {
         };
         self.by_mac.insert(mac, from);
         self.by_session_id.insert(req.session_id.0, from);
+        self.out
+            .push_back(AdoptionOutput::Event(AdoptionEvent::Joined {
+                ap: view.clone(),
+            }));
         self.sessions.insert(
             from,
             Session {
@@ -824,6 +877,9 @@ impl Adoption {
             self.by_session_id.remove(&s.session_id);
         }
         self.held.remove(s.view.license);
+        if self.admission.grace.contains_key(&s.view.mac) {
+            self.on_grace.remove(s.view.license);
+        }
         if s.view.state != ApState::Run {
             self.pending = self.pending.saturating_sub(1);
         }

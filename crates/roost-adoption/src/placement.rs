@@ -40,8 +40,9 @@ pub fn license_kind(model: &str) -> LicenseKind {
 }
 
 /// What the cluster lets this member adopt right now, computed by the composition from the
-/// election's view (operational state, the pool, what the others hold).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// election's view (operational state, the pool, what the others hold) and the cluster-wide
+/// AP table (which lost member's APs may be licensed from its grace share).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Admission {
     /// This member adopts APs: it is active, or standby with no active member left.
     pub serving: bool,
@@ -51,6 +52,13 @@ pub struct Admission {
     pub aap_licenses: u32,
     /// The platform's maximum number of adopted APs.
     pub capacity: u32,
+    /// The APs the cluster-wide table shows on lost members (and on no connected one): each
+    /// may join here on its lost member's license, outside the free pool above.
+    pub grace: std::sync::Arc<std::collections::HashMap<roost_wire::Mac, LicenseKind>>,
+    /// Licenses of APs this member released that it still holds until every member has seen
+    /// the release (the cluster-wide table's rule); such an AP may come back on it.
+    pub reserved: Held,
+    pub reserved_macs: std::sync::Arc<std::collections::HashSet<roost_wire::Mac>>,
 }
 
 impl Admission {
@@ -89,50 +97,75 @@ pub fn outranks(a: &PoolMember, b: &PoolMember) -> bool {
         < (std::cmp::Reverse(b.master_priority), b.member)
 }
 
-/// What this member may adopt, from the members' view: it serves while it is active, or
-/// standby with no active member connected (WiNG's rule: only active members adopt; a standby
-/// takes over when no active is left). Its licenses are the cluster's pool less what the other
-/// connected members hold. The pool is every connected member's installed licenses, plus, for
-/// each lost member, as many of its licenses as it held APs (so that its APs can fail over
-/// here, licensed from its grace share), and its unused licenses too if this side's master
-/// outranks it ([`outranks`]): of two sides of a partition exactly one is the side the
-/// election would keep, so a lost member's unused licenses go to one side only, and a member
-/// that dies does not take from the survivors the licenses it lent them.
+/// What this member may adopt, from the members' view and the cluster-wide AP table: it
+/// serves while it is active, or standby with no active member connected (WiNG's rule: only
+/// active members adopt; a standby takes over when no active is left).
 ///
-/// Known gaps, closed by the AP table replicated between members (a later step): two members
-/// that both serve (Active/Active) can each take the last free license before their next
-/// hellos cross; and in a partition the other side's APs stay there while this side may spend
-/// the lost member's grace share on other APs.
-pub fn admission(me_active: bool, members: &[PoolMember], capacity: u32) -> Admission {
+/// The licenses, per kind, are two parts:
+/// * **the free pool**: every connected member's installed licenses, plus a lost member's
+///   unused ones (installed less the APs the table shows on it) only if this side's master
+///   outranks it ([`outranks`]), less what the other connected members hold from the free
+///   pool (what their hellos say they hold, less the lost members' APs the table shows on
+///   them), and less what lost members held beyond their own licenses (borrowed from the
+///   pool, and maybe still held on the other side of a partition). Of two sides of a partition exactly one has the master the election would keep,
+///   so a lost member's unused licenses go to one side only, and a member that dies does not
+///   take from the survivors the licenses it lent them;
+/// * **the grace share** ([`Grace`](crate::directory::Grace)): exactly the APs the table
+///   shows on lost members, each licensed from its member's share when it joins here, so
+///   that a dead member's APs fail over at once and a partition's other side cannot spend
+///   those licenses on other APs.
+///
+/// An AP adopted in the last moments before its member died (its row not yet replicated) is
+/// not in the grace share: it is refused unless the free pool has room.
+///
+/// Known gap: two members that both serve (Active/Active) can each take the last free
+/// license before their next hellos cross.
+pub fn admission(
+    me_active: bool,
+    members: &[PoolMember],
+    grace: &crate::directory::Grace,
+    capacity: u32,
+) -> Admission {
     let other_active = members
         .iter()
         .any(|m| !m.is_self && m.connected && m.active);
     let master = members.iter().find(|m| m.connected && m.is_master);
-    let pool = |installed: fn(&roost_wire::LicenseCounts) -> u32,
-                held: fn(&roost_wire::LicenseCounts) -> u32|
-     -> u32 {
+    let pool = |kind: LicenseKind| -> u32 {
         let mut total = 0u32;
         let mut others = 0u32;
         for m in members {
             let l = &m.licenses;
+            let (installed, held) = match kind {
+                LicenseKind::Ap => (l.ap_licenses, l.ap_count),
+                LicenseKind::Aap => (l.aap_licenses, l.aap_count),
+            };
             if m.connected {
-                total = total.saturating_add(installed(l));
+                total = total.saturating_add(installed);
                 if !m.is_self {
-                    others = others.saturating_add(held(l));
+                    let covered = grace.covered.get(&m.member).map_or(0, |h| h.of(kind));
+                    others = others.saturating_add(held.saturating_sub(covered));
                 }
-            } else if master.is_some_and(|master| outranks(master, m)) {
-                total = total.saturating_add(installed(l));
             } else {
-                total = total.saturating_add(installed(l).min(held(l)));
+                // Its APs beyond its own licenses were licensed from the pool: they stay
+                // held (it may still hold them, on the other side of a partition).
+                let borrowed = held.saturating_sub(installed);
+                others = others.saturating_add(borrowed);
+                if master.is_some_and(|master| outranks(master, m)) {
+                    let rows = grace.lost_rows.get(&m.member).map_or(0, |h| h.of(kind));
+                    total = total.saturating_add(installed.saturating_sub(rows));
+                }
             }
         }
         total.saturating_sub(others)
     };
     Admission {
         serving: me_active || !other_active,
-        ap_licenses: pool(|l| l.ap_licenses, |l| l.ap_count),
-        aap_licenses: pool(|l| l.aap_licenses, |l| l.aap_count),
+        ap_licenses: pool(LicenseKind::Ap),
+        aap_licenses: pool(LicenseKind::Aap),
         capacity,
+        grace: grace.macs.clone(),
+        reserved: grace.reserved,
+        reserved_macs: grace.reserved_macs.clone(),
     }
 }
 
@@ -204,8 +237,23 @@ impl Refusal {
     }
 }
 
-/// Whether this member adopts an AP of `model` now, and the license it takes.
-pub fn admit(model: &str, admission: &Admission, held: &Held) -> Result<LicenseKind, Refusal> {
+/// The license an admitted AP takes, and from which part of the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Licensed {
+    pub kind: LicenseKind,
+    /// From a lost member's grace share (the AP was on it), not from the free pool.
+    pub grace: bool,
+}
+
+/// Whether this member adopts the AP `mac` of `model` now, and the license it takes. `held`
+/// is every AP this member holds, `on_grace` those of them licensed from a grace share.
+pub fn admit(
+    mac: roost_wire::Mac,
+    model: &str,
+    admission: &Admission,
+    held: &Held,
+    on_grace: &Held,
+) -> Result<Licensed, Refusal> {
     if !admission.serving {
         return Err(Refusal::NotServing);
     }
@@ -214,21 +262,31 @@ pub fn admit(model: &str, admission: &Admission, held: &Held) -> Result<LicenseK
             max: admission.capacity,
         });
     }
+    if let Some(&kind) = admission.grace.get(&mac) {
+        return Ok(Licensed { kind, grace: true });
+    }
     let kind = license_kind(model);
+    if admission.reserved_macs.contains(&mac) {
+        // Released, and its license still reserved for it: it comes back on that license.
+        return Ok(Licensed { kind, grace: false });
+    }
     let allowed = admission.licenses(kind);
-    if held.of(kind) >= allowed {
+    let free = (held.of(kind) + admission.reserved.of(kind)).saturating_sub(on_grace.of(kind));
+    if free >= allowed {
         return Err(Refusal::NoLicense {
             kind,
-            held: held.of(kind),
+            held: free,
             allowed,
         });
     }
-    Ok(kind)
+    Ok(Licensed { kind, grace: false })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MAC: roost_wire::Mac = roost_wire::Mac([2, 0, 0, 0, 0, 1]);
 
     fn serving(aap: u32, capacity: u32) -> Admission {
         Admission {
@@ -236,6 +294,9 @@ mod tests {
             ap_licenses: 0,
             aap_licenses: aap,
             capacity,
+            grace: Default::default(),
+            reserved: Held::default(),
+            reserved_macs: Default::default(),
         }
     }
 
@@ -257,19 +318,22 @@ mod tests {
 
     #[test]
     fn the_pool_is_every_members_licenses_less_what_the_others_hold() {
+        use crate::directory::Grace;
+        let none = Grace::default();
         // The seed: an active and a standby VX9000, 64 AAP licenses each.
         let active = [member(true, true, 64, 10), member(false, false, 64, 0)];
-        let a = admission(true, &active, 10_240);
+        let a = admission(true, &active, &none, 10_240);
         assert_eq!((a.serving, a.aap_licenses, a.capacity), (true, 128, 10_240));
         // The standby does not serve while the active is there.
         let standby = [member(true, false, 64, 0), member(false, true, 64, 10)];
-        let s = admission(false, &standby, 10_240);
+        let s = admission(false, &standby, &none, 10_240);
         assert_eq!((s.serving, s.aap_licenses), (false, 118));
         // Alone (the active died): it serves, with its own licenses.
         let alone = [member(true, false, 64, 0)];
-        assert!(admission(false, &alone, 10_240).serving);
-        assert_eq!(admission(false, &alone, 10_240).aap_licenses, 64);
-        // The active died holding 10 APs: its grace share covers those 10, not its 54 unused.
+        assert!(admission(false, &alone, &none, 10_240).serving);
+        assert_eq!(admission(false, &alone, &none, 10_240).aap_licenses, 64);
+        // The active (the higher rank) died holding 10 APs the table shows: those 10 MACs are
+        // its grace share, its 54 unused licenses are not this side's.
         let lost = PoolMember {
             connected: false,
             active: false,
@@ -277,19 +341,58 @@ mod tests {
             member: roost_wire::MemberId(0),
             ..member(false, true, 64, 10)
         };
+        let macs: std::collections::HashMap<_, _> = (0..10u8)
+            .map(|i| (roost_wire::Mac([2, 0, 0, 0, 0, i]), LicenseKind::Aap))
+            .collect();
+        let grace = Grace {
+            macs: std::sync::Arc::new(macs),
+            lost_rows: [(lost.member, Held { ap: 0, aap: 10 })].into(),
+            covered: Default::default(),
+            reserved: Held::default(),
+            reserved_macs: Default::default(),
+        };
         let after = [member(true, true, 0, 0), lost];
-        let a = admission(true, &after, 10_240);
-        assert_eq!((a.serving, a.aap_licenses), (true, 10));
-        // A lower-ranked member died: this side keeps all of its licenses.
+        let a = admission(true, &after, &grace, 10_240);
+        assert_eq!((a.serving, a.aap_licenses, a.grace.len()), (true, 0, 10));
+        // Those APs join on the grace share; any other AP finds no license.
+        let held = Held::default();
+        let on_grace = Held::default();
+        let one = roost_wire::Mac([2, 0, 0, 0, 0, 3]);
+        assert_eq!(
+            admit(one, "AP7532", &a, &held, &on_grace),
+            Ok(Licensed {
+                kind: LicenseKind::Aap,
+                grace: true
+            })
+        );
+        let stranger = roost_wire::Mac([2, 0, 0, 0, 1, 0]);
+        assert!(matches!(
+            admit(stranger, "AP7532", &a, &held, &on_grace),
+            Err(Refusal::NoLicense { .. })
+        ));
+        // A lower-ranked member died: this side keeps its unused licenses too.
         let lender = PoolMember {
             member: roost_wire::MemberId(9),
             ..lost
         };
-        let a = admission(true, &[member(true, true, 0, 0), lender], 10_240);
-        assert_eq!(a.aap_licenses, 64);
+        let grace9 = Grace {
+            lost_rows: [(lender.member, Held { ap: 0, aap: 10 })].into(),
+            ..grace.clone()
+        };
+        let a = admission(true, &[member(true, true, 0, 0), lender], &grace9, 10_240);
+        assert_eq!((a.aap_licenses, a.grace.len()), (54, 10));
+        // A connected member holding a lost member's APs holds them on its grace share, not
+        // on the free pool.
+        let mut covered = grace.clone();
+        covered
+            .covered
+            .insert(roost_wire::MemberId(2), Held { ap: 0, aap: 4 });
+        let three = [member(true, true, 64, 0), member(false, false, 64, 6), lost];
+        let a = admission(true, &three, &covered, 10_240);
+        assert_eq!(a.aap_licenses, 128 - 2);
         // Others holding more than the pool leaves nothing (never below zero).
         let over = [member(true, true, 0, 0), member(false, true, 1, 5)];
-        assert_eq!(admission(true, &over, 10).aap_licenses, 0);
+        assert_eq!(admission(true, &over, &none, 10).aap_licenses, 0);
     }
 
     #[test]
@@ -304,26 +407,32 @@ mod tests {
     fn each_refusal_has_its_reason_and_result_code() {
         let held = Held { ap: 0, aap: 2 };
         assert_eq!(
-            admit("AP7532", &serving(3, 10), &held),
-            Ok(LicenseKind::Aap)
+            admit(MAC, "AP7532", &serving(3, 10), &held, &Held::default()),
+            Ok(Licensed {
+                kind: LicenseKind::Aap,
+                grace: false
+            })
         );
         let standby = Admission {
             serving: false,
             ..serving(3, 10)
         };
-        assert_eq!(admit("AP7532", &standby, &held), Err(Refusal::NotServing));
-        let full = admit("AP7532", &serving(2, 10), &held).unwrap_err();
+        assert_eq!(
+            admit(MAC, "AP7532", &standby, &held, &Held::default()),
+            Err(Refusal::NotServing)
+        );
+        let full = admit(MAC, "AP7532", &serving(2, 10), &held, &Held::default()).unwrap_err();
         assert_eq!(
             full.to_string(),
             "no AAP license left (this controller holds 2 of the 2 the cluster pool allows it)"
         );
         assert_eq!(full.result_code().to_raw(), 4);
-        let cap = admit("AP7532", &serving(100, 2), &held).unwrap_err();
+        let cap = admit(MAC, "AP7532", &serving(100, 2), &held, &Held::default()).unwrap_err();
         assert_eq!(cap, Refusal::Capacity { max: 2 });
         assert_eq!(cap.result_code().to_raw(), 4);
         // A thin AP needs an AP license, of which there are none.
         assert!(matches!(
-            admit("AP6521", &serving(100, 10), &held),
+            admit(MAC, "AP6521", &serving(100, 10), &held, &Held::default()),
             Err(Refusal::NoLicense {
                 kind: LicenseKind::Ap,
                 ..

@@ -50,6 +50,8 @@ pub struct PoolEntry {
     /// Its master priority (the election's rank, with the member id).
     pub master_priority: u8,
     pub licenses: roost_wire::LicenseCounts,
+    /// Its boot counter: the cluster-wide AP table drops an older boot's rows.
+    pub boot: u32,
 }
 
 /// `show wireless ap`, `show adoption status`: the APs this controller holds (and those it

@@ -45,6 +45,8 @@ pub struct MemberView {
     pub master_priority: u8,
     pub config_head: RevisionId,
     pub licenses: LicenseCounts,
+    /// Its boot counter (from its hellos): a higher one means it restarted.
+    pub boot: u32,
     /// None for self; else when the last hello arrived.
     pub last_seen: Option<Instant>,
 }
@@ -299,6 +301,7 @@ impl Peer {
             master_priority: h.master_priority,
             config_head: h.config_head,
             licenses: h.licenses,
+            boot: h.boot,
             last_seen: Some(self.last_seen),
         }
     }
@@ -579,6 +582,7 @@ impl Election {
             master_priority: s.master_priority,
             config_head: self.config_head,
             licenses: s.licenses,
+            boot: s.boot,
             last_seen: None,
         }];
         members.extend(self.peers.values().map(Peer::view));

@@ -155,6 +155,8 @@ impl<S: MemberConfig> Node<S> {
                 self.observe_time(now);
                 self.replication.handle_message(from, r, now)
             }
+            // The AP table is the adoption thread's: the member task routes it there.
+            MemberMessage::Aps(_) => {}
         }
         self.pump(now);
     }
@@ -557,6 +559,7 @@ fn keep_after_failure(
                 true
             }
             MemberMessage::Replication(r) => !depends_on(r, void),
+            MemberMessage::Aps(_) => true,
         },
         Command::Notify(Notification::ConfigApplied { head }) => !void.contains(head),
         Command::Notify(Notification::CommitDone {

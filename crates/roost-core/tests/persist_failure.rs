@@ -245,6 +245,7 @@ fn mentions_after_persist(cmds: &[Command], head: RevisionId) -> Vec<Command> {
                     ReplicationMessage::CommitResult { result: Ok(h), .. } => *h == head,
                     _ => false,
                 },
+                MemberMessage::Aps(_) => false,
             },
             _ => false,
         })

@@ -57,6 +57,11 @@ pub enum NodeRequest {
     },
     /// The adoption thread holds this many APs (advertised in hellos: the pool's books).
     SetApCounts { ap: u32, aap: u32 },
+    /// The adoption thread's cluster-wide AP table message for one member.
+    SendAps {
+        to: MemberId,
+        msg: roost_wire::ApTableMessage,
+    },
     /// join-cluster succeeded: adopt the cluster's key and configuration.
     Rejoin {
         key: ClusterKey,
@@ -88,6 +93,8 @@ pub struct MemberHandle {
     snapshot: watch::Receiver<Arc<MemberSnapshot>>,
     debug_sinks: Mutex<Vec<(u64, DebugSink)>>,
     next_sink: AtomicU64,
+    /// Where AP table messages from other members go (the adoption thread), if it runs.
+    aps_sink: Mutex<Option<mpsc::Sender<roost_wire::aps::ApTableFrom>>>,
 }
 
 impl MemberHandle {
@@ -125,6 +132,7 @@ impl MemberHandle {
             snapshot,
             debug_sinks: Mutex::new(Vec::new()),
             next_sink: AtomicU64::new(1),
+            aps_sink: Mutex::new(None),
         });
         let (head, log, lineage, requests) = match persisted {
             Some(p) => (p.head, p.log, p.lineage, p.requests),
@@ -207,6 +215,17 @@ impl MemberHandle {
     /// Follows the published snapshots (the adoption thread's view of the cluster).
     pub fn subscribe(&self) -> watch::Receiver<Arc<MemberSnapshot>> {
         self.snapshot.clone()
+    }
+
+    /// AP table messages from other members go to `sink` from now on (bounded: when the
+    /// adoption thread lags, they are dropped and counted, and its digests repair the gap).
+    pub fn set_aps_sink(&self, sink: mpsc::Sender<roost_wire::aps::ApTableFrom>) {
+        *self.aps_sink.lock().unwrap() = Some(sink);
+    }
+
+    /// Sends an AP table message to one member (sealed, on the member channel).
+    pub fn send_aps(&self, to: MemberId, msg: roost_wire::ApTableMessage) {
+        let _ = self.requests.send(NodeRequest::SendAps { to, msg });
     }
 
     /// Tells the member task how many APs this controller holds, so its hellos carry them.
@@ -329,6 +348,8 @@ struct MemberTask {
     publisher: Publisher,
     /// The revision `member.running` is at.
     running_head: RevisionId,
+    /// AP table messages to send (to members heard from; the table's digests repair loss).
+    outbox: Vec<(MemberId, MemberMessage)>,
 }
 
 impl MemberTask {
@@ -363,6 +384,7 @@ impl MemberTask {
             persister,
             publisher,
             running_head: head,
+            outbox: Vec::new(),
         };
         t.node.defer_persist_confirmations();
         t.refresh_peers(&config);
@@ -464,6 +486,22 @@ impl MemberTask {
         }
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         self.learned.insert(header.sender, from);
+        if let MemberMessage::Aps(msg) = msg {
+            // Not the cluster core's: the adoption thread's table.
+            let sink = self.member.aps_sink.lock().unwrap();
+            let delivered = sink.as_ref().is_some_and(|s| {
+                s.try_send(roost_wire::aps::ApTableFrom {
+                    from: header.sender,
+                    msg,
+                })
+                .is_ok()
+            });
+            if !delivered {
+                // The adoption thread is behind (or not running): its digests repair this.
+                tracing::debug!(sender = %header.sender, "AP table message dropped: queue full");
+            }
+            return;
+        }
         let now = self.member.now();
         self.node.handle_message(header.sender, msg, now);
     }
@@ -481,6 +519,7 @@ impl MemberTask {
                 self.node.handle_local_commit(id, user, change, now);
             }
             NodeRequest::Record { event, reason } => self.node.election.record(event, reason, now),
+            NodeRequest::SendAps { to, msg } => self.outbox.push((to, MemberMessage::Aps(msg))),
             NodeRequest::SetApCounts { ap, aap } => {
                 let mut s = self.node.election.settings().clone();
                 s.licenses.ap_count = ap;
@@ -529,6 +568,11 @@ impl MemberTask {
     }
 
     async fn drain(&mut self) {
+        for (to, msg) in std::mem::take(&mut self.outbox) {
+            if let Some(addr) = self.learned.get(&to).copied() {
+                self.send(&msg, addr).await;
+            }
+        }
         while let Some(cmd) = self.node.poll_command() {
             match cmd {
                 Command::Send { to, msg } => match self.learned.get(&to).copied() {

@@ -228,6 +228,7 @@ fn pool(v: &ClusterView) -> Vec<PoolEntry> {
             is_master: connected && m.is_master,
             master_priority: m.master_priority,
             licenses: m.licenses,
+            boot: m.boot,
         })
         .collect()
 }

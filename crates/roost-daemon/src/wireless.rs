@@ -7,10 +7,15 @@
 
 use crate::member::MemberHandle;
 use crate::options::ControllerOptions;
+use roost_adoption::directory::{Directory, DirectoryOutput};
 use roost_adoption::placement::{admission, PoolMember};
-use roost_adoption::{AcSettings, Adoption, AdoptionEvent, AdoptionOutput, ApState, ApView};
+use roost_adoption::{
+    AcSettings, Adoption, AdoptionEvent, AdoptionOutput, ApState, ApView, ReleaseReason,
+};
 use roost_capwap::vendor::FastTimers;
 use roost_config::{AdoptionStats, ApRow, ApTable, MemberSnapshot};
+use roost_wire::{ApRecord, MemberId};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +35,9 @@ const COUNTS_INTERVAL: Duration = Duration::from_millis(100);
 const BATCH: usize = 256;
 /// Refused APs kept for `show wireless ap` (the most recent, one row per MAC).
 const REFUSED_KEPT: usize = 1024;
+/// AP table messages from other members queued for this thread at most (beyond: dropped,
+/// and the table's digests repair the gap).
+const TABLE_QUEUE: usize = 16_384;
 
 /// Roost's failure-detection timers for Roost WTPs (the RFC's apply to any other).
 pub const FAST_TIMERS: FastTimers = FastTimers {
@@ -123,6 +131,15 @@ struct Task {
     hostname: String,
     counts: (u32, u32),
     counts_sent: std::time::Instant,
+    /// The cluster-wide AP table (this member's rows and its copies of the others').
+    directory: Directory,
+    /// The members' view from the last snapshot, for admission when the table moves.
+    members: Vec<PoolMember>,
+    me_active: bool,
+    capacity: u32,
+    hostnames: HashMap<MemberId, String>,
+    /// `directory.changes()` when admission was last computed.
+    admitted_at: Option<u64>,
 }
 
 async fn run(
@@ -138,6 +155,9 @@ async fn run(
     let mut settings = AcSettings::new("", ip);
     settings.fast_timers = Some(FAST_TIMERS);
     settings.software_version = crate::member::software_version();
+    let (table_tx, mut table_rx) = tokio::sync::mpsc::channel(TABLE_QUEUE);
+    member.set_aps_sink(table_tx);
+    let directory = Directory::new(member.id, member.boot);
     let mut t = Task {
         member,
         core: Adoption::new(settings),
@@ -150,6 +170,12 @@ async fn run(
         hostname: String::new(),
         counts: (0, 0),
         counts_sent: std::time::Instant::now(),
+        directory,
+        members: Vec::new(),
+        me_active: false,
+        capacity: 0,
+        hostnames: HashMap::new(),
+        admitted_at: None,
     };
     let snap = t.member.snapshot();
     t.on_snapshot(&snap);
@@ -157,9 +183,10 @@ async fn run(
     let mut dbuf = vec![0u8; 65_536];
     let mut tick = tokio::time::interval(PUBLISH_INTERVAL);
     loop {
-        let wake = t
-            .core
-            .poll_timeout()
+        let wake = [t.core.poll_timeout(), t.directory.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
             .map(|at| t.started + at)
             .unwrap_or_else(|| std::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
@@ -187,6 +214,15 @@ async fn run(
             _ = tokio::time::sleep_until(wake.into()) => {
                 let now = t.now();
                 t.core.handle_timeout(now);
+                t.directory.handle_timeout(now);
+            }
+            m = table_rx.recv() => {
+                let Some(m) = m else { return };
+                let now = t.now();
+                t.directory.handle_message(m.from, m.msg, now);
+                while let Ok(m) = table_rx.try_recv() {
+                    t.directory.handle_message(m.from, m.msg, now);
+                }
             }
             r = snapshots.changed() => {
                 if r.is_err() {
@@ -216,7 +252,7 @@ impl Task {
     fn on_snapshot(&mut self, snap: &MemberSnapshot) {
         let now = self.now();
         let me = snap.pool.iter().find(|m| m.is_self);
-        let members: Vec<PoolMember> = snap
+        self.members = snap
             .pool
             .iter()
             .map(|m| PoolMember {
@@ -229,10 +265,28 @@ impl Task {
                 licenses: m.licenses,
             })
             .collect();
-        let me_active = me.is_some_and(|m| m.active);
-        let capacity = snap.status.max_ap_adoption_capacity;
-        self.core
-            .handle_admission(admission(me_active, &members, capacity), now);
+        self.me_active = me.is_some_and(|m| m.active);
+        self.capacity = snap.status.max_ap_adoption_capacity;
+        self.hostnames = snap
+            .pool
+            .iter()
+            .map(|m| (m.member, m.hostname.clone()))
+            .collect();
+        let connected: Vec<(MemberId, u32)> = snap
+            .pool
+            .iter()
+            .filter(|m| m.connected)
+            .map(|m| (m.member, m.boot))
+            .collect();
+        let lost: Vec<MemberId> = snap
+            .pool
+            .iter()
+            .filter(|m| !m.connected)
+            .map(|m| m.member)
+            .collect();
+        self.directory.handle_members(&connected, &lost, now);
+        self.readmit(now);
+        let capacity = self.capacity;
         if let Some(me) = me {
             self.hostname = me.hostname.clone();
         }
@@ -262,8 +316,60 @@ impl Task {
         }
     }
 
+    /// Admission from the members' view and this member's copy of the AP table.
+    fn readmit(&mut self, now: Duration) {
+        let members = &self.members;
+        let grace = self.directory.grace(|id| {
+            members.iter().find(|m| m.member == id).map_or((0, 0), |m| {
+                (m.licenses.ap_licenses, m.licenses.aap_licenses)
+            })
+        });
+        self.core.handle_admission(
+            admission(self.me_active, &self.members, &grace, self.capacity),
+            now,
+        );
+        self.admitted_at = Some(self.directory.changes());
+    }
+
     async fn drain(&mut self) {
-        while let Some(out) = self.core.poll_output() {
+        loop {
+            let mut any = false;
+            while let Some(out) = self.core.poll_output() {
+                any = true;
+                self.on_output(out).await;
+            }
+            while let Some(out) = self.directory.poll_output() {
+                any = true;
+                match out {
+                    DirectoryOutput::Send { to, msg } => self.member.send_aps(to, msg),
+                    DirectoryOutput::Release { mac, winner } => {
+                        tracing::info!(%mac, %winner, "AP claimed by another member later");
+                        let now = self.now();
+                        self.core
+                            .handle_release(mac, ReleaseReason::ClaimedElsewhere, now);
+                    }
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+        if self.admitted_at != Some(self.directory.changes()) {
+            let now = self.now();
+            self.readmit(now);
+        }
+        let reserved = self.directory.reserved();
+        let held = self.core.held();
+        let counts = (held.ap + reserved.ap, held.aap + reserved.aap);
+        if counts != self.counts && self.counts_sent.elapsed() >= COUNTS_INTERVAL {
+            self.counts = counts;
+            self.counts_sent = std::time::Instant::now();
+            self.member.set_ap_counts(counts.0, counts.1);
+        }
+    }
+
+    async fn on_output(&mut self, out: AdoptionOutput) {
+        {
             match out {
                 AdoptionOutput::Control { to, datagram } => {
                     if let Err(e) = self.control.try_send_to(&datagram, to) {
@@ -282,16 +388,26 @@ impl Task {
                 AdoptionOutput::Event(e) => self.on_event(e),
             }
         }
-        let held = self.core.held();
-        if (held.ap, held.aap) != self.counts && self.counts_sent.elapsed() >= COUNTS_INTERVAL {
-            self.counts = (held.ap, held.aap);
-            self.counts_sent = std::time::Instant::now();
-            self.member.set_ap_counts(held.ap, held.aap);
-        }
     }
 
     fn on_event(&mut self, e: AdoptionEvent) {
+        let now = self.now();
         match e {
+            AdoptionEvent::Joined { ap } => {
+                let record = ApRecord {
+                    mac: ap.mac,
+                    hostname: ap.name.clone(),
+                    model: ap.model.clone(),
+                    serial: ap.serial.clone(),
+                    ip: match ap.addr.ip() {
+                        IpAddr::V4(v4) => v4,
+                        IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+                    },
+                    thin: ap.license == roost_adoption::placement::LicenseKind::Ap,
+                    since_ms: crate::member::wall_ms(),
+                };
+                self.directory.handle_adopted(record, now);
+            }
             AdoptionEvent::Adopted { ap } => {
                 tracing::info!(mac = %ap.mac, model = %ap.model, addr = %ap.addr, "AP adopted");
                 self.member.debug(&format!(
@@ -301,6 +417,8 @@ impl Task {
                 self.refused.retain(|r| r.mac != ap.mac);
             }
             AdoptionEvent::Released { mac, reason } => {
+                let on_grace = self.core.admission().grace.contains_key(&mac);
+                self.directory.handle_released(mac, !on_grace, now);
                 tracing::info!(%mac, %reason, "AP un-adopted");
                 self.member.debug(&format!(
                     "%ADOPTION-6-UNADOPTED: AP {mac} un-adopted: {reason}"
@@ -337,7 +455,10 @@ impl Task {
     /// otherwise every [`UPTIME_REFRESH`] (uptimes move on).
     fn publish(&mut self) {
         let now = std::time::Instant::now();
-        let changes = self.core.changes();
+        let changes = self
+            .core
+            .changes()
+            .wrapping_add(self.directory.changes() << 32);
         if let Some((c, at)) = self.published {
             let gap = if c == changes {
                 UPTIME_REFRESH
@@ -354,6 +475,46 @@ impl Task {
             .aps()
             .map(|ap| row(ap, &self.hostname, t))
             .collect();
+        // The others' APs, from this member's copy of the cluster-wide table.
+        let me = self.member.id;
+        let wall = crate::member::wall_ms();
+        let connected_owner =
+            |owner| owner == me || self.directory.peer(owner).is_some_and(|(c, _)| c);
+        // A lost member's AP that a connected member holds now is shown once, where it is.
+        let live: std::collections::HashSet<roost_wire::Mac> = self
+            .directory
+            .rows()
+            .filter(|r| connected_owner(r.owner))
+            .map(|r| r.record.mac)
+            .collect();
+        for r in self.directory.rows().filter(|r| r.owner != me) {
+            let connected = connected_owner(r.owner);
+            let rec = r.record;
+            if !connected && live.contains(&rec.mac) {
+                continue;
+            }
+            rows.push(ApRow {
+                hostname: rec.hostname.clone(),
+                mac: rec.mac,
+                model: rec.model.clone(),
+                serial: rec.serial.clone(),
+                ip: rec.ip.to_string(),
+                adopted_by: self
+                    .hostnames
+                    .get(&r.owner)
+                    .cloned()
+                    .unwrap_or_else(|| r.owner.to_string()),
+                state: if connected {
+                    "adopted"
+                } else {
+                    "controller-lost"
+                }
+                .into(),
+                license: if rec.thin { "AP" } else { "AAP" }.into(),
+                uptime_secs: connected.then(|| wall.saturating_sub(rec.since_ms) / 1000),
+                reason: None,
+            });
+        }
         rows.sort_by(|a, b| (&a.hostname, a.mac).cmp(&(&b.hostname, b.mac)));
         rows.extend(self.refused.iter().cloned());
         let c = self.core.counters();

@@ -396,4 +396,3 @@ mod tests {
         assert!(got.windows(2).any(|w| w[0].msg > w[1].msg), "reordered");
     }
 }
-

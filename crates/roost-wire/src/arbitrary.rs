@@ -281,7 +281,71 @@ pub fn replication_message() -> impl Strategy<Value = ReplicationMessage> {
 pub fn member_message() -> impl Strategy<Value = MemberMessage> {
     prop_oneof![
         hello().prop_map(MemberMessage::Hello),
-        replication_message().prop_map(MemberMessage::Replication)
+        replication_message().prop_map(MemberMessage::Replication),
+        ap_table_message().prop_map(MemberMessage::Aps)
+    ]
+}
+
+pub fn ap_record() -> impl Strategy<Value = crate::ApRecord> {
+    (
+        any::<[u8; 6]>(),
+        "[a-z0-9-]{0,12}",
+        "AP[0-9]{4}",
+        "[A-Z0-9]{0,14}",
+        any::<[u8; 4]>(),
+        any::<bool>(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(mac, hostname, model, serial, ip, thin, since_ms)| crate::ApRecord {
+                mac: crate::Mac(mac),
+                hostname,
+                model,
+                serial,
+                ip: ip.into(),
+                thin,
+                since_ms,
+            },
+        )
+}
+
+pub fn ap_table_message() -> impl Strategy<Value = crate::ApTableMessage> {
+    use crate::ApTableMessage as M;
+    prop_oneof![
+        (
+            any::<u32>(),
+            any::<u64>(),
+            vec(ap_record(), 0..4),
+            vec(any::<[u8; 6]>(), 0..4)
+        )
+            .prop_map(|(epoch, from, upserts, removed)| M::Delta {
+                epoch,
+                from,
+                to: from.wrapping_add(1),
+                upserts,
+                removed: removed.into_iter().map(crate::Mac).collect(),
+            }),
+        (any::<u32>(), any::<u64>(), any::<u32>()).prop_map(|(epoch, version, rows)| M::Digest {
+            epoch,
+            version,
+            rows
+        }),
+        Just(M::Pull),
+        (any::<u32>(), any::<u64>()).prop_map(|(epoch, version)| M::Ack { epoch, version }),
+        (
+            any::<u32>(),
+            any::<u64>(),
+            any::<u32>(),
+            any::<u32>(),
+            vec(ap_record(), 0..4)
+        )
+            .prop_map(|(epoch, version, index, count, rows)| M::Chunk {
+                epoch,
+                version,
+                index,
+                count,
+                rows
+            }),
     ]
 }
 

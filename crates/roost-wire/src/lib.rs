@@ -5,6 +5,7 @@
 //!
 //! * [`ids`]: domain identifiers (`MemberId`, `Mac`, `Model`, …) with their WiNG text forms.
 //! * [`member`]: the member protocol messages carried on UDP 24576 (hellos, replication).
+//! * [`aps`]: the cluster-wide AP table's messages on the same channel.
 //! * [`frame`]: sealing of member messages into authenticated, encrypted, replay-protected
 //!   datagrams (ChaCha20-Poly1305 with the cluster key handed out by join-cluster).
 //! * [`join`]: the join-cluster request/response exchanged over TLS on TCP 5349.
@@ -17,6 +18,7 @@
 // No unsafe code here: what needs a libc call lives in the daemon and the binaries.
 #![forbid(unsafe_code)]
 
+pub mod aps;
 #[cfg(any(test, feature = "arbitrary"))]
 pub mod arbitrary;
 pub mod frame;
@@ -29,6 +31,7 @@ pub mod pake;
 #[cfg(test)]
 mod proptests;
 
+pub use aps::{ApRecord, ApTableMessage};
 pub use frame::{open, seal, ClusterKey, FrameHeader, ReplayWindow, MAX_DATAGRAM};
 pub use ids::*;
 pub use member::*;

@@ -334,6 +334,9 @@ pub enum ReplicationMessage {
 pub enum MemberMessage {
     Hello(Hello),
     Replication(ReplicationMessage),
+    /// The cluster-wide AP table (not the cluster core's: the member task hands it to the
+    /// adoption thread).
+    Aps(crate::aps::ApTableMessage),
 }
 
 impl MemberMessage {

@@ -252,9 +252,15 @@ fn aps_adopt_to_the_active_and_fail_over_to_the_standby() {
     assert!(shown.contains("| IDX | NAME"), "{shown}");
     assert_eq!(shown.matches("| adopted ").count(), 12, "{shown}");
     assert!(shown.contains("vx9000-1"), "{shown}");
-    // The standby's refusal is listed there, with its reason.
-    let on2 = run(&c2, &["show wireless ap"]);
+    // The standby's refusal is listed there, with its reason; and the cluster-wide AP table
+    // shows it the active's APs, adopted by vx9000-1.
+    let on2 = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let t = run(&c2, &["show wireless ap"]);
+        (t.matches("| vx9000-1 ").count() == 12).then_some(t)
+    })
+    .unwrap_or_else(|| run(&c2, &["show wireless ap"]));
     assert!(on2.contains("refused"), "{on2}");
+    assert_eq!(on2.matches("| vx9000-1 ").count(), 12, "{on2}");
     // The pool's books: the active's AAP count reaches the standby through hellos.
     wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
         run(&c2, &["show cluster status"])
@@ -380,14 +386,13 @@ fn a_roost_ap_fleet_fails_over_to_the_standby() {
         adopted(&c1, 300).then_some(())
     })
     .unwrap_or_else(|| panic!("{}", run(&c1, &["show adoption status"])));
-    // The standby licenses the APs that fail over from what the active's hellos said it held:
-    // kill it once they have said so.
+    // The standby licenses the APs that fail over from the cluster-wide AP table (exactly the
+    // APs it shows on the active): kill the active once the standby's copy holds all 300.
     wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
-        run(&c2, &["show cluster status"])
-            .contains("AAP count                    : 300")
-            .then_some(())
+        let t = run(&c2, &["show wireless ap"]);
+        (t.matches("| vx9000-1 ").count() == 300).then_some(())
     })
-    .expect("AAP count 300 on the standby");
+    .expect("the standby's copy of the AP table shows the active's 300 APs");
     c1.kill9();
     wait_for(Duration::from_secs(5), Duration::from_millis(100), || {
         adopted(&c2, 300).then_some(())

@@ -1,0 +1,1059 @@
+//! The cluster-wide AP table as a sans-IO core: which member adopts which AP, replicated on
+//! the member channel (`roost_wire::aps`). Each member owns the rows of the APs it adopts;
+//! the others keep a copy per owner, versioned within the owner's boot (its epoch).
+//!
+//! Rules:
+//! * **Own rows** change when this member adopts or releases an AP ([`Directory::handle_adopted`],
+//!   [`Directory::handle_released`]). Changes are batched ([`FLUSH_INTERVAL`]) into one
+//!   `Delta` per batch (one version each), sent to every connected peer.
+//! * **A digest** every [`DIGEST_INTERVAL`] to each connected peer, and at once to a peer that
+//!   (re)connects. A receiver whose copy is not at the digest's version asks for the whole
+//!   table (`Pull`, at most once per [`PULL_RETRY`] per owner); the owner sends it in chunks
+//!   below the member channel's message limit. Deltas that arrive while a copy is assembled
+//!   are kept (bounded) and applied after it, so that a table that changes all the time (an
+//!   adoption storm) still converges.
+//! * **A release frees its license only when every member has seen it.** Each receiver
+//!   acknowledges the version its copy is at (`Ack`, after each delta or copy and at each
+//!   digest); until every known member (connected or lost) has acknowledged the delta that
+//!   removed a row, the owner keeps the license ([`Directory::reserved`]) and counts it in
+//!   its hellos. Otherwise a member cut off with a stale copy could license the AP from the
+//!   owner's grace share while the owner gave the same license to another AP.
+//! * **Lost members keep their rows**: they are what the survivors may license from the lost
+//!   member's grace share ([`Directory::grace`]): exactly those APs, no others.
+//! * **Duplicates** (two connected members claim one AP, e.g. after a partition healed): the
+//!   later claim (`since_ms`) wins, on a tie the lower member id; the loser drops its row and
+//!   releases the AP ([`DirectoryOutput::Release`]). The later claim is where the AP last
+//!   joined, so it is the session the AP is in; the other one is stale. Members' clocks are
+//!   compared here: a skew larger than the gap between two claims can pick the stale one, and
+//!   then the AP notices its dead controller and joins again (it is never held twice).
+
+use crate::placement::{Held, LicenseKind};
+use crate::Instant;
+use roost_wire::{ApRecord, ApTableMessage, Mac, MemberId};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Own changes are sent at most this long after they happened.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+/// Every connected peer hears this member's table version this often.
+pub const DIGEST_INTERVAL: Duration = Duration::from_secs(1);
+/// A full copy not complete after this long is asked for again.
+pub const PULL_RETRY: Duration = Duration::from_secs(1);
+/// Encoded rows per message, bounded well below `roost_wire::member::MAX_MESSAGE`.
+const MESSAGE_BYTES: usize = 48 * 1024;
+/// Deltas kept while a full copy is assembled.
+const BUFFERED_DELTAS: usize = 1024;
+/// A full copy in more chunks than this is refused (a bound on what a peer makes us keep).
+const MAX_CHUNKS: u32 = 4096;
+
+/// What the directory asks its driver to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DirectoryOutput {
+    /// Send to one member.
+    Send { to: MemberId, msg: ApTableMessage },
+    /// This member lost a duplicate claim: release its session for `mac`.
+    Release { mac: Mac, winner: MemberId },
+}
+
+/// One row as every face shows it: the AP and who adopts it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectoryRow<'a> {
+    pub owner: MemberId,
+    pub record: &'a ApRecord,
+}
+
+struct Assembly {
+    epoch: u32,
+    version: u64,
+    chunks: Vec<Option<Vec<ApRecord>>>,
+    missing: u32,
+}
+
+/// A delta kept while a full copy is assembled: (epoch, from, to, upserts, removed).
+type BufferedDelta = (u32, u64, u64, Vec<ApRecord>, Vec<Mac>);
+
+#[derive(Default)]
+struct Peer {
+    connected: bool,
+    /// The owner's boot and the version our copy is at (None: no copy yet).
+    at: Option<(u32, u64)>,
+    rows: HashMap<Mac, ApRecord>,
+    assembly: Option<Assembly>,
+    buffered: VecDeque<BufferedDelta>,
+    pulled_at: Option<Instant>,
+    /// The version of our table its copy acknowledged (this boot's).
+    acked: Option<u64>,
+}
+
+/// The lost members' APs that this member may license from their grace shares, and, per
+/// connected member, how many of the APs it holds are such APs (licensed from a grace share,
+/// not from the free pool).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grace {
+    /// Lost members' APs no connected peer holds: each may join here on its grace license.
+    pub macs: Arc<HashMap<Mac, LicenseKind>>,
+    /// Per lost member: how many of its licenses its APs take (capped at what it has).
+    pub lost_rows: HashMap<MemberId, Held>,
+    /// Per connected peer: how many of the APs it holds are a lost member's.
+    pub covered: HashMap<MemberId, Held>,
+    /// This member's released APs whose licenses it still holds ([`Directory::reserved`]):
+    /// such an AP may come back on its own license.
+    pub reserved: Held,
+    pub reserved_macs: Arc<std::collections::HashSet<Mac>>,
+}
+
+/// The replicated AP table. See the module docs.
+pub struct Directory {
+    me: MemberId,
+    epoch: u32,
+    version: u64,
+    own: BTreeMap<Mac, ApRecord>,
+    pending: BTreeMap<Mac, Option<ApRecord>>,
+    /// Released APs whose removal not every member has acknowledged: the license, and the
+    /// version that carries the removal (`u64::MAX` until it is sent).
+    tombstones: BTreeMap<Mac, (LicenseKind, u64)>,
+    flush_at: Option<Instant>,
+    digest_at: Option<Instant>,
+    peers: BTreeMap<MemberId, Peer>,
+    out: VecDeque<DirectoryOutput>,
+    changes: u64,
+}
+
+fn kind(r: &ApRecord) -> LicenseKind {
+    if r.thin {
+        LicenseKind::Ap
+    } else {
+        LicenseKind::Aap
+    }
+}
+
+impl Directory {
+    /// `epoch` is this member's boot counter: versions are numbered within it.
+    pub fn new(me: MemberId, epoch: u32) -> Directory {
+        Directory {
+            me,
+            epoch,
+            version: 0,
+            own: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            tombstones: BTreeMap::new(),
+            flush_at: None,
+            digest_at: None,
+            peers: BTreeMap::new(),
+            out: VecDeque::new(),
+            changes: 0,
+        }
+    }
+
+    /// This member adopted an AP (or its row changed).
+    pub fn handle_adopted(&mut self, record: ApRecord, now: Instant) {
+        let mac = record.mac;
+        // A connected peer's later claim on it wins at once (it is where the AP went).
+        if let Some(winner) = self.winner_over_own(&record) {
+            self.out.push_back(DirectoryOutput::Release { mac, winner });
+            return;
+        }
+        // Held again: its session holds the license now.
+        self.tombstones.remove(&mac);
+        self.own.insert(mac, record.clone());
+        self.pending.insert(mac, Some(record));
+        self.changed(now);
+    }
+
+    /// This member released an AP. `own_license`: it held it on a license of its own pool
+    /// (not on a lost member's grace share, to which the license simply returns).
+    pub fn handle_released(&mut self, mac: Mac, own_license: bool, now: Instant) {
+        if let Some(r) = self.own.remove(&mac) {
+            self.remove_own(mac, kind(&r), own_license);
+            self.changed(now);
+        }
+    }
+
+    fn remove_own(&mut self, mac: Mac, kind: LicenseKind, reserve: bool) {
+        self.pending.insert(mac, None);
+        if self.peers.is_empty() || !reserve {
+            return;
+        }
+        self.tombstones.insert(mac, (kind, u64::MAX));
+    }
+
+    /// Licenses of released APs that not every member has seen go (see the module docs):
+    /// this member still counts them as held.
+    pub fn reserved(&self) -> Held {
+        let mut h = Held::default();
+        for (k, _) in self.tombstones.values() {
+            h.add(*k);
+        }
+        h
+    }
+
+    /// The released APs whose licenses [`Directory::reserved`] counts.
+    pub fn reserved_macs(&self) -> impl Iterator<Item = Mac> + '_ {
+        self.tombstones.keys().copied()
+    }
+
+    /// Drops the tombstones every known member has acknowledged.
+    fn settle_tombstones(&mut self) {
+        if self.tombstones.is_empty() {
+            return;
+        }
+        let floor = self
+            .peers
+            .values()
+            .map(|p| p.acked.unwrap_or(0))
+            .min()
+            .unwrap_or(u64::MAX);
+        let before = self.tombstones.len();
+        self.tombstones.retain(|_, (_, v)| *v > floor);
+        if self.tombstones.len() != before {
+            self.changes += 1;
+        }
+    }
+
+    fn changed(&mut self, now: Instant) {
+        self.changes += 1;
+        if self.flush_at.is_none() {
+            self.flush_at = Some(now + FLUSH_INTERVAL);
+        }
+    }
+
+    /// The members the cluster knows (`connected`: their hellos arrive; `lost`: no longer,
+    /// but their licenses and rows stay for the grace period). Rows of a member in neither
+    /// list are dropped.
+    ///
+    /// Each connected member comes with its boot (from its hellos): a copy of an older boot's
+    /// table is dropped at once, since a restarted member holds none of those APs any more.
+    pub fn handle_members(
+        &mut self,
+        connected: &[(MemberId, u32)],
+        lost: &[MemberId],
+        now: Instant,
+    ) {
+        self.peers
+            .retain(|id, _| connected.iter().any(|(c, _)| c == id) || lost.contains(id));
+        self.settle_tombstones();
+        let me = self.me;
+        for &(id, boot) in connected.iter().filter(|(id, _)| *id != me) {
+            let p = self.peers.entry(id).or_default();
+            if p.at.is_some_and(|(epoch, _)| epoch < boot) {
+                p.at = None;
+                p.rows.clear();
+                p.assembly = None;
+                p.buffered.clear();
+                self.changes += 1;
+            }
+            if !p.connected {
+                p.connected = true;
+                p.pulled_at = None;
+                // It (re)connected: tell it where this table is, and check its rows against
+                // ours (a partition healed).
+                self.flush(now);
+                self.send_digest(id);
+                self.resolve_duplicates(id);
+            }
+        }
+        for &id in lost.iter().filter(|id| **id != me) {
+            let p = self.peers.entry(id).or_default();
+            p.connected = false;
+            p.assembly = None;
+            p.buffered.clear();
+        }
+        self.changes += 1;
+        if self.digest_at.is_none() {
+            self.digest_at = Some(now + DIGEST_INTERVAL);
+        }
+    }
+
+    /// A message about `from`'s table.
+    pub fn handle_message(&mut self, from: MemberId, msg: ApTableMessage, now: Instant) {
+        if from == self.me {
+            return;
+        }
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return;
+        };
+        if !peer.connected {
+            return;
+        }
+        match msg {
+            ApTableMessage::Ack { epoch, version } => {
+                if epoch == self.epoch && version <= self.version {
+                    let p = self.peers.get_mut(&from).unwrap();
+                    p.acked = Some(p.acked.map_or(version, |a| a.max(version)));
+                    self.settle_tombstones();
+                }
+            }
+            ApTableMessage::Pull => {
+                self.flush(now);
+                self.send_full_copy(from);
+            }
+            ApTableMessage::Digest {
+                epoch,
+                version,
+                rows,
+            } => {
+                let current = peer.at == Some((epoch, version)) && peer.rows.len() == rows as usize;
+                if current {
+                    self.ack(from);
+                    return;
+                }
+                if peer.assembly.is_some() && !self.pull_due(from, now) {
+                    return;
+                }
+                if version == 0 && rows == 0 {
+                    // A fresh boot with nothing adopted: nothing to copy.
+                    let p = self.peers.get_mut(&from).unwrap();
+                    p.at = Some((epoch, 0));
+                    p.rows.clear();
+                    p.assembly = None;
+                    self.changes += 1;
+                    self.ack(from);
+                    return;
+                }
+                if self.pull_due(from, now) {
+                    self.pull(from, now);
+                }
+            }
+            ApTableMessage::Delta {
+                epoch,
+                from: base,
+                to,
+                upserts,
+                removed,
+            } => {
+                if to <= base {
+                    return;
+                }
+                match peer.at {
+                    Some((e, v)) if e == epoch && v == base && peer.assembly.is_none() => {
+                        self.apply(from, epoch, to, upserts, removed);
+                        self.ack(from);
+                    }
+                    Some((e, v)) if e == epoch && to <= v => {}
+                    _ => {
+                        if peer.assembly.as_ref().is_some_and(|a| a.epoch == epoch) {
+                            if peer.buffered.len() < BUFFERED_DELTAS {
+                                peer.buffered.push_back((epoch, base, to, upserts, removed));
+                            }
+                        } else if self.pull_due(from, now) {
+                            self.pull(from, now);
+                        }
+                    }
+                }
+            }
+            ApTableMessage::Chunk {
+                epoch,
+                version,
+                index,
+                count,
+                rows,
+            } => {
+                if count == 0 || count > MAX_CHUNKS || index >= count {
+                    return;
+                }
+                let same = peer
+                    .assembly
+                    .as_ref()
+                    .is_some_and(|a| a.epoch == epoch && a.version == version);
+                if !same {
+                    if peer.at.is_some_and(|(e, v)| e == epoch && v >= version) {
+                        return;
+                    }
+                    peer.assembly = Some(Assembly {
+                        epoch,
+                        version,
+                        chunks: vec![None; count as usize],
+                        missing: count,
+                    });
+                    peer.buffered.retain(|d| d.0 == epoch && d.2 > version);
+                }
+                let a = peer.assembly.as_mut().unwrap();
+                if a.chunks.len() != count as usize {
+                    return;
+                }
+                if a.chunks[index as usize].is_none() {
+                    a.chunks[index as usize] = Some(rows);
+                    a.missing -= 1;
+                }
+                if a.missing == 0 {
+                    self.install(from);
+                }
+            }
+        }
+    }
+
+    fn pull_due(&self, from: MemberId, now: Instant) -> bool {
+        self.peers
+            .get(&from)
+            .is_some_and(|p| p.pulled_at.is_none_or(|t| now >= t + PULL_RETRY))
+    }
+
+    fn pull(&mut self, from: MemberId, now: Instant) {
+        if let Some(p) = self.peers.get_mut(&from) {
+            p.pulled_at = Some(now);
+            self.out.push_back(DirectoryOutput::Send {
+                to: from,
+                msg: ApTableMessage::Pull,
+            });
+        }
+    }
+
+    fn install(&mut self, from: MemberId) {
+        let Some(p) = self.peers.get_mut(&from) else {
+            return;
+        };
+        let Some(a) = p.assembly.take() else { return };
+        p.rows = a
+            .chunks
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|r| (r.mac, r))
+            .collect();
+        p.at = Some((a.epoch, a.version));
+        p.pulled_at = None;
+        let buffered: Vec<_> = p.buffered.drain(..).collect();
+        self.changes += 1;
+        for (epoch, base, to, upserts, removed) in buffered {
+            let at = self.peers.get(&from).and_then(|p| p.at);
+            if at == Some((epoch, base)) {
+                self.apply(from, epoch, to, upserts, removed);
+            }
+        }
+        self.resolve_duplicates(from);
+        self.ack(from);
+    }
+
+    /// Tells `owner` which version of its table our copy is at.
+    fn ack(&mut self, owner: MemberId) {
+        if let Some((epoch, version)) = self.peers.get(&owner).and_then(|p| p.at) {
+            self.out.push_back(DirectoryOutput::Send {
+                to: owner,
+                msg: ApTableMessage::Ack { epoch, version },
+            });
+        }
+    }
+
+    fn apply(
+        &mut self,
+        from: MemberId,
+        epoch: u32,
+        to: u64,
+        upserts: Vec<ApRecord>,
+        removed: Vec<Mac>,
+    ) {
+        let Some(p) = self.peers.get_mut(&from) else {
+            return;
+        };
+        for mac in removed {
+            p.rows.remove(&mac);
+        }
+        let macs: Vec<Mac> = upserts.iter().map(|r| r.mac).collect();
+        for r in upserts {
+            p.rows.insert(r.mac, r);
+        }
+        p.at = Some((epoch, to));
+        self.changes += 1;
+        for mac in macs {
+            self.resolve_one(from, mac);
+        }
+    }
+
+    /// Of a connected peer's claim and ours on `mac`, the later (then the lower member id)
+    /// wins; if it is the peer's, ours goes.
+    fn resolve_one(&mut self, peer: MemberId, mac: Mac) {
+        let (Some(theirs), Some(ours)) = (
+            self.peers.get(&peer).and_then(|p| p.rows.get(&mac)),
+            self.own.get(&mac),
+        ) else {
+            return;
+        };
+        if claim_wins((theirs.since_ms, peer), (ours.since_ms, self.me)) {
+            let k = kind(ours);
+            self.own.remove(&mac);
+            self.remove_own(mac, k, true);
+            self.changes += 1;
+            if self.flush_at.is_none() {
+                // Flushed with the next batch (the driver's next timeout).
+                self.flush_at = Some(Duration::ZERO);
+            }
+            self.out
+                .push_back(DirectoryOutput::Release { mac, winner: peer });
+        }
+    }
+
+    fn resolve_duplicates(&mut self, peer: MemberId) {
+        let macs: Vec<Mac> = match self.peers.get(&peer) {
+            Some(p) if p.connected => p
+                .rows
+                .keys()
+                .filter(|m| self.own.contains_key(m))
+                .copied()
+                .collect(),
+            _ => return,
+        };
+        for mac in macs {
+            self.resolve_one(peer, mac);
+        }
+    }
+
+    fn winner_over_own(&self, record: &ApRecord) -> Option<MemberId> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.connected)
+            .filter_map(|(id, p)| Some((*id, p.rows.get(&record.mac)?)))
+            .find(|(id, theirs)| claim_wins((theirs.since_ms, *id), (record.since_ms, self.me)))
+            .map(|(id, _)| id)
+    }
+
+    fn send_digest(&mut self, to: MemberId) {
+        self.out.push_back(DirectoryOutput::Send {
+            to,
+            msg: ApTableMessage::Digest {
+                epoch: self.epoch,
+                version: self.version,
+                rows: self.own.len() as u32,
+            },
+        });
+    }
+
+    fn connected(&self) -> Vec<MemberId> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.connected)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Sends what changed since the last batch, one version per message.
+    fn flush(&mut self, _now: Instant) {
+        self.flush_at = None;
+        if self.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let peers = self.connected();
+        let mut upserts = Vec::new();
+        let mut removed = Vec::new();
+        let mut bytes = 0;
+        let mut batches = Vec::new();
+        for (mac, change) in pending {
+            bytes += match &change {
+                Some(r) => r.encoded_bound(),
+                None => 8,
+            };
+            match change {
+                Some(r) => upserts.push(r),
+                None => removed.push(mac),
+            }
+            if bytes >= MESSAGE_BYTES {
+                batches.push((std::mem::take(&mut upserts), std::mem::take(&mut removed)));
+                bytes = 0;
+            }
+        }
+        if !upserts.is_empty() || !removed.is_empty() {
+            batches.push((upserts, removed));
+        }
+        for (upserts, removed) in batches {
+            let from = self.version;
+            self.version += 1;
+            for mac in &removed {
+                if let Some(t) = self.tombstones.get_mut(mac) {
+                    t.1 = self.version;
+                }
+            }
+            let msg = ApTableMessage::Delta {
+                epoch: self.epoch,
+                from,
+                to: self.version,
+                upserts,
+                removed,
+            };
+            for &to in &peers {
+                self.out.push_back(DirectoryOutput::Send {
+                    to,
+                    msg: msg.clone(),
+                });
+            }
+        }
+    }
+
+    fn send_full_copy(&mut self, to: MemberId) {
+        let mut chunks: Vec<Vec<ApRecord>> = vec![Vec::new()];
+        let mut bytes = 0;
+        for r in self.own.values() {
+            bytes += r.encoded_bound();
+            if bytes >= MESSAGE_BYTES {
+                chunks.push(Vec::new());
+                bytes = r.encoded_bound();
+            }
+            chunks.last_mut().unwrap().push(r.clone());
+        }
+        let count = chunks.len() as u32;
+        for (index, rows) in chunks.into_iter().enumerate() {
+            self.out.push_back(DirectoryOutput::Send {
+                to,
+                msg: ApTableMessage::Chunk {
+                    epoch: self.epoch,
+                    version: self.version,
+                    index: index as u32,
+                    count,
+                    rows,
+                },
+            });
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.flush_at.is_some_and(|t| now >= t) {
+            self.flush(now);
+        }
+        if self.digest_at.is_some_and(|t| now >= t) {
+            self.digest_at = Some(now + DIGEST_INTERVAL);
+            for id in self.connected() {
+                self.send_digest(id);
+            }
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.flush_at, self.digest_at].into_iter().flatten().min()
+    }
+
+    pub fn poll_output(&mut self) -> Option<DirectoryOutput> {
+        self.out.pop_front()
+    }
+
+    /// Bumped whenever a row changed anywhere (for the publisher).
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Every row: this member's, then each peer's (connected or lost).
+    pub fn rows(&self) -> impl Iterator<Item = DirectoryRow<'_>> {
+        let me = self.me;
+        self.own
+            .values()
+            .map(move |record| DirectoryRow { owner: me, record })
+            .chain(self.peers.iter().flat_map(|(id, p)| {
+                p.rows
+                    .values()
+                    .map(move |record| DirectoryRow { owner: *id, record })
+            }))
+    }
+
+    /// The rows a peer's copy holds, and whether its hellos arrive.
+    pub fn peer(&self, id: MemberId) -> Option<(bool, usize)> {
+        self.peers.get(&id).map(|p| (p.connected, p.rows.len()))
+    }
+
+    /// What this member may license from lost members' grace shares. `installed` gives each
+    /// lost member's installed licenses (AP, AAP): a lost member's rows beyond them (which
+    /// the pool rule never lets happen) are not licensed.
+    pub fn grace(&self, installed: impl Fn(MemberId) -> (u32, u32)) -> Grace {
+        let mut lost_macs: HashMap<Mac, LicenseKind> = HashMap::new();
+        let mut lost_rows = HashMap::new();
+        for (id, p) in self.peers.iter().filter(|(_, p)| !p.connected) {
+            let (ap, aap) = installed(*id);
+            let mut held = Held::default();
+            let mut rows: Vec<&ApRecord> = p.rows.values().collect();
+            rows.sort_by_key(|r| r.mac);
+            for r in rows {
+                let k = kind(r);
+                let cap = match k {
+                    LicenseKind::Ap => ap,
+                    LicenseKind::Aap => aap,
+                };
+                if held.of(k) < cap {
+                    held.add(k);
+                    lost_macs.insert(r.mac, k);
+                }
+            }
+            lost_rows.insert(*id, held);
+        }
+        let mut covered = HashMap::new();
+        let mut macs = lost_macs.clone();
+        for (id, p) in self.peers.iter().filter(|(_, p)| p.connected) {
+            let mut held = Held::default();
+            for mac in p.rows.keys() {
+                if let Some(k) = lost_macs.get(mac) {
+                    held.add(*k);
+                    macs.remove(mac);
+                }
+            }
+            covered.insert(*id, held);
+        }
+        Grace {
+            macs: Arc::new(macs),
+            lost_rows,
+            covered,
+            reserved: self.reserved(),
+            reserved_macs: Arc::new(self.tombstones.keys().copied().collect()),
+        }
+    }
+}
+
+/// Whether claim `a` (adopted at, by) beats claim `b`: the later adoption, then the lower
+/// member id.
+pub fn claim_wins(a: (u64, MemberId), b: (u64, MemberId)) -> bool {
+    a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::Ipv4Addr;
+
+    const A: MemberId = MemberId(1);
+    const B: MemberId = MemberId(2);
+    const C: MemberId = MemberId(3);
+
+    fn ms(n: u64) -> Instant {
+        Duration::from_millis(n)
+    }
+
+    fn mac(n: u32) -> Mac {
+        let b = n.to_be_bytes();
+        Mac([2, 0, b[0], b[1], b[2], b[3]])
+    }
+
+    fn record(n: u32, since_ms: u64) -> ApRecord {
+        ApRecord {
+            mac: mac(n),
+            hostname: format!("ap-{n}"),
+            model: "AP7532".into(),
+            serial: format!("SIM{n:08}"),
+            ip: Ipv4Addr::new(127, 20, 0, 1),
+            thin: false,
+            since_ms,
+        }
+    }
+
+    fn drain(d: &mut Directory) -> Vec<DirectoryOutput> {
+        std::iter::from_fn(|| d.poll_output()).collect()
+    }
+
+    /// Delivers what the directories send each other (`keep` decides per message), until
+    /// nothing is left; returns the releases.
+    fn pump(
+        dirs: &mut [(MemberId, Directory)],
+        now: Instant,
+        mut keep: impl FnMut() -> bool,
+    ) -> Vec<(MemberId, Mac)> {
+        let mut releases = vec![];
+        for _ in 0..10_000 {
+            let mut sent = vec![];
+            for (id, d) in dirs.iter_mut() {
+                d.handle_timeout(now);
+                for o in drain(d) {
+                    match o {
+                        DirectoryOutput::Send { to, msg } => sent.push((*id, to, msg)),
+                        DirectoryOutput::Release { mac, .. } => releases.push((*id, mac)),
+                    }
+                }
+            }
+            if sent.is_empty() {
+                return releases;
+            }
+            for (from, to, msg) in sent {
+                if keep() {
+                    if let Some((_, d)) = dirs.iter_mut().find(|(id, _)| *id == to) {
+                        d.handle_message(from, msg, now);
+                    }
+                }
+            }
+        }
+        panic!("the directories never went quiet");
+    }
+
+    fn pair() -> Vec<(MemberId, Directory)> {
+        let mut dirs = vec![(A, Directory::new(A, 1)), (B, Directory::new(B, 1))];
+        for (_, d) in &mut dirs {
+            d.handle_members(&[(A, 1), (B, 1)], &[], ms(0));
+        }
+        pump(&mut dirs, ms(0), || true);
+        dirs
+    }
+
+    fn rows_of(d: &Directory, owner: MemberId) -> Vec<ApRecord> {
+        let mut v: Vec<ApRecord> = d
+            .rows()
+            .filter(|r| r.owner == owner)
+            .map(|r| r.record.clone())
+            .collect();
+        v.sort_by_key(|r| r.mac);
+        v
+    }
+
+    #[test]
+    fn own_changes_go_out_as_one_delta_per_batch_after_the_flush_interval() {
+        let mut d = Directory::new(A, 7);
+        d.handle_members(&[(A, 1), (B, 1)], &[], ms(0));
+        assert_eq!(
+            drain(&mut d),
+            vec![DirectoryOutput::Send {
+                to: B,
+                msg: ApTableMessage::Digest {
+                    epoch: 7,
+                    version: 0,
+                    rows: 0
+                }
+            }]
+        );
+        d.handle_adopted(record(1, 100), ms(10));
+        d.handle_adopted(record(2, 100), ms(20));
+        d.handle_released(mac(1), true, ms(30));
+        assert_eq!(d.poll_timeout(), Some(ms(60)));
+        d.handle_timeout(ms(59));
+        assert!(drain(&mut d).is_empty());
+        d.handle_timeout(ms(60));
+        assert_eq!(
+            drain(&mut d),
+            vec![DirectoryOutput::Send {
+                to: B,
+                msg: ApTableMessage::Delta {
+                    epoch: 7,
+                    from: 0,
+                    to: 1,
+                    upserts: vec![record(2, 100)],
+                    removed: vec![mac(1)],
+                }
+            }]
+        );
+        // Releasing an AP it does not hold changes nothing.
+        d.handle_released(mac(9), true, ms(70));
+        assert_eq!(d.poll_timeout(), Some(ms(1000)));
+    }
+
+    #[test]
+    fn a_lost_delta_is_noticed_at_the_digest_and_repaired_by_a_chunked_copy() {
+        let mut dirs = pair();
+        // 3,000 rows: several deltas and several chunks.
+        for n in 0..3000 {
+            dirs[0].1.handle_adopted(record(n, 5), ms(1));
+        }
+        // Every delta is lost.
+        pump(&mut dirs, ms(60), || false);
+        assert!(rows_of(&dirs[1].1, A).is_empty());
+        // More changes arrive while B is behind: it pulls on the first delta it cannot apply.
+        dirs[0].1.handle_released(mac(7), true, ms(100));
+        pump(&mut dirs, ms(150), || true);
+        let want = rows_of(&dirs[0].1, A);
+        assert_eq!(want.len(), 2999);
+        assert_eq!(rows_of(&dirs[1].1, A), want);
+        // A digest says the copy is current: nothing more is sent.
+        let mut quiet = 0;
+        dirs[0].1.handle_timeout(ms(1000));
+        for o in drain(&mut dirs[0].1) {
+            if let DirectoryOutput::Send { to, msg } = o {
+                dirs[1].1.handle_message(A, msg, ms(1000));
+                assert_eq!(to, B);
+            }
+        }
+        for o in drain(&mut dirs[1].1) {
+            if matches!(
+                o,
+                DirectoryOutput::Send {
+                    msg: ApTableMessage::Pull,
+                    ..
+                }
+            ) {
+                quiet += 1;
+            }
+        }
+        assert_eq!(quiet, 0);
+    }
+
+    #[test]
+    fn a_lost_members_rows_are_the_grace_share_and_only_those() {
+        let mut dirs = vec![
+            (A, Directory::new(A, 1)),
+            (B, Directory::new(B, 1)),
+            (C, Directory::new(C, 1)),
+        ];
+        for (_, d) in &mut dirs {
+            d.handle_members(&[(A, 1), (B, 1), (C, 1)], &[], ms(0));
+        }
+        for n in 0..5 {
+            dirs[0].1.handle_adopted(record(n, 5), ms(1));
+        }
+        pump(&mut dirs, ms(60), || true);
+        // A dies. B and C keep its rows.
+        dirs.remove(0);
+        for (_, d) in &mut dirs {
+            d.handle_members(&[(B, 1), (C, 1)], &[A], ms(100));
+        }
+        pump(&mut dirs, ms(100), || true);
+        let g = dirs[0].1.grace(|_| (0, 3));
+        // Capped at the 3 licenses A has.
+        assert_eq!(g.lost_rows[&A], Held { ap: 0, aap: 3 });
+        assert_eq!(g.macs.len(), 3);
+        // C takes two of them over; B sees them as C's, licensed from A's share.
+        let taken: Vec<Mac> = g.macs.keys().copied().take(2).collect();
+        for (i, m) in taken.iter().enumerate() {
+            let mut r = record(0, 50 + i as u64);
+            r.mac = *m;
+            dirs[1].1.handle_adopted(r, ms(110));
+        }
+        pump(&mut dirs, ms(200), || true);
+        let g = dirs[0].1.grace(|_| (0, 3));
+        assert_eq!(g.covered[&C], Held { ap: 0, aap: 2 });
+        assert_eq!(g.macs.len(), 1, "what C holds is not B's to take");
+        assert!(!taken.iter().any(|m| g.macs.contains_key(m)));
+        // A leaves the cluster for good: its rows go.
+        dirs[0].1.handle_members(&[(B, 1), (C, 1)], &[], ms(300));
+        assert!(dirs[0].1.grace(|_| (0, 3)).macs.is_empty());
+    }
+
+    #[test]
+    fn of_two_claims_on_one_ap_the_later_wins_and_the_loser_releases() {
+        let mut dirs = pair();
+        // A partition: both adopt AP 1 (A first), and A adopts AP 2, B later too at the same
+        // instant (the lower member id wins a tie).
+        for (_, d) in &mut dirs {
+            d.handle_members(&[(d_me(d), 1)], &[if d_me(d) == A { B } else { A }], ms(10));
+        }
+        dirs[0].1.handle_adopted(record(1, 100), ms(20));
+        dirs[1].1.handle_adopted(record(1, 200), ms(20));
+        dirs[0].1.handle_adopted(record(2, 300), ms(20));
+        dirs[1].1.handle_adopted(record(2, 300), ms(20));
+        pump(&mut dirs, ms(100), || true);
+        // Heal.
+        for (_, d) in &mut dirs {
+            d.handle_members(&[(A, 1), (B, 1)], &[], ms(200));
+        }
+        let mut releases = pump(&mut dirs, ms(200), || true);
+        releases.sort();
+        assert_eq!(releases, vec![(A, mac(1)), (B, mac(2))]);
+        assert_eq!(rows_of(&dirs[0].1, A), vec![record(2, 300)]);
+        assert_eq!(rows_of(&dirs[1].1, B), vec![record(1, 200)]);
+        // Both copies agree once the losers' removals went out.
+        pump(&mut dirs, ms(300), || true);
+        assert_eq!(rows_of(&dirs[1].1, A), vec![record(2, 300)]);
+        assert_eq!(rows_of(&dirs[0].1, B), vec![record(1, 200)]);
+        // An adoption older than a connected peer's claim is dropped at once.
+        dirs[0].1.handle_adopted(record(1, 150), ms(400));
+        assert_eq!(
+            drain(&mut dirs[0].1),
+            vec![DirectoryOutput::Release {
+                mac: mac(1),
+                winner: B
+            }]
+        );
+    }
+
+    fn d_me(d: &Directory) -> MemberId {
+        d.me
+    }
+
+    #[test]
+    fn a_restarted_peer_with_an_empty_table_replaces_its_old_rows() {
+        let mut dirs = pair();
+        dirs[0].1.handle_adopted(record(1, 1), ms(1));
+        pump(&mut dirs, ms(60), || true);
+        assert_eq!(rows_of(&dirs[1].1, A).len(), 1);
+        dirs[0].1 = Directory::new(A, 2);
+        dirs[0].1.handle_members(&[(A, 2), (B, 1)], &[], ms(100));
+        // Its hellos say it restarted: the old boot's rows go before any table message.
+        dirs[1].1.handle_members(&[(A, 2), (B, 1)], &[], ms(100));
+        assert!(rows_of(&dirs[1].1, A).is_empty());
+        pump(&mut dirs, ms(100), || true);
+        assert!(rows_of(&dirs[1].1, A).is_empty());
+    }
+
+    #[test]
+    fn messages_from_strangers_and_absurd_chunks_change_nothing() {
+        let mut dirs = pair();
+        let b = &mut dirs[1].1;
+        let before = b.changes();
+        b.handle_message(
+            C,
+            ApTableMessage::Chunk {
+                epoch: 1,
+                version: 1,
+                index: 0,
+                count: 1,
+                rows: vec![record(1, 1)],
+            },
+            ms(5),
+        );
+        for (index, count) in [(0, 0), (5, 5), (0, MAX_CHUNKS + 1)] {
+            b.handle_message(
+                A,
+                ApTableMessage::Chunk {
+                    epoch: 1,
+                    version: 1,
+                    index,
+                    count,
+                    rows: vec![record(1, 1)],
+                },
+                ms(5),
+            );
+        }
+        b.handle_message(
+            A,
+            ApTableMessage::Delta {
+                epoch: 1,
+                from: 3,
+                to: 3,
+                upserts: vec![record(1, 1)],
+                removed: vec![],
+            },
+            ms(5),
+        );
+        assert_eq!(b.changes(), before);
+        assert_eq!(b.rows().count(), 0);
+        assert!(drain(b).is_empty());
+    }
+
+    proptest! {
+        /// Whatever is lost in between, once the channel is quiet and loss-free for two digest
+        /// intervals every copy equals its owner's table.
+        #[test]
+        fn copies_converge_after_loss(
+            ops in proptest::collection::vec((0usize..3, 0u32..40, any::<bool>()), 1..200),
+            loss in 0u32..60,
+            seed in any::<u64>(),
+        ) {
+            let ids = [A, B, C];
+            let mut dirs: Vec<(MemberId, Directory)> =
+                ids.iter().map(|id| (*id, Directory::new(*id, 1))).collect();
+            for (_, d) in &mut dirs {
+                d.handle_members(&[(A, 1), (B, 1), (C, 1)], &[], ms(0));
+            }
+            let mut x = seed | 1;
+            let mut lossy = move || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 100) as u32 >= loss
+            };
+            let mut t = 0;
+            for (who, ap, adopt) in ops {
+                t += 7;
+                // Each member claims its own range of APs, so no duplicates here.
+                let n = who as u32 * 1000 + ap;
+                if adopt {
+                    dirs[who].1.handle_adopted(record(n, t), ms(t));
+                } else {
+                    dirs[who].1.handle_released(mac(n), true, ms(t));
+                }
+                pump(&mut dirs, ms(t), &mut lossy);
+            }
+            for step in 0..4 {
+                let now = ms(t + 1000 * (step + 1));
+                pump(&mut dirs, now, || true);
+            }
+            for (owner, d) in &dirs {
+                let want = rows_of(d, *owner);
+                for (id, other) in &dirs {
+                    if id != owner {
+                        prop_assert_eq!(&rows_of(other, *owner), &want);
+                    }
+                }
+            }
+        }
+    }
+}
