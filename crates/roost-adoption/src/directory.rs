@@ -230,8 +230,12 @@ impl Directory {
         lost: &[MemberId],
         now: Instant,
     ) {
+        let known = self.peers.len();
         self.peers
             .retain(|id, _| connected.iter().any(|(c, _)| c == id) || lost.contains(id));
+        if self.peers.len() != known {
+            self.changes += 1;
+        }
         self.settle_tombstones();
         let me = self.me;
         for &(id, boot) in connected.iter().filter(|(id, _)| *id != me) {
@@ -246,6 +250,7 @@ impl Directory {
             if !p.connected {
                 p.connected = true;
                 p.pulled_at = None;
+                self.changes += 1;
                 // It (re)connected: tell it where this table is, and check its rows against
                 // ours (a partition healed).
                 self.flush(now);
@@ -254,12 +259,15 @@ impl Directory {
             }
         }
         for &id in lost.iter().filter(|id| **id != me) {
+            let new = !self.peers.contains_key(&id);
             let p = self.peers.entry(id).or_default();
+            if p.connected || new {
+                self.changes += 1;
+            }
             p.connected = false;
             p.assembly = None;
             p.buffered.clear();
         }
-        self.changes += 1;
         if self.digest_at.is_none() {
             self.digest_at = Some(now + DIGEST_INTERVAL);
         }
