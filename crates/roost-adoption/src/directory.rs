@@ -118,6 +118,12 @@ pub struct Directory {
     peers: BTreeMap<MemberId, Peer>,
     out: VecDeque<DirectoryOutput>,
     changes: u64,
+    /// Bumped when what [`Directory::grace`] derives from changed (peers' rows, who is
+    /// connected, the tombstones); this member's own adoptions leave it alone, so that an
+    /// adoption storm does not recompute the grace shares per datagram.
+    grace_changes: u64,
+    /// The licenses the tombstones hold ([`Directory::reserved`]), kept as they change.
+    reserved: Held,
 }
 
 fn kind(r: &ApRecord) -> LicenseKind {
@@ -143,6 +149,8 @@ impl Directory {
             peers: BTreeMap::new(),
             out: VecDeque::new(),
             changes: 0,
+            grace_changes: 0,
+            reserved: Held::default(),
         }
     }
 
@@ -155,7 +163,10 @@ impl Directory {
             return;
         }
         // Held again: its session holds the license now.
-        self.tombstones.remove(&mac);
+        if let Some((k, _)) = self.tombstones.remove(&mac) {
+            self.reserved.remove(k);
+            self.grace_changes += 1;
+        }
         self.own.insert(mac, record.clone());
         self.pending.insert(mac, Some(record));
         self.changed(now);
@@ -175,17 +186,17 @@ impl Directory {
         if self.peers.is_empty() || !reserve {
             return;
         }
-        self.tombstones.insert(mac, (kind, u64::MAX));
+        if let Some((k, _)) = self.tombstones.insert(mac, (kind, u64::MAX)) {
+            self.reserved.remove(k);
+        }
+        self.reserved.add(kind);
+        self.grace_changes += 1;
     }
 
     /// Licenses of released APs that not every member has seen go (see the module docs):
     /// this member still counts them as held.
     pub fn reserved(&self) -> Held {
-        let mut h = Held::default();
-        for (k, _) in self.tombstones.values() {
-            h.add(*k);
-        }
-        h
+        self.reserved
     }
 
     /// The released APs whose licenses [`Directory::reserved`] counts.
@@ -205,10 +216,24 @@ impl Directory {
             .min()
             .unwrap_or(u64::MAX);
         let before = self.tombstones.len();
-        self.tombstones.retain(|_, (_, v)| *v > floor);
+        let reserved = &mut self.reserved;
+        self.tombstones.retain(|_, (k, v)| {
+            let keep = *v > floor;
+            if !keep {
+                reserved.remove(*k);
+            }
+            keep
+        });
         if self.tombstones.len() != before {
             self.changes += 1;
+            self.grace_changes += 1;
         }
+    }
+
+    /// A peer's rows or connection moved: the faces and the grace shares follow.
+    fn peers_changed(&mut self) {
+        self.changes += 1;
+        self.grace_changes += 1;
     }
 
     fn changed(&mut self, now: Instant) {
@@ -234,7 +259,7 @@ impl Directory {
         self.peers
             .retain(|id, _| connected.iter().any(|(c, _)| c == id) || lost.contains(id));
         if self.peers.len() != known {
-            self.changes += 1;
+            self.peers_changed();
         }
         self.settle_tombstones();
         let me = self.me;
@@ -246,11 +271,12 @@ impl Directory {
                 p.assembly = None;
                 p.buffered.clear();
                 self.changes += 1;
+                self.grace_changes += 1;
             }
             if !p.connected {
                 p.connected = true;
                 p.pulled_at = None;
-                self.changes += 1;
+                self.peers_changed();
                 // It (re)connected: tell it where this table is, and check its rows against
                 // ours (a partition healed).
                 self.flush(now);
@@ -263,6 +289,7 @@ impl Directory {
             let p = self.peers.entry(id).or_default();
             if p.connected || new {
                 self.changes += 1;
+                self.grace_changes += 1;
             }
             p.connected = false;
             p.assembly = None;
@@ -315,7 +342,7 @@ impl Directory {
                     p.at = Some((epoch, 0));
                     p.rows.clear();
                     p.assembly = None;
-                    self.changes += 1;
+                    self.peers_changed();
                     self.ack(from);
                     return;
                 }
@@ -422,7 +449,7 @@ impl Directory {
         p.at = Some((a.epoch, a.version));
         p.pulled_at = None;
         let buffered: Vec<_> = p.buffered.drain(..).collect();
-        self.changes += 1;
+        self.peers_changed();
         for (epoch, base, to, upserts, removed) in buffered {
             let at = self.peers.get(&from).and_then(|p| p.at);
             if at == Some((epoch, base)) {
@@ -462,7 +489,7 @@ impl Directory {
             p.rows.insert(r.mac, r);
         }
         p.at = Some((epoch, to));
-        self.changes += 1;
+        self.peers_changed();
         for mac in macs {
             self.resolve_one(from, mac);
         }
@@ -638,6 +665,11 @@ impl Directory {
         self.changes
     }
 
+    /// Bumped whenever [`Directory::grace`] may have changed (for the admission).
+    pub fn grace_changes(&self) -> u64 {
+        self.grace_changes
+    }
+
     /// Every row: this member's, then each peer's (connected or lost).
     pub fn rows(&self) -> impl Iterator<Item = DirectoryRow<'_>> {
         let me = self.me;
@@ -649,6 +681,18 @@ impl Directory {
                     .values()
                     .map(move |record| DirectoryRow { owner: *id, record })
             }))
+    }
+
+    /// Rows of other members' APs in this copy (connected and lost members').
+    pub fn others(&self) -> usize {
+        self.peers.values().map(|p| p.rows.len()).sum()
+    }
+
+    /// Whether a connected peer holds `mac` (a lost member's row for it is stale then).
+    pub fn held_by_connected_peer(&self, mac: &Mac) -> bool {
+        self.peers
+            .values()
+            .any(|p| p.connected && p.rows.contains_key(mac))
     }
 
     /// The rows a peer's copy holds, and whether its hellos arrive.
@@ -682,7 +726,11 @@ impl Directory {
         }
         let mut covered = HashMap::new();
         let mut macs = lost_macs.clone();
-        for (id, p) in self.peers.iter().filter(|(_, p)| p.connected) {
+        for (id, p) in self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.connected && !lost_macs.is_empty())
+        {
             let mut held = Held::default();
             for mac in p.rows.keys() {
                 if let Some(k) = lost_macs.get(mac) {
@@ -793,6 +841,32 @@ mod tests {
             .collect();
         v.sort_by_key(|r| r.mac);
         v
+    }
+
+    #[test]
+    fn own_adoptions_leave_the_grace_shares_alone_and_peers_rows_and_releases_do_not() {
+        let mut dirs = pair();
+        let g = |d: &Directory| d.grace_changes();
+        let (a0, b0) = (g(&dirs[0].1), g(&dirs[1].1));
+        // A adopts 100 APs: A's admission has nothing to recompute; B's copy moved.
+        for n in 0..100 {
+            dirs[0].1.handle_adopted(record(n, 100), ms(10));
+        }
+        assert_eq!(g(&dirs[0].1), a0);
+        pump(&mut dirs, ms(100), || true);
+        assert_eq!(g(&dirs[0].1), a0, "B's acks settle no tombstone of A's");
+        assert!(g(&dirs[1].1) > b0);
+        // A release on A's own license reserves it (a tombstone) until B acknowledged it.
+        dirs[0].1.handle_released(mac(1), true, ms(200));
+        assert!(g(&dirs[0].1) > a0);
+        assert_eq!(dirs[0].1.reserved().of(LicenseKind::Aap), 1);
+        let before = g(&dirs[0].1);
+        pump(&mut dirs, ms(300), || true);
+        assert_eq!(dirs[0].1.reserved(), Held::default());
+        assert!(
+            g(&dirs[0].1) > before,
+            "the settled tombstone frees the license"
+        );
     }
 
     #[test]

@@ -187,8 +187,15 @@ pub enum AdoptionEvent {
     Joined { ap: ApView },
     /// It reached Run.
     Adopted { ap: ApView },
-    /// Its session ended; its license is free.
-    Released { mac: Mac, reason: ReleaseReason },
+    /// Its session ended; its license is free. `grace`: it was held on a lost member's
+    /// grace share, so the license goes back to that share, not to this member's pool (the
+    /// AP table reserves only a license of this member's own until every member saw the
+    /// release).
+    Released {
+        mac: Mac,
+        reason: ReleaseReason,
+        grace: bool,
+    },
     /// Its Join was refused.
     Refused {
         mac: Mac,
@@ -451,6 +458,16 @@ impl Adoption {
     /// The APs this member holds, in no particular order.
     pub fn aps(&self) -> impl Iterator<Item = &ApView> {
         self.sessions.values().map(|s| &s.view)
+    }
+
+    /// This member's session for `mac`, if any.
+    pub fn ap(&self, mac: Mac) -> Option<&ApView> {
+        self.sessions.get(self.by_mac.get(&mac)?).map(|s| &s.view)
+    }
+
+    /// Whether this member has a session for `mac`.
+    pub fn holds(&self, mac: Mac) -> bool {
+        self.by_mac.contains_key(&mac)
     }
 
     /// Licenses held, by kind (every session past Join).
@@ -877,7 +894,8 @@ impl Adoption {
             self.by_session_id.remove(&s.session_id);
         }
         self.held.remove(s.view.license);
-        if self.admission.grace.contains_key(&s.view.mac) {
+        let grace = self.admission.grace.contains_key(&s.view.mac);
+        if grace {
             self.on_grace.remove(s.view.license);
         }
         if s.view.state != ApState::Run {
@@ -889,6 +907,7 @@ impl Adoption {
             .push_back(AdoptionOutput::Event(AdoptionEvent::Released {
                 mac: s.view.mac,
                 reason,
+                grace,
             }));
     }
 }

@@ -408,11 +408,37 @@ fn echo_keeps_an_ap_and_silence_releases_it_after_the_dead_interval() {
         events(&drain(&mut a)),
         vec![AdoptionEvent::Released {
             mac: mac(1),
-            reason: ReleaseReason::Lost
+            reason: ReleaseReason::Lost,
+            grace: false
         }]
     );
     assert_eq!(a.aps().count(), 0);
     assert_eq!(a.held(), Held::default());
+}
+
+#[test]
+fn a_release_says_whether_the_ap_was_on_a_lost_members_grace_share() {
+    // No license of its own: AP 1 joins only because the table shows it on a lost member.
+    let mut a = Adoption::new(settings());
+    let grace: HashMap<Mac, LicenseKind> = [(mac(1), LicenseKind::Aap)].into();
+    a.handle_admission(
+        Admission {
+            grace: std::sync::Arc::new(grace),
+            ..serving(0)
+        },
+        ms(0),
+    );
+    adopt(&mut a, 1, ms(0));
+    assert_eq!(a.adopted(), 1);
+    a.handle_timeout(ms(90_000));
+    assert_eq!(
+        events(&drain(&mut a)),
+        vec![AdoptionEvent::Released {
+            mac: mac(1),
+            reason: ReleaseReason::Lost,
+            grace: true
+        }]
+    );
 }
 
 #[test]
@@ -499,7 +525,8 @@ fn a_join_for_a_live_ap_from_elsewhere_is_refused_and_from_its_own_address_takes
         ev[..1],
         [AdoptionEvent::Released {
             mac: mac(1),
-            reason: ReleaseReason::Rejoined
+            reason: ReleaseReason::Rejoined,
+            grace: false
         }]
     );
     assert_eq!(a.held().total(), 1);
@@ -529,7 +556,8 @@ fn a_state_timer_releases_an_ap_that_stops_half_way() {
         events(&drain(&mut a)),
         vec![AdoptionEvent::Released {
             mac: mac(1),
-            reason: ReleaseReason::Timeout("WaitJoin")
+            reason: ReleaseReason::Timeout("WaitJoin"),
+            grace: false
         }]
     );
     assert_eq!(a.held().total(), 0);
@@ -673,7 +701,8 @@ fn a_wtp_that_announces_the_fast_timers_is_released_after_their_dead_interval() 
         events(&drain(&mut a)),
         vec![AdoptionEvent::Released {
             mac: mac(1),
-            reason: ReleaseReason::Lost
+            reason: ReleaseReason::Lost,
+            grace: false
         }]
     );
     assert_eq!(

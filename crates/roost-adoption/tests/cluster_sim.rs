@@ -315,7 +315,6 @@ impl Sim {
                     let now = self.now;
                     let wall_ms = 1_700_000_000_000 + self.now.as_millis() as u64;
                     let ac = &mut self.acs[i];
-                    let grace = ac.core.as_ref().map(|c| c.admission().grace.clone());
                     if let Some(d) = ac.directory.as_mut() {
                         match e {
                             AdoptionEvent::Joined { ap } => d.handle_adopted(
@@ -333,9 +332,8 @@ impl Sim {
                                 },
                                 now,
                             ),
-                            AdoptionEvent::Released { mac, .. } => {
-                                let on_grace = grace.is_some_and(|g| g.contains_key(&mac));
-                                d.handle_released(mac, !on_grace, now)
+                            AdoptionEvent::Released { mac, grace, .. } => {
+                                d.handle_released(mac, !grace, now)
                             }
                             AdoptionEvent::Adopted { .. } | AdoptionEvent::Refused { .. } => {}
                         }

@@ -250,10 +250,11 @@ impl ControllerOps for Fake {
             licenses: Vec::new(),
             traffic: Vec::new(),
             aps: std::sync::Arc::new(ApTable {
-                rows: seed_aps(),
+                rows: seed_aps().into_iter().map(std::sync::Arc::new).collect(),
                 serving: true,
                 adopted: 1,
                 joining: 0,
+                on_other_members: 0,
                 stats: AdoptionStats {
                     joins_refused: 1,
                     ..Default::default()
@@ -354,7 +355,7 @@ Number of APs shown: 2
 ";
     assert_eq!(render_wireless_ap(&seed_aps()), expected);
     assert_eq!(
-        render_wireless_ap(&[]),
+        render_wireless_ap::<ApRow>(&[]),
         "+-----+------+-----+-------+----+------------+-------+--------+\n| IDX | NAME | MAC | MODEL | IP | ADOPTED-BY | STATE | UPTIME |\n+-----+------+-----+-------+----+------------+-------+--------+\nNumber of APs shown: 0\n"
     );
     let ops = Fake::new();

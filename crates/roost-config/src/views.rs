@@ -58,12 +58,15 @@ pub struct PoolEntry {
 /// refused recently), and its adoption counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ApTable {
-    pub rows: Vec<ApRow>,
+    /// Shared rows: a republished table copies pointers, not 25,600 rows of text.
+    pub rows: Vec<std::sync::Arc<ApRow>>,
     /// This controller adopts APs now (active, or standby with no active left).
     pub serving: bool,
     /// APs in Run, and APs past Join not in Run yet.
     pub adopted: u64,
     pub joining: u64,
+    /// Rows of other members' APs in this member's copy of the cluster-wide AP table.
+    pub on_other_members: u64,
     pub stats: AdoptionStats,
 }
 
@@ -662,7 +665,7 @@ pub fn render_traffic(counters: &[(String, u64)]) -> String {
 
 /// `show wireless ap`: a boxed table (WiNG-style: upper-case headers, `+---+` rules; the exact
 /// layout is Roost's, modelled on WiNG's), then `Number of APs shown: N`.
-pub fn render_wireless_ap(rows: &[ApRow]) -> String {
+pub fn render_wireless_ap<R: std::borrow::Borrow<ApRow>>(rows: &[R]) -> String {
     let header = [
         "IDX",
         "NAME",
@@ -677,6 +680,7 @@ pub fn render_wireless_ap(rows: &[ApRow]) -> String {
         .iter()
         .enumerate()
         .map(|(i, r)| {
+            let r: &ApRow = r.borrow();
             [
                 (i + 1).to_string(),
                 r.hostname.clone(),
@@ -753,6 +757,7 @@ pub fn render_adoption_status(t: &ApTable) -> String {
     );
     o += &format!(" {:<29}: {}\n", "APs adopted", adopted);
     o += &format!(" {:<29}: {}\n", "APs joining", joining);
+    o += &format!(" {:<29}: {}\n", "APs on other members", t.on_other_members);
     for (label, value) in t.stats.rows() {
         o += &format!(" {:<29}: {}\n", label, value);
     }

@@ -30,6 +30,9 @@ impl StartedController {
     }
 }
 
+/// The member channel's receive buffer (see [`run_controller`]).
+const MEMBER_RECEIVE_BUFFER: usize = 16 << 20;
+
 /// Starts a controller: member task, join server, SSH and HTTPS. Returns once everything
 /// listens; runs until `shutdown` resolves.
 pub async fn run_controller(
@@ -45,6 +48,9 @@ pub async fn run_controller(
     let member_addr = socket
         .local_addr()
         .map_err(bind_err("member channel UDP", member_addr))?;
+    // A full copy of a 25,600-AP table arrives as ~2 MB of datagrams in one burst: a default
+    // receive buffer (208 KiB) would drop most of it, and the hellos behind it.
+    crate::wireless::large_buffers(&socket, MEMBER_RECEIVE_BUFFER);
     let tls = roost_api::tls::load_or_create_identity(&opts.data_dir, &[opts.ip.to_string()])
         .map_err(|e| StartupError::Component {
             what: "TLS identity",

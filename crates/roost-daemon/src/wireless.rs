@@ -14,8 +14,9 @@ use roost_adoption::{
 };
 use roost_capwap::vendor::FastTimers;
 use roost_config::{AdoptionStats, ApRow, ApTable, MemberSnapshot};
+use roost_wire::Mac;
 use roost_wire::{ApRecord, MemberId};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,9 @@ const REFUSED_KEPT: usize = 1024;
 /// AP table messages from other members queued for this thread at most (beyond: dropped,
 /// and the table's digests repair the gap).
 const TABLE_QUEUE: usize = 16_384;
+
+/// The CAPWAP sockets' receive buffers (see [`large_buffers`]).
+const CAPWAP_RECEIVE_BUFFER: usize = 64 << 20;
 
 /// Roost's failure-detection timers for Roost WTPs (the RFC's apply to any other).
 pub const FAST_TIMERS: FastTimers = FastTimers {
@@ -78,8 +82,8 @@ pub fn start(
     let data = std::net::UdpSocket::bind(SocketAddr::new(opts.ip, data_port))?;
     control.set_nonblocking(true)?;
     data.set_nonblocking(true)?;
-    large_buffers(&control);
-    large_buffers(&data);
+    large_buffers(&control, CAPWAP_RECEIVE_BUFFER);
+    large_buffers(&data, CAPWAP_RECEIVE_BUFFER);
     let control_addr = control.local_addr()?;
     let data_addr = data.local_addr()?;
     let (tx, rx) = watch::channel(Arc::new(ApTable::default()));
@@ -108,12 +112,11 @@ pub fn start(
 
 /// Receive buffers for an adoption storm (25,600 APs joining at once): SO_RCVBUFFORCE where
 /// allowed (root, CAP_NET_ADMIN), else as much as `net.core.rmem_max` allows.
-fn large_buffers(s: &std::net::UdpSocket) {
+pub(crate) fn large_buffers(s: &impl std::os::fd::AsFd, receive: usize) {
     use nix::sys::socket::{setsockopt, sockopt};
-    const RECEIVE: usize = 64 << 20;
     const SEND: usize = 8 << 20;
-    if setsockopt(s, sockopt::RcvBufForce, &RECEIVE).is_err() {
-        let _ = setsockopt(s, sockopt::RcvBuf, &RECEIVE);
+    if setsockopt(s, sockopt::RcvBufForce, &receive).is_err() {
+        let _ = setsockopt(s, sockopt::RcvBuf, &receive);
     }
     let _ = setsockopt(s, sockopt::SndBuf, &SEND);
 }
@@ -126,7 +129,17 @@ struct Task {
     data: UdpSocket,
     tx: watch::Sender<Arc<ApTable>>,
     /// Refused APs, most recent last.
-    refused: Vec<ApRow>,
+    refused: Vec<Arc<ApRow>>,
+    /// This member's APs as the faces show them, sorted (hostname, MAC), each row rebuilt
+    /// only when its AP joined, reached Run or left (and all of them every
+    /// [`UPTIME_REFRESH`], for the uptimes): a republished table shares the rows.
+    own_rows: BTreeMap<(String, Mac), Arc<ApRow>>,
+    /// Each own row's key in `own_rows`.
+    own_keys: HashMap<Mac, String>,
+    /// APs whose rows are due for a rebuild.
+    dirty: HashSet<Mac>,
+    /// When `own_rows` was last rebuilt whole (None: due now).
+    own_full_at: Option<std::time::Instant>,
     published: Option<(u64, std::time::Instant)>,
     hostname: String,
     counts: (u32, u32),
@@ -138,7 +151,11 @@ struct Task {
     me_active: bool,
     capacity: u32,
     hostnames: HashMap<MemberId, String>,
-    /// `directory.changes()` when admission was last computed.
+    /// The other members' rows for the faces: (`directory.grace_changes()`, built at, rows).
+    others: Option<(u64, std::time::Instant, Vec<Arc<ApRow>>)>,
+    /// The members' view (self's own AP counts left out) when admission was last computed.
+    admitted_view: Option<(bool, u32, Vec<PoolMember>)>,
+    /// `directory.grace_changes()` when admission was last computed.
     admitted_at: Option<u64>,
 }
 
@@ -176,6 +193,12 @@ async fn run(
         capacity: 0,
         hostnames: HashMap::new(),
         admitted_at: None,
+        admitted_view: None,
+        others: None,
+        own_rows: BTreeMap::new(),
+        own_keys: HashMap::new(),
+        dirty: HashSet::new(),
+        own_full_at: None,
     };
     let snap = t.member.snapshot();
     t.on_snapshot(&snap);
@@ -285,10 +308,36 @@ impl Task {
             .map(|m| m.member)
             .collect();
         self.directory.handle_members(&connected, &lost, now);
-        self.readmit(now);
+        // This member's own counts in its hellos follow its adoptions (the core knows them
+        // first hand); anything else that moved may change the admission.
+        let view = (
+            self.me_active,
+            self.capacity,
+            self.members
+                .iter()
+                .map(|m| {
+                    let mut m = *m;
+                    if m.is_self {
+                        m.licenses.ap_count = 0;
+                        m.licenses.aap_count = 0;
+                    }
+                    m
+                })
+                .collect::<Vec<_>>(),
+        );
+        if self.admitted_view.as_ref() != Some(&view)
+            || self.admitted_at != Some(self.directory.grace_changes())
+        {
+            self.admitted_view = Some(view);
+            self.readmit(now);
+        }
         let capacity = self.capacity;
         if let Some(me) = me {
-            self.hostname = me.hostname.clone();
+            if self.hostname != me.hostname {
+                self.hostname = me.hostname.clone();
+                // Every own row names this controller (ADOPTED-BY).
+                self.own_full_at = None;
+            }
         }
         let mut settings = self.core.settings().clone();
         settings.ac_name = if self.hostname.is_empty() {
@@ -328,7 +377,7 @@ impl Task {
             admission(self.me_active, &self.members, &grace, self.capacity),
             now,
         );
-        self.admitted_at = Some(self.directory.changes());
+        self.admitted_at = Some(self.directory.grace_changes());
     }
 
     async fn drain(&mut self) {
@@ -354,7 +403,7 @@ impl Task {
                 break;
             }
         }
-        if self.admitted_at != Some(self.directory.changes()) {
+        if self.admitted_at != Some(self.directory.grace_changes()) {
             let now = self.now();
             self.readmit(now);
         }
@@ -407,6 +456,7 @@ impl Task {
                     since_ms: crate::member::wall_ms(),
                 };
                 self.directory.handle_adopted(record, now);
+                self.dirty.insert(ap.mac);
             }
             AdoptionEvent::Adopted { ap } => {
                 tracing::info!(mac = %ap.mac, model = %ap.model, addr = %ap.addr, "AP adopted");
@@ -415,10 +465,11 @@ impl Task {
                     ap.mac, ap.model, ap.addr
                 ));
                 self.refused.retain(|r| r.mac != ap.mac);
+                self.dirty.insert(ap.mac);
             }
-            AdoptionEvent::Released { mac, reason } => {
-                let on_grace = self.core.admission().grace.contains_key(&mac);
-                self.directory.handle_released(mac, !on_grace, now);
+            AdoptionEvent::Released { mac, reason, grace } => {
+                self.directory.handle_released(mac, !grace, now);
+                self.dirty.insert(mac);
                 tracing::info!(%mac, %reason, "AP un-adopted");
                 self.member.debug(&format!(
                     "%ADOPTION-6-UNADOPTED: AP {mac} un-adopted: {reason}"
@@ -435,7 +486,7 @@ impl Task {
                 if self.refused.len() >= REFUSED_KEPT {
                     self.refused.remove(0);
                 }
-                self.refused.push(ApRow {
+                self.refused.push(Arc::new(ApRow {
                     hostname: String::new(),
                     mac,
                     model,
@@ -446,9 +497,78 @@ impl Task {
                     license: String::new(),
                     uptime_secs: None,
                     reason: Some(reason.to_string()),
-                });
+                }));
             }
         }
+    }
+
+    /// Rebuilds the rows of the APs that changed, or all of them when the uptimes are due.
+    fn refresh_own_rows(&mut self, now: std::time::Instant) {
+        let t = self.now();
+        if self.own_full_at.is_none_or(|at| now >= at + UPTIME_REFRESH) {
+            self.own_rows.clear();
+            self.own_keys.clear();
+            self.dirty.clear();
+            for ap in self.core.aps() {
+                self.own_keys.insert(ap.mac, ap.name.clone());
+                self.own_rows.insert(
+                    (ap.name.clone(), ap.mac),
+                    Arc::new(row(ap, &self.hostname, t)),
+                );
+            }
+            self.own_full_at = Some(now);
+            return;
+        }
+        for mac in std::mem::take(&mut self.dirty) {
+            if let Some(name) = self.own_keys.remove(&mac) {
+                self.own_rows.remove(&(name, mac));
+            }
+            if let Some(ap) = self.core.ap(mac) {
+                self.own_keys.insert(mac, ap.name.clone());
+                self.own_rows
+                    .insert((ap.name.clone(), mac), Arc::new(row(ap, &self.hostname, t)));
+            }
+        }
+    }
+
+    /// The other members' APs from this member's copy of the cluster-wide table, sorted as
+    /// `show wireless ap` lists them (rebuilt only when a peer's rows moved, or for the
+    /// uptimes).
+    fn other_rows(&self) -> Vec<Arc<ApRow>> {
+        let me = self.member.id;
+        let wall = crate::member::wall_ms();
+        let mut rows = Vec::with_capacity(self.directory.others());
+        for r in self.directory.rows().filter(|r| r.owner != me) {
+            let connected = self.directory.peer(r.owner).is_some_and(|(c, _)| c);
+            let rec = r.record;
+            // A lost member's AP that a connected peer holds now is shown once, where it is.
+            if !connected && self.directory.held_by_connected_peer(&rec.mac) {
+                continue;
+            }
+            rows.push(Arc::new(ApRow {
+                hostname: rec.hostname.clone(),
+                mac: rec.mac,
+                model: rec.model.clone(),
+                serial: rec.serial.clone(),
+                ip: rec.ip.to_string(),
+                adopted_by: self
+                    .hostnames
+                    .get(&r.owner)
+                    .cloned()
+                    .unwrap_or_else(|| r.owner.to_string()),
+                state: if connected {
+                    "adopted"
+                } else {
+                    CONTROLLER_LOST
+                }
+                .into(),
+                license: if rec.thin { "AP" } else { "AAP" }.into(),
+                uptime_secs: connected.then(|| wall.saturating_sub(rec.since_ms) / 1000),
+                reason: None,
+            }));
+        }
+        rows.sort_by(|a, b| (&a.hostname, a.mac).cmp(&(&b.hostname, b.mac)));
+        rows
     }
 
     /// Republishes the AP table when it changed, at most every [`PUBLISH_INTERVAL`], and
@@ -469,53 +589,31 @@ impl Task {
                 return;
             }
         }
-        let t = self.now();
-        let mut rows: Vec<ApRow> = self
-            .core
-            .aps()
-            .map(|ap| row(ap, &self.hostname, t))
-            .collect();
-        // The others' APs, from this member's copy of the cluster-wide table.
-        let me = self.member.id;
-        let wall = crate::member::wall_ms();
-        let connected_owner =
-            |owner| owner == me || self.directory.peer(owner).is_some_and(|(c, _)| c);
-        // A lost member's AP that a connected member holds now is shown once, where it is.
-        let live: std::collections::HashSet<roost_wire::Mac> = self
-            .directory
-            .rows()
-            .filter(|r| connected_owner(r.owner))
-            .map(|r| r.record.mac)
-            .collect();
-        for r in self.directory.rows().filter(|r| r.owner != me) {
-            let connected = connected_owner(r.owner);
-            let rec = r.record;
-            if !connected && live.contains(&rec.mac) {
-                continue;
-            }
-            rows.push(ApRow {
-                hostname: rec.hostname.clone(),
-                mac: rec.mac,
-                model: rec.model.clone(),
-                serial: rec.serial.clone(),
-                ip: rec.ip.to_string(),
-                adopted_by: self
-                    .hostnames
-                    .get(&r.owner)
-                    .cloned()
-                    .unwrap_or_else(|| r.owner.to_string()),
-                state: if connected {
-                    "adopted"
-                } else {
-                    "controller-lost"
-                }
-                .into(),
-                license: if rec.thin { "AP" } else { "AAP" }.into(),
-                uptime_secs: connected.then(|| wall.saturating_sub(rec.since_ms) / 1000),
-                reason: None,
-            });
+        self.refresh_own_rows(now);
+        let key = self.directory.grace_changes();
+        if self
+            .others
+            .as_ref()
+            .is_none_or(|(k, at, _)| *k != key || now >= *at + UPTIME_REFRESH)
+        {
+            self.others = Some((key, now, self.other_rows()));
         }
-        rows.sort_by(|a, b| (&a.hostname, a.mac).cmp(&(&b.hostname, b.mac)));
+        let others = self.others.as_ref().map_or(&[][..], |(_, _, r)| &r[..]);
+        // A lost member's AP that this member holds now is shown once, where it is.
+        let own_keys = &self.own_keys;
+        let others = others
+            .iter()
+            .filter(|r| !(r.state == CONTROLLER_LOST && own_keys.contains_key(&r.mac)));
+        // Both sides are sorted: a merge, not a sort of every row.
+        let mut rows = Vec::with_capacity(self.own_rows.len() + self.directory.others());
+        let mut own = self.own_rows.iter().peekable();
+        for o in others {
+            while let Some((_, r)) = own.next_if(|((h, m), _)| (h, *m) <= (&o.hostname, o.mac)) {
+                rows.push(r.clone());
+            }
+            rows.push(o.clone());
+        }
+        rows.extend(own.map(|(_, r)| r.clone()));
         rows.extend(self.refused.iter().cloned());
         let c = self.core.counters();
         let stats = AdoptionStats {
@@ -536,11 +634,15 @@ impl Task {
             serving: self.core.admission().serving,
             adopted,
             joining: self.core.held().total() as u64 - adopted,
+            on_other_members: self.directory.others() as u64,
             stats,
         }));
         self.published = Some((changes, now));
     }
 }
+
+/// The state shown for a lost member's AP that no one holds yet.
+const CONTROLLER_LOST: &str = "controller-lost";
 
 fn row(ap: &ApView, adopted_by: &str, now: Duration) -> ApRow {
     ApRow {

@@ -269,8 +269,10 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("roost-bench-{}-aps", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
+    // ROOST_BENCH_LOG overrides the controllers' quiet log filter (e.g. to see why APs left).
+    let filter = std::env::var("ROOST_BENCH_LOG").unwrap_or_else(|_| "warn".into());
     let quiet = |mut s: Spec| {
-        s.env.push(("RUST_LOG".into(), "warn".into()));
+        s.env.push(("RUST_LOG".into(), filter.clone()));
         s
     };
     let bin = roost_bin();
@@ -295,6 +297,12 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
     })
     .context("b not standby")?;
     let list = format!("pool1={ip1},{ip2}");
+    // ROOST_BENCH_TRACE=1: both controllers' adoption counters every 500 ms on stderr.
+    let trace = std::env::var_os("ROOST_BENCH_TRACE").map(|_| {
+        let (a, b) = (p.a.spec.clone(), p.b.spec.clone());
+        std::thread::spawn(move || trace_adoption(&a, &b))
+    });
+    let _ = trace;
     let fleet = std::process::Command::new(&bin)
         .args(["ap", "--count", &n.to_string(), "--controller-list", &list])
         .args(["--base-ip", "127.24.0.1", "--seed", "1", "--json"])
@@ -329,6 +337,21 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
         (adopted(&p.a)? == n).then_some(())
     })
     .with_context(|| format!("not every AP adopted by a: {:?}", adopted(&p.a)))?;
+    // The standby's copy of the AP table is what it licenses a's APs from after the kill.
+    let on_others = |c: &ControllerProcess| -> Option<usize> {
+        let t = c.exec(&["show adoption status"]).ok()?.text();
+        let line = t.lines().find(|l| l.contains("APs on other members"))?;
+        line.rsplit(':').next()?.trim().parse().ok()
+    };
+    let all_adopted = Instant::now();
+    wait_for(Duration::from_secs(20), Duration::from_millis(50), || {
+        (on_others(&p.b)? == n).then_some(())
+    })
+    .with_context(|| format!("b's copy of the AP table: {:?} rows", on_others(&p.b)))?;
+    println!(
+        "ap_table_on_standby_after_last_adopted_ms {:.1}",
+        all_adopted.elapsed().as_secs_f64() * 1000.0
+    );
     let pid = p.a.pid().context("a's pid")?;
     println!("ap_controller_rss_kib {}", rss_kib(pid).unwrap_or(0));
     // Steady state: every AP echoes once a second.
@@ -346,7 +369,18 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
     wait_for(Duration::from_secs(15), Duration::from_millis(20), || {
         (adopted(&p.b)? == n).then_some(())
     })
-    .with_context(|| format!("not every AP on b: {:?}", adopted(&p.b)))?;
+    .with_context(|| {
+        let shown = p.b.exec(&[
+            "show adoption status",
+            "show cluster status",
+            "show licenses",
+        ]);
+        format!(
+            "not every AP on b: {:?}\n{}",
+            adopted(&p.b),
+            shown.map(|r| r.text()).unwrap_or_default()
+        )
+    })?;
     println!(
         "ap_failover_from_kill_ms {:.1}",
         killed.elapsed().as_secs_f64() * 1000.0
@@ -372,6 +406,57 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
     println!("ap_in_run_at_end {}", s["in_run"].as_u64().unwrap_or(0));
     drop(p);
     rfc_echo_cpu(a)
+}
+
+/// Prints `t a: adopted/joining/released b: …` twice a second until both controllers are gone.
+fn trace_adoption(a: &Spec, b: &Spec) {
+    let client = match roost_testkit::http_client() {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    let t0 = Instant::now();
+    let fields = |s: &Spec| -> Option<String> {
+        let r: roost_testkit::ExecResponse = client
+            .post(format!("https://{}:{}/api/v1/exec", s.ip, s.api_port))
+            .basic_auth("admin", Some(&s.admin_password))
+            .json(
+                &serde_json::json!({ "commands": ["show adoption status", "show cluster status"] }),
+            )
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        let t = r.text();
+        let get = |k: &str| {
+            t.lines()
+                .find(|l| l.trim_start().starts_with(k))
+                .and_then(|l| l.rsplit(':').next())
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        Some(format!(
+            "{} adopted {} joining {} released {} refused {} others {}",
+            get("Cluster operational state"),
+            get("APs adopted"),
+            get("APs joining"),
+            get("APs released"),
+            get("Joins refused"),
+            get("APs on other members")
+        ))
+    };
+    for _ in 0..400 {
+        let (fa, fb) = (fields(a), fields(b));
+        if fa.is_none() && fb.is_none() {
+            return;
+        }
+        eprintln!(
+            "{:6.1}s a: {} | b: {}",
+            t0.elapsed().as_secs_f64(),
+            fa.unwrap_or_else(|| "-".into()),
+            fb.unwrap_or_else(|| "-".into())
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// The controller's CPU with the same fleet behaving as foreign WTPs (the RFC's 30 s echo),

@@ -321,10 +321,11 @@ impl ApiBackend for Fake {
             licenses: Vec::new(),
             traffic: Vec::new(),
             aps: std::sync::Arc::new(roost_config::ApTable {
-                rows: self.aps(),
+                rows: self.aps().into_iter().map(std::sync::Arc::new).collect(),
                 serving: true,
                 adopted: 1,
                 joining: 0,
+                on_other_members: 0,
                 stats: Default::default(),
             }),
             pool: Vec::new(),

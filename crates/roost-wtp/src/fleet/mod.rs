@@ -9,7 +9,10 @@
 //!
 //! Time: a binary heap of the APs' next deadlines (each AP's `poll_timeout`, pushed when it
 //! moves earlier, stale entries skipped when popped) drives `handle_timeout`, at millisecond
-//! resolution. Starts are paced ([`FleetConfig::start_rate`] APs a second, evenly spread):
+//! resolution. What arrived is read before the timers due now fire (up to
+//! [`RECEIVED_FIRST`] datagrams per socket): a real AP has a CPU of its own, so a reply that
+//! sits in this process's socket buffer while the fleet is busy arrived in time, and must not
+//! count as a lost controller. Starts are paced ([`FleetConfig::start_rate`] APs a second, evenly spread):
 //! a synchronized start of 25,600 APs would be 25,600 Discovery Requests in one burst, more
 //! than a default UDP buffer holds, and every lost datagram costs a retransmission. The loop
 //! takes at most [`BATCH`] datagrams or timers in a row before looking at the rest, so that
@@ -38,6 +41,9 @@ use tokio::sync::watch;
 
 /// Most datagrams (or timers, or starts) handled in a row before the loop looks elsewhere.
 pub const BATCH: usize = 512;
+/// Datagrams read from each socket before the due timers fire, at most (then the timers run
+/// anyway, so that a receive storm cannot stop them).
+pub const RECEIVED_FIRST: usize = 8 * BATCH;
 
 /// How often [`Progress`] is published.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
@@ -262,6 +268,13 @@ impl Driver {
         let mut cmsg = nix::cmsg_space!(libc::in_pktinfo, u32);
         let mut next_progress = self.start;
         loop {
+            for _ in 0..RECEIVED_FIRST / BATCH {
+                let c = self.drain(true, &control, &data, &mut buf, &mut cmsg);
+                let d = self.drain(false, &control, &data, &mut buf, &mut cmsg);
+                if c < BATCH && d < BATCH {
+                    break;
+                }
+            }
             let now = Instant::now();
             self.start_due(now, &control, &data);
             self.fire_due(now, &control, &data);
@@ -282,16 +295,9 @@ impl Driver {
             tokio::select! {
                 biased;
                 _ = stop.changed() => break,
-                r = control.readable() => {
-                    if r.is_ok() {
-                        self.drain(true, &control, &data, &mut buf, &mut cmsg);
-                    }
-                }
-                r = data.readable() => {
-                    if r.is_ok() {
-                        self.drain(false, &control, &data, &mut buf, &mut cmsg);
-                    }
-                }
+                // Read at the top of the loop, before the timers.
+                _ = control.readable() => {}
+                _ = data.readable() => {}
                 _ = tokio::time::sleep_until(wake.into()) => {}
             }
         }
@@ -305,8 +311,9 @@ impl Driver {
         Ok(summary)
     }
 
-    /// Reads up to [`BATCH`] datagrams. (Readiness is cleared only by a receive that would
-    /// block, so a socket left with datagrams is readable again on the next turn.)
+    /// Reads up to [`BATCH`] datagrams and says how many it read. (Readiness is cleared only
+    /// by a receive that would block, so a socket left with datagrams is readable again on
+    /// the next turn.)
     fn drain(
         &mut self,
         is_control: bool,
@@ -314,12 +321,12 @@ impl Driver {
         data: &Channel,
         buf: &mut [u8],
         cmsg: &mut Vec<u8>,
-    ) {
+    ) -> usize {
         let chan = if is_control { control } else { data };
-        for _ in 0..BATCH {
+        for n in 0..BATCH {
             let r = match chan.try_recv(buf, cmsg) {
                 Ok(r) => r,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return n,
                 Err(_) => continue,
             };
             let index = u32::from(r.to).wrapping_sub(self.base) as usize;
@@ -337,6 +344,7 @@ impl Driver {
             };
             self.flush(index, now, control, data);
         }
+        BATCH
     }
 
     fn start_at(&self, i: usize) -> Instant {
