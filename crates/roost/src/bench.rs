@@ -387,6 +387,9 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
     );
     let out = fleet.0.take().context("fleet")?.wait_with_output()?;
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).context("fleet summary")?;
+    if std::env::var_os("ROOST_BENCH_TRACE").is_some() {
+        eprintln!("fleet summary: {s}");
+    }
     println!(
         "ap_cold_to_run_max_ms {:.1}",
         s["time_to_adopt"]["max_ms"].as_f64().unwrap_or(-1.0)

@@ -30,7 +30,11 @@
 //! The AC's requests are answered once per sequence number: a repeat gets the cached response
 //! again, an older one is ignored; a response for no outstanding request is discarded.
 //! Roost's [`FastTimers`] element, announced in the Join Request and honoured from the Join
-//! and Configuration Status Responses, replaces echo interval, retransmit interval and count.
+//! and Configuration Status Responses, replaces echo interval, retransmit interval and count;
+//! its one retransmission applies in Run only. Before Run the count is at least the RFC's
+//! MaxRetransmit (5; the waits still start at the fast interval): a controller slow to answer
+//! because thousands of APs join it at once is alive, and giving up on it costs the AP a
+//! refusal elsewhere and seconds before it comes back ([`retransmit_budget`]).
 //!
 //! **Failover**: an AC that stops answering in Configure, Data Check or Run (MaxRetransmit
 //! exhausted, or no keep-alive echoed for DataChannelDeadInterval) is lost
@@ -355,6 +359,18 @@ pub struct Wtp {
 
 /// SplitMix64's finaliser: a bijection on u64, so distinct session numbers give distinct
 /// Session IDs.
+/// How many times a request (or keep-alive) is retransmitted before the AC counts as lost:
+/// the timers' count in Run (where the fast timers notice a dead controller), and before Run
+/// at least the RFC's MaxRetransmit (see the module docs).
+pub fn retransmit_budget(timers: &Timers, state: State) -> u8 {
+    match state {
+        State::Run => timers.max_retransmit,
+        _ => timers
+            .max_retransmit
+            .max(roost_capwap::defaults::MAX_RETRANSMIT as u8),
+    }
+}
+
 fn mix64(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -556,7 +572,7 @@ impl Wtp {
                 }
             }
             Phase::Session(s) => {
-                let max = self.timers.max_retransmit;
+                let max = retransmit_budget(&self.timers, self.state);
                 if let Some(k) = s.keepalive.as_mut().filter(|k| k.deadline <= now) {
                     if k.retransmits < max {
                         k.retransmits += 1;
@@ -785,7 +801,7 @@ impl Wtp {
     }
 
     fn pending_timeout(&mut self, now: Instant) {
-        let max = self.timers.max_retransmit;
+        let max = retransmit_budget(&self.timers, self.state);
         let Some(p) = self.pending.as_mut() else {
             return;
         };

@@ -675,6 +675,47 @@ fn fast_timers_detect_a_dead_ac_in_under_a_second_and_readopt_on_the_ac_list() {
 }
 
 #[test]
+fn before_run_a_slow_ac_gets_the_rfcs_retransmissions_at_the_fast_interval() {
+    // A controller busy with thousands of Joins is alive: one retransmission is for Run.
+    let mut t = T::one_ac();
+    t.discover(&[(ac1(), "rfs-1", 0, 100)]);
+    let seq = t.w.pending.as_ref().unwrap().seq;
+    t.outputs();
+    t.receive(
+        ac1(),
+        seq,
+        MessageBody::JoinResponse(join_response(
+            ResultCode::Success,
+            "rfs-1",
+            ac1(),
+            Some(fast()),
+        )),
+    )
+    .unwrap();
+    let (_, cs) = t.one();
+    assert_eq!(cs.message_type(), MessageType::ConfigurationStatusRequest);
+    let mut waits = vec![];
+    for _ in 0..5 {
+        waits.push(t.until_deadline());
+        let (to, again) = t.one();
+        assert_eq!(
+            (to, again.seq),
+            (ac1(), cs.seq),
+            "the same request, unchanged"
+        );
+    }
+    assert_eq!(waits, [300, 500, 500, 500, 500].map(ms));
+    assert_eq!(t.until_deadline(), ms(500));
+    assert!(t.outputs().iter().any(|o| matches!(
+        o,
+        Output::Event(Event::AcLost {
+            cause: LossCause::NoResponse(MessageType::ConfigurationStatusRequest),
+            ..
+        })
+    )));
+}
+
+#[test]
 fn a_refusal_is_reported_and_the_next_ac_tried_then_later_a_new_discovery() {
     let mut t = T::new(
         ControllerList::pool1([ac1(), ac2()]),
