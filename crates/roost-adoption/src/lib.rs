@@ -196,10 +196,12 @@ pub enum AdoptionEvent {
         reason: ReleaseReason,
         grace: bool,
     },
-    /// Its Join was refused.
+    /// Its Join was refused: what it said about itself (for `show wireless ap`), and why.
     Refused {
         mac: Mac,
+        name: String,
         model: String,
+        serial: String,
         addr: SocketAddr,
         reason: Refusal,
     },
@@ -695,7 +697,9 @@ impl Adoption {
         self.out
             .push_back(AdoptionOutput::Event(AdoptionEvent::Refused {
                 mac,
+                name: req.wtp_name.0.clone(),
                 model,
+                serial: req.board_data.serial_str().unwrap_or("").to_string(),
                 addr: from,
                 reason,
             }));

@@ -291,7 +291,9 @@ fn a_standby_does_not_answer_discovery_and_refuses_a_join() {
         events(&out),
         vec![AdoptionEvent::Refused {
             mac: mac(1),
+            name: "ap1".into(),
             model: "AP7532".into(),
+            serial: "SIM0001".into(),
             addr: ap_addr(1),
             reason: Refusal::NotServing
         }]

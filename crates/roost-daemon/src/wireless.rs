@@ -477,7 +477,9 @@ impl Task {
             }
             AdoptionEvent::Refused {
                 mac,
+                name,
                 model,
+                serial,
                 addr,
                 reason,
             } => {
@@ -487,10 +489,10 @@ impl Task {
                     self.refused.remove(0);
                 }
                 self.refused.push(Arc::new(ApRow {
-                    hostname: String::new(),
+                    hostname: name,
                     mac,
                     model,
-                    serial: String::new(),
+                    serial,
                     ip: addr.ip().to_string(),
                     adopted_by: String::new(),
                     state: "refused".into(),

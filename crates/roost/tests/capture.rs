@@ -2,7 +2,9 @@
 //! loopback and checks on the wire what the docs claim: the member channel (UDP 24576) carries
 //! only sealed `RST1` v1 datagrams, in both directions; no SSID or password crosses in clear;
 //! after join-cluster, TCP 5349 falls silent and the member channel is the only
-//! member-to-member traffic.
+//! member-to-member traffic. And CAPWAP between a controller and a `roost ap` fleet: no
+//! malformed packet, DSCP CS6 on control, every field tshark decodes as the controller recorded
+//! or advertised it.
 //!
 //! Needs `tshark` and the right to capture on `lo` (root, or capabilities): CI installs tshark
 //! (`.ci/run`) and runs as root with CI=true, where both are required; elsewhere the test is
@@ -209,7 +211,8 @@ fn read_fields(file: &Path, display_filter: &str, fields: &[&str]) -> Vec<Vec<St
     let mut cmd = Command::new("tshark");
     cmd.args(["-n", "-r"])
         .arg(file)
-        .args(["-d", "udp.port==24576,data", "-Y", display_filter])
+        .args(["-d", "udp.port==24576,data", "-o", "capwap.swap_fc:FALSE"])
+        .args(["-Y", display_filter])
         .args(["-T", "fields", "-E", "separator=/t"]);
     for f in fields {
         cmd.args(["-e", f]);
@@ -474,5 +477,230 @@ fn tshark_sees_only_sealed_member_datagrams_after_join() {
         join_frames.len(),
         late.len(),
         raw.len()
+    );
+}
+
+/// Layer 4 for CAPWAP: a real controller with 4 AAP licences, a `roost ap` fleet of 5, and
+/// tshark as the third, independent judge of both sides' bytes. It fails on any malformed
+/// CAPWAP packet, on any control packet without DSCP CS6, and on any field tshark decodes
+/// differently from what the controller recorded (`GET /api/v1/aps`) or advertised (AC Name,
+/// AC Descriptor). The licence shortfall shows on the wire: one AP gets Join Responses with
+/// Result Code 4 (Resource Depletion), the others 0 and reach Run.
+///
+/// Honest about what is in clear: CAPWAP control runs without DTLS until a later issue, so
+/// the WTP and AC names travel readable (the test finds them); the member channel stays sealed
+/// (the test above).
+#[test]
+fn tshark_decodes_capwap_adoption_as_sent() {
+    const AC: &str = "127.0.0.113";
+    const FLEET_BASE: [u8; 4] = [127, 26, 0, 1];
+    if !tshark_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let c = ControllerProcess::spawn(
+        &bin(),
+        Spec::new("capwap-ac", AC, &dir.path().join("capwap-ac"))
+            .arg("--mac 52-54-00-CA-11-13 --hostname capwap-ac --aap-licenses 4"),
+    )
+    .unwrap();
+    let pcap = dir.path().join("capwap.pcap");
+    let mut cap = match Capture::start(&pcap, &format!("host {AC}"), AC) {
+        Start::Capturing(c) => c,
+        Start::Refused(err) => {
+            if nix::unistd::Uid::effective().is_root() {
+                panic!("tshark could not capture on lo as root:\n{err}");
+            }
+            skip(&format!(
+                "capturing on lo needs root or capabilities:\n{err}"
+            ));
+            return;
+        }
+    };
+    let base = FLEET_BASE.map(|b| b.to_string()).join(".");
+    let fleet = Command::new(bin())
+        .args(["ap", "--count", "5", "--controller-list"])
+        .arg(format!("pool1={AC};level=1"))
+        .args([
+            "--base-ip",
+            &base,
+            "--seed",
+            "11",
+            "--discovery-interval",
+            "1",
+        ])
+        .args(["--duration", "10", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Fleet(Option<Child>);
+    impl Drop for Fleet {
+        fn drop(&mut self) {
+            if let Some(mut c) = self.0.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut fleet = Fleet(Some(fleet));
+    // Four adopted, one refused for lack of a licence: the API's rows are what tshark must
+    // confirm.
+    let rows = wait_for(Duration::from_secs(9), Duration::from_millis(100), || {
+        let v = c.get_json("/api/v1/aps").ok()?;
+        let rows = v.as_array()?.clone();
+        let adopted = rows.iter().filter(|r| r["state"] == "adopted").count();
+        let refused = rows.iter().filter(|r| r["state"] == "refused").count();
+        (adopted == 4 && refused == 1).then_some(rows)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "4 adopted and 1 refused: {:?}\n{}",
+            c.get_json("/api/v1/aps"),
+            c.log_tail(30)
+        )
+    });
+    let out = fleet.0.take().unwrap().wait_with_output().unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(summary["in_run"], 4, "{summary:#}");
+    cap.wait_flushed(AC);
+    cap.stop();
+    drop(c);
+
+    // 1. Nothing tshark calls malformed or an error, on either port.
+    let bad = read_fields(
+        &pcap,
+        "(udp.port==5246 || udp.port==5247) && !icmp && (_ws.malformed || _ws.expert.severity >= error)",
+        &["frame.number", "_ws.col.Info"],
+    );
+    assert!(bad.is_empty(), "malformed CAPWAP per tshark: {bad:?}");
+
+    // 2. Every control packet, both ways, carries DSCP CS6 (RFC 5415 4.5.2.1).
+    let control = read_fields(
+        &pcap,
+        "udp.port==5246 && capwap && !icmp",
+        &["ip.dsfield.dscp"],
+    );
+    assert!(
+        control.len() > 20,
+        "too few control packets: {}",
+        control.len()
+    );
+    assert!(
+        control.iter().all(|r| r[0] == "48"),
+        "control packets without DSCP CS6: {:?}",
+        control.iter().filter(|r| r[0] != "48").collect::<Vec<_>>()
+    );
+
+    // 3. The whole conversation, as tshark names the message types (RFC 5415 4.5.3):
+    // Discovery, Join, Configuration Status, Change State Event, Echo, each with its response.
+    let types: BTreeSet<u32> = read_fields(
+        &pcap,
+        "udp.port==5246 && capwap && !icmp",
+        &["capwap.control.header.message_type.enterprise_specific"],
+    )
+    .iter()
+    .map(|r| r[0].parse().expect("message type"))
+    .collect();
+    for t in [1, 2, 3, 4, 5, 6, 11, 12, 13, 14] {
+        assert!(
+            types.contains(&t),
+            "no message type {t} on the wire: {types:?}"
+        );
+    }
+
+    // 4. Discovery Responses: the AC Name is the controller's hostname; the AC Descriptor
+    // advertises the VX9000's platform maximum and a load within what it holds.
+    let discovery = read_fields(
+        &pcap,
+        &format!(
+            "ip.src=={AC} && !icmp && capwap.control.header.message_type.enterprise_specific==2"
+        ),
+        &[
+            "capwap.control.message_element.ac_name",
+            "capwap.control.message_element.ac_descriptor.active_wtp",
+            "capwap.control.message_element.ac_descriptor.max_wtp",
+        ],
+    );
+    assert!(!discovery.is_empty(), "no Discovery Response captured");
+    for r in &discovery {
+        assert_eq!(r[0], "capwap-ac", "{r:?}");
+        let active: u32 = r[1].parse().expect("active WTPs");
+        assert!(active <= 4, "{r:?}");
+        assert_eq!(r[2], "25600", "{r:?}");
+    }
+
+    // 5. Join Requests decode to the rows the controller shows: MAC, model, serial, name, IP.
+    let joins = read_fields(
+        &pcap,
+        &format!(
+            "ip.dst=={AC} && !icmp && capwap.control.header.message_type.enterprise_specific==3"
+        ),
+        &[
+            "ip.src",
+            "capwap.control.message_element.wtp_board_data.wtp_model_number",
+            "capwap.control.message_element.wtp_board_data.wtp_serial_number",
+            "capwap.control.message_element.wtp_board_data.base_mac_address",
+            "capwap.control.message_element.wtp_name",
+        ],
+    );
+    let mut joined: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &joins {
+        if let Some(seen) = joined.insert(r[0].clone(), r.clone()) {
+            assert_eq!(&seen, r, "one AP's Join Requests differ");
+        }
+    }
+    assert_eq!(joined.len(), 5, "Join Requests from {:?}", joined.keys());
+    for row in &rows {
+        let ip = row["ip"].as_str().unwrap();
+        let j = joined
+            .get(ip)
+            .unwrap_or_else(|| panic!("no Join Request from {ip}: {row:#}"));
+        let mac = row["mac"]
+            .as_str()
+            .unwrap()
+            .replace('-', ":")
+            .to_ascii_lowercase();
+        assert_eq!(j[1], row["model"].as_str().unwrap(), "{j:?} vs {row:#}");
+        assert_eq!(j[2], row["serial"].as_str().unwrap(), "{j:?} vs {row:#}");
+        assert_eq!(j[3].to_ascii_lowercase(), mac, "{j:?} vs {row:#}");
+        assert_eq!(j[4], row["hostname"].as_str().unwrap(), "{j:?} vs {row:#}");
+    }
+
+    // 6. Join Responses: Success (0) to each adopted AP, Resource Depletion (4) to the
+    // refused one, and nothing else.
+    let responses = read_fields(
+        &pcap,
+        &format!(
+            "ip.src=={AC} && !icmp && capwap.control.header.message_type.enterprise_specific==4"
+        ),
+        &["ip.dst", "capwap.control.message_element.result_code"],
+    );
+    let mut codes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in &responses {
+        codes.entry(r[0].clone()).or_default().insert(r[1].clone());
+    }
+    for row in &rows {
+        let ip = row["ip"].as_str().unwrap();
+        let want = if row["state"] == "refused" { "4" } else { "0" };
+        assert_eq!(
+            codes
+                .get(ip)
+                .map(|s| s.iter().map(String::as_str).collect::<Vec<_>>()),
+            Some(vec![want]),
+            "Join Response codes to {ip} ({row:#}); all: {codes:?}"
+        );
+    }
+    let refused = rows.iter().find(|r| r["state"] == "refused").unwrap();
+    assert!(
+        refused["reason"].as_str().unwrap_or("").contains("licen"),
+        "{refused:#}"
+    );
+    eprintln!(
+        "capwap capture: {} control packets, message types {types:?}, {} Join Requests, codes {codes:?}",
+        control.len(),
+        joins.len()
     );
 }
