@@ -26,6 +26,14 @@
 //!    [`FastTimers`] element in its Join Request; the AC sends its own values back). Each state before Run has its RFC timer (WaitJoin, ChangeStatePending,
 //!    DataCheck); expiry releases the AP.
 //!
+//! 6. **WLANs**: in Run, the AC brings the AP to the WLANs its model carries ([`wlan`]: the
+//!    plan the driver hands in with [`Adoption::handle_wlans`]), one WLAN Configuration
+//!    Request at a time per AP, retransmitted on the AP's timers (fast or RFC), and at most
+//!    [`AcSettings::max_wlan_in_flight`] APs at a time across the controller, so a commit that
+//!    reaches 25,600 APs never floods a socket. An AP that answers none of MaxRetransmit
+//!    retransmissions is released (RFC 5415 4.5.1: the peer is considered dead); one that
+//!    refuses a WLAN keeps running without it, counted and shown.
+//!
 //! Requests are answered once per sequence number: a retransmission gets the cached response
 //! again, an older one is ignored (RFC 5415 4.5.1). Malformed input, and messages for no
 //! session, are counted and dropped: never a panic, never a change.
@@ -34,6 +42,7 @@
 
 pub mod directory;
 pub mod placement;
+pub mod wlan;
 
 use placement::{Admission, Held, LicenseKind, Licensed, Refusal};
 use roost_capwap::elements::*;
@@ -43,10 +52,11 @@ use roost_capwap::vendor::FastTimers;
 use roost_capwap::{ControlMessage, ControlPacket, KeepAlive, MessageBody, RequestOrder, Sequence};
 use roost_wire::Mac;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
+use wlan::{WlanPlan, WlanService, WlanStep};
 
 /// Monotonic time since an origin the driver chooses.
 pub type Instant = Duration;
@@ -78,6 +88,12 @@ pub struct AcSettings {
     pub discovery_holddown: Duration,
     /// The software version advertised in the AC Descriptor.
     pub software_version: String,
+    /// RFC 5415 4.7: RetransmitInterval and MaxRetransmit for the AC's own requests to a WTP
+    /// without Roost's fast timers (to one with them, the fast values apply).
+    pub retransmit_interval: Duration,
+    pub max_retransmit: u8,
+    /// At most this many APs with a WLAN Configuration Request outstanding.
+    pub max_wlan_in_flight: usize,
 }
 
 impl AcSettings {
@@ -97,6 +113,17 @@ impl AcSettings {
             max_pending: 4096,
             discovery_holddown: Duration::from_secs(1),
             software_version: String::new(),
+            retransmit_interval: Duration::from_secs(3),
+            max_retransmit: 5,
+            max_wlan_in_flight: 1024,
+        }
+    }
+
+    /// The retransmit interval and count for the AC's requests to a WTP.
+    fn retransmission(&self, fast: bool) -> (Duration, u8) {
+        match self.fast_timers.filter(|_| fast) {
+            Some(t) => (t.retransmit_interval, t.max_retransmit.max(1)),
+            None => (self.retransmit_interval, self.max_retransmit),
         }
     }
 
@@ -150,6 +177,10 @@ pub struct ApView {
     pub joined: Instant,
     /// When it reached Run.
     pub run_since: Option<Instant>,
+    /// WLANs it confirmed (WLAN Configuration Response, Success).
+    pub wlans: usize,
+    /// WLANs it refused (a failure Result Code): not retried until they change.
+    pub wlans_refused: usize,
 }
 
 /// Why a session ended.
@@ -196,6 +227,8 @@ pub enum AdoptionEvent {
         reason: ReleaseReason,
         grace: bool,
     },
+    /// It carries the WLANs its model should (`view.wlans`, `view.wlans_refused`).
+    WlansApplied { ap: ApView },
     /// Its Join was refused: what it said about itself (for `show wireless ap`), and why.
     Refused {
         mac: Mac,
@@ -243,6 +276,35 @@ pub struct AdoptionCounters {
     /// A message that makes no sense in the session's state (answered or ignored per RFC).
     pub unexpected: u64,
     pub released: u64,
+    /// WLAN Configuration Requests sent (first transmissions), retransmitted, and answered
+    /// with a failure.
+    pub wlan_requests: u64,
+    pub wlan_retransmissions: u64,
+    pub wlan_refused: u64,
+    /// WLAN Configuration Responses with Success.
+    pub wlan_confirmed: u64,
+}
+
+/// A WLAN Configuration Request waiting for its response.
+struct InFlight {
+    seq: u8,
+    step: WlanStep,
+    datagram: Vec<u8>,
+    /// Retransmissions sent so far.
+    retries: u8,
+    due: Instant,
+}
+
+/// Where an AP's WLANs stand.
+#[derive(Default)]
+struct Push {
+    applied: BTreeMap<(u8, u8), WlanService>,
+    refused: BTreeMap<(u8, u8), WlanService>,
+    in_flight: Option<InFlight>,
+    /// In the controller's push queue.
+    queued: bool,
+    /// The AC's own request sequence number (RFC 5415 4.5.1: one per direction).
+    seq: u8,
 }
 
 struct Session {
@@ -259,6 +321,7 @@ struct Session {
     /// Bumped when `deadline` moves, so stale heap entries are recognised.
     generation: u64,
     radios: Vec<WtpRadioInformation>,
+    push: Push,
 }
 
 /// The AC core. See the crate docs.
@@ -278,6 +341,14 @@ pub struct Adoption {
     counters: AdoptionCounters,
     /// Bumped whenever the AP table changes (for the publisher).
     changes: u64,
+    wlans: WlanPlan,
+    /// APs in Run whose WLANs may differ from the plan, in arrival order.
+    push_queue: VecDeque<SocketAddr>,
+    /// APs with a WLAN request outstanding.
+    push_in_flight: usize,
+    /// WLAN request retransmissions: (due, AP, its request's seq).
+    push_timers: BinaryHeap<Reverse<(Instant, SocketAddr, u8)>>,
+    last_wlan_response: Option<Instant>,
 }
 
 impl Adoption {
@@ -296,7 +367,46 @@ impl Adoption {
             out: VecDeque::new(),
             counters: AdoptionCounters::default(),
             changes: 0,
+            wlans: WlanPlan::default(),
+            push_queue: VecDeque::new(),
+            push_in_flight: 0,
+            push_timers: BinaryHeap::new(),
+            last_wlan_response: None,
         }
+    }
+
+    /// The WLANs every AP model must carry (after a commit): every AP in Run is brought to it.
+    pub fn handle_wlans(&mut self, plan: WlanPlan, now: Instant) {
+        if plan == self.wlans {
+            return;
+        }
+        self.wlans = plan;
+        let run: Vec<SocketAddr> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.view.state == ApState::Run)
+            .map(|(a, _)| *a)
+            .collect();
+        for addr in run {
+            self.enqueue_push(addr);
+        }
+        self.pump_wlans(now);
+    }
+
+    /// The plan in force.
+    pub fn wlans(&self) -> &WlanPlan {
+        &self.wlans
+    }
+
+    /// APs waiting for a WLAN request, and APs with one outstanding.
+    pub fn wlan_backlog(&self) -> (usize, usize) {
+        (self.push_queue.len(), self.push_in_flight)
+    }
+
+    /// When the last WLAN Configuration Response arrived (how long a commit took to reach
+    /// the last AP).
+    pub fn last_wlan_response(&self) -> Option<Instant> {
+        self.last_wlan_response
     }
 
     /// The cluster's view changed (operational state, licenses, what others hold).
@@ -365,6 +475,7 @@ impl Adoption {
             MessageBody::JoinRequest(req) => self.on_join(from, seq, req, now),
             body => self.on_session_message(from, seq, body, now),
         }
+        self.pump_wlans(now);
     }
 
     /// A datagram on the data port: a keep-alive puts its session in Run and is echoed.
@@ -417,6 +528,8 @@ impl Adoption {
         if let Some(ap) = adopted {
             self.out
                 .push_back(AdoptionOutput::Event(AdoptionEvent::Adopted { ap }));
+            self.enqueue_push(addr);
+            self.pump_wlans(now);
         }
     }
 
@@ -441,6 +554,14 @@ impl Adoption {
             };
             self.release(addr, reason);
         }
+        while let Some(&Reverse((at, addr, seq))) = self.push_timers.peek() {
+            if at > now {
+                break;
+            }
+            self.push_timers.pop();
+            self.on_push_timer(addr, seq, now);
+        }
+        self.pump_wlans(now);
         // Forget discovery hold-downs that are over (bounded memory under a flood).
         if self.discovery_answered_at.len() > 65_536 {
             let hold = self.settings.discovery_holddown;
@@ -450,7 +571,12 @@ impl Adoption {
 
     /// When `handle_timeout` is next due (may be early: a timer that moved since).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _, _))| *at)
+        let state = self.timers.peek().map(|Reverse((at, _, _))| *at);
+        let push = self.push_timers.peek().map(|Reverse((at, _, _))| *at);
+        match (state, push) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn poll_output(&mut self) -> Option<AdoptionOutput> {
@@ -615,6 +741,8 @@ impl Adoption {
             state: ApState::Configuring,
             joined: now,
             run_since: None,
+            wlans: 0,
+            wlans_refused: 0,
         };
         let resp = MessageBody::JoinResponse(JoinResponse {
             result_code: ResultCode::Success,
@@ -654,6 +782,7 @@ impl Adoption {
                 deadline: now,
                 generation: 0,
                 radios: req.radios,
+                push: Push::default(),
             },
         );
         self.arm(from, now + self.settings.wait_join);
@@ -713,7 +842,9 @@ impl Adoption {
         };
         s.heard = now;
         if !is_request {
-            // Responses to AC requests (none outstanding yet): nothing to do.
+            if let MessageBody::WlanConfigurationResponse(r) = body {
+                self.on_wlan_response(from, seq, r.result_code, now);
+            }
             return;
         }
         if let Some((last, resp)) = &s.last {
@@ -905,6 +1036,9 @@ impl Adoption {
         if s.view.state != ApState::Run {
             self.pending = self.pending.saturating_sub(1);
         }
+        if s.push.in_flight.is_some() {
+            self.push_in_flight -= 1;
+        }
         self.counters.released += 1;
         self.changes += 1;
         self.out
@@ -913,6 +1047,150 @@ impl Adoption {
                 reason,
                 grace,
             }));
+    }
+}
+
+impl Adoption {
+    fn enqueue_push(&mut self, addr: SocketAddr) {
+        if let Some(s) = self.sessions.get_mut(&addr) {
+            if !s.push.queued && s.push.in_flight.is_none() {
+                s.push.queued = true;
+                self.push_queue.push_back(addr);
+            }
+        }
+    }
+
+    /// Starts WLAN requests for queued APs while fewer than the limit are outstanding.
+    fn pump_wlans(&mut self, now: Instant) {
+        while self.push_in_flight < self.settings.max_wlan_in_flight {
+            let Some(addr) = self.push_queue.pop_front() else {
+                return;
+            };
+            let Some(s) = self.sessions.get_mut(&addr) else {
+                continue;
+            };
+            s.push.queued = false;
+            if s.view.state != ApState::Run || s.push.in_flight.is_some() {
+                continue;
+            }
+            let desired = self.wlans.for_model(&s.view.model);
+            let Some(step) = wlan::next_step(&s.push.applied, &s.push.refused, desired) else {
+                continue;
+            };
+            s.push.seq = s.push.seq.wrapping_add(1);
+            let seq = s.push.seq;
+            let body = MessageBody::WlanConfigurationRequest(step.request());
+            let Some(datagram) = encode(seq, body) else {
+                // A service the codec refuses (e.g. an SSID too long): never sendable.
+                if let WlanStep::Add(w) = &step {
+                    s.push.refused.insert(step.key(), w.clone());
+                    s.view.wlans_refused = s.push.refused.len();
+                }
+                self.counters.wlan_refused += 1;
+                s.push.queued = true;
+                self.push_queue.push_back(addr);
+                continue;
+            };
+            let (interval, _) = self.settings.retransmission(s.fast);
+            let due = now + interval;
+            s.push.in_flight = Some(InFlight {
+                seq,
+                step,
+                datagram: datagram.clone(),
+                retries: 0,
+                due,
+            });
+            self.push_in_flight += 1;
+            self.counters.wlan_requests += 1;
+            self.push_timers.push(Reverse((due, addr, seq)));
+            self.out
+                .push_back(AdoptionOutput::Control { to: addr, datagram });
+        }
+    }
+
+    fn on_push_timer(&mut self, addr: SocketAddr, seq: u8, now: Instant) {
+        let Some(s) = self.sessions.get_mut(&addr) else {
+            return;
+        };
+        let (interval, max) = self.settings.retransmission(s.fast);
+        let Some(f) = s.push.in_flight.as_mut() else {
+            return;
+        };
+        if f.seq != seq || f.due > now {
+            return;
+        }
+        if f.retries >= max {
+            self.release(
+                addr,
+                ReleaseReason::Timeout("WLAN Configuration Request retransmissions"),
+            );
+            return;
+        }
+        f.retries += 1;
+        f.due = now + interval;
+        self.counters.wlan_retransmissions += 1;
+        self.push_timers.push(Reverse((f.due, addr, seq)));
+        self.out.push_back(AdoptionOutput::Control {
+            to: addr,
+            datagram: f.datagram.clone(),
+        });
+    }
+
+    fn on_wlan_response(&mut self, from: SocketAddr, seq: u8, code: ResultCode, now: Instant) {
+        let Some(s) = self.sessions.get_mut(&from) else {
+            return;
+        };
+        if s.push.in_flight.as_ref().map(|f| f.seq) != Some(seq) {
+            // A late duplicate, or a response to nothing: ignored (RFC 5415 4.5.1).
+            self.counters.stale += 1;
+            return;
+        }
+        let Some(f) = s.push.in_flight.take() else {
+            return;
+        };
+        self.push_in_flight -= 1;
+        let key = f.step.key();
+        self.last_wlan_response = Some(now);
+        if code.is_success() {
+            self.counters.wlan_confirmed += 1;
+        }
+        match (f.step, code.is_success()) {
+            (WlanStep::Add(w), true) => {
+                s.push.refused.remove(&key);
+                s.push.applied.insert(key, w);
+            }
+            (WlanStep::Delete { .. }, true) => {
+                s.push.applied.remove(&key);
+            }
+            (WlanStep::Add(w), false) => {
+                self.counters.wlan_refused += 1;
+                s.push.refused.insert(key, w);
+            }
+            (WlanStep::Delete { .. }, false) => {
+                // The AP would not delete it: count it as gone (an AP that keeps a WLAN it
+                // was told to drop is the AP's fault, and retrying would loop).
+                self.counters.wlan_refused += 1;
+                s.push.applied.remove(&key);
+            }
+        }
+        let desired = self.wlans.for_model(&s.view.model);
+        if wlan::next_step(&s.push.applied, &s.push.refused, desired).is_some() {
+            s.push.queued = true;
+            self.push_queue.push_back(from);
+        } else {
+            s.view.wlans = s.push.applied.len();
+            s.view.wlans_refused = s
+                .push
+                .refused
+                .keys()
+                .filter(|k| desired.iter().any(|w| (w.radio_id, w.wlan_id) == **k))
+                .count();
+            self.changes += 1;
+            self.out
+                .push_back(AdoptionOutput::Event(AdoptionEvent::WlansApplied {
+                    ap: s.view.clone(),
+                }));
+        }
     }
 }
 

@@ -713,3 +713,167 @@ fn a_wtp_that_announces_the_fast_timers_is_released_after_their_dead_interval() 
         "the foreign WTP keeps the RFC's dead interval"
     );
 }
+
+fn corp_plan(ssid: &str) -> wlan::WlanPlan {
+    let svc = wlan::WlanService {
+        radio_id: 1,
+        wlan_id: 1,
+        ssid: ssid.as_bytes().to_vec(),
+        cipher: wlan::Cipher::Ccmp,
+        key_management: wlan::KeyManagement::Psk,
+        group_key: vec![0x5A; 16],
+    };
+    wlan::WlanPlan {
+        by_model: [("AP7532".to_string(), Arc::new(vec![svc]))]
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn wlan_response(seq: u8, code: ResultCode) -> Vec<u8> {
+    packet(
+        seq,
+        MessageBody::WlanConfigurationResponse(WlanConfigurationResponse {
+            result_code: code,
+            assigned_bssid: None,
+            vendor_specific: vec![],
+            other_elements: vec![],
+        }),
+    )
+}
+
+/// The WLAN Configuration Requests in `outs` to `to`: (seq, operation).
+fn wlan_requests(outs: &[AdoptionOutput], to: SocketAddr) -> Vec<(u8, WlanOperation)> {
+    replies(outs, to)
+        .into_iter()
+        .filter_map(|m| match m.body {
+            MessageBody::WlanConfigurationRequest(r) => Some((m.seq, r.operation)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_ap_reaching_run_gets_its_models_wlans_one_request_at_a_time() {
+    let mut a = ac(10);
+    a.handle_wlans(corp_plan("corp"), ms(0));
+    assert!(drain(&mut a).is_empty(), "no AP yet, nothing to send");
+    let steps = adopt(&mut a, 1, ms(10));
+    // The keep-alive's step: the echo, the Adopted event, then the Add WLAN (seq 1).
+    let run = &steps[3];
+    let reqs = wlan_requests(run, ap_addr(1));
+    let [(1, WlanOperation::Add(add))] = reqs.as_slice() else {
+        panic!("{reqs:?}")
+    };
+    assert_eq!(
+        (add.radio_id, add.wlan_id, &add.ssid[..]),
+        (1, 1, &b"corp"[..])
+    );
+    assert_eq!(add.key, vec![0x5A; 16]);
+    assert_eq!(a.counters().wlan_requests, 1);
+    // Success: the AP carries it; no further request.
+    a.handle_control(ap_addr(1), &wlan_response(1, ResultCode::Success), ms(20));
+    let out = drain(&mut a);
+    assert!(wlan_requests(&out, ap_addr(1)).is_empty());
+    let ev = events(&out);
+    let [AdoptionEvent::WlansApplied { ap }] = ev.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!((ap.wlans, ap.wlans_refused), (1, 0));
+    // A changed SSID: Delete (seq 2), then Add (seq 3).
+    a.handle_wlans(corp_plan("corp-2"), ms(30));
+    let out = drain(&mut a);
+    assert!(matches!(
+        wlan_requests(&out, ap_addr(1)).as_slice(),
+        [(2, WlanOperation::Delete(d))] if (d.radio_id, d.wlan_id) == (1, 1)
+    ));
+    a.handle_control(ap_addr(1), &wlan_response(2, ResultCode::Success), ms(40));
+    let out = drain(&mut a);
+    assert!(matches!(
+        wlan_requests(&out, ap_addr(1)).as_slice(),
+        [(3, WlanOperation::Add(add))] if add.ssid == b"corp-2"
+    ));
+    // A response with the wrong sequence number changes nothing.
+    a.handle_control(ap_addr(1), &wlan_response(9, ResultCode::Success), ms(45));
+    assert!(drain(&mut a).is_empty());
+    assert_eq!(a.counters().stale, 1);
+}
+
+#[test]
+fn an_unanswered_wlan_request_is_retransmitted_then_the_ap_released() {
+    let mut a = ac(10);
+    a.handle_wlans(corp_plan("corp"), ms(0));
+    adopt(&mut a, 1, ms(0));
+    // RFC timers: 3 s, 5 retransmissions of the same datagram, then the AP is dead.
+    for n in 1..=5u64 {
+        a.handle_timeout(ms(3_000 * n));
+        let out = drain(&mut a);
+        assert_eq!(
+            wlan_requests(&out, ap_addr(1))
+                .iter()
+                .map(|r| r.0)
+                .collect::<Vec<_>>(),
+            vec![1],
+            "retransmission {n}"
+        );
+    }
+    assert_eq!(a.counters().wlan_retransmissions, 5);
+    a.handle_timeout(ms(18_000));
+    let out = drain(&mut a);
+    assert!(matches!(
+        events(&out).as_slice(),
+        [AdoptionEvent::Released { reason: ReleaseReason::Timeout(t), .. }]
+            if t.contains("WLAN")
+    ));
+    assert_eq!(a.aps().count(), 0);
+}
+
+#[test]
+fn a_refused_wlan_is_counted_and_not_retried_until_it_changes() {
+    let mut a = ac(10);
+    a.handle_wlans(corp_plan("corp"), ms(0));
+    adopt(&mut a, 1, ms(0));
+    a.handle_control(
+        ap_addr(1),
+        &wlan_response(1, ResultCode::ConfigurationFailureServiceNotProvided),
+        ms(10),
+    );
+    let out = drain(&mut a);
+    assert!(wlan_requests(&out, ap_addr(1)).is_empty());
+    let ev = events(&out);
+    let [AdoptionEvent::WlansApplied { ap }] = ev.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!((ap.wlans, ap.wlans_refused), (0, 1));
+    assert_eq!(a.counters().wlan_refused, 1);
+    // Still in Run: an AP that cannot serve a WLAN is not dropped for it.
+    assert_eq!(a.adopted(), 1);
+    a.handle_wlans(corp_plan("corp-b"), ms(20));
+    assert_eq!(wlan_requests(&drain(&mut a), ap_addr(1)).len(), 1);
+}
+
+#[test]
+fn at_most_max_wlan_in_flight_aps_have_a_request_outstanding() {
+    let mut s = settings();
+    s.max_wlan_in_flight = 2;
+    let mut a = Adoption::new(s);
+    a.handle_admission(serving(10), ms(0));
+    for n in 1..=3 {
+        adopt(&mut a, n, ms(0));
+    }
+    a.handle_wlans(corp_plan("corp"), ms(1));
+    let out = drain(&mut a);
+    let sent: Vec<u8> = (1..=3)
+        .filter(|n| !wlan_requests(&out, ap_addr(*n)).is_empty())
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    // One answers: the third AP's request goes out.
+    a.handle_control(
+        ap_addr(sent[0]),
+        &wlan_response(1, ResultCode::Success),
+        ms(2),
+    );
+    let out = drain(&mut a);
+    let third = (1..=3).find(|n| !sent.contains(n)).unwrap();
+    assert_eq!(wlan_requests(&out, ap_addr(third)).len(), 1);
+}

@@ -335,7 +335,9 @@ impl Sim {
                             AdoptionEvent::Released { mac, grace, .. } => {
                                 d.handle_released(mac, !grace, now)
                             }
-                            AdoptionEvent::Adopted { .. } | AdoptionEvent::Refused { .. } => {}
+                            AdoptionEvent::Adopted { .. }
+                            | AdoptionEvent::Refused { .. }
+                            | AdoptionEvent::WlansApplied { .. } => {}
                         }
                     }
                     changed = true;

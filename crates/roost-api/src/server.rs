@@ -539,11 +539,17 @@ async fn cluster_revisions(
     Extension(caller): Extension<Caller>,
 ) -> HResult<Response> {
     let revisions = st.backend.snapshot().revisions.clone();
-    if caller.role == Role::Monitor {
-        let view = blocking(move || (*revisions).clone().without_credentials()).await?;
-        return Ok(Json(view).into_response());
-    }
-    Ok(Json(&*revisions).into_response())
+    let monitor = caller.role == Role::Monitor;
+    let view = blocking(move || {
+        let view = (*revisions).clone().without_secrets();
+        if monitor {
+            view.without_credentials()
+        } else {
+            view
+        }
+    })
+    .await?;
+    Ok(Json(view).into_response())
 }
 
 fn wants_text(headers: &HeaderMap) -> bool {
@@ -568,7 +574,7 @@ async fn running_config(
     let running = st.backend.snapshot().running.clone();
     let monitor = caller.role == Role::Monitor;
     let text = blocking(move || {
-        let text = running.to_text();
+        let text = roost_config::mask_config_secrets(&running.to_text());
         if monitor {
             // Monitors read the configuration, not its password hashes.
             roost_config::hide_credentials(&text)

@@ -247,6 +247,22 @@ fn describe_in(parent: &str, t: &str) -> &'static str {
         ("", "ssid") => "Configure the SSID of this WLAN",
         ("", "vlan") => "VLAN of this WLAN",
         ("", "shutdown") => "Shutdown this WLAN",
+        ("", "encryption-type") => "Encryption of this WLAN",
+        ("", "authentication-type") => "Authentication of this WLAN's stations",
+        ("", "wpa-wpa2") => "WPA/WPA2 settings",
+        ("wpa-wpa2", "psk") => "Pre-shared key",
+        ("", "profile") => "Configure an AP profile",
+        ("", "controller") => "Controller the profile's APs are told",
+        ("controller", "host") => "Controller address",
+        ("interface", "radio1") => "Radio 1",
+        ("interface", "radio2") => "Radio 2",
+        ("interface", "radio3") => "Radio 3",
+        ("encryption-type", "ccmp") => "AES-CCMP (WPA2)",
+        ("encryption-type", "tkip-ccmp") => "TKIP and AES-CCMP (WPA/WPA2 mixed)",
+        ("encryption-type", "none") => "No encryption",
+        ("authentication-type", "eap") => "802.1X / EAP",
+        ("authentication-type", "none") => "No authentication (open or PSK)",
+        (_, "primary") => "The primary WLAN of this BSS",
         ("", m) if Model::ALL.iter().any(|x| x.prefix() == m) => {
             "Configure a device section of this model"
         }
@@ -359,6 +375,10 @@ fn describe_in(parent: &str, t: &str) -> &'static str {
         ("member", "ip") => "Cluster member IP address",
         ("member", "vlan") => "Cluster member VLAN (not supported by join-cluster)",
         ("ssid", _) => "SSID",
+        ("profile", _) => "AP model (ap7532, ap8533, ...), then the profile name",
+        ("bss", _) => "BSS (WLAN ID) on this radio",
+        ("pool", _) => "Controller pool (2 is tried only when pool 1 is unreachable)",
+        ("psk", "0") => "The key in clear text (masked whenever it is shown)",
         _ => "",
     }
 }
@@ -372,6 +392,8 @@ pub(crate) enum Kind {
     Interface,
     UserMgmt,
     Wlan,
+    Profile,
+    Radio,
 }
 
 const SHOW: &[(&str, Act)] = &[
@@ -457,6 +479,26 @@ const GLOBAL: &[(&str, Act)] = &[
     ("user-management", Act::Cfg),
     ("wlan WORD", Act::Cfg),
     ("no wlan WORD", Act::Cfg),
+    ("profile WORD WORD", Act::Cfg),
+    ("no profile WORD WORD", Act::Cfg),
+];
+
+const PROFILE: &[(&str, Act)] = &[
+    ("interface radio1", Act::Cfg),
+    ("interface radio2", Act::Cfg),
+    ("interface radio3", Act::Cfg),
+    ("no interface radio1", Act::Cfg),
+    ("no interface radio2", Act::Cfg),
+    ("no interface radio3", Act::Cfg),
+    ("controller host A.B.C.D pool <1-2>", Act::Cfg),
+    ("controller host A.B.C.D pool <1-2> level <1-2>", Act::Cfg),
+    ("no controller host A.B.C.D", Act::Cfg),
+];
+
+const RADIO: &[(&str, Act)] = &[
+    ("wlan WORD bss <1-16>", Act::Cfg),
+    ("wlan WORD bss <1-16> primary", Act::Cfg),
+    ("no wlan WORD", Act::Cfg),
 ];
 
 const DEVICE: &[(&str, Act)] = &[
@@ -532,6 +574,15 @@ const WLAN: &[(&str, Act)] = &[
     ("no vlan", Act::Cfg),
     ("shutdown", Act::Cfg),
     ("no shutdown", Act::Cfg),
+    ("encryption-type ccmp", Act::Cfg),
+    ("encryption-type tkip-ccmp", Act::Cfg),
+    ("encryption-type none", Act::Cfg),
+    ("no encryption-type", Act::Cfg),
+    ("authentication-type none", Act::Cfg),
+    ("authentication-type eap", Act::Cfg),
+    ("no authentication-type", Act::Cfg),
+    ("wpa-wpa2 psk 0 WORD", Act::Cfg),
+    ("no wpa-wpa2 psk", Act::Cfg),
 ];
 
 fn build(kind: Kind) -> Node {
@@ -559,6 +610,8 @@ fn build(kind: Kind) -> Node {
                 Kind::Device => DEVICE,
                 Kind::Interface => INTERFACE,
                 Kind::UserMgmt => USERS,
+                Kind::Profile => PROFILE,
+                Kind::Radio => RADIO,
                 _ => WLAN,
             });
         }
@@ -650,6 +703,8 @@ pub(crate) fn grammar(kind: Kind) -> &'static Node {
             Kind::Interface,
             Kind::UserMgmt,
             Kind::Wlan,
+            Kind::Profile,
+            Kind::Radio,
         ]
         .into_iter()
         .map(|k| (k, build(k)))

@@ -24,8 +24,13 @@ pub mod settings;
 pub mod views;
 
 pub use change::{Change, Section};
-pub use mask::{hide_credentials, mask_passwords, mask_passwords_in_place, MASK};
-pub use model::{hash_password, CONFIG_VERSION, REPLACE_CONFIG};
+pub use mask::{
+    hide_credentials, mask_config_secrets, mask_passwords, mask_passwords_in_place, MASK,
+};
+pub use model::{
+    hash_password, ApWlan, WlanAuthentication, WlanEncryption, AP_MODELS, CONFIG_VERSION,
+    REPLACE_CONFIG,
+};
 pub use session::exec_output;
 pub use views::*;
 
@@ -57,6 +62,7 @@ pub enum ConfigError {
 pub struct ClusterConfig {
     users: std::collections::BTreeMap<String, model::User>,
     wlans: std::collections::BTreeMap<String, model::Wlan>,
+    profiles: std::collections::BTreeMap<String, model::Profile>,
     devices: std::collections::BTreeMap<Mac, model::Device>,
 }
 

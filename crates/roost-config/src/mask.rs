@@ -14,7 +14,7 @@ use crate::grammar::{grammar, step, tokenize, Kind, PKind, Step, Tok};
 /// password is not given away either.
 pub const MASK: &str = "********";
 
-const KINDS: [Kind; 7] = [
+const KINDS: [Kind; 9] = [
     Kind::Exec,
     Kind::Priv,
     Kind::Global,
@@ -22,6 +22,8 @@ const KINDS: [Kind; 7] = [
     Kind::Interface,
     Kind::UserMgmt,
     Kind::Wlan,
+    Kind::Profile,
+    Kind::Radio,
 ];
 
 /// `line` with every password (or password hash) replaced by [`MASK`]; the rest of the line,
@@ -109,7 +111,8 @@ fn walk_marks(kind: Kind, toks: &[Tok<'_>]) -> (Vec<bool>, bool) {
         }
         if c.kw.is_none() {
             let after_password = prev[1] == Some("password");
-            let after_type = prev[0] == Some("password")
+            // `password 0 <pw>`, and a WLAN's `wpa-wpa2 psk 0 <key>`.
+            let after_type = matches!(prev[0], Some("password" | "psk"))
                 && prev[1].is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()));
             marks[i] = after_password || after_type;
         }
@@ -126,7 +129,8 @@ fn fallback_marks(toks: &[Tok<'_>]) -> Vec<bool> {
     let mut i = 0;
     while i < toks.len() {
         let w = toks[i].text.to_ascii_lowercase();
-        if !w.is_empty() && "password".starts_with(&w) && i + 1 < toks.len() {
+        let keyword = "password".starts_with(&w) || (w.len() >= 2 && "psk".starts_with(&w));
+        if !w.is_empty() && keyword && i + 1 < toks.len() {
             let next = toks[i + 1].text;
             let typed = next.len() == 1 && next.as_bytes()[0].is_ascii_digit();
             let at = if typed && i + 2 < toks.len() {
@@ -141,6 +145,26 @@ fn fallback_marks(toks: &[Tok<'_>]) -> Vec<bool> {
         i += 1;
     }
     marks
+}
+
+/// Configuration text as every face shows it: a WLAN's pre-shared key is [`MASK`]
+/// (`wpa-wpa2 psk 0 ********`), for every role; the startup-config file and the replicated
+/// configuration keep the key. Applying the masked line keeps the key a WLAN has.
+pub fn mask_config_secrets(config_text: &str) -> String {
+    let mut out = String::with_capacity(config_text.len());
+    for line in config_text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let t = body.trim_start();
+        if let Some(rest) = t.strip_prefix("wpa-wpa2 psk ") {
+            let indent = &body[..body.len() - t.len()];
+            let ty = rest.split_whitespace().next().unwrap_or("0");
+            out.push_str(&format!("{indent}wpa-wpa2 psk {ty} {MASK}"));
+            out.push_str(&line[body.len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// Configuration text as a `monitor` user may see it: on every `user` line of the

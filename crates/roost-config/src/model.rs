@@ -41,6 +41,81 @@ pub(crate) struct Wlan {
     pub ssid: Option<String>,
     pub vlan: Option<u16>,
     pub shutdown: bool,
+    pub encryption: WlanEncryption,
+    pub authentication: WlanAuthentication,
+    /// The WPA2 passphrase (8-63 characters) or 64 hex digits. It stays on the controllers
+    /// (replicated sealed, in the startup-config file); every face shows [`crate::MASK`].
+    pub psk: Option<String>,
+}
+
+/// A WLAN's `encryption-type`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WlanEncryption {
+    #[default]
+    None,
+    Ccmp,
+    TkipCcmp,
+}
+
+impl std::fmt::Display for WlanEncryption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WlanEncryption::None => "none",
+            WlanEncryption::Ccmp => "ccmp",
+            WlanEncryption::TkipCcmp => "tkip-ccmp",
+        })
+    }
+}
+
+/// A WLAN's `authentication-type`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WlanAuthentication {
+    #[default]
+    None,
+    Eap,
+}
+
+impl std::fmt::Display for WlanAuthentication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WlanAuthentication::None => "none",
+            WlanAuthentication::Eap => "eap",
+        })
+    }
+}
+
+/// The AP model keywords of WiNG 5.9 a profile may be for (`profile <model> <name>`).
+pub const AP_MODELS: &[&str] = &[
+    "ap6521", "ap6522", "ap6532", "ap6562", "ap7161", "ap7502", "ap7522", "ap7532", "ap7562",
+    "ap7602", "ap7612", "ap7622", "ap7632", "ap7662", "ap8163", "ap8432", "ap8533",
+];
+
+/// The radios a profile may configure (`interface radio1` … `radio3`).
+pub const RADIOS: u8 = 3;
+
+/// An AP profile (`profile ap7532 default-ap7532`): the controllers its APs are told and the
+/// WLANs on each radio.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Profile {
+    pub model: String,
+    /// `controller host <IP> pool <1|2> level <1|2>`.
+    pub controllers: BTreeMap<Ipv4Addr, (u8, u8)>,
+    /// Radio → BSS → (WLAN name, primary).
+    pub radios: BTreeMap<u8, BTreeMap<u8, (String, bool)>>,
+}
+
+/// One WLAN as an AP must carry it, resolved through its model's default profile
+/// ([`ClusterConfig::ap_wlans`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApWlan {
+    pub radio: u8,
+    pub bss: u8,
+    pub wlan: String,
+    pub ssid: String,
+    pub vlan: Option<u16>,
+    pub encryption: WlanEncryption,
+    pub authentication: WlanAuthentication,
+    pub psk: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -156,6 +231,9 @@ pub(crate) enum Ctx {
     Global,
     UserMgmt,
     Wlan(String),
+    Profile(String),
+    /// A profile's `interface radio<N>`.
+    Radio(String, u8),
     Device(Mac),
     Interface(Mac, u16),
 }
@@ -296,6 +374,8 @@ fn unknown(ctx: &Ctx, toks: &[&str]) -> String {
         Ctx::Global => "at top level".to_string(),
         Ctx::UserMgmt => "in user-management".to_string(),
         Ctx::Wlan(n) => format!("in wlan {n}"),
+        Ctx::Profile(n) => format!("in profile {n}"),
+        Ctx::Radio(n, r) => format!("in profile {n} interface radio{r}"),
         Ctx::Device(m) => format!("in device {m}"),
         Ctx::Interface(m, v) => format!("in device {m} interface vlan {v}"),
     };
@@ -307,7 +387,16 @@ impl ClusterConfig {
         ClusterConfig {
             users: BTreeMap::new(),
             wlans: BTreeMap::new(),
+            profiles: BTreeMap::new(),
             devices: BTreeMap::new(),
+        }
+    }
+
+    /// `profile <model> <name>`, the header line of a profile's section.
+    pub(crate) fn profile_header(&self, name: &str) -> String {
+        match self.profiles.get(name) {
+            Some(p) => format!("profile {} {name}", p.model),
+            None => format!("profile {name}"),
         }
     }
 
@@ -334,6 +423,30 @@ impl ClusterConfig {
                     .get_mut(name)
                     .ok_or_else(|| format!("wlan {name} does not exist"))?;
                 exec_wlan(w, toks)
+                    .map_err(|e| if e.is_empty() { unknown(ctx, toks) } else { e })?;
+                Ok(None)
+            }
+            Ctx::Profile(name) => {
+                let p = self
+                    .profiles
+                    .get_mut(name)
+                    .ok_or_else(|| format!("profile {name} does not exist"))?;
+                match exec_profile(p, toks) {
+                    Ok(Some(radio)) => Ok(Some(Ctx::Radio(name.clone(), radio))),
+                    Ok(None) => Ok(None),
+                    Err(e) if e.is_empty() => Err(unknown(ctx, toks)),
+                    Err(e) => Err(e),
+                }
+            }
+            Ctx::Radio(name, radio) => {
+                let r = self
+                    .profiles
+                    .get_mut(name)
+                    .and_then(|p| p.radios.get_mut(radio))
+                    .ok_or_else(|| {
+                        format!("interface radio{radio} does not exist in profile {name}")
+                    })?;
+                exec_radio(r, toks)
                     .map_err(|e| if e.is_empty() { unknown(ctx, toks) } else { e })?;
                 Ok(None)
             }
@@ -388,6 +501,38 @@ impl ClusterConfig {
                 Some(_) => Ok(None),
                 None => Err(format!("wlan {name} does not exist")),
             },
+            ["profile", model, name] => {
+                let model = ap_model(model)?;
+                let name = check_word("profile name", name, 32)?;
+                match self.profiles.get(&name) {
+                    Some(p) if p.model != model => Err(format!(
+                        "profile {name} is a {} profile, not {model}",
+                        p.model
+                    )),
+                    Some(_) => Ok(Some(Ctx::Profile(name))),
+                    None => {
+                        self.profiles.insert(
+                            name.clone(),
+                            Profile {
+                                model,
+                                controllers: BTreeMap::new(),
+                                radios: BTreeMap::new(),
+                            },
+                        );
+                        Ok(Some(Ctx::Profile(name)))
+                    }
+                }
+            }
+            ["no", "profile", model, name] => {
+                let model = ap_model(model)?;
+                match self.profiles.get(*name) {
+                    Some(p) if p.model == model => {
+                        self.profiles.remove(*name);
+                        Ok(None)
+                    }
+                    _ => Err(format!("profile {model} {name} does not exist")),
+                }
+            }
             [m, mac] if model_of(m).is_some() => {
                 let model = model_of(m).unwrap_or(Model::Vx9000);
                 let mac = mac_of(mac)?;
@@ -617,10 +762,89 @@ impl ClusterConfig {
         if let Some(v) = w.vlan {
             out.push(format!("vlan {v}"));
         }
+        if w.encryption != WlanEncryption::None {
+            out.push(format!("encryption-type {}", w.encryption));
+        }
+        if w.authentication != WlanAuthentication::None {
+            out.push(format!("authentication-type {}", w.authentication));
+        }
+        if let Some(k) = &w.psk {
+            out.push(format!("wpa-wpa2 psk 0 {k}"));
+        }
         if w.shutdown {
             out.push("shutdown".into());
         }
         out
+    }
+
+    /// A profile's body, indented by one space per level below its header.
+    pub(crate) fn profile_lines(p: &Profile) -> Vec<String> {
+        let mut out = Vec::new();
+        for (ip, (pool, level)) in &p.controllers {
+            out.push(format!(" controller host {ip} pool {pool} level {level}"));
+        }
+        for (radio, bss) in &p.radios {
+            out.push(format!(" interface radio{radio}"));
+            for (n, (wlan, primary)) in bss {
+                let primary = if *primary { " primary" } else { "" };
+                out.push(format!("  wlan {wlan} bss {n}{primary}"));
+            }
+        }
+        out
+    }
+
+    /// Every AP model with a default profile (`default-<model>`), upper case as an AP's
+    /// Board Data names it (`AP7532`), with the WLANs an AP of it carries, sorted by (radio,
+    /// BSS). An AP of model M uses the profile named `default-<m>` of type `<m>`, as WiNG
+    /// names its default profiles; choosing another profile per AP comes with the
+    /// auto-provisioning policy. A mapped WLAN that does not exist, is shut down or has no
+    /// SSID is left out.
+    pub fn ap_wlans(&self) -> BTreeMap<String, Vec<ApWlan>> {
+        let mut out = BTreeMap::new();
+        for (name, p) in &self.profiles {
+            if *name != format!("default-{}", p.model) {
+                continue;
+            }
+            let mut wlans = Vec::new();
+            for (radio, bss) in &p.radios {
+                for (n, (wlan, _)) in bss {
+                    let Some(w) = self.wlans.get(wlan) else {
+                        continue;
+                    };
+                    let Some(ssid) = w.ssid.clone().filter(|_| !w.shutdown) else {
+                        continue;
+                    };
+                    wlans.push(ApWlan {
+                        radio: *radio,
+                        bss: *n,
+                        wlan: wlan.clone(),
+                        ssid,
+                        vlan: w.vlan,
+                        encryption: w.encryption,
+                        authentication: w.authentication,
+                        psk: w.psk.clone(),
+                    });
+                }
+            }
+            out.insert(p.model.to_ascii_uppercase(), wlans);
+        }
+        out
+    }
+
+    /// The controllers the default profile of `model` (any case) names: (address, pool,
+    /// level).
+    pub fn ap_controllers(&self, model: &str) -> Vec<(Ipv4Addr, u8, u8)> {
+        let model = model.to_ascii_lowercase();
+        self.profiles
+            .get(&format!("default-{model}"))
+            .filter(|p| p.model == model)
+            .map(|p| {
+                p.controllers
+                    .iter()
+                    .map(|(ip, (pool, level))| (*ip, *pool, *level))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The device section body, indented by one space per level below the header.
@@ -706,6 +930,14 @@ impl ClusterConfig {
             }
             s.push_str("!\n");
         }
+        for (name, p) in &self.profiles {
+            s.push_str(&format!("profile {} {name}\n", p.model));
+            for l in Self::profile_lines(p) {
+                s.push_str(&l);
+                s.push('\n');
+            }
+            s.push_str("!\n");
+        }
         for (mac, d) in &self.devices {
             s.push_str(&device_header(d.model, *mac));
             s.push('\n');
@@ -735,6 +967,24 @@ impl ClusterConfig {
                     s.push_str(&format!("wlan {n}\n"));
                     for l in Self::wlan_lines(w) {
                         s.push_str(&format!(" {l}\n"));
+                    }
+                }
+            }
+            Ctx::Profile(n) => {
+                if let Some(p) = self.profiles.get(n) {
+                    s.push_str(&format!("profile {} {n}\n", p.model));
+                    for l in Self::profile_lines(p) {
+                        s.push_str(&l);
+                        s.push('\n');
+                    }
+                }
+            }
+            Ctx::Radio(n, r) => {
+                if let Some(bss) = self.profiles.get(n).and_then(|p| p.radios.get(r)) {
+                    s.push_str(&format!("interface radio{r}\n"));
+                    for (b, (wlan, primary)) in bss {
+                        let primary = if *primary { " primary" } else { "" };
+                        s.push_str(&format!(" wlan {wlan} bss {b}{primary}\n"));
                     }
                 }
             }
@@ -800,6 +1050,143 @@ fn exec_wlan(w: &mut Wlan, toks: &[&str]) -> Result<(), String> {
         ["no", "vlan"] | ["no", "vlan", _] => w.vlan = None,
         ["shutdown"] => w.shutdown = true,
         ["no", "shutdown"] => w.shutdown = false,
+        ["encryption-type", "none"] => w.encryption = WlanEncryption::None,
+        ["encryption-type", "ccmp"] => w.encryption = WlanEncryption::Ccmp,
+        ["encryption-type", "tkip-ccmp"] => w.encryption = WlanEncryption::TkipCcmp,
+        ["encryption-type", e] => {
+            return Err(format!("encryption-type '{e}': ccmp, tkip-ccmp or none"))
+        }
+        ["no", "encryption-type"] | ["no", "encryption-type", _] => {
+            w.encryption = WlanEncryption::None
+        }
+        ["authentication-type", "none"] => w.authentication = WlanAuthentication::None,
+        ["authentication-type", "eap"] => w.authentication = WlanAuthentication::Eap,
+        ["authentication-type", a] => {
+            return Err(format!("authentication-type '{a}': eap or none"))
+        }
+        ["no", "authentication-type"] | ["no", "authentication-type", _] => {
+            w.authentication = WlanAuthentication::None
+        }
+        ["wpa-wpa2", "psk", "0", key] => {
+            if *key == crate::MASK {
+                // Pasted back from a face that masked it: keeps the key there is.
+                if w.psk.is_none() {
+                    return Err(format!("the PSK is masked ({}): type the key", crate::MASK));
+                }
+            } else {
+                w.psk = Some(check_psk(key)?);
+            }
+        }
+        ["wpa-wpa2", "psk", t, _] => {
+            return Err(format!(
+                "wpa-wpa2 psk {t}: only type 0 (clear text, masked when shown) is supported"
+            ))
+        }
+        ["no", "wpa-wpa2", "psk"] | ["no", "wpa-wpa2", "psk", ..] => w.psk = None,
+        _ => return Err(String::new()),
+    }
+    Ok(())
+}
+
+/// A WPA2 pre-shared key: a passphrase of 8-63 printable ASCII characters, or 64 hex digits.
+fn check_psk(k: &str) -> Result<String, String> {
+    let printable = k.bytes().all(|b| (0x20..0x7F).contains(&b));
+    let hex = k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit());
+    if hex || (printable && (8..=63).contains(&k.len())) {
+        Ok(k.to_string())
+    } else {
+        Err(format!(
+            "wpa-wpa2 psk: {} characters; a passphrase has 8-63 printable characters, a key 64 hex digits",
+            k.chars().count()
+        ))
+    }
+}
+
+fn ap_model(m: &str) -> Result<String, String> {
+    let m = m.to_ascii_lowercase();
+    if AP_MODELS.contains(&m.as_str()) {
+        Ok(m)
+    } else {
+        Err(format!(
+            "unknown AP model '{m}' (one of: {})",
+            AP_MODELS.join(", ")
+        ))
+    }
+}
+
+/// Profile commands; `Ok(Some(radio))` when entering `interface radio<N>`.
+fn exec_profile(p: &mut Profile, toks: &[&str]) -> Result<Option<u8>, String> {
+    let radio = |r: &str| -> Result<u8, String> {
+        r.strip_prefix("radio")
+            .and_then(|n| n.parse::<u8>().ok())
+            .filter(|n| (1..=RADIOS).contains(n))
+            .ok_or_else(|| format!("interface '{r}': radio1, radio2 or radio3"))
+    };
+    match toks {
+        ["interface", r] => {
+            let r = radio(r)?;
+            p.radios.entry(r).or_default();
+            return Ok(Some(r));
+        }
+        ["no", "interface", r] => {
+            let r = radio(r)?;
+            if p.radios.remove(&r).is_none() {
+                return Err(format!("interface radio{r} does not exist"));
+            }
+        }
+        ["controller", "host", ip, "pool", pool, rest @ ..] => {
+            let ip = ipv4("controller host", ip)?;
+            let pool = num("controller host pool", pool, 1, 2)? as u8;
+            let level = match rest {
+                [] => 1,
+                ["level", l] => num("controller host level", l, 1, 2)? as u8,
+                _ => return Err(String::new()),
+            };
+            p.controllers.insert(ip, (pool, level));
+        }
+        ["no", "controller", "host", ip, ..] => {
+            let ip = ipv4("controller host", ip)?;
+            if p.controllers.remove(&ip).is_none() {
+                return Err(format!("controller host {ip} is not in this profile"));
+            }
+        }
+        _ => return Err(String::new()),
+    }
+    Ok(None)
+}
+
+/// `interface radio<N>` commands in a profile.
+fn exec_radio(r: &mut BTreeMap<u8, (String, bool)>, toks: &[&str]) -> Result<(), String> {
+    match toks {
+        ["wlan", name, "bss", n, rest @ ..] => {
+            let name = check_word("wlan name", name, 32)?;
+            let n = num("wlan bss", n, 1, 16)? as u8;
+            let primary = match rest {
+                [] => false,
+                ["primary"] => true,
+                _ => return Err(String::new()),
+            };
+            if let Some(b) = r.iter().find(|(_, (w, _))| *w == name).map(|(b, _)| *b) {
+                if b != n {
+                    return Err(format!("wlan {name} is already on bss {b} of this radio"));
+                }
+            }
+            match r.get(&n) {
+                Some((other, _)) if *other != name => {
+                    return Err(format!("bss {n} already carries wlan {other}"))
+                }
+                _ => {
+                    r.insert(n, (name, primary));
+                }
+            }
+        }
+        ["no", "wlan", name, ..] => {
+            let before = r.len();
+            r.retain(|_, (w, _)| w != name);
+            if r.len() == before {
+                return Err(format!("wlan {name} is not on this radio"));
+            }
+        }
         _ => return Err(String::new()),
     }
     Ok(())

@@ -40,6 +40,8 @@ impl Mode {
             Mode::Cfg(Ctx::Interface(..)) => Kind::Interface,
             Mode::Cfg(Ctx::UserMgmt) => Kind::UserMgmt,
             Mode::Cfg(Ctx::Wlan(_)) => Kind::Wlan,
+            Mode::Cfg(Ctx::Profile(_)) => Kind::Profile,
+            Mode::Cfg(Ctx::Radio(..)) => Kind::Radio,
         }
     }
     fn suffix(&self) -> String {
@@ -51,6 +53,8 @@ impl Mode {
             Mode::Cfg(Ctx::Interface(m, v)) => format!("(config-device-{m}-if-vlan{v})#"),
             Mode::Cfg(Ctx::UserMgmt) => "(config-user-management)#".into(),
             Mode::Cfg(Ctx::Wlan(n)) => format!("(config-wlan-{n})#"),
+            Mode::Cfg(Ctx::Profile(n)) => format!("(config-profile-{n})#"),
+            Mode::Cfg(Ctx::Radio(n, r)) => format!("(config-profile-{n}-if-radio{r})#"),
         }
     }
 }
@@ -104,6 +108,8 @@ fn ctx_path(cfg: &ClusterConfig, ctx: &Ctx) -> Vec<String> {
         Ctx::Global => Vec::new(),
         Ctx::UserMgmt => vec!["user-management".into()],
         Ctx::Wlan(n) => vec![format!("wlan {n}")],
+        Ctx::Profile(n) => vec![cfg.profile_header(n)],
+        Ctx::Radio(n, r) => vec![cfg.profile_header(n), format!("interface radio{r}")],
         Ctx::Device(m) => vec![dev(m)],
         Ctx::Interface(m, v) => vec![dev(m), format!("interface vlan {v}")],
     }
@@ -286,6 +292,7 @@ impl Session {
     /// Configuration text as this session's user may see it: `monitor` users see no password
     /// hash or other credential (`password 1 ********`).
     fn shown(&self, text: String) -> String {
+        let text = crate::mask_config_secrets(&text);
         match self.role {
             Role::Monitor => crate::hide_credentials(&text),
             Role::Superuser => text,
@@ -399,7 +406,9 @@ impl Session {
             }
             Act::ShowClusterMembers => ok(render_cluster_members(&ops.snapshot().members)),
             Act::ShowClusterHistory => ok(render_cluster_history(&ops.snapshot().history)),
-            Act::ShowClusterRevisions => ok(render_revisions(&ops.snapshot().revisions)),
+            Act::ShowClusterRevisions => ok(render_revisions(
+                &(*ops.snapshot().revisions).clone().without_secrets(),
+            )),
             Act::ShowClusterTraffic => ok(crate::views::render_traffic(&ops.snapshot().traffic)),
             Act::ShowWirelessAp => ok(crate::views::render_wireless_ap(&ops.snapshot().aps.rows)),
             Act::ShowAdoptionStatus => {
@@ -490,6 +499,7 @@ impl Session {
                     }
                     Mode::Cfg(Ctx::Global) => Mode::Priv,
                     Mode::Cfg(Ctx::Interface(m, _)) => Mode::Cfg(Ctx::Device(*m)),
+                    Mode::Cfg(Ctx::Radio(n, _)) => Mode::Cfg(Ctx::Profile(n.clone())),
                     Mode::Cfg(_) => Mode::Cfg(Ctx::Global),
                 };
                 ok("")

@@ -2261,3 +2261,174 @@ fn golden_revisions_list_only_commits_missing_from_the_running_lineage() {
     assert!(out.contains(&format!("{ts}              2\n")), "{out}");
     assert!(!out.contains("unproven"));
 }
+
+// ---------------------------------------------------------------- WLAN security, AP profiles
+
+const PSK: &str = "Corp-Passphrase-7f3e";
+
+fn wlan_and_profile_lines() -> Vec<&'static str> {
+    vec![
+        "configure terminal",
+        "wlan corp",
+        "ssid Corp-SSID",
+        "encryption-type ccmp",
+        "wpa-wpa2 psk 0 Corp-Passphrase-7f3e",
+        "exit",
+        "wlan guest",
+        "ssid Guest",
+        "exit",
+        "profile ap7532 default-ap7532",
+        "controller host 127.0.0.71 pool 1 level 1",
+        "interface radio1",
+        "wlan corp bss 1 primary",
+        "wlan guest bss 2",
+        "exit",
+        "interface radio2",
+        "wlan corp bss 1 primary",
+        "end",
+        "commit",
+    ]
+}
+
+#[test]
+fn wlan_security_and_profiles_print_in_wings_shape_and_round_trip() {
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(&mut s, &ops, &wlan_and_profile_lines());
+    let text = ops.text();
+    assert!(
+        text.contains(&format!(
+            "wlan corp\n ssid Corp-SSID\n encryption-type ccmp\n wpa-wpa2 psk 0 {PSK}\n!\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "profile ap7532 default-ap7532\n controller host 127.0.0.71 pool 1 level 1\n interface radio1\n  wlan corp bss 1 primary\n  wlan guest bss 2\n interface radio2\n  wlan corp bss 1 primary\n!\n"
+        ),
+        "{text}"
+    );
+    let back = ClusterConfig::parse(&text).unwrap();
+    assert_eq!(back.to_text(), text);
+    // What an AP7532 carries, resolved through its default profile.
+    let wlans = back.ap_wlans();
+    let ap7532 = &wlans["AP7532"];
+    assert_eq!(
+        ap7532
+            .iter()
+            .map(|w| (w.radio, w.bss, w.ssid.as_str(), w.psk.is_some()))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, 1, "Corp-SSID", true),
+            (1, 2, "Guest", false),
+            (2, 1, "Corp-SSID", true)
+        ]
+    );
+    assert_eq!(ap7532[0].encryption, WlanEncryption::Ccmp);
+    assert_eq!(
+        back.ap_controllers("AP7532"),
+        vec![("127.0.0.71".parse().unwrap(), 1, 1)]
+    );
+    assert!(back.ap_controllers("AP8533").is_empty());
+}
+
+#[test]
+fn a_shut_down_or_missing_wlan_and_a_non_default_profile_carry_nothing() {
+    let text = "version 1\n!\nwlan corp\n ssid C\n shutdown\n!\nprofile ap7532 default-ap7532\n interface radio1\n  wlan corp bss 1\n  wlan ghost bss 2\n!\nprofile ap8533 branch\n interface radio1\n  wlan corp bss 1\n!\nend\n";
+    let c = ClusterConfig::parse(text).unwrap();
+    let w = c.ap_wlans();
+    assert_eq!(w.keys().collect::<Vec<_>>(), vec!["AP7532"]);
+    assert!(w["AP7532"].is_empty());
+}
+
+#[test]
+fn the_psk_is_masked_in_every_face_and_a_pasted_mask_keeps_the_key() {
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(&mut s, &ops, &wlan_and_profile_lines());
+    for cmd in ["show running-config", "write terminal"] {
+        let out = run_ok(&mut s, &ops, &[cmd]);
+        assert!(!out.contains(PSK), "{cmd}: {out}");
+        assert!(out.contains("wpa-wpa2 psk 0 ********"), "{cmd}: {out}");
+    }
+    assert_eq!(
+        mask_passwords(&format!("wpa-wpa2 psk 0 {PSK}")),
+        "wpa-wpa2 psk 0 ********"
+    );
+    assert_eq!(
+        mask_passwords(&format!("wpa psk 0 {PSK}")),
+        "wpa psk 0 ********"
+    );
+    // The mask pasted back keeps the key; on a WLAN without one it is refused.
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "configure terminal",
+            "wlan corp",
+            "wpa-wpa2 psk 0 ********",
+            "end",
+            "commit",
+        ],
+    );
+    assert!(ops.text().contains(PSK));
+    run_ok(&mut s, &ops, &["configure terminal", "wlan guest"]);
+    let o = s.execute("wpa-wpa2 psk 0 ********", &ops);
+    assert!(
+        o.error && o.text.contains("the PSK is masked"),
+        "{}",
+        o.text
+    );
+    // The history masks the key too.
+    let h = run_ok(&mut s, &ops, &["end", "show history"]);
+    assert!(!h.contains(PSK), "{h}");
+}
+
+#[test]
+fn bad_wlan_security_and_profile_input_is_refused_and_changes_nothing() {
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(&mut s, &ops, &wlan_and_profile_lines());
+    let before = ops.text();
+    run_ok(&mut s, &ops, &["configure terminal"]);
+    for (mode, line, want) in [
+        ("wlan corp", "wpa-wpa2 psk 0 short", "8-63"),
+        ("wlan corp", "wpa-wpa2 psk 2 abcdefgh", "Invalid input"),
+        ("wlan corp", "encryption-type wep", ""),
+        ("profile ap7532 default-ap7532", "interface radio4", ""),
+        (
+            "profile ap7532 default-ap7532",
+            "controller host 127.0.0.9 pool 3",
+            "out of range",
+        ),
+        ("profile ap8533 default-ap7532", "", "not ap8533"),
+        ("profile ap9999 x", "", ""),
+    ] {
+        let o = s.execute(mode, &ops);
+        if line.is_empty() {
+            assert!(o.error, "{mode}: {}", o.text);
+            assert!(o.text.contains(want), "{mode}: {}", o.text);
+        } else {
+            assert!(!o.error, "{mode}: {}", o.text);
+            let o = s.execute(line, &ops);
+            assert!(o.error, "{line}: {}", o.text);
+            assert!(o.text.contains(want), "{line}: {}", o.text);
+            assert!(!o.text.contains("abcdefgh"), "{line}: {}", o.text);
+            run_ok(&mut s, &ops, &["end", "configure terminal"]);
+        }
+    }
+    // A second WLAN on a taken BSS.
+    run_ok(
+        &mut s,
+        &ops,
+        &["profile ap7532 default-ap7532", "interface radio1"],
+    );
+    let o = s.execute("wlan other bss 1", &ops);
+    assert!(
+        o.error && o.text.contains("already carries wlan corp"),
+        "{}",
+        o.text
+    );
+    run_ok(&mut s, &ops, &["end"]);
+    assert_eq!(ops.text(), before);
+}

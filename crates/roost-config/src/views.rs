@@ -89,11 +89,22 @@ pub struct AdoptionStats {
     pub stale: u64,
     pub unexpected: u64,
     pub released: u64,
+    /// WLAN Configuration Requests: sent (first transmissions), retransmitted, confirmed
+    /// (Success), refused by the AP.
+    pub wlan_requests: u64,
+    pub wlan_retransmissions: u64,
+    pub wlan_confirmed: u64,
+    pub wlan_refused: u64,
+    /// APs waiting for a WLAN request or with one outstanding.
+    pub wlan_pending: u64,
+    /// When the last WLAN Configuration Response arrived (ms since the epoch): how long a
+    /// commit took to reach the last AP.
+    pub wlan_last_response_epoch_ms: Option<u64>,
 }
 
 impl AdoptionStats {
     /// (label, value) in `show adoption status` order.
-    pub fn rows(&self) -> [(&'static str, u64); 10] {
+    pub fn rows(&self) -> [(&'static str, u64); 15] {
         [
             ("Discovery answered", self.discovery_answered),
             ("Discovery not answered", self.discovery_suppressed),
@@ -105,6 +116,11 @@ impl AdoptionStats {
             ("Stale requests", self.stale),
             ("Unexpected messages", self.unexpected),
             ("APs released", self.released),
+            ("WLAN requests sent", self.wlan_requests),
+            ("WLAN requests retransmitted", self.wlan_retransmissions),
+            ("WLAN changes confirmed", self.wlan_confirmed),
+            ("WLAN changes refused", self.wlan_refused),
+            ("APs waiting for WLANs", self.wlan_pending),
         ]
     }
 }
@@ -275,6 +291,22 @@ pub enum Lost {
 }
 
 impl RevisionsView {
+    /// The view as every face shows it: no WLAN pre-shared key in a change or a superseded
+    /// configuration ([`crate::mask_config_secrets`]). The snapshot keeps them, for
+    /// `cluster restore-revision`.
+    pub fn without_secrets(mut self) -> RevisionsView {
+        for r in &mut self.revisions {
+            r.change = crate::mask_config_secrets(&r.change);
+        }
+        for s in &mut self.superseded {
+            s.config = crate::mask_config_secrets(&s.config);
+            for r in &mut s.revisions {
+                r.change = crate::mask_config_secrets(&r.change);
+            }
+        }
+        self
+    }
+
     /// Was `id` (a commit of a superseded configuration) lost?
     pub fn lost(&self, id: &RevisionId) -> Lost {
         if self.lineage.contains(id) {

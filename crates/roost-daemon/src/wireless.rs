@@ -9,6 +9,7 @@ use crate::member::MemberHandle;
 use crate::options::ControllerOptions;
 use roost_adoption::directory::{Directory, DirectoryOutput};
 use roost_adoption::placement::{admission, PoolMember};
+use roost_adoption::wlan::{Cipher, KeyManagement, WlanPlan, WlanService};
 use roost_adoption::{
     AcSettings, Adoption, AdoptionEvent, AdoptionOutput, ApState, ApView, ReleaseReason,
 };
@@ -49,6 +50,9 @@ pub const FAST_TIMERS: FastTimers = FastTimers {
     retransmit_interval: Duration::from_millis(300),
     max_retransmit: 1,
 };
+
+/// What a configuration says each AP model carries (`ClusterConfig::ap_wlans`).
+type WlansByModel = BTreeMap<String, Vec<roost_config::ApWlan>>;
 
 /// The faces' handle: the latest AP table.
 #[derive(Clone)]
@@ -157,6 +161,11 @@ struct Task {
     admitted_view: Option<(bool, u32, Vec<PoolMember>)>,
     /// `directory.grace_changes()` when admission was last computed.
     admitted_at: Option<u64>,
+    /// The configuration the WLAN plan was made from, and what it said per model.
+    wlan_source: Option<(Arc<roost_config::ClusterConfig>, WlansByModel)>,
+    /// Each WLAN's group key, chosen once per (WLAN, cipher) so that a commit that does not
+    /// touch a WLAN does not re-key it.
+    group_keys: HashMap<(String, Cipher), Vec<u8>>,
 }
 
 async fn run(
@@ -199,6 +208,8 @@ async fn run(
         own_keys: HashMap::new(),
         dirty: HashSet::new(),
         own_full_at: None,
+        wlan_source: None,
+        group_keys: HashMap::new(),
     };
     let snap = t.member.snapshot();
     t.on_snapshot(&snap);
@@ -363,6 +374,70 @@ impl Task {
         if &settings != self.core.settings() {
             self.core.handle_settings(settings);
         }
+        self.on_config(&snap.running, now);
+    }
+
+    /// A new running configuration: the WLANs each AP model carries (the profiles decide,
+    /// `ClusterConfig::ap_wlans`), as the core's plan. Only the group keys are chosen here
+    /// (the core has no RNG).
+    fn on_config(&mut self, running: &Arc<roost_config::ClusterConfig>, now: Duration) {
+        if self
+            .wlan_source
+            .as_ref()
+            .is_some_and(|(c, _)| Arc::ptr_eq(c, running))
+        {
+            return;
+        }
+        let wanted = running.ap_wlans();
+        let same = self.wlan_source.as_ref().is_some_and(|(_, w)| *w == wanted);
+        self.wlan_source = Some((running.clone(), wanted.clone()));
+        if same {
+            return;
+        }
+        let mut plan = WlanPlan::default();
+        for (model, wlans) in wanted {
+            let services = wlans
+                .into_iter()
+                .map(|w| {
+                    let cipher = match w.encryption {
+                        roost_config::WlanEncryption::None => Cipher::None,
+                        roost_config::WlanEncryption::Ccmp => Cipher::Ccmp,
+                        roost_config::WlanEncryption::TkipCcmp => Cipher::TkipCcmp,
+                    };
+                    let key_management = match (cipher, &w.psk, w.authentication) {
+                        (Cipher::None, _, _) => KeyManagement::None,
+                        (_, _, roost_config::WlanAuthentication::Eap) => KeyManagement::Eap,
+                        (_, Some(_), _) => KeyManagement::Psk,
+                        (_, None, _) => KeyManagement::None,
+                    };
+                    let group_key = match cipher {
+                        Cipher::None => Vec::new(),
+                        _ => self
+                            .group_keys
+                            .entry((w.wlan.clone(), cipher))
+                            .or_insert_with(|| {
+                                use rand::RngCore;
+                                let len = if cipher == Cipher::TkipCcmp { 32 } else { 16 };
+                                let mut k = vec![0u8; len];
+                                rand::rngs::OsRng.fill_bytes(&mut k);
+                                k
+                            })
+                            .clone(),
+                    };
+                    WlanService {
+                        radio_id: w.radio,
+                        wlan_id: w.bss,
+                        ssid: w.ssid.into_bytes(),
+                        cipher,
+                        key_management,
+                        group_key,
+                    }
+                })
+                .collect();
+            plan.by_model.insert(model, Arc::new(services));
+        }
+        tracing::info!(models = plan.by_model.len(), "WLAN plan changed");
+        self.core.handle_wlans(plan, now);
     }
 
     /// Admission from the members' view and this member's copy of the AP table.
@@ -465,6 +540,16 @@ impl Task {
                     ap.mac, ap.model, ap.addr
                 ));
                 self.refused.retain(|r| r.mac != ap.mac);
+                self.dirty.insert(ap.mac);
+            }
+            AdoptionEvent::WlansApplied { ap } => {
+                tracing::debug!(mac = %ap.mac, wlans = ap.wlans, refused = ap.wlans_refused, "AP WLANs applied");
+                if ap.wlans_refused > 0 {
+                    self.member.debug(&format!(
+                        "%ADOPTION-4-WLAN: AP {} refused {} WLAN(s)",
+                        ap.mac, ap.wlans_refused
+                    ));
+                }
                 self.dirty.insert(ap.mac);
             }
             AdoptionEvent::Released { mac, reason, grace } => {
@@ -629,6 +714,18 @@ impl Task {
             stale: c.stale,
             unexpected: c.unexpected,
             released: c.released,
+            wlan_requests: c.wlan_requests,
+            wlan_retransmissions: c.wlan_retransmissions,
+            wlan_confirmed: c.wlan_confirmed,
+            wlan_refused: c.wlan_refused,
+            wlan_pending: {
+                let (queued, in_flight) = self.core.wlan_backlog();
+                (queued + in_flight) as u64
+            },
+            wlan_last_response_epoch_ms: self.core.last_wlan_response().map(|at| {
+                let ago = self.now().saturating_sub(at).as_millis() as u64;
+                crate::member::wall_ms().saturating_sub(ago)
+            }),
         };
         let adopted = self.core.adopted() as u64;
         self.tx.send_replace(Arc::new(ApTable {

@@ -317,9 +317,10 @@ fn aps_adopt_to_the_active_and_fail_over_to_the_standby() {
 }
 
 /// `roost ap` (the fleet of simulated APs, a client of its own) against the seed's pair: 300
-/// APs adopt to the active; the active is killed; every AP is in Run on the standby, each having
-/// noticed the loss and re-adopted without a new discovery, as the fleet's own JSON summary
-/// reports.
+/// APs adopt to the active; a WLAN committed on the standby reaches every AP (through the
+/// AP7532 default profile); the active is killed; every AP is in Run on the standby, each having
+/// noticed the loss and re-adopted without a new discovery, and carries the WLAN again, as the
+/// fleet's own JSON summary reports.
 #[test]
 fn a_roost_ap_fleet_fails_over_to_the_standby() {
     let dir = tempfile::tempdir().unwrap();
@@ -362,7 +363,7 @@ fn a_roost_ap_fleet_fails_over_to_the_standby() {
             "--seed",
             "7",
             "--duration",
-            "14",
+            "20",
             "--json",
         ])
         .stdout(std::process::Stdio::piped())
@@ -393,9 +394,43 @@ fn a_roost_ap_fleet_fails_over_to_the_standby() {
         (t.matches("| vx9000-1 ").count() == 300).then_some(())
     })
     .expect("the standby's copy of the AP table shows the active's 300 APs");
+    // A WPA2-PSK WLAN committed on the standby: the active pushes it to its 300 APs.
+    let out = run(
+        &c2,
+        &[
+            "configure terminal",
+            "wlan corp",
+            "ssid Corp-Roost",
+            "encryption-type ccmp",
+            "wpa-wpa2 psk 0 Fleet-Passphrase-19",
+            "exit",
+            "profile ap7532 default-ap7532",
+            "interface radio1",
+            "wlan corp bss 1 primary",
+            "end",
+            "commit",
+        ],
+    );
+    assert!(!out.contains("Error"), "{out}");
+    let wlan_status = |c: &ControllerProcess, n: usize| {
+        let t = run(c, &["show adoption status"]);
+        (t.contains(&format!("WLAN changes confirmed       : {n}\n"))
+            && t.contains("APs waiting for WLANs        : 0\n"))
+        .then_some(())
+    };
+    wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        wlan_status(&c1, 300)
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c1, &["show adoption status"])));
+    assert!(!run(&c1, &["show running-config"]).contains("Fleet-Passphrase-19"));
     c1.kill9();
     wait_for(Duration::from_secs(5), Duration::from_millis(100), || {
         adopted(&c2, 300).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c2, &["show adoption status"])));
+    // The survivor puts the WLAN on every AP it took over.
+    wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        wlan_status(&c2, 300)
     })
     .unwrap_or_else(|| panic!("{}", run(&c2, &["show adoption status"])));
     let out = fleet.0.take().unwrap().wait_with_output().unwrap();
@@ -404,6 +439,11 @@ fn a_roost_ap_fleet_fails_over_to_the_standby() {
     assert_eq!(summary["in_run"], 300, "{summary:#}");
     assert_eq!(
         summary["run_per_controller"]["127.0.0.82"], 300,
+        "{summary:#}"
+    );
+    assert_eq!(summary["wlans"]["Corp-Roost"], 300, "{summary:#}");
+    assert!(
+        summary["wlan_changes"]["added"].as_u64().unwrap() >= 600,
         "{summary:#}"
     );
     let readopt = &summary["time_to_readopt"];
