@@ -494,6 +494,8 @@ fn tshark_sees_only_sealed_member_datagrams_after_join() {
 fn tshark_decodes_capwap_adoption_as_sent() {
     const AC: &str = "127.0.0.113";
     const FLEET_BASE: [u8; 4] = [127, 26, 0, 1];
+    const WLAN_SSID: &str = "Capwap-Corp-5e2d";
+    const WLAN_PSK: &str = "Capwap-Passphrase-a41c";
     if !tshark_present() {
         return;
     }
@@ -561,10 +563,35 @@ fn tshark_decodes_capwap_adoption_as_sent() {
             c.log_tail(30)
         )
     });
+    // A WPA2-PSK WLAN for AP7532s: the Add WLAN goes to the 4 adopted APs.
+    let out = run(
+        &c,
+        &[
+            "configure terminal",
+            "wlan capwap",
+            &format!("ssid {WLAN_SSID}"),
+            "encryption-type ccmp",
+            &format!("wpa-wpa2 psk 0 {WLAN_PSK}"),
+            "exit",
+            "profile ap7532 default-ap7532",
+            "interface radio1",
+            "wlan capwap bss 1 primary",
+            "end",
+            "commit",
+        ],
+    );
+    assert!(!out.contains("Error"), "{out}");
+    wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        run(&c, &["show adoption status"])
+            .contains("WLAN changes confirmed       : 4\n")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c, &["show adoption status"])));
     let out = fleet.0.take().unwrap().wait_with_output().unwrap();
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
     assert_eq!(summary["in_run"], 4, "{summary:#}");
+    assert_eq!(summary["wlans"][WLAN_SSID], 4, "{summary:#}");
     cap.wait_flushed(AC);
     cap.stop();
     drop(c);
@@ -595,7 +622,8 @@ fn tshark_decodes_capwap_adoption_as_sent() {
     );
 
     // 3. The whole conversation, as tshark names the message types (RFC 5415 4.5.3):
-    // Discovery, Join, Configuration Status, Change State Event, Echo, each with its response.
+    // Discovery, Join, Configuration Status, Change State Event, Echo and IEEE 802.11 WLAN
+    // Configuration (RFC 5416), each with its response.
     let types: BTreeSet<u32> = read_fields(
         &pcap,
         "udp.port==5246 && capwap && !icmp",
@@ -604,7 +632,7 @@ fn tshark_decodes_capwap_adoption_as_sent() {
     .iter()
     .map(|r| r[0].parse().expect("message type"))
     .collect();
-    for t in [1, 2, 3, 4, 5, 6, 11, 12, 13, 14] {
+    for t in [1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 3_398_913, 3_398_914] {
         assert!(
             types.contains(&t),
             "no message type {t} on the wire: {types:?}"
@@ -693,6 +721,48 @@ fn tshark_decodes_capwap_adoption_as_sent() {
             "Join Response codes to {ip} ({row:#}); all: {codes:?}"
         );
     }
+    // 7. Add WLAN (IEEE 802.11 WLAN Configuration Request) to each adopted AP, as tshark
+    // reads it: the SSID (in clear: no DTLS yet, and an SSID is broadcast in beacons anyway),
+    // Privacy set, a 16-byte group key, and an RSN element whose AKM is PSK (00-0F-AC:2).
+    let adds = read_fields(
+        &pcap,
+        &format!("ip.src=={AC} && !icmp && capwap.control.message_element.ieee80211_add_wlan.ssid"),
+        &[
+            "ip.dst",
+            "capwap.control.message_element.ieee80211_add_wlan.ssid",
+            "capwap.control.message_element.ieee80211_add_wlan.capability.p",
+            "capwap.control.message_element.ieee80211_add_wlan.key_length",
+            "wlan.rsn.gcs.type",
+            "wlan.rsn.pcs.type",
+            "wlan.rsn.akms.type",
+        ],
+    );
+    let add_to: BTreeSet<&str> = adds.iter().map(|r| r[0].as_str()).collect();
+    let adopted_ips: BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r["state"] == "adopted")
+        .map(|r| r["ip"].as_str().unwrap())
+        .collect();
+    assert_eq!(add_to, adopted_ips, "Add WLAN to: {adds:?}");
+    let set = |v: &str| v == "1" || v.eq_ignore_ascii_case("true");
+    for r in &adds {
+        assert_eq!(r[1], WLAN_SSID, "{r:?}");
+        assert!(set(&r[2]), "Privacy not set: {r:?}");
+        assert_eq!(r[3], "16", "{r:?}");
+        // Group and pairwise CCMP (4), AKM PSK (2).
+        assert_eq!(&r[4..7], ["4", "4", "2"], "RSN element not WPA2-PSK: {r:?}");
+    }
+    // The passphrase never crosses the wire (the AC keeps it), nor does any face print it.
+    let raw = std::fs::read(&pcap).unwrap();
+    assert!(
+        !raw.windows(WLAN_PSK.len())
+            .any(|w| w == WLAN_PSK.as_bytes()),
+        "the PSK is on the wire"
+    );
+    assert!(raw
+        .windows(WLAN_SSID.len())
+        .any(|w| w == WLAN_SSID.as_bytes()));
+
     let refused = rows.iter().find(|r| r["state"] == "refused").unwrap();
     assert!(
         refused["reason"].as_str().unwrap_or("").contains("licen"),
