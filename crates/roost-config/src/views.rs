@@ -104,7 +104,7 @@ pub struct AdoptionStats {
 
 impl AdoptionStats {
     /// (label, value) in `show adoption status` order.
-    pub fn rows(&self) -> [(&'static str, u64); 15] {
+    pub fn rows(&self) -> [(&'static str, u64); 16] {
         [
             ("Discovery answered", self.discovery_answered),
             ("Discovery not answered", self.discovery_suppressed),
@@ -121,6 +121,10 @@ impl AdoptionStats {
             ("WLAN changes confirmed", self.wlan_confirmed),
             ("WLAN changes refused", self.wlan_refused),
             ("APs waiting for WLANs", self.wlan_pending),
+            (
+                "Last WLAN response (epoch ms)",
+                self.wlan_last_response_epoch_ms.unwrap_or(0),
+            ),
         ]
     }
 }

@@ -312,7 +312,7 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
             "--discovery-interval",
             "1",
             "--duration",
-            "40",
+            "60",
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -364,6 +364,7 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
         "ap_controller_cpu_pct_per_10k_aps {:.2}",
         busy / (n as f64 / 10_000.0)
     );
+    wlan_commits(&p, n)?;
     let killed = Instant::now();
     p.a.kill9();
     wait_for(Duration::from_secs(15), Duration::from_millis(20), || {
@@ -409,6 +410,66 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
     println!("ap_in_run_at_end {}", s["in_run"].as_u64().unwrap_or(0));
     drop(p);
     rfc_echo_cpu(a)
+}
+
+/// Five WLAN commits on the standby (b), each a new SSID for the AP7532 default profile (the
+/// first adds the WLAN; each later one is a Delete and an Add on every AP): the time from the
+/// commit to the WLAN Configuration Response of the last of a's `n` APs, as a records it
+/// (`Last WLAN response`), median of five.
+fn wlan_commits(p: &Pair, n: usize) -> Result<()> {
+    let stat = |c: &ControllerProcess, k: &str| -> Option<u64> {
+        let t = c.exec(&["show adoption status"]).ok()?.text();
+        let line = t.lines().find(|l| l.trim_start().starts_with(k))?;
+        line.rsplit(':').next()?.trim().parse().ok()
+    };
+    let epoch_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    };
+    let mut took = Vec::new();
+    for i in 0..5u64 {
+        let before = stat(&p.a, "WLAN changes confirmed").context("a's WLAN counters")?;
+        let want = before + if i == 0 { n as u64 } else { 2 * n as u64 };
+        let mut cmds = vec!["configure terminal".to_string(), "wlan bench".into()];
+        cmds.push(format!("ssid Bench-{i}"));
+        cmds.push("encryption-type ccmp".into());
+        cmds.push("wpa-wpa2 psk 0 bench-passphrase".into());
+        if i == 0 {
+            cmds.extend(
+                [
+                    "exit",
+                    "profile ap7532 default-ap7532",
+                    "interface radio1",
+                    "wlan bench bss 1 primary",
+                ]
+                .map(String::from),
+            );
+        }
+        cmds.extend(["end".to_string(), "commit".into()]);
+        let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
+        let at = epoch_ms();
+        let r = p.b.exec(&refs)?;
+        anyhow::ensure!(!r.error, "WLAN commit on b: {}", r.text());
+        wait_for(Duration::from_secs(30), Duration::from_millis(50), || {
+            (stat(&p.a, "WLAN changes confirmed")? >= want
+                && stat(&p.a, "APs waiting for WLANs")? == 0)
+                .then_some(())
+        })
+        .with_context(|| {
+            format!(
+                "WLAN commit {i} did not reach every AP: {:?}",
+                p.a.exec(&["show adoption status"]).map(|r| r.text())
+            )
+        })?;
+        let last = stat(&p.a, "Last WLAN response").context("last WLAN response")?;
+        took.push(last.saturating_sub(at) as f64);
+    }
+    took.sort_by(f64::total_cmp);
+    println!("ap_wlan_commit_to_last_ap_ms {:.1}", took[2]);
+    println!("ap_wlan_commit_to_last_ap_max_ms {:.1}", took[4]);
+    Ok(())
 }
 
 /// Prints `t a: adopted/joining/released b: …` twice a second until both controllers are gone.
