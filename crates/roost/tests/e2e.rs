@@ -877,8 +877,15 @@ fn full_disk_refuses_the_commit_keeps_running_and_recovers() {
         "refused wlans applied"
     );
     assert!(running.contains(&format!("wlan fill-{}-99", acknowledged.last().unwrap())));
-    let history = run(&c1, &["show cluster history"]);
-    assert!(history.contains("config-update-failed"), "{history}");
+    // The refusal reaches the commit's session as the member task handles the store's
+    // answer; the history row is in the snapshot it publishes after that input (on a loaded
+    // machine, a moment later).
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        run(&c1, &["show cluster history"])
+            .contains("config-update-failed")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c1, &["show cluster history"])));
     // A second try on the still-full disk: refused again, the controller still up.
     let again = exec_strings(&c1, &wlan_batch(round, 100));
     assert!(again.error);
