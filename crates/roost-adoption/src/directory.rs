@@ -703,7 +703,16 @@ impl Directory {
     /// What this member may license from lost members' grace shares. `installed` gives each
     /// lost member's installed licenses (AP, AAP): a lost member's rows beyond them (which
     /// the pool rule never lets happen) are not licensed.
-    pub fn grace(&self, installed: impl Fn(MemberId) -> (u32, u32)) -> Grace {
+    ///
+    /// `handing_back` are connected members handing their APs back to this one
+    /// ([`placement::handing_back`](crate::placement::handing_back)): each of their APs may
+    /// join here on the license it holds there (still counted on them until they release it),
+    /// outside this member's free pool.
+    pub fn grace(
+        &self,
+        installed: impl Fn(MemberId) -> (u32, u32),
+        handing_back: &[MemberId],
+    ) -> Grace {
         let mut lost_macs: HashMap<Mac, LicenseKind> = HashMap::new();
         let mut lost_rows = HashMap::new();
         for (id, p) in self.peers.iter().filter(|(_, p)| !p.connected) {
@@ -739,6 +748,13 @@ impl Directory {
                 }
             }
             covered.insert(*id, held);
+        }
+        for id in handing_back {
+            if let Some(p) = self.peers.get(id).filter(|p| p.connected) {
+                for r in p.rows.values() {
+                    macs.entry(r.mac).or_insert_with(|| kind(r));
+                }
+            }
         }
         Grace {
             macs: Arc::new(macs),
@@ -968,7 +984,7 @@ mod tests {
             d.handle_members(&[(B, 1), (C, 1)], &[A], ms(100));
         }
         pump(&mut dirs, ms(100), || true);
-        let g = dirs[0].1.grace(|_| (0, 3));
+        let g = dirs[0].1.grace(|_| (0, 3), &[]);
         // Capped at the 3 licenses A has.
         assert_eq!(g.lost_rows[&A], Held { ap: 0, aap: 3 });
         assert_eq!(g.macs.len(), 3);
@@ -980,13 +996,13 @@ mod tests {
             dirs[1].1.handle_adopted(r, ms(110));
         }
         pump(&mut dirs, ms(200), || true);
-        let g = dirs[0].1.grace(|_| (0, 3));
+        let g = dirs[0].1.grace(|_| (0, 3), &[]);
         assert_eq!(g.covered[&C], Held { ap: 0, aap: 2 });
         assert_eq!(g.macs.len(), 1, "what C holds is not B's to take");
         assert!(!taken.iter().any(|m| g.macs.contains_key(m)));
         // A leaves the cluster for good: its rows go.
         dirs[0].1.handle_members(&[(B, 1), (C, 1)], &[], ms(300));
-        assert!(dirs[0].1.grace(|_| (0, 3)).macs.is_empty());
+        assert!(dirs[0].1.grace(|_| (0, 3), &[]).macs.is_empty());
     }
 
     #[test]

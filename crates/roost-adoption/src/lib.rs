@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod directory;
+mod handback;
 pub mod placement;
 pub mod wlan;
 
@@ -94,6 +95,9 @@ pub struct AcSettings {
     pub max_retransmit: u8,
     /// At most this many APs with a WLAN Configuration Request outstanding.
     pub max_wlan_in_flight: usize,
+    /// At most this many APs moving to their configured controller at a time (told to fall
+    /// back and still here): the handback's batch ([`Adoption::handle_fallback`]).
+    pub handback_window: usize,
 }
 
 impl AcSettings {
@@ -116,6 +120,7 @@ impl AcSettings {
             retransmit_interval: Duration::from_secs(3),
             max_retransmit: 5,
             max_wlan_in_flight: 1024,
+            handback_window: 1024,
         }
     }
 
@@ -195,6 +200,9 @@ pub enum ReleaseReason {
     Rejoined,
     /// Another member's later claim on it won (the cluster-wide AP table's duplicate rule).
     ClaimedElsewhere,
+    /// Told to fall back to its configured controller, it stayed: it was reset (a WTP that
+    /// ignores WTP Fallback and AC Name with Priority).
+    Reset,
 }
 
 impl std::fmt::Display for ReleaseReason {
@@ -205,6 +213,9 @@ impl std::fmt::Display for ReleaseReason {
             ReleaseReason::Rejoined => f.write_str("the AP joined again"),
             ReleaseReason::ClaimedElsewhere => {
                 f.write_str("another member adopted it later (duplicate resolved)")
+            }
+            ReleaseReason::Reset => {
+                f.write_str("reset: it ignored the fallback to its configured controller")
             }
         }
     }
@@ -283,12 +294,30 @@ pub struct AdoptionCounters {
     pub wlan_refused: u64,
     /// WLAN Configuration Responses with Success.
     pub wlan_confirmed: u64,
+    /// Configuration Update Requests telling an AP where to fall back (or to stay), and the
+    /// APs that confirmed one.
+    pub handback_requests: u64,
+    pub handback_confirmed: u64,
+    /// Reset Requests to APs that ignored a fallback.
+    pub resets: u64,
 }
 
-/// A WLAN Configuration Request waiting for its response.
+/// A request of the AC's own: one at a time per AP (RFC 5415 4.5.1).
+#[derive(Clone, Debug, PartialEq)]
+enum Request {
+    /// A WLAN Configuration Request.
+    Wlan(WlanStep),
+    /// A Configuration Update Request with WTP Fallback and, when enabled, the AC Name with
+    /// Priority list of handback `generation` ([`handback`]).
+    Fallback { enabled: bool, generation: u64 },
+    /// A Reset Request (an AP that ignored its fallback).
+    Reset,
+}
+
+/// A request to an AP waiting for its response.
 struct InFlight {
     seq: u8,
-    step: WlanStep,
+    step: Request,
     datagram: Vec<u8>,
     /// Retransmissions sent so far.
     retries: u8,
@@ -322,6 +351,7 @@ struct Session {
     generation: u64,
     radios: Vec<WtpRadioInformation>,
     push: Push,
+    fallback: handback::SessionFallback,
 }
 
 /// The AC core. See the crate docs.
@@ -349,6 +379,7 @@ pub struct Adoption {
     /// WLAN request retransmissions: (due, AP, its request's seq).
     push_timers: BinaryHeap<Reverse<(Instant, SocketAddr, u8)>>,
     last_wlan_response: Option<Instant>,
+    handback: handback::Handback,
 }
 
 impl Adoption {
@@ -372,6 +403,7 @@ impl Adoption {
             push_in_flight: 0,
             push_timers: BinaryHeap::new(),
             last_wlan_response: None,
+            handback: handback::Handback::default(),
         }
     }
 
@@ -438,9 +470,11 @@ impl Adoption {
 
     /// Drops this member's session for `mac`, without a word to the AP: another member's
     /// later claim won (`directory::DirectoryOutput::Release`), so the AP is there.
-    pub fn handle_release(&mut self, mac: Mac, reason: ReleaseReason, _now: Instant) {
+    pub fn handle_release(&mut self, mac: Mac, reason: ReleaseReason, now: Instant) {
         if let Some(&addr) = self.by_mac.get(&mac) {
             self.release(addr, reason);
+            // Its place in the handback's window is free.
+            self.pump_wlans(now);
         }
     }
 
@@ -529,6 +563,7 @@ impl Adoption {
             self.out
                 .push_back(AdoptionOutput::Event(AdoptionEvent::Adopted { ap }));
             self.enqueue_push(addr);
+            self.enqueue_handback(addr);
             self.pump_wlans(now);
         }
     }
@@ -561,6 +596,7 @@ impl Adoption {
             self.push_timers.pop();
             self.on_push_timer(addr, seq, now);
         }
+        self.handback_timeouts(now);
         self.pump_wlans(now);
         // Forget discovery hold-downs that are over (bounded memory under a flood).
         if self.discovery_answered_at.len() > 65_536 {
@@ -573,10 +609,10 @@ impl Adoption {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let state = self.timers.peek().map(|Reverse((at, _, _))| *at);
         let push = self.push_timers.peek().map(|Reverse((at, _, _))| *at);
-        match (state, push) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [state, push, self.handback.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn poll_output(&mut self) -> Option<AdoptionOutput> {
@@ -681,12 +717,19 @@ impl Adoption {
             }
         }
         let model = req.board_data.model_str().unwrap_or("").to_string();
+        // The license of a session this Join takes over: a member that no longer serves
+        // keeps serving the APs it holds (one whose move to the target failed comes back).
+        let mut rejoin = None;
         if let Some(&old) = self.by_mac.get(&mac) {
             let silent = self
                 .sessions
                 .get(&old)
                 .is_some_and(|s| now >= s.heard + self.settings.dead_interval(s.fast));
             if old == from || silent {
+                rejoin = self.sessions.get(&old).map(|s| Licensed {
+                    kind: s.view.license,
+                    grace: self.admission.grace.contains_key(&mac),
+                });
                 self.release(old, ReleaseReason::Rejoined);
             } else {
                 self.refuse(
@@ -712,7 +755,10 @@ impl Adoption {
         let Licensed {
             kind: license,
             grace,
-        } = match placement::admit(mac, &model, &self.admission, &self.held, &self.on_grace) {
+        } = match rejoin.filter(|_| !self.admission.serving).map_or_else(
+            || placement::admit(mac, &model, &self.admission, &self.held, &self.on_grace),
+            Ok,
+        ) {
             Ok(l) => l,
             Err(refusal) => {
                 self.refuse(from, seq, mac, model, refusal, &req);
@@ -783,6 +829,7 @@ impl Adoption {
                 generation: 0,
                 radios: req.radios,
                 push: Push::default(),
+                fallback: handback::SessionFallback::default(),
             },
         );
         self.arm(from, now + self.settings.wait_join);
@@ -842,8 +889,17 @@ impl Adoption {
         };
         s.heard = now;
         if !is_request {
-            if let MessageBody::WlanConfigurationResponse(r) = body {
-                self.on_wlan_response(from, seq, r.result_code, now);
+            match body {
+                MessageBody::WlanConfigurationResponse(r) => {
+                    self.on_response(from, seq, r.result_code, now)
+                }
+                MessageBody::ConfigurationUpdateResponse(r) => {
+                    self.on_response(from, seq, r.result_code, now)
+                }
+                MessageBody::ResetResponse(r) => {
+                    self.on_response(from, seq, r.result_code.unwrap_or(ResultCode::Success), now)
+                }
+                _ => {}
             }
             return;
         }
@@ -961,7 +1017,10 @@ impl Adoption {
                 })
                 .collect(),
             idle_timeout: IdleTimeout(300),
-            wtp_fallback: WtpFallback::Enabled,
+            // Fallback is the cluster's decision, not the AP's: off until this member hands
+            // its APs back ([`handback`]), so that with no force-configured-state an AP stays
+            // where it is.
+            wtp_fallback: WtpFallback::Disabled,
             ac_ipv4_list: Some(AcIpv4List(self.settings.ac_list.clone())),
             ac_ipv6_list: None,
             static_ip: None,
@@ -1039,6 +1098,9 @@ impl Adoption {
         if s.push.in_flight.is_some() {
             self.push_in_flight -= 1;
         }
+        if s.fallback.moving {
+            self.handback.moving -= 1;
+        }
         self.counters.released += 1;
         self.changes += 1;
         self.out
@@ -1060,8 +1122,10 @@ impl Adoption {
         }
     }
 
-    /// Starts WLAN requests for queued APs while fewer than the limit are outstanding.
+    /// Starts requests (fallback, reset, WLANs) for queued APs while fewer than the limit
+    /// are outstanding.
     fn pump_wlans(&mut self, now: Instant) {
+        self.admit_handbacks();
         while self.push_in_flight < self.settings.max_wlan_in_flight {
             let Some(addr) = self.push_queue.pop_front() else {
                 return;
@@ -1073,26 +1137,41 @@ impl Adoption {
             if s.view.state != ApState::Run || s.push.in_flight.is_some() {
                 continue;
             }
-            let desired = self.wlans.for_model(&s.view.model);
-            let Some(step) = wlan::next_step(&s.push.applied, &s.push.refused, desired) else {
+            let Some(step) = next_request(s, &self.handback, &self.wlans) else {
                 continue;
             };
             s.push.seq = s.push.seq.wrapping_add(1);
             let seq = s.push.seq;
-            let body = MessageBody::WlanConfigurationRequest(step.request());
+            let body = match &step {
+                Request::Wlan(w) => MessageBody::WlanConfigurationRequest(w.request()),
+                Request::Fallback { enabled, .. } => MessageBody::ConfigurationUpdateRequest(
+                    self.handback
+                        .update_request(*enabled, &self.settings.ac_name),
+                ),
+                Request::Reset => MessageBody::ResetRequest(ResetRequest {
+                    image_identifier: handback::current_image(&s.view),
+                    vendor_specific: vec![],
+                    other_elements: vec![],
+                }),
+            };
             let Some(datagram) = encode(seq, body) else {
                 // A service the codec refuses (e.g. an SSID too long): never sendable.
-                if let WlanStep::Add(w) = &step {
-                    s.push.refused.insert(step.key(), w.clone());
+                if let Request::Wlan(WlanStep::Add(w)) = &step {
+                    s.push.refused.insert((w.radio_id, w.wlan_id), w.clone());
                     s.view.wlans_refused = s.push.refused.len();
+                    self.counters.wlan_refused += 1;
+                    s.push.queued = true;
+                    self.push_queue.push_back(addr);
                 }
-                self.counters.wlan_refused += 1;
-                s.push.queued = true;
-                self.push_queue.push_back(addr);
                 continue;
             };
             let (interval, _) = self.settings.retransmission(s.fast);
             let due = now + interval;
+            match &step {
+                Request::Wlan(_) => self.counters.wlan_requests += 1,
+                Request::Fallback { .. } => self.counters.handback_requests += 1,
+                Request::Reset => self.counters.resets += 1,
+            }
             s.push.in_flight = Some(InFlight {
                 seq,
                 step,
@@ -1101,7 +1180,6 @@ impl Adoption {
                 due,
             });
             self.push_in_flight += 1;
-            self.counters.wlan_requests += 1;
             self.push_timers.push(Reverse((due, addr, seq)));
             self.out
                 .push_back(AdoptionOutput::Control { to: addr, datagram });
@@ -1120,15 +1198,19 @@ impl Adoption {
             return;
         }
         if f.retries >= max {
-            self.release(
-                addr,
-                ReleaseReason::Timeout("WLAN Configuration Request retransmissions"),
-            );
+            let what = match f.step {
+                Request::Wlan(_) => "WLAN Configuration Request retransmissions",
+                Request::Fallback { .. } => "Configuration Update Request retransmissions",
+                Request::Reset => "Reset Request retransmissions",
+            };
+            self.release(addr, ReleaseReason::Timeout(what));
             return;
         }
         f.retries += 1;
         f.due = now + interval;
-        self.counters.wlan_retransmissions += 1;
+        if matches!(f.step, Request::Wlan(_)) {
+            self.counters.wlan_retransmissions += 1;
+        }
         self.push_timers.push(Reverse((f.due, addr, seq)));
         self.out.push_back(AdoptionOutput::Control {
             to: addr,
@@ -1136,7 +1218,8 @@ impl Adoption {
         });
     }
 
-    fn on_wlan_response(&mut self, from: SocketAddr, seq: u8, code: ResultCode, now: Instant) {
+    /// The response to the AC's outstanding request.
+    fn on_response(&mut self, from: SocketAddr, seq: u8, code: ResultCode, now: Instant) {
         let Some(s) = self.sessions.get_mut(&from) else {
             return;
         };
@@ -1149,12 +1232,32 @@ impl Adoption {
             return;
         };
         self.push_in_flight -= 1;
-        let key = f.step.key();
+        match f.step {
+            Request::Wlan(step) => self.on_wlan_response(from, step, code, now),
+            Request::Fallback {
+                enabled,
+                generation,
+            } => self.on_fallback_response(from, enabled, generation, code, now),
+            Request::Reset => self.release(from, ReleaseReason::Reset),
+        }
+    }
+
+    fn on_wlan_response(
+        &mut self,
+        from: SocketAddr,
+        step: WlanStep,
+        code: ResultCode,
+        now: Instant,
+    ) {
+        let Some(s) = self.sessions.get_mut(&from) else {
+            return;
+        };
+        let key = step.key();
         self.last_wlan_response = Some(now);
         if code.is_success() {
             self.counters.wlan_confirmed += 1;
         }
-        match (f.step, code.is_success()) {
+        match (step, code.is_success()) {
             (WlanStep::Add(w), true) => {
                 s.push.refused.remove(&key);
                 s.push.applied.insert(key, w);
@@ -1174,10 +1277,7 @@ impl Adoption {
             }
         }
         let desired = self.wlans.for_model(&s.view.model);
-        if wlan::next_step(&s.push.applied, &s.push.refused, desired).is_some() {
-            s.push.queued = true;
-            self.push_queue.push_back(from);
-        } else {
+        if wlan::next_step(&s.push.applied, &s.push.refused, desired).is_none() {
             s.view.wlans = s.push.applied.len();
             s.view.wlans_refused = s
                 .push
@@ -1191,7 +1291,32 @@ impl Adoption {
                     ap: s.view.clone(),
                 }));
         }
+        self.requeue(from);
     }
+
+    /// Queues the AP again if it has another request due.
+    fn requeue(&mut self, addr: SocketAddr) {
+        let Some(s) = self.sessions.get_mut(&addr) else {
+            return;
+        };
+        if !s.push.queued
+            && s.push.in_flight.is_none()
+            && next_request(s, &self.handback, &self.wlans).is_some()
+        {
+            s.push.queued = true;
+            self.push_queue.push_back(addr);
+        }
+    }
+}
+
+/// The next request the AC owes an AP in Run: a reset it is due, then where it falls back to,
+/// then its WLANs (an AP about to move gets no WLAN work first).
+fn next_request(s: &Session, handback: &handback::Handback, wlans: &WlanPlan) -> Option<Request> {
+    if let Some(r) = handback.next_request(&s.fallback) {
+        return Some(r);
+    }
+    let desired = wlans.for_model(&s.view.model);
+    wlan::next_step(&s.push.applied, &s.push.refused, desired).map(Request::Wlan)
 }
 
 /// The AP's MAC: the Board Data's base MAC (EUI-48).

@@ -169,6 +169,34 @@ pub fn admission(
     }
 }
 
+/// The members a member that does not serve hands its APs back to: the connected active
+/// members, when this one is not active (force-configured-state returned it to standby while
+/// it held APs, or an active member appeared). Empty while it is active: then its APs stay.
+pub fn fallback_targets(me_active: bool, members: &[PoolMember]) -> Vec<roost_wire::MemberId> {
+    if me_active {
+        return Vec::new();
+    }
+    members
+        .iter()
+        .filter(|m| !m.is_self && m.connected && m.active)
+        .map(|m| m.member)
+        .collect()
+}
+
+/// The connected members whose APs may join this one on their own licenses: while this member
+/// is active, the connected members that are not (they hand their APs back, see
+/// [`fallback_targets`]).
+pub fn handing_back(me_active: bool, members: &[PoolMember]) -> Vec<roost_wire::MemberId> {
+    if !me_active {
+        return Vec::new();
+    }
+    members
+        .iter()
+        .filter(|m| !m.is_self && m.connected && !m.active)
+        .map(|m| m.member)
+        .collect()
+}
+
 /// What this member holds now (sessions past Join, whatever their state).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Held {

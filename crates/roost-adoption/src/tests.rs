@@ -332,7 +332,8 @@ fn join_to_run_answers_each_step_and_reports_the_adoption() {
         panic!("the Join holds a license, and is adopted only in Run: {joined:?}")
     };
     assert_eq!((ap.mac, ap.state), (mac(1), ApState::Configuring));
-    // Configuration Status Response: timers in whole seconds, fallback on, the AC list.
+    // Configuration Status Response: timers in whole seconds, fallback off (the cluster
+    // decides when an AP falls back), the AC list.
     let r = replies(&steps[1], ap_addr(1));
     let MessageBody::ConfigurationStatusResponse(c) = &r[0].body else {
         panic!("{r:?}")
@@ -344,7 +345,7 @@ fn join_to_run_answers_each_step_and_reports_the_adoption() {
             echo_request: 30
         }
     );
-    assert_eq!(c.wtp_fallback, WtpFallback::Enabled);
+    assert_eq!(c.wtp_fallback, WtpFallback::Disabled);
     assert_eq!(c.ac_ipv4_list, Some(AcIpv4List(vec![AC_IP, PEER_IP])));
     assert_eq!(c.decryption_error_report_periods.len(), 1);
     assert_eq!(r[0].seq, 2);
@@ -876,4 +877,241 @@ fn at_most_max_wlan_in_flight_aps_have_a_request_outstanding() {
     let out = drain(&mut a);
     let third = (1..=3).find(|n| !sent.contains(n)).unwrap();
     assert_eq!(wlan_requests(&out, ap_addr(third)).len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Handing APs back (fallback after force-configured-state).
+
+fn update_response(seq: u8, code: ResultCode) -> Vec<u8> {
+    packet(
+        seq,
+        MessageBody::ConfigurationUpdateResponse(ConfigurationUpdateResponse {
+            result_code: code,
+            radio_operational_states: vec![],
+            vendor_specific: vec![],
+            other_elements: vec![],
+        }),
+    )
+}
+
+/// A Configuration Update Request as sent: (seq, AC Name with Priority list, WTP Fallback).
+type Update = (u8, Vec<(u8, String)>, Option<WtpFallback>);
+
+/// The Configuration Update Requests in `outs` to `to`.
+fn updates(outs: &[AdoptionOutput], to: SocketAddr) -> Vec<Update> {
+    replies(outs, to)
+        .into_iter()
+        .filter_map(|m| match m.body {
+            MessageBody::ConfigurationUpdateRequest(r) => Some((
+                m.seq,
+                r.ac_names_with_priority
+                    .into_iter()
+                    .map(|p| (p.priority, p.name))
+                    .collect(),
+                r.wtp_fallback,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn standby() -> Admission {
+    Admission {
+        serving: false,
+        ..serving(10)
+    }
+}
+
+fn handing_back(window: usize, aps: u8) -> Adoption {
+    let mut s = settings();
+    s.handback_window = window;
+    let mut a = Adoption::new(s);
+    a.handle_admission(serving(10), ms(0));
+    for n in 1..=aps {
+        adopt(&mut a, n, ms(0));
+    }
+    drain(&mut a);
+    a.handle_admission(standby(), ms(100));
+    a
+}
+
+#[test]
+fn a_member_that_stops_serving_tells_its_aps_where_to_fall_back_a_window_at_a_time() {
+    let mut a = handing_back(2, 3);
+    assert!(drain(&mut a).is_empty(), "not serving alone moves nothing");
+    a.handle_fallback(vec!["vx9000-2".into()], ms(100));
+    let out = drain(&mut a);
+    let told: Vec<u8> = (1..=3)
+        .filter(|n| !updates(&out, ap_addr(*n)).is_empty())
+        .collect();
+    assert_eq!(told.len(), 2, "the window: {told:?}");
+    let u = updates(&out, ap_addr(told[0]));
+    assert_eq!(
+        u,
+        vec![(
+            1,
+            vec![(1, "vx9000-2".to_string()), (2, "vx9000-1".to_string())],
+            Some(WtpFallback::Enabled)
+        )]
+    );
+    assert_eq!(a.handback_backlog(), (2, 1));
+    // Confirming is not moving: the window stays full.
+    a.handle_control(
+        ap_addr(told[0]),
+        &update_response(1, ResultCode::Success),
+        ms(110),
+    );
+    assert!(drain(&mut a).is_empty());
+    // The target's claim wins: that AP is gone, the third one is told.
+    a.handle_release(mac(told[0]), ReleaseReason::ClaimedElsewhere, ms(120));
+    let out = drain(&mut a);
+    let third = (1..=3).find(|n| !told.contains(n)).unwrap();
+    assert_eq!(updates(&out, ap_addr(third)).len(), 1, "{out:?}");
+    assert_eq!(a.handback_backlog(), (2, 0));
+    assert_eq!(a.counters().handback_requests, 3);
+    assert_eq!(a.counters().handback_confirmed, 1);
+}
+
+#[test]
+fn an_ap_that_confirms_and_stays_is_reset_after_two_echo_intervals() {
+    let mut a = handing_back(8, 1);
+    a.handle_fallback(vec!["vx9000-2".into()], ms(100));
+    drain(&mut a);
+    a.handle_control(
+        ap_addr(1),
+        &update_response(1, ResultCode::Success),
+        ms(200),
+    );
+    drain(&mut a);
+    // RFC echo 30 s: still here (echoing) 60 s after the confirmation, it ignores it.
+    a.handle_control(ap_addr(1), &echo(4), ms(30_000));
+    a.handle_control(ap_addr(1), &echo(5), ms(59_000));
+    drain(&mut a);
+    a.handle_timeout(ms(200 + 59_999));
+    let out = drain(&mut a);
+    assert!(replies(&out, ap_addr(1)).is_empty(), "{out:?}");
+    a.handle_timeout(ms(200 + 60_000));
+    let out = drain(&mut a);
+    let r = replies(&out, ap_addr(1));
+    let [ControlMessage {
+        seq: 2,
+        body: MessageBody::ResetRequest(reset),
+    }] = r.as_slice()
+    else {
+        panic!("{r:?}")
+    };
+    assert_eq!(reset.image_identifier.data, "5.9.1.0");
+    assert_eq!(a.counters().resets, 1);
+    a.handle_control(
+        ap_addr(1),
+        &packet(2, MessageBody::ResetResponse(ResetResponse::default())),
+        ms(60_300),
+    );
+    let out = drain(&mut a);
+    assert!(matches!(
+        events(&out).as_slice(),
+        [AdoptionEvent::Released {
+            reason: ReleaseReason::Reset,
+            ..
+        }]
+    ));
+    assert_eq!(a.handback_backlog(), (0, 0));
+}
+
+#[test]
+fn an_ap_that_refuses_the_fallback_is_reset_at_once() {
+    let mut a = handing_back(8, 1);
+    a.handle_fallback(vec!["vx9000-2".into()], ms(100));
+    drain(&mut a);
+    a.handle_control(
+        ap_addr(1),
+        &update_response(1, ResultCode::ConfigurationFailureServiceNotProvided),
+        ms(110),
+    );
+    let r = replies(&drain(&mut a), ap_addr(1));
+    assert!(
+        matches!(
+            r.as_slice(),
+            [ControlMessage {
+                seq: 2,
+                body: MessageBody::ResetRequest(_)
+            }]
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn an_ap_whose_move_failed_is_taken_back_by_the_member_that_no_longer_serves() {
+    let mut a = handing_back(8, 1);
+    a.handle_fallback(vec!["vx9000-2".into()], ms(100));
+    drain(&mut a);
+    // It comes back from the same address (the target refused it): a Join of a held AP.
+    a.handle_control(ap_addr(1), &join(7, 1, "AP7532"), ms(500));
+    let r = replies(&drain(&mut a), ap_addr(1));
+    let [ControlMessage {
+        body: MessageBody::JoinResponse(j),
+        ..
+    }] = r.as_slice()
+    else {
+        panic!("{r:?}")
+    };
+    assert_eq!(j.result_code, ResultCode::Success);
+    assert_eq!(a.held().total(), 1);
+    // A new AP is still refused: the member does not serve.
+    a.handle_control(ap_addr(2), &join(1, 2, "AP7532"), ms(510));
+    let r = replies(&drain(&mut a), ap_addr(2));
+    assert!(matches!(
+        r.as_slice(),
+        [ControlMessage { body: MessageBody::JoinResponse(j), .. }]
+            if j.result_code == ResultCode::JoinFailureUnspecified
+    ));
+    // Back in Run, it is told again (the next move waits out the WTP's hold-down).
+    a.handle_control(ap_addr(1), &configuration_status(8), ms(520));
+    a.handle_control(ap_addr(1), &change_state(9), ms(520));
+    a.handle_data(data_addr(1), &keep_alive(1), ms(530));
+    assert_eq!(updates(&drain(&mut a), ap_addr(1)).len(), 1);
+}
+
+#[test]
+fn when_the_member_serves_again_its_told_aps_are_told_to_stay() {
+    let mut a = handing_back(8, 2);
+    a.handle_fallback(vec!["vx9000-2".into()], ms(100));
+    drain(&mut a);
+    // AP 1 confirmed; AP 2's request is still outstanding.
+    a.handle_control(
+        ap_addr(1),
+        &update_response(1, ResultCode::Success),
+        ms(110),
+    );
+    drain(&mut a);
+    a.handle_admission(serving(10), ms(200));
+    a.handle_fallback(vec![], ms(200));
+    let out = drain(&mut a);
+    assert_eq!(
+        updates(&out, ap_addr(1)),
+        vec![(
+            2,
+            vec![(1, "vx9000-1".to_string())],
+            Some(WtpFallback::Disabled)
+        )]
+    );
+    assert!(
+        updates(&out, ap_addr(2)).is_empty(),
+        "one request at a time"
+    );
+    // AP 2's answer to the fallback it never acted on: then it is told to stay too.
+    a.handle_control(
+        ap_addr(2),
+        &update_response(1, ResultCode::Success),
+        ms(210),
+    );
+    let out = drain(&mut a);
+    assert_eq!(updates(&out, ap_addr(2))[0].2, Some(WtpFallback::Disabled));
+    assert_eq!(a.handback_backlog(), (0, 0));
+    // No reset ever comes.
+    a.handle_timeout(ms(200_000));
+    assert!(drain(&mut a)
+        .iter()
+        .all(|o| !matches!(o, AdoptionOutput::Control { .. })));
 }

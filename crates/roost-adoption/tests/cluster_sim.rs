@@ -25,7 +25,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use roost_adoption::directory::{Directory, DirectoryOutput};
-use roost_adoption::placement::{admission, PoolMember};
+use roost_adoption::placement::{admission, fallback_targets, handing_back, PoolMember};
 use roost_adoption::{AcSettings, Adoption, AdoptionEvent, AdoptionOutput, ApState, ReleaseReason};
 use roost_capwap::vendor::FastTimers;
 use roost_simnet::{Chance, Delay, Faults, Net};
@@ -250,7 +250,6 @@ impl Sim {
             let (Some(core), Some(d)) = (ac.core.as_mut(), ac.directory.as_ref()) else {
                 continue;
             };
-            let grace = d.grace(|m| (0, licenses[m.0 as usize - 1]));
             let me: Vec<PoolMember> = pool
                 .iter()
                 .map(|m| PoolMember {
@@ -259,7 +258,18 @@ impl Sim {
                 })
                 .collect();
             let me_active = me.iter().any(|m| m.is_self && m.active);
+            let grace = d.grace(
+                |m| (0, licenses[m.0 as usize - 1]),
+                &handing_back(me_active, &me),
+            );
             core.handle_admission(admission(me_active, &me, &grace, capacity), now);
+            // The sim's election applies force-configured-state at once: a member that is no
+            // longer active hands its APs back to the one that is.
+            let targets = fallback_targets(me_active, &me)
+                .into_iter()
+                .map(|m| format!("ac{}", m.0 - 1))
+                .collect();
+            core.handle_fallback(targets, now);
         }
     }
 
@@ -622,6 +632,14 @@ impl Sim {
             "seed {seed}: only {run} of {} APs in Run (at least {want} expected)\nAPs: {states:?}\nACs: {acs:#?}",
             self.wtps.len()
         );
+        // Fallback: the members that are not active handed their APs back, unless the active
+        // has no room for them.
+        if a.held().total() < a.admission().capacity {
+            assert_eq!(
+                others, 0,
+                "seed {seed}: APs still on standbys after the handback\nAPs: {states:?}\nACs: {acs:#?}"
+            );
+        }
     }
 }
 
@@ -723,5 +741,40 @@ fn quiet_cluster_adopts_every_ap_on_the_active() {
         .map(|c| c.adopted())
         .sum();
     assert_eq!(elsewhere, sim.wtps.len());
+    sim.check_settled(7);
+    // It returns: the standby hands every AP back (no reboot: no AP goes through Discovery),
+    // and none is out of Run longer than its move takes.
+    sim.start_ac(0);
+    let back = sim.now;
+    let mut longest = Duration::ZERO;
+    let mut out_since: Vec<Option<Duration>> = vec![None; sim.wtps.len()];
+    while sim.now < back + Duration::from_secs(10) {
+        let t = sim.now + Duration::from_millis(5);
+        sim.run_until(t);
+        for (n, w) in sim.wtps.iter().enumerate() {
+            match (w.state() == State::Run, out_since[n]) {
+                (false, None) => out_since[n] = Some(sim.now),
+                (true, Some(since)) => {
+                    longest = longest.max(sim.now - since);
+                    out_since[n] = None;
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(out_since.iter().all(|o| o.is_none()), "every AP in Run");
+    let on0 = sim.acs[0].core.as_ref().unwrap().adopted();
+    assert_eq!(
+        on0,
+        sim.wtps.len(),
+        "every AP back on its configured controller"
+    );
+    assert!(longest < Duration::from_secs(1), "longest gap {longest:?}");
+    let resets: u64 = sim.acs[1..]
+        .iter()
+        .filter_map(|a| a.core.as_ref())
+        .map(|c| c.counters().resets)
+        .sum();
+    assert_eq!(resets, 0, "no AP reset: each fell back");
     sim.check_settled(7);
 }

@@ -36,6 +36,9 @@
 //! | `roost_cluster_licenses_used` | gauge | `kind`: APs the connected members hold |
 //! | `roost_adoption_joins_total` | counter | `result` (`accepted`, `refused`) |
 //! | `roost_adoption_dropped_packets_total` | counter | `reason` (`malformed`, `unknown_session`, `stale`) |
+//! | `roost_adoption_fallbacks_total` | counter | `outcome` (`confirmed`, `reset`): APs handed back to their configured controller |
+//! | `roost_adoption_wlan_changes_total` | counter | `result` (`confirmed`, `refused`) |
+//! | `roost_adoption_backlog` | gauge | `queue` (`wlan`, `fallback`): APs waiting for a request or with one outstanding |
 
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -93,6 +96,12 @@ pub struct ApMetrics {
     pub dropped_malformed: u64,
     pub dropped_unknown_session: u64,
     pub dropped_stale: u64,
+    pub fallbacks_confirmed: u64,
+    pub fallback_resets: u64,
+    pub wlan_confirmed: u64,
+    pub wlan_refused: u64,
+    pub wlan_pending: u64,
+    pub fallback_pending: u64,
 }
 
 /// One member as this controller sees it.
@@ -367,6 +376,36 @@ pub fn registry(m: &MetricsInput) -> Registry {
             (label("reason", "stale"), ConstCounter::new(a.dropped_stale)),
         ]),
     );
+    r.register(
+        "adoption_fallbacks",
+        "APs this controller handed back to their configured controller, by outcome",
+        Series::new([
+            (
+                label("outcome", "confirmed"),
+                ConstCounter::new(a.fallbacks_confirmed),
+            ),
+            (
+                label("outcome", "reset"),
+                ConstCounter::new(a.fallback_resets),
+            ),
+        ]),
+    );
+    r.register(
+        "adoption_wlan_changes",
+        "WLAN changes the APs answered, by result",
+        Series::new([
+            (result("confirmed"), ConstCounter::new(a.wlan_confirmed)),
+            (result("refused"), ConstCounter::new(a.wlan_refused)),
+        ]),
+    );
+    r.register(
+        "adoption_backlog",
+        "APs waiting for a request of this controller or with one outstanding, by queue",
+        Series::new([
+            (label("queue", "wlan"), gauge(a.wlan_pending)),
+            (label("queue", "fallback"), gauge(a.fallback_pending)),
+        ]),
+    );
     r
 }
 
@@ -505,6 +544,12 @@ mod tests {
                 dropped_malformed: 2,
                 dropped_unknown_session: 1,
                 dropped_stale: 0,
+                fallbacks_confirmed: 200,
+                fallback_resets: 1,
+                wlan_confirmed: 300,
+                wlan_refused: 2,
+                wlan_pending: 4,
+                fallback_pending: 6,
             },
         }
     }
@@ -626,6 +671,18 @@ roost_adoption_joins_total{result="refused"} 1
 roost_adoption_dropped_packets_total{reason="malformed"} 2
 roost_adoption_dropped_packets_total{reason="unknown_session"} 1
 roost_adoption_dropped_packets_total{reason="stale"} 0
+# HELP roost_adoption_fallbacks_total APs this controller handed back to their configured controller, by outcome.
+# TYPE roost_adoption_fallbacks_total counter
+roost_adoption_fallbacks_total{outcome="confirmed"} 200
+roost_adoption_fallbacks_total{outcome="reset"} 1
+# HELP roost_adoption_wlan_changes_total WLAN changes the APs answered, by result.
+# TYPE roost_adoption_wlan_changes_total counter
+roost_adoption_wlan_changes_total{result="confirmed"} 300
+roost_adoption_wlan_changes_total{result="refused"} 2
+# HELP roost_adoption_backlog APs waiting for a request of this controller or with one outstanding, by queue.
+# TYPE roost_adoption_backlog gauge
+roost_adoption_backlog{queue="wlan"} 4
+roost_adoption_backlog{queue="fallback"} 6
 "#;
 
     /// [`small`] in OpenMetrics (`# UNIT`, the `info` type, `# EOF`).
@@ -711,6 +768,18 @@ roost_adoption_joins_total{result="refused"} 1
 roost_adoption_dropped_packets_total{reason="malformed"} 2
 roost_adoption_dropped_packets_total{reason="unknown_session"} 1
 roost_adoption_dropped_packets_total{reason="stale"} 0
+# HELP roost_adoption_fallbacks APs this controller handed back to their configured controller, by outcome.
+# TYPE roost_adoption_fallbacks counter
+roost_adoption_fallbacks_total{outcome="confirmed"} 200
+roost_adoption_fallbacks_total{outcome="reset"} 1
+# HELP roost_adoption_wlan_changes WLAN changes the APs answered, by result.
+# TYPE roost_adoption_wlan_changes counter
+roost_adoption_wlan_changes_total{result="confirmed"} 300
+roost_adoption_wlan_changes_total{result="refused"} 2
+# HELP roost_adoption_backlog APs waiting for a request of this controller or with one outstanding, by queue.
+# TYPE roost_adoption_backlog gauge
+roost_adoption_backlog{queue="wlan"} 4
+roost_adoption_backlog{queue="fallback"} 6
 # EOF
 "#;
 }

@@ -97,6 +97,13 @@ pub struct AdoptionStats {
     pub wlan_refused: u64,
     /// APs waiting for a WLAN request or with one outstanding.
     pub wlan_pending: u64,
+    /// Handing APs back to their configured controller: Configuration Update Requests sent,
+    /// fallbacks the APs confirmed, APs moving or waiting to, and APs reset because they
+    /// ignored the fallback.
+    pub fallback_requests: u64,
+    pub fallback_confirmed: u64,
+    pub fallback_pending: u64,
+    pub fallback_resets: u64,
     /// When the last WLAN Configuration Response arrived (ms since the epoch): how long a
     /// commit took to reach the last AP.
     pub wlan_last_response_epoch_ms: Option<u64>,
@@ -104,7 +111,7 @@ pub struct AdoptionStats {
 
 impl AdoptionStats {
     /// (label, value) in `show adoption status` order.
-    pub fn rows(&self) -> [(&'static str, u64); 16] {
+    pub fn rows(&self) -> [(&'static str, u64); 20] {
         [
             ("Discovery answered", self.discovery_answered),
             ("Discovery not answered", self.discovery_suppressed),
@@ -121,6 +128,10 @@ impl AdoptionStats {
             ("WLAN changes confirmed", self.wlan_confirmed),
             ("WLAN changes refused", self.wlan_refused),
             ("APs waiting for WLANs", self.wlan_pending),
+            ("Fallback requests sent", self.fallback_requests),
+            ("Fallbacks confirmed", self.fallback_confirmed),
+            ("APs falling back", self.fallback_pending),
+            ("APs reset for fallback", self.fallback_resets),
             (
                 "Last WLAN response (epoch ms)",
                 self.wlan_last_response_epoch_ms.unwrap_or(0),

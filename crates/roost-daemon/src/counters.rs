@@ -190,6 +190,12 @@ fn ap_metrics(snapshot: &MemberSnapshot) -> ApMetrics {
         joins_refused: t.stats.joins_refused,
         dropped_malformed: t.stats.malformed,
         dropped_unknown_session: t.stats.unknown_session,
+        fallbacks_confirmed: t.stats.fallback_confirmed,
+        fallback_resets: t.stats.fallback_resets,
+        wlan_confirmed: t.stats.wlan_confirmed,
+        wlan_refused: t.stats.wlan_refused,
+        wlan_pending: t.stats.wlan_pending,
+        fallback_pending: t.stats.fallback_pending,
         dropped_stale: t.stats.stale,
     }
 }

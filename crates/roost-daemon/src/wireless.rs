@@ -8,7 +8,7 @@
 use crate::member::MemberHandle;
 use crate::options::ControllerOptions;
 use roost_adoption::directory::{Directory, DirectoryOutput};
-use roost_adoption::placement::{admission, PoolMember};
+use roost_adoption::placement::{admission, fallback_targets, handing_back, PoolMember};
 use roost_adoption::wlan::{Cipher, KeyManagement, WlanPlan, WlanService};
 use roost_adoption::{
     AcSettings, Adoption, AdoptionEvent, AdoptionOutput, ApState, ApView, ReleaseReason,
@@ -443,15 +443,25 @@ impl Task {
     /// Admission from the members' view and this member's copy of the AP table.
     fn readmit(&mut self, now: Duration) {
         let members = &self.members;
-        let grace = self.directory.grace(|id| {
-            members.iter().find(|m| m.member == id).map_or((0, 0), |m| {
-                (m.licenses.ap_licenses, m.licenses.aap_licenses)
-            })
-        });
+        let grace = self.directory.grace(
+            |id| {
+                members.iter().find(|m| m.member == id).map_or((0, 0), |m| {
+                    (m.licenses.ap_licenses, m.licenses.aap_licenses)
+                })
+            },
+            &handing_back(self.me_active, members),
+        );
         self.core.handle_admission(
             admission(self.me_active, &self.members, &grace, self.capacity),
             now,
         );
+        // A member that no longer serves hands the APs it holds to those that do, by name
+        // (the AC Name with Priority list).
+        let targets = fallback_targets(self.me_active, &self.members)
+            .into_iter()
+            .filter_map(|id| self.hostnames.get(&id).filter(|h| !h.is_empty()).cloned())
+            .collect();
+        self.core.handle_fallback(targets, now);
         self.admitted_at = Some(self.directory.grace_changes());
     }
 
@@ -722,6 +732,13 @@ impl Task {
                 let (queued, in_flight) = self.core.wlan_backlog();
                 (queued + in_flight) as u64
             },
+            fallback_requests: c.handback_requests,
+            fallback_confirmed: c.handback_confirmed,
+            fallback_pending: {
+                let (moving, waiting) = self.core.handback_backlog();
+                (moving + waiting) as u64
+            },
+            fallback_resets: c.resets,
             wlan_last_response_epoch_ms: self.core.last_wlan_response().map(|at| {
                 let ago = self.now().saturating_sub(at).as_millis() as u64;
                 crate::member::wall_ms().saturating_sub(ago)

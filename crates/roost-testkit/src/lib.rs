@@ -390,3 +390,27 @@ pub fn openssh(c: &ControllerProcess, askpass: &Path, options: &[&str]) -> Comma
         .stdin(Stdio::null());
     cmd
 }
+
+/// A child process (a `roost ap` fleet, a DHCP client) killed and reaped when the test lets
+/// go of it, also when it panics half way.
+pub struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    pub fn new(child: std::process::Child) -> KillOnDrop {
+        KillOnDrop(Some(child))
+    }
+
+    /// The child itself, to wait for its output; the guard lets go of it.
+    pub fn take(&mut self) -> std::process::Child {
+        self.0.take().expect("the child is still guarded")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Handing APs back to their configured controller (the fallback after
+//! force-configured-state): a member that no longer serves (it returned to standby) but still
+//! holds APs moves them, without a reboot, to the members that serve.
+//!
+//! The driver names the targets ([`Adoption::handle_fallback`], from
+//! [`placement::fallback_targets`](crate::placement::fallback_targets)). Each AP in Run then
+//! gets, at most [`AcSettings::handback_window`](crate::AcSettings::handback_window) APs at a
+//! time, a Configuration Update Request with the AC Name with Priority list (targets 1, this
+//! member 2) and WTP Fallback enabled (RFC 5415 4.6.1, 4.6.47). A WTP that honours them sends
+//! a Primary Discovery Request to the better AC at its next echo and joins it; the target's
+//! later claim wins the AP table's duplicate rule and this session is released. Until then
+//! this member keeps serving the AP: a Join the target refuses brings it back here, and this
+//! member takes it back even though it no longer serves. An AP that confirms and stays two
+//! echo intervals (a WTP that ignores fallback), or that refuses the update, gets a Reset
+//! Request.
+//!
+//! Fallback is off otherwise (Configuration Status Response: WTP Fallback disabled), and an
+//! AP told to fall back is told to stop when the handback ends (this member serves again),
+//! so that with no force-configured-state an AP stays where it is.
+
+use crate::{Adoption, ApState, ApView, Instant, Request};
+use roost_capwap::elements::{AcNameWithPriority, ImageIdentifier};
+use roost_capwap::messages::ConfigurationUpdateRequest;
+use roost_capwap::types::{ResultCode, WtpFallback};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::SocketAddr;
+
+/// The controller-wide handback.
+#[derive(Default)]
+pub(crate) struct Handback {
+    /// The AC names APs here fall back to (priority 1; this member is 2). Empty: none.
+    targets: Vec<String>,
+    /// Bumped whenever `targets` changes.
+    generation: u64,
+    /// APs in Run waiting for a place in the window.
+    queue: VecDeque<SocketAddr>,
+    /// APs in the window (told, or about to be told, to fall back, and still here).
+    pub(crate) moving: usize,
+    /// When an AP that confirmed is reset if it is still here: (due, AP, generation).
+    timers: BinaryHeap<Reverse<(Instant, SocketAddr, u64)>>,
+}
+
+/// Where one AP stands in the handback.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SessionFallback {
+    /// It is in the window.
+    pub(crate) moving: bool,
+    /// The generation of the list it confirmed (0: none).
+    confirmed: u64,
+    /// It confirmed WTP Fallback enabled: it is told to stop when the handback ends.
+    enabled: bool,
+    /// Its Reset Request is due.
+    reset: bool,
+}
+
+impl Handback {
+    pub(crate) fn active(&self) -> bool {
+        !self.targets.is_empty()
+    }
+
+    /// What the AC owes an AP in the handback, if anything.
+    pub(crate) fn next_request(&self, f: &SessionFallback) -> Option<Request> {
+        if self.active() {
+            if f.reset {
+                return Some(Request::Reset);
+            }
+            if f.moving && f.confirmed != self.generation {
+                return Some(Request::Fallback {
+                    enabled: true,
+                    generation: self.generation,
+                });
+            }
+            None
+        } else if f.enabled {
+            Some(Request::Fallback {
+                enabled: false,
+                generation: self.generation,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// The Configuration Update Request: fall back to the targets, or (disabled) stay here.
+    pub(crate) fn update_request(&self, enabled: bool, own: &str) -> ConfigurationUpdateRequest {
+        let name = |priority: u8, name: &str| AcNameWithPriority {
+            priority,
+            name: name.to_string(),
+        };
+        let (list, fallback) = if enabled {
+            let mut list: Vec<AcNameWithPriority> =
+                self.targets.iter().map(|t| name(1, t)).collect();
+            list.push(name(2, own));
+            (list, WtpFallback::Enabled)
+        } else {
+            (vec![name(1, own)], WtpFallback::Disabled)
+        };
+        ConfigurationUpdateRequest {
+            ac_names_with_priority: list,
+            wtp_fallback: Some(fallback),
+            ..ConfigurationUpdateRequest::default()
+        }
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+}
+
+/// The image a Reset Request names: the one the AP runs (no image download here).
+pub(crate) fn current_image(ap: &ApView) -> ImageIdentifier {
+    let data = if ap.software_version.is_empty() {
+        "current".to_string()
+    } else {
+        ap.software_version.clone()
+    };
+    ImageIdentifier {
+        vendor_id: roost_capwap::vendor::ROOST_VENDOR_ID,
+        data,
+    }
+}
+
+impl Adoption {
+    /// Where the APs this member holds go: `targets` (AC names) when this member no longer
+    /// serves and others do, empty when it serves (or no one else does). See [`handback`](self).
+    pub fn handle_fallback(&mut self, targets: Vec<String>, now: Instant) {
+        if targets == self.handback.targets {
+            return;
+        }
+        let was_active = self.handback.active();
+        self.handback.targets = targets;
+        self.handback.generation += 1;
+        self.handback.queue.clear();
+        let addrs: Vec<SocketAddr> = self.sessions.keys().copied().collect();
+        for addr in addrs {
+            let Some(s) = self.sessions.get_mut(&addr) else {
+                continue;
+            };
+            if self.handback.active() {
+                if s.fallback.moving {
+                    // A new list for an AP already told.
+                    self.enqueue_push(addr);
+                } else {
+                    self.enqueue_handback(addr);
+                }
+            } else if was_active {
+                if s.fallback.moving {
+                    s.fallback.moving = false;
+                    self.handback.moving -= 1;
+                }
+                s.fallback.reset = false;
+                if s.fallback.enabled {
+                    self.enqueue_push(addr);
+                }
+            }
+        }
+        self.pump_wlans(now);
+    }
+
+    /// APs told to fall back, and APs waiting for their turn.
+    pub fn handback_backlog(&self) -> (usize, usize) {
+        (self.handback.moving, self.handback.queue.len())
+    }
+
+    /// An AP reached Run (or the handback began): it waits for its turn.
+    pub(crate) fn enqueue_handback(&mut self, addr: SocketAddr) {
+        if !self.handback.active() {
+            return;
+        }
+        if let Some(s) = self.sessions.get(&addr) {
+            if s.view.state == ApState::Run && !s.fallback.moving {
+                self.handback.queue.push_back(addr);
+            }
+        }
+    }
+
+    /// Moves waiting APs into the window while it has room.
+    pub(crate) fn admit_handbacks(&mut self) {
+        while self.handback.active() && self.handback.moving < self.settings.handback_window {
+            let Some(addr) = self.handback.queue.pop_front() else {
+                return;
+            };
+            let Some(s) = self.sessions.get_mut(&addr) else {
+                continue;
+            };
+            if s.view.state != ApState::Run || s.fallback.moving {
+                continue;
+            }
+            s.fallback.moving = true;
+            self.handback.moving += 1;
+            self.enqueue_push(addr);
+        }
+    }
+
+    pub(crate) fn on_fallback_response(
+        &mut self,
+        from: SocketAddr,
+        enabled: bool,
+        generation: u64,
+        code: ResultCode,
+        now: Instant,
+    ) {
+        let echo = match self.settings.fast_timers {
+            Some(t) if self.sessions.get(&from).is_some_and(|s| s.fast) => t.echo_interval,
+            _ => self.settings.echo_interval,
+        };
+        let Some(s) = self.sessions.get_mut(&from) else {
+            return;
+        };
+        if enabled {
+            if code.is_success() {
+                self.counters.handback_confirmed += 1;
+                s.fallback.confirmed = generation;
+                s.fallback.enabled = true;
+                // It moves at its next echo; one still here after two has ignored it.
+                self.handback
+                    .timers
+                    .push(Reverse((now + echo * 2, from, generation)));
+            } else {
+                // It cannot fall back: only a reset moves it.
+                s.fallback.reset = true;
+            }
+        } else {
+            s.fallback.enabled = false;
+            s.fallback.confirmed = generation;
+        }
+        self.requeue(from);
+    }
+
+    /// Resets the APs that confirmed a fallback and stayed.
+    pub(crate) fn handback_timeouts(&mut self, now: Instant) {
+        while let Some(&Reverse((at, addr, generation))) = self.handback.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.handback.timers.pop();
+            if !self.handback.active() || generation != self.handback.generation {
+                continue;
+            }
+            let Some(s) = self.sessions.get_mut(&addr) else {
+                continue;
+            };
+            if s.fallback.moving && s.fallback.confirmed == generation {
+                s.fallback.reset = true;
+                self.requeue(addr);
+            }
+        }
+    }
+}
