@@ -276,6 +276,11 @@ impl Directory {
             if !p.connected {
                 p.connected = true;
                 p.pulled_at = None;
+                // What it acknowledged before is not what its copy holds now (it may have
+                // restarted): it acknowledges again after the digest below.
+                if p.acked.take().is_some() {
+                    self.grace_changes += 1;
+                }
                 self.peers_changed();
                 // It (re)connected: tell it where this table is, and check its rows against
                 // ours (a partition healed).
@@ -315,6 +320,11 @@ impl Directory {
             ApTableMessage::Ack { epoch, version } => {
                 if epoch == self.epoch && version <= self.version {
                     let p = self.peers.get_mut(&from).unwrap();
+                    if p.acked.is_none() {
+                        // It has a copy of this table now: it may take this member's APs
+                        // ([`Directory::has_copy`]).
+                        self.grace_changes += 1;
+                    }
                     p.acked = Some(p.acked.map_or(version, |a| a.max(version)));
                     self.settle_tombstones();
                 }
@@ -688,6 +698,15 @@ impl Directory {
         self.peers.values().map(|p| p.rows.len()).sum()
     }
 
+    /// Whether connected peer `id` has acknowledged a copy of this member's table since it
+    /// (re)connected: it knows the APs this member holds, so it can license them when they
+    /// are handed back to it.
+    pub fn has_copy(&self, id: MemberId) -> bool {
+        self.peers
+            .get(&id)
+            .is_some_and(|p| p.connected && p.acked.is_some())
+    }
+
     /// Whether a connected peer holds `mac` (a lost member's row for it is stale then).
     pub fn held_by_connected_peer(&self, mac: &Mac) -> bool {
         self.peers
@@ -962,6 +981,38 @@ mod tests {
             }
         }
         assert_eq!(quiet, 0);
+    }
+
+    #[test]
+    fn a_peer_has_a_copy_once_it_acknowledged_one_since_it_connected() {
+        let mut dirs = vec![(A, Directory::new(A, 1)), (B, Directory::new(B, 1))];
+        for (_, d) in &mut dirs {
+            d.handle_members(&[(A, 1), (B, 1)], &[], ms(0));
+        }
+        assert!(!dirs[0].1.has_copy(B), "nothing acknowledged yet");
+        for n in 0..3 {
+            dirs[0].1.handle_adopted(record(n, 5), ms(1));
+        }
+        pump(&mut dirs, ms(60), || true);
+        assert!(dirs[0].1.has_copy(B));
+        // B restarts: lost, then back with a new boot and an empty copy.
+        dirs[0].1.handle_members(&[(A, 1)], &[B], ms(100));
+        assert!(!dirs[0].1.has_copy(B));
+        dirs[1] = (B, Directory::new(B, 2));
+        dirs[1].1.handle_members(&[(A, 1), (B, 2)], &[], ms(200));
+        let before = dirs[0].1.grace_changes();
+        dirs[0].1.handle_members(&[(A, 1), (B, 2)], &[], ms(200));
+        assert!(
+            !dirs[0].1.has_copy(B),
+            "its old acknowledgement does not count"
+        );
+        pump(&mut dirs, ms(300), || true);
+        assert!(dirs[0].1.has_copy(B));
+        assert_eq!(rows_of(&dirs[1].1, A).len(), 3);
+        assert!(
+            dirs[0].1.grace_changes() > before,
+            "admission is computed again"
+        );
     }
 
     #[test]

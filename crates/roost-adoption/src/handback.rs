@@ -10,7 +10,8 @@
 //! a Primary Discovery Request to the better AC at its next echo and joins it; the target's
 //! later claim wins the AP table's duplicate rule and this session is released. Until then
 //! this member keeps serving the AP: a Join the target refuses brings it back here, and this
-//! member takes it back even though it no longer serves. An AP that confirms and stays two
+//! member takes it back even though it no longer serves (and never resets it: it honours
+//! fallback, and tries again after its own hold-down). An AP that confirms and stays two
 //! echo intervals (a WTP that ignores fallback), or that refuses the update, gets a Reset
 //! Request.
 //!
@@ -52,6 +53,19 @@ pub(crate) struct SessionFallback {
     enabled: bool,
     /// Its Reset Request is due.
     reset: bool,
+    /// It came back after it was told to fall back (the target refused it): it honours
+    /// fallback and tries again after its own hold-down, so it is never reset.
+    pub(crate) returned: bool,
+}
+
+impl SessionFallback {
+    /// The state of a session that takes over `old` (a rejoin).
+    pub(crate) fn after(old: &SessionFallback) -> SessionFallback {
+        SessionFallback {
+            returned: old.returned || old.moving || old.enabled,
+            ..SessionFallback::default()
+        }
+    }
 }
 
 impl Handback {
@@ -214,9 +228,11 @@ impl Adoption {
                 s.fallback.confirmed = generation;
                 s.fallback.enabled = true;
                 // It moves at its next echo; one still here after two has ignored it.
-                self.handback
-                    .timers
-                    .push(Reverse((now + echo * 2, from, generation)));
+                if !s.fallback.returned {
+                    self.handback
+                        .timers
+                        .push(Reverse((now + echo * 2, from, generation)));
+                }
             } else {
                 // It cannot fall back: only a reset moves it.
                 s.fallback.reset = true;

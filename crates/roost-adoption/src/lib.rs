@@ -120,7 +120,7 @@ impl AcSettings {
             retransmit_interval: Duration::from_secs(3),
             max_retransmit: 5,
             max_wlan_in_flight: 1024,
-            handback_window: 1024,
+            handback_window: 4096,
         }
     }
 
@@ -720,16 +720,20 @@ impl Adoption {
         // The license of a session this Join takes over: a member that no longer serves
         // keeps serving the APs it holds (one whose move to the target failed comes back).
         let mut rejoin = None;
+        let mut fallback = handback::SessionFallback::default();
         if let Some(&old) = self.by_mac.get(&mac) {
             let silent = self
                 .sessions
                 .get(&old)
                 .is_some_and(|s| now >= s.heard + self.settings.dead_interval(s.fast));
             if old == from || silent {
-                rejoin = self.sessions.get(&old).map(|s| Licensed {
-                    kind: s.view.license,
-                    grace: self.admission.grace.contains_key(&mac),
-                });
+                if let Some(s) = self.sessions.get(&old) {
+                    rejoin = Some(Licensed {
+                        kind: s.view.license,
+                        grace: self.admission.grace.contains_key(&mac),
+                    });
+                    fallback = handback::SessionFallback::after(&s.fallback);
+                }
                 self.release(old, ReleaseReason::Rejoined);
             } else {
                 self.refuse(
@@ -829,7 +833,7 @@ impl Adoption {
                 generation: 0,
                 radios: req.radios,
                 push: Push::default(),
-                fallback: handback::SessionFallback::default(),
+                fallback,
             },
         );
         self.arm(from, now + self.settings.wait_join);

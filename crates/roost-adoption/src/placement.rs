@@ -170,15 +170,23 @@ pub fn admission(
 }
 
 /// The members a member that does not serve hands its APs back to: the connected active
-/// members, when this one is not active (force-configured-state returned it to standby while
-/// it held APs, or an active member appeared). Empty while it is active: then its APs stay.
-pub fn fallback_targets(me_active: bool, members: &[PoolMember]) -> Vec<roost_wire::MemberId> {
+/// members that have a copy of its AP table (`has_copy`,
+/// [`Directory::has_copy`](crate::directory::Directory::has_copy)), when this one is not
+/// active (force-configured-state returned it to standby while it held APs, or an active
+/// member appeared). Without the copy the target would have no license for them: a member
+/// that just restarted gets them once it has caught up. Empty while this member is active:
+/// then its APs stay.
+pub fn fallback_targets(
+    me_active: bool,
+    members: &[PoolMember],
+    has_copy: impl Fn(roost_wire::MemberId) -> bool,
+) -> Vec<roost_wire::MemberId> {
     if me_active {
         return Vec::new();
     }
     members
         .iter()
-        .filter(|m| !m.is_self && m.connected && m.active)
+        .filter(|m| !m.is_self && m.connected && m.active && has_copy(m.member))
         .map(|m| m.member)
         .collect()
 }

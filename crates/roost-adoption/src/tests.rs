@@ -1071,6 +1071,25 @@ fn an_ap_whose_move_failed_is_taken_back_by_the_member_that_no_longer_serves() {
     a.handle_control(ap_addr(1), &change_state(9), ms(520));
     a.handle_data(data_addr(1), &keep_alive(1), ms(530));
     assert_eq!(updates(&drain(&mut a), ap_addr(1)).len(), 1);
+    // It honours fallback (it came back): confirmed, it is never reset, however long its
+    // hold-down keeps it here.
+    a.handle_control(
+        ap_addr(1),
+        &update_response(1, ResultCode::Success),
+        ms(540),
+    );
+    for (n, t) in (10u8..).zip((30_000..=120_000).step_by(30_000)) {
+        a.handle_control(ap_addr(1), &echo(n), ms(t));
+        a.handle_timeout(ms(t + 1));
+    }
+    let out = drain(&mut a);
+    assert!(
+        replies(&out, ap_addr(1))
+            .iter()
+            .all(|m| matches!(m.body, MessageBody::EchoResponse(_))),
+        "{out:?}"
+    );
+    assert_eq!(a.counters().resets, 0);
 }
 
 #[test]

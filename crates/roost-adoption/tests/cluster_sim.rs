@@ -265,7 +265,7 @@ impl Sim {
             core.handle_admission(admission(me_active, &me, &grace, capacity), now);
             // The sim's election applies force-configured-state at once: a member that is no
             // longer active hands its APs back to the one that is.
-            let targets = fallback_targets(me_active, &me)
+            let targets = fallback_targets(me_active, &me, |m| d.has_copy(m))
                 .into_iter()
                 .map(|m| format!("ac{}", m.0 - 1))
                 .collect();

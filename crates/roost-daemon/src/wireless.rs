@@ -457,7 +457,8 @@ impl Task {
         );
         // A member that no longer serves hands the APs it holds to those that do, by name
         // (the AC Name with Priority list).
-        let targets = fallback_targets(self.me_active, &self.members)
+        let directory = &self.directory;
+        let targets = fallback_targets(self.me_active, &self.members, |id| directory.has_copy(id))
             .into_iter()
             .filter_map(|id| self.hostnames.get(&id).filter(|h| !h.is_empty()).cloned())
             .collect();

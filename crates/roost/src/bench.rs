@@ -312,7 +312,7 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
             "--discovery-interval",
             "1",
             "--duration",
-            "60",
+            "90",
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -386,6 +386,19 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
         "ap_failover_from_kill_ms {:.1}",
         killed.elapsed().as_secs_f64() * 1000.0
     );
+    // a returns: force-configured-state (delay 1 s) sends b back to standby, and b hands
+    // every AP back to a.
+    std::thread::sleep(Duration::from_secs(2));
+    let returned = Instant::now();
+    p.a = ControllerProcess::spawn(&bin, p.a.spec.clone())?;
+    wait_for(Duration::from_secs(60), Duration::from_millis(50), || {
+        (adopted(&p.a)? == n && adopted(&p.b)? == 0).then_some(())
+    })
+    .with_context(|| format!("fallback: a {:?}, b {:?}", adopted(&p.a), adopted(&p.b)))?;
+    println!(
+        "ap_fallback_all_home_from_restart_ms {:.1}",
+        returned.elapsed().as_secs_f64() * 1000.0
+    );
     let out = fleet.0.take().context("fleet")?.wait_with_output()?;
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).context("fleet summary")?;
     if std::env::var_os("ROOST_BENCH_TRACE").is_some() {
@@ -407,6 +420,15 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
         "ap_failover_readopt_p50_ms {:.1}",
         s["time_to_readopt"]["p50_ms"].as_f64().unwrap_or(-1.0)
     );
+    println!(
+        "ap_fallback_max_gap_ms {:.1}",
+        s["time_to_fall_back"]["max_ms"].as_f64().unwrap_or(-1.0)
+    );
+    println!(
+        "ap_fallback_p50_gap_ms {:.1}",
+        s["time_to_fall_back"]["p50_ms"].as_f64().unwrap_or(-1.0)
+    );
+    println!("ap_fallback_resets {}", s["resets"].as_u64().unwrap_or(0));
     println!("ap_in_run_at_end {}", s["in_run"].as_u64().unwrap_or(0));
     drop(p);
     rfc_echo_cpu(a)
