@@ -1,4 +1,7 @@
-//! `roost demo`: the seed's how-to, live, on two loopback addresses.
+//! `roost demo`: the seed's how-to, live, on two loopback addresses, then what the cluster is
+//! for: a `roost ap` fleet adopted by the active controller, the active killed, every AP
+//! adopted by the survivor, and, when the killed controller returns, every AP going home
+//! (force-configured-state, then the handback).
 
 use anyhow::{bail, Result};
 use roost_testkit::{is_steady, roost_bin, wait_for, ControllerProcess, Spec};
@@ -7,9 +10,22 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
-    /// Kill -9 the active member after this many seconds to show the failover live.
+    /// Kill -9 the active member this many seconds after the APs are adopted.
+    #[arg(long, default_value_t = 3)]
+    kill_active_after: u64,
+    /// Only form the cluster and show it: no kill, no return.
     #[arg(long)]
-    kill_active_after: Option<u64>,
+    no_failover: bool,
+    /// Simulated APs (`roost ap`, on 127.25.0.1 and up); 0 for none.
+    #[arg(long, default_value_t = 300)]
+    aps: usize,
+    /// The first simulated AP's address.
+    #[arg(long, default_value = "127.25.0.1")]
+    ap_base_ip: String,
+    /// The force-configured-state delay: how long after the killed controller returns the
+    /// survivor goes back to standby and hands the APs back.
+    #[arg(long, default_value_t = 5)]
+    fallback_delay: u64,
     /// Addresses of the two controllers.
     #[arg(long, default_value = "127.0.0.11")]
     primary_ip: String,
@@ -59,18 +75,21 @@ pub fn run(a: DemoArgs) -> Result<i32> {
     let dir = std::env::temp_dir().join(format!("roost-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let started: Arc<Mutex<Vec<ControllerProcess>>> = Arc::new(Mutex::new(Vec::new()));
+    let fleet: Arc<Mutex<Option<std::process::Child>>> = Arc::new(Mutex::new(None));
     // Ctrl-C: stop every process we started (by PID), remove the temp dir, exit.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     {
         let started = started.clone();
+        let fleet = fleet.clone();
         let dir = dir.clone();
         std::thread::spawn(move || {
             rt.block_on(async {
                 let _ = tokio::signal::ctrl_c().await;
             });
             eprintln!("\nstopping the demo cluster…");
+            stop_fleet(&fleet);
             // Even if the main thread panicked while holding the list.
             let mut started = started.lock().unwrap_or_else(|e| e.into_inner());
             for mut c in started.drain(..) {
@@ -80,12 +99,54 @@ pub fn run(a: DemoArgs) -> Result<i32> {
             std::process::exit(130);
         });
     }
-    let result = demo(&a, &dir, &started);
+    let result = demo(&a, &dir, &started, &fleet);
+    stop_fleet(&fleet);
     for mut c in started.lock().unwrap().drain(..) {
         c.terminate();
     }
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+fn stop_fleet(fleet: &Mutex<Option<std::process::Child>>) {
+    let mut f = fleet.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(mut c) = f.take() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+/// APs in Run on `c`, from `show adoption status`.
+fn adopted(c: &ControllerProcess) -> Option<usize> {
+    let t = c.exec(&["show adoption status"]).ok()?.text();
+    let line = t.lines().find(|l| l.contains("APs adopted"))?;
+    line.rsplit(':').next()?.trim().parse().ok()
+}
+
+/// The first `rows` APs of `show wireless ap` and its last line.
+fn ap_table(c: &ControllerProcess, host: &str, rows: usize) -> Result<String> {
+    let t = show(c, host, "show wireless ap")?;
+    let lines: Vec<&str> = t.lines().collect();
+    // Prompt, top border, header, border, then one line per AP.
+    let keep = (4 + rows).min(lines.len());
+    let mut out: Vec<String> = lines[..keep].iter().map(|l| l.to_string()).collect();
+    if lines.len() > keep + 2 {
+        out.push("  …".into());
+    }
+    out.extend(lines.iter().rev().take(2).rev().map(|l| l.to_string()));
+    Ok(out.join("\n"))
+}
+
+/// Lines of `show adoption status` that tell the story.
+fn adoption_lines(c: &ControllerProcess, host: &str, labels: &[&str]) -> Result<String> {
+    let t = show(c, host, "show adoption status")?;
+    let mut out = vec![t.lines().next().unwrap_or_default().to_string()];
+    out.extend(
+        t.lines()
+            .filter(|l| labels.iter().any(|k| l.trim_start().starts_with(k)))
+            .map(|l| l.to_string()),
+    );
+    Ok(out.join("\n"))
 }
 
 fn show(c: &ControllerProcess, host: &str, cmd: &str) -> Result<String> {
@@ -97,6 +158,7 @@ fn demo(
     a: &DemoArgs,
     dir: &std::path::Path,
     started: &Arc<Mutex<Vec<ControllerProcess>>>,
+    fleet: &Arc<Mutex<Option<std::process::Child>>>,
 ) -> Result<i32> {
     let bin = roost_bin();
     let mk = |name: &str, ip: &str, mac: &str, extra: &str| {
@@ -115,7 +177,7 @@ fn demo(
             "vx9000-1",
             &a.primary_ip,
             "52-54-00-E1-EE-16",
-            "--aap-licenses 128",
+            &format!("--aap-licenses {}", a.aps.max(128)),
         ),
     )?;
     started.lock().unwrap().push(c1);
@@ -135,11 +197,11 @@ fn demo(
     let (c1, c2) = (&guard[0], &guard[1]);
     println!("Step 1 - primary controller configuration");
     let mut cfg = roost_config::howto::SEED_PRIMARY_STEPS.to_vec();
-    cfg.extend([
-        "cluster force-configured-state-delay 30 seconds",
-        "commit write",
-        "end",
-    ]);
+    let delay = format!(
+        "cluster force-configured-state-delay {} seconds",
+        a.fallback_delay
+    );
+    cfg.extend([delay.as_str(), "commit write", "end"]);
     let r = c1.exec(&cfg)?;
     let mut prompt = "vx9000-1(config-device-52-54-00-E1-EE-16)#".to_string();
     for o in &r.outputs {
@@ -195,9 +257,60 @@ fn demo(
     );
     drop(guard);
 
-    if let Some(secs) = a.kill_active_after {
-        println!("\nKilling the active controller vx9000-1 (kill -9) in {secs} s…");
-        std::thread::sleep(Duration::from_secs(secs));
+    if a.aps > 0 {
+        println!(
+            "\nStep 3 - {} access points (roost ap) adopt to the active controller",
+            a.aps
+        );
+        let list = format!("pool1={},{};level=1", a.primary_ip, a.secondary_ip);
+        let child = std::process::Command::new(&bin)
+            .args([
+                "ap",
+                "--count",
+                &a.aps.to_string(),
+                "--controller-list",
+                &list,
+            ])
+            .args(["--base-ip", &a.ap_base_ip, "--seed", "1"])
+            .args(["--discovery-interval", "1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        println!(
+            "roost ap --count {} --controller-list {list} --base-ip {}  (pid {})",
+            a.aps,
+            a.ap_base_ip,
+            child.id()
+        );
+        *fleet.lock().unwrap() = Some(child);
+        let t_aps = Instant::now();
+        let guard = started.lock().unwrap();
+        let all = wait_for(Duration::from_secs(20), Duration::from_millis(20), || {
+            (adopted(&guard[0])? == a.aps).then_some(())
+        });
+        if all.is_none() {
+            bail!(
+                "only {:?} of {} APs adopted within 20 s",
+                adopted(&guard[0]),
+                a.aps
+            );
+        }
+        println!(
+            "all {} APs in Run on vx9000-1 {} ms after the fleet started\n",
+            a.aps,
+            t_aps.elapsed().as_millis()
+        );
+        println!("{}\n", ap_table(&guard[0], "vx9000-1", 5)?);
+        println!("{}", show(&guard[0], "vx9000-1", "show licenses")?);
+        drop(guard);
+    }
+
+    if !a.no_failover {
+        println!(
+            "\nStep 4 - kill -9 the active controller vx9000-1 in {} s…",
+            a.kill_active_after
+        );
+        std::thread::sleep(Duration::from_secs(a.kill_active_after));
         let mut guard = started.lock().unwrap();
         let pid = guard[0].pid().unwrap_or(0);
         let t_kill = Instant::now();
@@ -210,13 +323,81 @@ fn demo(
         });
         match active {
             Some(()) => println!(
-                "vx9000-2 is active {} ms after the kill\n",
+                "vx9000-2 is active {} ms after the kill",
                 t_kill.elapsed().as_millis()
             ),
-            None => println!("vx9000-2 did not become active within 10 s\n"),
+            None => println!("vx9000-2 did not become active within 10 s"),
         }
-        println!("{}", show(c2, "vx9000-2", "show cluster members")?);
-        println!("{}", show(c2, "vx9000-2", "show cluster history")?);
+        if a.aps > 0 {
+            let all = wait_for(Duration::from_secs(20), Duration::from_millis(20), || {
+                (adopted(c2)? == a.aps).then_some(())
+            });
+            match all {
+                Some(()) => println!(
+                    "every AP ({}) in Run on vx9000-2 {} ms after the kill (no new discovery: \
+                     they knew the controller list)",
+                    a.aps,
+                    t_kill.elapsed().as_millis()
+                ),
+                None => println!(
+                    "only {:?} of {} APs on vx9000-2 20 s after the kill",
+                    adopted(c2),
+                    a.aps
+                ),
+            }
+            println!("\n{}", ap_table(c2, "vx9000-2", 5)?);
+        }
+        println!("\n{}", show(c2, "vx9000-2", "show cluster members")?);
+
+        println!("\nStep 5 - vx9000-1 returns; after force-configured-state-delay ({} s) the APs go home", a.fallback_delay);
+        let spec = guard[0].spec.clone();
+        let t_back = Instant::now();
+        guard[0] = ControllerProcess::spawn(&bin, spec)?;
+        println!("restarted vx9000-1 (pid {})", guard[0].pid().unwrap_or(0));
+        let (c1, c2) = (&guard[0], &guard[1]);
+        let standby = wait_for(
+            Duration::from_secs(a.fallback_delay + 20),
+            Duration::from_millis(20),
+            || (c2.status().ok()?["oper_state"] == "standby").then_some(()),
+        );
+        match standby {
+            Some(()) => println!(
+                "vx9000-2 is standby again {} ms after vx9000-1 returned",
+                t_back.elapsed().as_millis()
+            ),
+            None => println!("vx9000-2 did not return to standby"),
+        }
+        if a.aps > 0 {
+            let home = wait_for(Duration::from_secs(30), Duration::from_millis(20), || {
+                (adopted(c1)? == a.aps && adopted(c2)? == 0).then_some(())
+            });
+            match home {
+                Some(()) => println!(
+                    "every AP back on vx9000-1 {} ms after it returned (no AP rebooted: AC Name \
+                     with Priority + WTP Fallback, then Primary Discovery)",
+                    t_back.elapsed().as_millis()
+                ),
+                None => println!(
+                    "APs on vx9000-1: {:?}, on vx9000-2: {:?} 30 s after the return",
+                    adopted(c1),
+                    adopted(c2)
+                ),
+            }
+            println!(
+                "\n{}",
+                adoption_lines(
+                    c2,
+                    "vx9000-2",
+                    &[
+                        "Adopting APs",
+                        "APs adopted",
+                        "Fallbacks confirmed",
+                        "APs reset for fallback"
+                    ]
+                )?
+            );
+        }
+        println!("\n{}", show(c2, "vx9000-2", "show cluster history")?);
     }
     if !a.no_wait {
         println!("\nThe cluster keeps running. Press Ctrl-C to stop it.");

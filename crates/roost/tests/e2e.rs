@@ -1014,10 +1014,13 @@ fn a_damaged_database_is_one_clear_line_at_start_not_a_panic() {
     }
 }
 
-/// `roost demo 2>&1 | tee log`, then Ctrl-C: the terminal's SIGINT ends `tee` too, so the
-/// demo's output pipe is gone when it stops. It must still stop its controllers and exit.
+/// `roost demo` does what the README says: APs adopted by the active, the active killed, every
+/// AP on the survivor, the killed controller back and every AP home. Then, as with
+/// `roost demo 2>&1 | tee log` and Ctrl-C: the terminal's SIGINT ends `tee` too, so the demo's
+/// output pipe is gone when it stops. It must still stop its controllers and its fleet, and
+/// exit.
 #[test]
-fn demo_stops_on_ctrl_c_after_its_output_pipe_is_gone() {
+fn demo_shows_failover_and_fallback_and_stops_on_ctrl_c_after_its_output_pipe_is_gone() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let mut child = Command::new(bin())
@@ -1029,6 +1032,8 @@ fn demo_stops_on_ctrl_c_after_its_output_pipe_is_gone() {
             "127.0.0.166",
         ])
         .args(["--ssh-port", "2265", "--api-port", "8465"])
+        .args(["--aps", "100", "--ap-base-ip", "127.26.0.1"])
+        .args(["--kill-active-after", "1", "--fallback-delay", "2"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -1049,6 +1054,16 @@ fn demo_stops_on_ctrl_c_after_its_output_pipe_is_gone() {
         }
     }
     assert!(seen.contains("Press Ctrl-C"), "{seen}");
+    assert!(seen.contains("all 100 APs in Run on vx9000-1"), "{seen}");
+    assert!(seen.contains("every AP (100) in Run on vx9000-2"), "{seen}");
+    assert!(seen.contains("every AP back on vx9000-1"), "{seen}");
+    assert!(seen.contains("APs reset for fallback       : 0"), "{seen}");
+    let fleet: i32 = seen
+        .split("--base-ip 127.26.0.1  (pid ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no fleet pid: {seen}"));
     // As if `tee` had died: nobody reads the demo's stdout or stderr any more.
     drop(out);
     drop(child.stderr.take());
@@ -1062,7 +1077,11 @@ fn demo_stops_on_ctrl_c_after_its_output_pipe_is_gone() {
         panic!("roost demo hung after Ctrl-C with its output pipe closed");
     };
     assert_eq!(status.code(), Some(130));
-    // Its controllers are stopped.
+    // Its fleet and its controllers are stopped.
+    assert!(
+        !std::path::Path::new(&format!("/proc/{fleet}")).exists(),
+        "the fleet (pid {fleet}) still runs"
+    );
     for addr in ["127.0.0.165:8465", "127.0.0.166:8465"] {
         assert!(
             std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(1))
