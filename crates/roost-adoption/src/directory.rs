@@ -693,6 +693,11 @@ impl Directory {
             }))
     }
 
+    /// This member's own row for `mac`.
+    pub fn own(&self, mac: &Mac) -> Option<&ApRecord> {
+        self.own.get(mac)
+    }
+
     /// Rows of other members' APs in this copy (connected and lost members').
     pub fn others(&self) -> usize {
         self.peers.values().map(|p| p.rows.len()).sum()

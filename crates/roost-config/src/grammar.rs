@@ -16,6 +16,9 @@ pub(crate) enum Act {
     ShowClusterTraffic,
     ShowWirelessAp,
     ShowAdoptionStatus,
+    ShowAdoptionHistory,
+    ShowAdoptionOffline,
+    ShowWirelessApConfigured,
     ShowRunning,
     ShowStartup,
     ShowVersion,
@@ -294,6 +297,9 @@ fn describe_in(parent: &str, t: &str) -> &'static str {
         ("wireless", "ap") => "Access points this controller adopted or refused",
         ("show", "adoption") => "Adoption information",
         ("adoption", "status") => "Whether this controller adopts APs, and its adoption counters",
+        ("adoption", "history") => "APs adopted and un-adopted by this controller, and why",
+        ("adoption", "offline") => "APs not adopted anywhere: refused, or on a lost controller",
+        ("ap", "configured") => "The APs as configured devices: type, MAC, profile, hostname",
         ("cluster", "restore-revision") => "Restore a superseded configuration",
         ("cluster", "name") => "Configure cluster name",
         ("cluster", "mode") => "Configure cluster mode",
@@ -404,7 +410,10 @@ const SHOW: &[(&str, Act)] = &[
     ("show cluster revisions", Act::ShowClusterRevisions),
     ("show cluster traffic", Act::ShowClusterTraffic),
     ("show wireless ap", Act::ShowWirelessAp),
+    ("show wireless ap configured", Act::ShowWirelessApConfigured),
     ("show adoption status", Act::ShowAdoptionStatus),
+    ("show adoption history", Act::ShowAdoptionHistory),
+    ("show adoption offline", Act::ShowAdoptionOffline),
     ("show version", Act::ShowVersion),
     ("show licenses", Act::ShowLicenses),
     ("show clock", Act::ShowClock),
@@ -650,6 +659,9 @@ pub(crate) fn filterable(act: Act) -> bool {
             | Act::ShowClusterTraffic
             | Act::ShowWirelessAp
             | Act::ShowAdoptionStatus
+            | Act::ShowAdoptionHistory
+            | Act::ShowAdoptionOffline
+            | Act::ShowWirelessApConfigured
             | Act::ShowRunning
             | Act::ShowStartup
             | Act::ShowVersion

@@ -411,6 +411,15 @@ impl Session {
             )),
             Act::ShowClusterTraffic => ok(crate::views::render_traffic(&ops.snapshot().traffic)),
             Act::ShowWirelessAp => ok(crate::views::render_wireless_ap(&ops.snapshot().aps.rows)),
+            Act::ShowWirelessApConfigured => ok(crate::views::render_wireless_ap_configured(
+                &ops.snapshot().aps.rows,
+            )),
+            Act::ShowAdoptionHistory => ok(crate::views::render_adoption_history(
+                &ops.snapshot().aps.history,
+            )),
+            Act::ShowAdoptionOffline => ok(crate::views::render_adoption_offline(
+                &ops.snapshot().aps.rows,
+            )),
             Act::ShowAdoptionStatus => {
                 ok(crate::views::render_adoption_status(&ops.snapshot().aps))
             }

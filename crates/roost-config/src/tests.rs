@@ -259,6 +259,24 @@ impl ControllerOps for Fake {
                     joins_refused: 1,
                     ..Default::default()
                 },
+                history: std::sync::Arc::new(vec![
+                    AdoptionHistoryEntry {
+                        event: "un-adopted",
+                        mac: roost_wire::Mac([0, 0x23, 0x68, 0, 0, 1]),
+                        hostname: "ap7532-1".into(),
+                        model: "AP7532".into(),
+                        reason: "no echo within the dead interval".into(),
+                        at_epoch_ms: 1_000,
+                    },
+                    AdoptionHistoryEntry {
+                        event: "adopted",
+                        mac: roost_wire::Mac([0, 0x23, 0x68, 0, 0, 1]),
+                        hostname: "ap7532-1".into(),
+                        model: "AP7532".into(),
+                        reason: String::new(),
+                        at_epoch_ms: 500,
+                    },
+                ]),
             }),
             pool: Vec::new(),
         })
@@ -370,6 +388,27 @@ Number of APs shown: 2
     assert!(out.contains(" Joins refused                : 1\n"), "{out}");
     let filtered = run_ok(&mut s, &ops, &["show wireless ap | include refused"]);
     assert_eq!(filtered.lines().count(), 1, "{filtered}");
+    // The other adoption views, from the same snapshot.
+    let h = run_ok(&mut s, &ops, &["show adoption history"]);
+    assert!(h.contains("| EVENT      | NAME     | MAC"), "{h}");
+    let events: Vec<&str> = h
+        .lines()
+        .filter(|l| l.contains("00-23-68-00-00-01"))
+        .map(|l| l.split('|').nth(1).unwrap().trim())
+        .collect();
+    assert_eq!(events, ["un-adopted", "adopted"], "newest first: {h}");
+    assert!(h.contains("no echo within the dead interval"), "{h}");
+    assert!(h.contains("Number of events shown: 2"), "{h}");
+    let off = run_ok(&mut s, &ops, &["show adoption offline"]);
+    assert!(
+        off.contains("Number of APs shown: 1"),
+        "only the refused AP: {off}"
+    );
+    assert!(off.contains("| refused "), "{off}");
+    let conf = run_ok(&mut s, &ops, &["show wireless ap configured"]);
+    assert!(conf.contains("| TYPE "), "{conf}");
+    assert!(conf.contains("default-ap7532"), "{conf}");
+    assert!(conf.contains("Number of APs shown: 2"), "{conf}");
 }
 
 #[test]

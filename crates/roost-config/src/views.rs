@@ -68,6 +68,22 @@ pub struct ApTable {
     /// Rows of other members' APs in this member's copy of the cluster-wide AP table.
     pub on_other_members: u64,
     pub stats: AdoptionStats,
+    /// This controller's adoption events, newest first (bounded).
+    pub history: std::sync::Arc<Vec<AdoptionHistoryEntry>>,
+}
+
+/// One row of `show adoption history`: an AP adopted here, or un-adopted and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AdoptionHistoryEntry {
+    /// `adopted` or `un-adopted`.
+    pub event: &'static str,
+    #[serde(serialize_with = "as_text")]
+    pub mac: Mac,
+    pub hostname: String,
+    pub model: String,
+    /// Why it was un-adopted (empty for an adoption).
+    pub reason: String,
+    pub at_epoch_ms: u64,
 }
 
 /// The adoption thread's counters since start: what `show adoption status` and `/metrics`
@@ -723,12 +739,12 @@ pub fn render_wireless_ap<R: std::borrow::Borrow<ApRow>>(rows: &[R]) -> String {
         "STATE",
         "UPTIME",
     ];
-    let cells: Vec<[String; 8]> = rows
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .enumerate()
         .map(|(i, r)| {
             let r: &ApRow = r.borrow();
-            [
+            vec![
                 (i + 1).to_string(),
                 r.hostname.clone(),
                 r.mac.to_string(),
@@ -742,8 +758,98 @@ pub fn render_wireless_ap<R: std::borrow::Borrow<ApRow>>(rows: &[R]) -> String {
             ]
         })
         .collect();
+    let mut o = boxed(&header, &cells);
+    o += &format!("Number of APs shown: {}\n", rows.len());
+    o
+}
+
+/// `show wireless ap configured`: every AP the cluster-wide AP table knows (and the refused
+/// ones), as its device would be configured: `<type> <MAC>` with its profile and hostname.
+/// Derived from the table: adoption never writes a configuration revision.
+pub fn render_wireless_ap_configured<R: std::borrow::Borrow<ApRow>>(rows: &[R]) -> String {
+    let header = ["IDX", "NAME", "MAC", "TYPE", "PROFILE", "ADOPTED-BY"];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let r: &ApRow = r.borrow();
+            let kind = r.model.to_ascii_lowercase();
+            vec![
+                (i + 1).to_string(),
+                r.hostname.clone(),
+                r.mac.to_string(),
+                kind.clone(),
+                format!("default-{kind}"),
+                if r.adopted_by.is_empty() {
+                    "un-adopted".into()
+                } else {
+                    r.adopted_by.clone()
+                },
+            ]
+        })
+        .collect();
+    let mut o = boxed(&header, &cells);
+    o += &format!("Number of APs shown: {}\n", rows.len());
+    o
+}
+
+/// `show adoption offline`: the APs not in Run anywhere: refused here (with the reason), or
+/// shown on a controller that was lost.
+pub fn render_adoption_offline<R: std::borrow::Borrow<ApRow>>(rows: &[R]) -> String {
+    let header = ["IDX", "NAME", "MAC", "MODEL", "IP", "STATE", "REASON"];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.borrow())
+        .filter(|r: &&ApRow| r.state != "adopted" && r.state != "joining")
+        .enumerate()
+        .map(|(i, r)| {
+            vec![
+                (i + 1).to_string(),
+                r.hostname.clone(),
+                r.mac.to_string(),
+                r.model.clone(),
+                r.ip.clone(),
+                r.state.clone(),
+                r.reason.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let mut o = boxed(&header, &cells);
+    o += &format!("Number of APs shown: {}\n", cells.len());
+    o
+}
+
+/// `show adoption history`: this controller's adoption events, newest first.
+pub fn render_adoption_history(h: &[AdoptionHistoryEntry]) -> String {
+    let header = ["EVENT", "NAME", "MAC", "MODEL", "REASON", "TIME-STAMP"];
+    let cells: Vec<Vec<String>> = h
+        .iter()
+        .map(|e| {
+            vec![
+                e.event.to_string(),
+                e.hostname.clone(),
+                e.mac.to_string(),
+                e.model.clone(),
+                if e.reason.is_empty() {
+                    "-".into()
+                } else {
+                    e.reason.clone()
+                },
+                format_wall_ms(e.at_epoch_ms),
+            ]
+        })
+        .collect();
+    let mut o = boxed(&header, &cells);
+    o += &format!("Number of events shown: {}\n", h.len());
+    o
+}
+
+/// A boxed table: `+---+` rules, upper-case headers; the first column right-aligned when it
+/// is an index (`IDX`).
+fn boxed(header: &[&str], cells: &[Vec<String>]) -> String {
+    let index = header.first() == Some(&"IDX");
     let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &cells {
+    for row in cells {
         for (w, c) in width.iter_mut().zip(row) {
             *w = (*w).max(c.len());
         }
@@ -756,7 +862,7 @@ pub fn render_wireless_ap<R: std::borrow::Borrow<ApRow>>(rows: &[R]) -> String {
     let line = |cols: Vec<&str>| -> String {
         let mut o = String::from("|");
         for (i, (c, w)) in cols.iter().zip(&width).enumerate() {
-            if i == 0 {
+            if i == 0 && index {
                 o += &format!(" {c:>w$} |");
             } else {
                 o += &format!(" {c:<w$} |");
@@ -765,7 +871,7 @@ pub fn render_wireless_ap<R: std::borrow::Borrow<ApRow>>(rows: &[R]) -> String {
         o
     };
     let mut o = format!("{rule}\n{}\n{rule}\n", line(header.to_vec()));
-    for row in &cells {
+    for row in cells {
         o += &line(row.iter().map(|c| c.as_str()).collect());
         o.push('\n');
     }
@@ -773,7 +879,6 @@ pub fn render_wireless_ap<R: std::borrow::Borrow<ApRow>>(rows: &[R]) -> String {
         o += &rule;
         o.push('\n');
     }
-    o += &format!("Number of APs shown: {}\n", rows.len());
     o
 }
 

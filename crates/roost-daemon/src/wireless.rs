@@ -14,10 +14,10 @@ use roost_adoption::{
     AcSettings, Adoption, AdoptionEvent, AdoptionOutput, ApState, ApView, ReleaseReason,
 };
 use roost_capwap::vendor::FastTimers;
-use roost_config::{AdoptionStats, ApRow, ApTable, MemberSnapshot};
+use roost_config::{AdoptionHistoryEntry, AdoptionStats, ApRow, ApTable, MemberSnapshot};
 use roost_wire::Mac;
 use roost_wire::{ApRecord, MemberId};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -166,6 +166,9 @@ struct Task {
     /// Each WLAN's group key, chosen once per (WLAN, cipher) so that a commit that does not
     /// touch a WLAN does not re-key it.
     group_keys: HashMap<(String, Cipher), Vec<u8>>,
+    /// `show adoption history`, newest first, and its published copy (None: stale).
+    history: VecDeque<AdoptionHistoryEntry>,
+    history_shown: Option<Arc<Vec<AdoptionHistoryEntry>>>,
 }
 
 async fn run(
@@ -210,6 +213,8 @@ async fn run(
         own_full_at: None,
         wlan_source: None,
         group_keys: HashMap::new(),
+        history: VecDeque::new(),
+        history_shown: None,
     };
     let snap = t.member.snapshot();
     t.on_snapshot(&snap);
@@ -552,6 +557,7 @@ impl Task {
                 ));
                 self.refused.retain(|r| r.mac != ap.mac);
                 self.dirty.insert(ap.mac);
+                self.remember("adopted", ap.mac, &ap.name, &ap.model, String::new());
             }
             AdoptionEvent::WlansApplied { ap } => {
                 tracing::debug!(mac = %ap.mac, wlans = ap.wlans, refused = ap.wlans_refused, "AP WLANs applied");
@@ -564,6 +570,12 @@ impl Task {
                 self.dirty.insert(ap.mac);
             }
             AdoptionEvent::Released { mac, reason, grace } => {
+                let (name, model) = self
+                    .directory
+                    .own(&mac)
+                    .map(|r| (r.hostname.clone(), r.model.clone()))
+                    .unwrap_or_default();
+                self.remember("un-adopted", mac, &name, &model, reason.to_string());
                 self.directory.handle_released(mac, !grace, now);
                 self.dirty.insert(mac);
                 tracing::info!(%mac, %reason, "AP un-adopted");
@@ -598,6 +610,21 @@ impl Task {
                 }));
             }
         }
+    }
+
+    fn remember(&mut self, event: &'static str, mac: Mac, name: &str, model: &str, reason: String) {
+        if self.history.len() >= HISTORY_KEPT {
+            self.history.pop_back();
+        }
+        self.history.push_front(AdoptionHistoryEntry {
+            event,
+            mac,
+            hostname: name.to_string(),
+            model: model.to_string(),
+            reason,
+            at_epoch_ms: crate::member::wall_ms(),
+        });
+        self.history_shown = None;
     }
 
     /// Rebuilds the rows of the APs that changed, or all of them when the uptimes are due.
@@ -753,6 +780,10 @@ impl Task {
             joining: self.core.held().total() as u64 - adopted,
             on_other_members: self.directory.others() as u64,
             stats,
+            history: self
+                .history_shown
+                .get_or_insert_with(|| Arc::new(self.history.iter().cloned().collect()))
+                .clone(),
         }));
         self.published = Some((changes, now));
     }
@@ -760,6 +791,8 @@ impl Task {
 
 /// The state shown for a lost member's AP that no one holds yet.
 const CONTROLLER_LOST: &str = "controller-lost";
+/// Adoption events `show adoption history` keeps.
+const HISTORY_KEPT: usize = 1024;
 
 fn row(ap: &ApView, adopted_by: &str, now: Duration) -> ApRow {
     ApRow {

@@ -563,6 +563,21 @@ fn a_roost_ap_fleet_falls_back_to_its_configured_controller() {
     assert!(stat("Fallbacks confirmed") >= 200, "{st}");
     assert_eq!(stat("APs reset for fallback"), 0, "{st}");
     assert_eq!(stat("APs falling back"), 0, "{st}");
+    // The standby's history: each AP adopted (after the failover), then un-adopted because
+    // the primary's later claim won; the primary's device view lists all 200.
+    let h = run(&c2, &["show adoption history"]);
+    assert_eq!(h.matches("| adopted ").count(), 200, "{h}");
+    assert_eq!(
+        h.matches("another member adopted it later").count()
+            + h.matches("no echo within the dead interval").count(),
+        200,
+        "{h}"
+    );
+    let conf = run(&c1, &["show wireless ap configured"]);
+    assert!(conf.contains("Number of APs shown: 200"), "{conf}");
+    assert_eq!(conf.matches("default-ap7532").count(), 200, "{conf}");
+    let off = run(&c1, &["show adoption offline"]);
+    assert!(off.contains("Number of APs shown: 0"), "{off}");
     let out = fleet.take().wait_with_output().unwrap();
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));

@@ -327,6 +327,7 @@ impl ApiBackend for Fake {
                 joining: 0,
                 on_other_members: 0,
                 stats: Default::default(),
+                history: Default::default(),
             }),
             pool: Vec::new(),
         })
