@@ -72,6 +72,10 @@ pub struct AcSettings {
     pub control_ip: Ipv4Addr,
     /// Every member's address, this one first: the AC IPv4 List an AP fails over along.
     pub ac_list: Vec<Ipv4Addr>,
+    /// Per AP model (upper case), the list its default profile's `controller host` entries
+    /// make (pool 1, then pool 2), with the members it does not name after them: that model's
+    /// AC IPv4 List instead of `ac_list`.
+    pub ac_lists_by_model: BTreeMap<String, Vec<Ipv4Addr>>,
     /// The echo interval an AP is told (CAPWAP Timers, rounded up to whole seconds).
     pub echo_interval: Duration,
     /// The discovery interval an AP is told.
@@ -108,6 +112,7 @@ impl AcSettings {
             ac_name: ac_name.to_string(),
             control_ip,
             ac_list: vec![control_ip],
+            ac_lists_by_model: BTreeMap::new(),
             echo_interval: Duration::from_secs(30),
             discovery_interval: Duration::from_secs(5),
             fast_timers: None,
@@ -122,6 +127,13 @@ impl AcSettings {
             max_wlan_in_flight: 1024,
             handback_window: 4096,
         }
+    }
+
+    /// The AC IPv4 List an AP of `model` is told.
+    pub fn ac_list_for(&self, model: &str) -> &[Ipv4Addr] {
+        self.ac_lists_by_model
+            .get(&model.to_ascii_uppercase())
+            .unwrap_or(&self.ac_list)
     }
 
     /// The retransmit interval and count for the AC's requests to a WTP.
@@ -804,7 +816,7 @@ impl Adoption {
             control_ipv6: None,
             local_ipv4: Some(CapwapLocalIpv4Address(self.settings.control_ip)),
             local_ipv6: None,
-            ac_ipv4_list: Some(AcIpv4List(self.settings.ac_list.clone())),
+            ac_ipv4_list: Some(AcIpv4List(self.settings.ac_list_for(&view.model).to_vec())),
             ac_ipv6_list: None,
             transport_protocol: None,
             image_identifier: None,
@@ -862,7 +874,7 @@ impl Adoption {
             local_ipv4: Some(CapwapLocalIpv4Address(self.settings.control_ip)),
             local_ipv6: None,
             // Where else it may try.
-            ac_ipv4_list: Some(AcIpv4List(self.settings.ac_list.clone())),
+            ac_ipv4_list: Some(AcIpv4List(self.settings.ac_list_for(&model).to_vec())),
             ac_ipv6_list: None,
             transport_protocol: None,
             image_identifier: None,
@@ -1025,7 +1037,11 @@ impl Adoption {
             // its APs back ([`handback`]), so that with no force-configured-state an AP stays
             // where it is.
             wtp_fallback: WtpFallback::Disabled,
-            ac_ipv4_list: Some(AcIpv4List(self.settings.ac_list.clone())),
+            ac_ipv4_list: Some(AcIpv4List(
+                self.settings
+                    .ac_list_for(&self.sessions[&from].view.model)
+                    .to_vec(),
+            )),
             ac_ipv6_list: None,
             static_ip: None,
             radio_configurations: vec![],

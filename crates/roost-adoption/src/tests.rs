@@ -1134,3 +1134,37 @@ fn when_the_member_serves_again_its_told_aps_are_told_to_stay() {
         .iter()
         .all(|o| !matches!(o, AdoptionOutput::Control { .. })));
 }
+
+#[test]
+fn an_ap_is_told_the_controllers_its_models_profile_names() {
+    let mut s = settings();
+    s.ac_lists_by_model.insert(
+        "AP7532".into(),
+        vec![PEER_IP, Ipv4Addr::new(192, 0, 2, 9), AC_IP],
+    );
+    let mut a = Adoption::new(s);
+    a.handle_admission(serving(10), ms(0));
+    let steps = adopt(&mut a, 1, ms(0));
+    let want = Some(AcIpv4List(vec![
+        PEER_IP,
+        Ipv4Addr::new(192, 0, 2, 9),
+        AC_IP,
+    ]));
+    let r = replies(&steps[0], ap_addr(1));
+    let MessageBody::JoinResponse(j) = &r[0].body else {
+        panic!("{r:?}")
+    };
+    assert_eq!(j.ac_ipv4_list, want);
+    let r = replies(&steps[1], ap_addr(1));
+    let MessageBody::ConfigurationStatusResponse(c) = &r[0].body else {
+        panic!("{r:?}")
+    };
+    assert_eq!(c.ac_ipv4_list, want);
+    // Another model: the cluster's members.
+    a.handle_control(ap_addr(2), &join(1, 2, "AP8533"), ms(10));
+    let r = replies(&drain(&mut a), ap_addr(2));
+    let MessageBody::JoinResponse(j) = &r[0].body else {
+        panic!("{r:?}")
+    };
+    assert_eq!(j.ac_ipv4_list, Some(AcIpv4List(vec![AC_IP, PEER_IP])));
+}

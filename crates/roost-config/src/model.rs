@@ -831,6 +831,28 @@ impl ClusterConfig {
         out
     }
 
+    /// Per AP model (upper case), the controllers its default profile names, pool 1 first:
+    /// the AC IPv4 List its APs are told (models whose profile names none are left out).
+    pub fn ap_controller_lists(&self) -> BTreeMap<String, Vec<Ipv4Addr>> {
+        let mut out = BTreeMap::new();
+        for (name, p) in &self.profiles {
+            if *name != format!("default-{}", p.model) || p.controllers.is_empty() {
+                continue;
+            }
+            let mut hosts: Vec<(u8, Ipv4Addr)> = p
+                .controllers
+                .iter()
+                .map(|(ip, (pool, _))| (*pool, *ip))
+                .collect();
+            hosts.sort();
+            out.insert(
+                p.model.to_ascii_uppercase(),
+                hosts.into_iter().map(|(_, ip)| ip).collect(),
+            );
+        }
+        out
+    }
+
     /// The controllers the default profile of `model` (any case) names: (address, pool,
     /// level).
     pub fn ap_controllers(&self, model: &str) -> Vec<(Ipv4Addr, u8, u8)> {

@@ -2369,6 +2369,12 @@ fn wlan_security_and_profiles_print_in_wings_shape_and_round_trip() {
         vec![("127.0.0.71".parse().unwrap(), 1, 1)]
     );
     assert!(back.ap_controllers("AP8533").is_empty());
+    assert_eq!(
+        back.ap_controller_lists(),
+        [("AP7532".to_string(), vec!["127.0.0.71".parse().unwrap()])]
+            .into_iter()
+            .collect()
+    );
 }
 
 #[test]

@@ -372,6 +372,21 @@ impl Task {
                 }
             }
         }
+        // A model whose default profile names controllers is told those first (pool 1, then
+        // pool 2), then the members it does not name, so that it can always fail over.
+        settings.ac_lists_by_model = snap
+            .running
+            .ap_controller_lists()
+            .into_iter()
+            .map(|(model, mut hosts)| {
+                for ip in &list {
+                    if !hosts.contains(ip) {
+                        hosts.push(*ip);
+                    }
+                }
+                (model, hosts)
+            })
+            .collect();
         settings.ac_list = list;
         // A cold start of a full platform is that many Joins at once: half-open sessions are
         // bounded by the platform's capacity, not below it.
