@@ -1168,3 +1168,24 @@ fn an_ap_is_told_the_controllers_its_models_profile_names() {
     };
     assert_eq!(j.ac_ipv4_list, Some(AcIpv4List(vec![AC_IP, PEER_IP])));
 }
+
+#[test]
+fn key_management_follows_the_wlans_security_settings() {
+    use wlan::{Cipher, KeyManagement};
+    assert_eq!(
+        KeyManagement::of(Cipher::None, true, true),
+        KeyManagement::None
+    );
+    assert_eq!(
+        KeyManagement::of(Cipher::Ccmp, true, true),
+        KeyManagement::Eap
+    );
+    assert_eq!(
+        KeyManagement::of(Cipher::TkipCcmp, true, false),
+        KeyManagement::Psk
+    );
+    assert_eq!(
+        KeyManagement::of(Cipher::Ccmp, false, false),
+        KeyManagement::None
+    );
+}

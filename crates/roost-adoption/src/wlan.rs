@@ -43,6 +43,19 @@ pub enum KeyManagement {
     Eap,
 }
 
+impl KeyManagement {
+    /// What a WLAN's settings make it: open has none, EAP (`authentication-type eap`) wins
+    /// over a PSK, an encrypted WLAN with neither has none.
+    pub fn of(cipher: Cipher, has_psk: bool, eap: bool) -> KeyManagement {
+        match (cipher, has_psk, eap) {
+            (Cipher::None, _, _) => KeyManagement::None,
+            (_, _, true) => KeyManagement::Eap,
+            (_, true, false) => KeyManagement::Psk,
+            (_, false, false) => KeyManagement::None,
+        }
+    }
+}
+
 /// One WLAN on one radio of an AP.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct WlanService {

@@ -424,12 +424,11 @@ impl Task {
                         roost_config::WlanEncryption::Ccmp => Cipher::Ccmp,
                         roost_config::WlanEncryption::TkipCcmp => Cipher::TkipCcmp,
                     };
-                    let key_management = match (cipher, &w.psk, w.authentication) {
-                        (Cipher::None, _, _) => KeyManagement::None,
-                        (_, _, roost_config::WlanAuthentication::Eap) => KeyManagement::Eap,
-                        (_, Some(_), _) => KeyManagement::Psk,
-                        (_, None, _) => KeyManagement::None,
-                    };
+                    let key_management = KeyManagement::of(
+                        cipher,
+                        w.psk.is_some(),
+                        w.authentication == roost_config::WlanAuthentication::Eap,
+                    );
                     let group_key = match cipher {
                         Cipher::None => Vec::new(),
                         _ => self

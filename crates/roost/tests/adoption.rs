@@ -371,16 +371,7 @@ fn a_roost_ap_fleet_fails_over_to_the_standby() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    struct Child(Option<std::process::Child>);
-    impl Drop for Child {
-        fn drop(&mut self) {
-            if let Some(mut c) = self.0.take() {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
-    }
-    let mut fleet = Child(Some(fleet));
+    let mut fleet = roost_testkit::KillOnDrop::new(fleet);
     let adopted = |c: &ControllerProcess, n: usize| {
         run(c, &["show adoption status"]).contains(&format!("APs adopted                  : {n}\n"))
     };
@@ -434,7 +425,7 @@ fn a_roost_ap_fleet_fails_over_to_the_standby() {
         wlan_status(&c2, 300)
     })
     .unwrap_or_else(|| panic!("{}", run(&c2, &["show adoption status"])));
-    let out = fleet.0.take().unwrap().wait_with_output().unwrap();
+    let out = fleet.take().wait_with_output().unwrap();
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
     assert_eq!(summary["in_run"], 300, "{summary:#}");

@@ -72,6 +72,23 @@ enum Start {
 }
 
 impl Capture {
+    /// [`Capture::start`], or None (the test is skipped) where capturing is not allowed: never
+    /// as root, and never in CI.
+    fn start_or_skip(file: &Path, filter: &str, marker_to: &str) -> Option<Capture> {
+        match Capture::start(file, filter, marker_to) {
+            Start::Capturing(c) => Some(c),
+            Start::Refused(err) => {
+                if nix::unistd::Uid::effective().is_root() {
+                    panic!("tshark could not capture on lo as root:\n{err}");
+                }
+                skip(&format!(
+                    "capturing on lo needs root or capabilities:\n{err}"
+                ));
+                None
+            }
+        }
+    }
+
     /// Starts tshark and waits (bounded) until it really captures: it prints "Capturing on
     /// 'Loopback: lo'", but does so before `dumpcap` has opened the interface (also when it
     /// then fails for lack of permission), so a marker datagram must also reach the file.
@@ -265,17 +282,8 @@ fn tshark_sees_only_sealed_member_datagrams_after_join() {
     );
 
     let pcap = dir.path().join("members.pcap");
-    let mut cap = match Capture::start(&pcap, &format!("host {A} or host {B}"), A) {
-        Start::Capturing(c) => c,
-        Start::Refused(err) => {
-            if nix::unistd::Uid::effective().is_root() {
-                panic!("tshark could not capture on lo as root:\n{err}");
-            }
-            skip(&format!(
-                "capturing on lo needs root or capabilities:\n{err}"
-            ));
-            return;
-        }
+    let Some(mut cap) = Capture::start_or_skip(&pcap, &format!("host {A} or host {B}"), A) else {
+        return;
     };
 
     // Join, then a WLAN committed on the standby that must reach the primary.
@@ -507,17 +515,8 @@ fn tshark_decodes_capwap_adoption_as_sent() {
     )
     .unwrap();
     let pcap = dir.path().join("capwap.pcap");
-    let mut cap = match Capture::start(&pcap, &format!("host {AC}"), AC) {
-        Start::Capturing(c) => c,
-        Start::Refused(err) => {
-            if nix::unistd::Uid::effective().is_root() {
-                panic!("tshark could not capture on lo as root:\n{err}");
-            }
-            skip(&format!(
-                "capturing on lo needs root or capabilities:\n{err}"
-            ));
-            return;
-        }
+    let Some(mut cap) = Capture::start_or_skip(&pcap, &format!("host {AC}"), AC) else {
+        return;
     };
     let base = FLEET_BASE.map(|b| b.to_string()).join(".");
     let fleet = Command::new(bin())
@@ -537,16 +536,7 @@ fn tshark_decodes_capwap_adoption_as_sent() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    struct Fleet(Option<Child>);
-    impl Drop for Fleet {
-        fn drop(&mut self) {
-            if let Some(mut c) = self.0.take() {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
-    }
-    let mut fleet = Fleet(Some(fleet));
+    let mut fleet = roost_testkit::KillOnDrop::new(fleet);
     // Four adopted, one refused for lack of a licence: the API's rows are what tshark must
     // confirm.
     let rows = wait_for(Duration::from_secs(9), Duration::from_millis(100), || {
@@ -587,7 +577,7 @@ fn tshark_decodes_capwap_adoption_as_sent() {
             .then_some(())
     })
     .unwrap_or_else(|| panic!("{}", run(&c, &["show adoption status"])));
-    let out = fleet.0.take().unwrap().wait_with_output().unwrap();
+    let out = fleet.take().wait_with_output().unwrap();
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
     assert_eq!(summary["in_run"], 4, "{summary:#}");

@@ -1032,7 +1032,7 @@ fn demo_shows_failover_and_fallback_and_stops_on_ctrl_c_after_its_output_pipe_is
             "127.0.0.166",
         ])
         .args(["--ssh-port", "2265", "--api-port", "8465"])
-        .args(["--aps", "100", "--ap-base-ip", "127.26.0.1"])
+        .args(["--aps", "100", "--ap-base-ip", "127.27.0.1"])
         .args(["--kill-active-after", "1", "--fallback-delay", "2"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -1059,7 +1059,7 @@ fn demo_shows_failover_and_fallback_and_stops_on_ctrl_c_after_its_output_pipe_is
     assert!(seen.contains("every AP back on vx9000-1"), "{seen}");
     assert!(seen.contains("APs reset for fallback       : 0"), "{seen}");
     let fleet: i32 = seen
-        .split("--base-ip 127.26.0.1  (pid ")
+        .split("--base-ip 127.27.0.1  (pid ")
         .nth(1)
         .and_then(|r| r.split(')').next())
         .and_then(|p| p.parse().ok())
