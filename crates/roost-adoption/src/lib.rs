@@ -102,6 +102,11 @@ pub struct AcSettings {
     /// At most this many APs moving to their configured controller at a time (told to fall
     /// back and still here): the handback's batch ([`Adoption::handle_fallback`]).
     pub handback_window: usize,
+    /// At most this many datagrams per second (and as a burst) from addresses with no session
+    /// (Discovery and Join: a cold start, a failover) are looked at; the rest are dropped
+    /// undecoded and counted, so that a flood from spoofed sources costs little and the APs in
+    /// Run keep their controller.
+    pub new_source_rate: u32,
 }
 
 impl AcSettings {
@@ -126,6 +131,7 @@ impl AcSettings {
             max_retransmit: 5,
             max_wlan_in_flight: 1024,
             handback_window: 4096,
+            new_source_rate: 32_768,
         }
     }
 
@@ -312,6 +318,9 @@ pub struct AdoptionCounters {
     pub handback_confirmed: u64,
     /// Reset Requests to APs that ignored a fallback.
     pub resets: u64,
+    /// Datagrams from addresses with no session dropped undecoded over
+    /// [`AcSettings::new_source_rate`].
+    pub rate_limited: u64,
 }
 
 /// A request of the AC's own: one at a time per AP (RFC 5415 4.5.1).
@@ -392,6 +401,9 @@ pub struct Adoption {
     push_timers: BinaryHeap<Reverse<(Instant, SocketAddr, u8)>>,
     last_wlan_response: Option<Instant>,
     handback: handback::Handback,
+    /// The new-source token bucket: tokens left, and when it was last filled.
+    new_source_tokens: f64,
+    new_source_filled: Option<Instant>,
 }
 
 impl Adoption {
@@ -416,6 +428,8 @@ impl Adoption {
             push_timers: BinaryHeap::new(),
             last_wlan_response: None,
             handback: handback::Handback::default(),
+            new_source_tokens: 0.0,
+            new_source_filled: None,
         }
     }
 
@@ -505,6 +519,10 @@ impl Adoption {
 
     /// A datagram on the control port.
     pub fn handle_control(&mut self, from: SocketAddr, datagram: &[u8], now: Instant) {
+        if !self.sessions.contains_key(&from) && !self.new_source_token(now) {
+            self.counters.rate_limited += 1;
+            return;
+        }
         let packet = match ControlPacket::decode(datagram) {
             Ok(p) => p,
             Err(_) => {
@@ -522,6 +540,23 @@ impl Adoption {
             body => self.on_session_message(from, seq, body, now),
         }
         self.pump_wlans(now);
+    }
+
+    /// Takes a token of the new-source bucket (full at start, refilled at the rate).
+    fn new_source_token(&mut self, now: Instant) -> bool {
+        let rate = f64::from(self.settings.new_source_rate);
+        let elapsed = match self.new_source_filled {
+            Some(t) => now.saturating_sub(t).as_secs_f64(),
+            None => f64::INFINITY,
+        };
+        self.new_source_filled = Some(now);
+        self.new_source_tokens = (self.new_source_tokens + elapsed * rate).min(rate);
+        if self.new_source_tokens >= 1.0 {
+            self.new_source_tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 
     /// A datagram on the data port: a keep-alive puts its session in Run and is echoed.

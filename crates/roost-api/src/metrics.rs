@@ -35,7 +35,7 @@
 //! | `roost_cluster_licenses` | gauge | `kind` (`ap`, `aap`): the pool over connected members |
 //! | `roost_cluster_licenses_used` | gauge | `kind`: APs the connected members hold |
 //! | `roost_adoption_joins_total` | counter | `result` (`accepted`, `refused`) |
-//! | `roost_adoption_dropped_packets_total` | counter | `reason` (`malformed`, `unknown_session`, `stale`) |
+//! | `roost_adoption_dropped_packets_total` | counter | `reason` (`malformed`, `unknown_session`, `stale`, `rate_limited`) |
 //! | `roost_adoption_fallbacks_total` | counter | `outcome` (`confirmed`, `reset`): APs handed back to their configured controller |
 //! | `roost_adoption_wlan_changes_total` | counter | `result` (`confirmed`, `refused`) |
 //! | `roost_adoption_backlog` | gauge | `queue` (`wlan`, `fallback`): APs waiting for a request or with one outstanding |
@@ -96,6 +96,7 @@ pub struct ApMetrics {
     pub dropped_malformed: u64,
     pub dropped_unknown_session: u64,
     pub dropped_stale: u64,
+    pub dropped_rate_limited: u64,
     pub fallbacks_confirmed: u64,
     pub fallback_resets: u64,
     pub wlan_confirmed: u64,
@@ -374,6 +375,10 @@ pub fn registry(m: &MetricsInput) -> Registry {
                 ConstCounter::new(a.dropped_unknown_session),
             ),
             (label("reason", "stale"), ConstCounter::new(a.dropped_stale)),
+            (
+                label("reason", "rate_limited"),
+                ConstCounter::new(a.dropped_rate_limited),
+            ),
         ]),
     );
     r.register(
@@ -544,6 +549,7 @@ mod tests {
                 dropped_malformed: 2,
                 dropped_unknown_session: 1,
                 dropped_stale: 0,
+                dropped_rate_limited: 9,
                 fallbacks_confirmed: 200,
                 fallback_resets: 1,
                 wlan_confirmed: 300,
@@ -671,6 +677,7 @@ roost_adoption_joins_total{result="refused"} 1
 roost_adoption_dropped_packets_total{reason="malformed"} 2
 roost_adoption_dropped_packets_total{reason="unknown_session"} 1
 roost_adoption_dropped_packets_total{reason="stale"} 0
+roost_adoption_dropped_packets_total{reason="rate_limited"} 9
 # HELP roost_adoption_fallbacks_total APs this controller handed back to their configured controller, by outcome.
 # TYPE roost_adoption_fallbacks_total counter
 roost_adoption_fallbacks_total{outcome="confirmed"} 200
@@ -768,6 +775,7 @@ roost_adoption_joins_total{result="refused"} 1
 roost_adoption_dropped_packets_total{reason="malformed"} 2
 roost_adoption_dropped_packets_total{reason="unknown_session"} 1
 roost_adoption_dropped_packets_total{reason="stale"} 0
+roost_adoption_dropped_packets_total{reason="rate_limited"} 9
 # HELP roost_adoption_fallbacks APs this controller handed back to their configured controller, by outcome.
 # TYPE roost_adoption_fallbacks counter
 roost_adoption_fallbacks_total{outcome="confirmed"} 200

@@ -99,6 +99,9 @@ pub struct AdoptionStats {
     pub malformed: u64,
     /// Messages for no session.
     pub unknown_session: u64,
+    /// Datagrams from addresses with no session over the new-source rate (a flood), dropped
+    /// undecoded.
+    pub rate_limited: u64,
     /// Retransmitted requests answered from the cache.
     pub retransmissions: u64,
     /// Requests older than the last one.
@@ -127,7 +130,7 @@ pub struct AdoptionStats {
 
 impl AdoptionStats {
     /// (label, value) in `show adoption status` order.
-    pub fn rows(&self) -> [(&'static str, u64); 20] {
+    pub fn rows(&self) -> [(&'static str, u64); 21] {
         [
             ("Discovery answered", self.discovery_answered),
             ("Discovery not answered", self.discovery_suppressed),
@@ -135,6 +138,7 @@ impl AdoptionStats {
             ("Joins refused", self.joins_refused),
             ("Malformed packets", self.malformed),
             ("Unknown session", self.unknown_session),
+            ("New sources rate-limited", self.rate_limited),
             ("Retransmissions answered", self.retransmissions),
             ("Stale requests", self.stale),
             ("Unexpected messages", self.unexpected),

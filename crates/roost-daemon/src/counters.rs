@@ -190,6 +190,7 @@ fn ap_metrics(snapshot: &MemberSnapshot) -> ApMetrics {
         joins_refused: t.stats.joins_refused,
         dropped_malformed: t.stats.malformed,
         dropped_unknown_session: t.stats.unknown_session,
+        dropped_rate_limited: t.stats.rate_limited,
         fallbacks_confirmed: t.stats.fallback_confirmed,
         fallback_resets: t.stats.fallback_resets,
         wlan_confirmed: t.stats.wlan_confirmed,

@@ -762,6 +762,7 @@ impl Task {
             joins_refused: c.joins_refused,
             malformed: c.malformed,
             unknown_session: c.unknown_session,
+            rate_limited: c.rate_limited,
             retransmissions: c.retransmissions,
             stale: c.stale,
             unexpected: c.unexpected,
