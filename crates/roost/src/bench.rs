@@ -157,6 +157,55 @@ fn configure_and_join(p: &Pair, timers: &[&str]) -> Result<Duration> {
     Ok(took)
 }
 
+/// A counter of `show adoption status` on `c` (the line whose label starts with `label`).
+pub(crate) fn adoption_stat(c: &ControllerProcess, label: &str) -> Option<u64> {
+    let t = c.exec(&["show adoption status"]).ok()?.text();
+    let line = t.lines().find(|l| l.trim_start().starts_with(label))?;
+    line.rsplit(':').next()?.trim().parse().ok()
+}
+
+/// APs in Run on `c`.
+pub(crate) fn adopted(c: &ControllerProcess) -> Option<usize> {
+    adoption_stat(c, "APs adopted").map(|n| n as usize)
+}
+
+/// The pair for the AP benchmarks (a with `n` AAP licenses, under `tag` in the temp dir),
+/// joined, b standby. `ROOST_BENCH_LOG` overrides the controllers' quiet log filter (e.g. to
+/// see why APs left).
+fn spawn_ap_pair(base_ip: &str, tag: &str, n: usize) -> Result<Pair> {
+    let (ip1, ip2) = ips(base_ip)?;
+    let dir = std::env::temp_dir().join(format!("roost-bench-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let filter = std::env::var("ROOST_BENCH_LOG").unwrap_or_else(|_| "warn".into());
+    let quiet = |mut s: Spec| {
+        s.env.push(("RUST_LOG".into(), filter.clone()));
+        s
+    };
+    let bin = roost_bin();
+    let licenses = format!("--mac 52-54-00-00-00-a1 --hostname bench-a --aap-licenses {n}");
+    let p = Pair {
+        a: ControllerProcess::spawn(
+            &bin,
+            quiet(Spec::new("a", &ip1, &dir.join("a")).arg(&licenses)),
+        )?,
+        b: ControllerProcess::spawn(
+            &bin,
+            quiet(
+                Spec::new("b", &ip2, &dir.join("b"))
+                    .arg("--mac 52-54-00-00-00-b2 --hostname bench-b"),
+            ),
+        )?,
+        dir,
+    };
+    configure_and_join(&p, &[])?;
+    wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
+        (p.b.status().ok()?["oper_state"] == "standby").then_some(())
+    })
+    .context("b not standby")?;
+    Ok(p)
+}
+
 /// VmRSS of a process, from /proc.
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -272,36 +321,8 @@ fn cpu_secs(pid: u32) -> Option<f64> {
 fn run_aps(a: &BenchArgs) -> Result<()> {
     let n = a.ap_count;
     let (ip1, ip2) = ips(&a.base_ip)?;
-    let dir = std::env::temp_dir().join(format!("roost-bench-{}-aps", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    // ROOST_BENCH_LOG overrides the controllers' quiet log filter (e.g. to see why APs left).
-    let filter = std::env::var("ROOST_BENCH_LOG").unwrap_or_else(|_| "warn".into());
-    let quiet = |mut s: Spec| {
-        s.env.push(("RUST_LOG".into(), filter.clone()));
-        s
-    };
     let bin = roost_bin();
-    let licenses = format!("--mac 52-54-00-00-00-a1 --hostname bench-a --aap-licenses {n}");
-    let mut p = Pair {
-        a: ControllerProcess::spawn(
-            &bin,
-            quiet(Spec::new("a", &ip1, &dir.join("a")).arg(&licenses)),
-        )?,
-        b: ControllerProcess::spawn(
-            &bin,
-            quiet(
-                Spec::new("b", &ip2, &dir.join("b"))
-                    .arg("--mac 52-54-00-00-00-b2 --hostname bench-b"),
-            ),
-        )?,
-        dir,
-    };
-    configure_and_join(&p, &[])?;
-    wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
-        (p.b.status().ok()?["oper_state"] == "standby").then_some(())
-    })
-    .context("b not standby")?;
+    let mut p = spawn_ap_pair(&a.base_ip, "aps", n)?;
     let list = format!("pool1={ip1},{ip2}");
     // ROOST_BENCH_TRACE=1: both controllers' adoption counters every 500 ms on stderr.
     let trace = std::env::var_os("ROOST_BENCH_TRACE").map(|_| {
@@ -323,35 +344,16 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()?;
-    struct Fleet(Option<std::process::Child>);
-    impl Drop for Fleet {
-        fn drop(&mut self) {
-            if let Some(mut c) = self.0.take() {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
-    }
-    let mut fleet = Fleet(Some(fleet));
-    let adopted = |c: &ControllerProcess| -> Option<usize> {
-        let r = c.exec(&["show adoption status"]).ok()?;
-        let t = r.text();
-        let line = t.lines().find(|l| l.contains("APs adopted"))?;
-        line.rsplit(':').next()?.trim().parse().ok()
-    };
+    let mut fleet = roost_testkit::KillOnDrop::new(fleet);
     wait_for(Duration::from_secs(20), Duration::from_millis(100), || {
         (adopted(&p.a)? == n).then_some(())
     })
     .with_context(|| format!("not every AP adopted by a: {:?}", adopted(&p.a)))?;
     // The standby's copy of the AP table is what it licenses a's APs from after the kill.
-    let on_others = |c: &ControllerProcess| -> Option<usize> {
-        let t = c.exec(&["show adoption status"]).ok()?.text();
-        let line = t.lines().find(|l| l.contains("APs on other members"))?;
-        line.rsplit(':').next()?.trim().parse().ok()
-    };
+    let on_others = |c: &ControllerProcess| adoption_stat(c, "APs on other members");
     let all_adopted = Instant::now();
     wait_for(Duration::from_secs(20), Duration::from_millis(50), || {
-        (on_others(&p.b)? == n).then_some(())
+        (on_others(&p.b)? == n as u64).then_some(())
     })
     .with_context(|| format!("b's copy of the AP table: {:?} rows", on_others(&p.b)))?;
     println!(
@@ -405,7 +407,7 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
         "ap_fallback_all_home_from_restart_ms {:.1}",
         returned.elapsed().as_secs_f64() * 1000.0
     );
-    let out = fleet.0.take().context("fleet")?.wait_with_output()?;
+    let out = fleet.take().wait_with_output()?;
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).context("fleet summary")?;
     if std::env::var_os("ROOST_BENCH_TRACE").is_some() {
         eprintln!("fleet summary: {s}");
@@ -451,34 +453,8 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
 fn run_capwap_flood(a: &BenchArgs) -> Result<()> {
     let n = a.ap_count;
     let (ip1, ip2) = ips(&a.base_ip)?;
-    let dir = std::env::temp_dir().join(format!("roost-bench-{}-flood-aps", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let quiet = |mut s: Spec| {
-        s.env.push(("RUST_LOG".into(), "warn".into()));
-        s
-    };
     let bin = roost_bin();
-    let licenses = format!("--mac 52-54-00-00-00-a1 --hostname bench-a --aap-licenses {n}");
-    let p = Pair {
-        a: ControllerProcess::spawn(
-            &bin,
-            quiet(Spec::new("a", &ip1, &dir.join("a")).arg(&licenses)),
-        )?,
-        b: ControllerProcess::spawn(
-            &bin,
-            quiet(
-                Spec::new("b", &ip2, &dir.join("b"))
-                    .arg("--mac 52-54-00-00-00-b2 --hostname bench-b"),
-            ),
-        )?,
-        dir,
-    };
-    configure_and_join(&p, &[])?;
-    wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
-        (p.b.status().ok()?["oper_state"] == "standby").then_some(())
-    })
-    .context("b not standby")?;
+    let p = spawn_ap_pair(&a.base_ip, "flood-aps", n)?;
     let list = format!("pool1={ip1},{ip2}");
     let fleet = std::process::Command::new(&bin)
         .args(["ap", "--count", &n.to_string(), "--controller-list", &list])
@@ -490,9 +466,7 @@ fn run_capwap_flood(a: &BenchArgs) -> Result<()> {
         .spawn()?;
     let _fleet = roost_testkit::KillOnDrop::new(fleet);
     wait_for(Duration::from_secs(30), Duration::from_millis(200), || {
-        let t = p.a.exec(&["show adoption status"]).ok()?.text();
-        let line = t.lines().find(|l| l.contains("APs adopted"))?.to_string();
-        (line.rsplit(':').next()?.trim().parse::<usize>().ok()? == n).then_some(())
+        (adopted(&p.a)? == n).then_some(())
     })
     .context("not every AP adopted before the flood")?;
     capwap_flood(&p, n, a.capwap_flood_secs, a.capwap_flood_sources)
@@ -502,11 +476,7 @@ fn run_capwap_flood(a: &BenchArgs) -> Result<()> {
 /// for `secs`, at the rate one sender reaches: what a counted, whether any AP left Run (APs
 /// released), whether b failed over, and what a's memory did.
 fn capwap_flood(p: &Pair, n: usize, secs: u64, sources: u32) -> Result<()> {
-    let stat = |c: &ControllerProcess, k: &str| -> Option<u64> {
-        let t = c.exec(&["show adoption status"]).ok()?.text();
-        let line = t.lines().find(|l| l.trim_start().starts_with(k))?;
-        line.rsplit(':').next()?.trim().parse().ok()
-    };
+    let stat = adoption_stat;
     let labels = [
         "Discovery answered",
         "Discovery not answered",
@@ -593,11 +563,7 @@ fn capwap_flood(p: &Pair, n: usize, secs: u64, sources: u32) -> Result<()> {
 /// commit to the WLAN Configuration Response of the last of a's `n` APs, as a records it
 /// (`Last WLAN response`), median of five.
 fn wlan_commits(p: &Pair, n: usize) -> Result<()> {
-    let stat = |c: &ControllerProcess, k: &str| -> Option<u64> {
-        let t = c.exec(&["show adoption status"]).ok()?.text();
-        let line = t.lines().find(|l| l.trim_start().starts_with(k))?;
-        line.rsplit(':').next()?.trim().parse().ok()
-    };
+    let stat = adoption_stat;
     let epoch_ms = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -729,9 +695,7 @@ fn rfc_echo_cpu(a: &BenchArgs) -> Result<()> {
         .spawn()?;
     let result = (|| -> Result<f64> {
         wait_for(Duration::from_secs(30), Duration::from_millis(200), || {
-            let t = c.exec(&["show adoption status"]).ok()?.text();
-            let line = t.lines().find(|l| l.contains("APs adopted"))?.to_string();
-            (line.rsplit(':').next()?.trim().parse::<usize>().ok()? == n).then_some(())
+            (adopted(&c)? == n).then_some(())
         })
         .context("not every AP adopted (RFC timers)")?;
         let pid = c.pid().context("pid")?;

@@ -3,6 +3,7 @@
 //! adopted by the survivor, and, when the killed controller returns, every AP going home
 //! (force-configured-state, then the handback).
 
+use crate::bench::adopted;
 use anyhow::{bail, Result};
 use roost_testkit::{is_steady, roost_bin, wait_for, ControllerProcess, Spec};
 use std::sync::{Arc, Mutex};
@@ -114,13 +115,6 @@ fn stop_fleet(fleet: &Mutex<Option<std::process::Child>>) {
         let _ = c.kill();
         let _ = c.wait();
     }
-}
-
-/// APs in Run on `c`, from `show adoption status`.
-fn adopted(c: &ControllerProcess) -> Option<usize> {
-    let t = c.exec(&["show adoption status"]).ok()?.text();
-    let line = t.lines().find(|l| l.contains("APs adopted"))?;
-    line.rsplit(':').next()?.trim().parse().ok()
 }
 
 /// The first `rows` APs of `show wireless ap` and its last line.

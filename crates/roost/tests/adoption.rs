@@ -201,32 +201,37 @@ fn start(dir: &std::path::Path, name: &str, ip: &str, mac: &str, extra: &str) ->
     ControllerProcess::spawn(&bin(), spec).unwrap()
 }
 
-/// The seed's pair (vx9000-1 active with 128 AAP licenses, vx9000-2 joined as standby), and
-/// 12 APs: they adopt to the active only; the standby refuses them; when the active is killed
-/// they join the standby (which has become active) from the AC list their Configuration Status
-/// Response gave them, without a new discovery.
-#[test]
-fn aps_adopt_to_the_active_and_fail_over_to_the_standby() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut c1 = start(
-        dir.path(),
+/// The seed's pair on 127.0.0.`first` and `first + 1`: vx9000-1 configured as the how-to's
+/// primary (and `extra`) with `licenses` AAP licenses, active; vx9000-2 joined as standby.
+fn seed_pair(
+    dir: &std::path::Path,
+    first: u8,
+    licenses: u32,
+    extra: &[&str],
+) -> (ControllerProcess, ControllerProcess) {
+    let (a, b) = (first, first + 1);
+    let c1 = start(
+        dir,
         "vx9000-1",
-        "127.0.0.71",
-        "52-54-00-E1-EE-71",
-        "--aap-licenses 128",
+        &format!("127.0.0.{a}"),
+        &format!("52-54-00-E1-EE-{a}"),
+        &format!("--aap-licenses {licenses}"),
     );
     let c2 = start(
-        dir.path(),
+        dir,
         "vx9000-2",
-        "127.0.0.72",
-        "52-54-00-3A-A1-72",
+        &format!("127.0.0.{b}"),
+        &format!("52-54-00-3A-A1-{b}"),
         "",
     );
     let mut cmds = roost_config::howto::SEED_PRIMARY_STEPS.to_vec();
+    cmds.extend_from_slice(extra);
     cmds.push("commit write");
     run(&c1, &cmds);
     let r = c2
-        .exec(&["join-cluster 127.0.0.71 user admin password admin123 level 1 mode standby"])
+        .exec(&[&format!(
+            "join-cluster 127.0.0.{a} user admin password admin123 level 1 mode standby"
+        )])
         .unwrap();
     assert!(!r.error, "{:#?}", r.outputs);
     wait_steady(&[&c1, &c2]);
@@ -235,6 +240,17 @@ fn aps_adopt_to_the_active_and_fail_over_to_the_standby() {
             .then_some(())
     })
     .expect("active and standby");
+    (c1, c2)
+}
+
+/// The seed's pair (vx9000-1 active with 128 AAP licenses, vx9000-2 joined as standby), and
+/// 12 APs: they adopt to the active only; the standby refuses them; when the active is killed
+/// they join the standby (which has become active) from the AC list their Configuration Status
+/// Response gave them, without a new discovery.
+#[test]
+fn aps_adopt_to_the_active_and_fail_over_to_the_standby() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut c1, c2) = seed_pair(dir.path(), 71, 128, &[]);
     let (active, standby) = (Ipv4Addr::new(127, 0, 0, 71), Ipv4Addr::new(127, 0, 0, 72));
     let mut aps: Vec<Ap> = (1..=12).map(|n| Ap::new([127, 21, 0], n)).collect();
     // The standby refuses while the active serves.
@@ -325,33 +341,7 @@ fn aps_adopt_to_the_active_and_fail_over_to_the_standby() {
 #[test]
 fn a_roost_ap_fleet_fails_over_to_the_standby() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c1 = start(
-        dir.path(),
-        "vx9000-1",
-        "127.0.0.81",
-        "52-54-00-E1-EE-81",
-        "--aap-licenses 512",
-    );
-    let c2 = start(
-        dir.path(),
-        "vx9000-2",
-        "127.0.0.82",
-        "52-54-00-3A-A1-82",
-        "",
-    );
-    let mut cmds = roost_config::howto::SEED_PRIMARY_STEPS.to_vec();
-    cmds.push("commit write");
-    run(&c1, &cmds);
-    let r = c2
-        .exec(&["join-cluster 127.0.0.81 user admin password admin123 level 1 mode standby"])
-        .unwrap();
-    assert!(!r.error, "{:#?}", r.outputs);
-    wait_steady(&[&c1, &c2]);
-    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
-        (status(&c1)["oper_state"] == "active" && status(&c2)["oper_state"] == "standby")
-            .then_some(())
-    })
-    .expect("active and standby");
+    let (mut c1, c2) = seed_pair(dir.path(), 81, 512, &[]);
     let fleet = std::process::Command::new(bin())
         .args([
             "ap",
@@ -456,34 +446,12 @@ fn a_roost_ap_fleet_fails_over_to_the_standby() {
 #[test]
 fn a_roost_ap_fleet_falls_back_to_its_configured_controller() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c1 = start(
+    let (mut c1, c2) = seed_pair(
         dir.path(),
-        "vx9000-1",
-        "127.0.0.91",
-        "52-54-00-E1-EE-91",
-        "--aap-licenses 256",
+        91,
+        256,
+        &["cluster force-configured-state-delay 2 seconds"],
     );
-    let c2 = start(
-        dir.path(),
-        "vx9000-2",
-        "127.0.0.92",
-        "52-54-00-3A-A1-92",
-        "",
-    );
-    let mut cmds = roost_config::howto::SEED_PRIMARY_STEPS.to_vec();
-    cmds.push("cluster force-configured-state-delay 2 seconds");
-    cmds.push("commit write");
-    run(&c1, &cmds);
-    let r = c2
-        .exec(&["join-cluster 127.0.0.91 user admin password admin123 level 1 mode standby"])
-        .unwrap();
-    assert!(!r.error, "{:#?}", r.outputs);
-    wait_steady(&[&c1, &c2]);
-    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
-        (status(&c1)["oper_state"] == "active" && status(&c2)["oper_state"] == "standby")
-            .then_some(())
-    })
-    .expect("active and standby");
     let fleet = std::process::Command::new(bin())
         .args([
             "ap",
