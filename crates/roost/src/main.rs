@@ -29,7 +29,8 @@ enum Cmd {
     Controller(ControllerArgs),
     /// The WiNG-style CLI of a running controller (over its HTTPS API).
     Cli(roost_api::client::CliOptions),
-    /// Start a two-member cluster on loopback, join it, show it (optionally kill the active).
+    /// Start a two-member cluster on loopback with simulated APs: join it, show it, kill the
+    /// active, watch the APs fail over, restart it and watch them go home.
     Demo(demo::DemoArgs),
     /// Measure join, failover and commit latency on loopback; prints one figure per line.
     Bench(bench::BenchArgs),
