@@ -54,6 +54,13 @@ pub enum DirectoryOutput {
     Send { to: MemberId, msg: ApTableMessage },
     /// This member lost a duplicate claim: release its session for `mac`.
     Release { mac: Mac, winner: MemberId },
+    /// `member` died and this member is the one to tell its APs (the connected member with
+    /// the lowest id, so that each AP hears it once): hand `aps` to
+    /// [`crate::Adoption::handle_member_lost`].
+    MemberLost {
+        member: MemberId,
+        aps: Vec<crate::LostAp>,
+    },
 }
 
 /// One row as every face shows it: the AP and who adopts it.
@@ -289,6 +296,7 @@ impl Directory {
                 self.resolve_duplicates(id);
             }
         }
+        let mut died = Vec::new();
         for &id in lost.iter().filter(|id| **id != me) {
             let new = !self.peers.contains_key(&id);
             let p = self.peers.entry(id).or_default();
@@ -296,9 +304,36 @@ impl Directory {
                 self.changes += 1;
                 self.grace_changes += 1;
             }
+            if p.connected {
+                died.push(id);
+            }
             p.connected = false;
             p.assembly = None;
             p.buffered.clear();
+        }
+        let teller = connected
+            .iter()
+            .map(|(id, _)| *id)
+            .chain([me])
+            .min()
+            .unwrap_or(me);
+        if teller == me {
+            for id in died {
+                let aps: Vec<crate::LostAp> = self.peers[&id]
+                    .rows
+                    .values()
+                    .filter(|r| r.port != 0)
+                    .map(|r| crate::LostAp {
+                        mac: r.mac,
+                        addr: std::net::SocketAddr::from((r.ip, r.port)),
+                        session_id: r.session_id,
+                    })
+                    .collect();
+                if !aps.is_empty() {
+                    self.out
+                        .push_back(DirectoryOutput::MemberLost { member: id, aps });
+                }
+            }
         }
         if self.digest_at.is_none() {
             self.digest_at = Some(now + DIGEST_INTERVAL);
@@ -822,6 +857,8 @@ mod tests {
             model: "AP7532".into(),
             serial: format!("SIM{n:08}"),
             ip: Ipv4Addr::new(127, 20, 0, 1),
+            port: 5246,
+            session_id: [n as u8; 16],
             thin: false,
             since_ms,
         }
@@ -847,6 +884,7 @@ mod tests {
                     match o {
                         DirectoryOutput::Send { to, msg } => sent.push((*id, to, msg)),
                         DirectoryOutput::Release { mac, .. } => releases.push((*id, mac)),
+                        DirectoryOutput::MemberLost { .. } => {}
                     }
                 }
             }
@@ -1018,6 +1056,56 @@ mod tests {
             dirs[0].1.grace_changes() > before,
             "admission is computed again"
         );
+    }
+
+    #[test]
+    fn a_dead_members_aps_are_told_once_by_the_lowest_connected_member() {
+        let mut dirs = vec![
+            (A, Directory::new(A, 1)),
+            (B, Directory::new(B, 1)),
+            (C, Directory::new(C, 1)),
+        ];
+        for (_, d) in &mut dirs {
+            d.handle_members(&[(A, 1), (B, 1), (C, 1)], &[], ms(0));
+        }
+        for n in 0..5 {
+            dirs[0].1.handle_adopted(record(n, 5), ms(1));
+        }
+        pump(&mut dirs, ms(60), || true);
+        dirs.remove(0);
+        let lost = |d: &mut Directory| -> Vec<(MemberId, Vec<crate::LostAp>)> {
+            drain(d)
+                .into_iter()
+                .filter_map(|o| match o {
+                    DirectoryOutput::MemberLost { member, aps } => Some((member, aps)),
+                    _ => None,
+                })
+                .collect()
+        };
+        for (_, d) in &mut dirs {
+            d.handle_members(&[(B, 1), (C, 1)], &[A], ms(100));
+        }
+        let (b, c) = (lost(&mut dirs[0].1), lost(&mut dirs[1].1));
+        assert!(c.is_empty(), "C is not the lowest: {c:?}");
+        let [(member, aps)] = &b[..] else {
+            panic!("{b:?}")
+        };
+        assert_eq!(*member, A);
+        let mut aps = aps.clone();
+        aps.sort_by_key(|a| a.mac);
+        let want: Vec<crate::LostAp> = (0..5)
+            .map(|n| crate::LostAp {
+                mac: mac(n),
+                addr: "127.20.0.1:5246".parse().unwrap(),
+                session_id: [n as u8; 16],
+            })
+            .collect();
+        assert_eq!(aps, want);
+        // Still lost at the next view: told once.
+        for (_, d) in &mut dirs {
+            d.handle_members(&[(B, 1), (C, 1)], &[A], ms(200));
+        }
+        assert!(lost(&mut dirs[0].1).is_empty());
     }
 
     #[test]

@@ -49,7 +49,7 @@ use placement::{Admission, Held, LicenseKind, Licensed, Refusal};
 use roost_capwap::elements::*;
 use roost_capwap::messages::*;
 use roost_capwap::types::*;
-use roost_capwap::vendor::FastTimers;
+use roost_capwap::vendor::{FastTimers, LostSession};
 use roost_capwap::{ControlMessage, ControlPacket, KeepAlive, MessageBody, RequestOrder, Sequence};
 use roost_wire::Mac;
 use std::cmp::Reverse;
@@ -244,7 +244,7 @@ impl std::fmt::Display for ReleaseReason {
 pub enum AdoptionEvent {
     /// Its Join was accepted: it holds a license here from now on (the cluster-wide AP
     /// table's row starts here).
-    Joined { ap: ApView },
+    Joined { ap: ApView, session_id: [u8; 16] },
     /// It reached Run.
     Adopted { ap: ApView },
     /// Its session ended; its license is free. `grace`: it was held on a lost member's
@@ -321,6 +321,19 @@ pub struct AdoptionCounters {
     /// Datagrams from addresses with no session dropped undecoded over
     /// [`AcSettings::new_source_rate`].
     pub rate_limited: u64,
+    /// Roost Controller Lost Requests sent to the APs of members that died.
+    pub lost_notices: u64,
+}
+
+/// An AP of a member that died, as the cluster-wide AP table shows it
+/// ([`directory::DirectoryOutput::MemberLost`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostAp {
+    pub mac: Mac,
+    /// Its control address.
+    pub addr: SocketAddr,
+    /// The Session ID of its Join to the member that died.
+    pub session_id: [u8; 16],
 }
 
 /// A request of the AC's own: one at a time per AP (RFC 5415 4.5.1).
@@ -368,7 +381,11 @@ struct Session {
     fast: bool,
     /// When its current state's timer expires.
     deadline: Instant,
-    /// Bumped when `deadline` moves, so stale heap entries are recognised.
+    /// When its live timer-heap entry fires (None: it has none). A deadline that moves later
+    /// keeps the entry, which re-queues itself when it fires early: an echo, once a second
+    /// per AP, costs no heap operation.
+    queued: Option<Instant>,
+    /// Bumped when a new heap entry replaces the live one, so stale entries are recognised.
     generation: u64,
     radios: Vec<WtpRadioInformation>,
     push: Push,
@@ -615,6 +632,36 @@ impl Adoption {
         }
     }
 
+    /// A member died: each of its APs that has no session here gets a Roost Controller Lost
+    /// Request, so that a Roost WTP probes its controller now rather than at its next echo and,
+    /// finding it dead, joins the next controller it knows at once. Failover then takes the
+    /// cluster's failure detection (a fraction of a second), not the AP's echo interval. A
+    /// WTP that does not know the message ignores it and finds out on its own timers; a WTP
+    /// whose controller is alive (a member-channel partition) gets its echo answered and
+    /// stays.
+    pub fn handle_member_lost(&mut self, aps: Vec<LostAp>, _now: Instant) {
+        for ap in aps {
+            if self.by_mac.contains_key(&ap.mac) {
+                continue;
+            }
+            let body = MessageBody::ControllerLostRequest(ControllerLostRequest {
+                vendor_specific: vec![LostSession {
+                    session_id: ap.session_id,
+                }
+                .to_vendor()],
+                ..Default::default()
+            });
+            let Some(datagram) = encode(0, body) else {
+                continue;
+            };
+            self.counters.lost_notices += 1;
+            self.out.push_back(AdoptionOutput::Control {
+                to: ap.addr,
+                datagram,
+            });
+        }
+    }
+
     /// Expires sessions whose state timer is due.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(&Reverse((at, addr, generation))) = self.timers.peek() {
@@ -622,12 +669,19 @@ impl Adoption {
                 break;
             }
             self.timers.pop();
-            let Some(s) = self.sessions.get(&addr) else {
+            let Some(s) = self.sessions.get_mut(&addr) else {
                 continue;
             };
             if s.generation != generation {
                 continue;
             }
+            if s.deadline > now {
+                // The deadline moved later since this entry was queued.
+                s.queued = Some(s.deadline);
+                self.timers.push(Reverse((s.deadline, addr, generation)));
+                continue;
+            }
+            s.queued = None;
             let reason = match s.view.state {
                 ApState::Configuring => ReleaseReason::Timeout("WaitJoin"),
                 ApState::DataCheck => ReleaseReason::Timeout("ChangeStatePendingTimer"),
@@ -867,6 +921,7 @@ impl Adoption {
         self.out
             .push_back(AdoptionOutput::Event(AdoptionEvent::Joined {
                 ap: view.clone(),
+                session_id: req.session_id.0,
             }));
         self.sessions.insert(
             from,
@@ -877,6 +932,7 @@ impl Adoption {
                 heard: now,
                 fast: FastTimers::find(&req.vendor_specific).is_some(),
                 deadline: now,
+                queued: None,
                 generation: 0,
                 radios: req.radios,
                 push: Push::default(),
@@ -1121,13 +1177,13 @@ impl Adoption {
 
     fn arm(&mut self, addr: SocketAddr, at: Instant) {
         if let Some(s) = self.sessions.get_mut(&addr) {
-            // A deadline only ever moves later within a state; arming the same instant again
-            // adds nothing.
-            if s.deadline == at {
+            s.deadline = at;
+            if s.queued.is_some_and(|q| q <= at) {
+                // The live entry fires first and re-queues itself for `at`.
                 return;
             }
             s.generation += 1;
-            s.deadline = at;
+            s.queued = Some(at);
             self.timers.push(Reverse((at, addr, s.generation)));
         }
     }

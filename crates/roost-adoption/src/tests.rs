@@ -328,7 +328,7 @@ fn join_to_run_answers_each_step_and_reports_the_adoption() {
     );
     assert_eq!(j.local_ipv4, Some(CapwapLocalIpv4Address(AC_IP)));
     let joined = events(&steps[0]);
-    let [AdoptionEvent::Joined { ap }] = joined.as_slice() else {
+    let [AdoptionEvent::Joined { ap, .. }] = joined.as_slice() else {
         panic!("the Join holds a license, and is adopted only in Run: {joined:?}")
     };
     assert_eq!((ap.mac, ap.state), (mac(1), ApState::Configuring));
@@ -1188,4 +1188,49 @@ fn key_management_follows_the_wlans_security_settings() {
         KeyManagement::of(Cipher::Ccmp, false, false),
         KeyManagement::None
     );
+}
+
+/// A dead member's APs get a Roost Controller Lost Request naming their session (exactly
+/// that, to each), except an AP that has a session here already.
+#[test]
+fn a_dead_members_aps_are_told_and_an_ap_adopted_here_is_not() {
+    use roost_capwap::vendor::LostSession;
+    let mut a = ac(10);
+    adopt(&mut a, 1, ms(0));
+    let lost = |n: u8, port: u16| crate::LostAp {
+        mac: mac(n),
+        addr: SocketAddr::from(([127, 20, 0, n], port)),
+        session_id: session_id(n),
+    };
+    a.handle_member_lost(vec![lost(2, 5246), lost(1, 5246), lost(3, 6000)], ms(10));
+    let out = drain(&mut a);
+    let sent: Vec<(SocketAddr, ControlMessage)> = out
+        .iter()
+        .map(|o| match o {
+            AdoptionOutput::Control { to, datagram } => {
+                (*to, ControlPacket::decode(datagram).unwrap().message)
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let notice = |n: u8| {
+        ControlMessage::new(
+            0,
+            MessageBody::ControllerLostRequest(ControllerLostRequest {
+                vendor_specific: vec![LostSession {
+                    session_id: session_id(n),
+                }
+                .to_vendor()],
+                ..Default::default()
+            }),
+        )
+    };
+    assert_eq!(
+        sent,
+        [
+            (SocketAddr::from(([127, 20, 0, 2], 5246)), notice(2)),
+            (SocketAddr::from(([127, 20, 0, 3], 6000)), notice(3)),
+        ]
+    );
+    assert_eq!(a.counters().lost_notices, 2);
 }

@@ -35,8 +35,10 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+/// The daemon's fast timers (`roost_daemon::wireless::FAST_TIMERS`): a dead member's APs
+/// learn of it from the Roost Controller Lost Request, not from their 5 s echo.
 const FAST: FastTimers = FastTimers {
-    echo_interval: Duration::from_millis(1000),
+    echo_interval: Duration::from_millis(5000),
     retransmit_interval: Duration::from_millis(300),
     max_retransmit: 1,
 };
@@ -205,6 +207,13 @@ impl Sim {
                     self.net
                         .send(&mut self.rng, self.now, i, j, Packet::Table(msg));
                 }
+                DirectoryOutput::MemberLost { aps, .. } => {
+                    let now = self.now;
+                    if let Some(core) = self.acs[i].core.as_mut() {
+                        core.handle_member_lost(aps, now);
+                    }
+                    self.drain_ac(i);
+                }
                 DirectoryOutput::Release { mac, .. } => {
                     let now = self.now;
                     if let Some(core) = self.acs[i].core.as_mut() {
@@ -327,7 +336,7 @@ impl Sim {
                     let ac = &mut self.acs[i];
                     if let Some(d) = ac.directory.as_mut() {
                         match e {
-                            AdoptionEvent::Joined { ap } => d.handle_adopted(
+                            AdoptionEvent::Joined { ap, session_id } => d.handle_adopted(
                                 ApRecord {
                                     mac: ap.mac,
                                     hostname: ap.name,
@@ -337,6 +346,8 @@ impl Sim {
                                         IpAddr::V4(v4) => v4,
                                         IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
                                     },
+                                    port: ap.addr.port(),
+                                    session_id,
                                     thin: false,
                                     since_ms: wall_ms,
                                 },
@@ -731,10 +742,11 @@ fn quiet_cluster_adopts_every_ap_on_the_active() {
     let on0 = sim.acs[0].core.as_ref().unwrap().adopted();
     assert_eq!(on0, sim.wtps.len(), "all on the active");
     sim.check_settled(7);
-    // The active dies: every AP is in Run on a standby within a few seconds.
+    // The active dies: told so by the standby, every AP probes it at once and is in Run on
+    // the standby well within its 5 s echo interval.
     sim.kill_ac(0);
     let killed = sim.now;
-    sim.run_until(killed + Duration::from_secs(5));
+    sim.run_until(killed + Duration::from_millis(1500));
     let elsewhere: usize = sim.acs[1..]
         .iter()
         .filter_map(|a| a.core.as_ref())

@@ -550,6 +550,9 @@ pub fn message_body() -> BoxedStrategy<MessageBody> {
         WlanConfigurationResponse::strategy()
             .prop_map(B::WlanConfigurationResponse)
             .boxed(),
+        ControllerLostRequest::strategy()
+            .prop_map(B::ControllerLostRequest)
+            .boxed(),
         (
             other_message_type(),
             proptest::collection::vec(

@@ -92,6 +92,8 @@ message_types! {
     WlanConfigurationRequest = 3398913, "IEEE 802.11 WLAN Configuration Request";
     /// 13277 << 8 | 2.
     WlanConfigurationResponse = 3398914, "IEEE 802.11 WLAN Configuration Response";
+    /// 32473 << 8 | 1: Roost's own (see [`crate::vendor::LostSession`]).
+    ControllerLostRequest = 8313089, "Roost Controller Lost Request";
 }
 
 impl MessageType {
@@ -480,6 +482,17 @@ message! {
 }
 
 message! {
+    /// Roost Controller Lost Request, a Roost vendor message (RFC 5415 4.5.1.1: Enterprise
+    /// Number << 8 | 1): a member that saw another member die tells that member's APs, so
+    /// that they probe their controller at once instead of at their next echo. Its Vendor
+    /// Specific element [`crate::vendor::LostSession`] names the session, which the AP checks
+    /// against its own; the AP answers nothing (a WTP that does not know the message may
+    /// answer Result Code 19, which the AC ignores).
+    #[derive(Default)]
+    pub struct ControllerLostRequest {}
+}
+
+message! {
     /// WTP Event Request (RFC 5415 9.4, RFC 5416 5.12): at least one event element. The
     /// 802.11 MIC Countermeasures, RSNA Error Report and Statistics elements are not modelled
     /// and arrive raw in `other_elements`.
@@ -739,6 +752,7 @@ bodies! {
     PrimaryDiscoveryResponse(DiscoveryResponse),
     WlanConfigurationRequest(WlanConfigurationRequest),
     WlanConfigurationResponse(WlanConfigurationResponse),
+    ControllerLostRequest(ControllerLostRequest),
 }
 
 /// Bytes of the control header.

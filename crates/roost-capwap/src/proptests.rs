@@ -57,6 +57,7 @@ round_trip_tests! {
     primary_discovery_response: PrimaryDiscoveryResponse(DiscoveryResponse::strategy());
     wlan_configuration_request: WlanConfigurationRequest(WlanConfigurationRequest::strategy());
     wlan_configuration_response: WlanConfigurationResponse(WlanConfigurationResponse::strategy());
+    controller_lost_request: ControllerLostRequest(ControllerLostRequest::strategy());
 }
 
 /// Applies one mutation chosen by `kind` at `at` (both taken modulo what fits).

@@ -94,9 +94,93 @@ impl FastTimers {
     }
 }
 
+/// Element id of [`LostSession`].
+pub const LOST_SESSION: u16 = 2;
+
+/// The session a Roost Controller Lost Request is about
+/// ([`crate::messages::ControllerLostRequest`]): the Session ID of the AP's Join to the member
+/// that died, from the cluster-wide AP table. An AP acts on the request only when it names
+/// its current session, so a stale or stray request moves nothing.
+///
+/// Value: the 16-byte Session ID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LostSession {
+    pub session_id: [u8; 16],
+}
+
+impl LostSession {
+    pub fn to_vendor(&self) -> VendorSpecificPayload {
+        VendorSpecificPayload {
+            vendor_id: ROOST_VENDOR_ID,
+            element_id: LOST_SESSION,
+            data: self.session_id.to_vec(),
+        }
+    }
+
+    /// `Ok(None)` when `v` is not this element; an error when it is but is not 16 bytes.
+    pub fn from_vendor(v: &VendorSpecificPayload) -> Result<Option<LostSession>, CapwapError> {
+        if v.vendor_id != ROOST_VENDOR_ID || v.element_id != LOST_SESSION {
+            return Ok(None);
+        }
+        let session_id =
+            <[u8; 16]>::try_from(&v.data[..]).map_err(|_| CapwapError::BadElementLength {
+                element: "Roost Lost Session",
+                len: v.data.len(),
+                expected: crate::error::Expected::Exactly(16),
+            })?;
+        Ok(Some(LostSession { session_id }))
+    }
+
+    /// Finds the element among a message's vendor payloads (the first valid one wins).
+    pub fn find(payloads: &[VendorSpecificPayload]) -> Option<LostSession> {
+        payloads
+            .iter()
+            .find_map(|v| LostSession::from_vendor(v).ok().flatten())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The whole datagram, byte for byte: CAPWAP header (RFC 5415 4.3, HLEN 2, WBID 1),
+    /// control header with the vendor message type 32473 << 8 | 1 (Msg Element Length 29: 3 +
+    /// the element), and one Vendor Specific
+    /// Payload element (type 37: vendor id, element id, value).
+    #[test]
+    fn a_controller_lost_request_is_the_golden_bytes() {
+        use crate::messages::ControllerLostRequest;
+        use crate::{ControlMessage, ControlPacket, MessageBody};
+        let id: [u8; 16] = std::array::from_fn(|i| i as u8);
+        let body = ControllerLostRequest {
+            vendor_specific: vec![LostSession { session_id: id }.to_vendor()],
+            ..Default::default()
+        };
+        let packet = ControlPacket::new(ControlMessage::new(
+            7,
+            MessageBody::ControllerLostRequest(body),
+        ));
+        let bytes = packet.encode().unwrap();
+        let mut want = vec![0x00, 0x10, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00];
+        want.extend_from_slice(&[0x00, 0x7E, 0xD9, 0x01, 0x07, 0x00, 0x1D, 0x00]);
+        want.extend_from_slice(&[0x00, 0x25, 0x00, 0x16, 0x00, 0x00, 0x7E, 0xD9, 0x00, 0x02]);
+        want.extend_from_slice(&id);
+        assert_eq!(bytes, want);
+        let back = ControlPacket::decode(&bytes).unwrap();
+        let MessageBody::ControllerLostRequest(b) = back.message.body else {
+            panic!("decoded as {:?}", back.message.body);
+        };
+        assert_eq!(
+            LostSession::find(&b.vendor_specific),
+            Some(LostSession { session_id: id })
+        );
+        let short = VendorSpecificPayload {
+            data: vec![0; 15],
+            ..LostSession { session_id: id }.to_vendor()
+        };
+        assert!(LostSession::from_vendor(&short).is_err());
+        assert_eq!(LostSession::find(&[short]), None);
+    }
 
     #[test]
     fn round_trips_and_refuses_what_is_malformed() {

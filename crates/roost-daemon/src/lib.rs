@@ -24,6 +24,7 @@
 //!   channel.
 //! * [`join`]: join-cluster: admission (a pure function), the server side (TLS on TCP 5349)
 //!   and the client side.
+//! * [`udp_batch`]: datagrams in and out a batch per system call (`recvmmsg`/`sendmmsg`).
 //! * [`wireless`]: the adoption thread: CAPWAP (UDP 5246/5247) around `roost_adoption`'s AC
 //!   core, on a thread of its own; it reads the member's snapshot and publishes the AP table.
 //! * [`faces`]: the controller as the command engine sees it (`ControllerOps`), and as the SSH
@@ -42,6 +43,7 @@ pub mod priority;
 pub mod shutdown;
 pub mod snapshot;
 pub mod startup;
+pub mod udp_batch;
 pub mod wireless;
 
 #[cfg(test)]

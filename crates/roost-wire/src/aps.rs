@@ -18,6 +18,11 @@ pub struct ApRecord {
     pub model: String,
     pub serial: String,
     pub ip: Ipv4Addr,
+    /// Its CAPWAP control port (the source port of its Join).
+    pub port: u16,
+    /// The Session ID of its Join: a member that sees this row's owner die tells the AP so
+    /// with it (`roost_capwap::vendor::LostSession`), and the AP checks it against its own.
+    pub session_id: [u8; 16],
     /// It takes a thin-AP license (else an AAP license).
     pub thin: bool,
     /// When this member adopted it (ms since the Unix epoch, the owner's clock): the later
@@ -56,7 +61,7 @@ pub enum ApTableMessage {
 impl ApRecord {
     /// A bound on its encoded size, for chunking below [`crate::member::MAX_MESSAGE`].
     pub fn encoded_bound(&self) -> usize {
-        6 + 4 + 1 + 10 + 3 * 5 + self.hostname.len() + self.model.len() + self.serial.len()
+        6 + 4 + 3 + 16 + 1 + 10 + 3 * 5 + self.hostname.len() + self.model.len() + self.serial.len()
     }
 }
 

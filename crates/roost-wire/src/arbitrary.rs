@@ -292,19 +292,23 @@ pub fn ap_record() -> impl Strategy<Value = crate::ApRecord> {
         "[a-z0-9-]{0,12}",
         "AP[0-9]{4}",
         "[A-Z0-9]{0,14}",
-        any::<[u8; 4]>(),
+        (any::<[u8; 4]>(), any::<u16>(), any::<[u8; 16]>()),
         any::<bool>(),
         any::<u64>(),
     )
         .prop_map(
-            |(mac, hostname, model, serial, ip, thin, since_ms)| crate::ApRecord {
-                mac: crate::Mac(mac),
-                hostname,
-                model,
-                serial,
-                ip: ip.into(),
-                thin,
-                since_ms,
+            |(mac, hostname, model, serial, (ip, port, session_id), thin, since_ms)| {
+                crate::ApRecord {
+                    mac: crate::Mac(mac),
+                    hostname,
+                    model,
+                    serial,
+                    ip: ip.into(),
+                    port,
+                    session_id,
+                    thin,
+                    since_ms,
+                }
             },
         )
 }

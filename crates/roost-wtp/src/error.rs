@@ -45,8 +45,12 @@ pub enum WtpError {
         from: SocketAddr,
         message: &'static str,
     },
-    #[error("data keep-alive from {from} carries session {got}, not this AP's")]
-    WrongSession { from: SocketAddr, got: String },
+    #[error("{message} from {from} carries session {got}, not this AP's")]
+    WrongSession {
+        from: SocketAddr,
+        got: String,
+        message: &'static str,
+    },
     #[error("data frame from {from} ignored: a simulated AP bridges no traffic")]
     DataFrame { from: SocketAddr },
     #[error("AP identity cannot be encoded: {0}")]

@@ -365,7 +365,18 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
     // Steady state: every AP echoes once a second.
     std::thread::sleep(Duration::from_secs(2));
     let (c0, t0) = (cpu_secs(pid).unwrap_or(0.0), Instant::now());
-    std::thread::sleep(Duration::from_secs(5));
+    // ROOST_BENCH_PERF=FILE: a perf profile of the active over the same window.
+    match std::env::var_os("ROOST_BENCH_PERF") {
+        Some(out) => {
+            let _ = std::process::Command::new("perf")
+                .args(["record", "-g", "-p", &pid.to_string(), "-o"])
+                .arg(out)
+                .args(["--", "sleep", "5"])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+        None => std::thread::sleep(Duration::from_secs(5)),
+    }
     let busy = (cpu_secs(pid).unwrap_or(0.0) - c0) / t0.elapsed().as_secs_f64() * 100.0;
     println!("ap_controller_cpu_pct {busy:.1}");
     println!(

@@ -56,7 +56,7 @@ use crate::settings::{Timers, WtpSettings};
 use roost_capwap::elements::*;
 use roost_capwap::messages::*;
 use roost_capwap::types::*;
-use roost_capwap::vendor::FastTimers;
+use roost_capwap::vendor::{FastTimers, LostSession};
 use roost_capwap::{
     ControlMessage, ControlPacket, DataBody, DataPacket, KeepAlive, MacAddress, MessageBody,
     MessageType, RequestOrder, Sequence,
@@ -229,6 +229,8 @@ pub struct WtpCounters {
     pub sulking: u64,
     /// Own messages that failed to encode (an AC-supplied value out of range); not sent.
     pub encode_errors: u64,
+    /// Roost Controller Lost Requests that named this AP's session (it probed its AC).
+    pub lost_notices: u64,
 }
 
 impl WtpCounters {
@@ -249,6 +251,7 @@ impl WtpCounters {
         self.stale += o.stale;
         self.sulking += o.sulking;
         self.encode_errors += o.encode_errors;
+        self.lost_notices += o.lost_notices;
     }
 }
 
@@ -262,6 +265,9 @@ struct Pending {
     retransmits: u8,
     interval: Duration,
     deadline: Instant,
+    /// A probe after a Roost Controller Lost Request: retransmitted at the retransmit
+    /// interval without doubling, so a dead AC is given up in (1 + MaxRetransmit) intervals.
+    probe: bool,
 }
 
 /// Retransmission state of the Data Check keep-alive.
@@ -352,6 +358,9 @@ pub struct Wtp {
     /// The AC being joined for a fallback, so that a failure holds it off.
     fallback_target: Option<SocketAddr>,
     holddown: Vec<(SocketAddr, Instant)>,
+    /// The member whose Roost Controller Lost Request this Run's AC got (tried first if the
+    /// AC is lost).
+    notified_by: Option<SocketAddr>,
     wlans: Vec<Wlan>,
     reboots: Reboots,
     counters: WtpCounters,
@@ -425,6 +434,7 @@ impl Wtp {
             probed: Vec::new(),
             fallback_target: None,
             holddown: Vec::new(),
+            notified_by: None,
             wlans: Vec::new(),
             reboots: Reboots::default(),
             counters: WtpCounters::default(),
@@ -661,9 +671,51 @@ impl Wtp {
             MessageBody::PrimaryDiscoveryResponse(r) => {
                 self.on_primary_discovery_response(from, r, now)
             }
+            MessageBody::ControllerLostRequest(r) => self.on_controller_lost(from, r, now),
             body if kind.is_request() => self.on_ac_request(from, msg.seq, kind, body, now),
             body => self.on_response(from, msg.seq, kind, body, now),
         }
+    }
+
+    /// Another member says this AP's controller died: an Echo Request goes now, retried at
+    /// the retransmit interval, and if the AC stays silent the AP joins the next AC, the one
+    /// that said so first. Only a request that names this AP's current session in Run
+    /// counts (a stale or forged one moves nothing); an AC that answers keeps the AP.
+    fn on_controller_lost(
+        &mut self,
+        from: SocketAddr,
+        r: ControllerLostRequest,
+        now: Instant,
+    ) -> Result<(), WtpError> {
+        const WHAT: &str = "Roost Controller Lost Request";
+        let state = self.state;
+        let Phase::Session(s) = &mut self.phase else {
+            return Err(self.unexpected(from, MessageType::ControllerLostRequest));
+        };
+        if state != State::Run {
+            return Err(self.unexpected(from, MessageType::ControllerLostRequest));
+        }
+        let named = LostSession::find(&r.vendor_specific).map(|l| l.session_id);
+        if named != Some(s.id.0) || from == s.ac {
+            return Err(WtpError::WrongSession {
+                from,
+                got: named.map_or_else(|| "none".into(), |id| SessionId(id).to_string()),
+                message: WHAT,
+            });
+        }
+        self.counters.lost_notices += 1;
+        self.notified_by = Some(from);
+        if self.pending.is_some() {
+            // A request is outstanding already: its retransmissions decide.
+            return Ok(());
+        }
+        let ac = s.ac;
+        s.next_echo = None;
+        self.send_request(ac, MessageBody::EchoRequest(EchoRequest::default()), now);
+        if let Some(p) = self.pending.as_mut() {
+            p.probe = true;
+        }
+        Ok(())
     }
 
     fn unexpected(&self, from: SocketAddr, kind: MessageType) -> WtpError {
@@ -705,6 +757,7 @@ impl Wtp {
             return Err(WtpError::WrongSession {
                 from,
                 got: keepalive.session_id.to_string(),
+                message: KA,
             });
         }
         match state {
@@ -783,6 +836,7 @@ impl Wtp {
             retransmits,
             interval,
             deadline: now + interval,
+            probe: false,
         });
     }
 
@@ -807,7 +861,9 @@ impl Wtp {
         };
         if p.retransmits < max && !p.bytes.is_empty() {
             p.retransmits += 1;
-            p.interval = self.timers.next_retransmit(p.interval);
+            if !p.probe {
+                p.interval = self.timers.next_retransmit(p.interval);
+            }
             p.deadline = now + p.interval;
             let (to, bytes) = (p.to, p.bytes.clone());
             self.counters.retransmits += 1;
@@ -1240,6 +1296,14 @@ impl Wtp {
         self.pending = None;
         self.fallback_target = None;
         self.candidates = self.known_acs().into_iter().filter(|a| *a != ac).collect();
+        // The member that said the AC died is alive and knows this AP: it goes first.
+        if let Some(by) = self.notified_by.take() {
+            if let Some(i) = self.candidates.iter().position(|a| a.ip() == by.ip()) {
+                if let Some(first) = self.candidates.remove(i) {
+                    self.candidates.push_front(first);
+                }
+            }
+        }
         self.last_refused = false;
         self.join_next(now);
     }
@@ -1290,6 +1354,8 @@ impl Wtp {
                 self.send_keepalive();
             }
             MessageBody::EchoResponse(_) => {
+                // The AC answers: whatever another member said, it is alive.
+                self.notified_by = None;
                 let ei = self.timers.echo_interval;
                 if let Phase::Session(s) = &mut self.phase {
                     s.next_echo = Some(now + ei);
@@ -1403,6 +1469,7 @@ impl Wtp {
             self.settings.keep_alive_interval,
             self.settings.data_channel_dead_interval,
         );
+        self.notified_by = None;
         let Phase::Session(s) = &mut self.phase else {
             return;
         };
@@ -1462,8 +1529,13 @@ impl Wtp {
             RequestOrder::New => {}
         }
         let mut reset = false;
+        // A new priority list or WTP Fallback enabled: look for the better AC now, not at the
+        // next echo (the AC that sent it bounds how many APs it tells at once).
+        let mut look_now = false;
         let response = match body {
             MessageBody::ConfigurationUpdateRequest(r) => {
+                look_now = !r.ac_names_with_priority.is_empty()
+                    || r.wtp_fallback == Some(WtpFallback::Enabled);
                 MessageBody::ConfigurationUpdateResponse(self.apply_configuration_update(r, now))
             }
             MessageBody::WlanConfigurationRequest(r) => {
@@ -1499,6 +1571,8 @@ impl Wtp {
         self.push_control(from, bytes);
         if reset {
             self.reset(from, now);
+        } else if look_now && state == State::Run {
+            self.probe_for_fallback(now);
         }
         Ok(())
     }

@@ -674,6 +674,93 @@ fn fast_timers_detect_a_dead_ac_in_under_a_second_and_readopt_on_the_ac_list() {
     assert_eq!(t.w.ac(), Some(ac2()));
 }
 
+fn ac3() -> SocketAddr {
+    addr("10.0.0.3:5246")
+}
+
+fn lost_notice(session: SessionId) -> MessageBody {
+    MessageBody::ControllerLostRequest(ControllerLostRequest {
+        vendor_specific: vec![roost_capwap::vendor::LostSession {
+            session_id: session.0,
+        }
+        .to_vendor()],
+        ..Default::default()
+    })
+}
+
+#[test]
+fn a_controller_lost_notice_probes_at_once_and_joins_the_member_that_sent_it() {
+    let mut t = T::one_ac();
+    t.adopt(ac1(), "rfs-1", Some(fast()), &[ac1(), ac2(), ac3()]);
+    let session = t.w.session_id().unwrap();
+    t.now += ms(100);
+    t.receive(ac3(), 0, lost_notice(session)).unwrap();
+    // An echo at once, not at the next echo interval...
+    let (to, echo) = t.one();
+    assert_eq!((to, echo.message_type()), (ac1(), MessageType::EchoRequest));
+    // ...retried once at the retransmit interval, without doubling...
+    assert_eq!(t.until_deadline(), ms(300));
+    let (to, again) = t.one();
+    assert_eq!((to, again.seq), (ac1(), echo.seq));
+    // ...then the AC is lost and the member that said so is joined first (ac2 is next in
+    // the AC list).
+    assert_eq!(t.until_deadline(), ms(300));
+    let out = t.outputs();
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Event(Event::AcLost {
+            ac,
+            cause: LossCause::NoResponse(MessageType::EchoRequest),
+            ..
+        }) if *ac == ac1()
+    )));
+    let joins: Vec<SocketAddr> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Control { to, bytes } => {
+                let m = ControlPacket::decode(bytes).unwrap().message;
+                (m.message_type() == MessageType::JoinRequest).then_some(*to)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(joins, [ac3()]);
+    assert_eq!(t.w.counters().lost_notices, 1);
+}
+
+#[test]
+fn a_controller_lost_notice_for_another_session_or_from_a_live_ac_moves_nothing() {
+    let mut t = T::one_ac();
+    t.adopt(ac1(), "rfs-1", Some(fast()), &[ac1(), ac2()]);
+    let session = t.w.session_id().unwrap();
+    // Another session's notice, one with no session at all, and one from the AC itself.
+    let other = SessionId([0xAB; 16]);
+    assert!(matches!(
+        t.receive(ac2(), 0, lost_notice(other)),
+        Err(WtpError::WrongSession { .. })
+    ));
+    let bare = MessageBody::ControllerLostRequest(ControllerLostRequest::default());
+    assert!(t.receive(ac2(), 0, bare).is_err());
+    assert!(t.receive(ac1(), 0, lost_notice(session)).is_err());
+    assert!(t.sent().is_empty());
+    assert_eq!(t.w.counters().lost_notices, 0);
+    // A right one whose AC answers the probe: the AP stays, and its echoes go on as before.
+    t.receive(ac2(), 0, lost_notice(session)).unwrap();
+    let (_, echo) = t.one();
+    t.now += ms(20);
+    t.receive(
+        ac1(),
+        echo.seq,
+        MessageBody::EchoResponse(Default::default()),
+    )
+    .unwrap();
+    assert_eq!(t.until_deadline(), ms(1000));
+    let (to, m) = t.one();
+    assert_eq!((to, m.message_type()), (ac1(), MessageType::EchoRequest));
+    assert_eq!(t.w.ac(), Some(ac1()));
+    assert_eq!(t.w.session_id(), Some(session));
+}
+
 #[test]
 fn before_run_a_slow_ac_gets_the_rfcs_retransmissions_at_the_fast_interval() {
     // A controller busy with thousands of Joins is alive: one retransmission is for Run.
@@ -1061,7 +1148,12 @@ fn fallback_moves_back_to_the_higher_priority_ac_without_a_reset() {
     };
     t.receive(ac2(), 1, MessageBody::ConfigurationUpdateRequest(update))
         .unwrap();
-    let (_, r) = t.one();
+    // The answer, and at once a Primary Discovery Request to the better AC.
+    let sent = t.sent();
+    let [(to_r, r), (to_p, p)] = &sent[..] else {
+        panic!("{sent:?}");
+    };
+    assert_eq!((*to_r, *to_p), (ac2(), ac1()));
     assert!(matches!(
         r.body,
         MessageBody::ConfigurationUpdateResponse(ConfigurationUpdateResponse {
@@ -1069,7 +1161,8 @@ fn fallback_moves_back_to_the_higher_priority_ac_without_a_reset() {
             ..
         })
     ));
-    // At the next echo, a Primary Discovery Request goes to rfs-1 too.
+    assert_eq!(p.message_type(), MessageType::PrimaryDiscoveryRequest);
+    // rfs-1 is still dead; at the next echo, a Primary Discovery Request goes to it again.
     assert_eq!(t.until_deadline(), ms(1000));
     let sent: Vec<(SocketAddr, MessageType)> = t
         .sent()
