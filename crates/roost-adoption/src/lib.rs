@@ -155,7 +155,18 @@ impl AcSettings {
     /// (echo plus every retransmission) and one retransmit interval to spare.
     pub fn dead_interval(&self, fast: bool) -> Duration {
         match self.fast_timers.filter(|_| fast) {
-            Some(t) => t.echo_interval + t.retransmit_interval * (u32::from(t.max_retransmit) + 2),
+            Some(t) => {
+                // The WTP's waits: the retransmit interval doubling up to half the echo
+                // interval, once more than it retransmits (roost_wtp's rule), and one
+                // retransmit interval of slack.
+                let mut wait = t.retransmit_interval;
+                let mut total = t.echo_interval + t.retransmit_interval;
+                for _ in 0..=t.max_retransmit {
+                    total += wait;
+                    wait = wait.max((wait * 2).min(t.echo_interval / 2));
+                }
+                total
+            }
             None => self.echo_interval * 3,
         }
     }

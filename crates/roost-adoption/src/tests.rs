@@ -698,8 +698,12 @@ fn a_wtp_that_announces_the_fast_timers_is_released_after_their_dead_interval() 
     a.handle_data(data_addr(1), &keep_alive(1), ms(0));
     adopt(&mut a, 2, ms(0));
     drain(&mut a);
-    assert_eq!(a.settings().dead_interval(true), ms(1900));
-    a.handle_timeout(ms(1900));
+    // Echo 1 s, then the WTP's waits 300 and 500 ms (doubling, capped at half the echo),
+    // and 300 ms of slack.
+    assert_eq!(a.settings().dead_interval(true), ms(2100));
+    a.handle_timeout(ms(2099));
+    assert!(events(&drain(&mut a)).is_empty());
+    a.handle_timeout(ms(2100));
     assert_eq!(
         events(&drain(&mut a)),
         vec![AdoptionEvent::Released {

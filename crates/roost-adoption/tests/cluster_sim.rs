@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 const FAST: FastTimers = FastTimers {
     echo_interval: Duration::from_millis(5000),
     retransmit_interval: Duration::from_millis(300),
-    max_retransmit: 1,
+    max_retransmit: 3,
 };
 
 #[derive(Clone, Debug)]

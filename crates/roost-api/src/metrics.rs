@@ -99,6 +99,7 @@ pub struct ApMetrics {
     pub dropped_rate_limited: u64,
     pub fallbacks_confirmed: u64,
     pub fallback_resets: u64,
+    pub lost_notices: u64,
     pub wlan_confirmed: u64,
     pub wlan_refused: u64,
     pub wlan_pending: u64,
@@ -396,6 +397,11 @@ pub fn registry(m: &MetricsInput) -> Registry {
         ]),
     );
     r.register(
+        "adoption_lost_notices",
+        "Roost Controller Lost Requests sent to the APs of members that died",
+        ConstCounter::new(a.lost_notices),
+    );
+    r.register(
         "adoption_wlan_changes",
         "WLAN changes the APs answered, by result",
         Series::new([
@@ -552,6 +558,7 @@ mod tests {
                 dropped_rate_limited: 9,
                 fallbacks_confirmed: 200,
                 fallback_resets: 1,
+                lost_notices: 25,
                 wlan_confirmed: 300,
                 wlan_refused: 2,
                 wlan_pending: 4,
@@ -682,6 +689,9 @@ roost_adoption_dropped_packets_total{reason="rate_limited"} 9
 # TYPE roost_adoption_fallbacks_total counter
 roost_adoption_fallbacks_total{outcome="confirmed"} 200
 roost_adoption_fallbacks_total{outcome="reset"} 1
+# HELP roost_adoption_lost_notices_total Roost Controller Lost Requests sent to the APs of members that died.
+# TYPE roost_adoption_lost_notices_total counter
+roost_adoption_lost_notices_total 25
 # HELP roost_adoption_wlan_changes_total WLAN changes the APs answered, by result.
 # TYPE roost_adoption_wlan_changes_total counter
 roost_adoption_wlan_changes_total{result="confirmed"} 300
@@ -780,6 +790,9 @@ roost_adoption_dropped_packets_total{reason="rate_limited"} 9
 # TYPE roost_adoption_fallbacks counter
 roost_adoption_fallbacks_total{outcome="confirmed"} 200
 roost_adoption_fallbacks_total{outcome="reset"} 1
+# HELP roost_adoption_lost_notices Roost Controller Lost Requests sent to the APs of members that died.
+# TYPE roost_adoption_lost_notices counter
+roost_adoption_lost_notices_total 25
 # HELP roost_adoption_wlan_changes WLAN changes the APs answered, by result.
 # TYPE roost_adoption_wlan_changes counter
 roost_adoption_wlan_changes_total{result="confirmed"} 300

@@ -123,6 +123,8 @@ pub struct AdoptionStats {
     pub fallback_confirmed: u64,
     pub fallback_pending: u64,
     pub fallback_resets: u64,
+    /// Roost Controller Lost Requests sent to the APs of members that died.
+    pub lost_notices: u64,
     /// When the last WLAN Configuration Response arrived (ms since the epoch): how long a
     /// commit took to reach the last AP.
     pub wlan_last_response_epoch_ms: Option<u64>,
@@ -130,7 +132,7 @@ pub struct AdoptionStats {
 
 impl AdoptionStats {
     /// (label, value) in `show adoption status` order.
-    pub fn rows(&self) -> [(&'static str, u64); 21] {
+    pub fn rows(&self) -> [(&'static str, u64); 22] {
         [
             ("Discovery answered", self.discovery_answered),
             ("Discovery not answered", self.discovery_suppressed),
@@ -152,6 +154,7 @@ impl AdoptionStats {
             ("Fallbacks confirmed", self.fallback_confirmed),
             ("APs falling back", self.fallback_pending),
             ("APs reset for fallback", self.fallback_resets),
+            ("Controller-lost notices sent", self.lost_notices),
             (
                 "Last WLAN response (epoch ms)",
                 self.wlan_last_response_epoch_ms.unwrap_or(0),

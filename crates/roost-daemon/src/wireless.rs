@@ -50,11 +50,13 @@ const CAPWAP_RECEIVE_BUFFER: usize = 64 << 20;
 /// that dies is noticed by the cluster in a fraction of a second, and its APs are told so
 /// (`Adoption::handle_member_lost`): they probe at once, so the echo interval only bounds
 /// what the cluster cannot see (a path from one AP to its controller that breaks). At 5 s
-/// an echo costs the controller a fifth of what it did at 1 s.
+/// an echo costs the controller a fifth of what it did at 1 s, and three retransmissions
+/// (0.3, 0.6, 1.2, 2.4 s) keep an AP on a controller that is slow for a few seconds (a
+/// burst of thousands of Joins, a flood), which one retransmission did not.
 pub const FAST_TIMERS: FastTimers = FastTimers {
     echo_interval: Duration::from_millis(5000),
     retransmit_interval: Duration::from_millis(300),
-    max_retransmit: 1,
+    max_retransmit: 3,
 };
 
 /// What a configuration says each AP model carries (`ClusterConfig::ap_wlans`).
@@ -803,6 +805,7 @@ impl Task {
                 let (queued, in_flight) = self.core.wlan_backlog();
                 (queued + in_flight) as u64
             },
+            lost_notices: c.lost_notices,
             fallback_requests: c.handback_requests,
             fallback_confirmed: c.handback_confirmed,
             fallback_pending: {

@@ -400,6 +400,10 @@ impl KillOnDrop {
         KillOnDrop(Some(child))
     }
 
+    pub fn id(&self) -> Option<u32> {
+        self.0.as_ref().map(|c| c.id())
+    }
+
     /// The child itself, to wait for its output; the guard lets go of it.
     pub fn take(&mut self) -> std::process::Child {
         self.0.take().expect("the child is still guarded")

@@ -23,7 +23,7 @@ mod net;
 mod stats;
 
 pub use mix::{ModelError, ModelMix, ModelShare};
-pub use stats::{Percentiles, Progress, Refused, Summary, Traffic, WlanChanges};
+pub use stats::{Percentiles, Progress, ReadoptSpan, Refused, Summary, Traffic, WlanChanges};
 
 use crate::controllers::{display_ac, ControllerList};
 use crate::identity::DEFAULT_SOFTWARE_VERSION;
@@ -208,6 +208,9 @@ struct Driver {
     run_per: HashMap<SocketAddr, usize>,
     adopt: Vec<Duration>,
     readopt: Vec<Duration>,
+    /// Over every re-adoption: the first loss noticed, the first Join after a loss, the last
+    /// Run after one.
+    readopt_span: [Option<Instant>; 3],
     fallback: Vec<Duration>,
     refusals: u64,
     losses: u64,
@@ -240,6 +243,7 @@ impl Driver {
             run_per: HashMap::new(),
             adopt: Vec::new(),
             readopt: Vec::new(),
+            readopt_span: [None; 3],
             fallback: Vec::new(),
             refusals: 0,
             losses: 0,
@@ -443,6 +447,9 @@ impl Driver {
             Event::StateChanged { from, to } => {
                 self.states[state_index(from)] -= 1;
                 self.states[state_index(to)] += 1;
+                if to == State::Join && ap.lost_at.is_some() {
+                    self.readopt_span[1].get_or_insert(now);
+                }
                 if from == State::Run {
                     if let Some(ac) = ap.run_on.take() {
                         if let Some(n) = self.run_per.get_mut(&ac) {
@@ -460,6 +467,7 @@ impl Driver {
                 }
                 if let Some(t) = ap.lost_at.take() {
                     self.readopt.push(now.saturating_duration_since(t));
+                    self.readopt_span[2] = Some(now);
                 }
                 if let Some(t) = ap.fallback_at.take() {
                     self.fallback.push(now.saturating_duration_since(t));
@@ -469,6 +477,8 @@ impl Driver {
                 self.losses += 1;
                 ap.fallback_at = None;
                 ap.lost_at.get_or_insert(detected_at);
+                let first = &mut self.readopt_span[0];
+                *first = Some(first.map_or(detected_at, |t| t.min(detected_at)));
             }
             Event::Refused { code, reason, .. } => {
                 self.refusals += 1;
@@ -564,6 +574,23 @@ impl Driver {
             resets: self.resets,
             time_to_adopt: Percentiles::of(&self.adopt),
             time_to_readopt: Percentiles::of(&self.readopt),
+            readopt_span_ms: {
+                // Instants as Unix-epoch milliseconds, so that a script can set them against
+                // its own clock (a kill's time).
+                let wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs_f64()
+                    * 1000.0;
+                let epoch = |t: Option<Instant>| {
+                    t.map(|t| wall - now.saturating_duration_since(t).as_secs_f64() * 1000.0)
+                };
+                ReadoptSpan {
+                    first_loss_epoch_ms: epoch(self.readopt_span[0]),
+                    first_join_epoch_ms: epoch(self.readopt_span[1]),
+                    last_run_epoch_ms: epoch(self.readopt_span[2]),
+                }
+            },
             time_to_fall_back: Percentiles::of(&self.fallback),
             wlans,
             wlan_changes: self.wlan.clone(),

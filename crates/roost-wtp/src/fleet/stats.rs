@@ -168,6 +168,8 @@ pub struct Summary {
     pub time_to_adopt: Percentiles,
     /// From an AP noticing its AC was lost to Run again.
     pub time_to_readopt: Percentiles,
+    /// When the re-adoptions happened, fleet-wide.
+    pub readopt_span_ms: ReadoptSpan,
     /// From an AP leaving for a higher-priority AC (WTP Fallback) to Run on it: the gap in
     /// service a fallback costs.
     pub time_to_fall_back: Percentiles,
@@ -178,6 +180,16 @@ pub struct Summary {
     /// The receive buffer the kernel granted each socket, in bytes as `SO_RCVBUF` reports it
     /// (Linux reports twice what was set, the bookkeeping overhead included).
     pub receive_buffer: usize,
+}
+
+/// Fleet-wide times of the re-adoptions after lost ACs, in ms since the Unix epoch: the first
+/// loss an AP noticed, the first Join an AP sent after a loss, and the last AP back in Run.
+/// From the first Join to the last Run is the controllers' share of a failover.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ReadoptSpan {
+    pub first_loss_epoch_ms: Option<f64>,
+    pub first_join_epoch_ms: Option<f64>,
+    pub last_run_epoch_ms: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -236,6 +248,19 @@ impl fmt::Display for Summary {
         )?;
         writeln!(f, "  time to adopt      {}", self.time_to_adopt)?;
         writeln!(f, "  time to re-adopt   {}", self.time_to_readopt)?;
+        let s = &self.readopt_span_ms;
+        if let (Some(l), Some(j), Some(r)) = (
+            s.first_loss_epoch_ms,
+            s.first_join_epoch_ms,
+            s.last_run_epoch_ms,
+        ) {
+            writeln!(
+                f,
+                "  re-adoption span   first loss to first Join {:.1} ms, first Join to last Run {:.1} ms",
+                j - l,
+                r - j
+            )?;
+        }
         writeln!(f, "  time to fall back  {}", self.time_to_fall_back)?;
         let wlans: Vec<String> = self.wlans.iter().map(|(s, n)| format!("{s} {n}")).collect();
         writeln!(

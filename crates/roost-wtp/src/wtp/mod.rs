@@ -265,10 +265,15 @@ struct Pending {
     retransmits: u8,
     interval: Duration,
     deadline: Instant,
-    /// A probe after a Roost Controller Lost Request: retransmitted at the retransmit
-    /// interval without doubling, so a dead AC is given up in (1 + MaxRetransmit) intervals.
+    /// A probe after a Roost Controller Lost Request: retransmitted once at half the
+    /// retransmit interval, so a dead AC is given up in two of those.
     probe: bool,
 }
+
+/// The shortest wait of a probe after a Roost Controller Lost Request.
+const PROBE_MIN_INTERVAL: Duration = Duration::from_millis(50);
+/// A probe's retransmissions at most: the cluster already said the AC is dead.
+const PROBE_RETRANSMITS: u8 = 1;
 
 /// Retransmission state of the Data Check keep-alive.
 #[derive(Debug)]
@@ -678,7 +683,7 @@ impl Wtp {
     }
 
     /// Another member says this AP's controller died: an Echo Request goes now, retried at
-    /// the retransmit interval, and if the AC stays silent the AP joins the next AC, the one
+    /// half the retransmit interval, and if the AC stays silent the AP joins the next AC, the one
     /// that said so first. Only a request that names this AP's current session in Run
     /// counts (a stale or forged one moves nothing); an AC that answers keeps the AP.
     fn on_controller_lost(
@@ -713,7 +718,11 @@ impl Wtp {
         s.next_echo = None;
         self.send_request(ac, MessageBody::EchoRequest(EchoRequest::default()), now);
         if let Some(p) = self.pending.as_mut() {
+            // Half the retransmit interval: the AC is most likely dead (its cluster says so),
+            // and one that is alive answers an echo in a round trip.
             p.probe = true;
+            p.interval = (p.interval / 2).max(PROBE_MIN_INTERVAL);
+            p.deadline = now + p.interval;
         }
         Ok(())
     }
@@ -855,10 +864,13 @@ impl Wtp {
     }
 
     fn pending_timeout(&mut self, now: Instant) {
-        let max = retransmit_budget(&self.timers, self.state);
+        let mut max = retransmit_budget(&self.timers, self.state);
         let Some(p) = self.pending.as_mut() else {
             return;
         };
+        if p.probe {
+            max = max.min(PROBE_RETRANSMITS);
+        }
         if p.retransmits < max && !p.bytes.is_empty() {
             p.retransmits += 1;
             if !p.probe {

@@ -690,21 +690,26 @@ fn lost_notice(session: SessionId) -> MessageBody {
 
 #[test]
 fn a_controller_lost_notice_probes_at_once_and_joins_the_member_that_sent_it() {
+    // Three retransmissions in Run (the daemon's timers): the probe makes one.
+    let timers = FastTimers {
+        max_retransmit: 3,
+        ..fast()
+    };
     let mut t = T::one_ac();
-    t.adopt(ac1(), "rfs-1", Some(fast()), &[ac1(), ac2(), ac3()]);
+    t.adopt(ac1(), "rfs-1", Some(timers), &[ac1(), ac2(), ac3()]);
     let session = t.w.session_id().unwrap();
     t.now += ms(100);
     t.receive(ac3(), 0, lost_notice(session)).unwrap();
     // An echo at once, not at the next echo interval...
     let (to, echo) = t.one();
     assert_eq!((to, echo.message_type()), (ac1(), MessageType::EchoRequest));
-    // ...retried once at the retransmit interval, without doubling...
-    assert_eq!(t.until_deadline(), ms(300));
+    // ...retried once at half the retransmit interval, without doubling...
+    assert_eq!(t.until_deadline(), ms(150));
     let (to, again) = t.one();
     assert_eq!((to, again.seq), (ac1(), echo.seq));
     // ...then the AC is lost and the member that said so is joined first (ac2 is next in
     // the AC list).
-    assert_eq!(t.until_deadline(), ms(300));
+    assert_eq!(t.until_deadline(), ms(150));
     let out = t.outputs();
     assert!(out.iter().any(|o| matches!(
         o,
