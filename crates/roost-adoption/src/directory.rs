@@ -1058,8 +1058,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_dead_members_aps_are_told_once_by_the_lowest_connected_member() {
+    /// A, B and C connected; A holds five APs and the others have its rows.
+    fn three_with_five_aps_on_a() -> Vec<(MemberId, Directory)> {
         let mut dirs = vec![
             (A, Directory::new(A, 1)),
             (B, Directory::new(B, 1)),
@@ -1072,6 +1072,12 @@ mod tests {
             dirs[0].1.handle_adopted(record(n, 5), ms(1));
         }
         pump(&mut dirs, ms(60), || true);
+        dirs
+    }
+
+    #[test]
+    fn a_dead_members_aps_are_told_once_by_the_lowest_connected_member() {
+        let mut dirs = three_with_five_aps_on_a();
         dirs.remove(0);
         let lost = |d: &mut Directory| -> Vec<(MemberId, Vec<crate::LostAp>)> {
             drain(d)
@@ -1110,18 +1116,7 @@ mod tests {
 
     #[test]
     fn a_lost_members_rows_are_the_grace_share_and_only_those() {
-        let mut dirs = vec![
-            (A, Directory::new(A, 1)),
-            (B, Directory::new(B, 1)),
-            (C, Directory::new(C, 1)),
-        ];
-        for (_, d) in &mut dirs {
-            d.handle_members(&[(A, 1), (B, 1), (C, 1)], &[], ms(0));
-        }
-        for n in 0..5 {
-            dirs[0].1.handle_adopted(record(n, 5), ms(1));
-        }
-        pump(&mut dirs, ms(60), || true);
+        let mut dirs = three_with_five_aps_on_a();
         // A dies. B and C keep its rows.
         dirs.remove(0);
         for (_, d) in &mut dirs {

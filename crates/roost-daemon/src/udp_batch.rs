@@ -75,6 +75,20 @@ impl Receiver {
         }
     }
 
+    /// Hands `f` every datagram queued, up to about `max` (whole batches), in arrival order.
+    pub fn drain(&mut self, socket: &UdpSocket, max: usize, mut f: impl FnMut(SocketAddr, &[u8])) {
+        let mut read = 0;
+        while read < max {
+            match self.try_recv(socket) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+            for (from, d) in self.datagrams() {
+                f(from, d);
+            }
+        }
+    }
+
     /// The datagrams the last [`Receiver::try_recv`] read, in arrival order.
     pub fn datagrams(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> {
         self.got

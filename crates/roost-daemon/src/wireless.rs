@@ -246,31 +246,15 @@ async fn run(
                 if r.is_ok() {
                     let now = t.now();
                     // What is queued, without a wake-up each (an adoption storm).
-                    let mut read = 0;
-                    while read < BATCH {
-                        match t.rx.try_recv(&t.control) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => read += n,
-                        }
-                        for (from, d) in t.rx.datagrams() {
-                            t.core.handle_control(from, d, now);
-                        }
-                    }
+                    let core = &mut t.core;
+                    t.rx.drain(&t.control, BATCH, |from, d| core.handle_control(from, d, now));
                 }
             }
             r = t.data.readable() => {
                 if r.is_ok() {
                     let now = t.now();
-                    let mut read = 0;
-                    while read < BATCH {
-                        match t.rx.try_recv(&t.data) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => read += n,
-                        }
-                        for (from, d) in t.rx.datagrams() {
-                            t.core.handle_data(from, d, now);
-                        }
-                    }
+                    let core = &mut t.core;
+                    t.rx.drain(&t.data, BATCH, |from, d| core.handle_data(from, d, now));
                 }
             }
             _ = tokio::time::sleep_until(wake.into()) => {
