@@ -10,6 +10,7 @@
 //! | GET | `/api/v1/cluster/history` | `[HistoryRow]` |
 //! | GET | `/api/v1/cluster/revisions` | `RevisionsView` |
 //! | GET | `/api/v1/aps` | `[ApRow]` (`show wireless ap`) |
+//! | GET | `/api/v1/licenses` | `LicensesView` (`show licenses`) |
 //! | GET | `/api/v1/config/running` | `{"text"}` (or `text/plain` with `Accept: text/plain`) |
 //! | POST | `/api/v1/exec` | [`ExecRequest`] → [`ExecResponse`] |
 //! | POST | `/api/v1/sessions` | [`OpenSessionRequest`] → [`OpenSessionResponse`] |
@@ -62,6 +63,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/cluster/history"),
     ("get", "/api/v1/cluster/revisions"),
     ("get", "/api/v1/aps"),
+    ("get", "/api/v1/licenses"),
     ("get", "/api/v1/config/running"),
     ("post", "/api/v1/exec"),
     ("post", "/api/v1/sessions"),
@@ -213,6 +215,7 @@ fn router_with_sessions(
         .route("/api/v1/cluster/history", get(cluster_history))
         .route("/api/v1/cluster/revisions", get(cluster_revisions))
         .route("/api/v1/aps", get(aps))
+        .route("/api/v1/licenses", get(licenses))
         .route("/api/v1/config/running", get(running_config))
         .route("/api/v1/exec", post(exec))
         .route("/api/v1/sessions", post(open_session))
@@ -431,6 +434,7 @@ fn no_session() -> Failure {
         cluster_history,
         cluster_revisions,
         aps,
+        licenses,
         running_config,
         exec,
         open_session,
@@ -456,6 +460,8 @@ fn no_session() -> Failure {
         views::ClusterStatus,
         views::MemberRow,
         views::ApRow,
+        views::MemberLicenses,
+        views::LicensesView,
         views::HistoryRow,
         views::RevisionsView,
         views::Revision,
@@ -518,6 +524,16 @@ async fn cluster_members(State(st): State<AppState>) -> HResult<Response> {
               (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)")))]
 async fn aps(State(st): State<AppState>) -> HResult<Response> {
     Ok(Json(&st.backend.snapshot().aps.rows).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/licenses", tag = "wireless",
+    responses((status = 200, body = views::LicensesView, description = "`show licenses`: the pooled AP and AAP licenses, per member (lost members while their grace period runs)"),
+              (status = 401, body = ErrorBody, description = "Bad credentials (challenge `Roost-Basic`, which browsers ignore)"),
+              (status = 429, body = ErrorBody, description = "Failed logins from this address back off (`Retry-After`)"),
+              (status = 503, body = ErrorBody, description = "Every password-check slot is busy (`Retry-After`)")))]
+async fn licenses(State(st): State<AppState>) -> HResult<Response> {
+    let view = roost_config::LicensesView::of(&st.backend.snapshot().licenses);
+    Ok(Json(&view).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/cluster/history", tag = "cluster",

@@ -171,6 +171,45 @@ pub mod views {
         pub reason: Option<String>,
     }
 
+    /// One member's licenses (`show licenses`).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+    pub struct MemberLicenses {
+        /// Its hellos arrive; false: lost, its licenses in the pool for the grace period.
+        pub connected: bool,
+        /// A lost member: when it was lost (local time; null when connected).
+        pub lost_since: Option<String>,
+        /// A lost member: when its licenses leave the pool (`license grace-period`).
+        pub grace_until: Option<String>,
+        pub hostname: String,
+        pub member_id: String,
+        /// Installed AP licenses.
+        pub ap: u32,
+        /// Installed AAP licenses.
+        pub aap: u32,
+        /// APs it holds on AP licenses (from its hellos).
+        pub ap_used: u32,
+        /// APs it holds on AAP licenses.
+        pub aap_used: u32,
+        /// Advanced-security license (per member, never pooled).
+        pub adsec: bool,
+    }
+
+    /// The license pool (`show licenses`).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+    pub struct LicensesView {
+        /// Installed licenses of the connected members and of the lost ones in their grace
+        /// period.
+        pub ap_licenses: u32,
+        pub aap_licenses: u32,
+        /// APs the connected members hold, per kind of license.
+        pub ap_used: u32,
+        pub aap_used: u32,
+        pub ap_remaining: u32,
+        pub aap_remaining: u32,
+        /// The connected members (self first), then the lost ones in their grace period.
+        pub members: Vec<MemberLicenses>,
+    }
+
     /// One row of `show cluster history`.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
     pub struct HistoryRow {

@@ -58,6 +58,16 @@ fn views_have_the_json_shape_of_the_view_structs() {
     assert_eq!(s, 200);
     assert_eq!(aps[0]["mac"], "00-23-68-00-00-01");
     assert_eq!(aps[0]["adopted_by"], "vx9000-E1EE16");
+
+    // The lost member's licenses are still in the pool (grace period); its APs are not
+    // counted as used (they moved to the survivors).
+    let (s, lic) = get_json(&srv, "/api/v1/licenses", "admin", "secret");
+    assert_eq!(s, 200);
+    assert_eq!(lic["aap_licenses"], 256);
+    assert_eq!(lic["aap_used"], 4);
+    assert_eq!(lic["aap_remaining"], 252);
+    assert_eq!(lic["members"][1]["connected"], false);
+    assert_eq!(lic["members"][1]["grace_until"], "2027-03-11 10:00:00");
     assert_eq!(aps[0]["state"], "adopted");
     assert_eq!(aps[0]["license"], "AAP");
     assert_eq!(aps[0]["reason"], Value::Null);
@@ -613,6 +623,14 @@ fn openapi_document_lists_every_route_and_matches_the_views() {
             serde_json::to_value(&fake.cluster_history()[0]).unwrap(),
         ),
         ("ApRow", serde_json::to_value(&fake.aps()[0]).unwrap()),
+        (
+            "LicensesView",
+            serde_json::to_value(roost_config::LicensesView::of(&fake.licenses())).unwrap(),
+        ),
+        (
+            "MemberLicenses",
+            serde_json::to_value(&fake.licenses()[1]).unwrap(),
+        ),
         (
             "RevisionsView",
             serde_json::to_value(fake.revisions()).unwrap(),

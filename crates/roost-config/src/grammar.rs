@@ -376,6 +376,12 @@ fn describe_in(parent: &str, t: &str) -> &'static str {
         ("<3-1800>", "minutes") => "The delay is in minutes",
         ("<3-1800>", "seconds") => "The delay is in seconds (Roost)",
         ("radius-counter-db-sync-time", _) => "Sync time in minutes",
+        ("", "license") => "License settings of the cluster",
+        ("license", "grace-period") => {
+            "How long a lost member's licenses stay in the pool (Roost; default 100 days)"
+        }
+        ("grace-period", _) => "Days (or <0-8640000> followed by 'seconds')",
+        ("<0-100>", "seconds") => "The grace period is in seconds (Roost)",
         ("hello-interval", _) => "Milliseconds (default 100)",
         ("dead-interval", _) => "Milliseconds (default 300)",
         ("member", "ip") => "Cluster member IP address",
@@ -490,6 +496,9 @@ const GLOBAL: &[(&str, Act)] = &[
     ("no wlan WORD", Act::Cfg),
     ("profile WORD WORD", Act::Cfg),
     ("no profile WORD WORD", Act::Cfg),
+    ("license grace-period <0-100>", Act::Cfg),
+    ("license grace-period <0-100> seconds", Act::Cfg),
+    ("no license grace-period", Act::Cfg),
 ];
 
 const PROFILE: &[(&str, Act)] = &[

@@ -64,6 +64,8 @@ pub struct ClusterConfig {
     wlans: std::collections::BTreeMap<String, model::Wlan>,
     profiles: std::collections::BTreeMap<String, model::Profile>,
     devices: std::collections::BTreeMap<Mac, model::Device>,
+    /// `license grace-period` (None: the default, 100 days).
+    license_grace: Option<model::GracePeriod>,
 }
 
 /// One device's settings as the daemon needs them (from its device section).

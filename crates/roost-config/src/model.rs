@@ -124,6 +124,27 @@ pub(crate) enum Delay {
     Seconds(u32),
 }
 
+/// `license grace-period <0-100>` (days, WiNG's unit) or the Roost extension
+/// `license grace-period <0-8640000> seconds`: how long a lost member's licenses stay in the
+/// cluster's pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GracePeriod {
+    Days(u32),
+    Seconds(u32),
+}
+
+/// WiNG's longest grace period, and Roost's default.
+pub const DEFAULT_LICENSE_GRACE_DAYS: u32 = 100;
+
+impl GracePeriod {
+    pub(crate) fn duration(self) -> Duration {
+        match self {
+            GracePeriod::Days(d) => Duration::from_secs(u64::from(d) * 86_400),
+            GracePeriod::Seconds(s) => Duration::from_secs(u64::from(s)),
+        }
+    }
+}
+
 impl Delay {
     fn duration(self) -> Duration {
         match self {
@@ -389,7 +410,15 @@ impl ClusterConfig {
             wlans: BTreeMap::new(),
             profiles: BTreeMap::new(),
             devices: BTreeMap::new(),
+            license_grace: None,
         }
+    }
+
+    /// How long a lost member's licenses stay in the pool (`license grace-period`).
+    pub fn license_grace_period(&self) -> Duration {
+        self.license_grace
+            .unwrap_or(GracePeriod::Days(DEFAULT_LICENSE_GRACE_DAYS))
+            .duration()
     }
 
     /// `profile <model> <name>`, the header line of a profile's section.
@@ -492,6 +521,21 @@ impl ClusterConfig {
                 }
             }
             ["user-management"] => Ok(Some(Ctx::UserMgmt)),
+            ["license", "grace-period", d] => {
+                let d = num("license grace-period (days)", d, 0, 100)? as u32;
+                self.license_grace =
+                    (d != DEFAULT_LICENSE_GRACE_DAYS).then_some(GracePeriod::Days(d));
+                Ok(None)
+            }
+            ["license", "grace-period", s, "seconds"] => {
+                let s = num("license grace-period (seconds)", s, 0, 8_640_000)? as u32;
+                self.license_grace = Some(GracePeriod::Seconds(s));
+                Ok(None)
+            }
+            ["no", "license", "grace-period", ..] => {
+                self.license_grace = None;
+                Ok(None)
+            }
             ["wlan", name] => {
                 let name = check_word("wlan name", name, 32)?;
                 self.wlans.entry(name.clone()).or_default();
@@ -938,6 +982,13 @@ impl ClusterConfig {
         s.push_str("!\n");
         s.push_str(&format!("version {CONFIG_VERSION}\n"));
         s.push_str("!\n");
+        match self.license_grace {
+            None => {}
+            Some(GracePeriod::Days(d)) => s.push_str(&format!("license grace-period {d}\n!\n")),
+            Some(GracePeriod::Seconds(x)) => {
+                s.push_str(&format!("license grace-period {x} seconds\n!\n"))
+            }
+        }
         if !self.users.is_empty() {
             s.push_str("user-management\n");
             for l in self.user_lines() {

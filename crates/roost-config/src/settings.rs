@@ -65,6 +65,7 @@ pub fn election_settings(
         hello_interval: d.hello_interval,
         dead_interval: d.dead_interval,
         licenses: me.licenses,
+        license_grace_period: cluster.license_grace_period(),
     }
 }
 

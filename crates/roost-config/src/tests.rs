@@ -2477,3 +2477,40 @@ fn bad_wlan_security_and_profile_input_is_refused_and_changes_nothing() {
     run_ok(&mut s, &ops, &["end"]);
     assert_eq!(ops.text(), before);
 }
+
+#[test]
+fn license_grace_period_in_days_or_seconds_with_errors_that_change_nothing() {
+    use std::time::Duration;
+    let mut c = ClusterConfig::default();
+    assert_eq!(c.license_grace_period(), Duration::from_secs(100 * 86_400));
+    c.apply_change("license grace-period 30\n").unwrap();
+    assert_eq!(c.license_grace_period(), Duration::from_secs(30 * 86_400));
+    assert!(c.to_text().contains("\nlicense grace-period 30\n!\n"));
+    c.apply_change("license grace-period 90 seconds\n").unwrap();
+    assert_eq!(c.license_grace_period(), Duration::from_secs(90));
+    let text = c.to_text();
+    assert!(text.contains("\nlicense grace-period 90 seconds\n"));
+    // The text form is the configuration: it reads back the same.
+    let mut again = ClusterConfig::default();
+    again.apply_change(&text).unwrap();
+    assert_eq!(again, c);
+    for bad in [
+        "license grace-period 101\n",
+        "license grace-period 8640001 seconds\n",
+        "license grace-period x\n",
+    ] {
+        let e = c.apply_change(bad).unwrap_err().to_string();
+        assert!(
+            e.contains("out of range") || e.contains("not a number"),
+            "{bad}: {e}"
+        );
+        assert_eq!(c.to_text(), text, "{bad} changed the configuration");
+    }
+    // The default is not written; `no` returns to it.
+    c.apply_change("license grace-period 100\n").unwrap();
+    assert!(!c.to_text().contains("grace-period"));
+    c.apply_change("license grace-period 0\nno license grace-period\n")
+        .unwrap();
+    assert!(!c.to_text().contains("grace-period"));
+    assert_eq!(c.license_grace_period(), Duration::from_secs(100 * 86_400));
+}

@@ -656,9 +656,15 @@ pub fn render_version(id: &Identity) -> String {
 }
 
 /// `show licenses`: AP/AAP licenses are pooled across the cluster; ADSEC is per member.
-/// One member's installed licenses (`show licenses`).
+/// One member's installed licenses (`show licenses`, `GET /api/v1/licenses`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MemberLicenses {
+    /// Its hellos arrive. A lost member is listed while its license grace period runs.
+    pub connected: bool,
+    /// A lost member: when it was lost and when its licenses leave the pool (local time;
+    /// null for a connected member).
+    pub lost_since: Option<String>,
+    pub grace_until: Option<String>,
     pub hostname: String,
     pub member_id: String,
     /// Installed.
@@ -670,7 +676,44 @@ pub struct MemberLicenses {
     pub adsec: bool,
 }
 
+/// `GET /api/v1/licenses`: the pool and each member's part (the connected members, then the
+/// lost ones whose license grace period runs: their installed licenses stay in the pool).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LicensesView {
+    /// Installed licenses of the connected members and of the lost ones in their grace period.
+    pub ap_licenses: u32,
+    pub aap_licenses: u32,
+    /// APs the connected members hold, per kind of license.
+    pub ap_used: u32,
+    pub aap_used: u32,
+    pub ap_remaining: u32,
+    pub aap_remaining: u32,
+    pub members: Vec<MemberLicenses>,
+}
+
+impl LicensesView {
+    pub fn of(members: &[MemberLicenses]) -> LicensesView {
+        let sum = |f: fn(&MemberLicenses) -> u32| members.iter().map(f).sum::<u32>();
+        let used = |f: fn(&MemberLicenses) -> u32| {
+            members.iter().filter(|m| m.connected).map(f).sum::<u32>()
+        };
+        let (ap, aap) = (sum(|m| m.ap), sum(|m| m.aap));
+        let (ap_used, aap_used) = (used(|m| m.ap_used), used(|m| m.aap_used));
+        LicensesView {
+            ap_licenses: ap,
+            aap_licenses: aap,
+            ap_used,
+            aap_used,
+            ap_remaining: ap.saturating_sub(ap_used),
+            aap_remaining: aap.saturating_sub(aap_used),
+            members: members.to_vec(),
+        }
+    }
+}
+
 pub fn render_licenses(s: &ClusterStatus, id: &Identity, members: &[MemberLicenses]) -> String {
+    let (connected, lost): (Vec<&MemberLicenses>, Vec<&MemberLicenses>) =
+        members.iter().partition(|m| m.connected);
     let mut o = String::from("\nCluster License Information\n");
     o += &field("AP license (pooled)", s.ap_license);
     o += &field("AAP license (pooled)", s.aap_license);
@@ -691,7 +734,7 @@ pub fn render_licenses(s: &ClusterStatus, id: &Identity, members: &[MemberLicens
     );
     o += &field("Model", id.model.name());
     o += &field("Max APs of this platform", id.model.max_aps());
-    let own_adsec = members.first().map(|m| m.adsec);
+    let own_adsec = connected.first().map(|m| m.adsec);
     o += &field(
         "ADSEC license",
         match own_adsec {
@@ -700,7 +743,7 @@ pub fn render_licenses(s: &ClusterStatus, id: &Identity, members: &[MemberLicens
             None => "per member, not shared in a cluster",
         },
     );
-    if !members.is_empty() {
+    if !connected.is_empty() {
         o += "\nMember License Information\n";
         o += &format!("{MEMBERS_RULE}\n");
         o += &format!(
@@ -708,11 +751,36 @@ pub fn render_licenses(s: &ClusterStatus, id: &Identity, members: &[MemberLicens
             "HOSTNAME", "MEMBER-ID", "AP", "AP-USED", "AAP", "AAP-USED", "ADSEC"
         );
         o += &format!("{MEMBERS_RULE}\n");
-        for m in members {
+        for m in &connected {
             let adsec = if m.adsec { "installed" } else { "-" };
             let row = format!(
                 "  {:>16}   {:>11}   {:>6}   {:>7}   {:>6}   {:>8}   {:<9}",
                 m.hostname, m.member_id, m.ap, m.ap_used, m.aap, m.aap_used, adsec
+            );
+            o += row.trim_end();
+            o.push('\n');
+        }
+        o += &format!("{MEMBERS_RULE}\n");
+    }
+    if !lost.is_empty() {
+        // WiNG's grace period: a lost member's licenses stay in the pool, for the APs it had
+        // and (on one side of a partition) for others.
+        o += "\nLost Members (licenses stay in the pool for the grace period)\n";
+        o += &format!("{MEMBERS_RULE}\n");
+        o += &format!(
+            "  {:>16}   {:>11}   {:>6}   {:>6}   {:<19}   {:<19}\n",
+            "HOSTNAME", "MEMBER-ID", "AP", "AAP", "LOST-SINCE", "IN-POOL-UNTIL"
+        );
+        o += &format!("{MEMBERS_RULE}\n");
+        for m in &lost {
+            let row = format!(
+                "  {:>16}   {:>11}   {:>6}   {:>6}   {:<19}   {:<19}",
+                m.hostname,
+                m.member_id,
+                m.ap,
+                m.aap,
+                m.lost_since.as_deref().unwrap_or("-"),
+                m.grace_until.as_deref().unwrap_or("-")
             );
             o += row.trim_end();
             o.push('\n');

@@ -30,6 +30,9 @@ pub struct ElectionSettings {
     /// A peer not heard from for this long is down.
     pub dead_interval: Duration,
     pub licenses: LicenseCounts,
+    /// How long a lost member's licenses stay in the pool (`license grace-period`, WiNG's
+    /// grace period; default 100 days), counted on the wall clock from its loss.
+    pub license_grace_period: Duration,
 }
 
 /// One member as seen by this member (for `show cluster members`).
@@ -55,10 +58,13 @@ pub struct MemberView {
 /// incompatible): `show cluster members` keeps listing it, as down, until it comes back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LostMember {
-    /// As it last was (its last hello).
+    /// As it last was (its last hello; `last_seen` is None when it was restored from the store).
     pub last: MemberView,
-    /// When it was declared lost.
-    pub lost_at: Instant,
+    /// When it was declared lost: wall clock (ms since the Unix epoch), so that the grace
+    /// period survives restarts.
+    pub lost_wall_ms: u64,
+    /// Its licenses are still in the pool: the license grace period has not ended.
+    pub in_grace: bool,
 }
 
 /// Everything `show cluster status|members|history` needs.
@@ -73,8 +79,11 @@ pub struct ClusterView {
     pub history: Vec<HistoryEvent>,
     /// Pending force-configured-state fallback, if armed: when it fires.
     pub force_configured_state_at: Option<Instant>,
-    /// Members lost since this member started (newest last), at most [`LOST_CAPACITY`].
+    /// Members lost (newest last; also those lost before a restart), at most
+    /// [`LOST_CAPACITY`].
     pub lost: Vec<LostMember>,
+    /// `license grace-period`: how long a lost member's licenses stay in the pool.
+    pub license_grace_period: Duration,
 }
 
 /// What the election asks of its driver ([`crate::Node`] maps these into
@@ -95,6 +104,10 @@ pub enum ElectionOutput {
     Stalled { late: Duration, yielded: bool },
     /// A peer that was alive is not any more (`show cluster history` has the line too).
     PeerLost { peer: MemberId, cause: LossCause },
+    /// The lost members changed (one lost, back, or its grace period ended): durably keep
+    /// this whole list, so that their licenses stay in the pool across a restart
+    /// ([`Election::restore_lost`]).
+    PersistLost(Vec<roost_wire::LostMemberRecord>),
 }
 
 /// Why a peer stopped counting as a member.
@@ -275,6 +288,8 @@ pub struct Election {
     resume_hold_until: Option<Instant>,
     /// Members that were alive and are not any more (newest last), for the view.
     lost: VecDeque<LostMember>,
+    /// `lost` changed since it was last emitted for persisting.
+    lost_dirty: bool,
     /// See [`Election::changes`].
     changes: u64,
     /// See [`Election::history_changes`].
@@ -347,6 +362,7 @@ impl Election {
             resumed_at: None,
             resume_hold_until: None,
             lost: VecDeque::new(),
+            lost_dirty: false,
             changes: 0,
             history_changes: 0,
         };
@@ -519,6 +535,9 @@ impl Election {
         if let Some(at) = self.phase.fallback_at() {
             t = t.min(at);
         }
+        if let Some(at) = self.next_grace_end() {
+            t = t.min(at);
+        }
         Some(t)
     }
 
@@ -594,6 +613,7 @@ impl Election {
             history: Vec::new(),
             force_configured_state_at: self.phase.fallback_at(),
             lost: self.lost.iter().cloned().collect(),
+            license_grace_period: s.license_grace_period,
         }
     }
 
@@ -651,6 +671,7 @@ impl Election {
     /// a hello if one is due.
     fn step(&mut self, now: Instant) {
         self.expire_peers(now);
+        self.expire_grace(now);
         if self.in_startup_hold && now >= self.startup_hold_until {
             self.in_startup_hold = false;
             let n = self.peers.len();
@@ -672,10 +693,12 @@ impl Election {
             let hello = self.hello();
             self.outputs.push_back(ElectionOutput::Hello(hello));
         }
+        self.emit_lost();
         self.wake_by = self.poll_timeout().unwrap_or(now).max(now);
     }
 }
 
+mod grace;
 mod history;
 mod master;
 mod membership;

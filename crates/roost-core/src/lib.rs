@@ -58,6 +58,10 @@ pub enum Command {
     /// Emitted just before the snapshot's `Persist`; on restart, entries for revisions not in
     /// the persisted lineage are ignored (see [`Replication::restore_requests`]).
     PersistRequests(Vec<RequestRecord>),
+    /// Durably keep the members lost so far (the whole list replaces the stored one), so that
+    /// their licenses stay in the pool for the grace period across a restart (see
+    /// [`Election::restore_lost`]). Nothing waits for it.
+    PersistLost(Vec<roost_wire::LostMemberRecord>),
     /// Something an operator or the daemon wants to know about.
     Notify(Notification),
 }

@@ -635,6 +635,7 @@ fn election_command(o: ElectionOutput) -> Command {
         ElectionOutput::PeerLost { peer, cause } => {
             Command::Notify(Notification::PeerLost { peer, cause })
         }
+        ElectionOutput::PersistLost(records) => Command::PersistLost(records),
     }
 }
 

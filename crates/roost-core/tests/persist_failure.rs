@@ -57,6 +57,7 @@ fn member(last: u8, priority: u8) -> Member {
         hello_interval: Duration::from_millis(100),
         dead_interval: Duration::from_millis(300),
         licenses: LicenseCounts::default(),
+        license_grace_period: std::time::Duration::from_secs(100 * 86_400),
     };
     let election = Election::new(settings, Duration::ZERO, 1_700_000_000_000);
     let replication = Replication::new(

@@ -121,6 +121,7 @@ fn settings(m: &Member) -> ElectionSettings {
         hello_interval: HELLO,
         dead_interval: DEAD,
         licenses: LicenseCounts::default(),
+        license_grace_period: std::time::Duration::from_secs(100 * 86_400),
     }
 }
 
@@ -341,6 +342,8 @@ impl Sim {
                         eprintln!("{:?} m{i}: {n:?}", self.now);
                     }
                 }
+                // The license grace period's store: not what this simulation checks.
+                Command::PersistLost(_) => {}
             }
         }
         for old in superseded {

@@ -139,6 +139,10 @@ impl MemberHandle {
             None => (RevisionId::ZERO, Vec::new(), Vec::new(), Vec::new()),
         };
         let history = member.store.history().unwrap_or_default();
+        let lost = member.store.lost_members().unwrap_or_else(|e| {
+            tracing::warn!("cannot read the lost members' license grace periods: {e}");
+            Vec::new()
+        });
         let thread_err = |e: std::io::Error| StartupError::Component {
             what: "member task",
             message: e.to_string(),
@@ -158,6 +162,8 @@ impl MemberHandle {
             publisher,
         );
         task.node.replication.restore_requests(requests);
+        let now = task.member.now();
+        task.node.election.restore_lost(lost, now);
         // The member task's own runtime, and the socket moved onto its reactor.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -606,6 +612,7 @@ impl MemberTask {
                     self.persister.submit(StoreJob::Requests(requests))
                 }
                 Command::PersistSuperseded(s) => self.persister.submit(StoreJob::Superseded(s)),
+                Command::PersistLost(lost) => self.persister.submit(StoreJob::Lost(lost)),
                 Command::Notify(n) => self.on_notification(n),
             }
         }

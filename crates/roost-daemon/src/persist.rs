@@ -25,6 +25,8 @@ pub enum StoreJob {
     Requests(Vec<RequestRecord>),
     Superseded(SupersededConfig),
     History(HistoryEvent),
+    /// The whole list of lost members (replaces the stored one).
+    Lost(Vec<roost_wire::LostMemberRecord>),
 }
 
 /// The outcome of a [`StoreJob::Config`].
@@ -87,6 +89,11 @@ fn run(store: &Store, job: StoreJob, done: &mpsc::UnboundedSender<Saved>) {
         StoreJob::History(ev) => {
             if let Err(e) = store.save_history(std::slice::from_ref(&ev)) {
                 tracing::warn!("cannot persist history: {e}");
+            }
+        }
+        StoreJob::Lost(lost) => {
+            if let Err(e) = store.save_lost_members(&lost) {
+                tracing::warn!("cannot persist the lost members' license grace periods: {e}");
             }
         }
     }

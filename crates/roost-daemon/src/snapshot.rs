@@ -208,14 +208,15 @@ pub fn history_row(e: &roost_wire::HistoryEvent) -> HistoryRow {
     }
 }
 
-/// The license pool's members: the connected ones (self first), then those lost since this
-/// member started, as their last hello described them.
+/// The license pool's members: the connected ones (self first), then the lost ones whose
+/// license grace period runs (also those lost before a restart), as their last hello
+/// described them.
 fn pool(v: &ClusterView) -> Vec<PoolEntry> {
     let connected = v.members.iter().map(|m| (m, true));
     let lost = v
         .lost
         .iter()
-        .filter(|l| !v.members.iter().any(|m| m.member == l.last.member))
+        .filter(|l| l.in_grace && !v.members.iter().any(|m| m.member == l.last.member))
         .map(|l| (&l.last, false));
     connected
         .chain(lost)
@@ -233,20 +234,37 @@ fn pool(v: &ClusterView) -> Vec<PoolEntry> {
         .collect()
 }
 
-/// `show licenses`: what each connected member brings (self first).
+/// `show licenses`: what each connected member brings (self first), then the lost members
+/// whose license grace period runs.
 fn licenses(v: &ClusterView) -> Vec<MemberLicenses> {
-    v.members
+    let local = |ms: u64| {
+        chrono::DateTime::from_timestamp_millis(ms.min(i64::MAX as u64) as i64)
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    let grace_ms = v.license_grace_period.as_millis() as u64;
+    let row = |m: &roost_core::MemberView, lost: Option<u64>| MemberLicenses {
+        connected: lost.is_none(),
+        lost_since: lost.map(local),
+        grace_until: lost.map(|at| local(at.saturating_add(grace_ms))),
+        hostname: m.hostname.clone(),
+        member_id: m.member.to_string(),
+        ap: m.licenses.ap_licenses,
+        aap: m.licenses.aap_licenses,
+        ap_used: m.licenses.ap_count,
+        aap_used: m.licenses.aap_count,
+        adsec: m.licenses.adsec,
+    };
+    let lost = v
+        .lost
         .iter()
-        .map(|m| MemberLicenses {
-            hostname: m.hostname.clone(),
-            member_id: m.member.to_string(),
-            ap: m.licenses.ap_licenses,
-            aap: m.licenses.aap_licenses,
-            ap_used: m.licenses.ap_count,
-            aap_used: m.licenses.aap_count,
-            adsec: m.licenses.adsec,
-        })
-        .collect()
+        .filter(|l| l.in_grace && !v.members.iter().any(|m| m.member == l.last.member))
+        .map(|l| row(&l.last, Some(l.lost_wall_ms)));
+    v.members.iter().map(|m| row(m, None)).chain(lost).collect()
 }
 
 #[cfg(test)]

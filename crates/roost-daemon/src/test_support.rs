@@ -23,5 +23,6 @@ pub fn election_settings(mac: &str, hostname: &str) -> ElectionSettings {
         hello_interval: Duration::from_millis(100),
         dead_interval: Duration::from_millis(300),
         licenses: LicenseCounts::default(),
+        license_grace_period: std::time::Duration::from_secs(100 * 86_400),
     }
 }

@@ -25,7 +25,8 @@ pub mod fs;
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use roost_wire::{
-    ClusterKey, HistoryEvent, Mac, Model, RequestRecord, Revision, RevisionId, SupersededConfig,
+    ClusterKey, HistoryEvent, LostMemberRecord, Mac, Model, RequestRecord, Revision, RevisionId,
+    SupersededConfig,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,7 @@ const K_HEAD: &str = "config_head";
 const K_CONFIG: &str = "config_text";
 const K_LINEAGE: &str = "config_lineage";
 const K_REQUESTS: &str = "config_snapshot_requests";
+const K_LOST: &str = "lost_members";
 
 /// What to do about a damaged data dir (also used by the daemon for the files it keeps there).
 pub const DAMAGED_ADVICE: &str = "move the data dir aside, start with an empty one and \
@@ -477,6 +479,18 @@ impl Store {
     /// replacing those saved before.
     pub fn save_snapshot_requests(&self, requests: &[RequestRecord]) -> Result<(), StoreError> {
         self.put_meta(K_REQUESTS, requests)
+    }
+
+    /// Keeps the members lost so far (`roost_core::Command::PersistLost`), replacing the
+    /// list saved before: their licenses stay in the pool for the grace period across a
+    /// restart.
+    pub fn save_lost_members(&self, lost: &[LostMemberRecord]) -> Result<(), StoreError> {
+        self.put_meta(K_LOST, lost)
+    }
+
+    /// The members lost before the last stop (oldest first), empty if none was saved.
+    pub fn lost_members(&self) -> Result<Vec<LostMemberRecord>, StoreError> {
+        Ok(self.get_meta(K_LOST, "lost members")?.unwrap_or_default())
     }
 
     /// Archives a superseded configuration; saving the same head again replaces it.

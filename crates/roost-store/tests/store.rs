@@ -289,3 +289,39 @@ fn snapshot_request_ids_survive_reopen_and_are_replaced() {
     );
     assert_eq!(loaded.head, rid(7), "the configuration is untouched");
 }
+
+#[test]
+fn lost_members_survive_reopen_and_are_replaced_as_a_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let lost = |member: u32, in_grace: bool| roost_wire::LostMemberRecord {
+        member: MemberId(member),
+        mac: "52-54-00-E1-EE-16".parse().unwrap(),
+        hostname: "vx9000-1".into(),
+        model: Model::Vx9000,
+        configured_mode: roost_wire::ClusterMode::Active,
+        master_priority: 250,
+        config_head: rid(3),
+        licenses: roost_wire::LicenseCounts {
+            aap_licenses: 128,
+            aap_count: 12,
+            ..Default::default()
+        },
+        boot: 4,
+        lost_wall_ms: 1_764_000_000_000,
+        in_grace,
+    };
+    {
+        let s = Store::open(&path).unwrap();
+        assert!(s.lost_members().unwrap().is_empty(), "none saved yet");
+        s.save_lost_members(&[lost(1, true), lost(2, true)])
+            .unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    assert_eq!(
+        s.lost_members().unwrap(),
+        vec![lost(1, true), lost(2, true)]
+    );
+    s.save_lost_members(&[lost(2, false)]).unwrap();
+    assert_eq!(s.lost_members().unwrap(), vec![lost(2, false)]);
+}

@@ -207,6 +207,27 @@ pub struct LicenseCounts {
     pub adsec: bool,
 }
 
+/// A member that was lost, as a member stores it so that the grace period survives its own
+/// restarts: the lost member's licenses stay in the pool until `lost_wall_ms` plus the
+/// cluster's `license grace-period`. Stored, never sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LostMemberRecord {
+    pub member: MemberId,
+    pub mac: Mac,
+    pub hostname: String,
+    pub model: Model,
+    pub configured_mode: ClusterMode,
+    pub master_priority: u8,
+    pub config_head: RevisionId,
+    /// As its last hello said (installed licenses and the APs it held).
+    pub licenses: LicenseCounts,
+    pub boot: u32,
+    /// When it was declared lost: wall clock, ms since the Unix epoch.
+    pub lost_wall_ms: u64,
+    /// Its licenses are still in the pool (false once the grace period ended).
+    pub in_grace: bool,
+}
+
 /// Sent by every member to every peer each hello interval. Carries everything the election
 /// needs, so a master is agreed on from hellos alone, without separate election rounds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

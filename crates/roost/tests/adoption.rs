@@ -553,3 +553,104 @@ fn a_roost_ap_fleet_falls_back_to_its_configured_controller() {
     // machine meets.
     assert!(gap["max_ms"].as_f64().unwrap() < 5_000.0, "{summary:#}");
 }
+
+/// The rows of `show licenses`' lost-members table: (hostname, AAP, lost since).
+fn lost_license_rows(text: &str) -> Vec<(String, String, String)> {
+    let Some(table) = text.split("Lost Members").nth(1) else {
+        return Vec::new();
+    };
+    table
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 8 && f[0].starts_with("vx9000")).then(|| {
+                (
+                    f[0].to_string(),
+                    f[3].to_string(),
+                    format!("{} {}", f[4], f[5]),
+                )
+            })
+        })
+        .collect()
+}
+
+/// WiNG's license grace period: when the active (the member with the licenses) dies, its 128
+/// AAP licenses stay in the pool on the survivor; they still do after the survivor restarts
+/// (the lost member and its time of loss are in the survivor's store); a shorter `license
+/// grace-period` ends the grace at once for a member lost longer ago, and that too survives a
+/// restart, while `show cluster members` keeps listing the member as down.
+#[test]
+fn a_lost_members_licenses_stay_in_the_pool_for_the_grace_period_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut c1, mut c2) = seed_pair(dir.path(), 65, 128, &[]);
+    let aap =
+        |c: &ControllerProcess| c.get_json("/api/v1/licenses").unwrap()["aap_licenses"].clone();
+    assert_eq!(aap(&c2), 128);
+    c1.kill9();
+    let rows = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let rows = lost_license_rows(&run(&c2, &["show licenses"]));
+        (!rows.is_empty()).then_some(rows)
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c2, &["show licenses"])));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].1.as_str()),
+        ("vx9000-1", "128")
+    );
+    assert_eq!(aap(&c2), 128, "the lost member's licenses stay in the pool");
+
+    let restart = |c: &mut ControllerProcess| {
+        c.terminate();
+        *c = start(
+            dir.path(),
+            "vx9000-2",
+            "127.0.0.66",
+            "52-54-00-3A-A1-66",
+            "",
+        );
+    };
+    restart(&mut c2);
+    let after = lost_license_rows(&run(&c2, &["show licenses"]));
+    assert_eq!(
+        after, rows,
+        "the same member, lost at the same time, after a restart"
+    );
+    assert_eq!(aap(&c2), 128);
+    let members = run(&c2, &["show cluster members"]);
+    assert!(members.contains("vx9000-1"), "{members}");
+
+    // Lost longer ago than a grace period of 1 s: its licenses leave the pool now.
+    let out = run(
+        &c2,
+        &[
+            "configure terminal",
+            "license grace-period 1 seconds",
+            "commit write",
+        ],
+    );
+    assert!(!out.contains('%'), "{out}");
+    wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        (aap(&c2) == 0).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c2, &["show licenses"])));
+    assert!(lost_license_rows(&run(&c2, &["show licenses"])).is_empty());
+    restart(&mut c2);
+    assert_eq!(aap(&c2), 0, "the grace period's end survives a restart");
+    let members = run(&c2, &["show cluster members"]);
+    assert!(
+        members.contains("vx9000-1"),
+        "still listed as down: {members}"
+    );
+    // Out of range: refused, nothing changes.
+    let r = c2
+        .exec(&["configure terminal", "license grace-period 101"])
+        .unwrap();
+    assert!(r.error);
+    assert!(
+        r.text()
+            .contains("license grace-period (days) 101 is out of range <0-100>"),
+        "{}",
+        r.text()
+    );
+    assert!(run(&c2, &["show running-config"]).contains("license grace-period 1 seconds"));
+}

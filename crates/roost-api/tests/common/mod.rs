@@ -240,6 +240,26 @@ impl Fake {
             config_revision: 7,
         }
     }
+    /// One connected member and one lost in its grace period.
+    pub fn licenses(&self) -> Vec<roost_config::MemberLicenses> {
+        let member = |connected: bool, hostname: &str, id: &str| roost_config::MemberLicenses {
+            connected,
+            lost_since: (!connected).then(|| "2026-12-01 10:00:00".into()),
+            grace_until: (!connected).then(|| "2027-03-11 10:00:00".into()),
+            hostname: hostname.into(),
+            member_id: id.into(),
+            ap: 0,
+            aap: 128,
+            ap_used: 0,
+            aap_used: if connected { 4 } else { 12 },
+            adsec: false,
+        };
+        vec![
+            member(true, "vx9000-1", "0x12E1EE16"),
+            member(false, "vx9000-2", "0x1A3AA117"),
+        ]
+    }
+
     pub fn aps(&self) -> Vec<roost_config::ApRow> {
         vec![roost_config::ApRow {
             hostname: "ap7532-1".into(),
@@ -318,7 +338,7 @@ impl ApiBackend for Fake {
             revisions: std::sync::Arc::new(self.revisions()),
             running: std::sync::Arc::new(running),
             running_head: roost_wire::RevisionId::ZERO,
-            licenses: Vec::new(),
+            licenses: self.licenses(),
             traffic: Vec::new(),
             aps: std::sync::Arc::new(roost_config::ApTable {
                 rows: self.aps().into_iter().map(std::sync::Arc::new).collect(),

@@ -8,13 +8,7 @@ use roost_wire::HistoryEvent;
 impl Election {
     /// Record a history event of this member (stamped now; goes out in hellos).
     pub fn record(&mut self, event: roost_wire::ClusterEvent, reason: String, now: Instant) {
-        let wall_ms = if now >= self.origin {
-            self.wall_origin
-                .saturating_add((now - self.origin).as_millis() as u64)
-        } else {
-            self.wall_origin
-                .saturating_sub((self.origin - now).as_millis() as u64)
-        };
+        let wall_ms = self.wall_at(now);
         let ev = HistoryEvent {
             member: self.settings.member,
             hostname: self.settings.hostname.clone(),

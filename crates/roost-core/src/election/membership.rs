@@ -100,11 +100,13 @@ impl Election {
             self.lost.retain(|l| l.last.member != peer);
             self.lost.push_back(LostMember {
                 last: p.view(),
-                lost_at: now,
+                lost_wall_ms: self.wall_at(now),
+                in_grace: true,
             });
             while self.lost.len() > LOST_CAPACITY {
                 self.lost.pop_front();
             }
+            self.lost_dirty = true;
         }
     }
 
@@ -192,7 +194,9 @@ impl Election {
                         last_seen: now,
                     },
                 );
+                let before = self.lost.len();
                 self.lost.retain(|l| l.last.member != id);
+                self.lost_dirty |= self.lost.len() != before;
                 self.changes += 1;
                 // Answer at once, so the newcomer learns about us (and our claim) right away.
                 self.hello_due = true;

@@ -41,6 +41,7 @@ fn settings(mac: [u8; 6], prio: u8, mode: ClusterMode) -> ElectionSettings {
         hello_interval: HELLO,
         dead_interval: DEAD,
         licenses: LicenseCounts::default(),
+        license_grace_period: std::time::Duration::from_secs(100 * 86_400),
     }
 }
 
@@ -1395,7 +1396,8 @@ fn lost_members_stay_in_the_view_until_they_return() {
     assert_eq!(v.members.len(), 1);
     assert_eq!(v.lost.len(), 1);
     assert_eq!(v.lost[0].last.member, id(A3AA117));
-    assert_eq!(v.lost[0].lost_at, ms(305));
+    assert_eq!(v.lost[0].lost_wall_ms, WALL0 + 305);
+    assert!(v.lost[0].in_grace);
     e.handle_hello(peer_hello(&peer, false), ms(350));
     let v = e.view(ms(350));
     assert_eq!(v.members.len(), 2);
@@ -1587,4 +1589,97 @@ fn a_lost_peer_is_reported_with_its_cause() {
         lost(&drain(&mut e)),
         vec![(id(A3AA117), LossCause::Incompatible)]
     );
+}
+
+fn persisted_lost(outputs: &[ElectionOutput]) -> Vec<Vec<roost_wire::LostMemberRecord>> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            ElectionOutput::PersistLost(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A lost member's licenses stay in the pool for the grace period, counted on the wall clock
+/// from its loss; the list is persisted at every change and, restored after a restart, the
+/// grace period runs on from where it was, not from the restart.
+#[test]
+fn a_lost_members_grace_period_ends_on_time_and_survives_a_restart() {
+    let mut me = settings(E1EE16, 250, ClusterMode::Active);
+    me.license_grace_period = Duration::from_secs(60);
+    let mut e = Election::new(me.clone(), ms(0), WALL0);
+    let mut peer = settings(A3AA117, 128, ClusterMode::Active);
+    peer.licenses.aap_licenses = 512;
+    e.handle_hello(peer_hello(&peer, false), ms(5));
+    drain(&mut e);
+    e.handle_timeout(ms(100));
+    e.handle_timeout(ms(200));
+    e.handle_timeout(ms(305));
+    let records = persisted_lost(&drain(&mut e).outputs);
+    assert_eq!(records.len(), 1, "one loss, persisted once");
+    let r = &records[0][0];
+    assert_eq!(
+        (
+            r.member,
+            r.lost_wall_ms,
+            r.in_grace,
+            r.licenses.aap_licenses
+        ),
+        (id(A3AA117), WALL0 + 305, true, 512)
+    );
+    // The grace period's end is a timer of its own (hellos may be slower than it).
+    assert!(e.poll_timeout().unwrap() <= ms(60_305));
+    e.handle_timeout(ms(60_304));
+    assert!(e.view(ms(60_304)).lost[0].in_grace);
+    assert!(persisted_lost(&drain(&mut e).outputs).is_empty());
+    e.handle_timeout(ms(60_305));
+    let d = drain(&mut e);
+    let v = e.view(ms(60_305));
+    assert_eq!(v.lost.len(), 1, "still listed as down");
+    assert!(!v.lost[0].in_grace);
+    let after = persisted_lost(&d.outputs);
+    assert_eq!(after.len(), 1);
+    assert!(!after[0][0].in_grace);
+    assert!(d
+        .debug
+        .iter()
+        .any(|l| l.contains("license grace period ended: its 0 AP and 512 AAP licenses")));
+
+    // Restart 30 s after the loss (the monotonic clock starts again at 0): 30 s of grace
+    // left, not 60.
+    let mut e = Election::new(me.clone(), ms(0), WALL0 + 30_305);
+    e.restore_lost(records[0].clone(), ms(0));
+    let d = drain(&mut e);
+    assert!(
+        persisted_lost(&d.outputs).is_empty(),
+        "restored, not re-stored"
+    );
+    let v = e.view(ms(0));
+    assert_eq!(v.lost.len(), 1);
+    assert!(v.lost[0].in_grace);
+    assert_eq!(v.lost[0].last.licenses.aap_licenses, 512);
+    e.handle_timeout(ms(29_999));
+    assert!(e.view(ms(29_999)).lost[0].in_grace);
+    e.handle_timeout(ms(30_000));
+    assert!(!e.view(ms(30_000)).lost[0].in_grace);
+
+    // A restart after the grace period ended: the member is listed, its licenses are not
+    // counted; a record of this member itself is ignored.
+    let mut own = records[0][0].clone();
+    own.member = me.member;
+    let mut e = Election::new(me.clone(), ms(0), WALL0 + 90_000);
+    e.restore_lost(vec![records[0][0].clone(), own], ms(0));
+    let v = e.view(ms(0));
+    assert_eq!(v.lost.len(), 1);
+    assert!(!v.lost[0].in_grace);
+    assert_eq!(persisted_lost(&drain(&mut e).outputs).len(), 1);
+
+    // The member coming back takes it off the list, and that is persisted too.
+    let mut e = Election::new(me, ms(0), WALL0 + 31_000);
+    e.restore_lost(records[0].clone(), ms(0));
+    drain(&mut e);
+    e.handle_hello(peer_hello(&peer, false), ms(10));
+    assert!(e.view(ms(10)).lost.is_empty());
+    assert_eq!(persisted_lost(&drain(&mut e).outputs), vec![vec![]]);
 }
