@@ -215,10 +215,10 @@ impl Adoption {
         code: ResultCode,
         now: Instant,
     ) {
-        let echo = match self.settings.fast_timers {
-            Some(t) if self.sessions.get(&from).is_some_and(|s| s.fast) => t.echo_interval,
-            _ => self.settings.echo_interval,
-        };
+        let echo = self
+            .sessions
+            .get(&from)
+            .map_or(self.settings.echo_interval, |s| s.timers.echo());
         let Some(s) = self.sessions.get_mut(&from) else {
             return;
         };

@@ -62,6 +62,58 @@ use wlan::{WlanPlan, WlanService, WlanStep};
 /// Monotonic time since an origin the driver chooses.
 pub type Instant = Duration;
 
+/// The timers one AP model's APs are told (its default profile's `capwap` commands, else
+/// the controller's defaults): the echo and discovery intervals in CAPWAP Timers (whole
+/// seconds, every WTP), and Roost's sub-second timers in a Vendor Specific element that a
+/// foreign WTP ignores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApTimers {
+    pub echo_interval: Duration,
+    pub discovery_interval: Duration,
+    /// Only for a WTP that announced Roost's fast timers in its Join.
+    pub fast_timers: Option<FastTimers>,
+}
+
+impl ApTimers {
+    /// How long an AP in Run may be silent before it is released: three echo intervals, or,
+    /// with Roost's fast timers, the WTP's own give-up time (echo plus every retransmission)
+    /// and one retransmit interval to spare.
+    pub fn dead_interval(&self) -> Duration {
+        match self.fast_timers {
+            Some(t) => {
+                // The WTP's waits: the retransmit interval doubling up to half the echo
+                // interval, once more than it retransmits (roost_wtp's rule), and one
+                // retransmit interval of slack.
+                let mut wait = t.retransmit_interval;
+                let mut total = t.echo_interval + t.retransmit_interval;
+                for _ in 0..=t.max_retransmit {
+                    total += wait;
+                    wait = wait.max((wait * 2).min(t.echo_interval / 2));
+                }
+                total
+            }
+            None => self.echo_interval * 3,
+        }
+    }
+
+    /// The echo interval the AP runs.
+    pub fn echo(&self) -> Duration {
+        self.fast_timers
+            .map_or(self.echo_interval, |t| t.echo_interval)
+    }
+
+    fn capwap(&self) -> CapwapTimers {
+        CapwapTimers {
+            discovery: whole_seconds(self.discovery_interval),
+            echo_request: whole_seconds(self.echo_interval),
+        }
+    }
+
+    fn vendor_elements(&self) -> Vec<VendorSpecificPayload> {
+        self.fast_timers.iter().map(|t| t.to_vendor()).collect()
+    }
+}
+
 /// How this AC runs. Timers the AP runs are sent to it (CAPWAP Timers, whole seconds, and
 /// [`FastTimers`] when set).
 #[derive(Clone, Debug, PartialEq)]
@@ -82,6 +134,9 @@ pub struct AcSettings {
     pub discovery_interval: Duration,
     /// Roost's sub-second timers for Roost WTPs (a foreign WTP ignores them).
     pub fast_timers: Option<FastTimers>,
+    /// Per AP model (upper case), the timers its default profile sets instead of the three
+    /// above ([`AcSettings::timers_for`]).
+    pub timers_by_model: BTreeMap<String, ApTimers>,
     /// RFC 5415 4.7: WaitJoin (Join to Configuration Status), ChangeStatePendingTimer
     /// (Configuration Status to Change State Event), DataCheckTimer (to the first keep-alive).
     pub wait_join: Duration,
@@ -121,6 +176,7 @@ impl AcSettings {
             echo_interval: Duration::from_secs(30),
             discovery_interval: Duration::from_secs(5),
             fast_timers: None,
+            timers_by_model: BTreeMap::new(),
             wait_join: Duration::from_secs(60),
             change_state_pending: Duration::from_secs(25),
             data_check: Duration::from_secs(30),
@@ -142,33 +198,35 @@ impl AcSettings {
             .unwrap_or(&self.ac_list)
     }
 
-    /// The retransmit interval and count for the AC's requests to a WTP.
-    fn retransmission(&self, fast: bool) -> (Duration, u8) {
-        match self.fast_timers.filter(|_| fast) {
+    /// The timers an AP of `model` is told; `wtp_fast`: its Join announced Roost's fast
+    /// timers (without that, none are sent and the RFC's rules apply).
+    pub fn timers_for(&self, model: &str, wtp_fast: bool) -> ApTimers {
+        let mut t = self
+            .timers_by_model
+            .get(&model.to_ascii_uppercase())
+            .copied()
+            .unwrap_or(ApTimers {
+                echo_interval: self.echo_interval,
+                discovery_interval: self.discovery_interval,
+                fast_timers: self.fast_timers,
+            });
+        if !wtp_fast {
+            t.fast_timers = None;
+        }
+        t
+    }
+
+    /// The retransmit interval and count for the AC's requests to a WTP that runs `timers`.
+    fn retransmission(&self, timers: &ApTimers) -> (Duration, u8) {
+        match timers.fast_timers {
             Some(t) => (t.retransmit_interval, t.max_retransmit.max(1)),
             None => (self.retransmit_interval, self.max_retransmit),
         }
     }
 
-    /// How long an AP in Run may be silent before it is released: three echo intervals, or,
-    /// for a WTP that said in its Join that it runs Roost's fast timers, its own give-up time
-    /// (echo plus every retransmission) and one retransmit interval to spare.
+    /// [`ApTimers::dead_interval`] of an AP of a model without timers of its own.
     pub fn dead_interval(&self, fast: bool) -> Duration {
-        match self.fast_timers.filter(|_| fast) {
-            Some(t) => {
-                // The WTP's waits: the retransmit interval doubling up to half the echo
-                // interval, once more than it retransmits (roost_wtp's rule), and one
-                // retransmit interval of slack.
-                let mut wait = t.retransmit_interval;
-                let mut total = t.echo_interval + t.retransmit_interval;
-                for _ in 0..=t.max_retransmit {
-                    total += wait;
-                    wait = wait.max((wait * 2).min(t.echo_interval / 2));
-                }
-                total
-            }
-            None => self.echo_interval * 3,
-        }
+        self.timers_for("", fast).dead_interval()
     }
 }
 
@@ -329,6 +387,8 @@ pub struct AdoptionCounters {
     pub handback_confirmed: u64,
     /// Reset Requests to APs that ignored a fallback.
     pub resets: u64,
+    /// Configuration Update Requests bringing an AP in Run its model's new timers.
+    pub timer_updates: u64,
     /// Datagrams from addresses with no session dropped undecoded over
     /// [`AcSettings::new_source_rate`].
     pub rate_limited: u64,
@@ -357,6 +417,8 @@ enum Request {
     Fallback { enabled: bool, generation: u64 },
     /// A Reset Request (an AP that ignored its fallback).
     Reset,
+    /// A Configuration Update Request with new timers (its model's changed).
+    Timers(ApTimers),
 }
 
 /// A request to an AP waiting for its response.
@@ -388,8 +450,13 @@ struct Session {
     last: Option<(Sequence, Vec<u8>)>,
     /// The last time anything came from it.
     heard: Instant,
-    /// Its Join carried Roost's fast-timer element: it runs them (see [`FastTimers`]).
+    /// Its Join carried Roost's fast-timer element (see [`FastTimers`]).
     fast: bool,
+    /// The timers it was told and runs (its dead interval and the AC's retransmissions
+    /// follow them); a Configuration Update brings it the new ones when its model's change.
+    timers: ApTimers,
+    /// Timers it refused (not offered again until its model's change once more).
+    timers_refused: Option<ApTimers>,
     /// When its current state's timer expires.
     deadline: Instant,
     /// When its live timer-heap entry fires (None: it has none). A deadline that moves later
@@ -533,8 +600,26 @@ impl Adoption {
     }
 
     /// New settings (member list, timers); sessions keep running.
-    pub fn handle_settings(&mut self, settings: AcSettings) {
+    /// New settings. An AP in Run whose model's timers changed is told them (a
+    /// Configuration Update Request, through the same queue as its WLANs).
+    pub fn handle_settings(&mut self, settings: AcSettings, now: Instant) {
+        let timers_changed = settings.timers_by_model != self.settings.timers_by_model
+            || settings.echo_interval != self.settings.echo_interval
+            || settings.discovery_interval != self.settings.discovery_interval
+            || settings.fast_timers != self.settings.fast_timers;
         self.settings = settings;
+        if timers_changed {
+            let run: Vec<SocketAddr> = self
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.view.state == ApState::Run)
+                .map(|(a, _)| *a)
+                .collect();
+            for addr in run {
+                self.requeue(addr);
+            }
+            self.pump_wlans(now);
+        }
     }
 
     pub fn settings(&self) -> &AcSettings {
@@ -608,7 +693,7 @@ impl Adoption {
         let Some(s) = self.sessions.get_mut(&addr) else {
             return;
         };
-        let dead = self.settings.dead_interval(s.fast);
+        let dead = s.timers.dead_interval();
         s.heard = now;
         let adopted = match s.view.state {
             ApState::Run => None,
@@ -837,7 +922,7 @@ impl Adoption {
             let silent = self
                 .sessions
                 .get(&old)
-                .is_some_and(|s| now >= s.heard + self.settings.dead_interval(s.fast));
+                .is_some_and(|s| now >= s.heard + s.timers.dead_interval());
             if old == from || silent {
                 if let Some(s) = self.sessions.get(&old) {
                     rejoin = Some(Licensed {
@@ -906,6 +991,8 @@ impl Adoption {
             wlans: 0,
             wlans_refused: 0,
         };
+        let fast = FastTimers::find(&req.vendor_specific).is_some();
+        let timers = self.settings.timers_for(&view.model, fast);
         let resp = MessageBody::JoinResponse(JoinResponse {
             result_code: ResultCode::Success,
             ac_descriptor: self.ac_descriptor(),
@@ -921,7 +1008,7 @@ impl Adoption {
             transport_protocol: None,
             image_identifier: None,
             maximum_message_length: None,
-            vendor_specific: self.vendor_elements(),
+            vendor_specific: timers.vendor_elements(),
             other_elements: vec![],
         });
         let Some(datagram) = encode(seq, resp) else {
@@ -941,7 +1028,9 @@ impl Adoption {
                 session_id: req.session_id.0,
                 last: Some((Sequence(seq), datagram.clone())),
                 heard: now,
-                fast: FastTimers::find(&req.vendor_specific).is_some(),
+                fast,
+                timers,
+                timers_refused: None,
                 deadline: now,
                 queued: None,
                 generation: 0,
@@ -1040,7 +1129,7 @@ impl Adoption {
             }
         }
         let state = s.view.state;
-        let dead = self.settings.dead_interval(s.fast);
+        let dead = s.timers.dead_interval();
         let (reply, next) = match (state, body) {
             (ApState::Configuring, MessageBody::ConfigurationStatusRequest(req)) => (
                 Some(MessageBody::ConfigurationStatusResponse(
@@ -1122,11 +1211,9 @@ impl Adoption {
         if radios.is_empty() {
             radios.push(1);
         }
+        let timers = self.sessions[&from].timers;
         ConfigurationStatusResponse {
-            timers: CapwapTimers {
-                discovery: whole_seconds(self.settings.discovery_interval),
-                echo_request: whole_seconds(self.settings.echo_interval),
-            },
+            timers: timers.capwap(),
             decryption_error_report_periods: radios
                 .into_iter()
                 .map(|radio_id| DecryptionErrorReportPeriod {
@@ -1150,17 +1237,9 @@ impl Adoption {
             tx_powers: vec![],
             dsss_controls: vec![],
             ofdm_controls: vec![],
-            vendor_specific: self.vendor_elements(),
+            vendor_specific: timers.vendor_elements(),
             other_elements: vec![],
         }
-    }
-
-    fn vendor_elements(&self) -> Vec<VendorSpecificPayload> {
-        self.settings
-            .fast_timers
-            .iter()
-            .map(|t| t.to_vendor())
-            .collect()
     }
 
     fn ac_descriptor(&self) -> AcDescriptor {
@@ -1259,7 +1338,7 @@ impl Adoption {
             if s.view.state != ApState::Run || s.push.in_flight.is_some() {
                 continue;
             }
-            let Some(step) = next_request(s, &self.handback, &self.wlans) else {
+            let Some(step) = next_request(s, &self.settings, &self.handback, &self.wlans) else {
                 continue;
             };
             s.push.seq = s.push.seq.wrapping_add(1);
@@ -1275,6 +1354,13 @@ impl Adoption {
                     vendor_specific: vec![],
                     other_elements: vec![],
                 }),
+                Request::Timers(t) => {
+                    MessageBody::ConfigurationUpdateRequest(ConfigurationUpdateRequest {
+                        timers: Some(t.capwap()),
+                        vendor_specific: t.vendor_elements(),
+                        ..ConfigurationUpdateRequest::default()
+                    })
+                }
             };
             let Some(datagram) = encode(seq, body) else {
                 // A service the codec refuses (e.g. an SSID too long): never sendable.
@@ -1287,12 +1373,13 @@ impl Adoption {
                 }
                 continue;
             };
-            let (interval, _) = self.settings.retransmission(s.fast);
+            let (interval, _) = self.settings.retransmission(&s.timers);
             let due = now + interval;
             match &step {
                 Request::Wlan(_) => self.counters.wlan_requests += 1,
                 Request::Fallback { .. } => self.counters.handback_requests += 1,
                 Request::Reset => self.counters.resets += 1,
+                Request::Timers(_) => self.counters.timer_updates += 1,
             }
             s.push.in_flight = Some(InFlight {
                 seq,
@@ -1312,7 +1399,7 @@ impl Adoption {
         let Some(s) = self.sessions.get_mut(&addr) else {
             return;
         };
-        let (interval, max) = self.settings.retransmission(s.fast);
+        let (interval, max) = self.settings.retransmission(&s.timers);
         let Some(f) = s.push.in_flight.as_mut() else {
             return;
         };
@@ -1324,6 +1411,7 @@ impl Adoption {
                 Request::Wlan(_) => "WLAN Configuration Request retransmissions",
                 Request::Fallback { .. } => "Configuration Update Request retransmissions",
                 Request::Reset => "Reset Request retransmissions",
+                Request::Timers(_) => "Configuration Update Request retransmissions",
             };
             self.release(addr, ReleaseReason::Timeout(what));
             return;
@@ -1361,6 +1449,20 @@ impl Adoption {
                 generation,
             } => self.on_fallback_response(from, enabled, generation, code, now),
             Request::Reset => self.release(from, ReleaseReason::Reset),
+            Request::Timers(t) => {
+                // Told and taken: its dead interval follows the new timers from now on. A
+                // refusal keeps the old ones (and is not offered again).
+                if code.is_success() {
+                    s.timers = t;
+                    if s.view.state == ApState::Run {
+                        let at = s.heard + t.dead_interval();
+                        self.arm(from, at);
+                    }
+                } else {
+                    s.timers_refused = Some(t);
+                }
+                self.requeue(from);
+            }
         }
     }
 
@@ -1423,7 +1525,7 @@ impl Adoption {
         };
         if !s.push.queued
             && s.push.in_flight.is_none()
-            && next_request(s, &self.handback, &self.wlans).is_some()
+            && next_request(s, &self.settings, &self.handback, &self.wlans).is_some()
         {
             s.push.queued = true;
             self.push_queue.push_back(addr);
@@ -1433,9 +1535,18 @@ impl Adoption {
 
 /// The next request the AC owes an AP in Run: a reset it is due, then where it falls back to,
 /// then its WLANs (an AP about to move gets no WLAN work first).
-fn next_request(s: &Session, handback: &handback::Handback, wlans: &WlanPlan) -> Option<Request> {
+fn next_request(
+    s: &Session,
+    settings: &AcSettings,
+    handback: &handback::Handback,
+    wlans: &WlanPlan,
+) -> Option<Request> {
     if let Some(r) = handback.next_request(&s.fallback) {
         return Some(r);
+    }
+    let timers = settings.timers_for(&s.view.model, s.fast);
+    if timers != s.timers && s.timers_refused != Some(timers) {
+        return Some(Request::Timers(timers));
     }
     let desired = wlans.for_model(&s.view.model);
     wlan::next_step(&s.push.applied, &s.push.refused, desired).map(Request::Wlan)

@@ -304,16 +304,20 @@ fn a_standby_does_not_answer_discovery_and_refuses_a_join() {
 #[test]
 fn join_to_run_answers_each_step_and_reports_the_adoption() {
     let mut a = ac(10);
-    a.handle_settings(AcSettings {
-        fast_timers: Some(FastTimers {
-            echo_interval: ms(1000),
-            retransmit_interval: ms(300),
-            max_retransmit: 1,
-        }),
-        ..settings()
-    });
+    a.handle_settings(
+        AcSettings {
+            fast_timers: Some(FastTimers {
+                echo_interval: ms(1000),
+                retransmit_interval: ms(300),
+                max_retransmit: 1,
+            }),
+            ..settings()
+        },
+        ms(0),
+    );
     let steps = adopt(&mut a, 1, ms(10));
-    // Join Response: success, the AC list, the fast timers.
+    // Join Response: success, the AC list; no fast timers (this WTP did not announce them:
+    // see each_model_is_told_its_profiles_timers_and_a_change_reaches_the_aps_in_run).
     let r = replies(&steps[0], ap_addr(1));
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].seq, 1);
@@ -322,10 +326,7 @@ fn join_to_run_answers_each_step_and_reports_the_adoption() {
     };
     assert_eq!(j.result_code, ResultCode::Success);
     assert_eq!(j.ac_ipv4_list, Some(AcIpv4List(vec![AC_IP, PEER_IP])));
-    assert_eq!(
-        FastTimers::find(&j.vendor_specific).map(|t| t.echo_interval),
-        Some(ms(1000))
-    );
+    assert_eq!(FastTimers::find(&j.vendor_specific), None);
     assert_eq!(j.local_ipv4, Some(CapwapLocalIpv4Address(AC_IP)));
     let joined = events(&steps[0]);
     let [AdoptionEvent::Joined { ap, .. }] = joined.as_slice() else {
@@ -1237,4 +1238,150 @@ fn a_dead_members_aps_are_told_and_an_ap_adopted_here_is_not() {
         ]
     );
     assert_eq!(a.counters().lost_notices, 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-model timers (a profile's `capwap` commands).
+
+fn fast(echo: u64, retransmit: u64, count: u8) -> FastTimers {
+    FastTimers {
+        echo_interval: ms(echo),
+        retransmit_interval: ms(retransmit),
+        max_retransmit: count,
+    }
+}
+
+/// AP `n`'s Join, as a Roost WTP sends it (announcing fast timers) or a foreign one.
+fn join_as(seq: u8, n: u8, model: &str, roost: bool) -> Vec<u8> {
+    let mut p = ControlPacket::decode(&join(seq, n, model)).unwrap();
+    if let MessageBody::JoinRequest(j) = &mut p.message.body {
+        if roost {
+            j.vendor_specific.push(fast(1000, 300, 1).to_vendor());
+        }
+    }
+    p.encode().unwrap()
+}
+
+/// Join to Run for AP `n`; returns the Join Response's fast timers and the Configuration
+/// Status Response's CAPWAP Timers.
+fn adopt_as(
+    a: &mut Adoption,
+    n: u8,
+    model: &str,
+    roost: bool,
+) -> (Option<FastTimers>, CapwapTimers) {
+    a.handle_control(ap_addr(n), &join_as(1, n, model, roost), ms(10));
+    let r = replies(&drain(a), ap_addr(n));
+    let MessageBody::JoinResponse(j) = &r[0].body else {
+        panic!("{r:?}")
+    };
+    assert_eq!(j.result_code, ResultCode::Success);
+    let told = FastTimers::find(&j.vendor_specific);
+    a.handle_control(ap_addr(n), &configuration_status(2), ms(10));
+    let r = replies(&drain(a), ap_addr(n));
+    let MessageBody::ConfigurationStatusResponse(c) = &r[0].body else {
+        panic!("{r:?}")
+    };
+    assert_eq!(FastTimers::find(&c.vendor_specific), told);
+    a.handle_control(ap_addr(n), &change_state(3), ms(10));
+    a.handle_data(data_addr(n), &keep_alive(n), ms(10));
+    drain(a);
+    (told, c.timers)
+}
+
+/// Each model's APs are told its profile's timers (the fast ones only if the WTP announced
+/// them); when the profile's timers change, each AP in Run gets one Configuration Update
+/// Request with the new CAPWAP Timers (and the fast timers, or none), and its dead interval
+/// follows once it has answered.
+#[test]
+fn each_model_is_told_its_profiles_timers_and_a_change_reaches_the_aps_in_run() {
+    let mut s = settings();
+    s.fast_timers = Some(fast(5000, 300, 3));
+    s.timers_by_model.insert(
+        "AP8533".into(),
+        ApTimers {
+            echo_interval: ms(10_000),
+            discovery_interval: ms(3000),
+            fast_timers: Some(fast(2000, 200, 2)),
+        },
+    );
+    let mut a = Adoption::new(s.clone());
+    a.handle_admission(serving(10), ms(0));
+    let rfc = CapwapTimers {
+        discovery: 5,
+        echo_request: 30,
+    };
+    let lab = CapwapTimers {
+        discovery: 3,
+        echo_request: 10,
+    };
+    assert_eq!(
+        adopt_as(&mut a, 1, "AP7532", true),
+        (Some(fast(5000, 300, 3)), rfc)
+    );
+    assert_eq!(
+        adopt_as(&mut a, 2, "AP8533", true),
+        (Some(fast(2000, 200, 2)), lab)
+    );
+    assert_eq!(adopt_as(&mut a, 3, "AP8533", false), (None, lab));
+    // AP 2 runs 2000/200/2: released after echo + 200 + 200 + 400 + 800 + slack, not later.
+    assert_eq!(
+        ApTimers {
+            echo_interval: ms(10_000),
+            discovery_interval: ms(3000),
+            fast_timers: Some(fast(2000, 200, 2)),
+        }
+        .dead_interval(),
+        ms(2000 + 200 + 200 + 400 + 800)
+    );
+
+    // The AP8533 profile now says echo 20 s and no fast timers.
+    s.timers_by_model.insert(
+        "AP8533".into(),
+        ApTimers {
+            echo_interval: ms(20_000),
+            discovery_interval: ms(3000),
+            fast_timers: None,
+        },
+    );
+    a.handle_settings(s.clone(), ms(100));
+    let out = drain(&mut a);
+    assert!(
+        replies(&out, ap_addr(1)).is_empty(),
+        "AP7532's timers did not change"
+    );
+    for n in [2, 3] {
+        let r = replies(&out, ap_addr(n));
+        assert_eq!(r.len(), 1, "{r:?}");
+        let MessageBody::ConfigurationUpdateRequest(u) = &r[0].body else {
+            panic!("{r:?}")
+        };
+        assert_eq!(
+            u.timers,
+            Some(CapwapTimers {
+                discovery: 3,
+                echo_request: 20
+            })
+        );
+        assert!(u.vendor_specific.is_empty(), "no fast timers any more");
+        assert!(u.ac_names_with_priority.is_empty() && u.wtp_fallback.is_none());
+        a.handle_control(
+            ap_addr(n),
+            &update_response(r[0].seq, ResultCode::Success),
+            ms(150),
+        );
+    }
+    assert!(drain(&mut a)
+        .iter()
+        .all(|o| !matches!(o, AdoptionOutput::Control { .. })));
+    assert_eq!(a.counters().timer_updates, 2);
+    // Settings again with the same timers: nothing more is sent.
+    a.handle_settings(s, ms(200));
+    assert!(replies(&drain(&mut a), ap_addr(2)).is_empty());
+    // AP 2 now runs a 20 s echo without fast timers: silent for 59 s it stays, at 60 s
+    // (three echo intervals from its last message) it is released.
+    a.handle_timeout(ms(150 + 59_999));
+    assert!(a.aps().any(|v| v.mac == mac(2)));
+    a.handle_timeout(ms(150 + 60_000));
+    assert!(!a.aps().any(|v| v.mac == mac(2)));
 }

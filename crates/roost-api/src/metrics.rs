@@ -37,6 +37,8 @@
 //! | `roost_adoption_joins_total` | counter | `result` (`accepted`, `refused`) |
 //! | `roost_adoption_dropped_packets_total` | counter | `reason` (`malformed`, `unknown_session`, `stale`, `rate_limited`) |
 //! | `roost_adoption_fallbacks_total` | counter | `outcome` (`confirmed`, `reset`): APs handed back to their configured controller |
+//! | `roost_adoption_lost_notices_total` | counter | Roost Controller Lost Requests sent to the APs of members that died |
+//! | `roost_adoption_timer_updates_total` | counter | Configuration Update Requests bringing APs in Run their profile's new timers |
 //! | `roost_adoption_wlan_changes_total` | counter | `result` (`confirmed`, `refused`) |
 //! | `roost_adoption_backlog` | gauge | `queue` (`wlan`, `fallback`): APs waiting for a request or with one outstanding |
 
@@ -100,6 +102,7 @@ pub struct ApMetrics {
     pub fallbacks_confirmed: u64,
     pub fallback_resets: u64,
     pub lost_notices: u64,
+    pub timer_updates: u64,
     pub wlan_confirmed: u64,
     pub wlan_refused: u64,
     pub wlan_pending: u64,
@@ -402,6 +405,11 @@ pub fn registry(m: &MetricsInput) -> Registry {
         ConstCounter::new(a.lost_notices),
     );
     r.register(
+        "adoption_timer_updates",
+        "Configuration Update Requests bringing APs in Run their profile's new timers",
+        ConstCounter::new(a.timer_updates),
+    );
+    r.register(
         "adoption_wlan_changes",
         "WLAN changes the APs answered, by result",
         Series::new([
@@ -559,6 +567,7 @@ mod tests {
                 fallbacks_confirmed: 200,
                 fallback_resets: 1,
                 lost_notices: 25,
+                timer_updates: 3,
                 wlan_confirmed: 300,
                 wlan_refused: 2,
                 wlan_pending: 4,
@@ -692,6 +701,9 @@ roost_adoption_fallbacks_total{outcome="reset"} 1
 # HELP roost_adoption_lost_notices_total Roost Controller Lost Requests sent to the APs of members that died.
 # TYPE roost_adoption_lost_notices_total counter
 roost_adoption_lost_notices_total 25
+# HELP roost_adoption_timer_updates_total Configuration Update Requests bringing APs in Run their profile's new timers.
+# TYPE roost_adoption_timer_updates_total counter
+roost_adoption_timer_updates_total 3
 # HELP roost_adoption_wlan_changes_total WLAN changes the APs answered, by result.
 # TYPE roost_adoption_wlan_changes_total counter
 roost_adoption_wlan_changes_total{result="confirmed"} 300
@@ -793,6 +805,9 @@ roost_adoption_fallbacks_total{outcome="reset"} 1
 # HELP roost_adoption_lost_notices Roost Controller Lost Requests sent to the APs of members that died.
 # TYPE roost_adoption_lost_notices counter
 roost_adoption_lost_notices_total 25
+# HELP roost_adoption_timer_updates Configuration Update Requests bringing APs in Run their profile's new timers.
+# TYPE roost_adoption_timer_updates counter
+roost_adoption_timer_updates_total 3
 # HELP roost_adoption_wlan_changes WLAN changes the APs answered, by result.
 # TYPE roost_adoption_wlan_changes counter
 roost_adoption_wlan_changes_total{result="confirmed"} 300

@@ -377,6 +377,21 @@ fn describe_in(parent: &str, t: &str) -> &'static str {
         ("<3-1800>", "seconds") => "The delay is in seconds (Roost)",
         ("radius-counter-db-sync-time", _) => "Sync time in minutes",
         ("", "license") => "License settings of the cluster",
+        ("", "capwap") => "CAPWAP timers this profile's APs are told (Roost)",
+        ("capwap", "echo-interval") => "Echo interval in seconds, in CAPWAP Timers (default 30)",
+        ("capwap", "discovery-interval") => {
+            "Discovery interval in seconds, in CAPWAP Timers (default 5)"
+        }
+        ("capwap", "fast-timers") => {
+            "Roost's sub-second failure detection for Roost WTPs (default echo 5000 retransmit 300 count 3)"
+        }
+        ("echo-interval" | "discovery-interval", _) => "Seconds",
+        ("fast-timers", "echo") | ("<500-60000>", "retransmit") | ("<50-3000>", "count") => {
+            "Echo interval (ms), retransmit interval (ms), retransmissions before giving up"
+        }
+        ("echo", _) => "Echo interval in milliseconds",
+        ("retransmit", _) => "Retransmit interval in milliseconds (at most half the echo)",
+        ("count", _) => "Retransmissions before the AP gives up on its controller",
         ("license", "grace-period") => {
             "How long a lost member's licenses stay in the pool (Roost; default 100 days)"
         }
@@ -511,6 +526,16 @@ const PROFILE: &[(&str, Act)] = &[
     ("controller host A.B.C.D pool <1-2>", Act::Cfg),
     ("controller host A.B.C.D pool <1-2> level <1-2>", Act::Cfg),
     ("no controller host A.B.C.D", Act::Cfg),
+    ("capwap echo-interval <1-255>", Act::Cfg),
+    ("no capwap echo-interval", Act::Cfg),
+    ("capwap discovery-interval <2-180>", Act::Cfg),
+    ("no capwap discovery-interval", Act::Cfg),
+    ("capwap fast-timers", Act::Cfg),
+    (
+        "capwap fast-timers echo <500-60000> retransmit <50-3000> count <1-10>",
+        Act::Cfg,
+    ),
+    ("no capwap fast-timers", Act::Cfg),
 ];
 
 const RADIO: &[(&str, Act)] = &[

@@ -28,8 +28,8 @@ pub use mask::{
     hide_credentials, mask_config_secrets, mask_passwords, mask_passwords_in_place, MASK,
 };
 pub use model::{
-    hash_password, ApWlan, WlanAuthentication, WlanEncryption, AP_MODELS, CONFIG_VERSION,
-    REPLACE_CONFIG,
+    hash_password, ApTimerSettings, ApWlan, FastTimerSettings, WlanAuthentication, WlanEncryption,
+    AP_MODELS, CONFIG_VERSION, REPLACE_CONFIG,
 };
 pub use session::exec_output;
 pub use views::*;

@@ -102,6 +102,50 @@ pub(crate) struct Profile {
     pub controllers: BTreeMap<Ipv4Addr, (u8, u8)>,
     /// Radio → BSS → (WLAN name, primary).
     pub radios: BTreeMap<u8, BTreeMap<u8, (String, bool)>>,
+    /// `capwap …` (Roost extensions): the adoption timers its APs are told.
+    pub timers: ApTimerSettings,
+}
+
+/// Roost's sub-second failure-detection timers, sent to Roost WTPs in a Vendor Specific
+/// element (`capwap fast-timers echo <ms> retransmit <ms> count <n>`): the retransmit
+/// interval and count are WTP-local in CAPWAP, so only a WTP that honours the element runs
+/// them; a foreign WTP ignores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FastTimerSettings {
+    pub echo_ms: u32,
+    pub retransmit_ms: u32,
+    pub count: u8,
+}
+
+/// The adoption timers a profile's APs are told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApTimerSettings {
+    /// `capwap echo-interval <1-255>` (s): CAPWAP Timers' EchoInterval (RFC 5415: 30).
+    pub echo_secs: u8,
+    /// `capwap discovery-interval <2-180>` (s): CAPWAP Timers' MaxDiscoveryInterval (5).
+    pub discovery_secs: u8,
+    /// Roost's fast timers (None: `no capwap fast-timers`, the RFC's rules for every WTP).
+    pub fast: Option<FastTimerSettings>,
+}
+
+impl ApTimerSettings {
+    /// What a profile without `capwap` commands tells its APs: the RFC's CAPWAP Timers, and
+    /// Roost's fast timers (echo 5 s, retransmit 300 ms, 3 retransmissions) to Roost WTPs.
+    pub const DEFAULT: ApTimerSettings = ApTimerSettings {
+        echo_secs: 30,
+        discovery_secs: 5,
+        fast: Some(FastTimerSettings {
+            echo_ms: 5000,
+            retransmit_ms: 300,
+            count: 3,
+        }),
+    };
+}
+
+impl Default for ApTimerSettings {
+    fn default() -> Self {
+        ApTimerSettings::DEFAULT
+    }
 }
 
 /// One WLAN as an AP must carry it, resolved through its model's default profile
@@ -561,6 +605,7 @@ impl ClusterConfig {
                                 model,
                                 controllers: BTreeMap::new(),
                                 radios: BTreeMap::new(),
+                                timers: ApTimerSettings::DEFAULT,
                             },
                         );
                         Ok(Some(Ctx::Profile(name)))
@@ -824,6 +869,21 @@ impl ClusterConfig {
     /// A profile's body, indented by one space per level below its header.
     pub(crate) fn profile_lines(p: &Profile) -> Vec<String> {
         let mut out = Vec::new();
+        let (t, d) = (&p.timers, &ApTimerSettings::DEFAULT);
+        if t.echo_secs != d.echo_secs {
+            out.push(format!(" capwap echo-interval {}", t.echo_secs));
+        }
+        if t.discovery_secs != d.discovery_secs {
+            out.push(format!(" capwap discovery-interval {}", t.discovery_secs));
+        }
+        match t.fast {
+            f if f == d.fast => {}
+            None => out.push(" no capwap fast-timers".into()),
+            Some(f) => out.push(format!(
+                " capwap fast-timers echo {} retransmit {} count {}",
+                f.echo_ms, f.retransmit_ms, f.count
+            )),
+        }
         for (ip, (pool, level)) in &p.controllers {
             out.push(format!(" controller host {ip} pool {pool} level {level}"));
         }
@@ -873,6 +933,16 @@ impl ClusterConfig {
             out.insert(p.model.to_ascii_uppercase(), wlans);
         }
         out
+    }
+
+    /// Per AP model (upper case) with a default profile, the adoption timers it sets (models
+    /// without one run the controller's defaults, [`ApTimerSettings::DEFAULT`]).
+    pub fn ap_timers(&self) -> BTreeMap<String, ApTimerSettings> {
+        self.profiles
+            .iter()
+            .filter(|(name, p)| **name == format!("default-{}", p.model))
+            .map(|(_, p)| (p.model.to_ascii_uppercase(), p.timers))
+            .collect()
     }
 
     /// Per AP model (upper case), the controllers its default profile names, pool 1 first:
@@ -1217,6 +1287,36 @@ fn exec_profile(p: &mut Profile, toks: &[&str]) -> Result<Option<u8>, String> {
             };
             p.controllers.insert(ip, (pool, level));
         }
+        ["capwap", "echo-interval", n] => {
+            p.timers.echo_secs = num("capwap echo-interval (seconds)", n, 1, 255)? as u8;
+        }
+        ["no", "capwap", "echo-interval", ..] => {
+            p.timers.echo_secs = ApTimerSettings::DEFAULT.echo_secs;
+        }
+        ["capwap", "discovery-interval", n] => {
+            p.timers.discovery_secs = num("capwap discovery-interval (seconds)", n, 2, 180)? as u8;
+        }
+        ["no", "capwap", "discovery-interval", ..] => {
+            p.timers.discovery_secs = ApTimerSettings::DEFAULT.discovery_secs;
+        }
+        ["capwap", "fast-timers"] => p.timers.fast = ApTimerSettings::DEFAULT.fast,
+        ["capwap", "fast-timers", "echo", e, "retransmit", r, "count", c] => {
+            let echo_ms = num("capwap fast-timers echo (ms)", e, 500, 60_000)? as u32;
+            let retransmit_ms = num("capwap fast-timers retransmit (ms)", r, 50, 3000)? as u32;
+            let count = num("capwap fast-timers count", c, 1, 10)? as u8;
+            if retransmit_ms * 2 > echo_ms {
+                return Err(format!(
+                    "capwap fast-timers: retransmit {retransmit_ms} ms must be at most half \
+                     the echo interval ({echo_ms} ms)"
+                ));
+            }
+            p.timers.fast = Some(FastTimerSettings {
+                echo_ms,
+                retransmit_ms,
+                count,
+            });
+        }
+        ["no", "capwap", "fast-timers", ..] => p.timers.fast = None,
         ["no", "controller", "host", ip, ..] => {
             let ip = ipv4("controller host", ip)?;
             if p.controllers.remove(&ip).is_none() {

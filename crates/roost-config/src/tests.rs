@@ -2514,3 +2514,68 @@ fn license_grace_period_in_days_or_seconds_with_errors_that_change_nothing() {
     assert!(!c.to_text().contains("grace-period"));
     assert_eq!(c.license_grace_period(), Duration::from_secs(100 * 86_400));
 }
+
+#[test]
+fn profile_capwap_timers_render_parse_and_refuse_bad_values() {
+    use crate::{ApTimerSettings, FastTimerSettings};
+    let mut c = ClusterConfig::default();
+    c.apply_change("profile ap7532 default-ap7532\n capwap echo-interval 10\n capwap discovery-interval 3\n capwap fast-timers echo 2000 retransmit 200 count 2\nprofile ap8533 default-ap8533\n no capwap fast-timers\nprofile ap7532 lab\n capwap echo-interval 60\n")
+        .unwrap();
+    let timers = c.ap_timers();
+    assert_eq!(
+        timers["AP7532"],
+        ApTimerSettings {
+            echo_secs: 10,
+            discovery_secs: 3,
+            fast: Some(FastTimerSettings {
+                echo_ms: 2000,
+                retransmit_ms: 200,
+                count: 2
+            }),
+        }
+    );
+    assert_eq!(timers["AP8533"].fast, None);
+    assert_eq!(timers["AP8533"].echo_secs, 30);
+    assert_eq!(timers.len(), 2, "only default profiles decide: {timers:?}");
+    let text = c.to_text();
+    assert!(text.contains("profile ap7532 default-ap7532\n capwap echo-interval 10\n capwap discovery-interval 3\n capwap fast-timers echo 2000 retransmit 200 count 2\n"), "{text}");
+    assert!(
+        text.contains("profile ap8533 default-ap8533\n no capwap fast-timers\n"),
+        "{text}"
+    );
+    let mut again = ClusterConfig::default();
+    again.apply_change(&text).unwrap();
+    assert_eq!(again, c);
+    for (bad, why) in [
+        ("capwap echo-interval 0", "out of range <1-255>"),
+        ("capwap discovery-interval 181", "out of range <2-180>"),
+        (
+            "capwap fast-timers echo 1000 retransmit 600 count 3",
+            "at most half the echo interval",
+        ),
+        (
+            "capwap fast-timers echo 1000 retransmit 100 count 11",
+            "out of range <1-10>",
+        ),
+    ] {
+        let e = c
+            .apply_change(&format!("profile ap7532 default-ap7532\n {bad}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(why), "{bad}: {e}");
+        assert_eq!(c.to_text(), text, "{bad} changed the configuration");
+    }
+    // Back to the defaults: nothing written.
+    c.apply_change("profile ap7532 default-ap7532\n no capwap echo-interval\n no capwap discovery-interval\n capwap fast-timers\nprofile ap8533 default-ap8533\n capwap fast-timers\n")
+        .unwrap();
+    let text = c.to_text();
+    assert!(
+        !text.contains("echo-interval 10") && !text.contains("fast-timers"),
+        "{text}"
+    );
+    assert!(
+        text.contains("profile ap7532 lab\n capwap echo-interval 60\n"),
+        "{text}"
+    );
+    assert_eq!(c.ap_timers()["AP7532"], ApTimerSettings::DEFAULT);
+}

@@ -194,6 +194,7 @@ fn ap_metrics(snapshot: &MemberSnapshot) -> ApMetrics {
         fallbacks_confirmed: t.stats.fallback_confirmed,
         fallback_resets: t.stats.fallback_resets,
         lost_notices: t.stats.lost_notices,
+        timer_updates: t.stats.timer_updates,
         wlan_confirmed: t.stats.wlan_confirmed,
         wlan_refused: t.stats.wlan_refused,
         wlan_pending: t.stats.wlan_pending,

@@ -53,11 +53,28 @@ const CAPWAP_RECEIVE_BUFFER: usize = 64 << 20;
 /// an echo costs the controller a fifth of what it did at 1 s, and three retransmissions
 /// (0.3, 0.6, 1.2, 2.4 s) keep an AP on a controller that is slow for a few seconds (a
 /// burst of thousands of Joins, a flood), which one retransmission did not.
-pub const FAST_TIMERS: FastTimers = FastTimers {
-    echo_interval: Duration::from_millis(5000),
-    retransmit_interval: Duration::from_millis(300),
-    max_retransmit: 3,
-};
+pub const FAST_TIMERS: FastTimers = fast_timers(
+    roost_config::ApTimerSettings::DEFAULT
+        .fast
+        .expect("Roost's default profile timers include fast timers"),
+);
+
+const fn fast_timers(f: roost_config::FastTimerSettings) -> FastTimers {
+    FastTimers {
+        echo_interval: Duration::from_millis(f.echo_ms as u64),
+        retransmit_interval: Duration::from_millis(f.retransmit_ms as u64),
+        max_retransmit: f.count,
+    }
+}
+
+/// A profile's `capwap` timers, as the adoption core sends them.
+fn ap_timers(t: &roost_config::ApTimerSettings) -> roost_adoption::ApTimers {
+    roost_adoption::ApTimers {
+        echo_interval: Duration::from_secs(t.echo_secs.into()),
+        discovery_interval: Duration::from_secs(t.discovery_secs.into()),
+        fast_timers: t.fast.map(fast_timers),
+    }
+}
 
 /// What a configuration says each AP model carries (`ClusterConfig::ap_wlans`).
 type WlansByModel = BTreeMap<String, Vec<roost_config::ApWlan>>;
@@ -395,11 +412,17 @@ impl Task {
             })
             .collect();
         settings.ac_list = list;
+        settings.timers_by_model = snap
+            .running
+            .ap_timers()
+            .into_iter()
+            .map(|(model, t)| (model, ap_timers(&t)))
+            .collect();
         // A cold start of a full platform is that many Joins at once: half-open sessions are
         // bounded by the platform's capacity, not below it.
         settings.max_pending = (capacity as usize).max(4096);
         if &settings != self.core.settings() {
-            self.core.handle_settings(settings);
+            self.core.handle_settings(settings, now);
         }
         self.on_config(&snap.running, now);
     }
@@ -790,6 +813,7 @@ impl Task {
                 (queued + in_flight) as u64
             },
             lost_notices: c.lost_notices,
+            timer_updates: c.timer_updates,
             fallback_requests: c.handback_requests,
             fallback_confirmed: c.handback_confirmed,
             fallback_pending: {

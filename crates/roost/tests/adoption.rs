@@ -22,6 +22,9 @@ struct Ap {
     control: UdpSocket,
     data: UdpSocket,
     seq: u8,
+    /// The CAPWAP Timers and Vendor Specific elements of its last Configuration Status
+    /// Response.
+    told: Option<(CapwapTimers, Vec<VendorSpecificPayload>)>,
 }
 
 impl Ap {
@@ -38,6 +41,7 @@ impl Ap {
             control,
             data,
             seq: 0,
+            told: None,
         }
     }
 
@@ -158,6 +162,7 @@ impl Ap {
         };
         // Fallback is the cluster's decision: off until a member hands its APs back.
         assert_eq!(c.wtp_fallback, WtpFallback::Disabled);
+        self.told = Some((c.timers, c.vendor_specific.clone()));
         let change = ChangeStateEventRequest {
             radio_operational_states: vec![RadioOperationalState {
                 radio_id: 1,
@@ -653,4 +658,114 @@ fn a_lost_members_licenses_stay_in_the_pool_for_the_grace_period_across_restarts
         r.text()
     );
     assert!(run(&c2, &["show running-config"]).contains("license grace-period 1 seconds"));
+}
+
+/// A profile's `capwap` timers reach its model's APs: in the Configuration Status Response,
+/// and, when an operator changes them, in a Configuration Update Request to every AP in Run.
+/// This AP is a foreign WTP (it announces no Roost fast timers), so it is sent none.
+#[test]
+fn a_profiles_capwap_timers_reach_its_aps_and_a_change_is_pushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = start(
+        dir.path(),
+        "vx9000-1",
+        "127.0.0.67",
+        "52-54-00-E1-EE-67",
+        "--aap-licenses 8",
+    );
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        (status(&c)["oper_state"] == "active").then_some(())
+    })
+    .expect("active");
+    run(
+        &c,
+        &[
+            "configure terminal",
+            "profile ap7532 default-ap7532",
+            "capwap echo-interval 7",
+            "capwap discovery-interval 3",
+            "commit write",
+        ],
+    );
+    let ac = Ipv4Addr::new(127, 0, 0, 67);
+    let mut ap = Ap::new([127, 21, 7], 1);
+    ap.adopt(ac).expect("adopted");
+    let (timers, vendor) = ap.told.clone().unwrap();
+    assert_eq!(
+        timers,
+        CapwapTimers {
+            discovery: 3,
+            echo_request: 7
+        }
+    );
+    assert!(
+        vendor.is_empty(),
+        "no Roost element for a foreign WTP: {vendor:?}"
+    );
+
+    run(
+        &c,
+        &[
+            "configure terminal",
+            "profile ap7532 default-ap7532",
+            "capwap echo-interval 9",
+            "commit write",
+        ],
+    );
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let update = loop {
+        assert!(Instant::now() < deadline, "no Configuration Update Request");
+        let Ok((n, _)) = ap.control.recv_from(&mut buf) else {
+            continue;
+        };
+        let p = ControlPacket::decode(&buf[..n]).expect("decodes");
+        if let MessageBody::ConfigurationUpdateRequest(u) = p.message.body {
+            break (p.message.seq, u);
+        }
+    };
+    assert_eq!(
+        update.1.timers,
+        Some(CapwapTimers {
+            discovery: 3,
+            echo_request: 9
+        })
+    );
+    let resp = ControlPacket::new(ControlMessage::new(
+        update.0,
+        MessageBody::ConfigurationUpdateResponse(ConfigurationUpdateResponse {
+            result_code: ResultCode::Success,
+            radio_operational_states: vec![],
+            vendor_specific: vec![],
+            other_elements: vec![],
+        }),
+    ))
+    .encode()
+    .unwrap();
+    ap.control.send_to(&resp, (ac, 5246)).unwrap();
+    assert!(ap.echo(ac), "still in Run after the update");
+    wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        run(&c, &["show adoption status"])
+            .lines()
+            .any(|l| l.contains("Timer updates sent") && l.trim_end().ends_with(": 1"))
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c, &["show adoption status"])));
+    // A bad value is refused with the reason and changes nothing.
+    let r = c
+        .exec(&[
+            "configure terminal",
+            "profile ap7532 default-ap7532",
+            "capwap fast-timers echo 1000 retransmit 900 count 2",
+        ])
+        .unwrap();
+    assert!(r.error);
+    assert!(
+        r.text().contains("at most half the echo interval"),
+        "{}",
+        r.text()
+    );
+    let running = run(&c, &["show running-config"]);
+    assert!(running.contains(" capwap echo-interval 9\n"), "{running}");
+    assert!(!running.contains("fast-timers"), "{running}");
 }

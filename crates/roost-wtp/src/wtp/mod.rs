@@ -1430,6 +1430,19 @@ impl Wtp {
         self.send_request(ac, body, now);
     }
 
+    /// CAPWAP Timers in a Configuration Update (the AC's profile for this model changed).
+    /// Sent without Roost's fast timers, they end the fast timers in force: the WTP's own retransmission
+    /// rules apply again, as the AC now expects.
+    fn apply_capwap_timers_from(&mut self, t: CapwapTimers, vendor: &[VendorSpecificPayload]) {
+        if self.timers.fast && FastTimers::find(vendor).is_none() {
+            let own = Timers::from_settings(&self.settings);
+            self.timers.retransmit_interval = own.retransmit_interval;
+            self.timers.max_retransmit = own.max_retransmit;
+            self.timers.fast = false;
+        }
+        self.apply_capwap_timers(t);
+    }
+
     fn apply_capwap_timers(&mut self, t: CapwapTimers) {
         if t.echo_request > 0 && !self.timers.fast {
             self.timers.echo_interval = Duration::from_secs(t.echo_request.into());
@@ -1597,7 +1610,7 @@ impl Wtp {
         let echo_before = self.timers.echo_interval;
         self.apply_fast_timers(&r.vendor_specific);
         if let Some(t) = r.timers {
-            self.apply_capwap_timers(t);
+            self.apply_capwap_timers_from(t, &r.vendor_specific);
         }
         if !r.ac_names_with_priority.is_empty() {
             self.priorities = r.ac_names_with_priority;

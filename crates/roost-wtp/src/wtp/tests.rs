@@ -1569,3 +1569,65 @@ proptest! {
         prop_assert_eq!(t.w.state(), State::Run);
     }
 }
+
+/// A Configuration Update with CAPWAP Timers and no fast-timer element (the AC's profile for
+/// this model turned them off) ends the fast timers: the echo follows CAPWAP Timers and the
+/// RFC's retransmissions apply again; one with the element brings them back.
+#[test]
+fn timers_in_a_configuration_update_replace_the_fast_ones_or_bring_them_back() {
+    let mut t = T::new(ControllerList::pool1([ac1()]), WtpSettings::default());
+    t.discover(&[(ac1(), "rfs-1", 0, 100)]);
+    t.run_from_join(ac1(), "rfs-1", Some(fast()), &[ac1()]);
+    assert!(t.w.timers.fast);
+    let update = |fast: Option<FastTimers>| ConfigurationUpdateRequest {
+        timers: Some(CapwapTimers {
+            discovery: 5,
+            echo_request: 20,
+        }),
+        vendor_specific: fast.iter().map(|f| f.to_vendor()).collect(),
+        ..Default::default()
+    };
+    t.receive(
+        ac1(),
+        1,
+        MessageBody::ConfigurationUpdateRequest(update(None)),
+    )
+    .unwrap();
+    t.sent();
+    let rfc = Timers::from_settings(&WtpSettings::default());
+    assert_eq!(
+        (
+            t.w.timers.fast,
+            t.w.timers.echo_interval,
+            t.w.timers.retransmit_interval,
+            t.w.timers.max_retransmit
+        ),
+        (
+            false,
+            ms(20_000),
+            rfc.retransmit_interval,
+            rfc.max_retransmit
+        )
+    );
+    // The next echo goes 20 s after the update, not 1 s.
+    assert_eq!(t.until_deadline(), ms(20_000));
+    let sent = t.sent();
+    assert_eq!(
+        sent[0].1.message_type(),
+        MessageType::EchoRequest,
+        "{sent:?}"
+    );
+    let seq = t.w.pending.as_ref().unwrap().seq;
+    t.receive(ac1(), seq, MessageBody::EchoResponse(Default::default()))
+        .unwrap();
+    t.receive(
+        ac1(),
+        2,
+        MessageBody::ConfigurationUpdateRequest(update(Some(fast()))),
+    )
+    .unwrap();
+    t.sent();
+    assert!(t.w.timers.fast);
+    assert_eq!(t.w.timers.echo_interval, ms(1000));
+    assert_eq!(t.until_deadline(), ms(1000));
+}
