@@ -44,9 +44,9 @@ pub struct ApArgs {
     /// Responses once one has come, unless every controller asked has answered.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     discovery_interval: f64,
-    /// Behave as a foreign WTP: neither announce nor honour Roost's fast timers (the RFC's
-    /// 30 s echo, 3 s retransmit, 5 retransmissions unless the controller's CAPWAP Timers say
-    /// otherwise).
+    /// Behave as a foreign WTP: neither announce nor honour Roost's extensions (its fast
+    /// timers, its Controller Lost notice): the RFC's 30 s echo, 3 s retransmit, 5
+    /// retransmissions unless the controller's CAPWAP Timers say otherwise.
     #[arg(long)]
     no_fast_timers: bool,
 }

@@ -22,8 +22,14 @@
 //!   steady state (echo every 5 s), then the active killed and the slowest AP's time from
 //!   noticing the loss to Run on the standby (`ap_failover_readopt_max_ms`) and from the kill
 //!   (`ap_failover_from_kill_ms`), of which the controller's share, its first accepted Join to
-//!   its last AP in Run (`ap_failover_first_join_to_last_run_ms`); then the same fleet as foreign WTPs (the RFC's 30 s echo)
-//!   against one controller: its CPU in steady state (`ap_controller_cpu_pct_per_10k_aps_rfc_echo`).
+//!   its last AP in Run (`ap_failover_first_join_to_last_run_ms`), exactly from the fleet's
+//!   clock (`ap_failover_kill_to_first_loss_ms`, `…_kill_to_first_join_ms`,
+//!   `…_kill_to_last_run_ms`), who was busy (`ap_failover_standby_cpu_pct`,
+//!   `ap_failover_fleet_cpu_pct`), and the fallback when the active returns
+//!   (`ap_fallback_max_gap_ms`: the longest an AP was without a controller); then the same
+//!   fleet as foreign WTPs (the RFC's timers, no Roost extension) against a fresh pair: the
+//!   active's CPU in steady state (`ap_controller_cpu_pct_per_10k_aps_rfc_echo`) and the
+//!   failover when it is killed (`ap_failover_rfc_timers_kill_to_last_run_ms`).
 
 use anyhow::{bail, Context, Result};
 use roost_testkit::{is_steady, roost_bin, wait_for, ControllerProcess, Spec};
@@ -523,7 +529,7 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
     println!("ap_fallback_resets {}", s["resets"].as_u64().unwrap_or(0));
     println!("ap_in_run_at_end {}", s["in_run"].as_u64().unwrap_or(0));
     drop(p);
-    rfc_echo_cpu(a)?;
+    rfc_timers(a)?;
     if a.capwap_flood_secs > 0 {
         run_capwap_flood(a)?;
     }
@@ -749,21 +755,17 @@ fn trace_adoption(a: &Spec, b: &Spec) {
     }
 }
 
-/// The controller's CPU with the same fleet behaving as foreign WTPs (the RFC's 30 s echo),
-/// averaged over 30 s of steady state.
-fn rfc_echo_cpu(a: &BenchArgs) -> Result<()> {
+/// The same fleet behaving as foreign WTPs (the RFC's timers: echo 30 s, retransmit 3 s
+/// doubling, 5 retransmissions; no Roost extension): the active's CPU in steady state,
+/// averaged over 30 s, then the failover when it is killed. With no Controller Lost notice
+/// and no fast timers, each AP notices the loss only at its next echo and after its
+/// retransmissions give up: tens of seconds, the RFC's design.
+fn rfc_timers(a: &BenchArgs) -> Result<()> {
     let n = a.ap_count;
-    let (ip1, _) = ips(&a.base_ip)?;
-    let dir = std::env::temp_dir().join(format!("roost-bench-{}-rfc", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let mut spec = Spec::new("a", &ip1, &dir.join("a")).arg(&format!(
-        "--mac 52-54-00-00-00-a1 --hostname bench-a --aap-licenses {n}"
-    ));
-    spec.env.push(("RUST_LOG".into(), "warn".into()));
-    let mut c = ControllerProcess::spawn(&roost_bin(), spec)?;
-    let list = format!("pool1={ip1}");
-    let mut fleet = std::process::Command::new(roost_bin())
+    let (ip1, ip2) = ips(&a.base_ip)?;
+    let mut p = spawn_ap_pair(&a.base_ip, "rfc", n)?;
+    let list = format!("pool1={ip1},{ip2}");
+    let fleet = std::process::Command::new(roost_bin())
         .args(["ap", "--count", &n.to_string(), "--controller-list", &list])
         .args(["--base-ip", "127.25.0.1", "--seed", "2", "--no-fast-timers"])
         .args([
@@ -772,31 +774,69 @@ fn rfc_echo_cpu(a: &BenchArgs) -> Result<()> {
             "--discovery-interval",
             "1",
             "--duration",
-            "120",
+            "240",
+            "--json",
         ])
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()?;
-    let result = (|| -> Result<f64> {
-        wait_for(Duration::from_secs(30), Duration::from_millis(200), || {
-            (adopted(&c)? == n).then_some(())
-        })
-        .context("not every AP adopted (RFC timers)")?;
-        let pid = c.pid().context("pid")?;
-        std::thread::sleep(Duration::from_secs(5));
-        let (c0, t0) = (cpu_secs(pid).unwrap_or(0.0), Instant::now());
-        std::thread::sleep(Duration::from_secs(30));
-        Ok((cpu_secs(pid).unwrap_or(0.0) - c0) / t0.elapsed().as_secs_f64() * 100.0)
-    })();
-    let _ = fleet.kill();
-    let _ = fleet.wait();
-    c.kill9();
-    let _ = std::fs::remove_dir_all(&dir);
-    let busy = result?;
+    let mut fleet = roost_testkit::KillOnDrop::new(fleet);
+    wait_for(Duration::from_secs(30), Duration::from_millis(200), || {
+        (adopted(&p.a)? == n).then_some(())
+    })
+    .context("not every AP adopted (RFC timers)")?;
+    let pid = p.a.pid().context("pid")?;
+    std::thread::sleep(Duration::from_secs(5));
+    let (c0, t0) = (cpu_secs(pid).unwrap_or(0.0), Instant::now());
+    std::thread::sleep(Duration::from_secs(30));
+    let busy = (cpu_secs(pid).unwrap_or(0.0) - c0) / t0.elapsed().as_secs_f64() * 100.0;
     println!(
         "ap_controller_cpu_pct_per_10k_aps_rfc_echo {:.2}",
         busy / (n as f64 / 10_000.0)
     );
+    // The standby must hold the AP table before the kill (it licenses a's APs from it).
+    wait_for(Duration::from_secs(20), Duration::from_millis(50), || {
+        (adoption_stat(&p.b, "APs on other members")? == n as u64).then_some(())
+    })
+    .context("b's copy of the AP table (RFC timers)")?;
+    let killed = Instant::now();
+    let killed_epoch_ms = epoch_ms();
+    p.a.kill9();
+    // Echo 30 s, then 3 + 6 + 12 + 15 + 15 + 15 s of retransmissions (capped at half the
+    // echo interval): about 96 s in the worst case.
+    wait_for(Duration::from_secs(150), Duration::from_millis(100), || {
+        (adopted(&p.b)? == n).then_some(())
+    })
+    .with_context(|| format!("not every AP on b (RFC timers): {:?}", adopted(&p.b)))?;
+    println!(
+        "ap_failover_rfc_timers_from_kill_ms {:.0}",
+        killed.elapsed().as_secs_f64() * 1000.0
+    );
+    // Ctrl-C: the fleet prints its summary.
+    if let Some(fpid) = fleet.id() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(fpid as i32),
+            nix::sys::signal::Signal::SIGINT,
+        );
+    }
+    let out = fleet.take().wait_with_output()?;
+    let s: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("fleet summary (RFC timers)")?;
+    let span = &s["readopt_span_ms"];
+    if let (Some(l), Some(r)) = (
+        span["first_loss_epoch_ms"].as_f64(),
+        span["last_run_epoch_ms"].as_f64(),
+    ) {
+        println!(
+            "ap_failover_rfc_timers_kill_to_first_loss_ms {:.0}",
+            l - killed_epoch_ms
+        );
+        println!(
+            "ap_failover_rfc_timers_kill_to_last_run_ms {:.0}",
+            r - killed_epoch_ms
+        );
+    }
+    drop(p);
     Ok(())
 }
 

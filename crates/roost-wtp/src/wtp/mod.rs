@@ -693,6 +693,10 @@ impl Wtp {
         now: Instant,
     ) -> Result<(), WtpError> {
         const WHAT: &str = "Roost Controller Lost Request";
+        if !self.settings.fast_timers {
+            // A foreign WTP knows no Roost message: it waits for its own timers.
+            return Err(self.unexpected(from, MessageType::ControllerLostRequest));
+        }
         let state = self.state;
         let Phase::Session(s) = &mut self.phase else {
             return Err(self.unexpected(from, MessageType::ControllerLostRequest));

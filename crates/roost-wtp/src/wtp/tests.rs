@@ -1631,3 +1631,20 @@ fn timers_in_a_configuration_update_replace_the_fast_ones_or_bring_them_back() {
     assert_eq!(t.w.timers.echo_interval, ms(1000));
     assert_eq!(t.until_deadline(), ms(1000));
 }
+
+/// Without Roost's extensions (`roost ap --no-fast-timers`) the AP is a foreign WTP: a Roost
+/// Controller Lost Request is an unexpected message that moves nothing.
+#[test]
+fn a_foreign_wtp_ignores_a_controller_lost_notice() {
+    let settings = WtpSettings {
+        fast_timers: false,
+        ..WtpSettings::default()
+    };
+    let mut t = T::new(ControllerList::pool1([ac1()]), settings);
+    t.adopt(ac1(), "rfs-1", None, &[ac1(), ac2()]);
+    let session = t.w.session_id().unwrap();
+    assert!(t.receive(ac2(), 0, lost_notice(session)).is_err());
+    assert!(t.sent().is_empty());
+    assert_eq!(t.w.counters().lost_notices, 0);
+    assert_eq!(t.w.state(), State::Run);
+}
