@@ -2,10 +2,13 @@
 //! crate) and 8–40 WTP cores (`roost_wtp::Wtp`, written apart from the AC and sharing only the
 //! codec) talk over the shared fault-injecting test network (`roost_simnet::Net`), with seeded
 //! faults: a controller killed (its sessions are gone) or restarted, links between controllers
-//! and APs cut and healed, loss. The cluster view the daemon's composition would compute from
-//! hellos (who is active, the license pool, what each member holds) is modelled exactly, with
-//! Active/Standby roles: controller 0 is the configured active; a standby serves only while no
-//! active is alive. The cluster-wide AP table is not modelled: each controller runs its
+//! and APs cut and healed, loss, and the member channel partitioned (each side sees the other
+//! as lost, while the APs may still reach both) and healed. The cluster view the daemon's
+//! composition would compute from hellos (who is active, the license pool, what each member
+//! holds) is modelled exactly per side, with Active/Standby roles: controller 0 is the
+//! configured active; on each side the lowest-numbered live controller serves (a standby
+//! serves only while no active is alive on its side), and a member it cannot see is as its
+//! last hello described it. The cluster-wide AP table is not modelled: each controller runs its
 //! `Directory`, whose messages cross the same lossy network, and its grace share comes from
 //! its own copy.
 //!
@@ -74,6 +77,10 @@ struct Sim {
     wtps: Vec<Wtp>,
     net: Net<Packet>,
     steps: u64,
+    /// The member channel's side of each controller (all equal: not partitioned).
+    side: Vec<u8>,
+    /// `seen[i][j]`: what controller `i` last saw `j` hold (its last hello).
+    seen: Vec<Vec<u32>>,
 }
 
 fn member(i: usize) -> MemberId {
@@ -139,6 +146,8 @@ impl Sim {
             wtps,
             net: Net::new(k + n),
             steps: 0,
+            side: vec![0; k],
+            seen: vec![vec![0; k]; k],
         };
         for i in 0..k {
             sim.start_ac(i);
@@ -148,6 +157,30 @@ impl Sim {
 
     fn k(&self) -> usize {
         self.acs.len()
+    }
+
+    /// Whether `i` and `j` are on one side of the member channel.
+    fn reach(&self, i: usize, j: usize) -> bool {
+        self.side[i] == self.side[j]
+    }
+
+    fn live(&self, i: usize) -> bool {
+        self.acs[i].core.is_some()
+    }
+
+    /// Cuts the member channel between the controllers of `sides` (one entry per
+    /// controller); the APs' links are untouched.
+    fn partition(&mut self, sides: Vec<u8>) {
+        self.side = sides;
+        self.members_changed();
+        self.readmit();
+    }
+
+    /// Heals the member channel.
+    fn heal_members(&mut self) {
+        self.side = vec![0; self.k()];
+        self.members_changed();
+        self.readmit();
     }
 
     fn node_of(&self, addr: SocketAddr) -> Option<usize> {
@@ -174,18 +207,19 @@ impl Sim {
         self.readmit();
     }
 
-    /// Hellos, modelled exactly: every live controller's directory learns who is connected.
+    /// Hellos, modelled exactly: every live controller's directory learns who is connected
+    /// on its side.
     fn members_changed(&mut self) {
-        let connected: Vec<(MemberId, u32)> = (0..self.k())
-            .filter(|i| self.acs[*i].core.is_some())
-            .map(|i| (member(i), self.acs[i].boots))
-            .collect();
-        let lost: Vec<MemberId> = (0..self.k())
-            .filter(|i| self.acs[*i].core.is_none())
-            .map(member)
-            .collect();
         let now = self.now;
         for i in 0..self.k() {
+            let connected: Vec<(MemberId, u32)> = (0..self.k())
+                .filter(|j| self.live(*j) && self.reach(i, *j))
+                .map(|j| (member(j), self.acs[j].boots))
+                .collect();
+            let lost: Vec<MemberId> = (0..self.k())
+                .filter(|j| !(self.live(*j) && self.reach(i, *j)))
+                .map(member)
+                .collect();
             if let Some(d) = self.acs[i].directory.as_mut() {
                 d.handle_members(&connected, &lost, now);
             }
@@ -204,8 +238,10 @@ impl Sim {
             match o {
                 DirectoryOutput::Send { to, msg } => {
                     let j = to.0 as usize - 1;
-                    self.net
-                        .send(&mut self.rng, self.now, i, j, Packet::Table(msg));
+                    if self.reach(i, j) {
+                        self.net
+                            .send(&mut self.rng, self.now, i, j, Packet::Table(msg));
+                    }
                 }
                 DirectoryOutput::MemberLost { aps, .. } => {
                     let now = self.now;
@@ -250,9 +286,9 @@ impl Sim {
     /// What every live controller may adopt, as the composition computes it from hellos
     /// (modelled exactly) and its own copy of the AP table (replicated over the network).
     fn readmit(&mut self) {
-        let pool = self.pool();
         let now = self.now;
         for i in 0..self.k() {
+            let pool = self.pool(i);
             let capacity = self.acs[i].capacity;
             let licenses: Vec<u32> = self.acs.iter().map(|a| a.licenses).collect();
             let ac = &mut self.acs[i];
@@ -282,23 +318,28 @@ impl Sim {
         }
     }
 
-    /// Every controller as the others' hellos describe it (`is_self` unset).
-    fn pool(&self) -> Vec<PoolMember> {
-        let active = self.acs.iter().position(|a| a.core.is_some());
-        self.acs
-            .iter()
-            .enumerate()
-            .map(|(j, a)| {
+    /// Every controller as `viewer`'s side's hellos describe it (`is_self` unset): one it
+    /// cannot see (dead, or across a partition) as its last hello to `viewer` did.
+    fn pool(&mut self, viewer: usize) -> Vec<PoolMember> {
+        let active = (0..self.k()).find(|j| self.live(*j) && self.reach(viewer, *j));
+        (0..self.k())
+            .map(|j| {
+                let a = &self.acs[j];
+                let connected = a.core.is_some() && self.side[viewer] == self.side[j];
                 let held = match (&a.core, &a.directory) {
-                    (Some(c), Some(d)) => c.held().total() + d.reserved().total(),
-                    _ => a.held_at_death,
+                    (Some(c), Some(d)) if connected => {
+                        let h = c.held().total() + d.reserved().total();
+                        self.seen[viewer][j] = h;
+                        h
+                    }
+                    _ => self.seen[viewer][j],
                 };
                 PoolMember {
-                    // Equal priorities: the master is the lowest live id, and outranks
-                    // every higher one.
+                    // Equal priorities: the master is the lowest live id on the side, and
+                    // outranks every higher one.
                     member: member(j),
                     is_self: false,
-                    connected: a.core.is_some(),
+                    connected,
                     is_master: Some(j) == active,
                     master_priority: 128,
                     active: Some(j) == active,
@@ -501,6 +542,7 @@ impl Sim {
             let now = self.now;
             let wall = self.wall();
             match d.msg {
+                Packet::Table(_) if !self.reach(d.from, d.to) => {}
                 Packet::Table(msg) => {
                     let from = member(d.from);
                     if let Some(dir) = self.acs[d.to].directory.as_mut() {
@@ -654,7 +696,9 @@ impl Sim {
     }
 }
 
-fn run_seed(seed: u64, faults: usize) {
+/// `partitions`: the member channel may be split too (the recorded seeds' schedules predate
+/// it, and keep their meaning without it).
+fn run_seed(seed: u64, faults: usize, partitions: bool) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xa9);
     let mut sim = Sim::new(seed);
     let k = sim.k();
@@ -663,7 +707,7 @@ fn run_seed(seed: u64, faults: usize) {
     for _ in 0..faults {
         let at = sim.now + Duration::from_millis(rng.gen_range(100..3000));
         sim.run_until(at);
-        let fault = rng.gen_range(0..6);
+        let fault = rng.gen_range(0..if partitions { 8 } else { 6 });
         if std::env::var_os("ROOST_SIM_TRACE").is_some() {
             eprintln!("{:?} fault {fault}", sim.now);
         }
@@ -690,6 +734,17 @@ fn run_seed(seed: u64, faults: usize) {
                 }
             }
             3 => sim.net.heal_all(),
+            5 if k > 1 => {
+                // Split the member channel in two non-empty sides.
+                let mut sides: Vec<u8> = (0..k).map(|_| rng.gen_range(0..2)).collect();
+                let lone = rng.gen_range(0..k);
+                sides[lone] = 1 - sides[(lone + 1) % k];
+                if sides.iter().all(|s| *s == sides[0]) {
+                    sides[lone] = 1 - sides[0];
+                }
+                sim.partition(sides);
+            }
+            6 => sim.heal_members(),
             4 => {
                 sim.net.faults = Faults {
                     loss: Chance::Probability([0.0, 0.02, 0.1][rng.gen_range(0..3)]),
@@ -701,6 +756,7 @@ fn run_seed(seed: u64, faults: usize) {
         }
     }
     sim.net.heal_all();
+    sim.heal_members();
     sim.net.faults = Faults::NONE;
     // Long enough for an AP that sent its Join to a controller that died to give up on it at
     // the RFC's pace (RetransmitInterval 3 s doubling, MaxRetransmit 5: about 66 s).
@@ -712,7 +768,7 @@ fn run_seed(seed: u64, faults: usize) {
 #[test]
 fn controllers_and_aps_under_faults_keep_the_books_and_settle_on_one_adopter() {
     for seed in roost_simnet::seeds(12) {
-        let r = std::panic::catch_unwind(|| run_seed(seed, 20));
+        let r = std::panic::catch_unwind(|| run_seed(seed, 20, false));
         if let Err(e) = r {
             eprintln!("AP simulation failed for seed {seed}; replay with ROOST_SIM_SEED={seed}");
             std::panic::resume_unwind(e);
@@ -726,7 +782,24 @@ fn controllers_and_aps_under_faults_keep_the_books_and_settle_on_one_adopter() {
 #[test]
 fn recorded_seeds_keep_the_books_and_settle() {
     for seed in [22, 82, 308, 412, 807, 1231] {
-        run_seed(seed, 20);
+        run_seed(seed, 20, false);
+    }
+}
+
+/// The same with the member channel partitioned and healed as well: each side elects its
+/// own serving controller, licenses a lost member's APs from its copy of the AP table, and
+/// gives the lost members' unused licenses to one side only; the books hold at every step,
+/// and after the heal the duplicate rule leaves one adopter per AP.
+#[test]
+fn member_channel_partitions_keep_the_books_and_settle_on_one_adopter() {
+    for seed in roost_simnet::seeds(12) {
+        let r = std::panic::catch_unwind(|| run_seed(seed, 20, true));
+        if let Err(e) = r {
+            eprintln!(
+                "AP simulation with partitions failed for seed {seed}; replay with ROOST_SIM_SEED={seed}"
+            );
+            std::panic::resume_unwind(e);
+        }
     }
 }
 
