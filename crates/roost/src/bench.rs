@@ -415,6 +415,18 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
         std::thread::sleep(Duration::from_millis(300));
         Some(roost_testkit::KillOnDrop::new(c))
     });
+    // ROOST_BENCH_PERF_FLEET=FILE: the same for the fleet.
+    let perf_fleet = std::env::var_os("ROOST_BENCH_PERF_FLEET").and_then(|out| {
+        let c = std::process::Command::new("perf")
+            .args(["record", "-g", "-p", &fleet_pid.to_string(), "-o"])
+            .arg(out)
+            .args(["--", "sleep", "4"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        std::thread::sleep(Duration::from_millis(300));
+        Some(roost_testkit::KillOnDrop::new(c))
+    });
     let cpu_before = (cpu_secs(b_pid), cpu_secs(fleet_pid));
     let killed_epoch_ms = epoch_ms();
     p.a.kill9();
@@ -458,7 +470,7 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
             (f1 - f0) / window * 100.0
         );
     }
-    if let Some(mut perf) = perf {
+    for mut perf in [perf, perf_fleet].into_iter().flatten() {
         let _ = perf.take().wait();
     }
     println!(
