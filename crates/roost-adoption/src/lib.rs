@@ -137,6 +137,9 @@ pub struct AcSettings {
     /// Per AP model (upper case), the timers its default profile sets instead of the three
     /// above ([`AcSettings::timers_for`]).
     pub timers_by_model: BTreeMap<String, ApTimers>,
+    /// The hostnames operators gave APs (`ap7532 <MAC>` / `hostname …`): an AP in Run whose
+    /// WTP Name differs is told it in a Configuration Update Request.
+    pub ap_names: BTreeMap<Mac, String>,
     /// RFC 5415 4.7: WaitJoin (Join to Configuration Status), ChangeStatePendingTimer
     /// (Configuration Status to Change State Event), DataCheckTimer (to the first keep-alive).
     pub wait_join: Duration,
@@ -177,6 +180,7 @@ impl AcSettings {
             discovery_interval: Duration::from_secs(5),
             fast_timers: None,
             timers_by_model: BTreeMap::new(),
+            ap_names: BTreeMap::new(),
             wait_join: Duration::from_secs(60),
             change_state_pending: Duration::from_secs(25),
             data_check: Duration::from_secs(30),
@@ -327,6 +331,9 @@ pub enum AdoptionEvent {
     },
     /// It carries the WLANs its model should (`view.wlans`, `view.wlans_refused`).
     WlansApplied { ap: ApView },
+    /// It took the hostname its device section gives it (CAPWAP WTP Name): its row in the
+    /// cluster-wide AP table changes.
+    Renamed { ap: ApView, session_id: [u8; 16] },
     /// Its Join was refused: what it said about itself (for `show wireless ap`), and why.
     Refused {
         mac: Mac,
@@ -389,6 +396,8 @@ pub struct AdoptionCounters {
     pub resets: u64,
     /// Configuration Update Requests bringing an AP in Run its model's new timers.
     pub timer_updates: u64,
+    /// Configuration Update Requests telling an AP in Run its configured hostname.
+    pub name_updates: u64,
     /// Datagrams from addresses with no session dropped undecoded over
     /// [`AcSettings::new_source_rate`].
     pub rate_limited: u64,
@@ -419,6 +428,8 @@ enum Request {
     Reset,
     /// A Configuration Update Request with new timers (its model's changed).
     Timers(ApTimers),
+    /// A Configuration Update Request with the WTP Name its device section gives it.
+    Name(String),
 }
 
 /// A request to an AP waiting for its response.
@@ -457,6 +468,8 @@ struct Session {
     timers: ApTimers,
     /// Timers it refused (not offered again until its model's change once more).
     timers_refused: Option<ApTimers>,
+    /// A configured hostname it refused (not offered again until it changes).
+    name_refused: Option<String>,
     /// When its current state's timer expires.
     deadline: Instant,
     /// When its live timer-heap entry fires (None: it has none). A deadline that moves later
@@ -604,6 +617,7 @@ impl Adoption {
     /// Configuration Update Request, through the same queue as its WLANs).
     pub fn handle_settings(&mut self, settings: AcSettings, now: Instant) {
         let timers_changed = settings.timers_by_model != self.settings.timers_by_model
+            || settings.ap_names != self.settings.ap_names
             || settings.echo_interval != self.settings.echo_interval
             || settings.discovery_interval != self.settings.discovery_interval
             || settings.fast_timers != self.settings.fast_timers;
@@ -1031,6 +1045,7 @@ impl Adoption {
                 fast,
                 timers,
                 timers_refused: None,
+                name_refused: None,
                 deadline: now,
                 queued: None,
                 generation: 0,
@@ -1361,6 +1376,12 @@ impl Adoption {
                         ..ConfigurationUpdateRequest::default()
                     })
                 }
+                Request::Name(n) => {
+                    MessageBody::ConfigurationUpdateRequest(ConfigurationUpdateRequest {
+                        wtp_name: Some(WtpName(n.clone())),
+                        ..ConfigurationUpdateRequest::default()
+                    })
+                }
             };
             let Some(datagram) = encode(seq, body) else {
                 // A service the codec refuses (e.g. an SSID too long): never sendable.
@@ -1380,6 +1401,7 @@ impl Adoption {
                 Request::Fallback { .. } => self.counters.handback_requests += 1,
                 Request::Reset => self.counters.resets += 1,
                 Request::Timers(_) => self.counters.timer_updates += 1,
+                Request::Name(_) => self.counters.name_updates += 1,
             }
             s.push.in_flight = Some(InFlight {
                 seq,
@@ -1411,7 +1433,9 @@ impl Adoption {
                 Request::Wlan(_) => "WLAN Configuration Request retransmissions",
                 Request::Fallback { .. } => "Configuration Update Request retransmissions",
                 Request::Reset => "Reset Request retransmissions",
-                Request::Timers(_) => "Configuration Update Request retransmissions",
+                Request::Timers(_) | Request::Name(_) => {
+                    "Configuration Update Request retransmissions"
+                }
             };
             self.release(addr, ReleaseReason::Timeout(what));
             return;
@@ -1460,6 +1484,21 @@ impl Adoption {
                     }
                 } else {
                     s.timers_refused = Some(t);
+                }
+                self.requeue(from);
+            }
+            Request::Name(n) => {
+                if code.is_success() {
+                    s.view.name = n;
+                    self.changes += 1;
+                    let (ap, session_id) = (s.view.clone(), s.session_id);
+                    self.out
+                        .push_back(AdoptionOutput::Event(AdoptionEvent::Renamed {
+                            ap,
+                            session_id,
+                        }));
+                } else {
+                    s.name_refused = Some(n);
                 }
                 self.requeue(from);
             }
@@ -1547,6 +1586,11 @@ fn next_request(
     let timers = settings.timers_for(&s.view.model, s.fast);
     if timers != s.timers && s.timers_refused != Some(timers) {
         return Some(Request::Timers(timers));
+    }
+    if let Some(name) = settings.ap_names.get(&s.view.mac) {
+        if *name != s.view.name && s.name_refused.as_ref() != Some(name) {
+            return Some(Request::Name(name.clone()));
+        }
     }
     let desired = wlans.for_model(&s.view.model);
     wlan::next_step(&s.push.applied, &s.push.refused, desired).map(Request::Wlan)

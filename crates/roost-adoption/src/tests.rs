@@ -1385,3 +1385,57 @@ fn each_model_is_told_its_profiles_timers_and_a_change_reaches_the_aps_in_run() 
     a.handle_timeout(ms(150 + 60_000));
     assert!(!a.aps().any(|v| v.mac == mac(2)));
 }
+
+/// An operator's hostname for an AP reaches it in Run as a Configuration Update Request with
+/// WTP Name; once it answered, it is shown (and its AP table row written) under that name. A
+/// refusal is not offered again until the name changes.
+#[test]
+fn a_configured_hostname_is_told_to_the_ap_and_shown_once_taken() {
+    let mut s = settings();
+    let mut a = Adoption::new(s.clone());
+    a.handle_admission(serving(10), ms(0));
+    adopt_as(&mut a, 1, "AP7532", false);
+    adopt_as(&mut a, 2, "AP7532", false);
+    s.ap_names.insert(mac(1), "lobby-1".into());
+    s.ap_names.insert(mac(2), "lobby-2".into());
+    a.handle_settings(s.clone(), ms(100));
+    let out = drain(&mut a);
+    for n in [1, 2] {
+        let r = replies(&out, ap_addr(n));
+        let [ControlMessage {
+            seq,
+            body: MessageBody::ConfigurationUpdateRequest(u),
+        }] = r.as_slice()
+        else {
+            panic!("{r:?}")
+        };
+        assert_eq!(u.wtp_name, Some(WtpName(format!("lobby-{n}"))));
+        assert_eq!(u.timers, None);
+        let code = if n == 1 {
+            ResultCode::Success
+        } else {
+            ResultCode::ConfigurationFailureServiceNotProvided
+        };
+        a.handle_control(ap_addr(n), &update_response(*seq, code), ms(110));
+    }
+    let out = drain(&mut a);
+    let renamed: Vec<(Mac, String)> = events(&out)
+        .into_iter()
+        .filter_map(|e| match e {
+            AdoptionEvent::Renamed { ap, .. } => Some((ap.mac, ap.name)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(renamed, [(mac(1), "lobby-1".to_string())]);
+    assert!(a.aps().any(|v| v.mac == mac(1) && v.name == "lobby-1"));
+    assert!(
+        a.aps().any(|v| v.mac == mac(2) && v.name == "ap2"),
+        "refused: keeps its name"
+    );
+    assert!(
+        out.iter()
+            .all(|o| !matches!(o, AdoptionOutput::Control { .. })),
+        "the refusal is not retried: {out:?}"
+    );
+    assert_eq!(a.counters().name_updates, 2);
+}

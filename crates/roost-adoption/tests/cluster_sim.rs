@@ -397,7 +397,8 @@ impl Sim {
                             AdoptionEvent::Released { mac, grace, .. } => {
                                 d.handle_released(mac, !grace, now)
                             }
-                            AdoptionEvent::Adopted { .. }
+                            AdoptionEvent::Renamed { .. }
+                            | AdoptionEvent::Adopted { .. }
                             | AdoptionEvent::Refused { .. }
                             | AdoptionEvent::WlansApplied { .. } => {}
                         }

@@ -359,6 +359,10 @@ fn describe_in(parent: &str, t: &str) -> &'static str {
         ("monitor", "debugging") => "Debugging messages",
         ("device", _) => "MAC address of the device",
         (m, _) if Model::ALL.iter().any(|x| x.prefix() == m) => "MAC address of the device",
+        ("", m) if crate::AP_MODELS.contains(&m) => {
+            "Configure an AP's device section (its hostname)"
+        }
+        (m, _) if crate::AP_MODELS.contains(&m) => "MAC address of the AP",
         ("wlan", _) => "WLAN name",
         ("hostname", _) => "This system's network name",
         ("interface", "vlan") => "VLAN interface",
@@ -416,6 +420,7 @@ pub(crate) enum Kind {
     Priv,
     Global,
     Device,
+    ApDevice,
     Interface,
     UserMgmt,
     Wlan,
@@ -584,6 +589,8 @@ const DEVICE: &[(&str, Act)] = &[
     ("no cluster dead-interval", Act::Cfg),
 ];
 
+const AP_DEVICE: &[(&str, Act)] = &[("hostname WORD", Act::Cfg), ("no hostname", Act::Cfg)];
+
 const INTERFACE: &[(&str, Act)] = &[
     ("ip address A.B.C.D/M", Act::Cfg),
     ("no ip address", Act::Cfg),
@@ -652,6 +659,7 @@ fn build(kind: Kind) -> Node {
                 Kind::Global => GLOBAL,
                 Kind::Device => DEVICE,
                 Kind::Interface => INTERFACE,
+                Kind::ApDevice => AP_DEVICE,
                 Kind::UserMgmt => USERS,
                 Kind::Profile => PROFILE,
                 Kind::Radio => RADIO,
@@ -663,6 +671,10 @@ fn build(kind: Kind) -> Node {
         for m in Model::ALL {
             root.add(&[m.prefix(), "AA-BB-CC-DD-EE-FF"], Act::Cfg);
             root.add(&["no", m.prefix(), "AA-BB-CC-DD-EE-FF"], Act::NoDevice);
+        }
+        for &m in crate::AP_MODELS {
+            root.add(&[m, "AA-BB-CC-DD-EE-FF"], Act::Cfg);
+            root.add(&["no", m, "AA-BB-CC-DD-EE-FF"], Act::Cfg);
         }
     }
     if !matches!(kind, Kind::Exec | Kind::Priv) {
@@ -746,6 +758,7 @@ pub(crate) fn grammar(kind: Kind) -> &'static Node {
             Kind::Priv,
             Kind::Global,
             Kind::Device,
+            Kind::ApDevice,
             Kind::Interface,
             Kind::UserMgmt,
             Kind::Wlan,

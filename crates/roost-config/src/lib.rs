@@ -64,6 +64,9 @@ pub struct ClusterConfig {
     wlans: std::collections::BTreeMap<String, model::Wlan>,
     profiles: std::collections::BTreeMap<String, model::Profile>,
     devices: std::collections::BTreeMap<Mac, model::Device>,
+    /// Per-AP device sections (`ap7532 <MAC>`): only the APs an operator edited; the others'
+    /// device views are derived from the cluster-wide AP table.
+    ap_devices: std::collections::BTreeMap<Mac, model::ApDevice>,
     /// `license grace-period` (None: the default, 100 days).
     license_grace: Option<model::GracePeriod>,
 }

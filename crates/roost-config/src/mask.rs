@@ -14,11 +14,12 @@ use crate::grammar::{grammar, step, tokenize, Kind, PKind, Step, Tok};
 /// password is not given away either.
 pub const MASK: &str = "********";
 
-const KINDS: [Kind; 9] = [
+const KINDS: [Kind; 10] = [
     Kind::Exec,
     Kind::Priv,
     Kind::Global,
     Kind::Device,
+    Kind::ApDevice,
     Kind::Interface,
     Kind::UserMgmt,
     Kind::Wlan,

@@ -117,6 +117,16 @@ pub struct FastTimerSettings {
     pub count: u8,
 }
 
+/// An AP's device section, written only when an operator edits it (`ap7532 <MAC>`,
+/// `hostname …`): adoption itself never writes a configuration revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ApDevice {
+    /// The AP model keyword (`ap7532`).
+    pub model: String,
+    /// `hostname <NAME>`: the AP is told it (CAPWAP WTP Name) and shown under it.
+    pub hostname: Option<String>,
+}
+
 /// The adoption timers a profile's APs are told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ApTimerSettings {
@@ -294,6 +304,8 @@ fn device_settings(mac: Mac, d: &Device) -> DeviceSettings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Ctx {
     Global,
+    /// An AP's device section (`ap7532 <MAC>`).
+    ApDevice(Mac),
     UserMgmt,
     Wlan(String),
     Profile(String),
@@ -443,6 +455,7 @@ fn unknown(ctx: &Ctx, toks: &[&str]) -> String {
         Ctx::Radio(n, r) => format!("in profile {n} interface radio{r}"),
         Ctx::Device(m) => format!("in device {m}"),
         Ctx::Interface(m, v) => format!("in device {m} interface vlan {v}"),
+        Ctx::ApDevice(m) => format!("in device {m}"),
     };
     format!("unknown command '{}' {what}", redact(&toks.join(" ")))
 }
@@ -454,6 +467,7 @@ impl ClusterConfig {
             wlans: BTreeMap::new(),
             profiles: BTreeMap::new(),
             devices: BTreeMap::new(),
+            ap_devices: BTreeMap::new(),
             license_grace: None,
         }
     }
@@ -473,6 +487,14 @@ impl ClusterConfig {
         }
     }
 
+    /// `ap7532 <MAC>`, the header line of an AP's device section.
+    pub(crate) fn ap_device_header(&self, mac: Mac) -> String {
+        match self.ap_devices.get(&mac) {
+            Some(d) => format!("{} {mac}", d.model),
+            None => format!("device {mac}"),
+        }
+    }
+
     pub(crate) fn device_model(&self, mac: Mac) -> Option<Model> {
         self.devices.get(&mac).map(|d| d.model)
     }
@@ -489,6 +511,18 @@ impl ClusterConfig {
     pub(crate) fn exec(&mut self, ctx: &Ctx, toks: &[&str]) -> Result<Option<Ctx>, String> {
         match ctx {
             Ctx::Global => self.exec_global(toks),
+            Ctx::ApDevice(mac) => {
+                let d = self
+                    .ap_devices
+                    .get_mut(mac)
+                    .ok_or_else(|| format!("device {mac} does not exist"))?;
+                match toks {
+                    ["hostname", h] => d.hostname = Some(check_hostname(h)?),
+                    ["no", "hostname"] | ["no", "hostname", _] => d.hostname = None,
+                    _ => return Err(unknown(ctx, toks)),
+                }
+                Ok(None)
+            }
             Ctx::UserMgmt => self.exec_users(toks).map(|_| None),
             Ctx::Wlan(name) => {
                 let w = self
@@ -620,6 +654,38 @@ impl ClusterConfig {
                         Ok(None)
                     }
                     _ => Err(format!("profile {model} {name} does not exist")),
+                }
+            }
+            [m, mac] if AP_MODELS.contains(m) => {
+                let mac = mac_of(mac)?;
+                match self.ap_devices.get(&mac) {
+                    Some(d) if d.model != *m => {
+                        Err(format!("device {mac} is an {}, not an {m}", d.model))
+                    }
+                    Some(_) => Ok(Some(Ctx::ApDevice(mac))),
+                    None if self.devices.contains_key(&mac) => {
+                        Err(format!("device {mac} is a controller's section"))
+                    }
+                    None => {
+                        self.ap_devices.insert(
+                            mac,
+                            ApDevice {
+                                model: m.to_string(),
+                                hostname: None,
+                            },
+                        );
+                        Ok(Some(Ctx::ApDevice(mac)))
+                    }
+                }
+            }
+            ["no", m, mac] if AP_MODELS.contains(m) => {
+                let mac = mac_of(mac)?;
+                match self.ap_devices.get(&mac) {
+                    Some(d) if d.model == *m => {
+                        self.ap_devices.remove(&mac);
+                        Ok(None)
+                    }
+                    _ => Err(format!("device {m} {mac} does not exist")),
                 }
             }
             [m, mac] if model_of(m).is_some() => {
@@ -935,6 +1001,15 @@ impl ClusterConfig {
         out
     }
 
+    /// The hostnames operators gave APs in their device sections (`ap7532 <MAC>` /
+    /// `hostname …`).
+    pub fn ap_hostnames(&self) -> BTreeMap<Mac, String> {
+        self.ap_devices
+            .iter()
+            .filter_map(|(mac, d)| d.hostname.clone().map(|h| (*mac, h)))
+            .collect()
+    }
+
     /// Per AP model (upper case) with a default profile, the adoption timers it sets (models
     /// without one run the controller's defaults, [`ApTimerSettings::DEFAULT`]).
     pub fn ap_timers(&self) -> BTreeMap<String, ApTimerSettings> {
@@ -1090,6 +1165,13 @@ impl ClusterConfig {
             }
             s.push_str("!\n");
         }
+        for (mac, d) in &self.ap_devices {
+            s.push_str(&format!("{} {mac}\n", d.model));
+            if let Some(h) = &d.hostname {
+                s.push_str(&format!(" hostname {h}\n"));
+            }
+            s.push_str("!\n");
+        }
         s.push_str("end\n");
         s
     }
@@ -1099,6 +1181,14 @@ impl ClusterConfig {
         let mut s = String::new();
         match ctx {
             Ctx::Global => return self.print(),
+            Ctx::ApDevice(mac) => {
+                if let Some(d) = self.ap_devices.get(mac) {
+                    s.push_str(&format!("{} {mac}\n", d.model));
+                    if let Some(h) = &d.hostname {
+                        s.push_str(&format!(" hostname {h}\n"));
+                    }
+                }
+            }
             Ctx::UserMgmt => {
                 s.push_str("user-management\n");
                 for l in self.user_lines() {

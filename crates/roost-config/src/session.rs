@@ -37,6 +37,7 @@ impl Mode {
             Mode::Priv => Kind::Priv,
             Mode::Cfg(Ctx::Global) => Kind::Global,
             Mode::Cfg(Ctx::Device(_)) => Kind::Device,
+            Mode::Cfg(Ctx::ApDevice(_)) => Kind::ApDevice,
             Mode::Cfg(Ctx::Interface(..)) => Kind::Interface,
             Mode::Cfg(Ctx::UserMgmt) => Kind::UserMgmt,
             Mode::Cfg(Ctx::Wlan(_)) => Kind::Wlan,
@@ -49,7 +50,9 @@ impl Mode {
             Mode::Exec => ">".into(),
             Mode::Priv => "#".into(),
             Mode::Cfg(Ctx::Global) => "(config)#".into(),
-            Mode::Cfg(Ctx::Device(m)) => format!("(config-device-{m})#"),
+            Mode::Cfg(Ctx::Device(m)) | Mode::Cfg(Ctx::ApDevice(m)) => {
+                format!("(config-device-{m})#")
+            }
             Mode::Cfg(Ctx::Interface(m, v)) => format!("(config-device-{m}-if-vlan{v})#"),
             Mode::Cfg(Ctx::UserMgmt) => "(config-user-management)#".into(),
             Mode::Cfg(Ctx::Wlan(n)) => format!("(config-wlan-{n})#"),
@@ -111,6 +114,7 @@ fn ctx_path(cfg: &ClusterConfig, ctx: &Ctx) -> Vec<String> {
         Ctx::Profile(n) => vec![cfg.profile_header(n)],
         Ctx::Radio(n, r) => vec![cfg.profile_header(n), format!("interface radio{r}")],
         Ctx::Device(m) => vec![dev(m)],
+        Ctx::ApDevice(m) => vec![cfg.ap_device_header(*m)],
         Ctx::Interface(m, v) => vec![dev(m), format!("interface vlan {v}")],
     }
 }

@@ -2579,3 +2579,61 @@ fn profile_capwap_timers_render_parse_and_refuse_bad_values() {
     );
     assert_eq!(c.ap_timers()["AP7532"], ApTimerSettings::DEFAULT);
 }
+
+#[test]
+fn an_ap_device_section_holds_its_hostname_and_only_what_an_operator_wrote() {
+    let mut c = ClusterConfig::default();
+    c.apply_change("ap7532 00-23-68-00-00-01\n hostname lobby-1\nap8533 00-23-68-00-00-02\n")
+        .unwrap();
+    let text = c.to_text();
+    assert!(
+        text.contains(
+            "ap7532 00-23-68-00-00-01\n hostname lobby-1\n!\nap8533 00-23-68-00-00-02\n!\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        c.ap_hostnames(),
+        [("00-23-68-00-00-01".parse().unwrap(), "lobby-1".to_string())]
+            .into_iter()
+            .collect()
+    );
+    let mut again = ClusterConfig::default();
+    again.apply_change(&text).unwrap();
+    assert_eq!(again, c);
+    for (bad, why) in [
+        ("ap8533 00-23-68-00-00-01\n", "is an ap7532, not an ap8533"),
+        ("ap7532 00-23-68-00-00\n", "MAC"),
+        ("no ap7532 00-23-68-00-00-09\n", "does not exist"),
+        ("ap7532 00-23-68-00-00-01\n hostname -bad-\n", "hostname"),
+    ] {
+        let e = c.apply_change(bad).unwrap_err().to_string();
+        assert!(e.contains(why), "{bad}: {e}");
+        assert_eq!(c.to_text(), text, "{bad} changed the configuration");
+    }
+    c.apply_change("no ap8533 00-23-68-00-00-02\nap7532 00-23-68-00-00-01\n no hostname\n")
+        .unwrap();
+    assert!(c.ap_hostnames().is_empty());
+    assert!(!c.to_text().contains("ap8533"));
+}
+
+#[test]
+fn the_cli_enters_an_ap_device_section() {
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(
+        &mut s,
+        &ops,
+        &["conf t", "ap7532 00-23-68-00-00-01", "hostname lobby-1"],
+    );
+    let o = s.execute("show context", &ops);
+    assert!(
+        o.text
+            .contains("ap7532 00-23-68-00-00-01\n hostname lobby-1\n"),
+        "{}",
+        o.text
+    );
+    assert!(s
+        .pending_change()
+        .contains("ap7532 00-23-68-00-00-01\n hostname lobby-1\n"));
+}

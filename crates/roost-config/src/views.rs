@@ -127,6 +127,8 @@ pub struct AdoptionStats {
     pub lost_notices: u64,
     /// Configuration Update Requests bringing APs in Run their profile's new timers.
     pub timer_updates: u64,
+    /// Configuration Update Requests telling APs in Run their configured hostname.
+    pub name_updates: u64,
     /// When the last WLAN Configuration Response arrived (ms since the epoch): how long a
     /// commit took to reach the last AP.
     pub wlan_last_response_epoch_ms: Option<u64>,
@@ -134,7 +136,7 @@ pub struct AdoptionStats {
 
 impl AdoptionStats {
     /// (label, value) in `show adoption status` order.
-    pub fn rows(&self) -> [(&'static str, u64); 23] {
+    pub fn rows(&self) -> [(&'static str, u64); 24] {
         [
             ("Discovery answered", self.discovery_answered),
             ("Discovery not answered", self.discovery_suppressed),
@@ -158,6 +160,7 @@ impl AdoptionStats {
             ("APs reset for fallback", self.fallback_resets),
             ("Controller-lost notices sent", self.lost_notices),
             ("Timer updates sent", self.timer_updates),
+            ("Hostname updates sent", self.name_updates),
             (
                 "Last WLAN response (epoch ms)",
                 self.wlan_last_response_epoch_ms.unwrap_or(0),

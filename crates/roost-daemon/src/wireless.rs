@@ -412,6 +412,7 @@ impl Task {
             })
             .collect();
         settings.ac_list = list;
+        settings.ap_names = snap.running.ap_hostnames();
         settings.timers_by_model = snap
             .running
             .ap_timers()
@@ -582,7 +583,8 @@ impl Task {
     fn on_event(&mut self, e: AdoptionEvent) {
         let now = self.now();
         match e {
-            AdoptionEvent::Joined { ap, session_id } => {
+            AdoptionEvent::Joined { ap, session_id }
+            | AdoptionEvent::Renamed { ap, session_id } => {
                 let record = ApRecord {
                     mac: ap.mac,
                     hostname: ap.name.clone(),
@@ -814,6 +816,7 @@ impl Task {
             },
             lost_notices: c.lost_notices,
             timer_updates: c.timer_updates,
+            name_updates: c.name_updates,
             fallback_requests: c.handback_requests,
             fallback_confirmed: c.handback_confirmed,
             fallback_pending: {

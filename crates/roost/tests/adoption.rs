@@ -661,7 +661,8 @@ fn a_lost_members_licenses_stay_in_the_pool_for_the_grace_period_across_restarts
 }
 
 /// A profile's `capwap` timers reach its model's APs: in the Configuration Status Response,
-/// and, when an operator changes them, in a Configuration Update Request to every AP in Run.
+/// and, when an operator changes them, in a Configuration Update Request to every AP in Run;
+/// so does the hostname an operator gives one AP in its device section (WTP Name).
 /// This AP is a foreign WTP (it announces no Roost fast timers), so it is sent none.
 #[test]
 fn a_profiles_capwap_timers_reach_its_aps_and_a_change_is_pushed() {
@@ -751,6 +752,51 @@ fn a_profiles_capwap_timers_reach_its_aps_and_a_change_is_pushed() {
             .then_some(())
     })
     .unwrap_or_else(|| panic!("{}", run(&c, &["show adoption status"])));
+    // The operator names the AP: it is told its WTP Name, and shown under it once it took it.
+    run(
+        &c,
+        &[
+            "configure terminal",
+            "ap7532 00-23-68-01-00-01",
+            "hostname lobby-1",
+            "commit write",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (seq, name) = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no Configuration Update Request with WTP Name"
+        );
+        let Ok((n, _)) = ap.control.recv_from(&mut buf) else {
+            continue;
+        };
+        let p = ControlPacket::decode(&buf[..n]).expect("decodes");
+        if let MessageBody::ConfigurationUpdateRequest(u) = p.message.body {
+            break (p.message.seq, u.wtp_name);
+        }
+    };
+    assert_eq!(name, Some(WtpName("lobby-1".into())));
+    let resp = ControlPacket::new(ControlMessage::new(
+        seq,
+        MessageBody::ConfigurationUpdateResponse(ConfigurationUpdateResponse {
+            result_code: ResultCode::Success,
+            radio_operational_states: vec![],
+            vendor_specific: vec![],
+            other_elements: vec![],
+        }),
+    ))
+    .encode()
+    .unwrap();
+    ap.control.send_to(&resp, (ac, 5246)).unwrap();
+    wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        run(&c, &["show wireless ap"])
+            .contains("| lobby-1 ")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c, &["show wireless ap"])));
+    let conf = run(&c, &["show wireless ap configured"]);
+    assert!(conf.contains("| lobby-1 "), "{conf}");
     // A bad value is refused with the reason and changes nothing.
     let r = c
         .exec(&[

@@ -714,8 +714,17 @@ impl Wtp {
         }
         self.counters.lost_notices += 1;
         self.notified_by = Some(from);
-        if self.pending.is_some() {
-            // A request is outstanding already: its retransmissions decide.
+        let probe_interval = (self.timers.retransmit_interval / 2).max(PROBE_MIN_INTERVAL);
+        if let Some(p) = self.pending.as_mut() {
+            // A request is outstanding already (an echo sent just before the AC died, say): it
+            // becomes the probe, retransmitted once soon, so that the AP does not wait out its
+            // full retransmissions (seconds) for an AC its cluster says is dead.
+            if !p.probe {
+                p.probe = true;
+                p.retransmits = 0;
+                p.interval = probe_interval;
+                p.deadline = p.deadline.min(now + probe_interval);
+            }
             return Ok(());
         }
         let ac = s.ac;
@@ -725,7 +734,7 @@ impl Wtp {
             // Half the retransmit interval: the AC is most likely dead (its cluster says so),
             // and one that is alive answers an echo in a round trip.
             p.probe = true;
-            p.interval = (p.interval / 2).max(PROBE_MIN_INTERVAL);
+            p.interval = probe_interval;
             p.deadline = now + p.interval;
         }
         Ok(())

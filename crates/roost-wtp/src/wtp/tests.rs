@@ -1648,3 +1648,51 @@ fn a_foreign_wtp_ignores_a_controller_lost_notice() {
     assert_eq!(t.w.counters().lost_notices, 0);
     assert_eq!(t.w.state(), State::Run);
 }
+
+/// The notice arrives while an echo to the dead AC is outstanding (sent just before it died):
+/// that echo becomes the probe, so the AP gives up in two probe intervals, not after its
+/// whole retransmission budget (0.3 + 0.6 + 1.2 + 2.4 s with the daemon's timers).
+#[test]
+fn a_controller_lost_notice_during_an_outstanding_echo_turns_it_into_the_probe() {
+    let timers = FastTimers {
+        max_retransmit: 3,
+        ..fast()
+    };
+    let mut t = T::one_ac();
+    t.adopt(ac1(), "rfs-1", Some(timers), &[ac1(), ac2(), ac3()]);
+    let session = t.w.session_id().unwrap();
+    // The next echo goes out; the AC is dead and never answers.
+    loop {
+        t.until_deadline();
+        if t.sent()
+            .iter()
+            .any(|(to, m)| *to == ac1() && m.message_type() == MessageType::EchoRequest)
+        {
+            break;
+        }
+    }
+    assert!(t.w.pending.is_some());
+    t.now += ms(20);
+    t.receive(ac3(), 0, lost_notice(session)).unwrap();
+    assert!(
+        t.sent().is_empty(),
+        "the outstanding echo is the probe: nothing new"
+    );
+    // One retransmission at half the retransmit interval from the notice...
+    assert_eq!(t.until_deadline(), ms(150));
+    let sent = t.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (sent[0].0, sent[0].1.message_type()),
+        (ac1(), MessageType::EchoRequest)
+    );
+    // ...then the AC is lost and the member that said so is joined.
+    assert_eq!(t.until_deadline(), ms(150));
+    let joins: Vec<SocketAddr> = t
+        .sent()
+        .into_iter()
+        .filter(|(_, m)| m.message_type() == MessageType::JoinRequest)
+        .map(|(to, _)| to)
+        .collect();
+    assert_eq!(joins, [ac3()]);
+}
