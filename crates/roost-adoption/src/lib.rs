@@ -190,7 +190,7 @@ impl AcSettings {
             retransmit_interval: Duration::from_secs(3),
             max_retransmit: 5,
             max_wlan_in_flight: 1024,
-            handback_window: 4096,
+            handback_window: 2048,
             new_source_rate: 32_768,
         }
     }

@@ -103,7 +103,8 @@ pub fn outranks(a: &PoolMember, b: &PoolMember) -> bool {
 ///
 /// The licenses, per kind, are two parts:
 /// * **the free pool**: every connected member's installed licenses, plus a lost member's
-///   unused ones (installed less the APs the table shows on it) only if this side's master
+///   unused ones (installed less the APs the table or its last hello shows on it, whichever
+///   is more) only if this side's master
 ///   outranks it ([`outranks`]), less what the other connected members hold from the free
 ///   pool (what their hellos say they hold, less the lost members' APs the table shows on
 ///   them), and less what lost members held beyond their own licenses (borrowed from the
@@ -151,8 +152,11 @@ pub fn admission(
                 let borrowed = held.saturating_sub(installed);
                 others = others.saturating_add(borrowed);
                 if master.is_some_and(|master| outranks(master, m)) {
+                    // Unused: what neither its rows in this copy of the AP table nor its last
+                    // hello show it using. A member without its rows (restarted since, or
+                    // cut off before the copy arrived) goes by the hello alone.
                     let rows = grace.lost_rows.get(&m.member).map_or(0, |h| h.of(kind));
-                    total = total.saturating_add(installed.saturating_sub(rows));
+                    total = total.saturating_add(installed.saturating_sub(rows.max(held)));
                 }
             }
         }
@@ -475,5 +479,39 @@ mod tests {
             })
         ));
         assert_eq!(Refusal::NotServing.result_code().to_raw(), 3);
+    }
+
+    /// A lost member whose rows this member has not got (it restarted since: the rows are
+    /// not stored; or the copy never arrived) is judged by its last hello: the 14 APs it said
+    /// it held are not unused licenses, whatever the (empty) table shows.
+    #[test]
+    fn a_lost_members_used_licenses_come_from_its_hello_when_its_rows_are_missing() {
+        use crate::directory::Grace;
+        let lost = PoolMember {
+            member: roost_wire::MemberId(9),
+            connected: false,
+            active: false,
+            is_master: false,
+            ..member(false, false, 14, 14)
+        };
+        let me = member(true, true, 14, 0);
+        let a = admission(true, &[me, lost], &Grace::default(), 1024);
+        assert_eq!(
+            a.aap_licenses, 14,
+            "only its own: the lost member's 14 are in use"
+        );
+        // With half of them used, the other half is this side's.
+        let half = PoolMember {
+            licenses: roost_wire::LicenseCounts {
+                aap_licenses: 14,
+                aap_count: 7,
+                ..Default::default()
+            },
+            ..lost
+        };
+        assert_eq!(
+            admission(true, &[me, half], &Grace::default(), 1024).aap_licenses,
+            21
+        );
     }
 }
