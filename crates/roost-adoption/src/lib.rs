@@ -547,6 +547,11 @@ impl Adoption {
             return;
         }
         self.wlans = plan;
+        self.requeue_run(now);
+    }
+
+    /// Every AP in Run with a request due (its WLANs, timers or name changed) is queued.
+    fn requeue_run(&mut self, now: Instant) {
         let run: Vec<SocketAddr> = self
             .sessions
             .iter()
@@ -554,7 +559,7 @@ impl Adoption {
             .map(|(a, _)| *a)
             .collect();
         for addr in run {
-            self.enqueue_push(addr);
+            self.requeue(addr);
         }
         self.pump_wlans(now);
     }
@@ -623,16 +628,7 @@ impl Adoption {
             || settings.fast_timers != self.settings.fast_timers;
         self.settings = settings;
         if timers_changed {
-            let run: Vec<SocketAddr> = self
-                .sessions
-                .iter()
-                .filter(|(_, s)| s.view.state == ApState::Run)
-                .map(|(a, _)| *a)
-                .collect();
-            for addr in run {
-                self.requeue(addr);
-            }
-            self.pump_wlans(now);
+            self.requeue_run(now);
         }
     }
 

@@ -332,6 +332,21 @@ fn cpu_secs(pid: u32) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// `perf record -g` of `pid` for 4 s into the file the environment variable `var` names,
+/// if it is set (started, and given 300 ms to attach, before the caller goes on).
+fn perf_record(var: &str, pid: u32) -> Option<roost_testkit::KillOnDrop> {
+    let out = std::env::var_os(var)?;
+    let c = std::process::Command::new("perf")
+        .args(["record", "-g", "-p", &pid.to_string(), "-o"])
+        .arg(out)
+        .args(["--", "sleep", "4"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    std::thread::sleep(Duration::from_millis(300));
+    Some(roost_testkit::KillOnDrop::new(c))
+}
+
 /// 6. APs: adoption from cold, steady state, failover (see the module docs).
 fn run_aps(a: &BenchArgs) -> Result<()> {
     let n = a.ap_count;
@@ -403,30 +418,10 @@ fn run_aps(a: &BenchArgs) -> Result<()> {
     wlan_commits(&p, n)?;
     let killed = Instant::now();
     let b_pid = p.b.pid().context("b's pid")?;
-    // ROOST_BENCH_PERF_FAILOVER=FILE: a perf profile of b over the failover.
-    let perf = std::env::var_os("ROOST_BENCH_PERF_FAILOVER").and_then(|out| {
-        let c = std::process::Command::new("perf")
-            .args(["record", "-g", "-p", &b_pid.to_string(), "-o"])
-            .arg(out)
-            .args(["--", "sleep", "4"])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .ok()?;
-        std::thread::sleep(Duration::from_millis(300));
-        Some(roost_testkit::KillOnDrop::new(c))
-    });
-    // ROOST_BENCH_PERF_FLEET=FILE: the same for the fleet.
-    let perf_fleet = std::env::var_os("ROOST_BENCH_PERF_FLEET").and_then(|out| {
-        let c = std::process::Command::new("perf")
-            .args(["record", "-g", "-p", &fleet_pid.to_string(), "-o"])
-            .arg(out)
-            .args(["--", "sleep", "4"])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .ok()?;
-        std::thread::sleep(Duration::from_millis(300));
-        Some(roost_testkit::KillOnDrop::new(c))
-    });
+    // ROOST_BENCH_PERF_FAILOVER=FILE / ROOST_BENCH_PERF_FLEET=FILE: perf profiles of b and of
+    // the fleet over the failover.
+    let perf = perf_record("ROOST_BENCH_PERF_FAILOVER", b_pid);
+    let perf_fleet = perf_record("ROOST_BENCH_PERF_FLEET", fleet_pid);
     let cpu_before = (cpu_secs(b_pid), cpu_secs(fleet_pid));
     let killed_epoch_ms = epoch_ms();
     p.a.kill9();

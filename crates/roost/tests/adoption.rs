@@ -192,6 +192,36 @@ impl Ap {
         Err(ResultCode::JoinFailureUnspecified)
     }
 
+    /// Waits (5 s at most) for the controller's next Configuration Update Request and answers
+    /// it with Success.
+    fn configuration_update(&mut self, ac: Ipv4Addr) -> ConfigurationUpdateRequest {
+        let mut buf = [0u8; 4096];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let (seq, update) = loop {
+            assert!(Instant::now() < deadline, "no Configuration Update Request");
+            let Ok((n, _)) = self.control.recv_from(&mut buf) else {
+                continue;
+            };
+            let p = ControlPacket::decode(&buf[..n]).expect("the controller's packet decodes");
+            if let MessageBody::ConfigurationUpdateRequest(u) = p.message.body {
+                break (p.message.seq, u);
+            }
+        };
+        let resp = ControlPacket::new(ControlMessage::new(
+            seq,
+            MessageBody::ConfigurationUpdateResponse(ConfigurationUpdateResponse {
+                result_code: ResultCode::Success,
+                radio_operational_states: vec![],
+                vendor_specific: vec![],
+                other_elements: vec![],
+            }),
+        ))
+        .encode()
+        .unwrap();
+        self.control.send_to(&resp, (ac, 5246)).unwrap();
+        update
+    }
+
     fn echo(&mut self, ac: Ipv4Addr) -> bool {
         matches!(
             self.request(ac, MessageBody::EchoRequest(EchoRequest::default())),
@@ -713,37 +743,14 @@ fn a_profiles_capwap_timers_reach_its_aps_and_a_change_is_pushed() {
             "commit write",
         ],
     );
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let update = loop {
-        assert!(Instant::now() < deadline, "no Configuration Update Request");
-        let Ok((n, _)) = ap.control.recv_from(&mut buf) else {
-            continue;
-        };
-        let p = ControlPacket::decode(&buf[..n]).expect("decodes");
-        if let MessageBody::ConfigurationUpdateRequest(u) = p.message.body {
-            break (p.message.seq, u);
-        }
-    };
+    let update = ap.configuration_update(ac);
     assert_eq!(
-        update.1.timers,
+        update.timers,
         Some(CapwapTimers {
             discovery: 3,
             echo_request: 9
         })
     );
-    let resp = ControlPacket::new(ControlMessage::new(
-        update.0,
-        MessageBody::ConfigurationUpdateResponse(ConfigurationUpdateResponse {
-            result_code: ResultCode::Success,
-            radio_operational_states: vec![],
-            vendor_specific: vec![],
-            other_elements: vec![],
-        }),
-    ))
-    .encode()
-    .unwrap();
-    ap.control.send_to(&resp, (ac, 5246)).unwrap();
     assert!(ap.echo(ac), "still in Run after the update");
     wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
         run(&c, &["show adoption status"])
@@ -762,33 +769,8 @@ fn a_profiles_capwap_timers_reach_its_aps_and_a_change_is_pushed() {
             "commit write",
         ],
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let (seq, name) = loop {
-        assert!(
-            Instant::now() < deadline,
-            "no Configuration Update Request with WTP Name"
-        );
-        let Ok((n, _)) = ap.control.recv_from(&mut buf) else {
-            continue;
-        };
-        let p = ControlPacket::decode(&buf[..n]).expect("decodes");
-        if let MessageBody::ConfigurationUpdateRequest(u) = p.message.body {
-            break (p.message.seq, u.wtp_name);
-        }
-    };
-    assert_eq!(name, Some(WtpName("lobby-1".into())));
-    let resp = ControlPacket::new(ControlMessage::new(
-        seq,
-        MessageBody::ConfigurationUpdateResponse(ConfigurationUpdateResponse {
-            result_code: ResultCode::Success,
-            radio_operational_states: vec![],
-            vendor_specific: vec![],
-            other_elements: vec![],
-        }),
-    ))
-    .encode()
-    .unwrap();
-    ap.control.send_to(&resp, (ac, 5246)).unwrap();
+    let update = ap.configuration_update(ac);
+    assert_eq!(update.wtp_name, Some(WtpName("lobby-1".into())));
     wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
         run(&c, &["show wireless ap"])
             .contains("| lobby-1 ")
