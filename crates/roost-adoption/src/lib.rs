@@ -43,6 +43,7 @@
 pub mod directory;
 mod handback;
 pub mod placement;
+pub mod policy;
 pub mod wlan;
 
 use placement::{Admission, Held, LicenseKind, Licensed, Refusal};
