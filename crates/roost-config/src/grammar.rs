@@ -381,6 +381,26 @@ fn describe_in(parent: &str, t: &str) -> &'static str {
         ("<3-1800>", "seconds") => "The delay is in seconds (Roost)",
         ("radius-counter-db-sync-time", _) => "Sync time in minutes",
         ("", "license") => "License settings of the cluster",
+        ("", "auto-provisioning-policy") => "Configure an auto-provisioning policy (AP adoption rules)",
+        ("auto-provisioning-policy", _) => "Policy name (at most 32 characters)",
+        ("use", "auto-provisioning-policy") => "The auto-provisioning policy this controller applies",
+        ("", "use") => "Use a policy",
+        ("", "adopt") => "Adopt the APs this rule matches",
+        ("", "deny") => "Refuse the APs this rule matches",
+        ("", "redirect") => "Send the APs this rule matches to another controller",
+        ("adopt" | "deny" | "redirect", _) => "AP type: anyap or a model (ap7532, ap8533, ...)",
+        (_, "precedence") => "Rule precedence (lower first)",
+        ("precedence", _) => "1-10000",
+        ("", "default-adoption") => "Adopt APs no rule matches",
+        ("", "evaluate-always") => "Run the rules at every adoption",
+        (_, "any") => "Any AP",
+        (_, "mac") => "A MAC address, or a range of two",
+        (_, "model-number") => "The AP's model number",
+        (_, "serial-number") => "The AP's serial number",
+        ("model-number" | "serial-number", _) => "As the AP reports it",
+        ("mac", _) | ("AA-BB-CC-DD-EE-FF", _) => "MAC address (range start or end)",
+        ("A.B.C.D" | "<1-10000>", "controller") => "The controller to send the APs to",
+        ("<1-10000>", "profile") => "The profile the APs get",
         ("", "capwap") => "CAPWAP timers this profile's APs are told (Roost)",
         ("capwap", "echo-interval") => "Echo interval in seconds, in CAPWAP Timers (default 30)",
         ("capwap", "discovery-interval") => {
@@ -426,6 +446,7 @@ pub(crate) enum Kind {
     Wlan,
     Profile,
     Radio,
+    Policy,
 }
 
 const SHOW: &[(&str, Act)] = &[
@@ -516,6 +537,8 @@ const GLOBAL: &[(&str, Act)] = &[
     ("no wlan WORD", Act::Cfg),
     ("profile WORD WORD", Act::Cfg),
     ("no profile WORD WORD", Act::Cfg),
+    ("auto-provisioning-policy WORD", Act::Cfg),
+    ("no auto-provisioning-policy WORD", Act::Cfg),
     ("license grace-period <0-100>", Act::Cfg),
     ("license grace-period <0-100> seconds", Act::Cfg),
     ("no license grace-period", Act::Cfg),
@@ -552,6 +575,8 @@ const RADIO: &[(&str, Act)] = &[
 const DEVICE: &[(&str, Act)] = &[
     ("hostname WORD", Act::Cfg),
     ("no hostname", Act::Cfg),
+    ("use auto-provisioning-policy WORD", Act::Cfg),
+    ("no use auto-provisioning-policy", Act::Cfg),
     ("interface vlan <1-4094>", Act::Cfg),
     ("no interface vlan <1-4094>", Act::Cfg),
     ("ip default-gateway A.B.C.D", Act::Cfg),
@@ -663,8 +688,15 @@ fn build(kind: Kind) -> Node {
                 Kind::UserMgmt => USERS,
                 Kind::Profile => PROFILE,
                 Kind::Radio => RADIO,
+                Kind::Policy => &[],
                 _ => WLAN,
             });
+            if kind == Kind::Policy {
+                // Built once (the trees are static): the rule forms, generated.
+                for spec in crate::provisioning::grammar_specs() {
+                    root.add_str(Box::leak(spec.into_boxed_str()), Act::Cfg);
+                }
+            }
         }
     }
     if kind == Kind::Global {
@@ -764,6 +796,7 @@ pub(crate) fn grammar(kind: Kind) -> &'static Node {
             Kind::Wlan,
             Kind::Profile,
             Kind::Radio,
+            Kind::Policy,
         ]
         .into_iter()
         .map(|k| (k, build(k)))

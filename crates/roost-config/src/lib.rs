@@ -19,6 +19,7 @@ mod grammar;
 pub mod howto;
 mod mask;
 mod model;
+pub mod provisioning;
 mod session;
 pub mod settings;
 pub mod views;
@@ -67,6 +68,8 @@ pub struct ClusterConfig {
     /// Per-AP device sections (`ap7532 <MAC>`): only the APs an operator edited; the others'
     /// device views are derived from the cluster-wide AP table.
     ap_devices: std::collections::BTreeMap<Mac, model::ApDevice>,
+    /// `auto-provisioning-policy <NAME>` sections, by name.
+    policies: std::collections::BTreeMap<String, provisioning::ProvisioningPolicy>,
     /// `license grace-period` (None: the default, 100 days).
     license_grace: Option<model::GracePeriod>,
 }

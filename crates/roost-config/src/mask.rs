@@ -14,7 +14,7 @@ use crate::grammar::{grammar, step, tokenize, Kind, PKind, Step, Tok};
 /// password is not given away either.
 pub const MASK: &str = "********";
 
-const KINDS: [Kind; 10] = [
+const KINDS: [Kind; 11] = [
     Kind::Exec,
     Kind::Priv,
     Kind::Global,
@@ -25,6 +25,7 @@ const KINDS: [Kind; 10] = [
     Kind::Wlan,
     Kind::Profile,
     Kind::Radio,
+    Kind::Policy,
 ];
 
 /// `line` with every password (or password hash) replaced by [`MASK`]; the rest of the line,

@@ -245,6 +245,8 @@ impl Default for ClusterCfg {
 pub(crate) struct Device {
     pub model: Model,
     pub hostname: Option<String>,
+    /// `use auto-provisioning-policy <NAME>`.
+    pub policy: Option<String>,
     pub interfaces: BTreeMap<u16, Option<(Ipv4Addr, u8)>>,
     pub gateway: Option<Ipv4Addr>,
     pub cluster: ClusterCfg,
@@ -255,6 +257,7 @@ impl Device {
         Device {
             model,
             hostname: None,
+            policy: None,
             interfaces: BTreeMap::new(),
             gateway: None,
             cluster: ClusterCfg::default(),
@@ -304,6 +307,8 @@ fn device_settings(mac: Mac, d: &Device) -> DeviceSettings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Ctx {
     Global,
+    /// `auto-provisioning-policy <NAME>`.
+    Policy(String),
     /// An AP's device section (`ap7532 <MAC>`).
     ApDevice(Mac),
     UserMgmt,
@@ -364,7 +369,7 @@ fn is_word(s: &str, max: usize) -> bool {
     !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
-fn check_word(what: &str, s: &str, max: usize) -> Result<String, String> {
+pub(crate) fn check_word(what: &str, s: &str, max: usize) -> Result<String, String> {
     if is_word(s, max) {
         Ok(s.to_string())
     } else {
@@ -456,6 +461,7 @@ fn unknown(ctx: &Ctx, toks: &[&str]) -> String {
         Ctx::Device(m) => format!("in device {m}"),
         Ctx::Interface(m, v) => format!("in device {m} interface vlan {v}"),
         Ctx::ApDevice(m) => format!("in device {m}"),
+        Ctx::Policy(n) => format!("in auto-provisioning-policy {n}"),
     };
     format!("unknown command '{}' {what}", redact(&toks.join(" ")))
 }
@@ -468,6 +474,7 @@ impl ClusterConfig {
             profiles: BTreeMap::new(),
             devices: BTreeMap::new(),
             ap_devices: BTreeMap::new(),
+            policies: BTreeMap::new(),
             license_grace: None,
         }
     }
@@ -511,6 +518,20 @@ impl ClusterConfig {
     pub(crate) fn exec(&mut self, ctx: &Ctx, toks: &[&str]) -> Result<Option<Ctx>, String> {
         match ctx {
             Ctx::Global => self.exec_global(toks),
+            Ctx::Policy(name) => {
+                let p = self
+                    .policies
+                    .get_mut(name)
+                    .ok_or_else(|| format!("auto-provisioning-policy {name} does not exist"))?;
+                crate::provisioning::exec_policy(p, toks).map_err(|e| {
+                    if e.is_empty() {
+                        unknown(ctx, toks)
+                    } else {
+                        e
+                    }
+                })?;
+                Ok(None)
+            }
             Ctx::ApDevice(mac) => {
                 let d = self
                     .ap_devices
@@ -599,6 +620,30 @@ impl ClusterConfig {
                 }
             }
             ["user-management"] => Ok(Some(Ctx::UserMgmt)),
+            ["auto-provisioning-policy", name] => {
+                let name = check_word(
+                    "auto-provisioning-policy name",
+                    name,
+                    crate::provisioning::POLICY_NAME_MAX,
+                )?;
+                self.policies.entry(name.clone()).or_default();
+                Ok(Some(Ctx::Policy(name)))
+            }
+            ["no", "auto-provisioning-policy", name] => {
+                if let Some((mac, _)) = self
+                    .devices
+                    .iter()
+                    .find(|(_, d)| d.policy.as_deref() == Some(*name))
+                {
+                    return Err(format!(
+                        "auto-provisioning-policy {name} is in use by device {mac}"
+                    ));
+                }
+                match self.policies.remove(*name) {
+                    Some(_) => Ok(None),
+                    None => Err(format!("auto-provisioning-policy {name} does not exist")),
+                }
+            }
             ["license", "grace-period", d] => {
                 let d = num("license grace-period (days)", d, 0, 100)? as u32;
                 self.license_grace =
@@ -793,6 +838,16 @@ impl ClusterConfig {
     /// Cross-setting checks; the offending device, if any.
     pub(crate) fn validate(&self) -> Result<(), (Option<Mac>, String)> {
         for (mac, d) in &self.devices {
+            if let Some(p) = d
+                .policy
+                .as_ref()
+                .filter(|p| !self.policies.contains_key(*p))
+            {
+                return Err((
+                    Some(*mac),
+                    format!("device {mac}: auto-provisioning-policy {p} does not exist"),
+                ));
+            }
             let c = &d.cluster;
             if u64::from(c.dead_ms) < 3 * u64::from(c.hello_ms) {
                 return Err((
@@ -1001,6 +1056,17 @@ impl ClusterConfig {
         out
     }
 
+    /// The auto-provisioning policy device `mac`'s section uses, with its name.
+    pub fn auto_provisioning_policy_of(
+        &self,
+        mac: Mac,
+    ) -> Option<(&str, &crate::provisioning::ProvisioningPolicy)> {
+        let name = self.devices.get(&mac)?.policy.as_deref()?;
+        self.policies
+            .get_key_value(name)
+            .map(|(k, p)| (k.as_str(), p))
+    }
+
     /// The hostnames operators gave APs in their device sections (`ap7532 <MAC>` /
     /// `hostname …`).
     pub fn ap_hostnames(&self) -> BTreeMap<Mac, String> {
@@ -1063,6 +1129,9 @@ impl ClusterConfig {
         let mut out = Vec::new();
         if let Some(h) = &d.hostname {
             out.push(format!(" hostname {h}"));
+        }
+        if let Some(p) = &d.policy {
+            out.push(format!(" use auto-provisioning-policy {p}"));
         }
         for (v, ip) in &d.interfaces {
             out.push(format!(" interface vlan {v}"));
@@ -1141,6 +1210,14 @@ impl ClusterConfig {
             }
             s.push_str("!\n");
         }
+        for (name, p) in &self.policies {
+            s.push_str(&format!("auto-provisioning-policy {name}\n"));
+            for l in crate::provisioning::policy_lines(p) {
+                s.push_str(&l);
+                s.push('\n');
+            }
+            s.push_str("!\n");
+        }
         for (name, w) in &self.wlans {
             s.push_str(&format!("wlan {name}\n"));
             for l in Self::wlan_lines(w) {
@@ -1181,6 +1258,15 @@ impl ClusterConfig {
         let mut s = String::new();
         match ctx {
             Ctx::Global => return self.print(),
+            Ctx::Policy(n) => {
+                if let Some(p) = self.policies.get(n) {
+                    s.push_str(&format!("auto-provisioning-policy {n}\n"));
+                    for l in crate::provisioning::policy_lines(p) {
+                        s.push_str(&l);
+                        s.push('\n');
+                    }
+                }
+            }
             Ctx::ApDevice(mac) => {
                 if let Some(d) = self.ap_devices.get(mac) {
                     s.push_str(&format!("{} {mac}\n", d.model));
@@ -1461,6 +1547,10 @@ fn exec_device(d: &mut Device, toks: &[&str]) -> Result<Option<u16>, String> {
     match toks {
         ["hostname", h] => d.hostname = Some(check_hostname(h)?),
         ["no", "hostname"] | ["no", "hostname", _] => d.hostname = None,
+        ["use", "auto-provisioning-policy", p] => {
+            d.policy = Some(check_word("auto-provisioning-policy name", p, 32)?)
+        }
+        ["no", "use", "auto-provisioning-policy", ..] => d.policy = None,
         ["interface", "vlan", v] => {
             let v = num("interface vlan", v, 1, 4094)? as u16;
             d.interfaces.entry(v).or_insert(None);

@@ -38,6 +38,7 @@ impl Mode {
             Mode::Cfg(Ctx::Global) => Kind::Global,
             Mode::Cfg(Ctx::Device(_)) => Kind::Device,
             Mode::Cfg(Ctx::ApDevice(_)) => Kind::ApDevice,
+            Mode::Cfg(Ctx::Policy(_)) => Kind::Policy,
             Mode::Cfg(Ctx::Interface(..)) => Kind::Interface,
             Mode::Cfg(Ctx::UserMgmt) => Kind::UserMgmt,
             Mode::Cfg(Ctx::Wlan(_)) => Kind::Wlan,
@@ -55,6 +56,7 @@ impl Mode {
             }
             Mode::Cfg(Ctx::Interface(m, v)) => format!("(config-device-{m}-if-vlan{v})#"),
             Mode::Cfg(Ctx::UserMgmt) => "(config-user-management)#".into(),
+            Mode::Cfg(Ctx::Policy(n)) => format!("(config-auto-provisioning-policy-{n})#"),
             Mode::Cfg(Ctx::Wlan(n)) => format!("(config-wlan-{n})#"),
             Mode::Cfg(Ctx::Profile(n)) => format!("(config-profile-{n})#"),
             Mode::Cfg(Ctx::Radio(n, r)) => format!("(config-profile-{n}-if-radio{r})#"),
@@ -115,6 +117,7 @@ fn ctx_path(cfg: &ClusterConfig, ctx: &Ctx) -> Vec<String> {
         Ctx::Radio(n, r) => vec![cfg.profile_header(n), format!("interface radio{r}")],
         Ctx::Device(m) => vec![dev(m)],
         Ctx::ApDevice(m) => vec![cfg.ap_device_header(*m)],
+        Ctx::Policy(n) => vec![format!("auto-provisioning-policy {n}")],
         Ctx::Interface(m, v) => vec![dev(m), format!("interface vlan {v}")],
     }
 }

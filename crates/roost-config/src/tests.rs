@@ -2637,3 +2637,78 @@ fn the_cli_enters_an_ap_device_section() {
         .pending_change()
         .contains("ap7532 00-23-68-00-00-01\n hostname lobby-1\n"));
 }
+
+#[test]
+fn an_auto_provisioning_policy_parses_renders_and_refuses_bad_rules() {
+    use crate::provisioning::{RuleAction, RuleMatch};
+    let mut c = ClusterConfig::default();
+    let text_in = "auto-provisioning-policy campus\n adopt ap7532 precedence 10 profile lab ip 10.1.0.0/16\n deny anyap precedence 20 mac 00-23-68-00-00-10 00-23-68-00-00-19\n redirect ap8533 precedence 30 controller 10.9.9.9 level 2 pool 1 any\n adopt anyap precedence 40 serial-number SIM00042\n default-adoption\n evaluate-always\n";
+    c.apply_change(text_in).unwrap();
+    let text = c.to_text();
+    assert!(text.contains(text_in), "{text}");
+    let mut again = ClusterConfig::default();
+    again.apply_change(&text).unwrap();
+    assert_eq!(again, c);
+    // A device uses it; it cannot be removed while used, nor a missing one be used.
+    c.apply_change(&format!(
+        "vx9000 {MAC1}\n use auto-provisioning-policy campus\n"
+    ))
+    .unwrap();
+    let (name, p) = c.auto_provisioning_policy_of(mac1()).unwrap();
+    assert_eq!(name, "campus");
+    assert_eq!(p.rules.len(), 4);
+    assert_eq!(
+        p.rules[&30].action,
+        RuleAction::Redirect {
+            controller: "10.9.9.9".parse().unwrap(),
+            level: Some(2),
+            pool: Some(1)
+        }
+    );
+    assert_eq!(
+        p.rules[&40].matcher,
+        RuleMatch::SerialNumber("SIM00042".into())
+    );
+    let text = c.to_text();
+    for (bad, why) in [
+        ("no auto-provisioning-policy campus\n", "in use by device"),
+        (&format!("vx9000 {MAC1}\n use auto-provisioning-policy nope\n") as &str, "does not exist"),
+        ("auto-provisioning-policy campus\n adopt ap9999 precedence 1 any\n", "is not an AP type"),
+        ("auto-provisioning-policy campus\n adopt anyap precedence 0 any\n", "out of range <1-10000>"),
+        ("auto-provisioning-policy campus\n deny anyap precedence 5 mac 00-23-68-00-00-19 00-23-68-00-00-10\n", "ends before it starts"),
+        ("auto-provisioning-policy campus\n deny anyap precedence 5 ip 10.0.0.9 10.0.0.1\n", "ends before it starts"),
+        ("auto-provisioning-policy campus\n deny anyap precedence 5\n", "a match is missing"),
+        ("auto-provisioning-policy campus\n redirect anyap precedence 5 any\n", "'controller <IP>' expected"),
+        ("auto-provisioning-policy campus\n no deny anyap precedence 99\n", "no rule at precedence 99"),
+        ("auto-provisioning-policy a-name-that-is-longer-than-32-chars\n", "32"),
+    ] {
+        let e = c.apply_change(bad).unwrap_err().to_string();
+        assert!(e.contains(why), "{bad}: {e}");
+        assert_eq!(c.to_text(), text, "{bad} changed the configuration");
+    }
+    // A rule entered again at a precedence replaces it; `no` removes one.
+    c.apply_change("auto-provisioning-policy campus\n deny anyap precedence 40 any\n no adopt ap7532 precedence 10\n no default-adoption\n")
+        .unwrap();
+    let (_, p) = c.auto_provisioning_policy_of(mac1()).unwrap();
+    assert_eq!(p.rules.keys().copied().collect::<Vec<_>>(), [20, 30, 40]);
+    assert_eq!(p.rules[&40].action, RuleAction::Deny);
+    assert!(!p.default_adoption && p.evaluate_always);
+}
+
+#[test]
+fn the_cli_enters_a_policy_and_takes_a_rule() {
+    let ops = Fake::new();
+    let mut s = admin();
+    run_ok(
+        &mut s,
+        &ops,
+        &[
+            "conf t",
+            "auto-provisioning-policy campus",
+            "deny anyap precedence 20 mac 00-23-68-00-00-10 00-23-68-00-00-19",
+        ],
+    );
+    assert!(s.pending_change().contains(
+        "auto-provisioning-policy campus\n deny anyap precedence 20 mac 00-23-68-00-00-10 00-23-68-00-00-19\n"
+    ));
+}
