@@ -138,6 +138,9 @@ pub struct AcSettings {
     /// Per AP model (upper case), the timers its default profile sets instead of the three
     /// above ([`AcSettings::timers_for`]).
     pub timers_by_model: BTreeMap<String, ApTimers>,
+    /// The auto-provisioning policy this controller applies at every new Join (None: every
+    /// AP the licenses and capacity allow is adopted).
+    pub policy: Option<Arc<policy::Policy>>,
     /// The hostnames operators gave APs (`ap7532 <MAC>` / `hostname …`): an AP in Run whose
     /// WTP Name differs is told it in a Configuration Update Request.
     pub ap_names: BTreeMap<Mac, String>,
@@ -182,6 +185,7 @@ impl AcSettings {
             fast_timers: None,
             timers_by_model: BTreeMap::new(),
             ap_names: BTreeMap::new(),
+            policy: None,
             wait_join: Duration::from_secs(60),
             change_state_pending: Duration::from_secs(25),
             data_check: Duration::from_secs(30),
@@ -964,6 +968,41 @@ impl Adoption {
             self.refuse(from, seq, mac, model, Refusal::Busy { max }, &req);
             return;
         }
+        // The auto-provisioning policy, for a new session (a rejoin keeps its mapping).
+        if let Some(p) = self.settings.policy.as_ref().filter(|_| rejoin.is_none()) {
+            let ip = match from.ip() {
+                IpAddr::V4(v4) => v4,
+                IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+            };
+            let facts = policy::WtpFacts {
+                mac,
+                model: &model,
+                serial: req.board_data.serial_str().unwrap_or(""),
+                ip,
+            };
+            let refusal = match p.evaluate(&facts) {
+                policy::Decision::Adopt { .. } => None,
+                policy::Decision::Deny { rule: Some(r) } => Some(Refusal::Denied {
+                    policy: p.name.clone(),
+                    precedence: r.precedence,
+                }),
+                policy::Decision::Deny { rule: None } => Some(Refusal::NoRuleMatched {
+                    policy: p.name.clone(),
+                }),
+                policy::Decision::Redirect { rule } => match rule.action {
+                    policy::Action::Redirect { controller, .. } => Some(Refusal::Redirected {
+                        policy: p.name.clone(),
+                        precedence: rule.precedence,
+                        controller,
+                    }),
+                    _ => None,
+                },
+            };
+            if let Some(refusal) = refusal {
+                self.refuse(from, seq, mac, model, refusal, &req);
+                return;
+            }
+        }
         let Licensed {
             kind: license,
             grace,
@@ -1076,8 +1115,11 @@ impl Adoption {
             control_ipv6: None,
             local_ipv4: Some(CapwapLocalIpv4Address(self.settings.control_ip)),
             local_ipv6: None,
-            // Where else it may try.
-            ac_ipv4_list: Some(AcIpv4List(self.settings.ac_list_for(&model).to_vec())),
+            // Where else it may try: the one controller a redirect names, else the members.
+            ac_ipv4_list: Some(AcIpv4List(match &reason {
+                Refusal::Redirected { controller, .. } => vec![*controller],
+                _ => self.settings.ac_list_for(&model).to_vec(),
+            })),
             ac_ipv6_list: None,
             transport_protocol: None,
             image_identifier: None,

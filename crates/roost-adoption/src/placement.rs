@@ -261,6 +261,16 @@ pub enum Refusal {
     Busy { max: usize },
     #[error("already adopted from {other} and that session is alive")]
     SessionInUse { other: std::net::SocketAddr },
+    #[error("denied by auto-provisioning-policy {policy} rule {precedence}")]
+    Denied { policy: String, precedence: u16 },
+    #[error("no rule of auto-provisioning-policy {policy} matched (default-adoption is off)")]
+    NoRuleMatched { policy: String },
+    #[error("redirected to {controller} by auto-provisioning-policy {policy} rule {precedence}")]
+    Redirected {
+        policy: String,
+        precedence: u16,
+        controller: std::net::Ipv4Addr,
+    },
 }
 
 impl Refusal {
@@ -273,6 +283,11 @@ impl Refusal {
                 ResultCode::JoinFailureResourceDepletion
             }
             Refusal::SessionInUse { .. } => ResultCode::JoinFailureSessionIdInUse,
+            Refusal::Denied { .. } | Refusal::NoRuleMatched { .. } => {
+                ResultCode::JoinFailureUnknownSource
+            }
+            // Refused here, with the AC IPv4 List naming the controller it should join.
+            Refusal::Redirected { .. } => ResultCode::JoinFailureUnspecified,
         }
     }
 }

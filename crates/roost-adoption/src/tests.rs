@@ -1439,3 +1439,100 @@ fn a_configured_hostname_is_told_to_the_ap_and_shown_once_taken() {
     );
     assert_eq!(a.counters().name_updates, 2);
 }
+
+// ---------------------------------------------------------------------------------------
+// The auto-provisioning policy at a Join.
+
+/// A Join the policy denies is refused with Unknown Source and listed with the rule; a
+/// redirect is refused with the AC IPv4 List naming the other controller; an AP no rule
+/// matches is refused unless default-adoption; what it adopts joins as before.
+#[test]
+fn the_auto_provisioning_policy_denies_redirects_or_adopts_at_the_join() {
+    use crate::policy::{Action, DeviceType, Match, Policy, Rule};
+    let away = Ipv4Addr::new(10, 9, 9, 9);
+    let policy = Policy::new(
+        "campus",
+        vec![
+            Rule {
+                action: Action::Deny,
+                device: DeviceType::AnyAp,
+                precedence: 10,
+                matcher: Match::Mac {
+                    start: mac(2),
+                    end: mac(3),
+                },
+            },
+            Rule {
+                action: Action::Redirect {
+                    controller: away,
+                    level: None,
+                    pool: None,
+                },
+                device: DeviceType::Model("ap8533".into()),
+                precedence: 20,
+                matcher: Match::Any,
+            },
+            Rule {
+                action: Action::Adopt { profile: None },
+                device: DeviceType::Model("ap7532".into()),
+                precedence: 30,
+                matcher: Match::Any,
+            },
+        ],
+        false,
+        false,
+    );
+    let mut s = settings();
+    s.policy = Some(std::sync::Arc::new(policy));
+    let mut a = Adoption::new(s);
+    a.handle_admission(serving(10), ms(0));
+    let join_of = |a: &mut Adoption, n: u8, model: &str| {
+        a.handle_control(ap_addr(n), &join(1, n, model), ms(10));
+        let out = drain(a);
+        let r = replies(&out, ap_addr(n));
+        let MessageBody::JoinResponse(j) = &r[0].body else {
+            panic!("{r:?}")
+        };
+        (j.clone(), events(&out))
+    };
+    // Denied by MAC range, whatever the model.
+    let (j, ev) = join_of(&mut a, 2, "AP7532");
+    assert_eq!(j.result_code, ResultCode::JoinFailureUnknownSource);
+    assert!(matches!(
+        ev.as_slice(),
+        [AdoptionEvent::Refused {
+            reason: Refusal::Denied { precedence: 10, .. },
+            ..
+        }]
+    ));
+    assert_eq!(
+        ev_reason(&ev),
+        "denied by auto-provisioning-policy campus rule 10"
+    );
+    // Redirected: the AC list names the other controller only.
+    let (j, ev) = join_of(&mut a, 5, "AP8533");
+    assert_eq!(j.result_code, ResultCode::JoinFailureUnspecified);
+    assert_eq!(j.ac_ipv4_list, Some(AcIpv4List(vec![away])));
+    assert_eq!(
+        ev_reason(&ev),
+        "redirected to 10.9.9.9 by auto-provisioning-policy campus rule 20"
+    );
+    // No rule for an AP6521: refused (default-adoption off).
+    let (j, ev) = join_of(&mut a, 6, "AP6521");
+    assert_eq!(j.result_code, ResultCode::JoinFailureUnknownSource);
+    assert_eq!(
+        ev_reason(&ev),
+        "no rule of auto-provisioning-policy campus matched (default-adoption is off)"
+    );
+    // Adopted by rule 30.
+    let (j, _) = join_of(&mut a, 7, "AP7532");
+    assert_eq!(j.result_code, ResultCode::Success);
+    assert_eq!(a.counters().joins_refused, 3);
+}
+
+fn ev_reason(ev: &[AdoptionEvent]) -> String {
+    match ev {
+        [AdoptionEvent::Refused { reason, .. }] => reason.to_string(),
+        other => panic!("{other:?}"),
+    }
+}

@@ -797,3 +797,66 @@ fn a_profiles_capwap_timers_reach_its_aps_and_a_change_is_pushed() {
     assert!(running.contains(" capwap echo-interval 9\n"), "{running}");
     assert!(!running.contains("fast-timers"), "{running}");
 }
+
+/// An auto-provisioning policy on a real controller: an AP in the denied MAC range is
+/// refused with Unknown Source and listed with the rule that matched, the others adopt
+/// (default-adoption).
+#[test]
+fn an_auto_provisioning_policy_denies_a_mac_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = start(
+        dir.path(),
+        "vx9000-1",
+        "127.0.0.68",
+        "52-54-00-E1-EE-68",
+        "--aap-licenses 8",
+    );
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        (status(&c)["oper_state"] == "active").then_some(())
+    })
+    .expect("active");
+    run(
+        &c,
+        &[
+            "configure terminal",
+            "auto-provisioning-policy campus",
+            "deny anyap precedence 10 mac 00-23-68-01-00-01 00-23-68-01-00-02",
+            "default-adoption",
+            "exit",
+            "self",
+            "use auto-provisioning-policy campus",
+            "commit write",
+        ],
+    );
+    let ac = Ipv4Addr::new(127, 0, 0, 68);
+    let mut aps: Vec<Ap> = (1..=3).map(|n| Ap::new([127, 21, 8], n)).collect();
+    assert_eq!(aps[0].adopt(ac), Err(ResultCode::JoinFailureUnknownSource));
+    assert_eq!(aps[1].adopt(ac), Err(ResultCode::JoinFailureUnknownSource));
+    aps[2].adopt(ac).expect("not in the range: adopted");
+    let offline = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let t = run(&c, &["show adoption offline"]);
+        let n = t
+            .matches("denied by auto-provisioning-policy campus rule 10")
+            .count();
+        (n == 2).then_some(t)
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c, &["show adoption offline"])));
+    assert!(offline.contains("00-23-68-01-00-01"), "{offline}");
+    wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let t = run(&c, &["show wireless ap"]);
+        (t.matches("| adopted ").count() == 1 && t.matches("| refused ").count() == 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c, &["show wireless ap"])));
+    let api = c.get_json("/api/v1/aps").unwrap();
+    let refused: Vec<&serde_json::Value> = api
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), 2, "{api:#}");
+    assert_eq!(
+        refused[0]["reason"],
+        "denied by auto-provisioning-policy campus rule 10"
+    );
+}
