@@ -1056,6 +1056,34 @@ impl ClusterConfig {
         out
     }
 
+    /// `show adoption status`'s policy lines: the policy this member uses, and a warning when
+    /// the members' device sections name different ones (issue 9: each member applies its
+    /// own, so an AP's fate would depend on which member it reaches).
+    pub fn policy_status(&self, me: Mac) -> String {
+        let name = |d: &Device| d.policy.clone().unwrap_or_else(|| "none".into());
+        let own = self.devices.get(&me).map_or_else(|| "none".into(), name);
+        let mut o = format!(" {:<29}: {own}\n", "Auto-provisioning policy");
+        let all: Vec<(String, String)> = self
+            .devices
+            .iter()
+            .map(|(mac, d)| {
+                (
+                    d.hostname.clone().unwrap_or_else(|| mac.to_string()),
+                    name(d),
+                )
+            })
+            .collect();
+        if all.iter().any(|(_, p)| *p != all[0].1) {
+            let list: Vec<String> = all.iter().map(|(h, p)| format!("{h}: {p}")).collect();
+            o += &format!(
+                " {:<29}: members use different auto-provisioning policies ({})\n",
+                "Warning",
+                list.join(", ")
+            );
+        }
+        o
+    }
+
     /// The auto-provisioning policy device `mac`'s section uses, with its name.
     pub fn auto_provisioning_policy_of(
         &self,

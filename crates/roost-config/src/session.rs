@@ -428,7 +428,12 @@ impl Session {
                 &ops.snapshot().aps.rows,
             )),
             Act::ShowAdoptionStatus => {
-                ok(crate::views::render_adoption_status(&ops.snapshot().aps))
+                let mut text = crate::views::render_adoption_status(&ops.snapshot().aps);
+                // The policy lines before the closing blank line.
+                text.pop();
+                text += &ops.running_config().policy_status(ops.identity().mac);
+                text.push('\n');
+                ok(text)
             }
             Act::ShowRunning | Act::WriteTerminal => ok(self.shown(ops.running_config().to_text())),
             Act::ShowHistory => ok(self

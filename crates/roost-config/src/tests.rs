@@ -2712,3 +2712,24 @@ fn the_cli_enters_a_policy_and_takes_a_rule() {
         "auto-provisioning-policy campus\n deny anyap precedence 20 mac 00-23-68-00-00-10 00-23-68-00-00-19\n"
     ));
 }
+
+#[test]
+fn adoption_status_names_the_policy_and_warns_when_members_differ() {
+    let mut c = ClusterConfig::default();
+    c.apply_change(&format!(
+        "auto-provisioning-policy campus\n default-adoption\nvx9000 {MAC1}\n hostname vx9000-1\n use auto-provisioning-policy campus\nvx9000 52-54-00-3A-A1-17\n hostname vx9000-2\n"
+    ))
+    .unwrap();
+    let s = c.policy_status(mac1());
+    assert!(
+        s.contains(" Auto-provisioning policy     : campus\n"),
+        "{s}"
+    );
+    assert!(
+        s.contains(" Warning                      : members use different auto-provisioning policies (vx9000-2: none, vx9000-1: campus)\n"),
+        "{s}"
+    );
+    c.apply_change("vx9000 52-54-00-3A-A1-17\n use auto-provisioning-policy campus\n")
+        .unwrap();
+    assert!(!c.policy_status(mac1()).contains("Warning"));
+}
