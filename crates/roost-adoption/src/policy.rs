@@ -148,6 +148,14 @@ impl Policy {
         }
     }
 
+    /// The rule at `precedence`, if any.
+    pub fn rule(&self, precedence: u16) -> Option<&Rule> {
+        self.rules
+            .binary_search_by_key(&precedence, |r| r.precedence)
+            .ok()
+            .map(|i| &self.rules[i])
+    }
+
     /// The rules, lowest precedence first.
     pub fn rules(&self) -> &[Rule] {
         &self.rules

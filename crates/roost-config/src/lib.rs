@@ -69,7 +69,7 @@ pub struct ClusterConfig {
     /// device views are derived from the cluster-wide AP table.
     ap_devices: std::collections::BTreeMap<Mac, model::ApDevice>,
     /// `auto-provisioning-policy <NAME>` sections, by name.
-    policies: std::collections::BTreeMap<String, provisioning::ProvisioningPolicy>,
+    policies: std::collections::BTreeMap<String, roost_adoption::policy::Policy>,
     /// `license grace-period` (None: the default, 100 days).
     license_grace: Option<model::GracePeriod>,
 }

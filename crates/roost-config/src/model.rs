@@ -626,7 +626,9 @@ impl ClusterConfig {
                     name,
                     crate::provisioning::POLICY_NAME_MAX,
                 )?;
-                self.policies.entry(name.clone()).or_default();
+                self.policies.entry(name.clone()).or_insert_with(|| {
+                    roost_adoption::policy::Policy::new(&name, vec![], false, false)
+                });
                 Ok(Some(Ctx::Policy(name)))
             }
             ["no", "auto-provisioning-policy", name] => {
@@ -1088,7 +1090,7 @@ impl ClusterConfig {
     pub fn auto_provisioning_policy_of(
         &self,
         mac: Mac,
-    ) -> Option<(&str, &crate::provisioning::ProvisioningPolicy)> {
+    ) -> Option<(&str, &roost_adoption::policy::Policy)> {
         let name = self.devices.get(&mac)?.policy.as_deref()?;
         self.policies
             .get_key_value(name)

@@ -1,6 +1,6 @@
-//! `auto-provisioning-policy <NAME>` (WiNG's rule syntax, issue 9): the configuration form of
-//! a policy, parsed and written back. The AC's evaluator is `roost_adoption::policy`; the
-//! daemon converts this form into it.
+//! `auto-provisioning-policy <NAME>` (WiNG's rule syntax, issue 9): a policy's text, parsed
+//! into and written back from the AC's own form (`roost_adoption::policy::Policy`), so that
+//! the configuration holds exactly what the AC evaluates.
 //!
 //! ```text
 //! auto-provisioning-policy campus
@@ -12,66 +12,15 @@
 //! ```
 
 use crate::model::{check_word, num, AP_MODELS};
+use roost_adoption::policy::{Action, DeviceType, Match, Policy, Rule};
 use roost_wire::Mac;
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-
-/// What a rule does.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RuleAction {
-    /// `adopt … [profile <P>]`.
-    Adopt {
-        profile: Option<String>,
-    },
-    Deny,
-    /// `redirect … controller <IP> [level 1|2] [pool 1|2]`.
-    Redirect {
-        controller: Ipv4Addr,
-        level: Option<u8>,
-        pool: Option<u8>,
-    },
-}
-
-/// What a rule matches (only fields a WTP reports).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RuleMatch {
-    Any,
-    /// `mac <start> [<end>]`, inclusive.
-    Mac(Mac, Mac),
-    ModelNumber(String),
-    SerialNumber(String),
-    /// `ip <start> <end>`, inclusive.
-    IpRange(Ipv4Addr, Ipv4Addr),
-    /// `ip <A.B.C.D/M>`.
-    IpPrefix(Ipv4Addr, u8),
-}
-
-/// One rule: `<adopt|deny|redirect> <type> precedence <1-10000> … <match>`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProvisioningRule {
-    pub action: RuleAction,
-    /// `anyap` or an AP model keyword (`ap7532`).
-    pub device: String,
-    pub precedence: u16,
-    pub matcher: RuleMatch,
-}
-
-/// `auto-provisioning-policy <NAME>`: its rules by precedence (one per precedence: a rule
-/// entered again at a precedence replaces it), and its two flags (both off by default).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ProvisioningPolicy {
-    pub rules: BTreeMap<u16, ProvisioningRule>,
-    /// `default-adoption`: adopt an AP no rule matches.
-    pub default_adoption: bool,
-    /// `evaluate-always`: run the rules at every adoption.
-    pub evaluate_always: bool,
-}
 
 /// At most this many characters in a policy's name (WiNG's limit).
 pub const POLICY_NAME_MAX: usize = 32;
 
 /// Runs one command in a policy's context. `Err("")` is an unknown command.
-pub(crate) fn exec_policy(p: &mut ProvisioningPolicy, toks: &[&str]) -> Result<(), String> {
+pub(crate) fn exec_policy(p: &mut Policy, toks: &[&str]) -> Result<(), String> {
     match toks {
         ["default-adoption"] => p.default_adoption = true,
         ["no", "default-adoption"] => p.default_adoption = false,
@@ -79,13 +28,12 @@ pub(crate) fn exec_policy(p: &mut ProvisioningPolicy, toks: &[&str]) -> Result<(
         ["no", "evaluate-always"] => p.evaluate_always = false,
         ["no", "adopt" | "deny" | "redirect", _, "precedence", n, ..] => {
             let n = num("precedence", n, 1, 10_000)? as u16;
-            if p.rules.remove(&n).is_none() {
+            if !p.remove_rule(n) {
                 return Err(format!("no rule at precedence {n}"));
             }
         }
         ["adopt" | "deny" | "redirect", ..] => {
-            let r = parse_rule(toks)?;
-            p.rules.insert(r.precedence, r);
+            p.set_rule(parse_rule(toks)?);
         }
         _ => return Err(String::new()),
     }
@@ -103,7 +51,7 @@ fn mac(s: &str) -> Result<Mac, String> {
 }
 
 /// Parses `<adopt|deny|redirect> <type> precedence <N> [target] <match>`.
-pub(crate) fn parse_rule(toks: &[&str]) -> Result<ProvisioningRule, String> {
+pub(crate) fn parse_rule(toks: &[&str]) -> Result<Rule, String> {
     let [verb, device, "precedence", n, rest @ ..] = toks else {
         return Err(format!(
             "'{}': expected <adopt|deny|redirect> <anyap|model> precedence <1-10000> … <match>",
@@ -119,13 +67,13 @@ pub(crate) fn parse_rule(toks: &[&str]) -> Result<ProvisioningRule, String> {
     let precedence = num("precedence", n, 1, 10_000)? as u16;
     let (action, rest) = match (*verb, rest) {
         ("adopt", ["profile", p, rest @ ..]) => (
-            RuleAction::Adopt {
+            Action::Adopt {
                 profile: Some(check_word("profile name", p, 32)?),
             },
             rest,
         ),
-        ("adopt", rest) => (RuleAction::Adopt { profile: None }, rest),
-        ("deny", rest) => (RuleAction::Deny, rest),
+        ("adopt", rest) => (Action::Adopt { profile: None }, rest),
+        ("deny", rest) => (Action::Deny, rest),
         ("redirect", ["controller", c, rest @ ..]) => {
             let controller = ip("redirect controller", c)?;
             let (level, rest) = match rest {
@@ -137,7 +85,7 @@ pub(crate) fn parse_rule(toks: &[&str]) -> Result<ProvisioningRule, String> {
                 rest => (None, rest),
             };
             (
-                RuleAction::Redirect {
+                Action::Redirect {
                     controller,
                     level,
                     pool,
@@ -149,33 +97,33 @@ pub(crate) fn parse_rule(toks: &[&str]) -> Result<ProvisioningRule, String> {
         _ => return Err(String::new()),
     };
     let matcher = match rest {
-        ["any"] => RuleMatch::Any,
+        ["any"] => Match::Any,
         ["mac", a] => {
             let a = mac(a)?;
-            RuleMatch::Mac(a, a)
+            Match::Mac { start: a, end: a }
         }
         ["mac", a, b] => {
             let (a, b) = (mac(a)?, mac(b)?);
             if a.0 > b.0 {
                 return Err(format!("mac: the range {a} {b} ends before it starts"));
             }
-            RuleMatch::Mac(a, b)
+            Match::Mac { start: a, end: b }
         }
-        ["model-number", m] => RuleMatch::ModelNumber(check_word("model-number", m, 64)?),
-        ["serial-number", s] => RuleMatch::SerialNumber(check_word("serial-number", s, 64)?),
+        ["model-number", m] => Match::ModelNumber(check_word("model-number", m, 64)?),
+        ["serial-number", s] => Match::SerialNumber(check_word("serial-number", s, 64)?),
         ["ip", a, b] => {
             let (a, b) = (ip("ip", a)?, ip("ip", b)?);
             if a > b {
                 return Err(format!("ip: the range {a} {b} ends before it starts"));
             }
-            RuleMatch::IpRange(a, b)
+            Match::IpRange { start: a, end: b }
         }
         ["ip", p] => {
             let bad = || format!("ip: '{p}' is not a range <start> <end> or a prefix A.B.C.D/M");
             let (a, m) = p.split_once('/').ok_or_else(bad)?;
             let a = a.parse::<Ipv4Addr>().map_err(|_| bad())?;
             let m = num("ip prefix length", m, 0, 32)? as u8;
-            RuleMatch::IpPrefix(a, m)
+            Match::IpPrefix { network: a, len: m }
         }
         [] => {
             return Err(format!(
@@ -189,22 +137,30 @@ pub(crate) fn parse_rule(toks: &[&str]) -> Result<ProvisioningRule, String> {
             ))
         }
     };
-    Ok(ProvisioningRule {
+    Ok(Rule {
         action,
-        device: device.to_string(),
+        device: if *device == "anyap" {
+            DeviceType::AnyAp
+        } else {
+            DeviceType::Model(device.to_string())
+        },
         precedence,
         matcher,
     })
 }
 
 /// The rule's line, as `parse_rule` reads it.
-pub fn rule_line(r: &ProvisioningRule) -> String {
-    let head = |verb: &str| format!("{verb} {} precedence {}", r.device, r.precedence);
+pub fn rule_line(r: &Rule) -> String {
+    let device = match &r.device {
+        DeviceType::AnyAp => "anyap",
+        DeviceType::Model(m) => m,
+    };
+    let head = |verb: &str| format!("{verb} {device} precedence {}", r.precedence);
     let mut s = match &r.action {
-        RuleAction::Adopt { profile: None } => head("adopt"),
-        RuleAction::Adopt { profile: Some(p) } => format!("{} profile {p}", head("adopt")),
-        RuleAction::Deny => head("deny"),
-        RuleAction::Redirect {
+        Action::Adopt { profile: None } => head("adopt"),
+        Action::Adopt { profile: Some(p) } => format!("{} profile {p}", head("adopt")),
+        Action::Deny => head("deny"),
+        Action::Redirect {
             controller,
             level,
             pool,
@@ -220,22 +176,22 @@ pub fn rule_line(r: &ProvisioningRule) -> String {
         }
     };
     s += &match &r.matcher {
-        RuleMatch::Any => " any".to_string(),
-        RuleMatch::Mac(a, b) if a == b => format!(" mac {a}"),
-        RuleMatch::Mac(a, b) => format!(" mac {a} {b}"),
-        RuleMatch::ModelNumber(m) => format!(" model-number {m}"),
-        RuleMatch::SerialNumber(n) => format!(" serial-number {n}"),
-        RuleMatch::IpRange(a, b) => format!(" ip {a} {b}"),
-        RuleMatch::IpPrefix(a, m) => format!(" ip {a}/{m}"),
+        Match::Any => " any".to_string(),
+        Match::Mac { start: a, end: b } if a == b => format!(" mac {a}"),
+        Match::Mac { start: a, end: b } => format!(" mac {a} {b}"),
+        Match::ModelNumber(m) => format!(" model-number {m}"),
+        Match::SerialNumber(n) => format!(" serial-number {n}"),
+        Match::IpRange { start: a, end: b } => format!(" ip {a} {b}"),
+        Match::IpPrefix { network: a, len: m } => format!(" ip {a}/{m}"),
     };
     s
 }
 
 /// The policy's body lines (one space of indent).
-pub(crate) fn policy_lines(p: &ProvisioningPolicy) -> Vec<String> {
+pub(crate) fn policy_lines(p: &Policy) -> Vec<String> {
     let mut out: Vec<String> = p
-        .rules
-        .values()
+        .rules()
+        .iter()
         .map(|r| format!(" {}", rule_line(r)))
         .collect();
     if p.default_adoption {

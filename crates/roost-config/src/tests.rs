@@ -2640,7 +2640,7 @@ fn the_cli_enters_an_ap_device_section() {
 
 #[test]
 fn an_auto_provisioning_policy_parses_renders_and_refuses_bad_rules() {
-    use crate::provisioning::{RuleAction, RuleMatch};
+    use roost_adoption::policy::{Action, Match};
     let mut c = ClusterConfig::default();
     let text_in = "auto-provisioning-policy campus\n adopt ap7532 precedence 10 profile lab ip 10.1.0.0/16\n deny anyap precedence 20 mac 00-23-68-00-00-10 00-23-68-00-00-19\n redirect ap8533 precedence 30 controller 10.9.9.9 level 2 pool 1 any\n adopt anyap precedence 40 serial-number SIM00042\n default-adoption\n evaluate-always\n";
     c.apply_change(text_in).unwrap();
@@ -2656,18 +2656,18 @@ fn an_auto_provisioning_policy_parses_renders_and_refuses_bad_rules() {
     .unwrap();
     let (name, p) = c.auto_provisioning_policy_of(mac1()).unwrap();
     assert_eq!(name, "campus");
-    assert_eq!(p.rules.len(), 4);
+    assert_eq!(p.rules().len(), 4);
     assert_eq!(
-        p.rules[&30].action,
-        RuleAction::Redirect {
+        p.rule(30).unwrap().action,
+        Action::Redirect {
             controller: "10.9.9.9".parse().unwrap(),
             level: Some(2),
             pool: Some(1)
         }
     );
     assert_eq!(
-        p.rules[&40].matcher,
-        RuleMatch::SerialNumber("SIM00042".into())
+        p.rule(40).unwrap().matcher,
+        Match::SerialNumber("SIM00042".into())
     );
     let text = c.to_text();
     for (bad, why) in [
@@ -2690,8 +2690,11 @@ fn an_auto_provisioning_policy_parses_renders_and_refuses_bad_rules() {
     c.apply_change("auto-provisioning-policy campus\n deny anyap precedence 40 any\n no adopt ap7532 precedence 10\n no default-adoption\n")
         .unwrap();
     let (_, p) = c.auto_provisioning_policy_of(mac1()).unwrap();
-    assert_eq!(p.rules.keys().copied().collect::<Vec<_>>(), [20, 30, 40]);
-    assert_eq!(p.rules[&40].action, RuleAction::Deny);
+    assert_eq!(
+        p.rules().iter().map(|r| r.precedence).collect::<Vec<_>>(),
+        [20, 30, 40]
+    );
+    assert_eq!(p.rule(40).unwrap().action, Action::Deny);
     assert!(!p.default_adoption && p.evaluate_always);
 }
 

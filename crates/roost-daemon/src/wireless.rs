@@ -9,7 +9,6 @@ use crate::member::MemberHandle;
 use crate::options::ControllerOptions;
 use roost_adoption::directory::{Directory, DirectoryOutput};
 use roost_adoption::placement::{admission, fallback_targets, handing_back, PoolMember};
-use roost_adoption::policy::Policy;
 use roost_adoption::wlan::{Cipher, KeyManagement, WlanPlan, WlanService};
 use roost_adoption::{
     AcSettings, Adoption, AdoptionEvent, AdoptionOutput, ApState, ApView, ReleaseReason,
@@ -66,57 +65,6 @@ const fn fast_timers(f: roost_config::FastTimerSettings) -> FastTimers {
         retransmit_interval: Duration::from_millis(f.retransmit_ms as u64),
         max_retransmit: f.count,
     }
-}
-
-/// A configured auto-provisioning policy, as the adoption core evaluates it.
-fn policy_of(name: &str, c: &roost_config::provisioning::ProvisioningPolicy) -> Policy {
-    use roost_adoption::policy::{Action, DeviceType, Match, Rule};
-    use roost_config::provisioning::{RuleAction, RuleMatch};
-    let rules = c
-        .rules
-        .values()
-        .map(|r| Rule {
-            action: match &r.action {
-                RuleAction::Adopt { profile } => Action::Adopt {
-                    profile: profile.clone(),
-                },
-                RuleAction::Deny => Action::Deny,
-                RuleAction::Redirect {
-                    controller,
-                    level,
-                    pool,
-                } => Action::Redirect {
-                    controller: *controller,
-                    level: *level,
-                    pool: *pool,
-                },
-            },
-            device: if r.device == "anyap" {
-                DeviceType::AnyAp
-            } else {
-                DeviceType::Model(r.device.clone())
-            },
-            precedence: r.precedence,
-            matcher: match &r.matcher {
-                RuleMatch::Any => Match::Any,
-                RuleMatch::Mac(start, end) => Match::Mac {
-                    start: *start,
-                    end: *end,
-                },
-                RuleMatch::ModelNumber(m) => Match::ModelNumber(m.clone()),
-                RuleMatch::SerialNumber(s) => Match::SerialNumber(s.clone()),
-                RuleMatch::IpRange(start, end) => Match::IpRange {
-                    start: *start,
-                    end: *end,
-                },
-                RuleMatch::IpPrefix(network, len) => Match::IpPrefix {
-                    network: *network,
-                    len: *len,
-                },
-            },
-        })
-        .collect();
-    Policy::new(name, rules, c.default_adoption, c.evaluate_always)
 }
 
 /// A profile's `capwap` timers, as the adoption core sends them.
@@ -236,8 +184,6 @@ struct Task {
     me_active: bool,
     capacity: u32,
     hostnames: HashMap<MemberId, String>,
-    /// The configured policy the core's was converted from.
-    policy_source: Option<roost_config::provisioning::ProvisioningPolicy>,
     /// The other members' rows for the faces: (`directory.grace_changes()`, built at, rows).
     others: Option<(u64, std::time::Instant, Vec<Arc<ApRow>>)>,
     /// The members' view (self's own AP counts left out) when admission was last computed.
@@ -290,7 +236,6 @@ async fn run(
         me_active: false,
         capacity: 0,
         hostnames: HashMap::new(),
-        policy_source: None,
         admitted_at: None,
         admitted_view: None,
         others: None,
@@ -468,17 +413,13 @@ impl Task {
             .collect();
         settings.ac_list = list;
         settings.ap_names = snap.running.ap_hostnames();
-        // Converted again only when the policy's text changed (a large policy is re-read
-        // at every snapshot otherwise).
-        let configured = snap.running.auto_provisioning_policy_of(self.member.mac);
-        let same = match (&settings.policy, configured) {
-            (Some(p), Some((name, c))) => p.name == name && self.policy_source.as_ref() == Some(c),
-            (None, None) => true,
-            _ => false,
-        };
-        if !same {
-            self.policy_source = configured.map(|(_, c)| c.clone());
-            settings.policy = configured.map(|(name, c)| Arc::new(policy_of(name, c)));
+        // Copied only when it changed (a large policy is compared, not rebuilt).
+        let configured = snap
+            .running
+            .auto_provisioning_policy_of(self.member.mac)
+            .map(|(_, p)| p);
+        if settings.policy.as_deref() != configured {
+            settings.policy = configured.cloned().map(Arc::new);
         }
         settings.timers_by_model = snap
             .running

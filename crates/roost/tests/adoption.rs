@@ -236,6 +236,22 @@ fn start(dir: &std::path::Path, name: &str, ip: &str, mac: &str, extra: &str) ->
     ControllerProcess::spawn(&bin(), spec).unwrap()
 }
 
+/// vx9000-1 alone on 127.0.0.`n` (MAC ending in `n`, 8 AAP licenses), once active.
+fn active_alone(dir: &std::path::Path, n: u8) -> ControllerProcess {
+    let c = start(
+        dir,
+        "vx9000-1",
+        &format!("127.0.0.{n}"),
+        &format!("52-54-00-E1-EE-{n}"),
+        "--aap-licenses 8",
+    );
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        (status(&c)["oper_state"] == "active").then_some(())
+    })
+    .expect("active");
+    c
+}
+
 /// The seed's pair on 127.0.0.`first` and `first + 1`: vx9000-1 configured as the how-to's
 /// primary (and `extra`) with `licenses` AAP licenses, active; vx9000-2 joined as standby.
 fn seed_pair(
@@ -697,17 +713,7 @@ fn a_lost_members_licenses_stay_in_the_pool_for_the_grace_period_across_restarts
 #[test]
 fn a_profiles_capwap_timers_reach_its_aps_and_a_change_is_pushed() {
     let dir = tempfile::tempdir().unwrap();
-    let c = start(
-        dir.path(),
-        "vx9000-1",
-        "127.0.0.67",
-        "52-54-00-E1-EE-67",
-        "--aap-licenses 8",
-    );
-    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
-        (status(&c)["oper_state"] == "active").then_some(())
-    })
-    .expect("active");
+    let c = active_alone(dir.path(), 67);
     run(
         &c,
         &[
@@ -804,17 +810,7 @@ fn a_profiles_capwap_timers_reach_its_aps_and_a_change_is_pushed() {
 #[test]
 fn an_auto_provisioning_policy_denies_a_mac_range() {
     let dir = tempfile::tempdir().unwrap();
-    let c = start(
-        dir.path(),
-        "vx9000-1",
-        "127.0.0.68",
-        "52-54-00-E1-EE-68",
-        "--aap-licenses 8",
-    );
-    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
-        (status(&c)["oper_state"] == "active").then_some(())
-    })
-    .expect("active");
+    let c = active_alone(dir.path(), 68);
     run(
         &c,
         &[
