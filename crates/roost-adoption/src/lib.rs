@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod directory;
+pub mod firmware;
 mod handback;
 pub mod placement;
 pub mod policy;
@@ -141,6 +142,9 @@ pub struct AcSettings {
     /// The auto-provisioning policy this controller applies at every new Join (None: every
     /// AP the licenses and capacity allow is adopted).
     pub policy: Option<Arc<policy::Policy>>,
+    /// The firmware gate, applied at every Join (a rejoin too: an AP may return with new
+    /// firmware).
+    pub firmware: Arc<firmware::FirmwareGate>,
     /// The hostnames operators gave APs (`ap7532 <MAC>` / `hostname …`): an AP in Run whose
     /// WTP Name differs is told it in a Configuration Update Request.
     pub ap_names: BTreeMap<Mac, String>,
@@ -186,6 +190,7 @@ impl AcSettings {
             timers_by_model: BTreeMap::new(),
             ap_names: BTreeMap::new(),
             policy: None,
+            firmware: Arc::default(),
             wait_join: Duration::from_secs(60),
             change_state_pending: Duration::from_secs(25),
             data_check: Duration::from_secs(30),
@@ -1003,6 +1008,16 @@ impl Adoption {
                 return;
             }
         }
+        let version = req.descriptor.active_software_version_str().unwrap_or("");
+        if let Err(m) = self.settings.firmware.check(&model, version) {
+            let refusal = Refusal::Firmware {
+                actual: version.to_string(),
+                expected: m.expected,
+                level: m.level,
+            };
+            self.refuse(from, seq, mac, model, refusal, &req);
+            return;
+        }
         let Licensed {
             kind: license,
             grace,
@@ -1122,7 +1137,14 @@ impl Adoption {
             })),
             ac_ipv6_list: None,
             transport_protocol: None,
-            image_identifier: None,
+            // RFC 5415 9.1.1: the version it should run.
+            image_identifier: match &reason {
+                Refusal::Firmware { expected, .. } => Some(ImageIdentifier {
+                    vendor_id: roost_capwap::vendor::ROOST_VENDOR_ID,
+                    data: expected.clone(),
+                }),
+                _ => None,
+            },
             maximum_message_length: None,
             vendor_specific: vec![],
             other_elements: vec![],

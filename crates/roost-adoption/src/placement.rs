@@ -265,6 +265,12 @@ pub enum Refusal {
     Denied { policy: String, precedence: u16 },
     #[error("no rule of auto-provisioning-policy {policy} matched (default-adoption is off)")]
     NoRuleMatched { policy: String },
+    #[error("firmware {actual:?} does not match {expected} (enforce-version adoption {level})")]
+    Firmware {
+        actual: String,
+        expected: String,
+        level: crate::firmware::EnforceVersion,
+    },
     #[error("redirected to {controller} by auto-provisioning-policy {policy} rule {precedence}")]
     Redirected {
         policy: String,
@@ -283,6 +289,8 @@ impl Refusal {
                 ResultCode::JoinFailureResourceDepletion
             }
             Refusal::SessionInUse { .. } => ResultCode::JoinFailureSessionIdInUse,
+            // With the Image Identifier of the version it should run.
+            Refusal::Firmware { .. } => ResultCode::JoinFailureUnspecified,
             Refusal::Denied { .. } | Refusal::NoRuleMatched { .. } => {
                 ResultCode::JoinFailureUnknownSource
             }

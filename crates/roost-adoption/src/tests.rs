@@ -1536,3 +1536,68 @@ fn ev_reason(ev: &[AdoptionEvent]) -> String {
         other => panic!("{other:?}"),
     }
 }
+
+/// The firmware gate: a mismatch is refused with the Image Identifier of the version the AP
+/// should run and the reason listed; the level decides; a model without a version passes.
+#[test]
+fn the_firmware_gate_refuses_with_the_expected_image() {
+    use crate::firmware::{EnforceVersion, FirmwareGate};
+    let with_version = |seq: u8, n: u8, model: &str, v: &str| {
+        let mut p = ControlPacket::decode(&join(seq, n, model)).unwrap();
+        if let MessageBody::JoinRequest(j) = &mut p.message.body {
+            j.descriptor.active_software_version = v.as_bytes().to_vec();
+        }
+        p.encode().unwrap()
+    };
+    let mut gate = FirmwareGate::default();
+    gate.expected.insert("AP7532".into(), "5.9.3.0-010D".into());
+    let mut s = settings();
+    s.firmware = std::sync::Arc::new(gate.clone());
+    let mut a = Adoption::new(s.clone());
+    a.handle_admission(serving(10), ms(0));
+    a.handle_control(
+        ap_addr(1),
+        &with_version(1, 1, "AP7532", "5.9.3.1-010D"),
+        ms(10),
+    );
+    let out = drain(&mut a);
+    let r = replies(&out, ap_addr(1));
+    let MessageBody::JoinResponse(j) = &r[0].body else {
+        panic!("{r:?}")
+    };
+    assert_eq!(j.result_code, ResultCode::JoinFailureUnspecified);
+    assert_eq!(
+        j.image_identifier,
+        Some(ImageIdentifier {
+            vendor_id: roost_capwap::vendor::ROOST_VENDOR_ID,
+            data: "5.9.3.0-010D".into()
+        })
+    );
+    assert_eq!(
+        ev_reason(&events(&out)),
+        "firmware \"5.9.3.1-010D\" does not match 5.9.3.0-010D (enforce-version adoption strict)"
+    );
+    // Another model passes.
+    a.handle_control(ap_addr(2), &with_version(1, 2, "AP8533", "1.0"), ms(20));
+    let r = replies(&drain(&mut a), ap_addr(2));
+    let MessageBody::JoinResponse(j) = &r[0].body else {
+        panic!("{r:?}")
+    };
+    assert_eq!(j.result_code, ResultCode::Success);
+    assert_eq!(j.image_identifier, None);
+    // At `minor` the same AP passes.
+    gate.level = EnforceVersion::Minor;
+    s.firmware = std::sync::Arc::new(gate);
+    a.handle_settings(s, ms(30));
+    drain(&mut a);
+    a.handle_control(
+        ap_addr(1),
+        &with_version(2, 1, "AP7532", "5.9.3.1-010D"),
+        ms(40),
+    );
+    let r = replies(&drain(&mut a), ap_addr(1));
+    let MessageBody::JoinResponse(j) = &r[0].body else {
+        panic!("{r:?}")
+    };
+    assert_eq!(j.result_code, ResultCode::Success);
+}

@@ -419,6 +419,15 @@ fn describe_in(parent: &str, t: &str) -> &'static str {
         ("license", "grace-period") => {
             "How long a lost member's licenses stay in the pool (Roost; default 100 days)"
         }
+        ("", "ap-firmware") => "The firmware version APs of a model must run (Roost)",
+        ("ap-firmware", _) => "AP model (ap7532, ap8533, ...), then the version",
+        ("", "enforce-version") => "Refuse APs whose firmware differs from ap-firmware",
+        ("enforce-version", "adoption") => "When an AP adopts",
+        ("adoption", "strict") => "The whole version string (default)",
+        ("adoption", "full") => "All four parts of the version",
+        ("adoption", "minor") => "The first three parts",
+        ("adoption", "major") => "The first two parts",
+        ("adoption", "none") => "Any version",
         ("grace-period", _) => "Days (or <0-8640000> followed by 'seconds')",
         ("<0-100>", "seconds") => "The grace period is in seconds (Roost)",
         ("hello-interval", _) => "Milliseconds (default 100)",
@@ -542,6 +551,14 @@ const GLOBAL: &[(&str, Act)] = &[
     ("license grace-period <0-100>", Act::Cfg),
     ("license grace-period <0-100> seconds", Act::Cfg),
     ("no license grace-period", Act::Cfg),
+    ("ap-firmware WORD WORD", Act::Cfg),
+    ("no ap-firmware WORD", Act::Cfg),
+    ("enforce-version adoption strict", Act::Cfg),
+    ("enforce-version adoption full", Act::Cfg),
+    ("enforce-version adoption minor", Act::Cfg),
+    ("enforce-version adoption major", Act::Cfg),
+    ("enforce-version adoption none", Act::Cfg),
+    ("no enforce-version adoption", Act::Cfg),
 ];
 
 const PROFILE: &[(&str, Act)] = &[

@@ -72,6 +72,11 @@ pub struct ClusterConfig {
     policies: std::collections::BTreeMap<String, roost_adoption::policy::Policy>,
     /// `license grace-period` (None: the default, 100 days).
     license_grace: Option<model::GracePeriod>,
+    /// `ap-firmware <model> <version>` (Roost): the version the firmware gate expects, by
+    /// AP model keyword (`ap7532`).
+    ap_firmware: std::collections::BTreeMap<String, String>,
+    /// `enforce-version adoption <level>` (WiNG's default: strict).
+    enforce_version: roost_adoption::firmware::EnforceVersion,
 }
 
 /// One device's settings as the daemon needs them (from its device section).

@@ -476,6 +476,20 @@ impl ClusterConfig {
             ap_devices: BTreeMap::new(),
             policies: BTreeMap::new(),
             license_grace: None,
+            ap_firmware: BTreeMap::new(),
+            enforce_version: roost_adoption::firmware::EnforceVersion::Strict,
+        }
+    }
+
+    /// The firmware gate the AC applies (`ap-firmware`, `enforce-version adoption`).
+    pub fn firmware_gate(&self) -> roost_adoption::firmware::FirmwareGate {
+        roost_adoption::firmware::FirmwareGate {
+            level: self.enforce_version,
+            expected: self
+                .ap_firmware
+                .iter()
+                .map(|(m, v)| (m.to_ascii_uppercase(), v.clone()))
+                .collect(),
         }
     }
 
@@ -655,6 +669,29 @@ impl ClusterConfig {
             ["license", "grace-period", s, "seconds"] => {
                 let s = num("license grace-period (seconds)", s, 0, 8_640_000)? as u32;
                 self.license_grace = Some(GracePeriod::Seconds(s));
+                Ok(None)
+            }
+            ["ap-firmware", m, v] => {
+                let m = ap_model(m)?;
+                let v = check_word("ap-firmware version", v, 64)?;
+                self.ap_firmware.insert(m, v);
+                Ok(None)
+            }
+            ["no", "ap-firmware", m] => match self.ap_firmware.remove(&m.to_ascii_lowercase()) {
+                Some(_) => Ok(None),
+                None => Err(format!("no ap-firmware is configured for {m}")),
+            },
+            ["enforce-version", "adoption", l] => {
+                self.enforce_version = roost_adoption::firmware::EnforceVersion::from_keyword(l)
+                    .ok_or_else(|| {
+                        format!(
+                            "enforce-version adoption: '{l}' is not one of strict, full, minor, major, none"
+                        )
+                    })?;
+                Ok(None)
+            }
+            ["no", "enforce-version", "adoption"] => {
+                self.enforce_version = roost_adoption::firmware::EnforceVersion::Strict;
                 Ok(None)
             }
             ["no", "license", "grace-period", ..] => {
@@ -1232,6 +1269,18 @@ impl ClusterConfig {
             Some(GracePeriod::Seconds(x)) => {
                 s.push_str(&format!("license grace-period {x} seconds\n!\n"))
             }
+        }
+        if self.enforce_version != roost_adoption::firmware::EnforceVersion::Strict {
+            s.push_str(&format!(
+                "enforce-version adoption {}\n!\n",
+                self.enforce_version
+            ));
+        }
+        for (m, v) in &self.ap_firmware {
+            s.push_str(&format!("ap-firmware {m} {v}\n"));
+        }
+        if !self.ap_firmware.is_empty() {
+            s.push_str("!\n");
         }
         if !self.users.is_empty() {
             s.push_str("user-management\n");

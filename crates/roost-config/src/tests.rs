@@ -2736,3 +2736,42 @@ fn adoption_status_names_the_policy_and_warns_when_members_differ() {
         .unwrap();
     assert!(!c.policy_status(mac1()).contains("Warning"));
 }
+
+#[test]
+fn ap_firmware_and_enforce_version_parse_render_and_refuse_bad_values() {
+    use roost_adoption::firmware::EnforceVersion;
+    let mut c = ClusterConfig::initial(mac1(), Model::Vx9000, "vx9000-1", "admin123");
+    assert_eq!(c.firmware_gate().level, EnforceVersion::Strict);
+    assert!(c.firmware_gate().expected.is_empty());
+    c.apply_change("ap-firmware AP7532 5.9.3.0-010D\nenforce-version adoption minor\n")
+        .unwrap();
+    let g = c.firmware_gate();
+    assert_eq!(g.level, EnforceVersion::Minor);
+    assert_eq!(
+        g.expected.get("AP7532").map(String::as_str),
+        Some("5.9.3.0-010D")
+    );
+    let text = c.to_text();
+    assert!(
+        text.contains("\nenforce-version adoption minor\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nap-firmware ap7532 5.9.3.0-010D\n"),
+        "{text}"
+    );
+    assert_eq!(ClusterConfig::parse(&text).unwrap(), c);
+    let before = c.clone();
+    for bad in [
+        "ap-firmware ap9999 1.0\n",
+        "enforce-version adoption loose\n",
+        "no ap-firmware ap8533\n",
+    ] {
+        assert!(c.apply_change(bad).is_err(), "{bad}");
+        assert_eq!(c, before);
+    }
+    c.apply_change("no ap-firmware ap7532\nno enforce-version adoption\n")
+        .unwrap();
+    assert!(!c.to_text().contains("ap-firmware"));
+    assert!(!c.to_text().contains("enforce-version"));
+}

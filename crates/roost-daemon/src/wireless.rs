@@ -421,6 +421,10 @@ impl Task {
         if settings.policy.as_deref() != configured {
             settings.policy = configured.cloned().map(Arc::new);
         }
+        let gate = snap.running.firmware_gate();
+        if *settings.firmware != gate {
+            settings.firmware = Arc::new(gate);
+        }
         settings.timers_by_model = snap
             .running
             .ap_timers()

@@ -25,6 +25,9 @@ struct Ap {
     /// The CAPWAP Timers and Vendor Specific elements of its last Configuration Status
     /// Response.
     told: Option<(CapwapTimers, Vec<VendorSpecificPayload>)>,
+    /// What its Board Data and WTP Descriptor report.
+    model: String,
+    version: String,
 }
 
 impl Ap {
@@ -42,6 +45,8 @@ impl Ap {
             data,
             seq: 0,
             told: None,
+            model: "AP7532".into(),
+            version: "5.9.1.0".into(),
         }
     }
 
@@ -71,7 +76,7 @@ impl Ap {
     fn board(&self) -> WtpBoardData {
         WtpBoardData {
             vendor_id: roost_capwap::VENDOR_ID_EXAMPLE,
-            model_number: b"AP7532".to_vec(),
+            model_number: self.model.as_bytes().to_vec(),
             serial_number: format!("T{:05}", self.n).into_bytes(),
             board_id: None,
             board_revision: None,
@@ -101,7 +106,7 @@ impl Ap {
                     capabilities: EncryptionCapabilities::AES_CCMP,
                 }],
                 hardware_version: b"1.0".to_vec(),
-                active_software_version: b"5.9.1.0".to_vec(),
+                active_software_version: self.version.as_bytes().to_vec(),
                 boot_version: b"1.0".to_vec(),
                 other_software_version: None,
                 vendor_descriptors: vec![],
@@ -238,12 +243,16 @@ fn start(dir: &std::path::Path, name: &str, ip: &str, mac: &str, extra: &str) ->
 
 /// vx9000-1 alone on 127.0.0.`n` (MAC ending in `n`, 8 AAP licenses), once active.
 fn active_alone(dir: &std::path::Path, n: u8) -> ControllerProcess {
+    active_alone_with(dir, n, 8)
+}
+
+fn active_alone_with(dir: &std::path::Path, n: u8, licenses: u32) -> ControllerProcess {
     let c = start(
         dir,
         "vx9000-1",
         &format!("127.0.0.{n}"),
         &format!("52-54-00-E1-EE-{n}"),
-        "--aap-licenses 8",
+        &format!("--aap-licenses {licenses}"),
     );
     wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
         (status(&c)["oper_state"] == "active").then_some(())
@@ -855,4 +864,98 @@ fn an_auto_provisioning_policy_denies_a_mac_range() {
         refused[0]["reason"],
         "denied by auto-provisioning-policy campus rule 10"
     );
+}
+
+/// The firmware gate at each of WiNG's levels: APs whose version differs from `ap-firmware`
+/// in the build suffix, the fourth, third or second part are refused from the level that
+/// compares that part, and listed with the reason; a model with no version configured passes.
+#[test]
+fn the_firmware_gate_refuses_a_mismatch_at_each_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = active_alone_with(dir.path(), 69, 16);
+    run(
+        &c,
+        &[
+            "configure terminal",
+            "ap-firmware ap7532 5.9.3.0-010D",
+            "commit write",
+        ],
+    );
+    let ac = Ipv4Addr::new(127, 0, 0, 69);
+    let versions = [
+        "5.9.3.0-011R",
+        "5.9.3.1-010D",
+        "5.9.4.0-010D",
+        "5.8.3.0-010D",
+    ];
+    // Per level, which of the four pass.
+    let levels = [
+        ("strict", [false, false, false, false]),
+        ("full", [true, false, false, false]),
+        ("minor", [true, true, false, false]),
+        ("major", [true, true, true, false]),
+        ("none", [true, true, true, true]),
+    ];
+    let mut n = 0u8;
+    for (level, pass) in levels {
+        run(
+            &c,
+            &[
+                "configure terminal",
+                &format!("enforce-version adoption {level}"),
+                "commit",
+            ],
+        );
+        for (v, want) in versions.iter().zip(pass) {
+            n += 1;
+            let mut ap = Ap::new([127, 21, 9], n);
+            ap.version = v.to_string();
+            let got = ap.adopt(ac);
+            if want {
+                got.unwrap_or_else(|e| panic!("{v} at {level}: {e:?}"));
+            } else {
+                assert_eq!(
+                    got,
+                    Err(ResultCode::JoinFailureUnspecified),
+                    "{v} at {level}"
+                );
+            }
+        }
+    }
+    let strict_refusals = "does not match 5.9.3.0-010D (enforce-version adoption strict)";
+    let t = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let t = run(&c, &["show adoption offline"]);
+        (t.matches("does not match 5.9.3.0-010D").count() == 10).then_some(t)
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c, &["show adoption offline"])));
+    assert_eq!(t.matches(strict_refusals).count(), 4, "{t}");
+    assert!(t.contains("firmware \"5.8.3.0-010D\""), "{t}");
+    let w = run(&c, &["show wireless ap"]);
+    assert_eq!(w.matches("| refused ").count(), 10, "{w}");
+    // Another model has no version configured: it passes even at strict.
+    run(
+        &c,
+        &[
+            "configure terminal",
+            "enforce-version adoption strict",
+            "commit",
+        ],
+    );
+    let mut other = Ap::new([127, 21, 9], 100);
+    other.model = "AP8533".into();
+    other.adopt(ac).expect("no ap-firmware for AP8533: adopted");
+    // Bad input changes nothing.
+    for (bad, says) in [
+        ("ap-firmware ap9999 1.0", "unknown AP model 'ap9999'"),
+        ("enforce-version adoption loose", "loose"),
+        (
+            "no ap-firmware ap8533",
+            "no ap-firmware is configured for ap8533",
+        ),
+    ] {
+        let r = c.exec(&["configure terminal", bad]).unwrap();
+        assert!(r.error, "{bad}");
+        assert!(r.text().contains(says), "{bad}: {}", r.text());
+    }
+    assert!(run(&c, &["show running-config"]).contains("ap-firmware ap7532 5.9.3.0-010D"));
 }
