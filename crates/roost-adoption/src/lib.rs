@@ -40,6 +40,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod balance;
 pub mod directory;
 pub mod firmware;
 mod handback;
