@@ -40,6 +40,36 @@ pub(crate) struct Handback {
     pub(crate) moving: usize,
     /// When an AP that confirmed is reset if it is still here: (due, AP, generation).
     timers: BinaryHeap<Reverse<(Instant, SocketAddr, u64)>>,
+    /// The load-balancing round in progress, if any ([`Adoption::handle_balance`]).
+    pub(crate) balance: Option<BalanceRound>,
+    /// When the last round ended: the next starts no earlier than
+    /// [`BALANCE_SETTLE`] after it, once the members' hellos show where its APs went.
+    balance_ended: Option<Instant>,
+    /// The last selected AP left; `balance_ended` is stamped at the next order.
+    balance_finished: bool,
+}
+
+/// After a balancing round, this long passes before the next (hellos catch up).
+pub const BALANCE_SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// One load-balancing round: selected APs of this member move to `target`.
+#[derive(Clone, Debug)]
+pub(crate) struct BalanceRound {
+    pub(crate) target: String,
+    pub(crate) generation: u64,
+    /// Selected APs still here.
+    pub(crate) selected: usize,
+    /// APs that left in this round.
+    pub(crate) moved: u64,
+}
+
+/// What the composition asks of this member's balancing: move `count` APs to the member
+/// named `target` (the AC Name its APs are told), with `hold_down` between two moves of one AP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BalanceOrder {
+    pub target: String,
+    pub count: usize,
+    pub hold_down: std::time::Duration,
 }
 
 /// Where one AP stands in the handback.
@@ -56,6 +86,10 @@ pub(crate) struct SessionFallback {
     /// It came back after it was told to fall back (the target refused it): it honours
     /// fallback and tries again after its own hold-down, so it is never reset.
     pub(crate) returned: bool,
+    /// It is selected in the balancing round.
+    pub(crate) balancing: bool,
+    /// When it arrived here from a connected member (a move), for the balancing hold-down.
+    pub(crate) moved_at: Option<Instant>,
 }
 
 impl SessionFallback {
@@ -63,6 +97,7 @@ impl SessionFallback {
     pub(crate) fn after(old: &SessionFallback) -> SessionFallback {
         SessionFallback {
             returned: old.returned || old.moving || old.enabled,
+            moved_at: old.moved_at,
             ..SessionFallback::default()
         }
     }
@@ -73,8 +108,25 @@ impl Handback {
         !self.targets.is_empty()
     }
 
+    /// APs are moving: a handback, or a balancing round.
+    fn moving_any(&self) -> bool {
+        self.active() || self.balance.is_some()
+    }
+
     /// What the AC owes an AP in the handback, if anything.
     pub(crate) fn next_request(&self, f: &SessionFallback) -> Option<Request> {
+        if let Some(round) = self.balance.as_ref().filter(|_| f.balancing) {
+            if f.reset {
+                return Some(Request::Reset);
+            }
+            if f.moving && f.confirmed != round.generation {
+                return Some(Request::Fallback {
+                    enabled: true,
+                    generation: round.generation,
+                });
+            }
+            return None;
+        }
         if self.active() {
             if f.reset {
                 return Some(Request::Reset);
@@ -97,14 +149,22 @@ impl Handback {
     }
 
     /// The Configuration Update Request: fall back to the targets, or (disabled) stay here.
-    pub(crate) fn update_request(&self, enabled: bool, own: &str) -> ConfigurationUpdateRequest {
+    pub(crate) fn update_request(
+        &self,
+        enabled: bool,
+        own: &str,
+        f: &SessionFallback,
+    ) -> ConfigurationUpdateRequest {
         let name = |priority: u8, name: &str| AcNameWithPriority {
             priority,
             name: name.to_string(),
         };
         let (list, fallback) = if enabled {
-            let mut list: Vec<AcNameWithPriority> =
-                self.targets.iter().map(|t| name(1, t)).collect();
+            let targets = match self.balance.as_ref().filter(|_| f.balancing) {
+                Some(round) => std::slice::from_ref(&round.target),
+                None => &self.targets[..],
+            };
+            let mut list: Vec<AcNameWithPriority> = targets.iter().map(|t| name(1, t)).collect();
             list.push(name(2, own));
             (list, WtpFallback::Enabled)
         } else {
@@ -143,6 +203,10 @@ impl Adoption {
             return;
         }
         let was_active = self.handback.active();
+        if !targets.is_empty() {
+            // Handing every AP back outranks balancing some of them.
+            self.end_balance(now);
+        }
         self.handback.targets = targets;
         self.handback.generation += 1;
         self.handback.queue.clear();
@@ -191,14 +255,18 @@ impl Adoption {
 
     /// Moves waiting APs into the window while it has room.
     pub(crate) fn admit_handbacks(&mut self) {
-        while self.handback.active() && self.handback.moving < self.settings.handback_window {
+        while self.handback.moving_any() && self.handback.moving < self.settings.handback_window
+        {
             let Some(addr) = self.handback.queue.pop_front() else {
                 return;
             };
             let Some(s) = self.sessions.get_mut(&addr) else {
                 continue;
             };
-            if s.view.state != ApState::Run || s.fallback.moving {
+            if s.view.state != ApState::Run
+                || s.fallback.moving
+                || (!self.handback.active() && !s.fallback.balancing)
+            {
                 continue;
             }
             s.fallback.moving = true;
@@ -251,7 +319,7 @@ impl Adoption {
                 break;
             }
             self.handback.timers.pop();
-            if !self.handback.active() || generation != self.handback.generation {
+            if !self.handback.moving_any() || generation != self.handback.generation {
                 continue;
             }
             let Some(s) = self.sessions.get_mut(&addr) else {
@@ -261,6 +329,165 @@ impl Adoption {
                 s.fallback.reset = true;
                 self.requeue(addr);
             }
+        }
+    }
+}
+
+impl Adoption {
+    /// The composition's balancing order for this member ([`balance::plan`](crate::balance)
+    /// named it the mover): `None` ends the round in progress (the loads are within the
+    /// threshold, or the plan changed). A new round selects up to `count` APs in Run, none that
+    /// moved within the hold-down ([`balance::select`](crate::balance::select)), and moves
+    /// them as the handback does (the same window, AC Name with Priority naming the target,
+    /// WTP Fallback, a Reset for one that ignores it). A round in progress is never widened
+    /// (the view lags the moves); a smaller count drops selected APs not told yet. Ignored
+    /// while this member hands its APs back.
+    pub fn handle_balance(&mut self, order: Option<BalanceOrder>, now: Instant) {
+        if std::mem::take(&mut self.handback.balance_finished) {
+            self.handback.balance_ended = Some(now);
+        }
+        if self.handback.active() {
+            return;
+        }
+        let Some(order) = order.filter(|o| o.count > 0) else {
+            if self.handback.balance.is_some() {
+                self.end_balance(now);
+                self.pump_wlans(now);
+            }
+            return;
+        };
+        if let Some(round) = &self.handback.balance {
+            if round.target == order.target {
+                if order.count < round.selected {
+                    self.shrink_balance(order.count);
+                }
+                return;
+            }
+            self.end_balance(now);
+        }
+        if self
+            .handback
+            .balance_ended
+            .is_some_and(|t| now < t + BALANCE_SETTLE)
+        {
+            return;
+        }
+        let mut candidates: Vec<(roost_wire::Mac, SocketAddr, Option<Instant>)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| {
+                s.view.state == ApState::Run && !s.fallback.moving && !s.fallback.returned
+            })
+            .map(|(a, s)| (s.view.mac, *a, s.fallback.moved_at))
+            .collect();
+        candidates.sort_unstable_by_key(|(mac, _, _)| *mac);
+        let chosen = crate::balance::select(
+            candidates.iter().map(|(_, a, m)| (*a, *m)),
+            order.count,
+            now,
+            order.hold_down,
+        );
+        if chosen.is_empty() {
+            return;
+        }
+        self.handback.generation += 1;
+        self.handback.balance = Some(BalanceRound {
+            target: order.target,
+            generation: self.handback.generation,
+            selected: chosen.len(),
+            moved: 0,
+        });
+        self.counters.balance_rounds += 1;
+        for addr in chosen {
+            if let Some(s) = self.sessions.get_mut(&addr) {
+                s.fallback.balancing = true;
+                self.handback.queue.push_back(addr);
+            }
+        }
+        self.pump_wlans(now);
+    }
+
+    /// The AP at `mac` came here from a connected member (a balancing move or a handback):
+    /// it is not moved again within the hold-down.
+    pub fn handle_moved(&mut self, mac: roost_wire::Mac, now: Instant) {
+        if let Some(s) = self
+            .by_mac
+            .get(&mac)
+            .and_then(|a| self.sessions.get_mut(a))
+        {
+            s.fallback.moved_at = Some(now);
+        }
+    }
+
+    /// The round in progress: its target, APs selected and still here, APs gone.
+    pub fn balance_progress(&self) -> Option<(&str, usize, u64)> {
+        self.handback
+            .balance
+            .as_ref()
+            .map(|r| (r.target.as_str(), r.selected, r.moved))
+    }
+
+    /// Drops selected APs not told yet until `count` remain.
+    fn shrink_balance(&mut self, count: usize) {
+        let Some(round) = self.handback.balance.as_mut() else {
+            return;
+        };
+        let mut excess = round.selected.saturating_sub(count);
+        for s in self.sessions.values_mut() {
+            if excess == 0 {
+                break;
+            }
+            if s.fallback.balancing && !s.fallback.moving {
+                s.fallback.balancing = false;
+                round.selected -= 1;
+                excess -= 1;
+            }
+        }
+    }
+
+    /// Ends the round: APs told to move are told to stay (WTP Fallback disabled).
+    pub(crate) fn end_balance(&mut self, now: Instant) {
+        if self.handback.balance.take().is_none() {
+            return;
+        }
+        self.handback.balance_ended = Some(now);
+        self.handback.generation += 1;
+        let addrs: Vec<SocketAddr> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.fallback.balancing)
+            .map(|(a, _)| *a)
+            .collect();
+        for addr in addrs {
+            let Some(s) = self.sessions.get_mut(&addr) else {
+                continue;
+            };
+            s.fallback.balancing = false;
+            s.fallback.reset = false;
+            if s.fallback.moving {
+                s.fallback.moving = false;
+                self.handback.moving -= 1;
+            }
+            if s.fallback.enabled {
+                self.enqueue_push(addr);
+            }
+        }
+    }
+
+    /// A selected AP left (it joined the target, or it was lost): the round ends with the
+    /// last one.
+    pub(crate) fn balance_left(&mut self, moved: bool) {
+        let Some(round) = self.handback.balance.as_mut() else {
+            return;
+        };
+        round.selected = round.selected.saturating_sub(1);
+        if moved {
+            round.moved += 1;
+            self.counters.balance_moved += 1;
+        }
+        if round.selected == 0 {
+            self.handback.balance = None;
+            self.handback.balance_finished = true;
         }
     }
 }

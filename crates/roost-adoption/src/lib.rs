@@ -44,6 +44,7 @@ pub mod balance;
 pub mod directory;
 pub mod firmware;
 mod handback;
+pub use handback::BalanceOrder;
 pub mod placement;
 pub mod policy;
 pub mod wlan;
@@ -403,6 +404,9 @@ pub struct AdoptionCounters {
     /// APs that confirmed one.
     pub handback_requests: u64,
     pub handback_confirmed: u64,
+    /// Load-balancing rounds this member started, and APs that left it in them.
+    pub balance_rounds: u64,
+    pub balance_moved: u64,
     /// Reset Requests to APs that ignored a fallback.
     pub resets: u64,
     /// Configuration Update Requests bringing an AP in Run its model's new timers.
@@ -1379,6 +1383,9 @@ impl Adoption {
         if s.fallback.moving {
             self.handback.moving -= 1;
         }
+        if s.fallback.balancing {
+            self.balance_left(reason == ReleaseReason::ClaimedElsewhere);
+        }
         self.counters.released += 1;
         self.changes += 1;
         self.out
@@ -1424,7 +1431,7 @@ impl Adoption {
                 Request::Wlan(w) => MessageBody::WlanConfigurationRequest(w.request()),
                 Request::Fallback { enabled, .. } => MessageBody::ConfigurationUpdateRequest(
                     self.handback
-                        .update_request(*enabled, &self.settings.ac_name),
+                        .update_request(*enabled, &self.settings.ac_name, &s.fallback),
                 ),
                 Request::Reset => MessageBody::ResetRequest(ResetRequest {
                     image_identifier: handback::current_image(&s.view),

@@ -1601,3 +1601,90 @@ fn the_firmware_gate_refuses_with_the_expected_image() {
     };
     assert_eq!(j.result_code, ResultCode::Success);
 }
+
+fn balancing(aps: u8) -> Adoption {
+    let mut a = Adoption::new(settings());
+    a.handle_admission(serving(10), ms(0));
+    for n in 1..=aps {
+        adopt(&mut a, n, ms(0));
+    }
+    drain(&mut a);
+    a
+}
+
+fn order(count: usize, hold_s: u64) -> Option<BalanceOrder> {
+    Some(BalanceOrder {
+        target: "vx9000-2".into(),
+        count,
+        hold_down: Duration::from_secs(hold_s),
+    })
+}
+
+/// A balancing round tells exactly `count` APs (lowest MACs first) to fall back to the target,
+/// ends when the last of them left, and the next round waits for the settle time; an AP that
+/// arrived by a move stays within the hold-down.
+#[test]
+fn a_balancing_round_moves_the_ordered_number_and_no_ap_twice_within_the_hold_down() {
+    let mut a = balancing(4);
+    a.handle_moved(mac(1), ms(0));
+    a.handle_balance(order(2, 600), ms(100));
+    let out = drain(&mut a);
+    let told: Vec<u8> = (1..=4)
+        .filter(|n| !updates(&out, ap_addr(*n)).is_empty())
+        .collect();
+    assert_eq!(told, vec![2, 3], "AP 1 moved here just now: {out:?}");
+    assert_eq!(
+        updates(&out, ap_addr(2)),
+        vec![(
+            1,
+            vec![(1, "vx9000-2".to_string()), (2, "vx9000-1".to_string())],
+            Some(WtpFallback::Enabled)
+        )]
+    );
+    assert_eq!(a.balance_progress(), Some(("vx9000-2", 2, 0)));
+    // The same order again (the view has not caught up) widens nothing.
+    a.handle_balance(order(4, 600), ms(150));
+    assert!(drain(&mut a).is_empty());
+    for n in [2, 3] {
+        a.handle_control(ap_addr(n), &update_response(1, ResultCode::Success), ms(200));
+    }
+    drain(&mut a);
+    a.handle_release(mac(2), ReleaseReason::ClaimedElsewhere, ms(300));
+    a.handle_release(mac(3), ReleaseReason::ClaimedElsewhere, ms(310));
+    drain(&mut a);
+    assert_eq!(a.balance_progress(), None);
+    assert_eq!(a.counters().balance_moved, 2);
+    assert_eq!(a.counters().balance_rounds, 1);
+    // A new order within the settle time waits; after it, AP 4 goes (AP 1 still held down).
+    a.handle_balance(order(2, 600), ms(400));
+    assert!(drain(&mut a).is_empty());
+    a.handle_balance(order(2, 600), ms(2_400));
+    let out = drain(&mut a);
+    let told: Vec<u8> = (1..=4)
+        .filter(|n| !updates(&out, ap_addr(*n)).is_empty())
+        .collect();
+    assert_eq!(told, vec![4]);
+}
+
+/// The plan falls within the threshold: the round ends and the APs told to move are told to
+/// stay (WTP Fallback disabled, this controller alone in the list).
+#[test]
+fn an_ended_round_tells_its_aps_to_stay() {
+    let mut a = balancing(2);
+    a.handle_balance(order(2, 600), ms(100));
+    drain(&mut a);
+    for n in [1, 2] {
+        a.handle_control(ap_addr(n), &update_response(1, ResultCode::Success), ms(200));
+    }
+    drain(&mut a);
+    a.handle_balance(None, ms(300));
+    let out = drain(&mut a);
+    for n in [1, 2] {
+        assert_eq!(
+            updates(&out, ap_addr(n)),
+            vec![(2, vec![(1, "vx9000-1".to_string())], Some(WtpFallback::Disabled))],
+            "{out:?}"
+        );
+    }
+    assert_eq!(a.balance_progress(), None);
+}
