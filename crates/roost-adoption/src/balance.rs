@@ -101,11 +101,29 @@ pub fn plan(loads: &[Load], threshold_pct: u8) -> Option<Move> {
     // x with (af − x)/cf = (at + x)/ct, rounded down.
     let x = (af * ct).saturating_sub(at * cf) / (cf + ct);
     let x = x.min(ct.saturating_sub(at)).min(af);
-    (x > 0).then(|| Move {
+    (x > 0).then_some(Move {
         from: from.member,
         to: to.member,
         count: x as u32,
     })
+}
+
+/// The members that serve (connected and active), with the APs their hellos say they hold
+/// and their capacity (`capacity_of`; 0 leaves a member out), for [`plan`].
+pub fn loads(
+    members: &[crate::placement::PoolMember],
+    capacity_of: impl Fn(MemberId) -> u32,
+) -> Vec<Load> {
+    members
+        .iter()
+        .filter(|m| m.connected && m.active)
+        .map(|m| Load {
+            member: m.member,
+            adopted: m.licenses.ap_count + m.licenses.aap_count,
+            capacity: capacity_of(m.member),
+        })
+        .filter(|l| l.capacity > 0)
+        .collect()
 }
 
 /// Which APs a mover sends: up to `count` of `candidates` (each with when it last moved, if

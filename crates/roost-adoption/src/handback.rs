@@ -47,6 +47,8 @@ pub(crate) struct Handback {
     balance_ended: Option<Instant>,
     /// The last selected AP left; `balance_ended` is stamped at the next order.
     balance_finished: bool,
+    /// Another member balances to this one ([`Adoption::handle_intake`]).
+    pub(crate) intake: bool,
 }
 
 /// After a balancing round, this long passes before the next (hellos catch up).
@@ -255,8 +257,7 @@ impl Adoption {
 
     /// Moves waiting APs into the window while it has room.
     pub(crate) fn admit_handbacks(&mut self) {
-        while self.handback.moving_any() && self.handback.moving < self.settings.handback_window
-        {
+        while self.handback.moving_any() && self.handback.moving < self.settings.handback_window {
             let Some(addr) = self.handback.queue.pop_front() else {
                 return;
             };
@@ -407,14 +408,17 @@ impl Adoption {
         self.pump_wlans(now);
     }
 
+    /// Whether another member is moving APs to this one now (the plan names this member the
+    /// receiver): every new session until then is held down (its Join may come before this
+    /// member's copy of the AP table shows it on the mover).
+    pub fn handle_intake(&mut self, on: bool) {
+        self.handback.intake = on;
+    }
+
     /// The AP at `mac` came here from a connected member (a balancing move or a handback):
     /// it is not moved again within the hold-down.
     pub fn handle_moved(&mut self, mac: roost_wire::Mac, now: Instant) {
-        if let Some(s) = self
-            .by_mac
-            .get(&mac)
-            .and_then(|a| self.sessions.get_mut(a))
-        {
+        if let Some(s) = self.by_mac.get(&mac).and_then(|a| self.sessions.get_mut(a)) {
             s.fallback.moved_at = Some(now);
         }
     }

@@ -306,6 +306,8 @@ pub enum ReleaseReason {
     /// Told to fall back to its configured controller, it stayed: it was reset (a WTP that
     /// ignores WTP Fallback and AC Name with Priority).
     Reset,
+    /// It moved to the named member in a load-balancing round (that member's claim won).
+    Balanced(String),
 }
 
 impl std::fmt::Display for ReleaseReason {
@@ -320,6 +322,7 @@ impl std::fmt::Display for ReleaseReason {
             ReleaseReason::Reset => {
                 f.write_str("reset: it ignored the fallback to its configured controller")
             }
+            ReleaseReason::Balanced(to) => write!(f, "moved to {to} by AP load balancing"),
         }
     }
 }
@@ -1061,6 +1064,10 @@ impl Adoption {
             wlans: 0,
             wlans_refused: 0,
         };
+        // Arriving while another member balances to this one: held down here.
+        if rejoin.is_none() && self.handback.intake {
+            fallback.moved_at = Some(now);
+        }
         let fast = FastTimers::find(&req.vendor_specific).is_some();
         let timers = self.settings.timers_for(&view.model, fast);
         let resp = MessageBody::JoinResponse(JoinResponse {
@@ -1383,8 +1390,14 @@ impl Adoption {
         if s.fallback.moving {
             self.handback.moving -= 1;
         }
+        let reason = match (&reason, self.balance_progress()) {
+            (ReleaseReason::ClaimedElsewhere, Some((target, _, _))) if s.fallback.balancing => {
+                ReleaseReason::Balanced(target.to_string())
+            }
+            _ => reason,
+        };
         if s.fallback.balancing {
-            self.balance_left(reason == ReleaseReason::ClaimedElsewhere);
+            self.balance_left(matches!(reason, ReleaseReason::Balanced(_)));
         }
         self.counters.released += 1;
         self.changes += 1;

@@ -1646,12 +1646,24 @@ fn a_balancing_round_moves_the_ordered_number_and_no_ap_twice_within_the_hold_do
     a.handle_balance(order(4, 600), ms(150));
     assert!(drain(&mut a).is_empty());
     for n in [2, 3] {
-        a.handle_control(ap_addr(n), &update_response(1, ResultCode::Success), ms(200));
+        a.handle_control(
+            ap_addr(n),
+            &update_response(1, ResultCode::Success),
+            ms(200),
+        );
     }
     drain(&mut a);
     a.handle_release(mac(2), ReleaseReason::ClaimedElsewhere, ms(300));
     a.handle_release(mac(3), ReleaseReason::ClaimedElsewhere, ms(310));
-    drain(&mut a);
+    let out = drain(&mut a);
+    let reasons: Vec<String> = events(&out)
+        .iter()
+        .filter_map(|e| match e {
+            AdoptionEvent::Released { reason, .. } => Some(reason.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, vec!["moved to vx9000-2 by AP load balancing"; 2]);
     assert_eq!(a.balance_progress(), None);
     assert_eq!(a.counters().balance_moved, 2);
     assert_eq!(a.counters().balance_rounds, 1);
@@ -1674,7 +1686,11 @@ fn an_ended_round_tells_its_aps_to_stay() {
     a.handle_balance(order(2, 600), ms(100));
     drain(&mut a);
     for n in [1, 2] {
-        a.handle_control(ap_addr(n), &update_response(1, ResultCode::Success), ms(200));
+        a.handle_control(
+            ap_addr(n),
+            &update_response(1, ResultCode::Success),
+            ms(200),
+        );
     }
     drain(&mut a);
     a.handle_balance(None, ms(300));
@@ -1682,7 +1698,11 @@ fn an_ended_round_tells_its_aps_to_stay() {
     for n in [1, 2] {
         assert_eq!(
             updates(&out, ap_addr(n)),
-            vec![(2, vec![(1, "vx9000-1".to_string())], Some(WtpFallback::Disabled))],
+            vec![(
+                2,
+                vec![(1, "vx9000-1".to_string())],
+                Some(WtpFallback::Disabled)
+            )],
             "{out:?}"
         );
     }

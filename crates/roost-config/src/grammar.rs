@@ -307,6 +307,11 @@ fn describe_in(parent: &str, t: &str) -> &'static str {
         ("cluster", "force-configured-state") => {
             "Force the cluster member back to its configured mode"
         }
+        ("cluster", "ap-balance") => "Active/Active AP load balancing (Roost; on by default)",
+        ("ap-balance", "threshold") => {
+            "Largest less smallest member load, percent of capacity, that moves APs (default 10)"
+        }
+        ("ap-balance", "hold-down") => "Seconds before a moved AP may move again (default 600)",
         ("cluster", "force-configured-state-delay") => "Delay before forcing the configured mode",
         ("cluster", "handle-stp") => "Handle STP convergence for the cluster",
         ("cluster", "radius-counter-db-sync-time") => "Radius counter database sync time",
@@ -605,6 +610,12 @@ const DEVICE: &[(&str, Act)] = &[
     ("no cluster mode", Act::Cfg),
     ("cluster master-priority <1-255>", Act::Cfg),
     ("no cluster master-priority", Act::Cfg),
+    ("cluster ap-balance", Act::Cfg),
+    ("no cluster ap-balance", Act::Cfg),
+    ("cluster ap-balance threshold <1-50>", Act::Cfg),
+    ("no cluster ap-balance threshold", Act::Cfg),
+    ("cluster ap-balance hold-down <1-86400>", Act::Cfg),
+    ("no cluster ap-balance hold-down", Act::Cfg),
     ("cluster force-configured-state", Act::Cfg),
     ("no cluster force-configured-state", Act::Cfg),
     ("cluster force-configured-state-delay <3-1800>", Act::Cfg),

@@ -101,6 +101,8 @@ pub struct DeviceSettings {
     pub member_ips: Vec<(std::net::IpAddr, MintLevel)>,
     /// `cluster member vlan <N>` entries (refused by join-cluster: only IP links are allowed).
     pub member_vlans: Vec<u16>,
+    /// `cluster ap-balance threshold|hold-down` (Roost; None: `no cluster ap-balance`).
+    pub ap_balance: Option<roost_adoption::balance::BalanceSettings>,
     /// `interface vlan <X>` / `ip address A/M`.
     pub interfaces: Vec<(u16, Option<String>)>,
     pub default_gateway: Option<std::net::IpAddr>,

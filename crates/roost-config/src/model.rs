@@ -221,6 +221,8 @@ pub(crate) struct ClusterCfg {
     pub dead_ms: u32,
     pub member_ips: BTreeMap<Ipv4Addr, MintLevel>,
     pub member_vlans: BTreeSet<u16>,
+    /// `cluster ap-balance …` (Roost): None after `no cluster ap-balance`.
+    pub ap_balance: Option<roost_adoption::balance::BalanceSettings>,
 }
 
 impl Default for ClusterCfg {
@@ -237,6 +239,7 @@ impl Default for ClusterCfg {
             dead_ms: DEFAULT_DEAD_MS,
             member_ips: BTreeMap::new(),
             member_vlans: BTreeSet::new(),
+            ap_balance: Some(roost_adoption::balance::BalanceSettings::default()),
         }
     }
 }
@@ -294,6 +297,7 @@ fn device_settings(mac: Mac, d: &Device) -> DeviceSettings {
             .map(|(ip, l)| (IpAddr::V4(*ip), *l))
             .collect(),
         member_vlans: c.member_vlans.iter().copied().collect(),
+        ap_balance: c.ap_balance,
         interfaces: d
             .interfaces
             .iter()
@@ -1229,6 +1233,21 @@ impl ClusterConfig {
                 out.push(format!(" cluster force-configured-state-delay {s} seconds"))
             }
         }
+        match c.ap_balance {
+            None => out.push(" no cluster ap-balance".into()),
+            Some(b) => {
+                let d = roost_adoption::balance::BalanceSettings::default();
+                if b.threshold_pct != d.threshold_pct {
+                    out.push(format!(" cluster ap-balance threshold {}", b.threshold_pct));
+                }
+                if b.hold_down != d.hold_down {
+                    out.push(format!(
+                        " cluster ap-balance hold-down {}",
+                        b.hold_down.as_secs()
+                    ));
+                }
+            }
+        }
         if c.handle_stp {
             out.push(" cluster handle-stp".into());
         }
@@ -1683,6 +1702,31 @@ fn exec_cluster(c: &mut ClusterCfg, toks: &[&str], no: bool) -> Result<(), Strin
             )? as u32)
         }
         (true, ["force-configured-state-delay", ..]) => c.delay = d.delay,
+        (false, ["ap-balance"]) => {
+            c.ap_balance.get_or_insert_with(Default::default);
+        }
+        (true, ["ap-balance"]) => c.ap_balance = None,
+        (false, ["ap-balance", "threshold", t]) => {
+            let t = num("cluster ap-balance threshold", t, 1, 50)? as u8;
+            c.ap_balance
+                .get_or_insert_with(Default::default)
+                .threshold_pct = t;
+        }
+        (true, ["ap-balance", "threshold"] | ["ap-balance", "threshold", _]) => {
+            if let Some(b) = c.ap_balance.as_mut() {
+                b.threshold_pct = roost_adoption::balance::BalanceSettings::DEFAULT_THRESHOLD_PCT;
+            }
+        }
+        (false, ["ap-balance", "hold-down", h]) => {
+            let h = num("cluster ap-balance hold-down", h, 1, 86_400)?;
+            c.ap_balance.get_or_insert_with(Default::default).hold_down =
+                Duration::from_secs(h);
+        }
+        (true, ["ap-balance", "hold-down"] | ["ap-balance", "hold-down", _]) => {
+            if let Some(b) = c.ap_balance.as_mut() {
+                b.hold_down = roost_adoption::balance::BalanceSettings::DEFAULT_HOLD_DOWN;
+            }
+        }
         (false, ["handle-stp"]) => c.handle_stp = true,
         (true, ["handle-stp"]) => c.handle_stp = false,
         (false, ["radius-counter-db-sync-time", m]) => {

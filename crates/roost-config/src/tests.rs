@@ -277,6 +277,7 @@ impl ControllerOps for Fake {
                         at_epoch_ms: 500,
                     },
                 ]),
+                balance: Default::default(),
             }),
             pool: Vec::new(),
         })
@@ -2774,4 +2775,48 @@ fn ap_firmware_and_enforce_version_parse_render_and_refuse_bad_values() {
         .unwrap();
     assert!(!c.to_text().contains("ap-firmware"));
     assert!(!c.to_text().contains("enforce-version"));
+}
+
+#[test]
+fn cluster_ap_balance_defaults_render_and_refuse_bad_values() {
+    use roost_adoption::balance::BalanceSettings;
+    let mut c = ClusterConfig::initial(mac1(), Model::Vx9000, "vx9000-1", "admin123");
+    assert_eq!(
+        c.device(mac1()).unwrap().ap_balance,
+        Some(BalanceSettings::default())
+    );
+    c.apply_change(&format!(
+        "vx9000 {MAC1}\n cluster ap-balance threshold 20\n cluster ap-balance hold-down 30\n"
+    ))
+    .unwrap();
+    let b = c.device(mac1()).unwrap().ap_balance.unwrap();
+    assert_eq!(b.threshold_pct, 20);
+    assert_eq!(b.hold_down, std::time::Duration::from_secs(30));
+    let text = c.to_text();
+    assert!(
+        text.contains(" cluster ap-balance threshold 20\n cluster ap-balance hold-down 30\n"),
+        "{text}"
+    );
+    assert_eq!(ClusterConfig::parse(&text).unwrap(), c);
+    let before = c.clone();
+    for bad in [
+        "cluster ap-balance threshold 0",
+        "cluster ap-balance threshold 51",
+        "cluster ap-balance hold-down 0",
+        "cluster ap-balance hold-down x",
+    ] {
+        assert!(
+            c.apply_change(&format!("vx9000 {MAC1}\n {bad}\n")).is_err(),
+            "{bad}"
+        );
+        assert_eq!(c, before);
+    }
+    c.apply_change(&format!("vx9000 {MAC1}\n no cluster ap-balance\n"))
+        .unwrap();
+    assert_eq!(c.device(mac1()).unwrap().ap_balance, None);
+    assert!(c.to_text().contains(" no cluster ap-balance\n"));
+    assert_eq!(ClusterConfig::parse(&c.to_text()).unwrap(), c);
+    c.apply_change(&format!("vx9000 {MAC1}\n cluster ap-balance\n"))
+        .unwrap();
+    assert!(!c.to_text().contains("ap-balance"));
 }

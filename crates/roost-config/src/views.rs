@@ -70,6 +70,28 @@ pub struct ApTable {
     pub stats: AdoptionStats,
     /// This controller's adoption events, newest first (bounded).
     pub history: std::sync::Arc<Vec<AdoptionHistoryEntry>>,
+    /// Active/Active AP load balancing as this member sees it.
+    pub balance: BalanceStatus,
+}
+
+/// `show adoption status`'s load-balancing lines.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BalanceStatus {
+    /// `cluster ap-balance` is on in this member's device section.
+    pub enabled: bool,
+    pub threshold_pct: u8,
+    pub hold_down_secs: u64,
+    /// The largest load less the smallest among the active members, basis points.
+    pub spread_bp: u64,
+    /// Each active member: (hostname, APs it holds, platform capacity).
+    pub loads: Vec<(String, u32, u32)>,
+    /// The move the plan makes now: (from, to, APs).
+    pub planned: Option<(String, String, u32)>,
+    /// This member's round in progress: (target, APs selected still here, APs moved).
+    pub round: Option<(String, u64, u64)>,
+    /// Rounds this member started, and APs that left it in them.
+    pub rounds: u64,
+    pub moved: u64,
 }
 
 /// One row of `show adoption history`: an AP adopted here, or un-adopted and why.
@@ -991,6 +1013,49 @@ pub fn render_adoption_status(t: &ApTable) -> String {
     o += &format!(" {:<29}: {}\n", "APs adopted", adopted);
     o += &format!(" {:<29}: {}\n", "APs joining", joining);
     o += &format!(" {:<29}: {}\n", "APs on other members", t.on_other_members);
+    let b = &t.balance;
+    o += &format!(
+        " {:<29}: {}\n",
+        "AP load balancing",
+        if b.enabled {
+            format!(
+                "on (threshold {}%, hold-down {} s)",
+                b.threshold_pct, b.hold_down_secs
+            )
+        } else {
+            "off".into()
+        }
+    );
+    let loads: Vec<String> = b
+        .loads
+        .iter()
+        .map(|(h, a, c)| format!("{h} {a}/{c}"))
+        .collect();
+    o += &format!(
+        " {:<29}: {}.{:02}% ({})\n",
+        "Load spread",
+        b.spread_bp / 100,
+        b.spread_bp % 100,
+        loads.join(", ")
+    );
+    o += &format!(
+        " {:<29}: {}\n",
+        "Balancing move",
+        match &b.planned {
+            Some((from, to, n)) => format!("{from} -> {to}, {n} APs"),
+            None => "none".into(),
+        }
+    );
+    o += &format!(
+        " {:<29}: {}\n",
+        "Moving from this member",
+        match &b.round {
+            Some((to, left, moved)) => format!("{left} APs to {to} ({moved} moved)"),
+            None => "none".into(),
+        }
+    );
+    o += &format!(" {:<29}: {}\n", "Balancing rounds", b.rounds);
+    o += &format!(" {:<29}: {}\n", "APs moved by balancing", b.moved);
     for (label, value) in t.stats.rows() {
         o += &format!(" {:<29}: {}\n", label, value);
     }

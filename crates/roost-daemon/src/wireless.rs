@@ -184,6 +184,15 @@ struct Task {
     me_active: bool,
     capacity: u32,
     hostnames: HashMap<MemberId, String>,
+    /// Every member's platform capacity (its device section's model), for load balancing.
+    capacities: HashMap<MemberId, u32>,
+    /// `cluster ap-balance` in this member's device section (None: off).
+    balance: Option<roost_adoption::balance::BalanceSettings>,
+    /// The cluster's balancing move as this member's view computes it now.
+    balance_plan: Option<roost_adoption::balance::Move>,
+    /// The member whose APs join here on its licenses because it balances to this one, when
+    /// admission was last computed.
+    admitted_balance_from: Option<MemberId>,
     /// The other members' rows for the faces: (`directory.grace_changes()`, built at, rows).
     others: Option<(u64, std::time::Instant, Vec<Arc<ApRow>>)>,
     /// The members' view (self's own AP counts left out) when admission was last computed.
@@ -236,6 +245,10 @@ async fn run(
         me_active: false,
         capacity: 0,
         hostnames: HashMap::new(),
+        capacities: HashMap::new(),
+        balance: None,
+        balance_plan: None,
+        admitted_balance_from: None,
         admitted_at: None,
         admitted_view: None,
         others: None,
@@ -348,6 +361,27 @@ impl Task {
             .map(|m| m.member)
             .collect();
         self.directory.handle_members(&connected, &lost, now);
+        self.capacities = snap
+            .running
+            .devices()
+            .iter()
+            .map(|d| (d.mac.member_id(), d.model.max_aps()))
+            .collect();
+        self.balance = snap
+            .running
+            .device(self.member.mac)
+            .and_then(|d| d.ap_balance);
+        self.balance_plan = self.balance.filter(|_| self.me_active).and_then(|b| {
+            let capacities = &self.capacities;
+            roost_adoption::balance::plan(
+                &roost_adoption::balance::loads(&self.members, |id| {
+                    capacities.get(&id).copied().unwrap_or(0)
+                }),
+                b.threshold_pct,
+            )
+        });
+        let me_id = self.member.id;
+        let balance_from = self.balance_plan.filter(|m| m.to == me_id).map(|m| m.from);
         // This member's own counts in its hellos follow its adoptions (the core knows them
         // first hand); anything else that moved may change the admission.
         let view = (
@@ -367,10 +401,14 @@ impl Task {
         );
         if self.admitted_view.as_ref() != Some(&view)
             || self.admitted_at != Some(self.directory.grace_changes())
+            || self.admitted_balance_from != balance_from
         {
             self.admitted_view = Some(view);
+            self.admitted_balance_from = balance_from;
             self.readmit(now);
         }
+        self.core.handle_intake(balance_from.is_some());
+        self.rebalance(now);
         let capacity = self.capacity;
         if let Some(me) = me {
             if self.hostname != me.hostname {
@@ -502,16 +540,67 @@ impl Task {
         self.core.handle_wlans(plan, now);
     }
 
+    /// This member's part in the balancing plan: the mover is ordered to move (the core picks
+    /// the APs and keeps the hold-down); every other member's order is none.
+    fn rebalance(&mut self, now: Duration) {
+        let me_id = self.member.id;
+        let order = match (self.balance, self.balance_plan) {
+            (Some(b), Some(m)) if m.from == me_id => self
+                .hostnames
+                .get(&m.to)
+                .filter(|h| !h.is_empty())
+                .map(|target| roost_adoption::BalanceOrder {
+                    target: target.clone(),
+                    count: m.count as usize,
+                    hold_down: b.hold_down,
+                }),
+            _ => None,
+        };
+        let before = self
+            .core
+            .balance_progress()
+            .map(|(t, n, _)| (t.to_string(), n));
+        self.core.handle_balance(order, now);
+        let after = self
+            .core
+            .balance_progress()
+            .map(|(t, n, _)| (t.to_string(), n));
+        if before.as_ref().map(|(t, _)| t) != after.as_ref().map(|(t, _)| t) {
+            let c = self.core.counters();
+            let line = match (&before, &after) {
+                (_, Some((to, n))) => {
+                    format!("%ADOPTION-6-BALANCE: moving {n} APs to {to} (AP load balancing)")
+                }
+                (Some((to, _)), None) => format!(
+                    "%ADOPTION-6-BALANCE: balancing to {to} ended ({} APs moved in all)",
+                    c.balance_moved
+                ),
+                (None, None) => String::new(),
+            };
+            if !line.is_empty() {
+                tracing::info!("{line}");
+                self.member.debug(&line);
+            }
+        }
+    }
+
     /// Admission from the members' view and this member's copy of the AP table.
     fn readmit(&mut self, now: Duration) {
         let members = &self.members;
+        let mut back = handing_back(self.me_active, members);
+        // A member balancing to this one: its APs join here on the licenses they hold there.
+        if let Some(from) = self.admitted_balance_from {
+            if !back.contains(&from) {
+                back.push(from);
+            }
+        }
         let grace = self.directory.grace(
             |id| {
                 members.iter().find(|m| m.member == id).map_or((0, 0), |m| {
                     (m.licenses.ap_licenses, m.licenses.aap_licenses)
                 })
             },
-            &handing_back(self.me_active, members),
+            &back,
         );
         self.core.handle_admission(
             admission(self.me_active, &self.members, &grace, self.capacity),
@@ -597,6 +686,10 @@ impl Task {
         match e {
             AdoptionEvent::Joined { ap, session_id }
             | AdoptionEvent::Renamed { ap, session_id } => {
+                // From a connected member (a balancing move or a handback): held down here.
+                if self.directory.held_by_connected_peer(&ap.mac) {
+                    self.core.handle_moved(ap.mac, now);
+                }
                 let record = ApRecord {
                     mac: ap.mac,
                     hostname: ap.name.clone(),
@@ -853,8 +946,44 @@ impl Task {
                 .history_shown
                 .get_or_insert_with(|| Arc::new(self.history.iter().cloned().collect()))
                 .clone(),
+            balance: self.balance_status(),
         }));
         self.published = Some((changes, now));
+    }
+}
+
+impl Task {
+    fn balance_status(&self) -> roost_config::BalanceStatus {
+        let capacities = &self.capacities;
+        let loads = roost_adoption::balance::loads(&self.members, |id| {
+            capacities.get(&id).copied().unwrap_or(0)
+        });
+        let name = |id: MemberId| {
+            self.hostnames
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| id.to_string())
+        };
+        let c = self.core.counters();
+        roost_config::BalanceStatus {
+            enabled: self.balance.is_some(),
+            threshold_pct: self.balance.map_or(0, |b| b.threshold_pct),
+            hold_down_secs: self.balance.map_or(0, |b| b.hold_down.as_secs()),
+            spread_bp: roost_adoption::balance::spread(&loads),
+            loads: loads
+                .iter()
+                .map(|l| (name(l.member), l.adopted, l.capacity))
+                .collect(),
+            planned: self
+                .balance_plan
+                .map(|m| (name(m.from), name(m.to), m.count)),
+            round: self
+                .core
+                .balance_progress()
+                .map(|(t, n, moved)| (t.to_string(), n as u64, moved)),
+            rounds: c.balance_rounds,
+            moved: c.balance_moved,
+        }
     }
 }
 

@@ -348,6 +348,7 @@ impl ApiBackend for Fake {
                 on_other_members: 0,
                 stats: Default::default(),
                 history: Default::default(),
+                balance: Default::default(),
             }),
             pool: Vec::new(),
         })
