@@ -1719,8 +1719,7 @@ fn exec_cluster(c: &mut ClusterCfg, toks: &[&str], no: bool) -> Result<(), Strin
         }
         (false, ["ap-balance", "hold-down", h]) => {
             let h = num("cluster ap-balance hold-down", h, 1, 86_400)?;
-            c.ap_balance.get_or_insert_with(Default::default).hold_down =
-                Duration::from_secs(h);
+            c.ap_balance.get_or_insert_with(Default::default).hold_down = Duration::from_secs(h);
         }
         (true, ["ap-balance", "hold-down"] | ["ap-balance", "hold-down", _]) => {
             if let Some(b) = c.ap_balance.as_mut() {

@@ -30,6 +30,7 @@
 //!   fleet as foreign WTPs (the RFC's timers, no Roost extension) against a fresh pair: the
 //!   active's CPU in steady state (`ap_controller_cpu_pct_per_10k_aps_rfc_echo`) and the
 //!   failover when it is killed (`ap_failover_rfc_timers_kill_to_last_run_ms`).
+//! * `ap_balance_*`, `ap_policy_*` (`--balance-only`): see `bench_balance.rs`.
 
 use anyhow::{bail, Context, Result};
 use roost_testkit::{is_steady, roost_bin, wait_for, ControllerProcess, Spec};
@@ -67,9 +68,29 @@ pub struct BenchArgs {
     /// Spoofed source addresses of the flood (from 127.64.0.1).
     #[arg(long, default_value_t = 200_000)]
     capwap_flood_sources: u32,
+    /// Run only the load-balancing and policy-cost benchmarks (issue 9).
+    #[arg(long)]
+    balance_only: bool,
+    /// APs in the load-balancing benchmark.
+    #[arg(long, default_value_t = 20_000)]
+    balance_ap_count: usize,
+    /// Rules of the policy in the policy-cost benchmark (0: skip it).
+    #[arg(long, default_value_t = 1_000)]
+    policy_rules: usize,
+    /// Cold starts with and without the policy (alternately) in the policy-cost benchmark.
+    #[arg(long, default_value_t = 3)]
+    policy_runs: usize,
 }
 
-fn ips(base: &str) -> Result<(String, String)> {
+fn run_issue9(a: &BenchArgs) -> Result<()> {
+    crate::bench_balance::run_balance(&a.base_ip, a.balance_ap_count)?;
+    if a.policy_rules > 0 {
+        crate::bench_balance::run_policy_cost(&a.base_ip, a.policy_rules, a.policy_runs)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn ips(base: &str) -> Result<(String, String)> {
     let ip: std::net::Ipv4Addr = base.parse().context("--base-ip")?;
     let o = ip.octets();
     Ok((
@@ -228,7 +249,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     if v.is_empty() {
         return f64::NAN;
@@ -302,6 +323,10 @@ fn measure_failover(p: &mut Pair) -> Result<f64> {
 }
 
 pub fn run(a: BenchArgs) -> Result<i32> {
+    if a.balance_only {
+        run_issue9(&a)?;
+        return Ok(0);
+    }
     if a.ap_only {
         run_aps(&a)?;
         return Ok(0);
@@ -309,6 +334,7 @@ pub fn run(a: BenchArgs) -> Result<i32> {
     if !a.flood_only {
         run_main(&a)?;
         run_aps(&a)?;
+        run_issue9(&a)?;
     }
     // 5. login flood against the master.
     {

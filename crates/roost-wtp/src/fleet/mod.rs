@@ -191,6 +191,8 @@ struct Ap {
     run_on: Option<SocketAddr>,
     lost_at: Option<Instant>,
     fallback_at: Option<Instant>,
+    /// Fallbacks it made (a balancing move, a handback).
+    fallbacks: u32,
     refusal: Option<(u32, String)>,
 }
 
@@ -389,6 +391,7 @@ impl Driver {
                 run_on: None,
                 lost_at: None,
                 fallback_at: None,
+                fallbacks: 0,
                 refusal: None,
             });
             self.flush(i, now, control, data);
@@ -487,6 +490,7 @@ impl Driver {
             Event::JoinFailed { .. } => self.join_failures += 1,
             Event::FallingBack { .. } => {
                 self.fallbacks += 1;
+                ap.fallbacks += 1;
                 ap.fallback_at = Some(now);
             }
             Event::Reset { .. } => {
@@ -571,6 +575,7 @@ impl Driver {
             join_failures: self.join_failures,
             losses: self.losses,
             fallbacks: self.fallbacks,
+            fallbacks_max_per_ap: self.aps.iter().map(|a| a.fallbacks).max().unwrap_or(0),
             resets: self.resets,
             time_to_adopt: Percentiles::of(&self.adopt),
             time_to_readopt: Percentiles::of(&self.readopt),

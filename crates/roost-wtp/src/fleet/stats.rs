@@ -163,6 +163,8 @@ pub struct Summary {
     /// ACs lost (detected by an AP).
     pub losses: u64,
     pub fallbacks: u64,
+    /// The most fallbacks one AP made (a balancing move is one).
+    pub fallbacks_max_per_ap: u32,
     pub resets: u64,
     /// From the fleet's start to an AP's first Run.
     pub time_to_adopt: Percentiles,
