@@ -3,9 +3,9 @@
 //!
 //! A member's load is its adopted APs over its platform capacity. When the largest load less
 //! the smallest passes the threshold (`cluster ap-balance threshold`, percent), the most loaded
-//! member moves to the least loaded one as many APs as makes their two loads equal (rounded
-//! down, so the mover never ends below the receiver: the same pair never swaps roles), capped
-//! by the receiver's free capacity. Every member computes the same plan from the same view (its
+//! member moves to the least loaded one as many APs as brings one of them to the cluster's mean
+//! load (rounded down; never past the pair's equal share, so the mover never ends below the
+//! receiver: the same pair never swaps roles), capped by the receiver's free capacity. Every member computes the same plan from the same view (its
 //! hellos): the mover selects APs, the receiver licenses them on the mover's licenses (they
 //! are counted once, where they are, so the pool never grows). Repeating the plan converges:
 //! each move strictly lowers the sum over members of adopted² / capacity, and a plan of zero APs is none.
@@ -98,8 +98,18 @@ pub fn plan(loads: &[Load], threshold_pct: u8) -> Option<Move> {
     }
     let (af, cf) = (u64::from(from.adopted), u64::from(from.capacity));
     let (at, ct) = (u64::from(to.adopted), u64::from(to.capacity));
-    // x with (af − x)/cf = (at + x)/ct, rounded down.
-    let x = (af * ct).saturating_sub(at * cf) / (cf + ct);
+    // The pair's equal share: x with (af − x)/cf = (at + x)/ct, rounded down.
+    let pair = (af * ct).saturating_sub(at * cf) / (cf + ct);
+    // No further than the cluster's mean load on either side (so that with three members the
+    // first receiver does not take what the second should, and then hold it down), unless
+    // that is less than one AP: then the pair's share.
+    let (total, room): (u64, u64) = members.iter().fold((0, 0), |(a, c), l| {
+        (a + u64::from(l.adopted), c + u64::from(l.capacity))
+    });
+    let above = af.saturating_sub((total * cf).div_ceil(room));
+    let below = (total * ct / room).saturating_sub(at);
+    let mean = above.min(below);
+    let x = if mean > 0 { mean.min(pair) } else { pair };
     let x = x.min(ct.saturating_sub(at)).min(af);
     (x > 0).then_some(Move {
         from: from.member,
@@ -124,6 +134,52 @@ pub fn loads(
         })
         .filter(|l| l.capacity > 0)
         .collect()
+}
+
+/// One member's part in the cluster's plan, as its composition needs it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemberBalance {
+    /// The cluster's move as this member's view computes it (None: balanced, or off).
+    pub plan: Option<Move>,
+    /// This member moves: (to, count) for [`Adoption::handle_balance`](crate::Adoption::handle_balance).
+    pub order: Option<(MemberId, u32)>,
+    /// This member receives from this one: its APs join here on their licenses
+    /// ([`Directory::grace`](crate::directory::Directory::grace)'s `handing_back`), and every
+    /// arrival is held down ([`Adoption::handle_intake`](crate::Adoption::handle_intake)).
+    pub receiving_from: Option<MemberId>,
+}
+
+/// [`plan`] for the member `me` (the one with `is_self` in `members`), if it serves and
+/// balancing is on (`settings`). `own` is the APs it holds now: its hellos count the licenses
+/// it still reserves for APs it released (until every member saw the release), which would
+/// make a mover move again what already left.
+pub fn for_member(
+    members: &[crate::placement::PoolMember],
+    capacity_of: impl Fn(MemberId) -> u32,
+    settings: Option<BalanceSettings>,
+    own: u32,
+) -> MemberBalance {
+    let Some(me) = members
+        .iter()
+        .find(|m| m.is_self && m.active && m.connected)
+    else {
+        return MemberBalance::default();
+    };
+    let Some(b) = settings else {
+        return MemberBalance::default();
+    };
+    let mut loads = loads(members, capacity_of);
+    for l in loads.iter_mut().filter(|l| l.member == me.member) {
+        l.adopted = own;
+    }
+    let plan = plan(&loads, b.threshold_pct);
+    MemberBalance {
+        plan,
+        order: plan
+            .filter(|m| m.from == me.member)
+            .map(|m| (m.to, m.count)),
+        receiving_from: plan.filter(|m| m.to == me.member).map(|m| m.from),
+    }
 }
 
 /// Which APs a mover sends: up to `count` of `candidates` (each with when it last moved, if

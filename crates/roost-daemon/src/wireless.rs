@@ -190,6 +190,8 @@ struct Task {
     balance: Option<roost_adoption::balance::BalanceSettings>,
     /// The cluster's balancing move as this member's view computes it now.
     balance_plan: Option<roost_adoption::balance::Move>,
+    /// This member's part of it: move (to, count).
+    balance_order: Option<(MemberId, u32)>,
     /// The member whose APs join here on its licenses because it balances to this one, when
     /// admission was last computed.
     admitted_balance_from: Option<MemberId>,
@@ -248,6 +250,7 @@ async fn run(
         capacities: HashMap::new(),
         balance: None,
         balance_plan: None,
+        balance_order: None,
         admitted_balance_from: None,
         admitted_at: None,
         admitted_view: None,
@@ -371,17 +374,16 @@ impl Task {
             .running
             .device(self.member.mac)
             .and_then(|d| d.ap_balance);
-        self.balance_plan = self.balance.filter(|_| self.me_active).and_then(|b| {
-            let capacities = &self.capacities;
-            roost_adoption::balance::plan(
-                &roost_adoption::balance::loads(&self.members, |id| {
-                    capacities.get(&id).copied().unwrap_or(0)
-                }),
-                b.threshold_pct,
-            )
-        });
-        let me_id = self.member.id;
-        let balance_from = self.balance_plan.filter(|m| m.to == me_id).map(|m| m.from);
+        let capacities = &self.capacities;
+        let part = roost_adoption::balance::for_member(
+            &self.members,
+            |id| capacities.get(&id).copied().unwrap_or(0),
+            self.balance,
+            self.core.held().total(),
+        );
+        self.balance_plan = part.plan;
+        self.balance_order = part.order;
+        let balance_from = part.receiving_from;
         // This member's own counts in its hellos follow its adoptions (the core knows them
         // first hand); anything else that moved may change the admission.
         let view = (
@@ -543,17 +545,17 @@ impl Task {
     /// This member's part in the balancing plan: the mover is ordered to move (the core picks
     /// the APs and keeps the hold-down); every other member's order is none.
     fn rebalance(&mut self, now: Duration) {
-        let me_id = self.member.id;
-        let order = match (self.balance, self.balance_plan) {
-            (Some(b), Some(m)) if m.from == me_id => self
-                .hostnames
-                .get(&m.to)
-                .filter(|h| !h.is_empty())
-                .map(|target| roost_adoption::BalanceOrder {
-                    target: target.clone(),
-                    count: m.count as usize,
-                    hold_down: b.hold_down,
-                }),
+        let order = match (self.balance, self.balance_order) {
+            (Some(b), Some((to, count))) => {
+                self.hostnames
+                    .get(&to)
+                    .filter(|h| !h.is_empty())
+                    .map(|target| roost_adoption::BalanceOrder {
+                        target: target.clone(),
+                        count: count as usize,
+                        hold_down: b.hold_down,
+                    })
+            }
             _ => None,
         };
         let before = self
