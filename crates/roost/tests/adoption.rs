@@ -1167,3 +1167,60 @@ fn a_joining_member_takes_its_share_and_an_oscillating_load_does_not_flap() {
     let gap = &summary["time_to_fall_back"];
     assert!(gap["max_ms"].as_f64().unwrap() < 5_000.0, "{summary:#}");
 }
+
+/// A redirect rule sends APs to another controller: `roost ap` APs that know only the first
+/// controller are refused with an AC IPv4 List naming the second, join it and stay in Run
+/// there; the first lists them as redirected with the rule.
+#[test]
+fn a_redirect_rule_sends_roost_aps_to_another_controller() {
+    let dir = tempfile::tempdir().unwrap();
+    let c1 = active_alone(dir.path(), 99);
+    let d2 = dir.path().join("other");
+    std::fs::create_dir_all(&d2).unwrap();
+    let c2 = start(
+        &d2,
+        "vx9000-9",
+        "127.0.0.100",
+        "52-54-00-3A-A1-64",
+        "--aap-licenses 8",
+    );
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        (status(&c2)["oper_state"] == "active").then_some(())
+    })
+    .expect("the other controller active");
+    run(
+        &c1,
+        &[
+            "configure terminal",
+            "auto-provisioning-policy steer",
+            "redirect anyap precedence 10 controller 127.0.0.100 any",
+            "exit",
+            "self",
+            "use auto-provisioning-policy steer",
+            "commit write",
+        ],
+    );
+    let mut f = fleet("6", "pool1=127.0.0.99;level=1", "127.25.3.1", "21", "10");
+    wait_for(Duration::from_secs(10), Duration::from_millis(100), || {
+        (stat_of(&run(&c2, &["show adoption status"]), "APs adopted") == 6).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c1, &["show adoption offline"])));
+    let said = "redirected to 127.0.0.100 by auto-provisioning-policy steer rule 10";
+    wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let t = run(&c1, &["show adoption offline"]);
+        (t.matches(said).count() == 6).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c1, &["show adoption offline"])));
+    assert_eq!(
+        stat_of(&run(&c1, &["show adoption status"]), "APs adopted"),
+        0
+    );
+    let summary = {
+        let out = f.take().wait_with_output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(
+        summary["run_per_controller"]["127.0.0.100"], 6,
+        "{summary:#}"
+    );
+}

@@ -50,6 +50,10 @@
 //! another image is a failed Join), WTP Event statistics, stations and data frames.
 
 use crate::controllers::{data_address, ControllerList};
+
+/// At most this many refusals in a row send the AP to ACs their AC IPv4 List named (a
+/// WiNG redirect), before it falls back to its own list and discovery.
+const MAX_REDIRECTS: u8 = 2;
 use crate::error::WtpError;
 use crate::identity::WtpIdentity;
 use crate::settings::{Timers, WtpSettings};
@@ -350,6 +354,8 @@ pub struct Wtp {
     outputs: VecDeque<Output>,
     /// Next ACs to try a Join with, best first.
     candidates: VecDeque<SocketAddr>,
+    /// Refusals whose AC IPv4 List added ACs to try, since the last discovery or Run.
+    redirects: u8,
     /// Whether the last Join failure was a refusal (then wait before discovering again).
     last_refused: bool,
     /// AC IPv4 List from the current (or last) AC.
@@ -431,6 +437,7 @@ impl Wtp {
             pending: None,
             outputs: VecDeque::new(),
             candidates: VecDeque::new(),
+            redirects: 0,
             last_refused: false,
             ac_list: Vec::new(),
             ac_names: Vec::new(),
@@ -1058,6 +1065,7 @@ impl Wtp {
     fn start_discovery(&mut self, now: Instant) {
         self.pending = None;
         self.candidates.clear();
+        self.redirects = 0;
         self.phase = Phase::Discovery(Discovery {
             round: 0,
             asked: Vec::new(),
@@ -1413,8 +1421,29 @@ impl Wtp {
             });
             self.last_refused = true;
             self.hold_off_fallback(ac, now);
+            // A refusal's AC IPv4 List says where else to try (a WiNG redirect names one
+            // controller): those not tried yet go first, a bounded number of hops.
+            if let Some(list) = r
+                .ac_ipv4_list
+                .as_ref()
+                .filter(|_| self.redirects < MAX_REDIRECTS)
+            {
+                let next: Vec<SocketAddr> = list
+                    .0
+                    .iter()
+                    .map(|ip| self.resolve(*ip))
+                    .filter(|a| *a != ac && !self.candidates.contains(a))
+                    .collect();
+                if !next.is_empty() {
+                    self.redirects += 1;
+                    for a in next.into_iter().rev() {
+                        self.candidates.push_front(a);
+                    }
+                }
+            }
             return self.join_next(now);
         }
+        self.redirects = 0;
         if let Some(img) = r
             .image_identifier
             .as_ref()
