@@ -730,10 +730,17 @@ impl Task {
                 self.dirty.insert(ap.mac);
             }
             AdoptionEvent::Released { mac, reason, grace } => {
+                // The AP table's row is gone when another member's claim won (a move): the
+                // row the faces showed still names it.
                 let (name, model) = self
                     .directory
                     .own(&mac)
                     .map(|r| (r.hostname.clone(), r.model.clone()))
+                    .or_else(|| {
+                        let key = self.own_keys.get(&mac)?;
+                        let row = self.own_rows.get(&(key.clone(), mac))?;
+                        Some((row.hostname.clone(), row.model.clone()))
+                    })
                     .unwrap_or_default();
                 self.remember("un-adopted", mac, &name, &model, reason.to_string());
                 self.directory.handle_released(mac, !grace, now);

@@ -1128,6 +1128,10 @@ fn a_joining_member_takes_its_share_and_an_oscillating_load_does_not_flap() {
         })
         .collect();
     assert!(moved.len() as u64 >= moved_first, "{h1}");
+    assert!(
+        moved.iter().all(|l| l.contains("| AP7532 ")),
+        "a move's history line names the AP: {h1}"
+    );
     if macs.len() != moved.len() {
         let mut seen = std::collections::HashMap::new();
         for l in &moved {
