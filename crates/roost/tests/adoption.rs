@@ -670,7 +670,13 @@ fn a_lost_members_licenses_stay_in_the_pool_for_the_grace_period_across_restarts
         );
     };
     restart(&mut c2);
-    let after = lost_license_rows(&run(&c2, &["show licenses"]));
+    // The API answers from the first published snapshot, which may come before the member
+    // task restored the lost members: wait (bounded) for it.
+    let after = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let rows = lost_license_rows(&run(&c2, &["show licenses"]));
+        (!rows.is_empty()).then_some(rows)
+    })
+    .unwrap_or_default();
     assert_eq!(
         after, rows,
         "the same member, lost at the same time, after a restart"
@@ -695,6 +701,10 @@ fn a_lost_members_licenses_stay_in_the_pool_for_the_grace_period_across_restarts
     .unwrap_or_else(|| panic!("{}", run(&c2, &["show licenses"])));
     assert!(lost_license_rows(&run(&c2, &["show licenses"])).is_empty());
     restart(&mut c2);
+    wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        (status(&c2)["oper_state"] == "active").then_some(())
+    })
+    .expect("the restarted member runs");
     assert_eq!(aap(&c2), 0, "the grace period's end survives a restart");
     let members = run(&c2, &["show cluster members"]);
     assert!(
