@@ -389,6 +389,9 @@ impl Adoption {
             order.hold_down,
         );
         if chosen.is_empty() {
+            // Everything is held down: look again after the settle time, not at every order
+            // (a selection walks and sorts every session).
+            self.handback.balance_ended = Some(now);
             return;
         }
         self.handback.generation += 1;

@@ -105,7 +105,6 @@ pub(crate) fn run_balance(base_ip: &str, n: usize) -> Result<()> {
         ],
     )?;
     let mut f = fleet(n, &format!("pool1={ip1},{ip2}"), "3", 90)?;
-    let started = Instant::now();
     wait_for(Duration::from_secs(30), Duration::from_millis(100), || {
         (adopted(&a)? == n).then_some(())
     })
@@ -164,7 +163,6 @@ pub(crate) fn run_balance(base_ip: &str, n: usize) -> Result<()> {
         adoption_stat(&a, "APs reset for fallback").unwrap_or(u64::MAX)
     );
     let s = summary(&mut f)?;
-    let _ = started;
     println!("ap_balance_in_run_at_end {}", s["in_run"]);
     println!(
         "ap_balance_max_gap_ms {:.1}",
