@@ -100,6 +100,9 @@ struct Peer {
 pub struct Grace {
     /// Lost members' APs no connected peer holds: each may join here on its grace license.
     pub macs: Arc<HashMap<Mac, LicenseKind>>,
+    /// Of those, the ones whose adoption mapped them to a profile other than their model's
+    /// default: the profile (they keep their first mapping here).
+    pub profiles: Arc<HashMap<Mac, String>>,
     /// Per lost member: how many of its licenses its APs take (capped at what it has).
     pub lost_rows: HashMap<MemberId, Held>,
     /// Per connected peer: how many of the APs it holds are a lost member's.
@@ -815,8 +818,16 @@ impl Directory {
                 }
             }
         }
+        let profiles = self
+            .peers
+            .values()
+            .flat_map(|p| p.rows.values())
+            .filter(|r| !r.profile.is_empty() && macs.contains_key(&r.mac))
+            .map(|r| (r.mac, r.profile.clone()))
+            .collect();
         Grace {
             macs: Arc::new(macs),
+            profiles: Arc::new(profiles),
             lost_rows,
             covered,
             reserved: self.reserved(),
@@ -861,6 +872,7 @@ mod tests {
             session_id: [n as u8; 16],
             thin: false,
             since_ms,
+            profile: String::new(),
         }
     }
 
@@ -1069,7 +1081,11 @@ mod tests {
             d.handle_members(&[(A, 1), (B, 1), (C, 1)], &[], ms(0));
         }
         for n in 0..5 {
-            dirs[0].1.handle_adopted(record(n, 5), ms(1));
+            let mut r = record(n, 5);
+            if n == 1 {
+                r.profile = "lab".into();
+            }
+            dirs[0].1.handle_adopted(r, ms(1));
         }
         pump(&mut dirs, ms(60), || true);
         dirs
@@ -1127,6 +1143,11 @@ mod tests {
         // Capped at the 3 licenses A has.
         assert_eq!(g.lost_rows[&A], Held { ap: 0, aap: 3 });
         assert_eq!(g.macs.len(), 3);
+        // With the one mapping other than a default, which the AP keeps where it goes.
+        assert_eq!(
+            *g.profiles,
+            [(mac(1), "lab".to_string())].into_iter().collect()
+        );
         // C takes two of them over; B sees them as C's, licensed from A's share.
         let taken: Vec<Mac> = g.macs.keys().copied().take(2).collect();
         for (i, m) in taken.iter().enumerate() {

@@ -128,19 +128,19 @@ pub struct AcSettings {
     pub control_ip: Ipv4Addr,
     /// Every member's address, this one first: the AC IPv4 List an AP fails over along.
     pub ac_list: Vec<Ipv4Addr>,
-    /// Per AP model (upper case), the list its default profile's `controller host` entries
-    /// make (pool 1, then pool 2), with the members it does not name after them: that model's
-    /// AC IPv4 List instead of `ac_list`.
-    pub ac_lists_by_model: BTreeMap<String, Vec<Ipv4Addr>>,
+    /// Per AP profile (its name, e.g. `default-ap7532`), the list its `controller host`
+    /// entries make (pool 1, then pool 2), with the members it does not name after them: the
+    /// AC IPv4 List its APs are told instead of `ac_list`.
+    pub ac_lists_by_profile: BTreeMap<String, Vec<Ipv4Addr>>,
     /// The echo interval an AP is told (CAPWAP Timers, rounded up to whole seconds).
     pub echo_interval: Duration,
     /// The discovery interval an AP is told.
     pub discovery_interval: Duration,
     /// Roost's sub-second timers for Roost WTPs (a foreign WTP ignores them).
     pub fast_timers: Option<FastTimers>,
-    /// Per AP model (upper case), the timers its default profile sets instead of the three
-    /// above ([`AcSettings::timers_for`]).
-    pub timers_by_model: BTreeMap<String, ApTimers>,
+    /// Per AP profile, the timers it sets instead of the three above
+    /// ([`AcSettings::timers_for`]).
+    pub timers_by_profile: BTreeMap<String, ApTimers>,
     /// The auto-provisioning policy this controller applies at every new Join (None: every
     /// AP the licenses and capacity allow is adopted).
     pub policy: Option<Arc<policy::Policy>>,
@@ -185,11 +185,11 @@ impl AcSettings {
             ac_name: ac_name.to_string(),
             control_ip,
             ac_list: vec![control_ip],
-            ac_lists_by_model: BTreeMap::new(),
+            ac_lists_by_profile: BTreeMap::new(),
             echo_interval: Duration::from_secs(30),
             discovery_interval: Duration::from_secs(5),
             fast_timers: None,
-            timers_by_model: BTreeMap::new(),
+            timers_by_profile: BTreeMap::new(),
             ap_names: BTreeMap::new(),
             policy: None,
             firmware: Arc::default(),
@@ -207,19 +207,19 @@ impl AcSettings {
         }
     }
 
-    /// The AC IPv4 List an AP of `model` is told.
-    pub fn ac_list_for(&self, model: &str) -> &[Ipv4Addr] {
-        self.ac_lists_by_model
-            .get(&model.to_ascii_uppercase())
+    /// The AC IPv4 List an AP of `profile` is told.
+    pub fn ac_list_for(&self, profile: &str) -> &[Ipv4Addr] {
+        self.ac_lists_by_profile
+            .get(profile)
             .unwrap_or(&self.ac_list)
     }
 
-    /// The timers an AP of `model` is told; `wtp_fast`: its Join announced Roost's fast
+    /// The timers an AP of `profile` is told; `wtp_fast`: its Join announced Roost's fast
     /// timers (without that, none are sent and the RFC's rules apply).
-    pub fn timers_for(&self, model: &str, wtp_fast: bool) -> ApTimers {
+    pub fn timers_for(&self, profile: &str, wtp_fast: bool) -> ApTimers {
         let mut t = self
-            .timers_by_model
-            .get(&model.to_ascii_uppercase())
+            .timers_by_profile
+            .get(profile)
             .copied()
             .unwrap_or(ApTimers {
                 echo_interval: self.echo_interval,
@@ -240,10 +240,16 @@ impl AcSettings {
         }
     }
 
-    /// [`ApTimers::dead_interval`] of an AP of a model without timers of its own.
+    /// [`ApTimers::dead_interval`] of an AP of a profile without timers of its own.
     pub fn dead_interval(&self, fast: bool) -> Duration {
         self.timers_for("", fast).dead_interval()
     }
+}
+
+/// The profile an AP of `model` runs when no rule names one: WiNG's default profile for the
+/// model, `default-<model>` in lower case (`default-ap7532`).
+pub fn default_profile(model: &str) -> String {
+    format!("default-{}", model.to_ascii_lowercase())
 }
 
 /// A session's state, as `show wireless ap` names it.
@@ -277,6 +283,10 @@ pub struct ApView {
     pub model: String,
     pub serial: String,
     pub software_version: String,
+    /// The AP profile it runs (its WLANs, timers and controller list): the one the
+    /// auto-provisioning rule that adopted it names, else its model's default
+    /// ([`default_profile`]).
+    pub profile: String,
     /// Its control address.
     pub addr: SocketAddr,
     pub license: LicenseKind,
@@ -289,6 +299,32 @@ pub struct ApView {
     pub wlans: usize,
     /// WLANs it refused (a failure Result Code): not retried until they change.
     pub wlans_refused: usize,
+}
+
+impl ApView {
+    /// Its row in the cluster-wide AP table: `session_id` of its Join, adopted at `since_ms`
+    /// (this member's wall clock). Only a profile other than its model's default travels.
+    pub fn record(&self, session_id: [u8; 16], since_ms: u64) -> roost_wire::ApRecord {
+        roost_wire::ApRecord {
+            mac: self.mac,
+            hostname: self.name.clone(),
+            model: self.model.clone(),
+            serial: self.serial.clone(),
+            ip: match self.addr.ip() {
+                IpAddr::V4(v4) => v4,
+                IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+            },
+            port: self.addr.port(),
+            session_id,
+            thin: self.license == LicenseKind::Ap,
+            since_ms,
+            profile: if self.profile == default_profile(&self.model) {
+                String::new()
+            } else {
+                self.profile.clone()
+            },
+        }
+    }
 }
 
 /// Why a session ended.
@@ -639,7 +675,8 @@ impl Adoption {
     /// New settings. An AP in Run whose model's timers changed is told them (a
     /// Configuration Update Request, through the same queue as its WLANs).
     pub fn handle_settings(&mut self, settings: AcSettings, now: Instant) {
-        let timers_changed = settings.timers_by_model != self.settings.timers_by_model
+        let timers_changed = settings.timers_by_profile != self.settings.timers_by_profile
+            || settings.ac_lists_by_profile != self.settings.ac_lists_by_profile
             || settings.ap_names != self.settings.ap_names
             || settings.echo_interval != self.settings.echo_interval
             || settings.discovery_interval != self.settings.discovery_interval
@@ -945,6 +982,7 @@ impl Adoption {
         // The license of a session this Join takes over: a member that no longer serves
         // keeps serving the APs it holds (one whose move to the target failed comes back).
         let mut rejoin = None;
+        let mut first_mapping = None;
         let mut fallback = handback::SessionFallback::default();
         if let Some(&old) = self.by_mac.get(&mac) {
             let silent = self
@@ -953,6 +991,7 @@ impl Adoption {
                 .is_some_and(|s| now >= s.heard + s.timers.dead_interval());
             if old == from || silent {
                 if let Some(s) = self.sessions.get(&old) {
+                    first_mapping = Some(s.view.profile.clone());
                     rejoin = Some(Licensed {
                         kind: s.view.license,
                         grace: self.admission.grace.contains_key(&mac),
@@ -981,8 +1020,27 @@ impl Adoption {
             self.refuse(from, seq, mac, model, Refusal::Busy { max }, &req);
             return;
         }
-        // The auto-provisioning policy, for a new session (a rejoin keeps its mapping).
-        if let Some(p) = self.settings.policy.as_ref().filter(|_| rejoin.is_none()) {
+        // An AP the cluster already adopts (a rejoin here; a lost member's AP, or one a member
+        // hands to this one, as the AP table shows it) keeps its first mapping: the policy
+        // runs for it again only with `evaluate-always`.
+        if first_mapping.is_none() && self.admission.grace.contains_key(&mac) {
+            first_mapping = Some(
+                self.admission
+                    .grace_profiles
+                    .get(&mac)
+                    .cloned()
+                    .unwrap_or_else(|| default_profile(&model)),
+            );
+        }
+        let mut profile = first_mapping
+            .clone()
+            .unwrap_or_else(|| default_profile(&model));
+        if let Some(p) = self
+            .settings
+            .policy
+            .as_ref()
+            .filter(|p| first_mapping.is_none() || p.evaluate_always)
+        {
             let ip = match from.ip() {
                 IpAddr::V4(v4) => v4,
                 IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
@@ -994,7 +1052,13 @@ impl Adoption {
                 ip,
             };
             let refusal = match p.evaluate(&facts) {
-                policy::Decision::Adopt { .. } => None,
+                policy::Decision::Adopt { rule } => {
+                    profile = match rule.map(|r| &r.action) {
+                        Some(policy::Action::Adopt { profile: Some(p) }) => p.clone(),
+                        _ => default_profile(&model),
+                    };
+                    None
+                }
                 policy::Decision::Deny { rule: Some(r) } => Some(Refusal::Denied {
                     policy: p.name.clone(),
                     precedence: r.precedence,
@@ -1056,6 +1120,7 @@ impl Adoption {
                 .active_software_version_str()
                 .unwrap_or("")
                 .to_string(),
+            profile,
             addr: from,
             license,
             state: ApState::Configuring,
@@ -1069,7 +1134,7 @@ impl Adoption {
             fallback.moved_at = Some(now);
         }
         let fast = FastTimers::find(&req.vendor_specific).is_some();
-        let timers = self.settings.timers_for(&view.model, fast);
+        let timers = self.settings.timers_for(&view.profile, fast);
         let resp = MessageBody::JoinResponse(JoinResponse {
             result_code: ResultCode::Success,
             ac_descriptor: self.ac_descriptor(),
@@ -1080,7 +1145,9 @@ impl Adoption {
             control_ipv6: None,
             local_ipv4: Some(CapwapLocalIpv4Address(self.settings.control_ip)),
             local_ipv6: None,
-            ac_ipv4_list: Some(AcIpv4List(self.settings.ac_list_for(&view.model).to_vec())),
+            ac_ipv4_list: Some(AcIpv4List(
+                self.settings.ac_list_for(&view.profile).to_vec(),
+            )),
             ac_ipv6_list: None,
             transport_protocol: None,
             image_identifier: None,
@@ -1145,7 +1212,7 @@ impl Adoption {
             // Where else it may try: the one controller a redirect names, else the members.
             ac_ipv4_list: Some(AcIpv4List(match &reason {
                 Refusal::Redirected { controller, .. } => vec![*controller],
-                _ => self.settings.ac_list_for(&model).to_vec(),
+                _ => self.settings.ac_list_for(&default_profile(&model)).to_vec(),
             })),
             ac_ipv6_list: None,
             transport_protocol: None,
@@ -1316,7 +1383,7 @@ impl Adoption {
             wtp_fallback: WtpFallback::Disabled,
             ac_ipv4_list: Some(AcIpv4List(
                 self.settings
-                    .ac_list_for(&self.sessions[&from].view.model)
+                    .ac_list_for(&self.sessions[&from].view.profile)
                     .to_vec(),
             )),
             ac_ipv6_list: None,
@@ -1621,7 +1688,7 @@ impl Adoption {
                 s.push.applied.remove(&key);
             }
         }
-        let desired = self.wlans.for_model(&s.view.model);
+        let desired = self.wlans.for_profile(&s.view.profile);
         if wlan::next_step(&s.push.applied, &s.push.refused, desired).is_none() {
             s.view.wlans = s.push.applied.len();
             s.view.wlans_refused = s
@@ -1665,7 +1732,7 @@ fn next_request(
     if let Some(r) = handback.next_request(&s.fallback) {
         return Some(r);
     }
-    let timers = settings.timers_for(&s.view.model, s.fast);
+    let timers = settings.timers_for(&s.view.profile, s.fast);
     if timers != s.timers && s.timers_refused != Some(timers) {
         return Some(Request::Timers(timers));
     }
@@ -1674,7 +1741,7 @@ fn next_request(
             return Some(Request::Name(name.clone()));
         }
     }
-    let desired = wlans.for_model(&s.view.model);
+    let desired = wlans.for_profile(&s.view.profile);
     wlan::next_step(&s.push.applied, &s.push.refused, desired).map(Request::Wlan)
 }
 

@@ -55,6 +55,9 @@ pub struct Admission {
     /// The APs the cluster-wide table shows on lost members (and on no connected one): each
     /// may join here on its lost member's license, outside the free pool above.
     pub grace: std::sync::Arc<std::collections::HashMap<roost_wire::Mac, LicenseKind>>,
+    /// Of those, the ones mapped to a profile other than their model's default: the profile
+    /// ([`crate::directory::Grace::profiles`]).
+    pub grace_profiles: std::sync::Arc<std::collections::HashMap<roost_wire::Mac, String>>,
     /// Licenses of APs this member released that it still holds until every member has seen
     /// the release (the cluster-wide table's rule); such an AP may come back on it.
     pub reserved: Held,
@@ -168,6 +171,7 @@ pub fn admission(
         aap_licenses: pool(LicenseKind::Aap),
         capacity,
         grace: grace.macs.clone(),
+        grace_profiles: grace.profiles.clone(),
         reserved: grace.reserved,
         reserved_macs: grace.reserved_macs.clone(),
     }
@@ -358,6 +362,7 @@ mod tests {
             aap_licenses: aap,
             capacity,
             grace: Default::default(),
+            grace_profiles: Default::default(),
             reserved: Held::default(),
             reserved_macs: Default::default(),
         }
@@ -409,6 +414,7 @@ mod tests {
             .collect();
         let grace = Grace {
             macs: std::sync::Arc::new(macs),
+            profiles: Default::default(),
             lost_rows: [(lost.member, Held { ap: 0, aap: 10 })].into(),
             covered: Default::default(),
             reserved: Held::default(),

@@ -25,6 +25,7 @@ fn serving(aap: u32) -> Admission {
         aap_licenses: aap,
         capacity: 10,
         grace: Default::default(),
+        grace_profiles: Default::default(),
         reserved: Default::default(),
         reserved_macs: Default::default(),
     }
@@ -730,7 +731,7 @@ fn corp_plan(ssid: &str) -> wlan::WlanPlan {
         group_key: vec![0x5A; 16],
     };
     wlan::WlanPlan {
-        by_model: [("AP7532".to_string(), Arc::new(vec![svc]))]
+        by_profile: [("default-ap7532".to_string(), Arc::new(vec![svc]))]
             .into_iter()
             .collect(),
     }
@@ -1143,8 +1144,8 @@ fn when_the_member_serves_again_its_told_aps_are_told_to_stay() {
 #[test]
 fn an_ap_is_told_the_controllers_its_models_profile_names() {
     let mut s = settings();
-    s.ac_lists_by_model.insert(
-        "AP7532".into(),
+    s.ac_lists_by_profile.insert(
+        "default-ap7532".into(),
         vec![PEER_IP, Ipv4Addr::new(192, 0, 2, 9), AC_IP],
     );
     let mut a = Adoption::new(s);
@@ -1297,8 +1298,8 @@ fn adopt_as(
 fn each_model_is_told_its_profiles_timers_and_a_change_reaches_the_aps_in_run() {
     let mut s = settings();
     s.fast_timers = Some(fast(5000, 300, 3));
-    s.timers_by_model.insert(
-        "AP8533".into(),
+    s.timers_by_profile.insert(
+        "default-ap8533".into(),
         ApTimers {
             echo_interval: ms(10_000),
             discovery_interval: ms(3000),
@@ -1336,8 +1337,8 @@ fn each_model_is_told_its_profiles_timers_and_a_change_reaches_the_aps_in_run() 
     );
 
     // The AP8533 profile now says echo 20 s and no fast timers.
-    s.timers_by_model.insert(
-        "AP8533".into(),
+    s.timers_by_profile.insert(
+        "default-ap8533".into(),
         ApTimers {
             echo_interval: ms(20_000),
             discovery_interval: ms(3000),
@@ -1528,6 +1529,163 @@ fn the_auto_provisioning_policy_denies_redirects_or_adopts_at_the_join() {
     let (j, _) = join_of(&mut a, 7, "AP7532");
     assert_eq!(j.result_code, ResultCode::Success);
     assert_eq!(a.counters().joins_refused, 3);
+}
+
+/// An adopt rule's profile decides what its AP runs (WLANs, AC IPv4 List); an AP no such
+/// rule maps runs its model's default. The mapping is the AP's first: an AP the cluster
+/// already adopts (a lost member's, as the AP table shows it, with its profile) keeps it
+/// without the rules, unless the policy says `evaluate-always`.
+#[test]
+fn an_adopt_rules_profile_decides_what_the_ap_runs_and_the_first_mapping_is_kept() {
+    use crate::policy::{Action, DeviceType, Match, Policy, Rule};
+    let rule = |precedence, action, matcher| Rule {
+        action,
+        device: DeviceType::Model("ap7532".into()),
+        precedence,
+        matcher,
+    };
+    let lab = Policy::new(
+        "campus",
+        vec![
+            rule(
+                10,
+                Action::Adopt {
+                    profile: Some("lab".into()),
+                },
+                Match::Mac {
+                    start: mac(1),
+                    end: mac(1),
+                },
+            ),
+            rule(20, Action::Adopt { profile: None }, Match::Any),
+        ],
+        false,
+        false,
+    );
+    let lab_ip = Ipv4Addr::new(192, 0, 2, 7);
+    let mut s = settings();
+    s.policy = Some(Arc::new(lab));
+    s.ac_lists_by_profile
+        .insert("lab".into(), vec![lab_ip, AC_IP]);
+    let mut a = Adoption::new(s.clone());
+    a.handle_admission(serving(10), ms(0));
+    let mut plan = corp_plan("corp");
+    let lab_plan = corp_plan("lab-ssid");
+    plan.by_profile
+        .insert("lab".into(), lab_plan.by_profile["default-ap7532"].clone());
+    a.handle_wlans(plan, ms(0));
+    let joined = |out: &[AdoptionOutput], n: u8| -> JoinResponse {
+        let r = replies(out, ap_addr(n));
+        match &r[0].body {
+            MessageBody::JoinResponse(j) => j.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let steps = adopt(&mut a, 1, ms(10));
+    assert_eq!(
+        joined(&steps[0], 1).ac_ipv4_list,
+        Some(AcIpv4List(vec![lab_ip, AC_IP])),
+        "the lab profile's controllers"
+    );
+    let reqs = wlan_requests(&steps[3], ap_addr(1));
+    assert!(
+        matches!(reqs.as_slice(), [(1, WlanOperation::Add(w))] if w.ssid == b"lab-ssid"),
+        "{reqs:?}"
+    );
+    let steps = adopt(&mut a, 2, ms(10));
+    assert_eq!(
+        joined(&steps[0], 2).ac_ipv4_list,
+        Some(AcIpv4List(vec![AC_IP, PEER_IP])),
+        "rule 20 names no profile: the model's default (none of its own: the members)"
+    );
+    let reqs = wlan_requests(&steps[3], ap_addr(2));
+    assert!(
+        matches!(reqs.as_slice(), [(1, WlanOperation::Add(w))] if w.ssid == b"corp"),
+        "{reqs:?}"
+    );
+    let profiles: Vec<(Mac, String)> = a.aps().map(|ap| (ap.mac, ap.profile.clone())).collect();
+    assert!(profiles.contains(&(mac(1), "lab".into())), "{profiles:?}");
+    assert!(profiles.contains(&(mac(2), "default-ap7532".into())));
+    let rows: Vec<roost_wire::ApRecord> = a.aps().map(|ap| ap.record([0; 16], 0)).collect();
+    let row1 = rows.iter().find(|r| r.mac == mac(1)).unwrap();
+    let row2 = rows.iter().find(|r| r.mac == mac(2)).unwrap();
+    assert_eq!(
+        (row1.profile.as_str(), row2.profile.as_str()),
+        ("lab", ""),
+        "only a mapping other than the default travels in the AP table"
+    );
+
+    // Now the policy denies every AP. APs 3 and 4 were a lost member's (the AP table: 3 in
+    // the lab profile, 4 in its default): they keep their first mapping; AP 5 is new.
+    let deny_all = Policy::new(
+        "campus",
+        vec![rule(10, Action::Deny, Match::Any)],
+        false,
+        false,
+    );
+    let mut s2 = s.clone();
+    s2.policy = Some(Arc::new(deny_all.clone()));
+    a.handle_settings(s2.clone(), ms(20));
+    let mut adm = serving(10);
+    adm.grace = Arc::new(
+        [(mac(3), LicenseKind::Aap), (mac(4), LicenseKind::Aap)]
+            .into_iter()
+            .collect(),
+    );
+    adm.grace_profiles = Arc::new([(mac(3), "lab".to_string())].into_iter().collect());
+    a.handle_admission(adm.clone(), ms(20));
+    drain(&mut a);
+    let steps = adopt(&mut a, 3, ms(30));
+    assert_eq!(joined(&steps[0], 3).result_code, ResultCode::Success);
+    assert_eq!(
+        joined(&steps[0], 3).ac_ipv4_list,
+        Some(AcIpv4List(vec![lab_ip, AC_IP])),
+        "AP 3 kept its lab mapping"
+    );
+    a.handle_control(ap_addr(4), &join(1, 4, "AP7532"), ms(30));
+    assert_eq!(
+        joined(&drain(&mut a), 4).result_code,
+        ResultCode::Success,
+        "AP 4 kept its default mapping"
+    );
+    a.handle_control(ap_addr(5), &join(1, 5, "AP7532"), ms(30));
+    let out = drain(&mut a);
+    assert_eq!(
+        joined(&out, 5).result_code,
+        ResultCode::JoinFailureUnknownSource
+    );
+    // A rejoin here keeps its mapping too (AP 1 reboots: lab, not denied).
+    a.handle_control(ap_addr(1), &join(7, 1, "AP7532"), ms(40));
+    let out = drain(&mut a);
+    assert_eq!(joined(&out, 1).result_code, ResultCode::Success);
+    assert_eq!(
+        joined(&out, 1).ac_ipv4_list,
+        Some(AcIpv4List(vec![lab_ip, AC_IP]))
+    );
+
+    // evaluate-always: the rules run at every adoption, a known AP's too.
+    let mut always = deny_all;
+    always.evaluate_always = true;
+    let mut s3 = s2;
+    s3.policy = Some(Arc::new(always));
+    a.handle_settings(s3, ms(50));
+    let mut adm2 = adm;
+    adm2.grace = Arc::new([(mac(6), LicenseKind::Aap)].into_iter().collect());
+    adm2.grace_profiles = Arc::new([(mac(6), "lab".to_string())].into_iter().collect());
+    a.handle_admission(adm2, ms(50));
+    drain(&mut a);
+    a.handle_control(ap_addr(6), &join(1, 6, "AP7532"), ms(60));
+    let out = drain(&mut a);
+    assert_eq!(
+        joined(&out, 6).result_code,
+        ResultCode::JoinFailureUnknownSource
+    );
+    a.handle_control(ap_addr(2), &join(9, 2, "AP7532"), ms(60));
+    assert_eq!(
+        joined(&drain(&mut a), 2).result_code,
+        ResultCode::JoinFailureUnknownSource,
+        "a rejoin meets the rules again"
+    );
 }
 
 fn ev_reason(ev: &[AdoptionEvent]) -> String {

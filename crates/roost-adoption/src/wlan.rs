@@ -69,18 +69,18 @@ pub struct WlanService {
     pub group_key: Vec<u8>,
 }
 
-/// The WLANs per AP model (upper case, as the WTP Board Data says, e.g. `AP7532`); a model not
-/// in the plan carries none.
+/// The WLANs per AP profile (its name, e.g. `default-ap7532`); an AP whose profile is not in
+/// the plan carries none.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WlanPlan {
-    pub by_model: BTreeMap<String, Arc<Vec<WlanService>>>,
+    pub by_profile: BTreeMap<String, Arc<Vec<WlanService>>>,
 }
 
 impl WlanPlan {
-    /// What an AP of `model` must carry, sorted by (radio, WLAN ID).
-    pub fn for_model(&self, model: &str) -> &[WlanService] {
-        self.by_model
-            .get(&model.to_ascii_uppercase())
+    /// What an AP of `profile` must carry, sorted by (radio, WLAN ID).
+    pub fn for_profile(&self, profile: &str) -> &[WlanService] {
+        self.by_profile
+            .get(profile)
             .map(|v| v.as_slice())
             .unwrap_or(&[])
     }

@@ -35,7 +35,7 @@ use roost_adoption::{
 };
 use roost_capwap::vendor::FastTimers;
 use roost_simnet::{Chance, Delay, Faults, Net};
-use roost_wire::{ApRecord, ApTableMessage, MemberId};
+use roost_wire::{ApTableMessage, MemberId};
 use roost_wtp::{ControllerList, Output, State, Wtp, WtpIdentity, WtpSettings};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -429,23 +429,7 @@ impl Sim {
                                         c.handle_moved(ap.mac, now);
                                     }
                                 }
-                                d.handle_adopted(
-                                    ApRecord {
-                                        mac: ap.mac,
-                                        hostname: ap.name,
-                                        model: ap.model,
-                                        serial: ap.serial,
-                                        ip: match ap.addr.ip() {
-                                            IpAddr::V4(v4) => v4,
-                                            IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-                                        },
-                                        port: ap.addr.port(),
-                                        session_id,
-                                        thin: false,
-                                        since_ms: wall_ms,
-                                    },
-                                    now,
-                                )
+                                d.handle_adopted(ap.record(session_id, wall_ms), now)
                             }
                             AdoptionEvent::Released { mac, grace, .. } => {
                                 d.handle_released(mac, !grace, now)

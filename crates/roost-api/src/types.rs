@@ -165,6 +165,9 @@ pub mod views {
         pub state: String,
         /// `AP` or `AAP`; empty when refused.
         pub license: String,
+        /// The AP profile it runs: its adopt rule's, else `default-<model>`; empty when
+        /// refused.
+        pub profile: String,
         /// Seconds in Run (null until then).
         pub uptime_secs: Option<u64>,
         /// Why it was refused (null otherwise).

@@ -880,6 +880,37 @@ impl ClusterConfig {
 
     /// Cross-setting checks; the offending device, if any.
     pub(crate) fn validate(&self) -> Result<(), (Option<Mac>, String)> {
+        // An adopt rule's profile exists and is for the rule's model.
+        for (name, policy) in &self.policies {
+            for r in policy.rules() {
+                let (
+                    roost_adoption::policy::Action::Adopt { profile: Some(p) },
+                    roost_adoption::policy::DeviceType::Model(m),
+                ) = (&r.action, &r.device)
+                else {
+                    continue;
+                };
+                let bad = match self.profiles.get(p) {
+                    None => Some(format!("profile {p} does not exist")),
+                    Some(pr) if pr.model != *m => {
+                        Some(format!("profile {p} is a {} profile, not {m}", pr.model))
+                    }
+                    Some(_) if p.starts_with("default-") && *p != format!("default-{m}") => {
+                        Some(format!("profile {p} is named as another model's default"))
+                    }
+                    Some(_) => None,
+                };
+                if let Some(why) = bad {
+                    return Err((
+                        None,
+                        format!(
+                            "auto-provisioning-policy {name}: adopt {m} precedence {}: {why}",
+                            r.precedence
+                        ),
+                    ));
+                }
+            }
+        }
         for (mac, d) in &self.devices {
             if let Some(p) = d
                 .policy
@@ -1061,18 +1092,13 @@ impl ClusterConfig {
         out
     }
 
-    /// Every AP model with a default profile (`default-<model>`), upper case as an AP's
-    /// Board Data names it (`AP7532`), with the WLANs an AP of it carries, sorted by (radio,
-    /// BSS). An AP of model M uses the profile named `default-<m>` of type `<m>`, as WiNG
-    /// names its default profiles; choosing another profile per AP comes with the
-    /// auto-provisioning policy. A mapped WLAN that does not exist, is shut down or has no
-    /// SSID is left out.
+    /// Every AP profile by name, with the WLANs an AP of it carries, sorted by (radio, BSS).
+    /// An AP of model M runs the profile its auto-provisioning rule names, else the one
+    /// named `default-<m>` ([`roost_adoption::default_profile`]), as WiNG names its default
+    /// profiles. A mapped WLAN that does not exist, is shut down or has no SSID is left out.
     pub fn ap_wlans(&self) -> BTreeMap<String, Vec<ApWlan>> {
         let mut out = BTreeMap::new();
-        for (name, p) in &self.profiles {
-            if *name != format!("default-{}", p.model) {
-                continue;
-            }
+        for (name, p) in self.ap_profiles() {
             let mut wlans = Vec::new();
             for (radio, bss) in &p.radios {
                 for (n, (wlan, _)) in bss {
@@ -1094,9 +1120,17 @@ impl ClusterConfig {
                     });
                 }
             }
-            out.insert(p.model.to_ascii_uppercase(), wlans);
+            out.insert(name.clone(), wlans);
         }
         out
+    }
+
+    /// The profiles an AP may run: all but one that bears another model's default name
+    /// (`profile ap8533 default-ap7532` is no AP7532's default and no rule may name it).
+    fn ap_profiles(&self) -> impl Iterator<Item = (&String, &Profile)> {
+        self.profiles.iter().filter(|(name, p)| {
+            !name.starts_with("default-") || **name == format!("default-{}", p.model)
+        })
     }
 
     /// `show adoption status`'s policy lines: the policy this member uses, and a warning when
@@ -1147,22 +1181,20 @@ impl ClusterConfig {
             .collect()
     }
 
-    /// Per AP model (upper case) with a default profile, the adoption timers it sets (models
-    /// without one run the controller's defaults, [`ApTimerSettings::DEFAULT`]).
+    /// Per AP profile, the adoption timers it sets (an AP whose profile does not exist runs
+    /// the controller's defaults, [`ApTimerSettings::DEFAULT`]).
     pub fn ap_timers(&self) -> BTreeMap<String, ApTimerSettings> {
-        self.profiles
-            .iter()
-            .filter(|(name, p)| **name == format!("default-{}", p.model))
-            .map(|(_, p)| (p.model.to_ascii_uppercase(), p.timers))
+        self.ap_profiles()
+            .map(|(name, p)| (name.clone(), p.timers))
             .collect()
     }
 
-    /// Per AP model (upper case), the controllers its default profile names, pool 1 first:
-    /// the AC IPv4 List its APs are told (models whose profile names none are left out).
+    /// Per AP profile, the controllers it names, pool 1 first: the AC IPv4 List its APs are
+    /// told (profiles that name none are left out).
     pub fn ap_controller_lists(&self) -> BTreeMap<String, Vec<Ipv4Addr>> {
         let mut out = BTreeMap::new();
-        for (name, p) in &self.profiles {
-            if *name != format!("default-{}", p.model) || p.controllers.is_empty() {
+        for (name, p) in self.ap_profiles() {
+            if p.controllers.is_empty() {
                 continue;
             }
             let mut hosts: Vec<(u8, Ipv4Addr)> = p
@@ -1171,10 +1203,7 @@ impl ClusterConfig {
                 .map(|(ip, (pool, _))| (*pool, *ip))
                 .collect();
             hosts.sort();
-            out.insert(
-                p.model.to_ascii_uppercase(),
-                hosts.into_iter().map(|(_, ip)| ip).collect(),
-            );
+            out.insert(name.clone(), hosts.into_iter().map(|(_, ip)| ip).collect());
         }
         out
     }

@@ -66,6 +66,12 @@ pub(crate) fn parse_rule(toks: &[&str]) -> Result<Rule, String> {
     }
     let precedence = num("precedence", n, 1, 10_000)? as u16;
     let (action, rest) = match (*verb, rest) {
+        ("adopt", ["profile", ..]) if *device == "anyap" => {
+            return Err(format!(
+                "adopt anyap: a profile is for one AP model; name the model (e.g. adopt {} precedence {n} profile …)",
+                AP_MODELS[0]
+            ))
+        }
         ("adopt", ["profile", p, rest @ ..]) => (
             Action::Adopt {
                 profile: Some(check_word("profile name", p, 32)?),

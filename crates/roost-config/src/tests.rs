@@ -340,6 +340,7 @@ fn seed_aps() -> Vec<ApRow> {
         adopted_by: if reason.is_some() { "" } else { "vx9000-1" }.into(),
         state: state.into(),
         license: "AAP".into(),
+        profile: "default-ap7532".into(),
         uptime_secs: uptime,
         reason: reason.map(str::to_string),
     };
@@ -2352,7 +2353,7 @@ fn wlan_security_and_profiles_print_in_wings_shape_and_round_trip() {
     assert_eq!(back.to_text(), text);
     // What an AP7532 carries, resolved through its default profile.
     let wlans = back.ap_wlans();
-    let ap7532 = &wlans["AP7532"];
+    let ap7532 = &wlans["default-ap7532"];
     assert_eq!(
         ap7532
             .iter()
@@ -2372,19 +2373,28 @@ fn wlan_security_and_profiles_print_in_wings_shape_and_round_trip() {
     assert!(back.ap_controllers("AP8533").is_empty());
     assert_eq!(
         back.ap_controller_lists(),
-        [("AP7532".to_string(), vec!["127.0.0.71".parse().unwrap()])]
-            .into_iter()
-            .collect()
+        [(
+            "default-ap7532".to_string(),
+            vec!["127.0.0.71".parse().unwrap()]
+        )]
+        .into_iter()
+        .collect()
     );
 }
 
 #[test]
-fn a_shut_down_or_missing_wlan_and_a_non_default_profile_carry_nothing() {
-    let text = "version 1\n!\nwlan corp\n ssid C\n shutdown\n!\nprofile ap7532 default-ap7532\n interface radio1\n  wlan corp bss 1\n  wlan ghost bss 2\n!\nprofile ap8533 branch\n interface radio1\n  wlan corp bss 1\n!\nend\n";
+fn a_shut_down_or_missing_wlan_carries_nothing_and_a_profile_misnamed_as_a_default_is_no_ones() {
+    let text = "version 1\n!\nwlan corp\n ssid C\n shutdown\n!\nwlan open\n ssid Open\n!\nprofile ap7532 default-ap7532\n interface radio1\n  wlan corp bss 1\n  wlan ghost bss 2\n!\nprofile ap8533 branch\n interface radio1\n  wlan open bss 1\n!\nprofile ap8533 default-ap6521\n!\nend\n";
     let c = ClusterConfig::parse(text).unwrap();
     let w = c.ap_wlans();
-    assert_eq!(w.keys().collect::<Vec<_>>(), vec!["AP7532"]);
-    assert!(w["AP7532"].is_empty());
+    // Every profile an AP may run, by name (a rule names `branch`); not one named as another
+    // model's default.
+    assert_eq!(
+        w.keys().collect::<Vec<_>>(),
+        vec!["branch", "default-ap7532"]
+    );
+    assert!(w["default-ap7532"].is_empty());
+    assert_eq!(w["branch"][0].ssid, "Open");
 }
 
 #[test]
@@ -2524,7 +2534,7 @@ fn profile_capwap_timers_render_parse_and_refuse_bad_values() {
         .unwrap();
     let timers = c.ap_timers();
     assert_eq!(
-        timers["AP7532"],
+        timers["default-ap7532"],
         ApTimerSettings {
             echo_secs: 10,
             discovery_secs: 3,
@@ -2535,9 +2545,10 @@ fn profile_capwap_timers_render_parse_and_refuse_bad_values() {
             }),
         }
     );
-    assert_eq!(timers["AP8533"].fast, None);
-    assert_eq!(timers["AP8533"].echo_secs, 30);
-    assert_eq!(timers.len(), 2, "only default profiles decide: {timers:?}");
+    assert_eq!(timers["default-ap8533"].fast, None);
+    assert_eq!(timers["default-ap8533"].echo_secs, 30);
+    assert_eq!(timers["lab"].echo_secs, 60, "a rule's profile has its own");
+    assert_eq!(timers.len(), 3, "{timers:?}");
     let text = c.to_text();
     assert!(text.contains("profile ap7532 default-ap7532\n capwap echo-interval 10\n capwap discovery-interval 3\n capwap fast-timers echo 2000 retransmit 200 count 2\n"), "{text}");
     assert!(
@@ -2578,7 +2589,7 @@ fn profile_capwap_timers_render_parse_and_refuse_bad_values() {
         text.contains("profile ap7532 lab\n capwap echo-interval 60\n"),
         "{text}"
     );
-    assert_eq!(c.ap_timers()["AP7532"], ApTimerSettings::DEFAULT);
+    assert_eq!(c.ap_timers()["default-ap7532"], ApTimerSettings::DEFAULT);
 }
 
 #[test]
@@ -2643,6 +2654,8 @@ fn the_cli_enters_an_ap_device_section() {
 fn an_auto_provisioning_policy_parses_renders_and_refuses_bad_rules() {
     use roost_adoption::policy::{Action, Match};
     let mut c = ClusterConfig::default();
+    c.apply_change("profile ap7532 lab\nprofile ap8533 branch\n")
+        .unwrap();
     let text_in = "auto-provisioning-policy campus\n adopt ap7532 precedence 10 profile lab ip 10.1.0.0/16\n deny anyap precedence 20 mac 00-23-68-00-00-10 00-23-68-00-00-19\n redirect ap8533 precedence 30 controller 10.9.9.9 level 2 pool 1 any\n adopt anyap precedence 40 serial-number SIM00042\n default-adoption\n evaluate-always\n";
     c.apply_change(text_in).unwrap();
     let text = c.to_text();
@@ -2682,6 +2695,11 @@ fn an_auto_provisioning_policy_parses_renders_and_refuses_bad_rules() {
         ("auto-provisioning-policy campus\n redirect anyap precedence 5 any\n", "'controller <IP>' expected"),
         ("auto-provisioning-policy campus\n no deny anyap precedence 99\n", "no rule at precedence 99"),
         ("auto-provisioning-policy a-name-that-is-longer-than-32-chars\n", "32"),
+        // A rule's profile exists, is for the rule's model, and a rule for any AP names none.
+        ("auto-provisioning-policy campus\n adopt ap7532 precedence 5 profile nope any\n", "profile nope does not exist"),
+        ("auto-provisioning-policy campus\n adopt ap7532 precedence 5 profile branch any\n", "profile branch is a ap8533 profile, not ap7532"),
+        ("auto-provisioning-policy campus\n adopt anyap precedence 5 profile lab any\n", "a profile is for one AP model"),
+        ("no profile ap7532 lab\n", "adopt ap7532 precedence 10: profile lab does not exist"),
     ] {
         let e = c.apply_change(bad).unwrap_err().to_string();
         assert!(e.contains(why), "{bad}: {e}");

@@ -207,6 +207,8 @@ pub struct ApRow {
     pub state: String,
     /// `AP` or `AAP`; empty when refused.
     pub license: String,
+    /// The AP profile it runs (its adopt rule's, else `default-<model>`); empty when refused.
+    pub profile: String,
     /// Seconds in Run (None until it gets there).
     pub uptime_secs: Option<u64>,
     /// Why it was refused.

@@ -16,7 +16,7 @@ use roost_adoption::{
 use roost_capwap::vendor::FastTimers;
 use roost_config::{AdoptionHistoryEntry, AdoptionStats, ApRow, ApTable, MemberSnapshot};
 use roost_wire::Mac;
-use roost_wire::{ApRecord, MemberId};
+use roost_wire::MemberId;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -436,19 +436,19 @@ impl Task {
                 }
             }
         }
-        // A model whose default profile names controllers is told those first (pool 1, then
-        // pool 2), then the members it does not name, so that it can always fail over.
-        settings.ac_lists_by_model = snap
+        // An AP whose profile names controllers is told those first (pool 1, then pool 2),
+        // then the members it does not name, so that it can always fail over.
+        settings.ac_lists_by_profile = snap
             .running
             .ap_controller_lists()
             .into_iter()
-            .map(|(model, mut hosts)| {
+            .map(|(profile, mut hosts)| {
                 for ip in &list {
                     if !hosts.contains(ip) {
                         hosts.push(*ip);
                     }
                 }
-                (model, hosts)
+                (profile, hosts)
             })
             .collect();
         settings.ac_list = list;
@@ -465,11 +465,11 @@ impl Task {
         if *settings.firmware != gate {
             settings.firmware = Arc::new(gate);
         }
-        settings.timers_by_model = snap
+        settings.timers_by_profile = snap
             .running
             .ap_timers()
             .into_iter()
-            .map(|(model, t)| (model, ap_timers(&t)))
+            .map(|(profile, t)| (profile, ap_timers(&t)))
             .collect();
         // A cold start of a full platform is that many Joins at once: half-open sessions are
         // bounded by the platform's capacity, not below it.
@@ -498,7 +498,7 @@ impl Task {
             return;
         }
         let mut plan = WlanPlan::default();
-        for (model, wlans) in wanted {
+        for (profile, wlans) in wanted {
             let services = wlans
                 .into_iter()
                 .map(|w| {
@@ -536,9 +536,9 @@ impl Task {
                     }
                 })
                 .collect();
-            plan.by_model.insert(model, Arc::new(services));
+            plan.by_profile.insert(profile, Arc::new(services));
         }
-        tracing::info!(models = plan.by_model.len(), "WLAN plan changed");
+        tracing::info!(profiles = plan.by_profile.len(), "WLAN plan changed");
         self.core.handle_wlans(plan, now);
     }
 
@@ -692,20 +692,7 @@ impl Task {
                 if self.directory.held_by_connected_peer(&ap.mac) {
                     self.core.handle_moved(ap.mac, now);
                 }
-                let record = ApRecord {
-                    mac: ap.mac,
-                    hostname: ap.name.clone(),
-                    model: ap.model.clone(),
-                    serial: ap.serial.clone(),
-                    ip: match ap.addr.ip() {
-                        IpAddr::V4(v4) => v4,
-                        IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-                    },
-                    port: ap.addr.port(),
-                    session_id,
-                    thin: ap.license == roost_adoption::placement::LicenseKind::Ap,
-                    since_ms: crate::member::wall_ms(),
-                };
+                let record = ap.record(session_id, crate::member::wall_ms());
                 self.directory.handle_adopted(record, now);
                 self.dirty.insert(ap.mac);
             }
@@ -772,6 +759,7 @@ impl Task {
                     adopted_by: String::new(),
                     state: "refused".into(),
                     license: String::new(),
+                    profile: String::new(),
                     uptime_secs: None,
                     reason: Some(reason.to_string()),
                 }));
@@ -855,6 +843,11 @@ impl Task {
                 }
                 .into(),
                 license: if rec.thin { "AP" } else { "AAP" }.into(),
+                profile: if rec.profile.is_empty() {
+                    roost_adoption::default_profile(&rec.model)
+                } else {
+                    rec.profile.clone()
+                },
                 uptime_secs: connected.then(|| wall.saturating_sub(rec.since_ms) / 1000),
                 reason: None,
             }));
@@ -1011,6 +1004,7 @@ fn row(ap: &ApView, adopted_by: &str, now: Duration) -> ApRow {
         adopted_by: adopted_by.to_string(),
         state: ap.state.to_string(),
         license: ap.license.to_string(),
+        profile: ap.profile.clone(),
         uptime_secs: match ap.state {
             ApState::Run => ap.run_since.map(|s| now.saturating_sub(s).as_secs()),
             _ => None,

@@ -28,6 +28,10 @@ pub struct ApRecord {
     /// When this member adopted it (ms since the Unix epoch, the owner's clock): the later
     /// claim wins when two members claim one AP (see `roost_adoption::directory`).
     pub since_ms: u64,
+    /// The AP profile its adoption mapped it to, empty for its model's default: a member it
+    /// fails over or moves to keeps that mapping (the auto-provisioning policy's first
+    /// mapping; `roost_adoption::policy`).
+    pub profile: String,
 }
 
 /// What a member says about its own rows.
@@ -61,7 +65,16 @@ pub enum ApTableMessage {
 impl ApRecord {
     /// A bound on its encoded size, for chunking below [`crate::member::MAX_MESSAGE`].
     pub fn encoded_bound(&self) -> usize {
-        6 + 4 + 3 + 16 + 1 + 10 + 3 * 5 + self.hostname.len() + self.model.len() + self.serial.len()
+        6 + 4
+            + 3
+            + 16
+            + 1
+            + 10
+            + 4 * 5
+            + self.hostname.len()
+            + self.model.len()
+            + self.serial.len()
+            + self.profile.len()
     }
 }
 

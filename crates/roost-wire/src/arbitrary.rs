@@ -293,11 +293,14 @@ pub fn ap_record() -> impl Strategy<Value = crate::ApRecord> {
         "AP[0-9]{4}",
         "[A-Z0-9]{0,14}",
         (any::<[u8; 4]>(), any::<u16>(), any::<[u8; 16]>()),
-        any::<bool>(),
-        any::<u64>(),
+        (
+            any::<bool>(),
+            any::<u64>(),
+            "(default-ap[0-9]{4}|[a-z0-9-]{0,12})",
+        ),
     )
         .prop_map(
-            |(mac, hostname, model, serial, (ip, port, session_id), thin, since_ms)| {
+            |(mac, hostname, model, serial, (ip, port, session_id), (thin, since_ms, profile))| {
                 crate::ApRecord {
                     mac: crate::Mac(mac),
                     hostname,
@@ -308,6 +311,7 @@ pub fn ap_record() -> impl Strategy<Value = crate::ApRecord> {
                     session_id,
                     thin,
                     since_ms,
+                    profile,
                 }
             },
         )

@@ -38,7 +38,7 @@ pub use member::*;
 
 /// Version of the member protocol; shown as "Protocol version" in `show cluster status`.
 /// A datagram or join request carrying another protocol version is refused.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// Roost software release. Like WiNG, a cluster only forms between identical releases.
 pub const SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");

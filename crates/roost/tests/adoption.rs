@@ -1238,3 +1238,131 @@ fn a_redirect_rule_sends_roost_aps_to_another_controller() {
         "{summary:#}"
     );
 }
+
+/// An adopt rule with a profile, by model, on a real controller: `roost ap` AP7532s that rule
+/// 10 maps to the `lab` profile carry its WLAN; AP8533s, adopted by a rule that names no
+/// profile, carry their model's default profile's WLAN; the API shows each AP's profile.
+#[test]
+fn an_adopt_rule_maps_an_ap_model_to_its_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = active_alone_with(dir.path(), 64, 32);
+    let out = run(
+        &c,
+        &[
+            "configure terminal",
+            "wlan corp",
+            "ssid Corp-Default",
+            "exit",
+            "wlan lab",
+            "ssid Lab-Profile",
+            "exit",
+            "profile ap7532 default-ap7532",
+            "interface radio1",
+            "wlan corp bss 1",
+            "exit",
+            "exit",
+            "profile ap8533 default-ap8533",
+            "interface radio1",
+            "wlan corp bss 1",
+            "exit",
+            "exit",
+            "profile ap7532 lab",
+            "interface radio1",
+            "wlan lab bss 1",
+            "exit",
+            "exit",
+            "auto-provisioning-policy campus",
+            "adopt ap7532 precedence 10 profile lab any",
+            "adopt ap8533 precedence 20 any",
+            "exit",
+            "self",
+            "use auto-provisioning-policy campus",
+            "commit write",
+        ],
+    );
+    assert!(!out.contains("Error"), "{out}");
+    // A rule may name only an existing profile of its own model: refused, nothing changed.
+    let before = run(&c, &["show running-config"]);
+    let r = c
+        .exec(&[
+            "configure terminal",
+            "auto-provisioning-policy campus",
+            "adopt ap8533 precedence 30 profile lab any",
+            "commit",
+        ])
+        .unwrap();
+    assert!(r.error);
+    assert!(
+        r.outputs[2]
+            .output
+            .contains("profile lab is a ap7532 profile, not ap8533"),
+        "{:?}",
+        r.outputs
+    );
+    assert_eq!(run(&c, &["show running-config"]), before);
+    let child = std::process::Command::new(bin())
+        .args([
+            "ap",
+            "--count",
+            "8",
+            "--controller-list",
+            "pool1=127.0.0.64;level=1",
+            "--base-ip",
+            "127.25.4.1",
+            "--model",
+            "AP7532:50",
+            "--model",
+            "AP8533:50",
+            "--seed",
+            "31",
+            "--duration",
+            "8",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut f = roost_testkit::KillOnDrop::new(child);
+    let rows = wait_for(Duration::from_secs(8), Duration::from_millis(100), || {
+        let api = c.get_json("/api/v1/aps").ok()?;
+        let rows: Vec<(String, String)> = api
+            .as_array()?
+            .iter()
+            .filter(|r| r["state"] == "adopted")
+            .map(|r| {
+                (
+                    r["model"].as_str().unwrap_or("").to_string(),
+                    r["profile"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        (rows.len() == 8).then_some(rows)
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c, &["show wireless ap"])));
+    let n7532 = rows.iter().filter(|(m, _)| m == "AP7532").count();
+    assert!(n7532 > 0 && n7532 < 8, "both models in the fleet: {rows:?}");
+    for (model, profile) in &rows {
+        let want = if model == "AP7532" {
+            "lab"
+        } else {
+            "default-ap8533"
+        };
+        assert_eq!(profile, want, "{rows:?}");
+    }
+    let summary = {
+        let out = f.take().wait_with_output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(summary["in_run"], 8, "{summary:#}");
+    assert_eq!(
+        summary["wlans"]["Lab-Profile"].as_u64(),
+        Some(n7532 as u64),
+        "{summary:#}"
+    );
+    assert_eq!(
+        summary["wlans"]["Corp-Default"].as_u64(),
+        Some(8 - n7532 as u64),
+        "{summary:#}"
+    );
+}

@@ -270,6 +270,7 @@ impl Fake {
             adopted_by: "vx9000-E1EE16".into(),
             state: "adopted".into(),
             license: "AAP".into(),
+            profile: "default-ap7532".into(),
             uptime_secs: Some(12),
             reason: None,
         }]
