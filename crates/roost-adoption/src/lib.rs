@@ -53,7 +53,7 @@ use placement::{Admission, Held, LicenseKind, Licensed, Refusal};
 use roost_capwap::elements::*;
 use roost_capwap::messages::*;
 use roost_capwap::types::*;
-use roost_capwap::vendor::{FastTimers, LostSession};
+use roost_capwap::vendor::{FastTimers, LostSession, StartDelay};
 use roost_capwap::{ControlMessage, ControlPacket, KeepAlive, MessageBody, RequestOrder, Sequence};
 use roost_wire::Mac;
 use std::cmp::Reverse;
@@ -141,6 +141,10 @@ pub struct AcSettings {
     /// Per AP profile, the timers it sets instead of the three above
     /// ([`AcSettings::timers_for`]).
     pub timers_by_profile: BTreeMap<String, ApTimers>,
+    /// Per AP profile, WiNG's `adoption start-delay` (only profiles that set one): told in
+    /// the Discovery Response to an AP that would run that profile, which waits a time drawn
+    /// from it before its first Join after a boot.
+    pub start_delays_by_profile: BTreeMap<String, StartDelay>,
     /// The auto-provisioning policy this controller applies at every new Join (None: every
     /// AP the licenses and capacity allow is adopted).
     pub policy: Option<Arc<policy::Policy>>,
@@ -190,6 +194,7 @@ impl AcSettings {
             discovery_interval: Duration::from_secs(5),
             fast_timers: None,
             timers_by_profile: BTreeMap::new(),
+            start_delays_by_profile: BTreeMap::new(),
             ap_names: BTreeMap::new(),
             policy: None,
             firmware: Arc::default(),
@@ -243,6 +248,20 @@ impl AcSettings {
     /// [`ApTimers::dead_interval`] of an AP of a profile without timers of its own.
     pub fn dead_interval(&self, fast: bool) -> Duration {
         self.timers_for("", fast).dead_interval()
+    }
+}
+
+/// The profile an adopt decision names (None: the model's default).
+fn mapped_profile<'a>(d: &policy::Decision<'a>) -> Option<&'a str> {
+    match d {
+        policy::Decision::Adopt {
+            rule:
+                Some(policy::Rule {
+                    action: policy::Action::Adopt { profile: Some(p) },
+                    ..
+                }),
+        } => Some(p),
+        _ => None,
     }
 }
 
@@ -940,7 +959,11 @@ impl Adoption {
             radios: req.radios,
             control_ipv4: vec![self.control_address()],
             control_ipv6: vec![],
-            vendor_specific: vec![],
+            vendor_specific: self
+                .start_delay_for(from, &req.board_data)
+                .map(|d| d.to_vendor())
+                .into_iter()
+                .collect(),
             other_elements: vec![],
         };
         let body = if primary {
@@ -954,6 +977,36 @@ impl Adoption {
                 datagram: d,
             });
         }
+    }
+
+    /// The start delay the AP of a Discovery is told: that of the profile its Join would map
+    /// it to (the policy is evaluated only when some profile sets a delay).
+    fn start_delay_for(&self, from: SocketAddr, board: &WtpBoardData) -> Option<StartDelay> {
+        let delays = &self.settings.start_delays_by_profile;
+        if delays.is_empty() {
+            return None;
+        }
+        let model = board.model_str().unwrap_or("");
+        let mapped = match (&self.settings.policy, board.base_mac) {
+            (Some(p), Some(roost_capwap::MacAddress::Eui48(b))) => {
+                let facts = policy::WtpFacts {
+                    mac: Mac(b),
+                    model,
+                    serial: board.serial_str().unwrap_or(""),
+                    ip: match from.ip() {
+                        IpAddr::V4(v4) => v4,
+                        IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+                    },
+                };
+                mapped_profile(&p.evaluate(&facts))
+            }
+            _ => None,
+        };
+        match mapped {
+            Some(p) => delays.get(p),
+            None => delays.get(&default_profile(model)),
+        }
+        .copied()
     }
 
     fn on_join(&mut self, from: SocketAddr, seq: u8, req: JoinRequest, now: Instant) {
@@ -1052,11 +1105,9 @@ impl Adoption {
                 ip,
             };
             let refusal = match p.evaluate(&facts) {
-                policy::Decision::Adopt { rule } => {
-                    profile = match rule.map(|r| &r.action) {
-                        Some(policy::Action::Adopt { profile: Some(p) }) => p.clone(),
-                        _ => default_profile(&model),
-                    };
+                d @ policy::Decision::Adopt { .. } => {
+                    profile =
+                        mapped_profile(&d).map_or_else(|| default_profile(&model), str::to_string);
                     None
                 }
                 policy::Decision::Deny { rule: Some(r) } => Some(Refusal::Denied {

@@ -1688,6 +1688,59 @@ fn an_adopt_rules_profile_decides_what_the_ap_runs_and_the_first_mapping_is_kept
     );
 }
 
+/// WiNG's `adoption start-delay` reaches an AP in the Discovery Response: that of the profile
+/// its Join would map it to (a rule's, else its model's default); none when its profile sets
+/// none.
+#[test]
+fn the_discovery_response_tells_the_start_delay_of_the_aps_profile() {
+    use crate::policy::{Action, DeviceType, Match, Policy, Rule};
+    use roost_capwap::vendor::StartDelay;
+    let d = |min, max| StartDelay {
+        min: Duration::from_secs(min),
+        max: Duration::from_secs(max),
+    };
+    let told = |a: &mut Adoption, n: u8, t: u64| -> Option<StartDelay> {
+        a.handle_control(ap_addr(n), &discovery(n), ms(t));
+        let out = drain(a);
+        let r = replies(&out, ap_addr(n));
+        match &r[0].body {
+            MessageBody::DiscoveryResponse(r) => StartDelay::find(&r.vendor_specific),
+            other => panic!("{other:?}"),
+        }
+    };
+    let mut a = ac(10);
+    assert_eq!(told(&mut a, 1, 0), None, "no profile sets one");
+    let mut s = settings();
+    s.start_delays_by_profile
+        .insert("default-ap7532".into(), d(5, 20));
+    s.start_delays_by_profile.insert("lab".into(), d(0, 3));
+    a.handle_settings(s.clone(), ms(0));
+    assert_eq!(
+        told(&mut a, 2, 0),
+        Some(d(5, 20)),
+        "the model's default profile"
+    );
+    s.policy = Some(Arc::new(Policy::new(
+        "campus",
+        vec![Rule {
+            action: Action::Adopt {
+                profile: Some("lab".into()),
+            },
+            device: DeviceType::Model("ap7532".into()),
+            precedence: 10,
+            matcher: Match::Mac {
+                start: mac(3),
+                end: mac(3),
+            },
+        }],
+        true,
+        false,
+    )));
+    a.handle_settings(s, ms(0));
+    assert_eq!(told(&mut a, 3, 0), Some(d(0, 3)), "the rule's profile");
+    assert_eq!(told(&mut a, 4, 0), Some(d(5, 20)), "no rule: the default");
+}
+
 fn ev_reason(ev: &[AdoptionEvent]) -> String {
     match ev {
         [AdoptionEvent::Refused { reason, .. }] => reason.to_string(),

@@ -139,9 +139,117 @@ impl LostSession {
     }
 }
 
+/// Element id of [`StartDelay`].
+pub const START_DELAY: u16 = 3;
+
+/// WiNG's `adoption start-delay min <0-30> max <0-30>`, told in a Discovery Response: a Roost
+/// WTP in a cold start (it has not been in Run since it booted) waits a time drawn from
+/// [`StartDelay::min`, `StartDelay::max`] before it joins, so that a site's APs powering up at
+/// once spread their Joins. Never after a controller loss: an AP that was in Run goes straight
+/// to Join.
+///
+/// Value: min and max, whole seconds (u8 each, 0–30, min ≤ max).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartDelay {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl StartDelay {
+    /// WiNG's bound on either value.
+    pub const MAX_SECS: u8 = 30;
+
+    pub fn to_vendor(&self) -> VendorSpecificPayload {
+        VendorSpecificPayload {
+            vendor_id: ROOST_VENDOR_ID,
+            element_id: START_DELAY,
+            data: vec![self.min.as_secs() as u8, self.max.as_secs() as u8],
+        }
+    }
+
+    /// `Ok(None)` when `v` is not this element; an error when it is but is malformed (not two
+    /// bytes, a value above 30, min above max).
+    pub fn from_vendor(v: &VendorSpecificPayload) -> Result<Option<StartDelay>, CapwapError> {
+        if v.vendor_id != ROOST_VENDOR_ID || v.element_id != START_DELAY {
+            return Ok(None);
+        }
+        let [min, max] = v.data[..] else {
+            return Err(CapwapError::BadElementLength {
+                element: "Roost Start Delay",
+                len: v.data.len(),
+                expected: crate::error::Expected::Exactly(2),
+            });
+        };
+        for (what, value) in [
+            ("Roost Start Delay min (s)", min),
+            ("Roost Start Delay max (s)", max),
+        ] {
+            if value > Self::MAX_SECS {
+                return Err(CapwapError::OutOfRange {
+                    what,
+                    value: u64::from(value),
+                    max: u64::from(Self::MAX_SECS),
+                });
+            }
+        }
+        if min > max {
+            return Err(CapwapError::OutOfRange {
+                what: "Roost Start Delay min (s), above its max",
+                value: u64::from(min),
+                max: u64::from(max),
+            });
+        }
+        Ok(Some(StartDelay {
+            min: Duration::from_secs(min.into()),
+            max: Duration::from_secs(max.into()),
+        }))
+    }
+
+    /// Finds the element among a message's vendor payloads (the first valid one wins).
+    pub fn find(payloads: &[VendorSpecificPayload]) -> Option<StartDelay> {
+        payloads
+            .iter()
+            .find_map(|v| StartDelay::from_vendor(v).ok().flatten())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_start_delay_round_trips_and_refuses_what_is_malformed() {
+        let d = StartDelay {
+            min: Duration::from_secs(5),
+            max: Duration::from_secs(20),
+        };
+        let v = d.to_vendor();
+        assert_eq!(
+            (v.vendor_id, v.element_id, &v.data[..]),
+            (ROOST_VENDOR_ID, 3, &[5, 20][..])
+        );
+        assert_eq!(StartDelay::from_vendor(&v).unwrap(), Some(d));
+        assert_eq!(StartDelay::find(std::slice::from_ref(&v)), Some(d));
+        assert_eq!(
+            FastTimers::from_vendor(&v).unwrap(),
+            None,
+            "not the other element"
+        );
+        for bad in [
+            vec![5],
+            vec![5, 20, 0],
+            vec![31, 31],
+            vec![0, 31],
+            vec![9, 8],
+        ] {
+            let b = VendorSpecificPayload {
+                data: bad.clone(),
+                ..v.clone()
+            };
+            assert!(StartDelay::from_vendor(&b).is_err(), "{bad:?}");
+            assert_eq!(StartDelay::find(&[b]), None);
+        }
+    }
 
     /// The whole datagram, byte for byte: CAPWAP header (RFC 5415 4.3, HLEN 2, WBID 1),
     /// control header with the vendor message type 32473 << 8 | 1 (Msg Element Length 29: 3 +

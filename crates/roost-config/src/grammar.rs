@@ -407,6 +407,11 @@ fn describe_in(parent: &str, t: &str) -> &'static str {
         ("A.B.C.D" | "<1-10000>", "controller") => "The controller to send the APs to",
         ("<1-10000>", "profile") => "The profile the APs get",
         ("", "capwap") => "CAPWAP timers this profile's APs are told (Roost)",
+        ("", "adoption") => "How this profile's APs adopt",
+        ("adoption", "start-delay") => {
+            "A cold-starting AP waits a random time in [min, max] s before it joins (alone: WiNG's 5 20)"
+        }
+        ("start-delay", "min") | ("<0-30>", "max") => "Seconds",
         ("capwap", "echo-interval") => "Echo interval in seconds, in CAPWAP Timers (default 30)",
         ("capwap", "discovery-interval") => {
             "Discovery interval in seconds, in CAPWAP Timers (default 5)"
@@ -586,6 +591,9 @@ const PROFILE: &[(&str, Act)] = &[
         Act::Cfg,
     ),
     ("no capwap fast-timers", Act::Cfg),
+    ("adoption start-delay", Act::Cfg),
+    ("adoption start-delay min <0-30> max <0-30>", Act::Cfg),
+    ("no adoption start-delay", Act::Cfg),
 ];
 
 const RADIO: &[(&str, Act)] = &[

@@ -104,7 +104,15 @@ pub(crate) struct Profile {
     pub radios: BTreeMap<u8, BTreeMap<u8, (String, bool)>>,
     /// `capwap …` (Roost extensions): the adoption timers its APs are told.
     pub timers: ApTimerSettings,
+    /// `adoption start-delay min <0-30> max <0-30>` (seconds). None, Roost's default: no
+    /// delay (WiNG's default is 5 to 20 s; see `default_start_delay`).
+    pub start_delay: Option<(u8, u8)>,
 }
+
+/// WiNG's `adoption start-delay` defaults (min 5, max 20 s): what `adoption start-delay`
+/// alone sets. Roost does not apply them unasked: its AC admits a cold start of a full
+/// platform in seconds (the bench), so the delay would only lengthen a site's recovery.
+pub(crate) const WING_START_DELAY: (u8, u8) = (5, 20);
 
 /// Roost's sub-second failure-detection timers, sent to Roost WTPs in a Vendor Specific
 /// element (`capwap fast-timers echo <ms> retransmit <ms> count <n>`): the retransmit
@@ -728,6 +736,7 @@ impl ClusterConfig {
                                 controllers: BTreeMap::new(),
                                 radios: BTreeMap::new(),
                                 timers: ApTimerSettings::DEFAULT,
+                                start_delay: None,
                             },
                         );
                         Ok(Some(Ctx::Profile(name)))
@@ -1079,6 +1088,9 @@ impl ClusterConfig {
                 f.echo_ms, f.retransmit_ms, f.count
             )),
         }
+        if let Some((min, max)) = p.start_delay {
+            out.push(format!(" adoption start-delay min {min} max {max}"));
+        }
         for (ip, (pool, level)) in &p.controllers {
             out.push(format!(" controller host {ip} pool {pool} level {level}"));
         }
@@ -1186,6 +1198,13 @@ impl ClusterConfig {
     pub fn ap_timers(&self) -> BTreeMap<String, ApTimerSettings> {
         self.ap_profiles()
             .map(|(name, p)| (name.clone(), p.timers))
+            .collect()
+    }
+
+    /// Per AP profile that sets one, its `adoption start-delay` (min, max) in seconds.
+    pub fn ap_start_delays(&self) -> BTreeMap<String, (u8, u8)> {
+        self.ap_profiles()
+            .filter_map(|(name, p)| p.start_delay.map(|d| (name.clone(), d)))
             .collect()
     }
 
@@ -1590,6 +1609,18 @@ fn exec_profile(p: &mut Profile, toks: &[&str]) -> Result<Option<u8>, String> {
             };
             p.controllers.insert(ip, (pool, level));
         }
+        ["adoption", "start-delay"] => p.start_delay = Some(WING_START_DELAY),
+        ["adoption", "start-delay", "min", a, "max", b] => {
+            let min = num("adoption start-delay min (seconds)", a, 0, 30)? as u8;
+            let max = num("adoption start-delay max (seconds)", b, 0, 30)? as u8;
+            if min > max {
+                return Err(format!(
+                    "adoption start-delay: min {min} is above max {max}"
+                ));
+            }
+            p.start_delay = Some((min, max));
+        }
+        ["no", "adoption", "start-delay", ..] => p.start_delay = None,
         ["capwap", "echo-interval", n] => {
             p.timers.echo_secs = num("capwap echo-interval (seconds)", n, 1, 255)? as u8;
         }

@@ -2838,3 +2838,45 @@ fn cluster_ap_balance_defaults_render_and_refuse_bad_values() {
         .unwrap();
     assert!(!c.to_text().contains("ap-balance"));
 }
+
+/// `adoption start-delay` in a profile: WiNG's range and order checked, written back as
+/// entered, WiNG's 5 20 when entered alone, gone with `no`; only profiles that set one are in
+/// the AC's map.
+#[test]
+fn a_profiles_adoption_start_delay_parses_renders_and_refuses_bad_values() {
+    let mut c = ClusterConfig::default();
+    c.apply_change("profile ap7532 default-ap7532\n adoption start-delay min 2 max 9\nprofile ap8533 default-ap8533\n adoption start-delay\nprofile ap7532 lab\n")
+        .unwrap();
+    assert_eq!(
+        c.ap_start_delays(),
+        [
+            ("default-ap7532".to_string(), (2, 9)),
+            ("default-ap8533".to_string(), (5, 20))
+        ]
+        .into_iter()
+        .collect()
+    );
+    let text = c.to_text();
+    assert!(
+        text.contains("profile ap7532 default-ap7532\n adoption start-delay min 2 max 9\n"),
+        "{text}"
+    );
+    let mut again = ClusterConfig::default();
+    again.apply_change(&text).unwrap();
+    assert_eq!(again, c);
+    for (bad, why) in [
+        ("adoption start-delay min 0 max 31", "out of range <0-30>"),
+        ("adoption start-delay min 9 max 2", "min 9 is above max 2"),
+        ("adoption start-delay min x max 2", "min"),
+    ] {
+        let e = c
+            .apply_change(&format!("profile ap7532 default-ap7532\n {bad}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(why), "{bad}: {e}");
+        assert_eq!(c.to_text(), text, "{bad} changed the configuration");
+    }
+    c.apply_change("profile ap7532 default-ap7532\n no adoption start-delay\n")
+        .unwrap();
+    assert_eq!(c.ap_start_delays().len(), 1);
+}

@@ -465,6 +465,18 @@ impl Task {
         if *settings.firmware != gate {
             settings.firmware = Arc::new(gate);
         }
+        settings.start_delays_by_profile = snap
+            .running
+            .ap_start_delays()
+            .into_iter()
+            .map(|(profile, (min, max))| {
+                let d = roost_capwap::vendor::StartDelay {
+                    min: Duration::from_secs(min.into()),
+                    max: Duration::from_secs(max.into()),
+                };
+                (profile, d)
+            })
+            .collect();
         settings.timers_by_profile = snap
             .running
             .ap_timers()

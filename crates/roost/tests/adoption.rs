@@ -1366,3 +1366,77 @@ fn an_adopt_rule_maps_an_ap_model_to_its_profile() {
         "{summary:#}"
     );
 }
+
+/// WiNG's `adoption start-delay` with real processes: the seed's pair, `adoption start-delay
+/// min 1 max 3` in the AP7532 default profile, and a cold start of 40 `roost ap` APs: each
+/// waits a time in [1, 3] s before its Join (the times spread), all adopt; the active is
+/// killed and every AP re-adopts on the survivor without waiting again.
+#[test]
+fn a_cold_start_spreads_over_the_start_delay_and_a_failover_never_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut c1, c2) = seed_pair(dir.path(), 86, 64, &[]);
+    let out = run(
+        &c1,
+        &[
+            "configure terminal",
+            "profile ap7532 default-ap7532",
+            "adoption start-delay min 1 max 3",
+            "commit write",
+        ],
+    );
+    assert!(!out.contains("Error"), "{out}");
+    wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        run(&c2, &["show running-config"])
+            .contains(" adoption start-delay min 1 max 3\n")
+            .then_some(())
+    })
+    .expect("the standby has the profile");
+    let mut f = fleet(
+        "40",
+        "pool1=127.0.0.86,127.0.0.87;level=1",
+        "127.25.5.1",
+        "41",
+        "12",
+    );
+    let adopted = |c: &ControllerProcess, n: u64| {
+        (stat_of(&run(c, &["show adoption status"]), "APs adopted") == n).then_some(())
+    };
+    wait_for(Duration::from_secs(12), Duration::from_millis(100), || {
+        adopted(&c1, 40)
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c1, &["show adoption status"])));
+    wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let t = run(&c2, &["show wireless ap"]);
+        (t.matches("| vx9000-1 ").count() == 40).then_some(())
+    })
+    .expect("the standby's copy of the AP table shows the 40 APs");
+    c1.kill9();
+    wait_for(Duration::from_secs(10), Duration::from_millis(100), || {
+        adopted(&c2, 40)
+    })
+    .unwrap_or_else(|| panic!("{}", run(&c2, &["show adoption status"])));
+    let summary = {
+        let out = f.take().wait_with_output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let delays = &summary["start_delays"];
+    assert_eq!(delays["count"], 40, "each AP waited once: {summary:#}");
+    let (min, max) = (
+        delays["min_ms"].as_f64().unwrap(),
+        delays["max_ms"].as_f64().unwrap(),
+    );
+    assert!(
+        min >= 1000.0 && max <= 3000.0 && max - min > 500.0,
+        "{summary:#}"
+    );
+    assert!(
+        summary["time_to_adopt"]["min_ms"].as_f64().unwrap() >= 1000.0,
+        "{summary:#}"
+    );
+    assert_eq!(summary["time_to_readopt"]["count"], 40, "{summary:#}");
+    assert_eq!(summary["in_run"], 40, "{summary:#}");
+    assert_eq!(
+        summary["run_per_controller"]["127.0.0.87"], 40,
+        "{summary:#}"
+    );
+}

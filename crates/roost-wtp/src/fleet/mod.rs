@@ -210,6 +210,7 @@ struct Driver {
     run_per: HashMap<SocketAddr, usize>,
     adopt: Vec<Duration>,
     readopt: Vec<Duration>,
+    start_delays: Vec<Duration>,
     /// Over every re-adoption: the first loss noticed, the first Join after a loss, the last
     /// Run after one.
     readopt_span: [Option<Instant>; 3],
@@ -245,6 +246,7 @@ impl Driver {
             run_per: HashMap::new(),
             adopt: Vec::new(),
             readopt: Vec::new(),
+            start_delays: Vec::new(),
             readopt_span: [None; 3],
             fallback: Vec::new(),
             refusals: 0,
@@ -493,6 +495,7 @@ impl Driver {
                 ap.fallbacks += 1;
                 ap.fallback_at = Some(now);
             }
+            Event::StartDelayed { delay } => self.start_delays.push(delay),
             Event::Reset { .. } => {
                 self.resets += 1;
                 ap.lost_at = None;
@@ -579,6 +582,7 @@ impl Driver {
             resets: self.resets,
             time_to_adopt: Percentiles::of(&self.adopt),
             time_to_readopt: Percentiles::of(&self.readopt),
+            start_delays: Percentiles::of(&self.start_delays),
             readopt_span_ms: {
                 // Instants as Unix-epoch milliseconds, so that a script can set them against
                 // its own clock (a kill's time).

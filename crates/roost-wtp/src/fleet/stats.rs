@@ -10,6 +10,7 @@ use std::time::Duration;
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Percentiles {
     pub count: usize,
+    pub min_ms: Option<f64>,
     pub p50_ms: Option<f64>,
     pub p90_ms: Option<f64>,
     pub p99_ms: Option<f64>,
@@ -29,6 +30,7 @@ impl Percentiles {
         };
         Percentiles {
             count: v.len(),
+            min_ms: v.first().map(|m| (m * 1000.0).round() / 1000.0),
             p50_ms: rank(0.50),
             p90_ms: rank(0.90),
             p99_ms: rank(0.99),
@@ -170,6 +172,8 @@ pub struct Summary {
     pub time_to_adopt: Percentiles,
     /// From an AP noticing its AC was lost to Run again.
     pub time_to_readopt: Percentiles,
+    /// The start delays cold-starting APs waited (the AC's `adoption start-delay`).
+    pub start_delays: Percentiles,
     /// When the re-adoptions happened, fleet-wide.
     pub readopt_span_ms: ReadoptSpan,
     /// From an AP leaving for a higher-priority AC (WTP Fallback) to Run on it: the gap in
@@ -250,6 +254,9 @@ impl fmt::Display for Summary {
         )?;
         writeln!(f, "  time to adopt      {}", self.time_to_adopt)?;
         writeln!(f, "  time to re-adopt   {}", self.time_to_readopt)?;
+        if self.start_delays.count > 0 {
+            writeln!(f, "  start delays       {}", self.start_delays)?;
+        }
         let s = &self.readopt_span_ms;
         if let (Some(l), Some(j), Some(r)) = (
             s.first_loss_epoch_ms,

@@ -60,7 +60,7 @@ use crate::settings::{Timers, WtpSettings};
 use roost_capwap::elements::*;
 use roost_capwap::messages::*;
 use roost_capwap::types::*;
-use roost_capwap::vendor::{FastTimers, LostSession};
+use roost_capwap::vendor::{FastTimers, LostSession, StartDelay};
 use roost_capwap::{
     ControlMessage, ControlPacket, DataBody, DataPacket, KeepAlive, MacAddress, MessageBody,
     MessageType, RequestOrder, Sequence,
@@ -180,6 +180,11 @@ pub enum Event {
     /// The AC sent a Reset Request: the AP "reboots" (back to Discovery, WLANs gone).
     Reset {
         ac: SocketAddr,
+    },
+    /// A cold start's Join waits `delay`, drawn from the Roost Start Delay the AC told in its
+    /// Discovery Response (WiNG's `adoption start-delay`).
+    StartDelayed {
+        delay: Duration,
     },
     WlanAdded {
         radio_id: u8,
@@ -375,6 +380,14 @@ pub struct Wtp {
     wlans: Vec<Wlan>,
     reboots: Reboots,
     counters: WtpCounters,
+    /// Since it booted (or was reset) it has not been in Run: a Start Delay applies.
+    cold: bool,
+    /// This boot's start delay, drawn from the first Discovery Response that told one; taken
+    /// (once per boot) when the AP decides where to join.
+    start_delay: Option<Duration>,
+    start_delay_done: bool,
+    /// The start delay's end, while the AP waits it.
+    delay_until: Option<Instant>,
 }
 
 /// SplitMix64's finaliser: a bijection on u64, so distinct session numbers give distinct
@@ -450,6 +463,10 @@ impl Wtp {
             wlans: Vec::new(),
             reboots: Reboots::default(),
             counters: WtpCounters::default(),
+            cold: true,
+            start_delay: None,
+            start_delay_done: false,
+            delay_until: None,
         };
         // Everything the AP sends is built from the identity; check once that it encodes.
         let check = |body: MessageBody| {
@@ -1198,6 +1215,11 @@ impl Wtp {
         {
             d.decide_at = Some(now);
         }
+        if self.cold && !self.start_delay_done && self.start_delay.is_none() {
+            if let Some(sd) = StartDelay::find(&r.vendor_specific) {
+                self.start_delay = Some(self.draw_start_delay(sd));
+            }
+        }
         self.learn_name(from, &r.ac_name.0);
         if join != from {
             self.learn_name(join, &r.ac_name.0);
@@ -1206,10 +1228,35 @@ impl Wtp {
         Ok(())
     }
 
+    /// A time in [min, max] (ms resolution) from this AP's seed: spread across a fleet, the
+    /// same for one AP, no randomness drawn here.
+    fn draw_start_delay(&self, sd: StartDelay) -> Duration {
+        let span = sd.max.saturating_sub(sd.min).as_millis() as u64;
+        let seed = u64::from_be_bytes(self.session_seed[8..].try_into().unwrap_or([0; 8]));
+        sd.min + Duration::from_millis(mix64(seed ^ 0x5354_4152_5444_4C59) % (span + 1))
+    }
+
     fn decide(&mut self, now: Instant) {
         let Phase::Discovery(d) = &mut self.phase else {
             return;
         };
+        // A cold start waits its start delay once, then decides among every offer it has
+        // (a response during the wait does not cut it short).
+        if let Some(delay) = self.start_delay.take() {
+            self.start_delay_done = true;
+            if !delay.is_zero() {
+                self.delay_until = Some(now + delay);
+                self.outputs
+                    .push_back(Output::Event(Event::StartDelayed { delay }));
+            }
+        }
+        if let Some(t) = self.delay_until {
+            if now < t {
+                d.decide_at = Some(t);
+                return;
+            }
+            self.delay_until = None;
+        }
         let mut offers = std::mem::take(&mut d.offers);
         offers.sort_by(|a, b| {
             (a.pool, a.load, a.wtp_count, a.order)
@@ -1537,6 +1584,7 @@ impl Wtp {
             self.settings.data_channel_dead_interval,
         );
         self.notified_by = None;
+        self.cold = false;
         let Phase::Session(s) = &mut self.phase else {
             return;
         };
@@ -1702,6 +1750,11 @@ impl Wtp {
         self.fallback = self.settings.fallback;
         self.timers = Timers::from_settings(&self.settings);
         self.fallback_target = None;
+        // A reboot: the next Join is a cold start's.
+        self.cold = true;
+        self.start_delay = None;
+        self.start_delay_done = false;
+        self.delay_until = None;
         self.start_discovery(now);
     }
 

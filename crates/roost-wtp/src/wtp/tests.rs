@@ -1696,3 +1696,144 @@ fn a_controller_lost_notice_during_an_outstanding_echo_turns_it_into_the_probe()
         .collect();
     assert_eq!(joins, [ac3()]);
 }
+
+/// WiNG's `adoption start-delay`, told in a Discovery Response: a cold start waits a time
+/// drawn from [min, max] before its Join (a response meanwhile does not cut it short); after
+/// Run, a lost AC is re-joined at once, even through a new discovery; a Reset is a reboot, so
+/// the next Join waits again; an AC that tells none is joined at once.
+#[test]
+fn a_cold_start_waits_its_start_delay_and_a_readoption_never_does() {
+    use roost_capwap::vendor::StartDelay;
+    let sd = StartDelay {
+        min: secs(2),
+        max: secs(4),
+    };
+    let with_delay = |name: &str, ac: SocketAddr| {
+        let MessageBody::DiscoveryResponse(mut r) = discovery_response(name, ac, 0, 100, 0) else {
+            unreachable!()
+        };
+        r.vendor_specific.push(sd.to_vendor());
+        MessageBody::DiscoveryResponse(r)
+    };
+    let mut t = T::one_ac();
+    let (_, req) = t.one();
+    t.receive(ac1(), req.seq, with_delay("rfs-1", ac1()))
+        .unwrap();
+    let ev = t.events();
+    let delay = ev
+        .iter()
+        .find_map(|e| match e {
+            Event::StartDelayed { delay } => Some(*delay),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{ev:?}"));
+    assert!((sd.min..=sd.max).contains(&delay), "{delay:?}");
+    assert!(t.w.pending.is_none(), "no Join yet");
+    // Another response in the wait changes nothing.
+    t.now += ms(500);
+    t.receive(ac1(), req.seq, with_delay("rfs-1", ac1()))
+        .unwrap();
+    assert!(t.w.pending.is_none() && t.events().is_empty());
+    let start = t.now - ms(500);
+    while t.w.pending.is_none() {
+        t.until_deadline();
+        t.outputs();
+    }
+    assert_eq!(t.now - start, delay, "the Join goes when the delay ends");
+    t.run_from_join(ac1(), "rfs-1", Some(fast()), &[]);
+    // The AC dies; with no other AC known the AP discovers again, answered with a delay
+    // again: it joins at once.
+    let mut rounds = 0;
+    while t.w.state() != State::Discovery {
+        t.until_deadline();
+        rounds += 1;
+        assert!(rounds < 40, "never lost the AC");
+    }
+    let mut joined_at = None;
+    for _ in 0..200 {
+        for (to, m) in t.sent() {
+            if m.message_type() == MessageType::DiscoveryRequest && to == ac1() {
+                t.receive(ac1(), m.seq, with_delay("rfs-1", ac1())).unwrap();
+            }
+        }
+        if t.w
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.expect == MessageType::JoinResponse)
+        {
+            joined_at = Some(t.now);
+            break;
+        }
+        t.until_deadline();
+    }
+    assert!(joined_at.is_some(), "re-joined");
+    assert!(
+        !t.events()
+            .iter()
+            .any(|e| matches!(e, Event::StartDelayed { .. })),
+        "a re-adoption never waits"
+    );
+    // A different seed draws a different time in the range (the fleet spreads out).
+    let mut other = T {
+        w: Wtp::new(
+            identity(),
+            ControllerList::pool1([ac1()]),
+            WtpSettings::default(),
+            [0xA5; 16],
+            t.now,
+        )
+        .unwrap(),
+        now: t.now,
+    };
+    let (_, req) = other.one();
+    other
+        .receive(ac1(), req.seq, with_delay("rfs-1", ac1()))
+        .unwrap();
+    let d2 = other
+        .events()
+        .iter()
+        .find_map(|e| match e {
+            Event::StartDelayed { delay } => Some(*delay),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        (sd.min..=sd.max).contains(&d2) && d2 != delay,
+        "{d2:?} {delay:?}"
+    );
+}
+
+/// A Reset Request is a reboot: the next Join is a cold start's and waits the start delay.
+#[test]
+fn after_a_reset_the_next_join_waits_the_start_delay() {
+    use roost_capwap::vendor::StartDelay;
+    let mut t = T::one_ac();
+    t.adopt(ac1(), "rfs-1", None, &[]);
+    let reset = MessageBody::ResetRequest(ResetRequest {
+        image_identifier: ImageIdentifier {
+            vendor_id: ROOST_VENDOR_ID,
+            data: "5.9.1.0-roost".into(),
+        },
+        vendor_specific: vec![],
+        other_elements: vec![],
+    });
+    t.receive(ac1(), 6, reset).unwrap();
+    let sent = t.sent();
+    let MessageBody::DiscoveryResponse(mut r) = discovery_response("rfs-1", ac1(), 0, 100, 0)
+    else {
+        unreachable!()
+    };
+    r.vendor_specific.push(
+        StartDelay {
+            min: secs(1),
+            max: secs(1),
+        }
+        .to_vendor(),
+    );
+    t.receive(ac1(), sent[1].1.seq, MessageBody::DiscoveryResponse(r))
+        .unwrap();
+    assert!(t.events().contains(&Event::StartDelayed { delay: secs(1) }));
+    assert!(t.w.pending.is_none());
+    assert_eq!(t.until_deadline(), secs(1));
+    assert_eq!(t.one().1.message_type(), MessageType::JoinRequest);
+}
