@@ -319,7 +319,7 @@ impl Directory {
             .unwrap_or(me);
         if teller == me {
             for id in died {
-                let aps: Vec<crate::LostAp> = self.peers[&id]
+                let mut aps: Vec<crate::LostAp> = self.peers[&id]
                     .rows
                     .values()
                     .filter(|r| r.port != 0)
@@ -329,6 +329,8 @@ impl Directory {
                         session_id: r.session_id,
                     })
                     .collect();
+                // In MAC order, not the hash map's: the notices go out in this order.
+                aps.sort_unstable_by_key(|a| a.mac);
                 if !aps.is_empty() {
                     self.out
                         .push_back(DirectoryOutput::MemberLost { member: id, aps });
@@ -564,7 +566,7 @@ impl Directory {
     }
 
     fn resolve_duplicates(&mut self, peer: MemberId) {
-        let macs: Vec<Mac> = match self.peers.get(&peer) {
+        let mut macs: Vec<Mac> = match self.peers.get(&peer) {
             Some(p) if p.connected => p
                 .rows
                 .keys()
@@ -573,6 +575,8 @@ impl Directory {
                 .collect(),
             _ => return,
         };
+        // In MAC order, not the hash map's: the releases go out in this order.
+        macs.sort_unstable();
         for mac in macs {
             self.resolve_one(peer, mac);
         }
