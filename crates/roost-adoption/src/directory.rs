@@ -17,7 +17,12 @@
 //!   digest); until every known member (connected or lost) has acknowledged the delta that
 //!   removed a row, the owner keeps the license ([`Directory::reserved`]) and counts it in
 //!   its hellos. Otherwise a member cut off with a stale copy could license the AP from the
-//!   owner's grace share while the owner gave the same license to another AP.
+//!   owner's grace share while the owner gave the same license to another AP. A *lost*
+//!   member need not acknowledge a release whose AP another member holds on a license that
+//!   this side counts ([`Directory::settle_tombstones`] has the rule and why it is sound):
+//!   otherwise an AP that moved to another member before a third one died would be counted
+//!   twice for the whole grace period, and the licenses of every AP balanced away meanwhile
+//!   would stay out of the pool.
 //! * **Lost members keep their rows**: they are what the survivors may license from the lost
 //!   member's grace share ([`Directory::grace`]): exactly those APs, no others.
 //! * **Duplicates** (two connected members claim one AP, e.g. after a partition healed): the
@@ -214,29 +219,63 @@ impl Directory {
         self.tombstones.keys().copied()
     }
 
-    /// Drops the tombstones every known member has acknowledged.
+    /// Drops the tombstones every known member has acknowledged, or need not.
+    ///
+    /// A connected member acknowledges every release: its copy is what it would license
+    /// from if it were cut off later. A lost member (its hellos no longer arrive: dead, or
+    /// across a partition with whatever copy it had) may hold a stale copy that still shows
+    /// the AP here; the tombstone keeps the license counted here so that, if that member
+    /// licenses the AP from this member's grace share, the same license is not also given to
+    /// another AP on this side. That is only needed while nothing else on this side counts
+    /// the AP. A lost member need not acknowledge when the AP is *accounted elsewhere*
+    /// ([`Directory::accounted_elsewhere`]): exactly one member holds a row for it in this
+    /// copy, a connected one, and that member has acknowledged the release itself. Then:
+    /// * its copy no longer shows the AP here, so its session is not licensed on this
+    ///   member's handback share (and no other member's row, lost or handing back, makes it
+    ///   a grace AP there): it is counted in that member's hellos against this side's free
+    ///   pool, as held, for as long as it holds the AP, and as its own reserved license (a
+    ///   tombstone of its own, under this same rule) after it releases it;
+    /// * if it is lost in turn, the AP is in its rows, its grace share, backed by its own
+    ///   licenses (a lost member's unused licenses count on no side, so those are not spent
+    ///   otherwise; see [`placement::admission`](crate::placement::admission)).
+    ///
+    /// So the AP stays counted once on this side whatever the lost member does with its
+    /// stale copy: if it licenses the AP from this member's share, that is the same AP, one
+    /// license (it cannot be in two sessions at once; after the heal the duplicate rule
+    /// keeps one). The license this member frees was counted twice until now, here and
+    /// there. A member that is merely slow (connected) still acknowledges; so does a lost
+    /// member that holds a row for the AP itself (two claims: no exemption).
     fn settle_tombstones(&mut self) {
         if self.tombstones.is_empty() {
             return;
         }
-        let floor = self
-            .peers
-            .values()
-            .map(|p| p.acked.unwrap_or(0))
-            .min()
-            .unwrap_or(u64::MAX);
         let before = self.tombstones.len();
+        let peers = &self.peers;
         let reserved = &mut self.reserved;
-        self.tombstones.retain(|_, (k, v)| {
-            let keep = *v > floor;
-            if !keep {
+        self.tombstones.retain(|mac, (k, v)| {
+            let seen = |p: &Peer| p.acked.is_some_and(|a| a >= *v);
+            let settled = peers
+                .values()
+                .all(|p| seen(p) || (!p.connected && Self::accounted_elsewhere(peers, mac, *v)));
+            if settled {
                 reserved.remove(*k);
             }
-            keep
+            !settled
         });
         if self.tombstones.len() != before {
             self.changes += 1;
             self.grace_changes += 1;
+        }
+    }
+
+    /// Whether the AP at `mac`, whose removal from this table is version `version`, is held
+    /// by exactly one member in this copy: a connected one that has acknowledged the removal
+    /// (see [`Directory::settle_tombstones`]).
+    fn accounted_elsewhere(peers: &BTreeMap<MemberId, Peer>, mac: &Mac, version: u64) -> bool {
+        let mut holders = peers.values().filter(|p| p.rows.contains_key(mac));
+        match (holders.next(), holders.next()) {
+            (Some(p), None) => p.connected && p.acked.is_some_and(|a| a >= version),
+            _ => false,
         }
     }
 
@@ -322,7 +361,7 @@ impl Directory {
             .unwrap_or(me);
         if teller == me {
             for id in died {
-                let aps: Vec<crate::LostAp> = self.peers[&id]
+                let mut aps: Vec<crate::LostAp> = self.peers[&id]
                     .rows
                     .values()
                     .filter(|r| r.port != 0)
@@ -332,6 +371,8 @@ impl Directory {
                         session_id: r.session_id,
                     })
                     .collect();
+                // In MAC order, not the hash map's: the notices go out in this order.
+                aps.sort_unstable_by_key(|a| a.mac);
                 if !aps.is_empty() {
                     self.out
                         .push_back(DirectoryOutput::MemberLost { member: id, aps });
@@ -341,6 +382,8 @@ impl Directory {
         if self.digest_at.is_none() {
             self.digest_at = Some(now + DIGEST_INTERVAL);
         }
+        // Who is lost changed: a lost member may need no acknowledgement now.
+        self.settle_tombstones();
     }
 
     /// A message about `from`'s table.
@@ -505,6 +548,7 @@ impl Directory {
             }
         }
         self.resolve_duplicates(from);
+        self.settle_tombstones();
         self.ack(from);
     }
 
@@ -541,6 +585,8 @@ impl Directory {
         for mac in macs {
             self.resolve_one(from, mac);
         }
+        // A released AP may be accounted elsewhere now.
+        self.settle_tombstones();
     }
 
     /// Of a connected peer's claim and ours on `mac`, the later (then the lower member id)
@@ -567,7 +613,7 @@ impl Directory {
     }
 
     fn resolve_duplicates(&mut self, peer: MemberId) {
-        let macs: Vec<Mac> = match self.peers.get(&peer) {
+        let mut macs: Vec<Mac> = match self.peers.get(&peer) {
             Some(p) if p.connected => p
                 .rows
                 .keys()
@@ -576,6 +622,8 @@ impl Directory {
                 .collect(),
             _ => return,
         };
+        // In MAC order, not the hash map's: the releases go out in this order.
+        macs.sort_unstable();
         for mac in macs {
             self.resolve_one(peer, mac);
         }
@@ -1089,6 +1137,62 @@ mod tests {
         }
         pump(&mut dirs, ms(60), || true);
         dirs
+    }
+
+    /// Seed 1027 of the balancing simulation: APs balanced from B to C after A died stayed
+    /// reserved on B for good (A, lost, never acknowledged their removal), counted twice, on
+    /// B and on C, so the last AP found no license. A lost member need not acknowledge a
+    /// release whose AP a connected member holds and has seen go; a connected one (slow, not
+    /// lost) still must, and so must a lost one when no one else holds the AP.
+    #[test]
+    fn a_lost_member_need_not_acknowledge_a_release_whose_ap_a_connected_member_holds() {
+        let mut dirs = three_with_five_aps_on_a();
+        // C's messages no longer arrive, but it is still connected (slow).
+        let c = dirs.remove(2);
+        // AP 1 moves to B: B's later claim wins, A releases it on its own license.
+        dirs[1].1.handle_adopted(record(1, 200), ms(200));
+        let releases = pump(&mut dirs, ms(300), || true);
+        assert_eq!(releases, vec![(A, mac(1))]);
+        pump(&mut dirs, ms(400), || true);
+        assert_eq!(rows_of(&dirs[1].1, A).len(), 4, "B saw the release");
+        assert_eq!(
+            dirs[0].1.reserved().of(LicenseKind::Aap),
+            1,
+            "C is connected: it acknowledges"
+        );
+        // C is lost now: AP 1 is accounted on B, which saw it go from A.
+        for (_, d) in &mut dirs {
+            d.handle_members(&[(A, 1), (B, 1)], &[C], ms(500));
+        }
+        assert_eq!(dirs[0].1.reserved(), Held::default());
+        // AP 2 released with no one holding it, the removal lost on the way to B: reserved.
+        dirs[0].1.handle_released(mac(2), true, ms(600));
+        pump(&mut dirs, ms(700), || false);
+        assert_eq!(dirs[0].1.reserved_macs().collect::<Vec<_>>(), vec![mac(2)]);
+        // B adopts it, its copy still showing it on A: still reserved (B's session may be on
+        // A's handback share); once B's copy has caught up, free.
+        dirs[1].1.handle_adopted(record(2, 800), ms(800));
+        pump(&mut dirs, ms(900), || true);
+        assert!(rows_of(&dirs[0].1, B).iter().any(|r| r.mac == mac(2)));
+        assert_eq!(
+            dirs[0].1.reserved().of(LicenseKind::Aap),
+            1,
+            "B's copy is behind"
+        );
+        pump(&mut dirs, ms(2000), || true);
+        assert_eq!(dirs[0].1.reserved(), Held::default());
+        // A release no one else holds waits for the lost member.
+        dirs[0].1.handle_released(mac(3), true, ms(2100));
+        pump(&mut dirs, ms(2200), || true);
+        assert_eq!(dirs[0].1.reserved_macs().collect::<Vec<_>>(), vec![mac(3)]);
+        // C comes back (its copy restarts from a digest): nothing is reserved any more.
+        dirs.push(c);
+        for (_, d) in &mut dirs {
+            d.handle_members(&[(A, 1), (B, 1), (C, 1)], &[], ms(3000));
+        }
+        pump(&mut dirs, ms(3000), || true);
+        assert_eq!(rows_of(&dirs[2].1, A).len(), 2);
+        assert_eq!(dirs[0].1.reserved(), Held::default());
     }
 
     #[test]

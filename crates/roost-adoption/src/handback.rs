@@ -212,7 +212,9 @@ impl Adoption {
         self.handback.targets = targets;
         self.handback.generation += 1;
         self.handback.queue.clear();
-        let addrs: Vec<SocketAddr> = self.sessions.keys().copied().collect();
+        let mut addrs: Vec<SocketAddr> = self.sessions.keys().copied().collect();
+        // In a fixed order (the queue's order is what the APs see), not the hash map's.
+        addrs.sort_unstable();
         for addr in addrs {
             let Some(s) = self.sessions.get_mut(&addr) else {
                 continue;
@@ -439,15 +441,19 @@ impl Adoption {
         let Some(round) = self.handback.balance.as_mut() else {
             return;
         };
-        let mut excess = round.selected.saturating_sub(count);
-        for s in self.sessions.values_mut() {
-            if excess == 0 {
-                break;
-            }
-            if s.fallback.balancing && !s.fallback.moving {
+        let excess = round.selected.saturating_sub(count);
+        // The last ones in MAC order (the order they were selected in), not the hash map's.
+        let mut untold: Vec<(roost_wire::Mac, SocketAddr)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.fallback.balancing && !s.fallback.moving)
+            .map(|(a, s)| (s.view.mac, *a))
+            .collect();
+        untold.sort_unstable();
+        for (_, addr) in untold.into_iter().rev().take(excess) {
+            if let Some(s) = self.sessions.get_mut(&addr) {
                 s.fallback.balancing = false;
                 round.selected -= 1;
-                excess -= 1;
             }
         }
     }
@@ -459,12 +465,13 @@ impl Adoption {
         }
         self.handback.balance_ended = Some(now);
         self.handback.generation += 1;
-        let addrs: Vec<SocketAddr> = self
+        let mut addrs: Vec<SocketAddr> = self
             .sessions
             .iter()
             .filter(|(_, s)| s.fallback.balancing)
             .map(|(a, _)| *a)
             .collect();
+        addrs.sort_unstable();
         for addr in addrs {
             let Some(s) = self.sessions.get_mut(&addr) else {
                 continue;

@@ -625,12 +625,14 @@ impl Adoption {
 
     /// Every AP in Run with a request due (its WLANs, timers or name changed) is queued.
     fn requeue_run(&mut self, now: Instant) {
-        let run: Vec<SocketAddr> = self
+        let mut run: Vec<SocketAddr> = self
             .sessions
             .iter()
             .filter(|(_, s)| s.view.state == ApState::Run)
             .map(|(a, _)| *a)
             .collect();
+        // In a fixed order, not the hash map's (the requests go out in this order).
+        run.sort_unstable();
         for addr in run {
             self.requeue(addr);
         }

@@ -93,8 +93,7 @@ pub struct PoolMember {
 }
 
 /// Whether `a` comes before `b` in the election's order for master (higher master-priority,
-/// then the lower member id). Of two sides of a partition exactly one has the master that
-/// outranks the other's members: that side takes a lost member's unused licenses.
+/// then the lower member id).
 pub fn outranks(a: &PoolMember, b: &PoolMember) -> bool {
     (std::cmp::Reverse(a.master_priority), a.member)
         < (std::cmp::Reverse(b.master_priority), b.member)
@@ -105,19 +104,25 @@ pub fn outranks(a: &PoolMember, b: &PoolMember) -> bool {
 /// active members adopt; a standby takes over when no active is left).
 ///
 /// The licenses, per kind, are two parts:
-/// * **the free pool**: every connected member's installed licenses, plus a lost member's
-///   unused ones (installed less the APs the table or its last hello shows on it, whichever
-///   is more) only if this side's master
-///   outranks it ([`outranks`]), less what the other connected members hold from the free
-///   pool (what their hellos say they hold, less the lost members' APs the table shows on
-///   them), and less what lost members held beyond their own licenses (borrowed from the
-///   pool, and maybe still held on the other side of a partition). Of two sides of a partition exactly one has the master the election would keep,
-///   so a lost member's unused licenses go to one side only, and a member that dies does not
-///   take from the survivors the licenses it lent them;
+/// * **the free pool**: every connected member's installed licenses, less what the other
+///   connected members hold from the free pool (what their hellos say they hold, less the
+///   lost members' APs the table shows on them), and less what lost members held beyond
+///   their own licenses (borrowed from the pool, and maybe still held on the other side of a
+///   partition), so that a member that dies does not take from the survivors the licenses it
+///   lent them;
 /// * **the grace share** ([`Grace`](crate::directory::Grace)): exactly the APs the table
 ///   shows on lost members, each licensed from its member's share when it joins here, so
 ///   that a dead member's APs fail over at once and a partition's other side cannot spend
 ///   those licenses on other APs.
+///
+/// A lost member's *unused* licenses (installed less what it holds) count on no side. A lost
+/// member is dead or on the other side of a partition, and no member can tell which: if it is
+/// alive, it is connected on its own side, where its installed licenses count in that side's
+/// free pool. Giving them to this side as well (the rule was: to the side whose master
+/// outranks it) spent them twice in a partition: a side of the election's master took a lost
+/// member's unused licenses while that member adopted on them itself (the simulation's
+/// partition seed 84 over-committed the pool by one AP). The cost: while a member is lost, its
+/// unused licenses are out of the pool (its APs still fail over on its grace share).
 ///
 /// An AP adopted in the last moments before its member died (its row not yet replicated) is
 /// not in the grace share: it is refused unless the free pool has room.
@@ -133,7 +138,6 @@ pub fn admission(
     let other_active = members
         .iter()
         .any(|m| !m.is_self && m.connected && m.active);
-    let master = members.iter().find(|m| m.connected && m.is_master);
     let pool = |kind: LicenseKind| -> u32 {
         let mut total = 0u32;
         let mut others = 0u32;
@@ -152,15 +156,9 @@ pub fn admission(
             } else {
                 // Its APs beyond its own licenses were licensed from the pool: they stay
                 // held (it may still hold them, on the other side of a partition).
+                // Its unused licenses are not this side's (see above).
                 let borrowed = held.saturating_sub(installed);
                 others = others.saturating_add(borrowed);
-                if master.is_some_and(|master| outranks(master, m)) {
-                    // Unused: what neither its rows in this copy of the AP table nor its last
-                    // hello show it using. A member without its rows (restarted since, or
-                    // cut off before the copy arrived) goes by the hello alone.
-                    let rows = grace.lost_rows.get(&m.member).map_or(0, |h| h.of(kind));
-                    total = total.saturating_add(installed.saturating_sub(rows.max(held)));
-                }
             }
         }
         total.saturating_sub(others)
@@ -439,7 +437,8 @@ mod tests {
             admit(stranger, "AP7532", &a, &held, &on_grace),
             Err(Refusal::NoLicense { .. })
         ));
-        // A lower-ranked member died: this side keeps its unused licenses too.
+        // A lower-ranked member is lost: its unused licenses are not this side's either (it
+        // may be alive across a partition, adopting on them).
         let lender = PoolMember {
             member: roost_wire::MemberId(9),
             ..lost
@@ -449,7 +448,7 @@ mod tests {
             ..grace.clone()
         };
         let a = admission(true, &[member(true, true, 0, 0), lender], &grace9, 10_240);
-        assert_eq!((a.aap_licenses, a.grace.len()), (54, 10));
+        assert_eq!((a.aap_licenses, a.grace.len()), (0, 10));
         // A connected member holding a lost member's APs holds them on its grace share, not
         // on the free pool.
         let mut covered = grace.clone();
@@ -510,37 +509,53 @@ mod tests {
         assert_eq!(Refusal::NotServing.result_code().to_raw(), 3);
     }
 
-    /// A lost member whose rows this member has not got (it restarted since: the rows are
-    /// not stored; or the copy never arrived) is judged by its last hello: the 14 APs it said
-    /// it held are not unused licenses, whatever the (empty) table shows.
+    /// A lost member's unused licenses count on neither side of a partition, whatever its
+    /// rows or its last hello show: on its own side it is connected and spends them there.
+    /// (The rule gave them to the side whose master outranks it; with the lost member alive
+    /// and adopting across a partition, both sides spent them: partition seed 84 in the
+    /// simulation.) What it held beyond its own licenses stays held.
     #[test]
-    fn a_lost_members_used_licenses_come_from_its_hello_when_its_rows_are_missing() {
+    fn a_lost_members_unused_licenses_are_spent_by_neither_side() {
         use crate::directory::Grace;
-        let lost = PoolMember {
+        let lost = |aap_count| PoolMember {
             member: roost_wire::MemberId(9),
             connected: false,
             active: false,
             is_master: false,
-            ..member(false, false, 14, 14)
+            ..member(false, false, 14, aap_count)
         };
         let me = member(true, true, 14, 0);
-        let a = admission(true, &[me, lost], &Grace::default(), 1024);
+        for used in [0, 7, 14] {
+            assert_eq!(
+                admission(true, &[me, lost(used)], &Grace::default(), 1024).aap_licenses,
+                14,
+                "{used} of its 14 used: only this side's own"
+            );
+        }
+        // It held 26: 12 borrowed from this side's licenses, still held (across a partition).
         assert_eq!(
-            a.aap_licenses, 14,
-            "only its own: the lost member's 14 are in use"
+            admission(true, &[me, lost(26)], &Grace::default(), 1024).aap_licenses,
+            2
         );
-        // With half of them used, the other half is this side's.
-        let half = PoolMember {
-            licenses: roost_wire::LicenseCounts {
-                aap_licenses: 14,
-                aap_count: 7,
-                ..Default::default()
-            },
-            ..lost
+        // The two sides of that partition, each as it sees the other: 28 licenses in all.
+        let other = |aap_count| PoolMember {
+            member: roost_wire::MemberId(1),
+            is_self: false,
+            connected: false,
+            active: false,
+            is_master: false,
+            ..member(false, false, 14, aap_count)
         };
-        assert_eq!(
-            admission(true, &[me, half], &Grace::default(), 1024).aap_licenses,
-            21
-        );
+        let top = PoolMember {
+            member: roost_wire::MemberId(1),
+            ..member(true, true, 14, 26)
+        };
+        let below = PoolMember {
+            member: roost_wire::MemberId(9),
+            ..member(true, true, 14, 0)
+        };
+        let a = admission(true, &[top, lost(0)], &Grace::default(), 1024).aap_licenses;
+        let b = admission(true, &[below, other(26)], &Grace::default(), 1024).aap_licenses;
+        assert!(a.max(26) + b <= 28, "top side {a}, other side {b}");
     }
 }

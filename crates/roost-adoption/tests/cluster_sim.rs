@@ -837,16 +837,97 @@ fn recorded_seeds_keep_the_books_and_settle() {
 /// A schedule that broke the books while partitions were added to the simulation: a member
 /// restarted inside a partition, with no copy of the other side's AP table, counted that
 /// member's licenses as unused, and when that member died its APs came over on them twice.
-/// (The simulation had let the dead member hear hellos; the rule now also takes a lost
-/// member's hello count over its rows, `placement::admission`.)
+/// (The simulation had let the dead member hear hellos; the rule then took a lost member's
+/// hello count over its rows. Since seed 84 with partitions, a lost member's unused licenses
+/// count on no side at all, `placement::admission`.)
 #[test]
 fn a_member_restarted_inside_a_partition_does_not_count_a_lost_members_used_licenses_twice() {
     run_schedule(84, 20, true, 6);
 }
 
+/// A partition schedule that over-committed the pool (29 APs on 28 licenses, two members
+/// of 14): the side of the election's master counted the lost member's unused licenses as
+/// its own while that member, alive across the partition, adopted on them too. A lost
+/// member's unused licenses now count on no side (`placement::admission`).
+#[test]
+fn a_partitioned_members_unused_licenses_are_not_spent_on_both_sides() {
+    run_seed(84, 20, true);
+}
+
+/// Seed 552, reported to over-commit the pool during a partition (in the partition and the
+/// balancing variants). The schedule did not replay: the AC core walked hash maps where the
+/// order is observable (which sessions a handback or a balancing round took first, in which
+/// order a dead member's APs were told), so which datagrams the network's seeded loss took
+/// changed from run to run. The failure could not be reproduced here (none in 800 runs
+/// before the fix); the cores now walk those in a fixed order, so this seed replays exactly
+/// and is kept to stay fixed. The partition over-commit the simulation did show is seed 84's
+/// above (a lost member's unused licenses spent on both sides); it may well be what 552 hit.
+#[test]
+fn seed_552_keeps_the_books_in_partitions_and_while_balancing() {
+    run_seed(552, 20, true);
+    run_schedule_with(552, 20, true, 8, true);
+}
+
+/// Seed 1027 of the balancing variant: APs balanced from one member to another after a third
+/// died stayed reserved on the first for good (the dead member never acknowledged their
+/// removal from its table), counted twice, so the last AP found no license and never reached
+/// Run. A lost member need not acknowledge a release whose AP a connected member holds and
+/// has seen go (`Directory::settle_tombstones`). Like 552 it failed only for some hash-map
+/// orders (about half of the runs); [`aps_balanced_away_after_a_member_died_free_their_licenses`]
+/// is the same failure, scripted.
+#[test]
+fn seed_1027_balancing_after_a_member_died_settles() {
+    run_schedule_with(1027, 20, true, 8, true);
+}
+
+/// Seed 1027's failure, scripted: three members, every license on the second; the first
+/// dies (lost for good), the third is down. The second adopts every AP but one (its links
+/// are cut); the third starts and balancing moves its share over; then the last AP's links
+/// heal. The pool is exactly the APs: it fits only if the balanced APs' licenses are not
+/// still reserved on the second, waiting for the dead member's acknowledgement.
+#[test]
+fn aps_balanced_away_after_a_member_died_free_their_licenses() {
+    let seed = (1..).find(|s| Sim::new(*s).k() == 3).unwrap();
+    let mut sim = Sim::new(seed);
+    sim.balancing = true;
+    let k = sim.k();
+    let n = sim.wtps.len();
+    for a in sim.acs.iter_mut() {
+        a.capacity = n as u32;
+        a.licenses = 0;
+    }
+    sim.acs[1].licenses = n as u32;
+    let last = n - 1;
+    for i in 0..k {
+        sim.net.cut(i, k + last);
+    }
+    sim.kill_ac(0);
+    sim.kill_ac(2);
+    sim.readmit();
+    sim.run_until(Duration::from_secs(10));
+    assert_eq!(sim.acs[1].core.as_ref().unwrap().adopted(), n - 1);
+    sim.start_ac(2);
+    let t = sim.now + Duration::from_secs(40);
+    sim.run_until(t);
+    let moved = sim.acs[2].core.as_ref().unwrap().adopted();
+    assert!(moved >= 2, "balancing moved {moved} APs");
+    sim.net.heal_all();
+    // Long enough for an AP sulking after its unanswered discoveries.
+    let t = sim.now + Duration::from_secs(120);
+    sim.run_until(t);
+    sim.check_settled(seed);
+    let reserved: u32 = sim
+        .acs
+        .iter()
+        .filter_map(|a| a.directory.as_ref())
+        .map(|d| d.reserved().total())
+        .sum();
+    assert_eq!(reserved, 0, "seed {seed}: no license still reserved");
+}
+
 /// The same with the member channel partitioned and healed as well: each side elects its
 /// own serving controller, licenses a lost member's APs from its copy of the AP table, and
-/// gives the lost members' unused licenses to one side only; the books hold at every step,
+/// spends no lost member's unused licenses; the books hold at every step,
 /// and after the heal the duplicate rule leaves one adopter per AP.
 #[test]
 fn member_channel_partitions_keep_the_books_and_settle_on_one_adopter() {
