@@ -467,7 +467,12 @@ impl Sim {
             let (to, data, bytes) = match o {
                 Output::Control { to, bytes } => (to, false, bytes),
                 Output::Data { to, bytes } => (to, true, bytes),
-                Output::Event(_) => continue,
+                Output::Event(e) => {
+                    if std::env::var_os("ROOST_SIM_TRACE_AP").is_some_and(|v| v == *n.to_string()) {
+                        eprintln!("{:?} ap {n} {e:?}", self.now);
+                    }
+                    continue;
+                }
             };
             let from = control(ip, if data { 40001 } else { 40000 });
             if let Some(j) = self.node_of(to) {
@@ -807,8 +812,9 @@ fn run_schedule_with(seed: u64, faults: usize, partitions: bool, kinds: u32, bal
     sim.heal_members();
     sim.net.faults = Faults::NONE;
     // Long enough for an AP that sent its Join to a controller that died to give up on it at
-    // the RFC's pace (RetransmitInterval 3 s doubling, MaxRetransmit 5: about 66 s).
-    let end = sim.now + Duration::from_secs(120);
+    // the RFC's pace (RetransmitInterval 3 s doubling, MaxRetransmit 5: about 66 s), once per
+    // controller its last discovery offered that died since (seed 1359: two in a row).
+    let end = sim.now + Duration::from_secs(70 * sim.acs.len() as u64 + 30);
     sim.run_until(end);
     sim.check_settled(seed);
 }

@@ -361,6 +361,9 @@ pub struct Wtp {
     candidates: VecDeque<SocketAddr>,
     /// Refusals whose AC IPv4 List added ACs to try, since the last discovery or Run.
     redirects: u8,
+    /// ACs a Join went to since the last discovery or Run: a refusal's AC IPv4 List does not
+    /// send the AP back to one (a dead AC it just timed out on, listed by a live member).
+    tried: Vec<SocketAddr>,
     /// Whether the last Join failure was a refusal (then wait before discovering again).
     last_refused: bool,
     /// AC IPv4 List from the current (or last) AC.
@@ -451,6 +454,7 @@ impl Wtp {
             outputs: VecDeque::new(),
             candidates: VecDeque::new(),
             redirects: 0,
+            tried: Vec::new(),
             last_refused: false,
             ac_list: Vec::new(),
             ac_names: Vec::new(),
@@ -1083,6 +1087,7 @@ impl Wtp {
         self.pending = None;
         self.candidates.clear();
         self.redirects = 0;
+        self.tried.clear();
         self.phase = Phase::Discovery(Discovery {
             round: 0,
             asked: Vec::new(),
@@ -1287,6 +1292,9 @@ impl Wtp {
     }
 
     fn start_join(&mut self, ac: SocketAddr, now: Instant) {
+        if !self.tried.contains(&ac) {
+            self.tried.push(ac);
+        }
         let id = self.new_session_id();
         self.pending = None;
         self.probed.clear();
@@ -1479,7 +1487,7 @@ impl Wtp {
                     .0
                     .iter()
                     .map(|ip| self.resolve(*ip))
-                    .filter(|a| *a != ac && !self.candidates.contains(a))
+                    .filter(|a| *a != ac && !self.candidates.contains(a) && !self.tried.contains(a))
                     .collect();
                 if !next.is_empty() {
                     self.redirects += 1;
@@ -1585,6 +1593,9 @@ impl Wtp {
         );
         self.notified_by = None;
         self.cold = false;
+        // Tried: this AC (lost later, a refusal elsewhere does not send the AP back to it).
+        self.tried.clear();
+        self.tried.extend(self.ac());
         let Phase::Session(s) = &mut self.phase else {
             return;
         };
