@@ -935,6 +935,17 @@ fn aps_balanced_away_after_a_member_died_free_their_licenses() {
 /// own serving controller, licenses a lost member's APs from its copy of the AP table, and
 /// spends no lost member's unused licenses; the books hold at every step,
 /// and after the heal the duplicate rule leaves one adopter per AP.
+/// Partition seeds that left an AP out at the end: a refusal's AC IPv4 List (a live member
+/// still lists a dead one) sent the AP back to the dead AC it had just timed out on (106), and
+/// one discovery offered two controllers that died before the AP's Joins reached them, one
+/// RFC-paced timeout each (1359, 1765).
+#[test]
+fn partition_seeds_where_an_ap_joined_dead_controllers_settle() {
+    for seed in [106, 1359, 1765] {
+        run_seed(seed, 20, true);
+    }
+}
+
 #[test]
 fn member_channel_partitions_keep_the_books_and_settle_on_one_adopter() {
     for seed in roost_simnet::seeds(12) {
