@@ -228,8 +228,9 @@ impl Directory {
     /// licenses the AP from this member's grace share, the same license is not also given to
     /// another AP on this side. That is only needed while nothing else on this side counts
     /// the AP. A lost member need not acknowledge when the AP is *accounted elsewhere*
-    /// ([`Directory::accounted_elsewhere`]): exactly one member holds a row for it in this
-    /// copy, a connected one, and that member has acknowledged the release itself. Then:
+    /// ([`Directory::accounted_elsewhere`]): exactly one connected member holds a row for it
+    /// in this copy, and that member has acknowledged the release itself (lost members may
+    /// hold rows for it too, below). Then:
     /// * its copy no longer shows the AP here, so its session is not licensed on this
     ///   member's handback share (and no other member's row, lost or handing back, makes it
     ///   a grace AP there): it is counted in that member's hellos against this side's free
@@ -243,8 +244,15 @@ impl Directory {
     /// stale copy: if it licenses the AP from this member's share, that is the same AP, one
     /// license (it cannot be in two sessions at once; after the heal the duplicate rule
     /// keeps one). The license this member frees was counted twice until now, here and
-    /// there. A member that is merely slow (connected) still acknowledges; so does a lost
-    /// member that holds a row for the AP itself (two claims: no exemption).
+    /// there. A member that is merely slow (connected) still acknowledges.
+    ///
+    /// A lost member that holds a row for the AP itself (it had the AP when it was lost:
+    /// here the AP is in its grace share, counted on its licenses) counts the AP on its own
+    /// side as well: in its session, or, once it released it, in a tombstone of its own that
+    /// this side cannot acknowledge while it is lost. So if it licenses the AP from a stale
+    /// copy of this member's table, that AP is counted there already, and the license this
+    /// member frees is still not spent twice (balancing seed 1560: three licenses held back
+    /// for a dead member's acknowledgement left an AP out for the grace period).
     fn settle_tombstones(&mut self) {
         if self.tombstones.is_empty() {
             return;
@@ -269,10 +277,12 @@ impl Directory {
     }
 
     /// Whether the AP at `mac`, whose removal from this table is version `version`, is held
-    /// by exactly one member in this copy: a connected one that has acknowledged the removal
+    /// by exactly one connected member in this copy, one that has acknowledged the removal
     /// (see [`Directory::settle_tombstones`]).
     fn accounted_elsewhere(peers: &BTreeMap<MemberId, Peer>, mac: &Mac, version: u64) -> bool {
-        let mut holders = peers.values().filter(|p| p.rows.contains_key(mac));
+        let mut holders = peers
+            .values()
+            .filter(|p| p.connected && p.rows.contains_key(mac));
         match (holders.next(), holders.next()) {
             (Some(p), None) => p.connected && p.acked.is_some_and(|a| a >= version),
             _ => false,

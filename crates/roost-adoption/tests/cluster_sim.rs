@@ -935,6 +935,14 @@ fn aps_balanced_away_after_a_member_died_free_their_licenses() {
 /// own serving controller, licenses a lost member's APs from its copy of the AP table, and
 /// spends no lost member's unused licenses; the books hold at every step,
 /// and after the heal the duplicate rule leaves one adopter per AP.
+/// Balancing seed 1560: an AP a dead member still had a row for, balanced away from another
+/// member and held by a third, kept its old member's license reserved for the dead member's
+/// acknowledgement, and with three such licenses held back an AP stayed out.
+#[test]
+fn seed_1560_a_dead_members_row_does_not_hold_back_a_balanced_aps_license() {
+    run_schedule_with(1560, 20, true, 8, true);
+}
+
 /// Partition seeds that left an AP out at the end: a refusal's AC IPv4 List (a live member
 /// still lists a dead one) sent the AP back to the dead AC it had just timed out on (106), and
 /// one discovery offered two controllers that died before the AP's Joins reached them, one

@@ -15,8 +15,13 @@
 //!   first, then AC Descriptor Active/Max WTPs, then the lowest CAPWAP Control IPv4 Address
 //!   WTP Count, then list order). MaxDiscoveries silent rounds: **Sulking** for
 //!   SilentInterval, everything received ignored.
+//!   In a cold start (not in Run since it booted or was reset), a Roost Start Delay in a
+//!   Discovery Response (WiNG's `adoption start-delay`) makes the AP wait a time drawn from
+//!   its seed in [min, max] before it decides, once per boot; a re-adoption never waits.
 //! * **Join**: Join Request with a new Session ID. A refusal (non-success Result Code) is an
-//!   [`Event::Refused`] and the AP tries the next AC it knows; when none is left it waits
+//!   [`Event::Refused`] and the AP tries the ACs the refusal's AC IPv4 List names that it has
+//!   not tried since its last discovery (a WiNG redirect; at most two such hops in a row),
+//!   then the next AC it knows; when none is left it waits
 //!   [`WtpSettings::refused_retry`] (**Idle**) and discovers again.
 //! * **Configure**: Configuration Status Request; the response's CAPWAP Timers, WTP Fallback,
 //!   AC IPv4 List and any AC Name with Priority are kept.
