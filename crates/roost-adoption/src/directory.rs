@@ -137,8 +137,14 @@ pub struct Directory {
     /// connected, the tombstones); this member's own adoptions leave it alone, so that an
     /// adoption storm does not recompute the grace shares per datagram.
     grace_changes: u64,
-    /// The licenses the tombstones hold ([`Directory::reserved`]), kept as they change.
+    /// The licenses the tombstones and the previous boot's APs hold ([`Directory::reserved`]),
+    /// kept as they change.
     reserved: Held,
+    /// APs this member's previous boot held, not yet accounted for in this boot
+    /// ([`Directory::handle_previous_boot`]).
+    previous: BTreeMap<Mac, LicenseKind>,
+    /// Bumped when the own rows or `previous` change: what the composition persists.
+    own_changes: u64,
 }
 
 fn kind(r: &ApRecord) -> LicenseKind {
@@ -166,7 +172,83 @@ impl Directory {
             changes: 0,
             grace_changes: 0,
             reserved: Held::default(),
+            previous: BTreeMap::new(),
+            own_changes: 0,
         }
+    }
+
+    /// The APs this member's previous boot held (what the composition persisted, at most a
+    /// moment stale). Their licenses stay reserved here, each AP may come back on its own,
+    /// until it is accounted for in this boot: it joins here again, or a connected member's
+    /// rows show it. Why: while this member was down the survivors licensed those APs from
+    /// its grace share, its own licenses; restarted where they cannot hear it (a partition),
+    /// it would otherwise spend those licenses again (balancing seed 1923). A connected
+    /// member that holds one counts it in its hellos (its copy of the previous boot's table
+    /// is dropped when it hears this boot), so the reservation is no longer needed.
+    pub fn handle_previous_boot(&mut self, aps: impl IntoIterator<Item = (Mac, LicenseKind)>) {
+        for (mac, kind) in aps {
+            if self.own.contains_key(&mac) || self.tombstones.contains_key(&mac) {
+                continue;
+            }
+            if self.previous.insert(mac, kind).is_none() {
+                self.reserved.add(kind);
+            }
+        }
+        self.own_changes += 1;
+        self.grace_changes += 1;
+        self.settle_previous();
+    }
+
+    /// The licensing grace period has passed since this boot began: a previous boot's AP
+    /// still unaccounted for is no longer held for it (the survivors' grace shares for that
+    /// boot have ended too).
+    pub fn expire_previous_boot(&mut self) {
+        if self.previous.is_empty() {
+            return;
+        }
+        for k in std::mem::take(&mut self.previous).into_values() {
+            self.reserved.remove(k);
+        }
+        self.own_changes += 1;
+        self.grace_changes += 1;
+    }
+
+    /// Drops the previous boot's APs that a connected member's rows show.
+    fn settle_previous(&mut self) {
+        if self.previous.is_empty() {
+            return;
+        }
+        let before = self.previous.len();
+        let peers = &self.peers;
+        let reserved = &mut self.reserved;
+        self.previous.retain(|mac, k| {
+            let held = peers
+                .values()
+                .any(|p| p.connected && p.rows.contains_key(mac));
+            if held {
+                reserved.remove(*k);
+            }
+            !held
+        });
+        if self.previous.len() != before {
+            self.own_changes += 1;
+            self.grace_changes += 1;
+        }
+    }
+
+    /// What the composition persists so that its next boot knows what this one held
+    /// ([`Directory::handle_previous_boot`]): the own rows, and the previous boot's APs still
+    /// reserved. Changes are counted by [`Directory::own_changes`].
+    pub fn persisted_aps(&self) -> Vec<(Mac, LicenseKind)> {
+        self.own
+            .values()
+            .map(|r| (r.mac, kind(r)))
+            .chain(self.previous.iter().map(|(m, k)| (*m, *k)))
+            .collect()
+    }
+
+    pub fn own_changes(&self) -> u64 {
+        self.own_changes
     }
 
     /// This member adopted an AP (or its row changed).
@@ -182,6 +264,11 @@ impl Directory {
             self.reserved.remove(k);
             self.grace_changes += 1;
         }
+        if let Some(k) = self.previous.remove(&mac) {
+            self.reserved.remove(k);
+            self.grace_changes += 1;
+        }
+        self.own_changes += 1;
         self.own.insert(mac, record.clone());
         self.pending.insert(mac, Some(record));
         self.changed(now);
@@ -191,6 +278,7 @@ impl Directory {
     /// (not on a lost member's grace share, to which the license simply returns).
     pub fn handle_released(&mut self, mac: Mac, own_license: bool, now: Instant) {
         if let Some(r) = self.own.remove(&mac) {
+            self.own_changes += 1;
             self.remove_own(mac, kind(&r), own_license);
             self.changed(now);
         }
@@ -214,9 +302,10 @@ impl Directory {
         self.reserved
     }
 
-    /// The released APs whose licenses [`Directory::reserved`] counts.
+    /// The released APs (and the previous boot's) whose licenses [`Directory::reserved`]
+    /// counts.
     pub fn reserved_macs(&self) -> impl Iterator<Item = Mac> + '_ {
-        self.tombstones.keys().copied()
+        self.tombstones.keys().chain(self.previous.keys()).copied()
     }
 
     /// Drops the tombstones every known member has acknowledged, or need not.
@@ -254,6 +343,7 @@ impl Directory {
     /// member frees is still not spent twice (balancing seed 1560: three licenses held back
     /// for a dead member's acknowledgement left an AP out for the grace period).
     fn settle_tombstones(&mut self) {
+        self.settle_previous();
         if self.tombstones.is_empty() {
             return;
         }
@@ -889,7 +979,7 @@ impl Directory {
             lost_rows,
             covered,
             reserved: self.reserved(),
-            reserved_macs: Arc::new(self.tombstones.keys().copied().collect()),
+            reserved_macs: Arc::new(self.reserved_macs().collect()),
         }
     }
 }
@@ -1242,6 +1332,48 @@ mod tests {
             d.handle_members(&[(B, 1), (C, 1)], &[A], ms(200));
         }
         assert!(lost(&mut dirs[0].1).is_empty());
+    }
+
+    /// A restarted member holds its previous boot's licenses for those APs (reserved, each
+    /// may come back on its own) until each is accounted for: it joins here again, or a
+    /// connected member's rows show it; the grace period ends the rest. What it persists is
+    /// its rows and what it still holds back.
+    #[test]
+    fn a_restarted_member_holds_its_previous_boots_licenses_until_each_ap_is_accounted_for() {
+        let mut dirs = vec![(A, Directory::new(A, 2)), (B, Directory::new(B, 1))];
+        let prev: Vec<(Mac, LicenseKind)> = (0..4).map(|n| (mac(n), LicenseKind::Aap)).collect();
+        dirs[0].1.handle_previous_boot(prev.clone());
+        assert_eq!(dirs[0].1.reserved(), Held { ap: 0, aap: 4 });
+        let mut reserved: Vec<Mac> = dirs[0].1.reserved_macs().collect();
+        reserved.sort();
+        assert_eq!(reserved, prev.iter().map(|p| p.0).collect::<Vec<_>>());
+        // Alone (B lost, maybe alive across a partition holding them): all four held back.
+        dirs[0].1.handle_members(&[(A, 2)], &[B], ms(0));
+        assert_eq!(dirs[0].1.reserved().aap, 4);
+        // AP 0 comes back here: its session holds the license now.
+        dirs[0].1.handle_adopted(record(0, 10), ms(10));
+        assert_eq!(dirs[0].1.reserved().aap, 3);
+        // B holds APs 1 and 2 and is connected: they are counted in its hellos.
+        for n in [1, 2] {
+            dirs[1].1.handle_adopted(record(n, 5), ms(10));
+        }
+        for (_, d) in &mut dirs {
+            d.handle_members(&[(A, 2), (B, 1)], &[], ms(20));
+        }
+        pump(&mut dirs, ms(100), || true);
+        assert_eq!(dirs[0].1.reserved().aap, 1, "only AP 3 unaccounted for");
+        let mut persisted: Vec<Mac> = dirs[0].1.persisted_aps().into_iter().map(|p| p.0).collect();
+        persisted.sort();
+        assert_eq!(
+            persisted,
+            vec![mac(0), mac(3)],
+            "its row and what it holds back"
+        );
+        let g = dirs[0].1.grace(|_| (0, 4), &[]);
+        assert!(g.reserved_macs.contains(&mac(3)) && g.reserved.aap == 1);
+        dirs[0].1.expire_previous_boot();
+        assert_eq!(dirs[0].1.reserved().aap, 0);
+        assert_eq!(dirs[0].1.persisted_aps().len(), 1);
     }
 
     #[test]

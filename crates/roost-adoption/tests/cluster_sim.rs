@@ -70,6 +70,8 @@ struct Ac {
     held_at_death: u32,
     /// The APs it held when it died (their licenses are its grace share).
     macs_at_death: std::collections::BTreeSet<[u8; 6]>,
+    /// What its store keeps across a restart: the APs it held (the daemon persists them).
+    persisted_aps: Vec<(roost_wire::Mac, roost_adoption::placement::LicenseKind)>,
 }
 
 struct Sim {
@@ -128,6 +130,7 @@ impl Sim {
                 capacity: [n as u32 / 3 + 1, 1024][rng.gen_range(0..2)],
                 held_at_death: 0,
                 macs_at_death: Default::default(),
+                persisted_aps: Vec::new(),
             })
             .collect();
         let ac_addrs: Vec<SocketAddr> = (0..k).map(|i| control(ac_ip(i), 5246)).collect();
@@ -216,7 +219,9 @@ impl Sim {
         s.fast_timers = Some(FAST);
         self.acs[i].core = Some(Adoption::new(s));
         self.acs[i].boots += 1;
-        self.acs[i].directory = Some(Directory::new(member(i), self.acs[i].boots));
+        let mut d = Directory::new(member(i), self.acs[i].boots);
+        d.handle_previous_boot(std::mem::take(&mut self.acs[i].persisted_aps));
+        self.acs[i].directory = Some(d);
         self.acs[i].held_at_death = 0;
         self.members_changed();
         self.readmit();
@@ -292,8 +297,11 @@ impl Sim {
             self.acs[i].macs_at_death =
                 core.aps().map(|ap| ap.mac.0).chain(reserved_macs).collect();
         }
-        self.acs[i].directory = None;
-        // What it keeps across the restart: only the members it had lost.
+        if let Some(d) = self.acs[i].directory.take() {
+            self.acs[i].persisted_aps = d.persisted_aps();
+        }
+        // What it keeps across the restart: the APs it held, and of the members only those
+        // it had lost.
         for j in 0..self.k() {
             if self.live(j) && self.reach(i, j) {
                 self.seen[i][j] = None;
@@ -935,6 +943,15 @@ fn aps_balanced_away_after_a_member_died_free_their_licenses() {
 /// own serving controller, licenses a lost member's APs from its copy of the AP table, and
 /// spends no lost member's unused licenses; the books hold at every step,
 /// and after the heal the duplicate rule leaves one adopter per AP.
+/// Balancing seed 1923: a member died, the survivor licensed its APs from its grace share,
+/// and the member restarted inside a partition that kept it from the survivor; having
+/// forgotten its previous boot, it spent its own licenses again (37 APs on 36). Its store now
+/// keeps the APs it held, and the new boot holds their licenses until each is accounted for.
+#[test]
+fn seed_1923_a_member_restarted_in_a_partition_holds_its_previous_boots_licenses() {
+    run_schedule_with(1923, 20, true, 8, true);
+}
+
 /// Balancing seed 1560: an AP a dead member still had a row for, balanced away from another
 /// member and held by a third, kept its old member's license reserved for the dead member's
 /// acknowledgement, and with three such licenses held back an AP stayed out.

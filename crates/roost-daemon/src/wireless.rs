@@ -29,6 +29,9 @@ use crate::udp_batch::{self, Receiver, Sender};
 /// How often the AP table is republished at most when it changed (25,600 rows are not rebuilt
 /// per datagram).
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(200);
+/// The APs this member holds are saved at most this often (a crash loses at most this much:
+/// an AP adopted since is not held back for at the next boot).
+const OWN_APS_INTERVAL: Duration = Duration::from_secs(1);
 /// How often it is republished when nothing but the uptimes moved: publishing costs what
 /// changed, and a steady table of 25,600 APs is not rebuilt five times a second.
 const UPTIME_REFRESH: Duration = Duration::from_secs(5);
@@ -209,6 +212,9 @@ struct Task {
     /// `show adoption history`, newest first, and its published copy (None: stale).
     history: VecDeque<AdoptionHistoryEntry>,
     history_shown: Option<Arc<Vec<AdoptionHistoryEntry>>>,
+    /// `directory.own_changes()` last saved, and when.
+    own_saved: Option<(u64, std::time::Instant)>,
+    own_saving: Option<tokio::task::JoinHandle<()>>,
 }
 
 async fn run(
@@ -226,7 +232,20 @@ async fn run(
     settings.software_version = crate::member::software_version();
     let (table_tx, mut table_rx) = tokio::sync::mpsc::channel(TABLE_QUEUE);
     member.set_aps_sink(table_tx);
-    let directory = Directory::new(member.id, member.boot);
+    let mut directory = Directory::new(member.id, member.boot);
+    // What the previous boot held: those licenses stay reserved for those APs until each is
+    // accounted for (the survivors licensed them from this member's grace share).
+    match member.store.own_aps() {
+        Ok(aps) => directory.handle_previous_boot(aps.into_iter().map(|(mac, thin)| {
+            let kind = if thin {
+                roost_adoption::placement::LicenseKind::Ap
+            } else {
+                roost_adoption::placement::LicenseKind::Aap
+            };
+            (mac, kind)
+        })),
+        Err(e) => tracing::error!("cannot read the APs the previous boot held: {e}"),
+    }
     let mut t = Task {
         member,
         core: Adoption::new(settings),
@@ -263,6 +282,8 @@ async fn run(
         group_keys: HashMap::new(),
         history: VecDeque::new(),
         history_shown: None,
+        own_saved: None,
+        own_saving: None,
     };
     let snap = t.member.snapshot();
     t.on_snapshot(&snap);
@@ -319,12 +340,41 @@ async fn run(
         }
         t.drain().await;
         t.publish();
+        t.persist_own_aps();
     }
 }
 
 impl Task {
     fn now(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// Saves the APs this member holds, at most once per [`OWN_APS_INTERVAL`] and one save at
+    /// a time (on a blocking thread: an fsync never stalls CAPWAP), so that the next boot
+    /// knows them.
+    fn persist_own_aps(&mut self) {
+        let changes = self.directory.own_changes();
+        match self.own_saved {
+            Some((c, _)) if c == changes => return,
+            Some((_, at)) if at.elapsed() < OWN_APS_INTERVAL => return,
+            _ => {}
+        }
+        if self.own_saving.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        self.own_saved = Some((changes, std::time::Instant::now()));
+        let aps: Vec<(roost_wire::Mac, bool)> = self
+            .directory
+            .persisted_aps()
+            .into_iter()
+            .map(|(mac, k)| (mac, k == roost_adoption::placement::LicenseKind::Ap))
+            .collect();
+        let store = self.member.store.clone();
+        self.own_saving = Some(tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.save_own_aps(&aps) {
+                tracing::warn!("cannot persist the APs this member holds: {e}");
+            }
+        }));
     }
 
     /// The cluster's view changed: admission, the AC list and the AC name follow it.
@@ -490,6 +540,10 @@ impl Task {
             self.core.handle_settings(settings, now);
         }
         self.on_config(&snap.running, now);
+        // The grace period after this boot began ends the previous boot's hold.
+        if self.started.elapsed() >= snap.running.license_grace_period() {
+            self.directory.expire_previous_boot();
+        }
     }
 
     /// A new running configuration: the WLANs each AP model carries (the profiles decide,

@@ -63,6 +63,7 @@ const K_CONFIG: &str = "config_text";
 const K_LINEAGE: &str = "config_lineage";
 const K_REQUESTS: &str = "config_snapshot_requests";
 const K_LOST: &str = "lost_members";
+const K_OWN_APS: &str = "own_aps";
 
 /// What to do about a damaged data dir (also used by the daemon for the files it keeps there).
 pub const DAMAGED_ADVICE: &str = "move the data dir aside, start with an empty one and \
@@ -486,6 +487,18 @@ impl Store {
     /// restart.
     pub fn save_lost_members(&self, lost: &[LostMemberRecord]) -> Result<(), StoreError> {
         self.put_meta(K_LOST, lost)
+    }
+
+    /// Keeps the APs this member holds (MAC, thin-AP license), replacing the list saved
+    /// before: a restarted member keeps their licenses for them until each is accounted for
+    /// (`roost_adoption::directory::Directory::handle_previous_boot`).
+    pub fn save_own_aps(&self, aps: &[(roost_wire::Mac, bool)]) -> Result<(), StoreError> {
+        self.put_meta(K_OWN_APS, aps)
+    }
+
+    /// The APs held before the last stop, empty if none was saved.
+    pub fn own_aps(&self) -> Result<Vec<(roost_wire::Mac, bool)>, StoreError> {
+        Ok(self.get_meta(K_OWN_APS, "own APs")?.unwrap_or_default())
     }
 
     /// The members lost before the last stop (oldest first), empty if none was saved.

@@ -325,3 +325,24 @@ fn lost_members_survive_reopen_and_are_replaced_as_a_whole() {
     s.save_lost_members(&[lost(2, false)]).unwrap();
     assert_eq!(s.lost_members().unwrap(), vec![lost(2, false)]);
 }
+
+/// The APs a member holds survive a restart (its next boot holds their licenses for them),
+/// and a new list replaces the old.
+#[test]
+fn the_aps_a_member_holds_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let aps = vec![
+        (roost_wire::Mac([0, 0x23, 0x68, 0, 0, 1]), true),
+        (roost_wire::Mac([0, 0x23, 0x68, 0, 0, 2]), false),
+    ];
+    {
+        let s = Store::open(&path).unwrap();
+        assert!(s.own_aps().unwrap().is_empty(), "none saved yet");
+        s.save_own_aps(&aps).unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.own_aps().unwrap(), aps);
+    s.save_own_aps(&aps[1..]).unwrap();
+    assert_eq!(s.own_aps().unwrap(), aps[1..].to_vec());
+}
