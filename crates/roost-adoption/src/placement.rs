@@ -199,16 +199,24 @@ pub fn fallback_targets(
 
 /// The connected members whose APs may join this one on their own licenses: while this member
 /// is active, the connected members that are not (they hand their APs back, see
-/// [`fallback_targets`]).
-pub fn handing_back(me_active: bool, members: &[PoolMember]) -> Vec<roost_wire::MemberId> {
-    if !me_active {
-        return Vec::new();
-    }
-    members
-        .iter()
-        .filter(|m| !m.is_self && m.connected && !m.active)
-        .map(|m| m.member)
-        .collect()
+/// [`fallback_targets`]), and `balancing_from`, the member balancing APs to this one
+/// ([`crate::balance::MemberBalance::receiving_from`]).
+pub fn handing_back(
+    me_active: bool,
+    members: &[PoolMember],
+    balancing_from: Option<roost_wire::MemberId>,
+) -> Vec<roost_wire::MemberId> {
+    let mut out: Vec<roost_wire::MemberId> = if me_active {
+        members
+            .iter()
+            .filter(|m| !m.is_self && m.connected && !m.active)
+            .map(|m| m.member)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    out.extend(balancing_from.filter(|f| !out.contains(f)));
+    out
 }
 
 /// What this member holds now (sessions past Join, whatever their state).

@@ -340,8 +340,7 @@ impl Sim {
                 balancing.then_some(SIM_BALANCE),
                 core.held().total(),
             );
-            let mut back = handing_back(me_active, &me);
-            back.extend(part.receiving_from.filter(|f| !back.contains(f)));
+            let back = handing_back(me_active, &me, part.receiving_from);
             let grace = d.grace(|m| (0, licenses[m.0 as usize - 1]), &back);
             core.handle_admission(admission(me_active, &me, &grace, capacity), now);
             // The sim's election applies force-configured-state at once: a member that is no

@@ -655,13 +655,8 @@ impl Task {
     /// Admission from the members' view and this member's copy of the AP table.
     fn readmit(&mut self, now: Duration) {
         let members = &self.members;
-        let mut back = handing_back(self.me_active, members);
         // A member balancing to this one: its APs join here on the licenses they hold there.
-        if let Some(from) = self.admitted_balance_from {
-            if !back.contains(&from) {
-                back.push(from);
-            }
-        }
+        let back = handing_back(self.me_active, members, self.admitted_balance_from);
         let grace = self.directory.grace(
             |id| {
                 members.iter().find(|m| m.member == id).map_or((0, 0), |m| {

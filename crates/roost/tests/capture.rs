@@ -314,7 +314,8 @@ fn tshark_sees_only_sealed_member_datagrams_after_join() {
     drop(c2);
     drop(c1);
 
-    // 1. The member channel: both directions, every datagram sealed with the RST1 v1 header.
+    // 1. The member channel: both directions, every datagram sealed with the RST1 header of
+    // this protocol version.
     // ICMP errors quote UDP datagrams; only real UDP frames count.
     let rows = read_fields(
         &pcap,
@@ -343,10 +344,11 @@ fn tshark_sees_only_sealed_member_datagrams_after_join() {
             "{row:?}"
         );
         let payload = payload.replace(':', "").to_ascii_lowercase();
-        // "RST1" | version 1 | sender u32 | boot u32 | seq u32 | ciphertext | 16-byte tag
+        // "RST1" | version | sender u32 | boot u32 | seq u32 | ciphertext | 16-byte tag
+        let header = format!("52535431{:02x}", roost_wire::PROTOCOL_VERSION);
         assert!(
-            payload.starts_with("5253543101"),
-            "datagram without the RST1 v1 header: {row:?}"
+            payload.starts_with(&header),
+            "datagram without the RST1 header {header}: {row:?}"
         );
         assert!(
             payload.len() >= 2 * (17 + 16),

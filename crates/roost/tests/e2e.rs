@@ -106,9 +106,13 @@ fn seed_howto_join_show_and_sync() {
 
     // show cluster status on the standby: the seed's labels, pooled AAP licenses.
     let s2 = run(&c2, &["show cluster status"]);
+    let protocol = format!(
+        "Protocol version             : {}",
+        roost_wire::PROTOCOL_VERSION
+    );
     for want in [
         "Cluster Runtime Information",
-        "Protocol version             : 1",
+        protocol.as_str(),
         "Cluster operational state    : standby",
         "AP license                   : 0",
         "AAP license                  : 128",
