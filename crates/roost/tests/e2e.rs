@@ -551,7 +551,8 @@ fn monitor_user_can_read_not_configure_and_bad_input_changes_nothing() {
         let junk: Vec<u8> = (0..(i % 90 + 1)).map(|j| (j * 31 + i) as u8).collect();
         sock.send_to(&junk, "127.0.0.81:24576").unwrap();
     }
-    let mut hdr = b"RST1\x01".to_vec();
+    let mut hdr = b"RST1".to_vec();
+    hdr.push(roost_wire::PROTOCOL_VERSION);
     hdr.extend_from_slice(&[0x12, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]);
     hdr.extend_from_slice(&[0u8; 40]);
     sock.send_to(&hdr, "127.0.0.81:24576").unwrap();
