@@ -322,12 +322,13 @@ fn metrics_of_a_running_cluster_parse_and_count_what_happened() {
             after.value("roost_config_commit_duration_seconds_count", &[])
         );
         assert!(after.value("roost_config_commit_duration_seconds_sum", &[]) > 0.0);
+        let protocol = roost_wire::PROTOCOL_VERSION.to_string();
         assert_eq!(
             after.value(
                 "roost_build_info",
                 &[
                     ("version", env!("CARGO_PKG_VERSION")),
-                    ("protocol_version", "1")
+                    ("protocol_version", protocol.as_str())
                 ]
             ),
             1.0
