@@ -697,7 +697,6 @@ impl Adoption {
     /// Configuration Update Request, through the same queue as its WLANs).
     pub fn handle_settings(&mut self, settings: AcSettings, now: Instant) {
         let timers_changed = settings.timers_by_profile != self.settings.timers_by_profile
-            || settings.ac_lists_by_profile != self.settings.ac_lists_by_profile
             || settings.ap_names != self.settings.ap_names
             || settings.echo_interval != self.settings.echo_interval
             || settings.discovery_interval != self.settings.discovery_interval
