@@ -989,6 +989,18 @@ fn stat_of(text: &str, label: &str) -> u64 {
 }
 
 fn fleet(count: &str, list: &str, base: &str, seed: &str, secs: &str) -> roost_testkit::KillOnDrop {
+    fleet_with(count, list, base, seed, secs, &[])
+}
+
+/// [`fleet`] with more `roost ap` arguments (`--model AP8533:50`, …).
+fn fleet_with(
+    count: &str,
+    list: &str,
+    base: &str,
+    seed: &str,
+    secs: &str,
+    extra: &[&str],
+) -> roost_testkit::KillOnDrop {
     let child = std::process::Command::new(bin())
         .args([
             "ap",
@@ -1004,6 +1016,7 @@ fn fleet(count: &str, list: &str, base: &str, seed: &str, secs: &str) -> roost_t
             secs,
             "--json",
         ])
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -1300,30 +1313,14 @@ fn an_adopt_rule_maps_an_ap_model_to_its_profile() {
         r.outputs
     );
     assert_eq!(run(&c, &["show running-config"]), before);
-    let child = std::process::Command::new(bin())
-        .args([
-            "ap",
-            "--count",
-            "8",
-            "--controller-list",
-            "pool1=127.0.0.64;level=1",
-            "--base-ip",
-            "127.25.4.1",
-            "--model",
-            "AP7532:50",
-            "--model",
-            "AP8533:50",
-            "--seed",
-            "31",
-            "--duration",
-            "8",
-            "--json",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut f = roost_testkit::KillOnDrop::new(child);
+    let mut f = fleet_with(
+        "8",
+        "pool1=127.0.0.64;level=1",
+        "127.25.4.1",
+        "31",
+        "8",
+        &["--model", "AP7532:50", "--model", "AP8533:50"],
+    );
     let rows = wait_for(Duration::from_secs(8), Duration::from_millis(100), || {
         let api = c.get_json("/api/v1/aps").ok()?;
         let rows: Vec<(String, String)> = api

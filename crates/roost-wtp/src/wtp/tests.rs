@@ -1229,20 +1229,24 @@ fn fallback_moves_back_to_the_higher_priority_ac_without_a_reset() {
     assert_eq!(sent, [ac2()]);
 }
 
-#[test]
-fn a_reset_request_reboots_into_discovery() {
-    let mut t = T::one_ac();
-    t.adopt(ac1(), "rfs-1", None, &[]);
-    t.receive(ac1(), 5, add_wlan(1, 2, "guest")).unwrap();
-    t.outputs();
-    let reset = MessageBody::ResetRequest(ResetRequest {
+fn reset_request() -> MessageBody {
+    MessageBody::ResetRequest(ResetRequest {
         image_identifier: ImageIdentifier {
             vendor_id: ROOST_VENDOR_ID,
             data: "5.9.1.0-roost".into(),
         },
         vendor_specific: vec![],
         other_elements: vec![],
-    });
+    })
+}
+
+#[test]
+fn a_reset_request_reboots_into_discovery() {
+    let mut t = T::one_ac();
+    t.adopt(ac1(), "rfs-1", None, &[]);
+    t.receive(ac1(), 5, add_wlan(1, 2, "guest")).unwrap();
+    t.outputs();
+    let reset = reset_request();
     t.receive(ac1(), 6, reset).unwrap();
     let sent: Vec<(SocketAddr, ControlMessage)> = t.sent();
     assert_eq!(
@@ -1809,14 +1813,7 @@ fn after_a_reset_the_next_join_waits_the_start_delay() {
     use roost_capwap::vendor::StartDelay;
     let mut t = T::one_ac();
     t.adopt(ac1(), "rfs-1", None, &[]);
-    let reset = MessageBody::ResetRequest(ResetRequest {
-        image_identifier: ImageIdentifier {
-            vendor_id: ROOST_VENDOR_ID,
-            data: "5.9.1.0-roost".into(),
-        },
-        vendor_specific: vec![],
-        other_elements: vec![],
-    });
+    let reset = reset_request();
     t.receive(ac1(), 6, reset).unwrap();
     let sent = t.sent();
     let MessageBody::DiscoveryResponse(mut r) = discovery_response("rfs-1", ac1(), 0, 100, 0)
