@@ -25,6 +25,8 @@
 //! * [`join`]: join-cluster: admission (a pure function), the server side (TLS on TCP 5349)
 //!   and the client side.
 //! * [`udp_batch`]: datagrams in and out a batch per system call (`recvmmsg`/`sendmmsg`).
+//! * [`dhcp_socket`]: the DHCP server's UDP 67 socket: which interface a datagram came in on,
+//!   and replies out of it (IP_PKTINFO); the lease core comes with issue 10.
 //! * [`wireless`]: the adoption thread: CAPWAP (UDP 5246/5247) around `roost_adoption`'s AC
 //!   core, on a thread of its own; it reads the member's snapshot and publishes the AP table.
 //! * [`faces`]: the controller as the command engine sees it (`ControllerOps`), and as the SSH
@@ -33,6 +35,7 @@
 
 pub mod counters;
 pub mod data_dir;
+pub mod dhcp_socket;
 pub mod faces;
 pub mod gate;
 pub mod join;
