@@ -8,6 +8,8 @@
 // No unsafe code here: what needs a libc call lives in the daemon and the binaries.
 #![forbid(unsafe_code)]
 
+pub mod netns;
+
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use std::io::{BufRead, BufReader};
