@@ -397,6 +397,31 @@ fn bad_dhcp_input_is_refused_with_its_reason_and_changes_nothing() {
     .unwrap();
 }
 
+/// What no command sequence leaves behind, but the public types allow: the commit-time check
+/// still refuses it.
+#[test]
+fn validation_refuses_a_pool_option_the_policy_does_not_define_or_that_does_not_fit_it() {
+    let c = with_policy();
+    let (_, p) = c.dhcp_policy_of(mac1()).unwrap();
+    let mut undefined = p.clone();
+    undefined.options.remove("controller");
+    let e = crate::dhcp::validate_policy("campus", &undefined, false).unwrap_err();
+    assert_eq!(
+        e,
+        "dhcp-server-policy campus dhcp-pool lab: option controller is not defined in the policy"
+    );
+    let mut retyped = p.clone();
+    retyped.options.get_mut("controller").unwrap().kind = DhcpOptionType::Hex;
+    let e = crate::dhcp::validate_policy("campus", &retyped, true).unwrap_err();
+    assert!(
+        e.contains(
+            "option controller pool1=10.0.0.1;level=1 does not fit its definition (191 hex)"
+        ),
+        "{e}"
+    );
+    assert_eq!(crate::dhcp::validate_policy("campus", p, true), Ok(()));
+}
+
 #[test]
 fn the_cli_types_a_pool_in_any_order_and_checks_it_at_commit() {
     let ops = Fake::new();
