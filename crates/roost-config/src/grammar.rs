@@ -220,6 +220,48 @@ fn describe(parent: &str, t: &str) -> &'static str {
 
 fn describe_in(parent: &str, t: &str) -> &'static str {
     match (parent, t) {
+        // DHCP server policy (issue 10); first, so that no general entry below takes them.
+        ("", "dhcp-server-policy") => "Configure a DHCP server policy (the pools the cluster serves)",
+        ("dhcp-server-policy", _) => "Policy name (at most 32 characters)",
+        ("use", "dhcp-server-policy") => "The DHCP server policy this controller serves",
+        ("", "activation-criteria") => "Which members serve this policy",
+        ("activation-criteria", "none") => {
+            "Every member whose device section uses the policy serves (default)"
+        }
+        ("activation-criteria", "cluster-master") => "Only the cluster master serves",
+        ("", "ping-timeout") => "Probe an address before offering it (off by default)",
+        ("ping-timeout", _) => "Seconds to wait for an answer to the probe",
+        ("", "bootp") => "BOOTP requests",
+        ("bootp", "ignore") => "Do not answer BOOTP requests",
+        ("", "option") => "DHCP option: defined in the policy, given a value in a pool",
+        ("option", _) => "Option name",
+        ("WORD", "<0-254>") => "Option code (not a code a pool sets in a field of its own)",
+        ("<0-254>", "ip") => "The value is one or more IPv4 addresses",
+        ("<0-254>", "ascii") => "The value is text (\\\\ stands for one backslash)",
+        ("<0-254>", "hex") => "The value is bytes, as an even number of hex digits",
+        ("WORD", "<value>") => "The value, as the option's type says: A.B.C.D..., text or hex digits",
+        ("<value>", "A.B.C.D") => "Another address (ip options; at most 8)",
+        ("", "dhcp-pool") => "Configure a DHCP pool (one subnet)",
+        ("dhcp-pool", _) => "Pool name (at most 32 characters)",
+        ("", "network") => "The pool's subnet",
+        ("network", _) => "Network address and mask length",
+        ("", "address") => "Addresses the pool hands out",
+        ("address", "range") => "A range of dynamic addresses (several allowed, disjoint)",
+        ("range", _) => "First address of the range",
+        ("", "default-router") => "Routers the clients are told (option 3), in order of preference",
+        ("default-router", _) => "IP address of a router",
+        ("", "dns-server") => "DNS servers the clients are told (option 6), in order of preference",
+        ("dns-server", _) => "IP address of a DNS server",
+        ("", "domain-name") => "Domain name the clients are told (option 15)",
+        ("domain-name", _) => "Domain name",
+        ("", "lease") => "Lease time: days [hours [minutes [seconds]]] (default 1 day)",
+        ("lease", _) => "Days",
+        ("<0-365>", _) => "Hours",
+        ("<0-23>", _) => "Minutes",
+        ("<0-59>", _) => "Seconds",
+        ("", "static-binding") => "A client that always gets the same address",
+        ("static-binding", _) => "The client's MAC address",
+        ("AA-BB-CC-DD-EE-FF", "ip") => "The address it gets",
         ("", "show") => "Show running system information",
         ("", "terminal") => "Set terminal line parameters",
         ("", "page") => "Toggle paging",
@@ -466,6 +508,10 @@ pub(crate) enum Kind {
     Profile,
     Radio,
     Policy,
+    /// `dhcp-server-policy <NAME>`.
+    DhcpPolicy,
+    /// A DHCP server policy's `dhcp-pool <NAME>`.
+    DhcpPool,
 }
 
 const SHOW: &[(&str, Act)] = &[
@@ -558,6 +604,8 @@ const GLOBAL: &[(&str, Act)] = &[
     ("no profile WORD WORD", Act::Cfg),
     ("auto-provisioning-policy WORD", Act::Cfg),
     ("no auto-provisioning-policy WORD", Act::Cfg),
+    ("dhcp-server-policy WORD", Act::Cfg),
+    ("no dhcp-server-policy WORD", Act::Cfg),
     ("license grace-period <0-100>", Act::Cfg),
     ("license grace-period <0-100> seconds", Act::Cfg),
     ("no license grace-period", Act::Cfg),
@@ -607,6 +655,8 @@ const DEVICE: &[(&str, Act)] = &[
     ("no hostname", Act::Cfg),
     ("use auto-provisioning-policy WORD", Act::Cfg),
     ("no use auto-provisioning-policy", Act::Cfg),
+    ("use dhcp-server-policy WORD", Act::Cfg),
+    ("no use dhcp-server-policy", Act::Cfg),
     ("interface vlan <1-4094>", Act::Cfg),
     ("no interface vlan <1-4094>", Act::Cfg),
     ("ip default-gateway A.B.C.D", Act::Cfg),
@@ -696,6 +746,100 @@ const WLAN: &[(&str, Act)] = &[
     ("no wpa-wpa2 psk", Act::Cfg),
 ];
 
+const DHCP_POLICY: &[(&str, Act)] = &[
+    ("activation-criteria none", Act::Cfg),
+    ("activation-criteria cluster-master", Act::Cfg),
+    ("no activation-criteria", Act::Cfg),
+    ("ping-timeout <1-10>", Act::Cfg),
+    ("no ping-timeout", Act::Cfg),
+    ("bootp ignore", Act::Cfg),
+    ("no bootp ignore", Act::Cfg),
+    ("option WORD <0-254> ip", Act::Cfg),
+    ("option WORD <0-254> ascii", Act::Cfg),
+    ("option WORD <0-254> hex", Act::Cfg),
+    ("no option WORD", Act::Cfg),
+    ("dhcp-pool WORD", Act::Cfg),
+    ("no dhcp-pool WORD", Act::Cfg),
+];
+
+const DHCP_POOL: &[(&str, Act)] = &[
+    ("network A.B.C.D/M", Act::Cfg),
+    ("no network", Act::Cfg),
+    ("address range A.B.C.D A.B.C.D", Act::Cfg),
+    ("no address range A.B.C.D A.B.C.D", Act::Cfg),
+    ("no default-router", Act::Cfg),
+    ("no dns-server", Act::Cfg),
+    ("domain-name WORD", Act::Cfg),
+    ("no domain-name", Act::Cfg),
+    ("lease <0-365>", Act::Cfg),
+    ("lease <0-365> <0-23>", Act::Cfg),
+    ("lease <0-365> <0-23> <0-59>", Act::Cfg),
+    ("lease <0-365> <0-23> <0-59> <0-59>", Act::Cfg),
+    ("no lease", Act::Cfg),
+    ("no option WORD", Act::Cfg),
+    ("static-binding AA-BB-CC-DD-EE-FF ip A.B.C.D", Act::Cfg),
+    ("no static-binding AA-BB-CC-DD-EE-FF", Act::Cfg),
+];
+
+/// The address-list forms of a pool (`default-router`, `dns-server`, an ip option's value):
+/// one to [`crate::dhcp::MAX_ADDRESSES`] addresses, and the help of the second and later ones.
+fn dhcp_pool_lists() -> Vec<(String, &'static str)> {
+    let mut out = Vec::new();
+    for (head, first, more) in [
+        (
+            "default-router",
+            "A.B.C.D",
+            "Another router, in order of preference (at most 8)",
+        ),
+        (
+            "dns-server",
+            "A.B.C.D",
+            "Another DNS server, in order of preference (at most 8)",
+        ),
+        (
+            "option WORD",
+            "<value>",
+            "Another address (ip options; at most 8)",
+        ),
+    ] {
+        let mut spec = format!("{head} {first}");
+        out.push((spec.clone(), ""));
+        for _ in 1..crate::dhcp::MAX_ADDRESSES {
+            spec.push_str(" A.B.C.D");
+            out.push((spec.clone(), more));
+        }
+    }
+    out
+}
+
+/// Help that depends on more than the token before (which [`describe`] goes by), by path.
+pub(crate) const HELP_AT: &[(Kind, &str, &str)] = &[
+    (
+        Kind::DhcpPool,
+        "address range A.B.C.D A.B.C.D",
+        "Last address of the range",
+    ),
+    (
+        Kind::DhcpPool,
+        "no address range A.B.C.D A.B.C.D",
+        "Last address of the range",
+    ),
+    (
+        Kind::DhcpPool,
+        "static-binding AA-BB-CC-DD-EE-FF ip A.B.C.D",
+        "The address (in the network, outside the address ranges)",
+    ),
+];
+
+/// The node at `path` (names of keywords and parameter labels, space-separated).
+pub(crate) fn node_at<'n>(root: &'n mut Node, path: &str) -> Option<&'n mut Node> {
+    let mut node = root;
+    for t in path.split_whitespace() {
+        node = node.children.iter_mut().find(|c| c.name() == t)?;
+    }
+    Some(node)
+}
+
 fn build(kind: Kind) -> Node {
     let mut root = Node::root();
     let mut add = |specs: &[(&'static str, Act)]| {
@@ -725,8 +869,25 @@ fn build(kind: Kind) -> Node {
                 Kind::Profile => PROFILE,
                 Kind::Radio => RADIO,
                 Kind::Policy => &[],
+                Kind::DhcpPolicy => DHCP_POLICY,
+                Kind::DhcpPool => DHCP_POOL,
                 _ => WLAN,
             });
+            if kind == Kind::DhcpPool {
+                // Built once (the trees are static), as the policy rules below.
+                for (spec, help) in dhcp_pool_lists() {
+                    let spec: &'static str = Box::leak(spec.into_boxed_str());
+                    root.add_str(spec, Act::Cfg);
+                    if let Some(n) = node_at(&mut root, spec).filter(|_| !help.is_empty()) {
+                        n.help = help;
+                    }
+                }
+            }
+            for &(k, path, help) in HELP_AT {
+                if let Some(n) = node_at(&mut root, path).filter(|_| k == kind) {
+                    n.help = help;
+                }
+            }
             if kind == Kind::Policy {
                 // Built once (the trees are static): the rule forms, generated.
                 for spec in crate::provisioning::grammar_specs() {
@@ -833,6 +994,8 @@ pub(crate) fn grammar(kind: Kind) -> &'static Node {
             Kind::Profile,
             Kind::Radio,
             Kind::Policy,
+            Kind::DhcpPolicy,
+            Kind::DhcpPool,
         ]
         .into_iter()
         .map(|k| (k, build(k)))

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod change;
+pub mod dhcp;
 mod grammar;
 pub mod howto;
 mod mask;
@@ -25,6 +26,10 @@ pub mod settings;
 pub mod views;
 
 pub use change::{Change, Section};
+pub use dhcp::{
+    ActivationCriteria, DhcpNetwork, DhcpOptionDef, DhcpOptionType, DhcpOptionValue, DhcpPolicy,
+    DhcpPool,
+};
 pub use mask::{
     hide_credentials, mask_config_secrets, mask_passwords, mask_passwords_in_place, MASK,
 };
@@ -70,6 +75,8 @@ pub struct ClusterConfig {
     ap_devices: std::collections::BTreeMap<Mac, model::ApDevice>,
     /// `auto-provisioning-policy <NAME>` sections, by name.
     policies: std::collections::BTreeMap<String, roost_adoption::policy::Policy>,
+    /// `dhcp-server-policy <NAME>` sections, by name.
+    dhcp_policies: std::collections::BTreeMap<String, dhcp::DhcpPolicy>,
     /// `license grace-period` (None: the default, 100 days).
     license_grace: Option<model::GracePeriod>,
     /// `ap-firmware <model> <version>` (Roost): the version the firmware gate expects, by

@@ -14,7 +14,7 @@ use crate::grammar::{grammar, step, tokenize, Kind, PKind, Step, Tok};
 /// password is not given away either.
 pub const MASK: &str = "********";
 
-const KINDS: [Kind; 11] = [
+const KINDS: [Kind; 13] = [
     Kind::Exec,
     Kind::Priv,
     Kind::Global,
@@ -26,6 +26,8 @@ const KINDS: [Kind; 11] = [
     Kind::Profile,
     Kind::Radio,
     Kind::Policy,
+    Kind::DhcpPolicy,
+    Kind::DhcpPool,
 ];
 
 /// `line` with every password (or password hash) replaced by [`MASK`]; the rest of the line,

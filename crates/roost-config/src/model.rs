@@ -258,6 +258,8 @@ pub(crate) struct Device {
     pub hostname: Option<String>,
     /// `use auto-provisioning-policy <NAME>`.
     pub policy: Option<String>,
+    /// `use dhcp-server-policy <NAME>`.
+    pub dhcp_policy: Option<String>,
     pub interfaces: BTreeMap<u16, Option<(Ipv4Addr, u8)>>,
     pub gateway: Option<Ipv4Addr>,
     pub cluster: ClusterCfg,
@@ -269,6 +271,7 @@ impl Device {
             model,
             hostname: None,
             policy: None,
+            dhcp_policy: None,
             interfaces: BTreeMap::new(),
             gateway: None,
             cluster: ClusterCfg::default(),
@@ -330,6 +333,10 @@ pub(crate) enum Ctx {
     Radio(String, u8),
     Device(Mac),
     Interface(Mac, u16),
+    /// `dhcp-server-policy <NAME>`.
+    DhcpPolicy(String),
+    /// A DHCP server policy's `dhcp-pool <NAME>`: (policy, pool).
+    DhcpPool(String, String),
 }
 
 pub(crate) use crate::mask::mask_passwords as redact;
@@ -474,6 +481,8 @@ fn unknown(ctx: &Ctx, toks: &[&str]) -> String {
         Ctx::Interface(m, v) => format!("in device {m} interface vlan {v}"),
         Ctx::ApDevice(m) => format!("in device {m}"),
         Ctx::Policy(n) => format!("in auto-provisioning-policy {n}"),
+        Ctx::DhcpPolicy(n) => format!("in dhcp-server-policy {n}"),
+        Ctx::DhcpPool(n, p) => format!("in dhcp-server-policy {n} dhcp-pool {p}"),
     };
     format!("unknown command '{}' {what}", redact(&toks.join(" ")))
 }
@@ -487,6 +496,7 @@ impl ClusterConfig {
             devices: BTreeMap::new(),
             ap_devices: BTreeMap::new(),
             policies: BTreeMap::new(),
+            dhcp_policies: BTreeMap::new(),
             license_grace: None,
             ap_firmware: BTreeMap::new(),
             enforce_version: roost_adoption::firmware::EnforceVersion::Strict,
@@ -550,6 +560,32 @@ impl ClusterConfig {
                     .get_mut(name)
                     .ok_or_else(|| format!("auto-provisioning-policy {name} does not exist"))?;
                 crate::provisioning::exec_policy(p, toks).map_err(|e| {
+                    if e.is_empty() {
+                        unknown(ctx, toks)
+                    } else {
+                        e
+                    }
+                })?;
+                Ok(None)
+            }
+            Ctx::DhcpPolicy(name) => {
+                let p = self
+                    .dhcp_policies
+                    .get_mut(name)
+                    .ok_or_else(|| format!("dhcp-server-policy {name} does not exist"))?;
+                match crate::dhcp::exec_policy(p, toks) {
+                    Ok(Some(pool)) => Ok(Some(Ctx::DhcpPool(name.clone(), pool))),
+                    Ok(None) => Ok(None),
+                    Err(e) if e.is_empty() => Err(unknown(ctx, toks)),
+                    Err(e) => Err(e),
+                }
+            }
+            Ctx::DhcpPool(name, pool) => {
+                let p = self
+                    .dhcp_policies
+                    .get_mut(name)
+                    .ok_or_else(|| format!("dhcp-server-policy {name} does not exist"))?;
+                crate::dhcp::exec_pool(p, pool, toks).map_err(|e| {
                     if e.is_empty() {
                         unknown(ctx, toks)
                     } else {
@@ -670,6 +706,26 @@ impl ClusterConfig {
                 match self.policies.remove(*name) {
                     Some(_) => Ok(None),
                     None => Err(format!("auto-provisioning-policy {name} does not exist")),
+                }
+            }
+            ["dhcp-server-policy", name] => {
+                let name = check_word("dhcp-server-policy name", name, crate::dhcp::DHCP_NAME_MAX)?;
+                self.dhcp_policies.entry(name.clone()).or_default();
+                Ok(Some(Ctx::DhcpPolicy(name)))
+            }
+            ["no", "dhcp-server-policy", name] => {
+                if let Some((mac, _)) = self
+                    .devices
+                    .iter()
+                    .find(|(_, d)| d.dhcp_policy.as_deref() == Some(*name))
+                {
+                    return Err(format!(
+                        "dhcp-server-policy {name} is in use by device {mac}"
+                    ));
+                }
+                match self.dhcp_policies.remove(*name) {
+                    Some(_) => Ok(None),
+                    None => Err(format!("dhcp-server-policy {name} does not exist")),
                 }
             }
             ["license", "grace-period", d] => {
@@ -887,8 +943,19 @@ impl ClusterConfig {
         Ok(())
     }
 
-    /// Cross-setting checks; the offending device, if any.
+    /// Cross-setting checks, as at commit; the offending device, if any.
     pub(crate) fn validate(&self) -> Result<(), (Option<Mac>, String)> {
+        self.check(true)
+    }
+
+    /// The checks a session makes after each line of a change it has not committed yet: all
+    /// but those of what an operator completes before the commit (a DHCP pool's network, and
+    /// what must lie inside it), so that a pool may be typed in any order.
+    pub(crate) fn validate_draft(&self) -> Result<(), (Option<Mac>, String)> {
+        self.check(false)
+    }
+
+    fn check(&self, complete: bool) -> Result<(), (Option<Mac>, String)> {
         // An adopt rule's profile exists and is for the rule's model.
         for (name, policy) in &self.policies {
             for r in policy.rules() {
@@ -931,6 +998,16 @@ impl ClusterConfig {
                     format!("device {mac}: auto-provisioning-policy {p} does not exist"),
                 ));
             }
+            if let Some(p) = d
+                .dhcp_policy
+                .as_ref()
+                .filter(|p| !self.dhcp_policies.contains_key(*p))
+            {
+                return Err((
+                    Some(*mac),
+                    format!("device {mac}: dhcp-server-policy {p} does not exist"),
+                ));
+            }
             let c = &d.cluster;
             if u64::from(c.dead_ms) < 3 * u64::from(c.hello_ms) {
                 return Err((
@@ -944,11 +1021,24 @@ impl ClusterConfig {
                 ));
             }
         }
+        for (name, p) in &self.dhcp_policies {
+            crate::dhcp::validate_policy(name, p, complete).map_err(|e| (None, e))?;
+        }
         Ok(())
     }
 
     /// Runs config/change text lines on `self` (not atomic: callers work on a copy).
     pub(crate) fn run_text(&mut self, text: &str, line_offset: usize) -> Result<(), ConfigError> {
+        self.run_text_checked(text, line_offset, true)
+    }
+
+    /// [`Self::run_text`], then the checks at commit (`complete`) or a draft's.
+    fn run_text_checked(
+        &mut self,
+        text: &str,
+        line_offset: usize,
+        complete: bool,
+    ) -> Result<(), ConfigError> {
         let mut stack: Vec<Ctx> = Vec::new();
         let mut ended = false;
         let mut last_line_of: HashMap<Mac, usize> = HashMap::new();
@@ -991,7 +1081,7 @@ impl ClusterConfig {
                 stack.push(c);
             }
         }
-        self.validate()
+        self.check(complete)
             .map_err(|(mac, message)| ConfigError::Parse {
                 line: mac
                     .and_then(|m| last_line_of.get(&m).copied())
@@ -1002,6 +1092,16 @@ impl ClusterConfig {
 
     /// Applies a change text (or a `replace-config` text) atomically.
     pub fn apply_change(&mut self, change: &str) -> Result<(), ConfigError> {
+        self.apply_change_checked(change, true)
+    }
+
+    /// [`Self::apply_change`] with a draft's checks ([`Self::validate_draft`]): a session's
+    /// uncommitted changes, replayed on the running configuration.
+    pub(crate) fn apply_draft(&mut self, change: &str) -> Result<(), ConfigError> {
+        self.apply_change_checked(change, false)
+    }
+
+    fn apply_change_checked(&mut self, change: &str, complete: bool) -> Result<(), ConfigError> {
         let first = change.lines().position(|l| !l.trim().is_empty());
         if let Some(first) = first {
             if change.lines().nth(first).map(str::trim) == Some(REPLACE_CONFIG) {
@@ -1011,13 +1111,13 @@ impl ClusterConfig {
                     .map(|l| format!("{l}\n"))
                     .collect();
                 let mut c = ClusterConfig::empty();
-                c.run_text(&rest, first + 1)?;
+                c.run_text_checked(&rest, first + 1, complete)?;
                 *self = c;
                 return Ok(());
             }
         }
         let mut c = self.clone();
-        c.run_text(change, 0)?;
+        c.run_text_checked(change, 0, complete)?;
         *self = c;
         Ok(())
     }
@@ -1252,6 +1352,9 @@ impl ClusterConfig {
         if let Some(p) = &d.policy {
             out.push(format!(" use auto-provisioning-policy {p}"));
         }
+        if let Some(p) = &d.dhcp_policy {
+            out.push(format!(" use dhcp-server-policy {p}"));
+        }
         for (v, ip) in &d.interfaces {
             out.push(format!(" interface vlan {v}"));
             if let Some((a, m)) = ip {
@@ -1364,6 +1467,14 @@ impl ClusterConfig {
             }
             s.push_str("!\n");
         }
+        for (name, p) in &self.dhcp_policies {
+            s.push_str(&format!("dhcp-server-policy {name}\n"));
+            for l in crate::dhcp::policy_lines(p) {
+                s.push_str(&l);
+                s.push('\n');
+            }
+            s.push_str("!\n");
+        }
         for (name, w) in &self.wlans {
             s.push_str(&format!("wlan {name}\n"));
             for l in Self::wlan_lines(w) {
@@ -1410,6 +1521,23 @@ impl ClusterConfig {
                     for l in crate::provisioning::policy_lines(p) {
                         s.push_str(&l);
                         s.push('\n');
+                    }
+                }
+            }
+            Ctx::DhcpPolicy(n) => {
+                if let Some(p) = self.dhcp_policies.get(n) {
+                    s.push_str(&format!("dhcp-server-policy {n}\n"));
+                    for l in crate::dhcp::policy_lines(p) {
+                        s.push_str(&l);
+                        s.push('\n');
+                    }
+                }
+            }
+            Ctx::DhcpPool(n, pool) => {
+                if let Some(p) = self.dhcp_policies.get(n).and_then(|p| p.pools.get(pool)) {
+                    s.push_str(&format!("dhcp-pool {pool}\n"));
+                    for l in crate::dhcp::pool_lines(p) {
+                        s.push_str(&format!(" {l}\n"));
                     }
                 }
             }
@@ -1709,6 +1837,14 @@ fn exec_device(d: &mut Device, toks: &[&str]) -> Result<Option<u16>, String> {
             d.policy = Some(check_word("auto-provisioning-policy name", p, 32)?)
         }
         ["no", "use", "auto-provisioning-policy", ..] => d.policy = None,
+        ["use", "dhcp-server-policy", p] => {
+            d.dhcp_policy = Some(check_word(
+                "dhcp-server-policy name",
+                p,
+                crate::dhcp::DHCP_NAME_MAX,
+            )?)
+        }
+        ["no", "use", "dhcp-server-policy", ..] => d.dhcp_policy = None,
         ["interface", "vlan", v] => {
             let v = num("interface vlan", v, 1, 4094)? as u16;
             d.interfaces.entry(v).or_insert(None);

@@ -39,6 +39,8 @@ impl Mode {
             Mode::Cfg(Ctx::Device(_)) => Kind::Device,
             Mode::Cfg(Ctx::ApDevice(_)) => Kind::ApDevice,
             Mode::Cfg(Ctx::Policy(_)) => Kind::Policy,
+            Mode::Cfg(Ctx::DhcpPolicy(_)) => Kind::DhcpPolicy,
+            Mode::Cfg(Ctx::DhcpPool(..)) => Kind::DhcpPool,
             Mode::Cfg(Ctx::Interface(..)) => Kind::Interface,
             Mode::Cfg(Ctx::UserMgmt) => Kind::UserMgmt,
             Mode::Cfg(Ctx::Wlan(_)) => Kind::Wlan,
@@ -57,6 +59,8 @@ impl Mode {
             Mode::Cfg(Ctx::Interface(m, v)) => format!("(config-device-{m}-if-vlan{v})#"),
             Mode::Cfg(Ctx::UserMgmt) => "(config-user-management)#".into(),
             Mode::Cfg(Ctx::Policy(n)) => format!("(config-auto-provisioning-policy-{n})#"),
+            Mode::Cfg(Ctx::DhcpPolicy(n)) => format!("(config-dhcp-policy-{n})#"),
+            Mode::Cfg(Ctx::DhcpPool(n, p)) => format!("(config-dhcp-policy-{n}-pool-{p})#"),
             Mode::Cfg(Ctx::Wlan(n)) => format!("(config-wlan-{n})#"),
             Mode::Cfg(Ctx::Profile(n)) => format!("(config-profile-{n})#"),
             Mode::Cfg(Ctx::Radio(n, r)) => format!("(config-profile-{n}-if-radio{r})#"),
@@ -118,6 +122,8 @@ fn ctx_path(cfg: &ClusterConfig, ctx: &Ctx) -> Vec<String> {
         Ctx::Device(m) => vec![dev(m)],
         Ctx::ApDevice(m) => vec![cfg.ap_device_header(*m)],
         Ctx::Policy(n) => vec![format!("auto-provisioning-policy {n}")],
+        Ctx::DhcpPolicy(n) => vec![format!("dhcp-server-policy {n}")],
+        Ctx::DhcpPool(n, p) => vec![format!("dhcp-server-policy {n}"), format!("dhcp-pool {p}")],
         Ctx::Interface(m, v) => vec![dev(m), format!("interface vlan {v}")],
     }
 }
@@ -521,6 +527,7 @@ impl Session {
                     Mode::Cfg(Ctx::Global) => Mode::Priv,
                     Mode::Cfg(Ctx::Interface(m, _)) => Mode::Cfg(Ctx::Device(*m)),
                     Mode::Cfg(Ctx::Radio(n, _)) => Mode::Cfg(Ctx::Profile(n.clone())),
+                    Mode::Cfg(Ctx::DhcpPool(n, _)) => Mode::Cfg(Ctx::DhcpPolicy(n.clone())),
                     Mode::Cfg(_) => Mode::Cfg(Ctx::Global),
                 };
                 ok("")
@@ -622,7 +629,7 @@ impl Session {
     fn candidate(&self, ops: &dyn ControllerOps) -> Result<ClusterConfig, Output> {
         let mut c = ops.running_config();
         if !self.pending.is_empty() {
-            c.apply_change(&self.pending.to_text()).map_err(|e| {
+            c.apply_draft(&self.pending.to_text()).map_err(|e| {
                 fail(format!(
                     "% Error: uncommitted changes no longer apply to the running configuration ({e}); use 'revert' to discard them"
                 ))
@@ -647,7 +654,7 @@ impl Session {
             Ok(e) => e,
             Err(m) => return fail(format!("% Error: {m}")),
         };
-        if let Err((_, m)) = cand.validate() {
+        if let Err((_, m)) = cand.validate_draft() {
             return fail(format!("% Error: {m}"));
         }
         if cand != before {
@@ -703,7 +710,10 @@ impl Session {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.candidate(ops)?;
+        // What a draft may leave unfinished (a DHCP pool's network, …) must be there now.
+        if let Err((_, m)) = self.candidate(ops)?.validate() {
+            return Err(fail(format!("% Error: {m}")));
+        }
         match ops.commit(&self.user, &self.pending.to_text()) {
             Ok(_) => {
                 self.pending.clear();

@@ -1693,6 +1693,8 @@ fn logout_and_quit_close() {
     assert!(s.execute("logout", &ops).error, "logout is an exec command");
 }
 
+mod dhcp;
+
 // ---------------------------------------------------------------- properties
 
 mod props {
