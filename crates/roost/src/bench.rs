@@ -31,6 +31,7 @@
 //!   active's CPU in steady state (`ap_controller_cpu_pct_per_10k_aps_rfc_echo`) and the
 //!   failover when it is killed (`ap_failover_rfc_timers_kill_to_last_run_ms`).
 //! * `ap_balance_*`, `ap_policy_*` (`--balance-only`): see `bench_balance.rs`.
+//! * `dhcp_*` (`--dhcp-only`, not in the full run yet): see `bench_dhcp.rs`.
 
 use anyhow::{bail, Context, Result};
 use roost_testkit::{is_steady, roost_bin, wait_for, ControllerProcess, Spec};
@@ -68,6 +69,13 @@ pub struct BenchArgs {
     /// Spoofed source addresses of the flood (from 127.64.0.1).
     #[arg(long, default_value_t = 200_000)]
     capwap_flood_sources: u32,
+    /// Run only the DHCP rate ladder (issue 10: Kea single and hot-standby side by side; needs
+    /// root and Debian's kea-dhcp4-server and kea-admin).
+    #[arg(long)]
+    dhcp_only: bool,
+    /// Seconds of perfdhcp per rung of the DHCP ladder.
+    #[arg(long, default_value_t = 10)]
+    dhcp_secs: u64,
     /// Run only the load-balancing and policy-cost benchmarks (issue 9).
     #[arg(long)]
     balance_only: bool,
@@ -323,6 +331,10 @@ fn measure_failover(p: &mut Pair) -> Result<f64> {
 }
 
 pub fn run(a: BenchArgs) -> Result<i32> {
+    if a.dhcp_only {
+        crate::bench_dhcp::run_dhcp(a.dhcp_secs)?;
+        return Ok(0);
+    }
     if a.balance_only {
         run_issue9(&a)?;
         return Ok(0);

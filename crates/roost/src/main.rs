@@ -9,6 +9,7 @@ use std::path::PathBuf;
 mod ap;
 mod bench;
 mod bench_balance;
+mod bench_dhcp;
 mod bench_flood;
 mod capwap_flood;
 mod demo;
