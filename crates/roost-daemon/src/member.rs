@@ -65,7 +65,8 @@ pub enum NodeRequest {
     /// join-cluster succeeded: adopt the cluster's key and configuration.
     Rejoin {
         key: ClusterKey,
-        config: ClusterConfig,
+        /// Boxed: a configuration is far larger than any other request.
+        config: Box<ClusterConfig>,
         head: RevisionId,
         reply: oneshot::Sender<()>,
     },
@@ -257,7 +258,7 @@ impl MemberHandle {
         self.requests
             .send(NodeRequest::Rejoin {
                 key,
-                config,
+                config: Box::new(config),
                 head,
                 reply,
             })
@@ -552,7 +553,7 @@ impl MemberTask {
                 // The node re-reads our election settings from the cluster's configuration.
                 self.node.replace_replication(replication, now);
                 self.refresh_peers(&config);
-                *self.member.running.write().unwrap() = Arc::new(config);
+                *self.member.running.write().unwrap() = Arc::new(*config);
                 self.running_head = head;
                 self.node.election.record(
                     roost_wire::ClusterEvent::ConfigUpdateSuccess,
