@@ -761,3 +761,24 @@ mod props {
         }
     }
 }
+
+/// The README's example (its comments taken out) is a configuration the model takes.
+#[test]
+fn the_readmes_dhcp_example_parses() {
+    let readme = include_str!("../../../../README.md");
+    let start = readme
+        .find("dhcp-server-policy campus\n activation-criteria")
+        .expect("the README's DHCP example");
+    let block = &readme[start..readme[start..].find("```").unwrap() + start];
+    let text: String = block
+        .lines()
+        .map(|l| l.split("   (").next().unwrap().trim_end())
+        .filter(|l| !l.starts_with("vx9000") && !l.starts_with(" use "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut c = ClusterConfig::default();
+    c.apply_change(&text)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let p = c.dhcp_policies().next().map(|(n, _)| n.to_string());
+    assert_eq!(p.as_deref(), Some("campus"));
+}
