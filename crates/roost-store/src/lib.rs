@@ -54,6 +54,8 @@ const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const SUPERSEDED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("superseded");
 /// History: member (BE) ‖ seq (BE) → HistoryEvent.
 const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history");
+/// DHCP leases that hold an address (bound, or declined): IPv4 address (u32) → LeaseRecord.
+const LEASES: TableDefinition<u32, &[u8]> = TableDefinition::new("leases");
 
 const K_IDENTITY: &str = "identity";
 const K_BOOT: &str = "boot";
@@ -268,6 +270,7 @@ impl Store {
             txn.open_table(LOG)?;
             txn.open_table(SUPERSEDED)?;
             txn.open_table(HISTORY)?;
+            txn.open_table(LEASES)?;
             txn.commit()?;
             Ok(())
         })?;
@@ -499,6 +502,41 @@ impl Store {
     /// The APs held before the last stop, empty if none was saved.
     pub fn own_aps(&self) -> Result<Vec<(roost_wire::Mac, bool)>, StoreError> {
         Ok(self.get_meta(K_OWN_APS, "own APs")?.unwrap_or_default())
+    }
+
+    /// Applies a batch of lease changes in one transaction (one fsync, issue 10's "one per
+    /// batch"): a lease that holds its address (bound, declined) is written, one that frees it
+    /// (released, expired) removed. Later records in `changes` win over earlier ones.
+    pub fn save_leases(&self, changes: &[roost_wire::LeaseRecord]) -> Result<(), StoreError> {
+        self.with_db(|db| {
+            let txn = db.begin_write()?;
+            {
+                let mut table = txn.open_table(LEASES)?;
+                for r in changes {
+                    let key = u32::from(r.ip);
+                    if r.state.holds_address() {
+                        table.insert(key, encode(r).as_slice())?;
+                    } else {
+                        table.remove(key)?;
+                    }
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Every lease that holds an address, by address (empty if none was saved).
+    pub fn leases(&self) -> Result<Vec<roost_wire::LeaseRecord>, StoreError> {
+        self.with_db(|db| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(LEASES)?;
+            let out = table
+                .iter()?
+                .map(|entry| self.decode("lease", entry?.1.value()))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(out)
+        })
     }
 
     /// The members lost before the last stop (oldest first), empty if none was saved.

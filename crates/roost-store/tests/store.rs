@@ -346,3 +346,40 @@ fn the_aps_a_member_holds_survive_a_restart() {
     s.save_own_aps(&aps[1..]).unwrap();
     assert_eq!(s.own_aps().unwrap(), aps[1..].to_vec());
 }
+
+/// DHCP leases survive a restart; a batch is applied as a whole, later records winning; a
+/// lease that frees its address (released, expired) leaves the store.
+#[test]
+fn leases_survive_a_restart_and_a_freed_address_leaves_the_store() {
+    use roost_wire::{LeaseRecord, LeaseState};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let lease = |n: u8, state: LeaseState| LeaseRecord {
+        ip: std::net::Ipv4Addr::new(10, 20, 1, n),
+        mac: roost_wire::Mac([0, 0x23, 0x68, 0, 0, n]),
+        client_id: vec![1, 0, 0x23, 0x68, 0, 0, n],
+        state,
+        granted_by: MemberId(1),
+        start_ms: 1_764_000_000_000,
+        expires_ms: 1_764_000_086_400,
+        pool: "lobby".into(),
+    };
+    {
+        let s = Store::open(&path).unwrap();
+        assert!(s.leases().unwrap().is_empty(), "none saved yet");
+        s.save_leases(&[
+            lease(1, LeaseState::Bound),
+            lease(2, LeaseState::Bound),
+            lease(3, LeaseState::Declined),
+            lease(2, LeaseState::Released),
+        ])
+        .unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    assert_eq!(
+        s.leases().unwrap(),
+        vec![lease(1, LeaseState::Bound), lease(3, LeaseState::Declined)]
+    );
+    s.save_leases(&[lease(1, LeaseState::Expired)]).unwrap();
+    assert_eq!(s.leases().unwrap(), vec![lease(3, LeaseState::Declined)]);
+}

@@ -25,6 +25,7 @@ pub mod frame;
 pub mod fuzz_bodies;
 pub mod ids;
 pub mod join;
+pub mod leases;
 pub mod limits;
 pub mod member;
 pub mod pake;
@@ -34,6 +35,7 @@ mod proptests;
 pub use aps::{ApRecord, ApTableMessage};
 pub use frame::{open, seal, ClusterKey, FrameHeader, ReplayWindow, MAX_DATAGRAM};
 pub use ids::*;
+pub use leases::{LeaseRecord, LeaseState};
 pub use member::*;
 
 /// Version of the member protocol; shown as "Protocol version" in `show cluster status`.
