@@ -237,12 +237,15 @@ impl Directory {
     }
 
     /// What the composition persists so that its next boot knows what this one held
-    /// ([`Directory::handle_previous_boot`]): the own rows, and the previous boot's APs still
-    /// reserved. Changes are counted by [`Directory::own_changes`].
+    /// ([`Directory::handle_previous_boot`]): the own rows, the released APs whose licenses
+    /// are still reserved (a member with a stale copy may license one from this member's grace
+    /// share: balancing seed 4154), and the previous boot's APs still reserved. Changes are
+    /// counted by [`Directory::own_changes`].
     pub fn persisted_aps(&self) -> Vec<(Mac, LicenseKind)> {
         self.own
             .values()
             .map(|r| (r.mac, kind(r)))
+            .chain(self.tombstones.iter().map(|(m, (k, _))| (*m, *k)))
             .chain(self.previous.iter().map(|(m, k)| (*m, *k)))
             .collect()
     }
@@ -294,6 +297,7 @@ impl Directory {
         }
         self.reserved.add(kind);
         self.grace_changes += 1;
+        self.own_changes += 1;
     }
 
     /// Licenses of released APs that not every member has seen go (see the module docs):
@@ -363,6 +367,7 @@ impl Directory {
         if self.tombstones.len() != before {
             self.changes += 1;
             self.grace_changes += 1;
+            self.own_changes += 1;
         }
     }
 

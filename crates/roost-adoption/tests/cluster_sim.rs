@@ -951,6 +951,14 @@ fn seed_1923_a_member_restarted_in_a_partition_holds_its_previous_boots_licenses
     run_schedule_with(1923, 20, true, 8, true);
 }
 
+/// Balancing seed 4154: a member's saved APs left out the ones it had released whose
+/// licenses it still reserved; a survivor with a stale copy licensed those from its grace
+/// share while the restarted member spent the licenses again. The saved list includes them.
+#[test]
+fn seed_4154_a_restarted_member_still_holds_its_reserved_releases() {
+    run_schedule_with(4154, 20, true, 8, true);
+}
+
 /// Balancing seed 1560: an AP a dead member still had a row for, balanced away from another
 /// member and held by a third, kept its old member's license reserved for the dead member's
 /// acknowledgement, and with three such licenses held back an AP stayed out.
