@@ -189,6 +189,9 @@ impl Sim {
     /// Cuts the member channel between the controllers of `sides` (one entry per
     /// controller); the APs' links are untouched.
     fn partition(&mut self, sides: Vec<u8>) {
+        if std::env::var_os("ROOST_SIM_TRACE").is_some() {
+            eprintln!("{:?} partition {sides:?}", self.now);
+        }
         self.side = sides;
         self.members_changed();
         self.readmit();
@@ -214,6 +217,9 @@ impl Sim {
     }
 
     fn start_ac(&mut self, i: usize) {
+        if std::env::var_os("ROOST_SIM_TRACE").is_some() {
+            eprintln!("{:?} start ac{i}", self.now);
+        }
         let mut s = AcSettings::new(&format!("ac{i}"), ac_ip(i));
         s.ac_list = (0..self.k()).map(ac_ip).collect();
         s.fast_timers = Some(FAST);
@@ -282,6 +288,9 @@ impl Sim {
     }
 
     fn kill_ac(&mut self, i: usize) {
+        if std::env::var_os("ROOST_SIM_TRACE").is_some() {
+            eprintln!("{:?} kill ac{i}", self.now);
+        }
         if let Some(core) = self.acs[i].core.take() {
             // What its last hello said: its sessions and the licenses it still reserves.
             let reserved = self.acs[i]
