@@ -34,23 +34,29 @@
 //!   view); and an address that expired here after the last contact with `m` is not reused
 //!   before `last_contact(m) + lease + margin` (`m` may have renewed it, within the same
 //!   cap). So a renewal that one side did not hear of never meets a new lease on the other.
-//! * **A lost member's free share** is taken over by the members that lost it, split among
-//!   them, at `last_contact(m) + longest lease + margin` ([`TAKEOVER_MARGIN_MS`]), and only
-//!   by a side that reaches a strict majority of the `n` members. A member cut off from a
-//!   strict majority knows that side may take its share over, so it caps every lease it
-//!   grants or renews at `last_contact + lease`: by the time the majority takes its share
-//!   over, every lease it granted since has run out, and it grants none after. Two sides of a
-//!   partition can never both hold a strict majority, so at most one takes a share over, and
-//!   the share's owner has stopped by then. The margin covers the difference between the two
-//!   sides' last-contact times (the failure detector's dead interval) and clock skew.
+//! * **A lost member's free share** is taken over at `last_contact(m) + longest lease +
+//!   margin` ([`TAKEOVER_MARGIN_MS`]), and only by a side that reaches a strict majority of
+//!   the `n` members. Each of its addresses then goes to the next member in that address's
+//!   rendezvous order over the whole layout ([`Server::allocator`]), the same on every
+//!   member whoever it can reach, so two members allocate one address only if one has taken
+//!   the other over. A member cut off from a strict majority knows that side may take its
+//!   share over, so it caps every lease it grants or renews at `last_contact + lease`: by the
+//!   time the majority takes its share over, every lease it granted since has run out, and
+//!   it grants none after. Two sides of a partition can never both hold a strict majority,
+//!   so at most one takes a share over, and the share's owner has stopped by then. The
+//!   margin covers the difference between the two sides' last-contact times (the failure
+//!   detector's dead interval) and clock skew.
 //! * **Two members**: one survivor is not a majority, so it serves new clients only from its
 //!   own share (with `cluster-master`, a standby's reserve of about 10 %) and renews every
 //!   lease, for as long as the other is lost, and never caps its own leases (the other side
-//!   is no majority either). Its peer's share comes to it only on the operator's
-//!   [`Server::handle_partner_down`]: the operator vouches that the peer is down; if it is
-//!   in fact alive and serving, both may lease one address (ISC's PARTNER-DOWN has the same
-//!   risk). Taking the peer's share after a lease time without that word would be exactly
-//!   the double lease a partition produces.
+//!   is no majority either). Its peer's share comes to it only through the operator's
+//!   [`Server::handle_partner_down`] (the peer is down and has served nothing since a given
+//!   time): the share is taken over once every lease the peer can have granted by then has
+//!   run out, majority or not. If the peer is in fact alive and serving, both may lease one
+//!   address: the operator's risk, as with ISC's PARTNER-DOWN (which waits its MCLT the same
+//!   way). Taking the peer's share after a lease time without that word would be exactly
+//!   the double lease a partition produces; taking it at once on that word would reuse the
+//!   addresses the peer leased alone (degraded) before it died.
 //! * **A member that returns** ([`Server::handle_member_up`]) gets its share back at once;
 //!   each member allocates nothing new until it has applied the returning member's table
 //!   ([`Server::handle_member_synced`]), so that it never reuses an address leased on the

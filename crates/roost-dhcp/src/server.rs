@@ -101,6 +101,9 @@ pub struct Drops {
     pub syncing: u64,
     /// The lease ran out while its ACK waited for durability.
     pub expired_before_durable: u64,
+    /// The lease changed (released, declined, taken by a later change) while its ACK waited:
+    /// the ACK would promise what the table no longer says.
+    pub superseded: u64,
 }
 
 /// Plain counters; the faces render them.
@@ -116,8 +119,11 @@ pub struct Stats {
     pub batches: u64,
     pub changes: u64,
     /// Replicated changes naming an address this member holds active for another client
-    /// (resolved by the later stamp). Zero while shares are respected.
+    /// (resolved by the later stamp). Zero while shares are respected and no release or
+    /// expiry was lost with a link (then the newer change wins, harmlessly).
     pub conflicts: u64,
+    /// Lost members' free shares taken over.
+    pub takeovers: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -136,20 +142,22 @@ struct Offer {
 #[derive(Clone, Debug)]
 struct Lost {
     last_contact_ms: u64,
-    /// Its free share is taken over by these members (split by rendezvous hashing), or not
-    /// yet (empty).
-    taken_by: Vec<MemberId>,
-    /// The operator declared it down (`handle_partner_down`): its leases no longer hold
-    /// anything back.
+    /// Its free share is taken over: each of its addresses goes to the next member in that
+    /// address's rendezvous order (the same order on every member, whoever can reach whom).
+    taken: bool,
+    /// The operator declared it down (`handle_partner_down`): it reuses nothing, and its
+    /// share is taken over at `down_since + longest lease + margin`, majority or not.
     declared_down: bool,
+    down_since_ms: u64,
 }
 
 struct Held {
     msg: Message,
     to: Destination,
-    /// For an ACK that carries a lease: its expiry, so that the lease time sent is what
-    /// remains when it goes out.
-    expires_ms: Option<u64>,
+    /// For an ACK that carries a lease: the client and the lease's expiry, so that the
+    /// lease time sent is what remains when it goes out, and an ACK whose lease changed
+    /// meanwhile is not sent.
+    lease: Option<(ClientId, u64)>,
 }
 
 /// One member's DHCP server for one policy.
@@ -263,7 +271,7 @@ impl Server {
         match kind {
             MessageType::Discover => self.discover(&msg, &req, ctx, now_ms),
             MessageType::Request => self.request(&msg, &req, ctx, now_ms),
-            MessageType::Decline => self.decline(&msg, &req, now_ms),
+            MessageType::Decline => self.decline(&req, now_ms),
             MessageType::Release => self.release(&msg, &req, now_ms),
             _ => self.inform(&msg, ctx),
         }
@@ -324,8 +332,9 @@ impl Server {
         self.syncing.remove(&member);
         self.lost.entry(member).or_insert(Lost {
             last_contact_ms,
-            taken_by: Vec::new(),
+            taken: false,
             declared_down: false,
+            down_since_ms: 0,
         });
         self.take_over_due(now_ms);
     }
@@ -346,25 +355,31 @@ impl Server {
         self.syncing.remove(&member);
     }
 
-    /// The operator says `member` is down (partner down): take over its free share now,
-    /// without waiting for its leases to run out. If it is in fact alive and serving, both
-    /// may lease one address: the operator's risk, as with ISC's PARTNER-DOWN.
-    pub fn handle_partner_down(&mut self, member: MemberId, now_ms: u64) {
+    /// The operator says `member` is down (partner down) and has served nothing since
+    /// `down_since_ms` (at the latest: now). Its free share is taken over once every lease
+    /// it can have granted by then has run out, `down_since + longest lease + margin`, even
+    /// without a majority (the only way a two-member cluster's survivor gets its peer's
+    /// share). Until then the survivors renew its leases without its cap (it reuses
+    /// nothing). The risk is the operator's: if the member is in fact alive and serving, or
+    /// served later than `down_since_ms`, both may lease one address (ISC's PARTNER-DOWN
+    /// has the same risk, and waits its MCLT the same way).
+    pub fn handle_partner_down(&mut self, member: MemberId, down_since_ms: u64, now_ms: u64) {
         self.tick(now_ms);
         if member == self.me || !self.layout.members().contains(&member) {
             return;
         }
         self.syncing.remove(&member);
-        let reachable = self.reachable();
+        let down_since_ms = down_since_ms.min(now_ms);
         let lost = self.lost.entry(member).or_insert(Lost {
-            last_contact_ms: now_ms,
-            taken_by: Vec::new(),
-            declared_down: true,
+            last_contact_ms: down_since_ms,
+            taken: false,
+            declared_down: false,
+            down_since_ms,
         });
         lost.declared_down = true;
-        if lost.taken_by.is_empty() {
-            lost.taken_by = reachable;
-        }
+        lost.last_contact_ms = lost.last_contact_ms.min(down_since_ms);
+        lost.down_since_ms = down_since_ms;
+        self.take_over_due(now_ms);
     }
 
     /// Time passed: offers and leases expire, declined addresses return, takeovers fall due.
@@ -409,8 +424,9 @@ impl Server {
         .into_iter()
         .flatten()
         .min();
-        if self.majority() {
-            for l in self.lost.values().filter(|l| l.taken_by.is_empty()) {
+        let majority = self.majority();
+        for l in self.lost.values().filter(|l| !l.taken) {
+            if majority || l.declared_down {
                 let due = self.takeover_at(l);
                 t = Some(t.map_or(due, |t| t.min(due)));
             }
@@ -504,6 +520,22 @@ impl Server {
         }
     }
 
+    /// The whole table as changes: what a returning member is sent (in chunks, by the
+    /// driver) before it calls [`Server::handle_member_synced`].
+    pub fn table(&self) -> Vec<LeaseChange> {
+        let mut v: Vec<LeaseChange> = self
+            .rows
+            .iter()
+            .map(|(ip, r)| LeaseChange {
+                ip: *ip,
+                stamp: r.stamp,
+                state: r.state.clone(),
+            })
+            .collect();
+        v.sort_by_key(|c| c.ip);
+        v
+    }
+
     /// Declined addresses still held out of the pool.
     pub fn declined(&self, now_ms: u64) -> usize {
         self.rows
@@ -512,31 +544,28 @@ impl Server {
             .count()
     }
 
-    /// The member that may allocate `ip` now, as this member sees it (shares with
-    /// takeovers applied).
+    /// The member that may allocate `ip` now, as this member sees it: the share's owner, or
+    /// if it is taken over, the next member in the address's rendezvous order, and so on.
+    /// Two members allocate one address only if one has taken the other over: by the
+    /// takeover rule the other has stopped by then.
     pub fn allocator(&self, ip: Ipv4Addr) -> Option<MemberId> {
         let mut m = shares::owner(ip, &self.layout, self.policy.activation)?;
-        for _ in 0..=self.layout.members().len() {
-            match self.lost.get(&m) {
-                Some(l) if !l.taken_by.is_empty() => {
-                    m = shares::rendezvous(ip, l.taken_by.iter().copied())?;
-                }
-                _ => return Some(m),
-            }
+        let mut passed: Vec<MemberId> = Vec::new();
+        while self.lost.get(&m).is_some_and(|l| l.taken) {
+            passed.push(m);
+            m = shares::rendezvous(
+                ip,
+                self.layout
+                    .members()
+                    .iter()
+                    .copied()
+                    .filter(|x| !passed.contains(x)),
+            )?;
         }
         Some(m)
     }
 
     // ----- the takeover rule ------------------------------------------------------------
-
-    fn reachable(&self) -> Vec<MemberId> {
-        self.layout
-            .members()
-            .iter()
-            .copied()
-            .filter(|m| !self.lost.contains_key(m))
-            .collect()
-    }
 
     /// Members that count for majorities: the layout less those declared down.
     fn voters(&self) -> usize {
@@ -567,23 +596,28 @@ impl Server {
     }
 
     fn takeover_at(&self, l: &Lost) -> u64 {
-        l.last_contact_ms + self.policy.max_lease_ms() + TAKEOVER_MARGIN_MS
+        let from = if l.declared_down {
+            l.down_since_ms
+        } else {
+            l.last_contact_ms
+        };
+        from + self.policy.max_lease_ms() + TAKEOVER_MARGIN_MS
     }
 
     fn take_over_due(&mut self, now_ms: u64) {
-        if !self.majority() {
-            return;
-        }
-        let reachable = self.reachable();
+        let majority = self.majority();
         let due: Vec<MemberId> = self
             .lost
             .iter()
-            .filter(|(_, l)| l.taken_by.is_empty() && self.takeover_at(l) <= now_ms)
+            .filter(|(_, l)| {
+                !l.taken && (majority || l.declared_down) && self.takeover_at(l) <= now_ms
+            })
             .map(|(m, _)| *m)
             .collect();
         for m in due {
             if let Some(l) = self.lost.get_mut(&m) {
-                l.taken_by = reachable.clone();
+                l.taken = true;
+                self.stats.takeovers += 1;
             }
         }
     }
@@ -616,7 +650,7 @@ impl Server {
         // A lost member may have renewed the lease (capped at its last contact with us plus
         // a lease time) without our hearing of it.
         let lease = self.policy.max_lease_ms();
-        self.lost.values().filter(|l| !l.declared_down).all(|l| {
+        self.lost.values().all(|l| {
             since_ms + REUSE_GRACE_MS <= l.last_contact_ms
                 || now_ms >= l.last_contact_ms + lease + TAKEOVER_MARGIN_MS
         })
@@ -677,14 +711,24 @@ impl Server {
         (self.active_client(ip, now_ms) == Some(client)).then_some(ip)
     }
 
-    /// A change made here: applied, and queued for the next batch.
+    /// A change made here: applied, and queued for the next batch. Its stamp is above the
+    /// row's, so that a change made after seeing another (a renewal of a peer's grant in the
+    /// same millisecond, or from a peer whose clock is ahead) is ordered after it everywhere.
     fn record(&mut self, ip: Ipv4Addr, state: LeaseState) {
-        self.seq += 1;
+        let mut ms = self.clock_ms;
+        let mut seq = self.seq + 1;
+        if let Some(row) = self.rows.get(&ip) {
+            ms = ms.max(row.stamp.ms);
+            if ms == row.stamp.ms {
+                seq = seq.max(row.stamp.seq + 1);
+            }
+        }
+        self.seq = seq;
         let change = LeaseChange {
             ip,
             stamp: Stamp {
-                ms: self.clock_ms,
-                seq: self.seq,
+                ms,
+                seq,
                 member: self.me,
             },
             state,
@@ -989,7 +1033,7 @@ impl Server {
         }
     }
 
-    fn decline(&mut self, msg: &Message, req: &Request, now_ms: u64) {
+    fn decline(&mut self, req: &Request, now_ms: u64) {
         if req.server_id.is_some_and(|s| s != self.server_ip) {
             self.stats.drops.other_server += 1;
             return;
@@ -998,7 +1042,6 @@ impl Server {
             self.stats.drops.malformed += 1;
             return;
         };
-        let _ = msg;
         if self.active_client(ip, now_ms) != Some(&req.client) {
             self.stats.drops.unknown_client += 1;
             return;
@@ -1060,7 +1103,7 @@ impl Server {
         self.open_held.push(Held {
             msg: reply,
             to,
-            expires_ms: Some(expires_ms),
+            lease: Some((req.client.clone(), expires_ms)),
         });
     }
 
@@ -1093,7 +1136,19 @@ impl Server {
     /// Encodes a held ACK with the lease time that remains now.
     fn finish(&mut self, h: Held, now_ms: u64) -> Option<Reply> {
         let mut msg = h.msg;
-        if let Some(expires_ms) = h.expires_ms {
+        if let Some((client, expires_ms)) = h.lease {
+            let holds = match self.rows.get(&msg.yiaddr()).map(|r| &r.state) {
+                Some(LeaseState::Leased {
+                    client: c,
+                    expires_ms: e,
+                    ..
+                }) => *c == client && *e >= expires_ms,
+                _ => false,
+            };
+            if !holds {
+                self.stats.drops.superseded += 1;
+                return None;
+            }
             let secs = expires_ms.saturating_sub(now_ms) / 1000;
             if secs == 0 {
                 self.stats.drops.expired_before_durable += 1;
