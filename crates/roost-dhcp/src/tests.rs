@@ -810,3 +810,165 @@ fn validation_names_the_problem() {
         "pool lan: lease 0 s is outside 1 to 31622399 s"
     );
 }
+
+// ----- the takeover rule ----------------------------------------------------------------
+
+const C: MemberId = MemberId(0x1200_0003);
+const MARGIN: u64 = TAKEOVER_MARGIN_MS;
+
+fn member_server(me: MemberId, ip: Ipv4Addr, members: &[MemberId]) -> Server {
+    let layout = Layout::new(members.iter().copied(), None);
+    Server::new(me, ip, policy(Activation::None), layout).unwrap()
+}
+
+fn lan_addresses(s: &Server) -> Vec<Ipv4Addr> {
+    shares::addresses(&s.policy().pools[0]).collect()
+}
+
+fn offer_at(s: &mut Server, mac: [u8; 6], now: u64) -> Option<Message> {
+    let ctx = PacketContext {
+        interface: A_IP,
+        ..ctx()
+    };
+    s.handle_message(msg(MessageType::Discover, mac), ctx, now);
+    replies(&drain(s)).into_iter().next().map(|(_, m)| m)
+}
+
+fn lease_secs(m: &Message) -> u32 {
+    match opt(m, OptionCode::AddressLeaseTime) {
+        Some(DhcpOption::AddressLeaseTime(s)) => *s,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_majority_takes_a_lost_members_share_over_after_the_longest_lease() {
+    let mut b = member_server(B, B_IP, &[A, B, C]);
+    let of_a: Vec<Ipv4Addr> = lan_addresses(&b)
+        .into_iter()
+        .filter(|ip| b.allocator(*ip) == Some(A))
+        .collect();
+    assert!(of_a.len() > 30, "{}", of_a.len());
+    b.handle_member_lost(A, T0, T0 + 1_000);
+    let due = T0 + DAY_MS + MARGIN;
+    assert_eq!(b.poll_timeout(), Some(due));
+    b.handle_timeout(due - 1);
+    assert!(of_a.iter().all(|ip| b.allocator(*ip) == Some(A)));
+    b.handle_timeout(due);
+    assert_eq!(b.stats().takeovers, 1);
+    let to_b = of_a
+        .iter()
+        .filter(|ip| b.allocator(**ip) == Some(B))
+        .count();
+    let to_c = of_a
+        .iter()
+        .filter(|ip| b.allocator(**ip) == Some(C))
+        .count();
+    assert_eq!(to_b + to_c, of_a.len(), "split between the survivors");
+    assert!(to_b > 0 && to_c > 0, "{to_b} {to_c}");
+    // C, with the same view, splits them the same way.
+    let mut c = member_server(C, Ipv4Addr::new(10, 1, 0, 7), &[A, B, C]);
+    c.handle_member_lost(A, T0, T0);
+    c.handle_timeout(due);
+    assert!(of_a.iter().all(|ip| b.allocator(*ip) == c.allocator(*ip)));
+}
+
+#[test]
+fn a_member_cut_off_from_a_majority_caps_its_leases_and_takes_nothing_over() {
+    let mut a = member_server(A, A_IP, &[A, B, C]);
+    a.handle_member_lost(B, T0, T0);
+    a.handle_member_lost(C, T0, T0);
+    assert_eq!(
+        a.poll_timeout(),
+        None,
+        "no takeover timer without a majority"
+    );
+    let offer = offer_at(&mut a, mac(1), T0 + 3_600_000).unwrap();
+    assert_eq!(
+        lease_secs(&offer),
+        86_400 - 3_600,
+        "ends a lease time after the loss"
+    );
+    // A lease time after losing the majority it grants nothing.
+    assert!(offer_at(&mut a, mac(2), T0 + DAY_MS).is_none());
+    assert_eq!(a.stats().drops.fenced, 1);
+    a.handle_timeout(T0 + 3 * DAY_MS);
+    assert_eq!(a.stats().takeovers, 0);
+}
+
+#[test]
+fn two_members_survivor_keeps_its_share_until_partner_down() {
+    let mut b = member_server(B, B_IP, &[A, B]);
+    let ip_a = lan_addresses(&b)
+        .into_iter()
+        .find(|ip| b.allocator(*ip) == Some(A))
+        .unwrap();
+    b.handle_member_lost(A, T0, T0);
+    assert_eq!(b.poll_timeout(), None);
+    b.handle_timeout(T0 + 10 * DAY_MS);
+    assert_eq!(b.allocator(ip_a), Some(A), "no majority, no takeover");
+    // Its own share, uncapped: the other side is no majority either.
+    let offer = offer_at(&mut b, mac(1), T0 + 10 * DAY_MS).unwrap();
+    assert_eq!(b.allocator(offer.yiaddr()), Some(B));
+    assert_eq!(lease_secs(&offer), 86_400);
+    // The operator: A is down, and has served nothing since T0 + 5 s.
+    let now = T0 + 10 * DAY_MS;
+    b.handle_partner_down(A, T0 + 5_000, now);
+    assert_eq!(
+        b.allocator(ip_a),
+        Some(B),
+        "its leases ran out long ago: at once"
+    );
+    let mut b2 = member_server(B, B_IP, &[A, B]);
+    b2.handle_member_lost(A, T0, T0);
+    b2.handle_partner_down(A, T0 + 5_000, T0 + 10_000);
+    assert_eq!(
+        b2.allocator(ip_a),
+        Some(A),
+        "waits for what A can have leased"
+    );
+    assert_eq!(b2.poll_timeout(), Some(T0 + 5_000 + DAY_MS + MARGIN));
+    b2.handle_timeout(T0 + 5_000 + DAY_MS + MARGIN);
+    assert_eq!(b2.allocator(ip_a), Some(B));
+}
+
+#[test]
+fn a_renewal_of_a_lost_members_lease_ends_within_a_lease_of_the_last_contact() {
+    let mut a = member_server(A, A_IP, &[A, B]);
+    let ip = dora(&mut a, mac(1), T0);
+    assert_eq!(a.allocator(ip), Some(A));
+    let mut b = member_server(B, B_IP, &[A, B]);
+    b.handle_replicated(a.table(), T0);
+    b.handle_member_lost(A, T0 + 1_000, T0 + 1_500);
+    let mut rebind = msg(MessageType::Request, mac(1));
+    rebind
+        .set_ciaddr(ip)
+        .set_flags(Flags::default().set_broadcast());
+    b.handle_message(rebind, ctx(), T0 + 2_000);
+    let (batch, _) = persists(&drain(&mut b))[0].clone();
+    b.handle_durable(batch, true, T0 + 2_000);
+    let (_, ack) = only_reply(&mut b);
+    assert_eq!(lease_secs(&ack), 86_399);
+    assert_eq!(b.stats().degraded_acks, 1);
+    // The address A allocates, once expired here, waits for what A may have renewed.
+    b.handle_timeout(T0 + 1_000 + DAY_MS);
+    let req = with(
+        msg(MessageType::Discover, mac(2)),
+        DhcpOption::RequestedIpAddress(ip),
+    );
+    b.handle_partner_down(A, T0 + 1_000, T0 + 1_000 + DAY_MS + MARGIN);
+    b.handle_message(req, ctx(), T0 + 1_000 + DAY_MS + MARGIN);
+    let (_, offer) = only_reply(&mut b);
+    assert_eq!(offer.yiaddr(), ip, "after the quarantine and the takeover");
+}
+
+#[test]
+fn a_returning_member_blocks_new_addresses_until_its_table_is_applied() {
+    let mut b = member_server(B, B_IP, &[A, B]);
+    b.handle_member_lost(A, T0, T0);
+    b.handle_member_up(A, T0 + 5_000);
+    assert!(offer_at(&mut b, mac(1), T0 + 5_000).is_none());
+    assert_eq!(b.stats().drops.syncing, 1);
+    b.handle_member_synced(A);
+    assert!(offer_at(&mut b, mac(1), T0 + 5_000).is_some());
+}
