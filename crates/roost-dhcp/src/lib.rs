@@ -9,10 +9,15 @@
 //!    `none` an even split, with `cluster-master` the primary holds about 90 % and the others
 //!    the rest. A member offers a *new* address only from its share, so members never race
 //!    for one address while the shares are respected.
-//! 2. **The lease table is the cluster's.** Every lease change is replicated; any member
-//!    renews (RENEWING, REBINDING, INIT-REBOOT) any lease it knows, whoever granted it.
-//!    Changes to one address are ordered by their stamp ([`lease`]), so members that saw the
-//!    same changes agree.
+//! 2. **The lease table is the cluster's.** Every lease change is replicated to every
+//!    member. While an address's allocator (the member whose share holds it) can be
+//!    reached, it alone grants and extends leases on it, so that its table always knows how
+//!    long each lease runs whatever the replication delay, and it never reuses an address
+//!    whose renewal is still on its way (the others stay silent; a RENEWING client of
+//!    another member rebinds after T2 and the allocator answers). Once it is lost, every
+//!    member renews its leases at once (RENEWING, REBINDING, INIT-REBOOT), within the
+//!    takeover rule's caps. Changes to one address are ordered by their stamp ([`lease`]),
+//!    so members that saw the same changes agree.
 //! 3. **Durable before the ACK.** A grant, renewal, release, decline or expiry goes into the
 //!    open batch; [`Output::Persist`] hands a batch to the driver when none is in flight, and
 //!    the ACKs it holds go out on [`Server::handle_durable`]: once the change is in this

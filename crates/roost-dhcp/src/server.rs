@@ -65,6 +65,13 @@ pub enum Output {
         batch: BatchId,
         changes: Vec<LeaseChange>,
     },
+    /// With `ping-timeout`: probe `ip` (ICMP echo) before it is offered, and call
+    /// [`Server::handle_probe_result`] with the answer, or with `in_use = false` once
+    /// `timeout` passed without one.
+    Probe {
+        ip: Ipv4Addr,
+        timeout: std::time::Duration,
+    },
 }
 
 /// Received packets by DHCP message type.
@@ -99,6 +106,8 @@ pub struct Drops {
     pub fenced: u64,
     /// A returning member's lease table is still being applied: no new address.
     pub syncing: u64,
+    /// A lease on an address another reachable member allocates: that member answers.
+    pub other_allocator: u64,
     /// The lease ran out while its ACK waited for durability.
     pub expired_before_durable: u64,
     /// The lease changed (released, declined, taken by a later change) while its ACK waited:
@@ -124,6 +133,9 @@ pub struct Stats {
     pub conflicts: u64,
     /// Lost members' free shares taken over.
     pub takeovers: u64,
+    pub probes: u64,
+    /// Probed addresses that answered: held out of the pool like a declined one.
+    pub probes_in_use: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -151,6 +163,12 @@ struct Lost {
     down_since_ms: u64,
 }
 
+/// A DISCOVER waiting for the probe of the address it is to be offered.
+struct Probing {
+    msg: Message,
+    ctx: PacketContext,
+}
+
 struct Held {
     msg: Message,
     to: Destination,
@@ -174,6 +192,7 @@ pub struct Server {
     offers: HashMap<Ipv4Addr, Offer>,
     offers_by_client: HashMap<(usize, ClientId), Ipv4Addr>,
     offer_expiry: BTreeSet<(u64, Ipv4Addr)>,
+    probing: HashMap<Ipv4Addr, Probing>,
     cursors: Vec<u64>,
     lost: BTreeMap<MemberId, Lost>,
     syncing: BTreeSet<MemberId>,
@@ -216,6 +235,7 @@ impl Server {
             offers: HashMap::new(),
             offers_by_client: HashMap::new(),
             offer_expiry: BTreeSet::new(),
+            probing: HashMap::new(),
             cursors: vec![0; pools],
             lost: BTreeMap::new(),
             syncing: BTreeSet::new(),
@@ -312,6 +332,29 @@ impl Server {
             }
             self.out.push_back(Output::Reply(bytes));
         }
+    }
+
+    /// The probe of `ip` ([`Output::Probe`]) ended: `in_use` if something answered. A free
+    /// address is offered now; one in use is held out of the pool (a replicated change, as
+    /// for a DECLINE) and the client is offered another, probed in turn.
+    pub fn handle_probe_result(&mut self, ip: Ipv4Addr, in_use: bool, now_ms: u64) {
+        self.tick(now_ms);
+        let Some(p) = self.probing.remove(&ip) else {
+            return;
+        };
+        if in_use {
+            self.stats.probes_in_use += 1;
+            self.drop_offer(ip);
+            self.record(
+                ip,
+                LeaseState::Declined {
+                    until_ms: now_ms + DECLINE_HOLD_MS,
+                },
+            );
+        }
+        // Offered now unless it changed meanwhile; else (or if in use) a new allocation.
+        let req = Request::new(&p.msg);
+        self.discover(&p.msg, &req, p.ctx, now_ms);
     }
 
     /// With `cluster-master`: the member the cluster recognises as master (only it serves).
@@ -907,6 +950,10 @@ impl Server {
             return;
         }
         let ip = if let Some(ip) = self.lease_of(pool, &req.client, now_ms) {
+            if !self.may_extend(ip) {
+                self.stats.drops.other_allocator += 1;
+                return;
+            }
             ip
         } else if let Some(ip) = self
             .offers_by_client
@@ -914,31 +961,45 @@ impl Server {
             .copied()
             .filter(|ip| self.allocatable(*ip, &req.client, now_ms))
         {
+            if self.probing.contains_key(&ip) {
+                // A retransmitted DISCOVER: the probe's answer will offer it.
+                return;
+            }
             ip
         } else {
             if !self.syncing.is_empty() {
                 self.stats.drops.syncing += 1;
                 return;
             }
-            match self.allocate(pool, &req.client, req.requested, now_ms) {
-                Some(ip) => ip,
-                None => {
-                    self.stats.drops.exhausted += 1;
-                    return;
-                }
+            let Some(ip) = self.allocate(pool, &req.client, req.requested, now_ms) else {
+                self.stats.drops.exhausted += 1;
+                return;
+            };
+            if self.offer_secs(pool, ip, now_ms).is_none() {
+                self.stats.drops.fenced += 1;
+                return;
             }
+            if let Some(timeout) = self.policy.ping_timeout {
+                self.offer(pool, ip, &req.client, now_ms);
+                self.probing.insert(
+                    ip,
+                    Probing {
+                        msg: msg.clone(),
+                        ctx,
+                    },
+                );
+                self.stats.probes += 1;
+                self.out.push_back(Output::Probe { ip, timeout });
+                return;
+            }
+            ip
         };
-        let lease_ms = self.policy.pools[pool].lease_ms();
-        let end = self
-            .cap_ms(ip, lease_ms)
-            .map_or(now_ms + lease_ms, |c| c.min(now_ms + lease_ms));
-        let secs = end.saturating_sub(now_ms) / 1000;
-        if secs == 0 {
+        let Some(secs) = self.offer_secs(pool, ip, now_ms) else {
             self.stats.drops.fenced += 1;
             return;
-        }
+        };
         self.offer(pool, ip, &req.client, now_ms);
-        self.send(msg, MessageType::Offer, ip, Some(pool), Some(secs as u32));
+        self.send(msg, MessageType::Offer, ip, Some(pool), Some(secs));
         self.stats.offers += 1;
     }
 
@@ -1093,7 +1154,34 @@ impl Server {
 
     // ----- replies ----------------------------------------------------------------------
 
+    /// The lease time an offer of `ip` can carry now: None if the cap leaves under a second.
+    fn offer_secs(&self, pool: usize, ip: Ipv4Addr, now_ms: u64) -> Option<u32> {
+        let lease_ms = self.policy.pools[pool].lease_ms();
+        let end = self
+            .cap_ms(ip, lease_ms)
+            .map_or(now_ms + lease_ms, |c| c.min(now_ms + lease_ms));
+        let secs = end.saturating_sub(now_ms) / 1000;
+        (secs > 0).then_some(secs as u32)
+    }
+
+    /// Whether this member may grant or extend a lease on `ip`: it is the address's
+    /// allocator, or the allocator is lost. While the allocator can be reached, it alone
+    /// extends its addresses' leases, so that its own table always knows how long each one
+    /// runs and it never reuses an address whose renewal is still on its way to it (any
+    /// delay, not just a grace time). A client whose server stays silent rebinds (broadcast)
+    /// and the allocator answers.
+    fn may_extend(&self, ip: Ipv4Addr) -> bool {
+        match self.allocator(ip) {
+            Some(a) => a == self.me || self.lost.contains_key(&a),
+            None => false,
+        }
+    }
+
     fn ack_lease(&mut self, msg: &Message, pool: usize, ip: Ipv4Addr, req: &Request, now_ms: u64) {
+        if !self.may_extend(ip) {
+            self.stats.drops.other_allocator += 1;
+            return;
+        }
         let Some(expires_ms) = self.grant(pool, ip, req, now_ms) else {
             return;
         };

@@ -303,17 +303,25 @@ fn renewing_extends_the_lease_and_answers_unicast() {
 }
 
 #[test]
-fn rebinding_extends_a_lease_another_member_granted() {
-    let mut a = server();
+fn rebinding_extends_a_lease_another_member_granted_once_it_is_lost() {
+    let mut a = Server::new(A, A_IP, policy(Activation::None), Layout::new([A, B], None)).unwrap();
     let ip = dora(&mut a, mac(1), T0);
+    assert_eq!(a.allocator(ip), Some(A));
     let mut b = Server::new(B, B_IP, policy(Activation::None), Layout::new([A, B], None)).unwrap();
-    b.handle_replicated(a_changes(&a), T0);
+    b.handle_replicated(a.table(), T0);
     let later = T0 + DAY_MS * 7 / 8;
-    let mut rebind = msg(MessageType::Request, mac(1));
-    rebind
-        .set_ciaddr(ip)
-        .set_flags(Flags::default().set_broadcast());
-    b.handle_message(rebind, ctx(), later);
+    let rebind = || {
+        let mut m = msg(MessageType::Request, mac(1));
+        m.set_ciaddr(ip).set_flags(Flags::default().set_broadcast());
+        m
+    };
+    // While A can be reached, A (the address's allocator) answers; B stays silent.
+    b.handle_message(rebind(), ctx(), later);
+    assert!(drain(&mut b).is_empty());
+    assert_eq!(b.stats().drops.other_allocator, 1);
+    // A is lost: B renews its lease at once.
+    b.handle_member_lost(A, later, later);
+    b.handle_message(rebind(), ctx(), later);
     let outs = drain(&mut b);
     let (batch, changes) = persists(&outs)[0].clone();
     assert_eq!(changes[0].stamp.member, B);
@@ -325,27 +333,8 @@ fn rebinding_extends_a_lease_another_member_granted() {
         Some(&DhcpOption::ServerIdentifier(B_IP))
     );
     assert_eq!(ack.yiaddr(), ip);
+    assert_eq!(lease_secs(&ack), 86_400);
     assert_eq!(b.lease(ip).unwrap().granted_by, B);
-}
-
-/// What `a`'s table holds, as changes (what a returning peer would be sent).
-fn a_changes(a: &Server) -> Vec<LeaseChange> {
-    a.leases(0)
-        .into_iter()
-        .map(|l| LeaseChange {
-            ip: l.ip,
-            stamp: Stamp {
-                ms: T0,
-                seq: 1,
-                member: l.granted_by,
-            },
-            state: LeaseState::Leased {
-                client: l.client,
-                mac: l.mac,
-                expires_ms: l.expires_ms,
-            },
-        })
-        .collect()
 }
 
 fn init_reboot(mac: [u8; 6], ip: Ipv4Addr) -> Message {
@@ -971,4 +960,44 @@ fn a_returning_member_blocks_new_addresses_until_its_table_is_applied() {
     assert_eq!(b.stats().drops.syncing, 1);
     b.handle_member_synced(A);
     assert!(offer_at(&mut b, mac(1), T0 + 5_000).is_some());
+}
+
+#[test]
+fn with_ping_timeout_an_address_is_probed_before_it_is_offered() {
+    let mut p = policy(Activation::None);
+    p.ping_timeout = Some(std::time::Duration::from_secs(2));
+    let mut s = Server::new(A, A_IP, p, Layout::new([A], None)).unwrap();
+    s.handle_message(msg(MessageType::Discover, mac(1)), ctx(), T0);
+    let first = Ipv4Addr::new(10, 1, 0, 10);
+    assert_eq!(
+        drain(&mut s),
+        [Output::Probe {
+            ip: first,
+            timeout: std::time::Duration::from_secs(2)
+        }]
+    );
+    // A retransmission waits for the same probe.
+    s.handle_message(msg(MessageType::Discover, mac(1)), ctx(), T0 + 500);
+    assert!(drain(&mut s).is_empty());
+    // Something answers: the address is held out (replicated) and another one probed.
+    s.handle_probe_result(first, true, T0 + 1_000);
+    let outs = drain(&mut s);
+    let second = Ipv4Addr::new(10, 1, 0, 11);
+    assert!(outs.contains(&Output::Probe {
+        ip: second,
+        timeout: std::time::Duration::from_secs(2)
+    }));
+    let p = persists(&outs);
+    assert_eq!(p[0].1[0].ip, first);
+    assert!(matches!(p[0].1[0].state, LeaseState::Declined { .. }));
+    assert!(replies(&outs).is_empty());
+    // Silence until the timeout: offered.
+    s.handle_probe_result(second, false, T0 + 3_000);
+    let (_, offer) = only_reply(&mut s);
+    assert_eq!(offer.opts().msg_type(), Some(MessageType::Offer));
+    assert_eq!(offer.yiaddr(), second);
+    assert_eq!((s.stats().probes, s.stats().probes_in_use), (2, 1));
+    // An unknown probe result changes nothing.
+    s.handle_probe_result(Ipv4Addr::new(10, 1, 0, 99), true, T0 + 3_000);
+    assert!(drain(&mut s).is_empty());
 }
