@@ -161,6 +161,9 @@ struct Lost {
     /// share is taken over at `down_since + longest lease + margin`, majority or not.
     declared_down: bool,
     down_since_ms: u64,
+    /// This member was cut off from a majority at some time while this one was lost: the
+    /// lost member's side may have been a majority and taken this member's share over.
+    minority_seen: bool,
 }
 
 /// A DISCOVER waiting for the probe of the address it is to be offered.
@@ -196,6 +199,8 @@ pub struct Server {
     cursors: Vec<u64>,
     lost: BTreeMap<MemberId, Lost>,
     syncing: BTreeSet<MemberId>,
+    /// A lost member may hold a takeover of this member's share ([`Server::allocator`]).
+    suspended: bool,
     clock_ms: u64,
     seq: u64,
     open: Vec<LeaseChange>,
@@ -239,6 +244,7 @@ impl Server {
             cursors: vec![0; pools],
             lost: BTreeMap::new(),
             syncing: BTreeSet::new(),
+            suspended: false,
             clock_ms: 0,
             seq: 0,
             open: Vec::new(),
@@ -378,6 +384,7 @@ impl Server {
             taken: false,
             declared_down: false,
             down_since_ms: 0,
+            minority_seen: false,
         });
         self.take_over_due(now_ms);
     }
@@ -391,6 +398,7 @@ impl Server {
         if self.lost.remove(&member).is_some() {
             self.syncing.insert(member);
         }
+        self.take_over_due(now_ms);
     }
 
     /// The returning `member`'s lease table is applied here.
@@ -418,6 +426,7 @@ impl Server {
             taken: false,
             declared_down: false,
             down_since_ms,
+            minority_seen: false,
         });
         lost.declared_down = true;
         lost.last_contact_ms = lost.last_contact_ms.min(down_since_ms);
@@ -468,9 +477,14 @@ impl Server {
         .flatten()
         .min();
         let majority = self.majority();
-        for l in self.lost.values().filter(|l| !l.taken) {
-            if majority || l.declared_down {
+        let wait = self.policy.max_lease_ms() + TAKEOVER_MARGIN_MS;
+        for l in self.lost.values() {
+            if !l.taken && (majority || l.declared_down) {
                 let due = self.takeover_at(l);
+                t = Some(t.map_or(due, |t| t.min(due)));
+            }
+            if l.minority_seen && !l.declared_down && !self.suspended {
+                let due = l.last_contact_ms + wait;
                 t = Some(t.map_or(due, |t| t.min(due)));
             }
         }
@@ -605,6 +619,9 @@ impl Server {
                     .filter(|x| !passed.contains(x)),
             )?;
         }
+        if m == self.me && self.suspended {
+            return None;
+        }
         Some(m)
     }
 
@@ -647,7 +664,22 @@ impl Server {
         from + self.policy.max_lease_ms() + TAKEOVER_MARGIN_MS
     }
 
+    /// Applies what the membership and the time now allow: takeovers that fell due, and
+    /// whether a lost member may hold a takeover of this member's share (it was lost while
+    /// this member was cut off from a majority, for longer than the takeover wait): then
+    /// this member grants and extends nothing of its own until that member is back, even
+    /// if it reaches a majority again meanwhile (a partition that heals in part).
     fn take_over_due(&mut self, now_ms: u64) {
+        if self.minority_since().is_some() {
+            for l in self.lost.values_mut() {
+                l.minority_seen = true;
+            }
+        }
+        let wait = self.policy.max_lease_ms() + TAKEOVER_MARGIN_MS;
+        self.suspended = self
+            .lost
+            .values()
+            .any(|l| l.minority_seen && !l.declared_down && l.last_contact_ms + wait <= now_ms);
         let majority = self.majority();
         let due: Vec<MemberId> = self
             .lost
@@ -684,14 +716,13 @@ impl Server {
 
     /// Whether a free address (free since `since_ms` for `reason`) may be leased again.
     fn reusable(&self, since_ms: u64, reason: FreeReason, now_ms: u64) -> bool {
-        if reason != FreeReason::Expired {
-            return true;
-        }
-        if now_ms < since_ms + REUSE_GRACE_MS {
+        if reason == FreeReason::Expired && now_ms < since_ms + REUSE_GRACE_MS {
             return false;
         }
         // A lost member may have renewed the lease (capped at its last contact with us plus
-        // a lease time) without our hearing of it.
+        // a lease time) without our hearing of it: after an expiry, and after a release or
+        // a decline too (the client may have asked the other side for its old address, which
+        // that side still sees leased to it).
         let lease = self.policy.max_lease_ms();
         self.lost.values().all(|l| {
             since_ms + REUSE_GRACE_MS <= l.last_contact_ms
@@ -949,11 +980,18 @@ impl Server {
             self.stats.offers += 1;
             return;
         }
-        let ip = if let Some(ip) = self.lease_of(pool, &req.client, now_ms) {
-            if !self.may_extend(ip) {
+        // The client's lease is offered again only by the address's allocator: the client
+        // claims nothing in a DISCOVER, and another member's view of the lease may be stale
+        // (a release it has not heard of, the address already leased anew). A lost
+        // allocator's client gets a fresh address here.
+        let existing = self.lease_of(pool, &req.client, now_ms);
+        if let Some(ip) = existing {
+            if self.allocator(ip) != Some(self.me) && !self.may_extend(ip) {
                 self.stats.drops.other_allocator += 1;
                 return;
             }
+        }
+        let ip = if let Some(ip) = existing.filter(|ip| self.allocator(*ip) == Some(self.me)) {
             ip
         } else if let Some(ip) = self
             .offers_by_client

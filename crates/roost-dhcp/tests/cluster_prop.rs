@@ -78,6 +78,11 @@ pub enum Op {
         side: u8,
     },
     Heal,
+    /// One link comes back (a partition that heals in part).
+    Link {
+        a: usize,
+        b: usize,
+    },
     Kill {
         member: usize,
     },
@@ -103,6 +108,7 @@ fn op(members: usize, clients: usize) -> impl Strategy<Value = Op> {
             .prop_map(|ms| Op::Advance { ms }),
         1 => any::<u8>().prop_map(|side| Op::Partition { side }),
         1 => Just(Op::Heal),
+        1 => (m.clone(), m.clone()).prop_map(|(a, b)| Op::Link { a, b }),
         1 => m.clone().prop_map(|member| Op::Kill { member }),
         1 => (m.clone(), m).prop_map(|(member, of)| Op::PartnerDown { member, of }),
     ]
@@ -252,6 +258,9 @@ impl Sim {
                 Output::Persist { batch, changes } => {
                     let peers: Vec<usize> =
                         (0..self.n()).filter(|j| self.reachable(i, *j)).collect();
+                    let alive = self.alive.iter().filter(|a| **a).count();
+                    // A change some living member never hears of until a heal.
+                    self.lossy |= peers.len() + 1 < alive;
                     let idx = self.batches.len();
                     self.batches.push(Batch {
                         from: i,
@@ -385,12 +394,13 @@ impl Sim {
         }
     }
 
-    fn heal(&mut self) {
+    fn heal(&mut self, only: Option<(usize, usize)>) {
         let n = self.n();
         let mut back = Vec::new();
         for i in 0..n {
             for j in 0..n {
-                if i != j && !self.links[i][j] {
+                let chosen = only.is_none_or(|(a, b)| (i, j) == (a, b) || (j, i) == (a, b));
+                if i != j && chosen && !self.links[i][j] {
                     self.links[i][j] = true;
                     if self.alive[i] && self.alive[j] {
                         back.push((i, j));
@@ -495,7 +505,8 @@ impl Sim {
                     }
                 }
             }
-            Op::Heal => self.heal(),
+            Op::Heal => self.heal(None),
+            Op::Link { a, b } => self.heal(Some((a, b))),
             Op::Kill { member: m } => {
                 if self.alive.iter().filter(|a| **a).count() > 1 && self.alive[m] {
                     for j in 0..n {
@@ -987,4 +998,83 @@ fn renewals_of_a_lost_allocators_lease_end_before_its_quarantine() {
     ];
     ops.extend((1..12).map(|client| Dora { client, member: 0 }));
     run(2, Activation::None, 16, &ops);
+}
+
+/// A client released its address at one member, the link was cut, and it asked the other
+/// side for its old address, which that side still saw leased to it and renewed; the first
+/// member reused the released address at once. A release is quarantined like an expiry
+/// while a member is lost now (found by the probe assertion).
+#[test]
+fn regression_release_then_the_other_side_renews() {
+    use Op::*;
+    run(
+        3,
+        Activation::ClusterMaster,
+        30,
+        &[
+            Kill { member: 0 },
+            Dora {
+                client: 3,
+                member: 1,
+            },
+            Deliver { from: 1, to: 2 },
+            Dora {
+                client: 4,
+                member: 1,
+            },
+            Dora {
+                client: 0,
+                member: 1,
+            },
+            Release { client: 3 },
+            Partition { side: 202 },
+            Dora {
+                client: 3,
+                member: 2,
+            },
+            Dora {
+                client: 1,
+                member: 1,
+            },
+        ],
+    );
+}
+
+/// The same as a DISCOVER: the other side offered the client its released address again
+/// (it still saw it leased), which the first member had already leased anew. A DISCOVER
+/// gets its old lease only from the address's allocator now.
+#[test]
+fn regression_discover_after_release_on_the_other_side() {
+    use Op::*;
+    run(
+        3,
+        Activation::None,
+        20,
+        &[
+            Dora {
+                client: 9,
+                member: 0,
+            },
+            Dora {
+                client: 1,
+                member: 0,
+            },
+            Dora {
+                client: 0,
+                member: 0,
+            },
+            Deliver { from: 0, to: 1 },
+            Release { client: 9 },
+            Dora {
+                client: 2,
+                member: 0,
+            },
+            Partition { side: 89 },
+            Dora {
+                client: 9,
+                member: 1,
+            },
+            Partition { side: 26 },
+        ],
+    );
 }
