@@ -27,6 +27,9 @@
 //!    held (an offer's reservation is local).
 //! 4. **No lease outlives its pool's lease time**: every grant or renewal ends at most a
 //!    lease time from now.
+//! 5. **Ping probe** (`ping-timeout`): a new address is offered only after
+//!    [`Output::Probe`] and [`Server::handle_probe_result`]; one in use is held out of the
+//!    pool like a declined one.
 //!
 //! # The takeover rule, and why no address is leased twice even in a partition
 //!
@@ -36,9 +39,13 @@
 //! * **A lost member's leases** are renewed by the survivors at once (rule 2). While `m` is
 //!   lost, a renewal here of a lease on an address that `m` allocates ends by
 //!   `last_contact(m) + lease` (`m` may reuse the address once the lease runs out in its
-//!   view); and an address that expired here after the last contact with `m` is not reused
-//!   before `last_contact(m) + lease + margin` (`m` may have renewed it, within the same
-//!   cap). So a renewal that one side did not hear of never meets a new lease on the other.
+//!   view); and an address that expired, was released or left its decline hold here after
+//!   the last contact with `m` is not reused before `last_contact(m) + lease + margin` (`m`
+//!   may have renewed it, within the same cap: its client may even ask `m` for the address
+//!   it released here). So a renewal that one side did not hear of never meets a new lease
+//!   on the other. A DISCOVER is offered the client's existing lease only by the address's
+//!   allocator (another member's view of that lease may be stale); a lost allocator's
+//!   client gets a fresh address.
 //! * **A lost member's free share** is taken over at `last_contact(m) + longest lease +
 //!   margin` ([`TAKEOVER_MARGIN_MS`]), and only by a side that reaches a strict majority of
 //!   the `n` members. Each of its addresses then goes to the next member in that address's
@@ -50,7 +57,10 @@
 //!   it grants none after. Two sides of a partition can never both hold a strict majority,
 //!   so at most one takes a share over, and the share's owner has stopped by then. The
 //!   margin covers the difference between the two sides' last-contact times (the failure
-//!   detector's dead interval) and clock skew.
+//!   detector's dead interval) and clock skew. A member that was cut off from a majority
+//!   while `m` was lost, for longer than the takeover wait, may have been taken over by
+//!   `m`'s side: it grants and extends nothing of its own until `m` is back, even once it
+//!   reaches a majority again (a partition that heals in part).
 //! * **Two members**: one survivor is not a majority, so it serves new clients only from its
 //!   own share (with `cluster-master`, a standby's reserve of about 10 %) and renews every
 //!   lease, for as long as the other is lost, and never caps its own leases (the other side
@@ -68,16 +78,25 @@
 //!   other side meanwhile.
 //!
 //! Left to the driver: it calls `handle_member_lost` with a last-contact time never later
-//! than the last hello heard (after a restart, the persisted one), sends every batch to
-//! every connected peer (a peer's ack means "written to my lease store"), and sends its table
-//! to a returning member after `handle_member_up`.
+//! than the last hello heard (after a restart, the persisted one), on both sides of a cut
+//! within the margin (the failure detector must be symmetric: a member that still hears a
+//! peer that no longer hears it is outside this argument), sends every batch to every
+//! connected peer (a peer's ack means "written to my lease store"), and sends its table to a
+//! returning member after `handle_member_up`.
+//!
+//! Known residual risk: a client that RELEASEs its address at one member, which leases it
+//! anew before the release reached the others (no member was lost then, so nothing held it
+//! back), and that then INIT-REBOOTs or REBINDs for the released address at another member
+//! that has meanwhile lost the first, may be given it back there. RFC 2131 clients do not
+//! ask for an address they released; the tests model clients that do not.
 //!
 //! # Not here yet
 //!
-//! The ping probe (`ping-timeout` is accepted and ignored), BOOTP, rebalancing the shares
-//! while members can talk (the layout is fixed at [`Server::new`]), option 118 / link
-//! selection, and a shared server address for RENEWING clients of a dead member (they
-//! rebind after T2).
+//! BOOTP, rebalancing the shares while members can talk (the layout is fixed at
+//! [`Server::new`]), option 118 / link selection, restarts (a member starts with an empty
+//! table and every peer reachable: the driver feeds its stored changes through
+//! [`Server::handle_replicated`] first), and a shared server address for RENEWING clients
+//! of a dead member (they rebind after T2, and the allocator alone answers while it lives).
 
 #![forbid(unsafe_code)]
 
