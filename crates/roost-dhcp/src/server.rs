@@ -483,9 +483,17 @@ impl Server {
                 let due = self.takeover_at(l);
                 t = Some(t.map_or(due, |t| t.min(due)));
             }
-            if l.minority_seen && !l.declared_down && !self.suspended {
-                let due = l.last_contact_ms + wait;
-                t = Some(t.map_or(due, |t| t.min(due)));
+            // When this member's share is suspended, and when a declared-down member's
+            // leases on it have run out.
+            if l.minority_seen && self.threat(l) {
+                let due = if self.suspended {
+                    l.down_since_ms + wait
+                } else {
+                    l.last_contact_ms + wait
+                };
+                if !self.suspended || l.declared_down {
+                    t = Some(t.map_or(due, |t| t.min(due)));
+                }
             }
         }
         t
@@ -641,18 +649,26 @@ impl Server {
         (self.voters() - self.unreachable_voters()) * 2 > self.voters()
     }
 
-    /// The members this one cannot reach are a strict majority: they may take its share
-    /// over, so every lease it grants ends within a lease time of losing them.
+    /// The members this one cannot reach are a strict majority, or were one while a member
+    /// still lost was lost: that member's side may take this member's share over, so every
+    /// lease it grants ends within a lease time of the last contact with it. (Reaching a
+    /// majority again, through a member that also reaches that side, does not end this: the
+    /// two majorities share a member and are no partition's sides.)
     fn minority_since(&self) -> Option<u64> {
-        if self.unreachable_voters() * 2 > self.voters() {
-            self.lost
-                .values()
-                .filter(|l| !l.declared_down)
-                .map(|l| l.last_contact_ms)
-                .min()
-        } else {
-            None
-        }
+        let now_minority = self.unreachable_voters() * 2 > self.voters();
+        self.lost
+            .values()
+            .filter(|l| self.threat(l) && (now_minority || l.minority_seen))
+            .map(|l| l.last_contact_ms)
+            .min()
+    }
+
+    /// Whether a lost member may still hold leases on this member's share: always, unless
+    /// the operator declared it down, and then until the leases it can have granted before
+    /// it went down have run out.
+    fn threat(&self, l: &Lost) -> bool {
+        !l.declared_down
+            || self.clock_ms < l.down_since_ms + self.policy.max_lease_ms() + TAKEOVER_MARGIN_MS
     }
 
     fn takeover_at(&self, l: &Lost) -> u64 {
@@ -670,7 +686,7 @@ impl Server {
     /// this member grants and extends nothing of its own until that member is back, even
     /// if it reaches a majority again meanwhile (a partition that heals in part).
     fn take_over_due(&mut self, now_ms: u64) {
-        if self.minority_since().is_some() {
+        if self.unreachable_voters() * 2 > self.voters() {
             for l in self.lost.values_mut() {
                 l.minority_seen = true;
             }
@@ -679,7 +695,7 @@ impl Server {
         self.suspended = self
             .lost
             .values()
-            .any(|l| l.minority_seen && !l.declared_down && l.last_contact_ms + wait <= now_ms);
+            .any(|l| l.minority_seen && self.threat(l) && l.last_contact_ms + wait <= now_ms);
         let majority = self.majority();
         let due: Vec<MemberId> = self
             .lost
@@ -1017,7 +1033,10 @@ impl Server {
                 self.stats.drops.fenced += 1;
                 return;
             }
-            if let Some(timeout) = self.policy.ping_timeout {
+            // The client's own address (a lease of its that the index did not point to) is
+            // not probed: the client itself would answer.
+            let own = self.active_client(ip, now_ms) == Some(&req.client);
+            if let Some(timeout) = self.policy.ping_timeout.filter(|_| !own) {
                 self.offer(pool, ip, &req.client, now_ms);
                 self.probing.insert(
                     ip,
@@ -1331,26 +1350,37 @@ impl Server {
     }
 }
 
-/// Whether change `c` replaces `row`. Last writer wins by stamp, except that an expiry never
-/// removes a lease that outlives it (a renewal the reclaiming member had not seen), and such
-/// a renewal replaces the expiry whatever the stamps: the result is the same in whatever
-/// order a member hears the two.
+/// Whether change `c` replaces `row`. Last writer wins by stamp, except that an expiry
+/// reclaim never removes a lease or a decline hold that outlives it (a renewal, or a
+/// decline, the reclaiming member had not seen), and such a change replaces the reclaim
+/// whatever the stamps. The two rules are each other's negation, so for any two changes the
+/// result is the same in whichever order a member hears them.
 fn supersedes(c: &LeaseChange, row: &Row) -> bool {
-    match (&c.state, &row.state) {
-        (
+    /// When a lease or a decline hold ends.
+    fn end(state: &LeaseState) -> Option<u64> {
+        match state {
+            LeaseState::Leased { expires_ms, .. } => Some(*expires_ms),
+            LeaseState::Declined { until_ms } => Some(*until_ms),
+            LeaseState::Free { .. } => None,
+        }
+    }
+    fn reclaim(state: &LeaseState) -> Option<u64> {
+        match state {
             LeaseState::Free {
                 since_ms,
                 reason: FreeReason::Expired,
-            },
-            LeaseState::Leased { expires_ms, .. },
-        ) => *expires_ms <= *since_ms && c.stamp > row.stamp,
-        (
-            LeaseState::Leased { expires_ms, .. },
-            LeaseState::Free {
-                since_ms,
-                reason: FreeReason::Expired,
-            },
-        ) => *expires_ms > *since_ms || c.stamp > row.stamp,
+            } => Some(*since_ms),
+            _ => None,
+        }
+    }
+    match (
+        reclaim(&c.state),
+        end(&row.state),
+        end(&c.state),
+        reclaim(&row.state),
+    ) {
+        (Some(since), Some(end), _, _) => end <= since && c.stamp > row.stamp,
+        (_, _, Some(end), Some(since)) => end > since || c.stamp > row.stamp,
         _ => c.stamp > row.stamp,
     }
 }
