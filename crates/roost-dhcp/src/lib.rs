@@ -58,9 +58,11 @@
 //!   so at most one takes a share over, and the share's owner has stopped by then. The
 //!   margin covers the difference between the two sides' last-contact times (the failure
 //!   detector's dead interval) and clock skew. A member that was cut off from a majority
-//!   while `m` was lost, for longer than the takeover wait, may have been taken over by
-//!   `m`'s side: it grants and extends nothing of its own until `m` is back, even once it
-//!   reaches a majority again (a partition that heals in part).
+//!   while `m` was lost may be taken over by `m`'s side: its cap lasts, and after the
+//!   takeover wait it grants and extends nothing of its own, until `m` is back, even once it
+//!   reaches a majority again through a member that also reaches `m` (two majorities that
+//!   share a member are no partition's sides). A member declared down still counts so
+//!   until the leases it can have granted before it went down have run out.
 //! * **Two members**: one survivor is not a majority, so it serves new clients only from its
 //!   own share (with `cluster-master`, a standby's reserve of about 10 %) and renews every
 //!   lease, for as long as the other is lost, and never caps its own leases (the other side
