@@ -1234,3 +1234,57 @@ fn regression_probe_of_the_clients_own_address() {
         ],
     );
 }
+
+/// Written by hand: the survivor renews (capped) a lease of the cut-off member's share; the
+/// cut-off member sees it expire and must not reuse the address before the survivor's cap
+/// ran out (the quarantine).
+#[test]
+fn an_expired_address_waits_for_what_a_lost_member_may_have_renewed() {
+    use Op::*;
+    let mut ops = vec![
+        Dora {
+            client: 0,
+            member: 0,
+        },
+        DeliverAll,
+        Advance { ms: 30_000 },
+        Partition { side: 1 },
+        Advance { ms: 20_000 },
+        Rebind {
+            client: 0,
+            member: 1,
+        },
+        Advance { ms: 25_000 },
+    ];
+    ops.extend((1..12).map(|client| Dora { client, member: 0 }));
+    run(2, Activation::None, 16, &ops);
+}
+
+/// Written by hand: a member that does not allocate an address renews its lease while the
+/// allocator is reachable, and the renewal is slow to reach it; the allocator sees the lease
+/// expire and reuses the address. Only the allocator extends while it can be reached.
+#[test]
+fn only_a_reachable_allocator_extends_its_leases() {
+    use Op::*;
+    let mut ops = vec![
+        Dora {
+            client: 0,
+            member: 0,
+        },
+        DeliverAll,
+        Advance { ms: 50_000 },
+        Rebind {
+            client: 0,
+            member: 1,
+        },
+        Deliver { from: 1, to: 2 },
+        Advance { ms: 25_000 },
+    ];
+    ops.extend((1..12).map(|client| Dora { client, member: 0 }));
+    ops.extend([
+        Deliver { from: 0, to: 2 },
+        Deliver { from: 0, to: 2 },
+        Deliver { from: 0, to: 2 },
+    ]);
+    run(3, Activation::None, 20, &ops);
+}
