@@ -143,16 +143,14 @@ pub struct Directory {
     /// APs this member's previous boot held, not yet accounted for in this boot
     /// ([`Directory::handle_previous_boot`]).
     previous: BTreeMap<Mac, LicenseKind>,
+    /// When the previous boot's hold ends (the licensing grace period after this boot began).
+    previous_until: Option<Instant>,
     /// Bumped when the own rows or `previous` change: what the composition persists.
     own_changes: u64,
 }
 
 fn kind(r: &ApRecord) -> LicenseKind {
-    if r.thin {
-        LicenseKind::Ap
-    } else {
-        LicenseKind::Aap
-    }
+    LicenseKind::of_thin(r.thin)
 }
 
 impl Directory {
@@ -173,6 +171,7 @@ impl Directory {
             grace_changes: 0,
             reserved: Held::default(),
             previous: BTreeMap::new(),
+            previous_until: None,
             own_changes: 0,
         }
     }
@@ -184,8 +183,15 @@ impl Directory {
     /// its grace share, its own licenses; restarted where they cannot hear it (a partition),
     /// it would otherwise spend those licenses again (balancing seed 1923). A connected
     /// member that holds one counts it in its hellos (its copy of the previous boot's table
-    /// is dropped when it hears this boot), so the reservation is no longer needed.
-    pub fn handle_previous_boot(&mut self, aps: impl IntoIterator<Item = (Mac, LicenseKind)>) {
+    /// is dropped when it hears this boot), so the reservation is no longer needed. At
+    /// `until` (the licensing grace period after this boot began: the survivors' grace shares
+    /// for that boot have ended too) the rest is no longer held.
+    pub fn handle_previous_boot(
+        &mut self,
+        aps: impl IntoIterator<Item = (Mac, LicenseKind)>,
+        until: Instant,
+    ) {
+        self.previous_until = Some(until);
         for (mac, kind) in aps {
             if self.own.contains_key(&mac) || self.tombstones.contains_key(&mac) {
                 continue;
@@ -199,10 +205,9 @@ impl Directory {
         self.settle_previous();
     }
 
-    /// The licensing grace period has passed since this boot began: a previous boot's AP
-    /// still unaccounted for is no longer held for it (the survivors' grace shares for that
-    /// boot have ended too).
-    pub fn expire_previous_boot(&mut self) {
+    /// The previous boot's hold has ended: an AP still unaccounted for is no longer held.
+    fn expire_previous_boot(&mut self) {
+        self.previous_until = None;
         if self.previous.is_empty() {
             return;
         }
@@ -842,6 +847,9 @@ impl Directory {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.previous_until.is_some_and(|t| now >= t) {
+            self.expire_previous_boot();
+        }
         if self.flush_at.is_some_and(|t| now >= t) {
             self.flush(now);
         }
@@ -854,7 +862,11 @@ impl Directory {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.flush_at, self.digest_at].into_iter().flatten().min()
+        let previous = self.previous_until.filter(|_| !self.previous.is_empty());
+        [self.flush_at, self.digest_at, previous]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn poll_output(&mut self) -> Option<DirectoryOutput> {
@@ -1347,7 +1359,7 @@ mod tests {
     fn a_restarted_member_holds_its_previous_boots_licenses_until_each_ap_is_accounted_for() {
         let mut dirs = vec![(A, Directory::new(A, 2)), (B, Directory::new(B, 1))];
         let prev: Vec<(Mac, LicenseKind)> = (0..4).map(|n| (mac(n), LicenseKind::Aap)).collect();
-        dirs[0].1.handle_previous_boot(prev.clone());
+        dirs[0].1.handle_previous_boot(prev.clone(), ms(1000));
         assert_eq!(dirs[0].1.reserved(), Held { ap: 0, aap: 4 });
         let mut reserved: Vec<Mac> = dirs[0].1.reserved_macs().collect();
         reserved.sort();
@@ -1376,8 +1388,13 @@ mod tests {
         );
         let g = dirs[0].1.grace(|_| (0, 4), &[]);
         assert!(g.reserved_macs.contains(&mac(3)) && g.reserved.aap == 1);
-        dirs[0].1.expire_previous_boot();
-        assert_eq!(dirs[0].1.reserved().aap, 0);
+        assert_eq!(dirs[0].1.poll_timeout().map(|t| t <= ms(1000)), Some(true));
+        dirs[0].1.handle_timeout(ms(1000));
+        assert_eq!(
+            dirs[0].1.reserved().aap,
+            0,
+            "the hold ends with the grace period"
+        );
         assert_eq!(dirs[0].1.persisted_aps().len(), 1);
     }
 

@@ -251,6 +251,24 @@ impl AcSettings {
     }
 }
 
+/// What the policy matches a WTP on: its Board Data and its address.
+fn wtp_facts(mac: Mac, board: &WtpBoardData, from: SocketAddr) -> policy::WtpFacts<'_> {
+    policy::WtpFacts {
+        mac,
+        model: board.model_str().unwrap_or(""),
+        serial: board.serial_str().unwrap_or(""),
+        ip: ipv4_of(from),
+    }
+}
+
+/// A WTP's IPv4 address (unspecified for IPv6, which Roost's CAPWAP does not serve).
+fn ipv4_of(addr: SocketAddr) -> Ipv4Addr {
+    match addr.ip() {
+        IpAddr::V4(v4) => v4,
+        IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+    }
+}
+
 /// The profile an adopt decision names (None: the model's default).
 fn mapped_profile<'a>(d: &policy::Decision<'a>) -> Option<&'a str> {
     match d {
@@ -329,13 +347,10 @@ impl ApView {
             hostname: self.name.clone(),
             model: self.model.clone(),
             serial: self.serial.clone(),
-            ip: match self.addr.ip() {
-                IpAddr::V4(v4) => v4,
-                IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-            },
+            ip: ipv4_of(self.addr),
             port: self.addr.port(),
             session_id,
-            thin: self.license == LicenseKind::Ap,
+            thin: self.license.is_thin(),
             since_ms,
             profile: if self.profile == default_profile(&self.model) {
                 String::new()
@@ -990,16 +1005,7 @@ impl Adoption {
         let model = board.model_str().unwrap_or("");
         let mapped = match (&self.settings.policy, board.base_mac) {
             (Some(p), Some(roost_capwap::MacAddress::Eui48(b))) => {
-                let facts = policy::WtpFacts {
-                    mac: Mac(b),
-                    model,
-                    serial: board.serial_str().unwrap_or(""),
-                    ip: match from.ip() {
-                        IpAddr::V4(v4) => v4,
-                        IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-                    },
-                };
-                mapped_profile(&p.evaluate(&facts))
+                mapped_profile(&p.evaluate(&wtp_facts(Mac(b), board, from)))
             }
             _ => None,
         };
@@ -1095,17 +1101,7 @@ impl Adoption {
             .as_ref()
             .filter(|p| first_mapping.is_none() || p.evaluate_always)
         {
-            let ip = match from.ip() {
-                IpAddr::V4(v4) => v4,
-                IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-            };
-            let facts = policy::WtpFacts {
-                mac,
-                model: &model,
-                serial: req.board_data.serial_str().unwrap_or(""),
-                ip,
-            };
-            let refusal = match p.evaluate(&facts) {
+            let refusal = match p.evaluate(&wtp_facts(mac, &req.board_data, from)) {
                 d @ policy::Decision::Adopt { .. } => {
                     profile =
                         mapped_profile(&d).map_or_else(|| default_profile(&model), str::to_string);

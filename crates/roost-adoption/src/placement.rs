@@ -13,6 +13,21 @@ pub enum LicenseKind {
     Aap,
 }
 
+impl LicenseKind {
+    /// The kind a stored or replicated row names (`thin`: a thin-AP license).
+    pub fn of_thin(thin: bool) -> LicenseKind {
+        if thin {
+            LicenseKind::Ap
+        } else {
+            LicenseKind::Aap
+        }
+    }
+
+    pub fn is_thin(self) -> bool {
+        self == LicenseKind::Ap
+    }
+}
+
 impl fmt::Display for LicenseKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(match self {

@@ -226,7 +226,11 @@ impl Sim {
         self.acs[i].core = Some(Adoption::new(s));
         self.acs[i].boots += 1;
         let mut d = Directory::new(member(i), self.acs[i].boots);
-        d.handle_previous_boot(std::mem::take(&mut self.acs[i].persisted_aps));
+        // Held for the licensing grace period (100 days: longer than any run).
+        d.handle_previous_boot(
+            std::mem::take(&mut self.acs[i].persisted_aps),
+            self.now + Duration::from_secs(100 * 86_400),
+        );
         self.acs[i].directory = Some(d);
         self.acs[i].held_at_death = 0;
         self.members_changed();

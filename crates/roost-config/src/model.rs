@@ -971,7 +971,7 @@ impl ClusterConfig {
                     Some(pr) if pr.model != *m => {
                         Some(format!("profile {p} is a {} profile, not {m}", pr.model))
                     }
-                    Some(_) if p.starts_with("default-") && *p != format!("default-{m}") => {
+                    Some(_) if misnamed_default(p, m) => {
                         Some(format!("profile {p} is named as another model's default"))
                     }
                     Some(_) => None,
@@ -1240,9 +1240,9 @@ impl ClusterConfig {
     /// The profiles an AP may run: all but one that bears another model's default name
     /// (`profile ap8533 default-ap7532` is no AP7532's default and no rule may name it).
     fn ap_profiles(&self) -> impl Iterator<Item = (&String, &Profile)> {
-        self.profiles.iter().filter(|(name, p)| {
-            !name.starts_with("default-") || **name == format!("default-{}", p.model)
-        })
+        self.profiles
+            .iter()
+            .filter(|(name, p)| !misnamed_default(name, &p.model))
     }
 
     /// `show adoption status`'s policy lines: the policy this member uses, and a warning when
@@ -1705,6 +1705,12 @@ fn ap_model(m: &str) -> Result<String, String> {
             AP_MODELS.join(", ")
         ))
     }
+}
+
+/// A profile of `model` named as another model's default (`profile ap8533 default-ap7532`):
+/// no AP runs it and no rule may name it.
+fn misnamed_default(name: &str, model: &str) -> bool {
+    name.starts_with("default-") && name != format!("default-{model}")
 }
 
 /// Profile commands; `Ok(Some(radio))` when entering `interface radio<N>`.

@@ -235,15 +235,18 @@ async fn run(
     let mut directory = Directory::new(member.id, member.boot);
     // What the previous boot held: those licenses stay reserved for those APs until each is
     // accounted for (the survivors licensed them from this member's grace share).
+    // The hold lasts the licensing grace period in force at this boot (from now: the task's
+    // clock starts below).
+    let grace = member
+        .running
+        .read()
+        .map_or(Duration::ZERO, |c| c.license_grace_period());
     match member.store.own_aps() {
-        Ok(aps) => directory.handle_previous_boot(aps.into_iter().map(|(mac, thin)| {
-            let kind = if thin {
-                roost_adoption::placement::LicenseKind::Ap
-            } else {
-                roost_adoption::placement::LicenseKind::Aap
-            };
-            (mac, kind)
-        })),
+        Ok(aps) => directory.handle_previous_boot(
+            aps.into_iter()
+                .map(|(mac, thin)| (mac, roost_adoption::placement::LicenseKind::of_thin(thin))),
+            grace,
+        ),
         Err(e) => tracing::error!("cannot read the APs the previous boot held: {e}"),
     }
     let mut t = Task {
@@ -367,7 +370,7 @@ impl Task {
             .directory
             .persisted_aps()
             .into_iter()
-            .map(|(mac, k)| (mac, k == roost_adoption::placement::LicenseKind::Ap))
+            .map(|(mac, k)| (mac, k.is_thin()))
             .collect();
         let store = self.member.store.clone();
         self.own_saving = Some(tokio::task::spawn_blocking(move || {
@@ -540,10 +543,6 @@ impl Task {
             self.core.handle_settings(settings, now);
         }
         self.on_config(&snap.running, now);
-        // The grace period after this boot began ends the previous boot's hold.
-        if self.started.elapsed() >= snap.running.license_grace_period() {
-            self.directory.expire_previous_boot();
-        }
     }
 
     /// A new running configuration: the WLANs each AP model carries (the profiles decide,

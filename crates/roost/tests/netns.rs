@@ -27,15 +27,9 @@ fn can_run() -> bool {
 }
 
 fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("run command");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if let Err(e) = harness::netns::sh(args) {
+        panic!("{e}");
+    }
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
